@@ -1,0 +1,38 @@
+// The placement engine: snapshot and policy in, plan out.
+//
+// Pure and deterministic: no clock, socket or file; the same validated snapshot
+// and pipeline give the same plan whatever order the snapshot lists things in.
+// The daemon, the simulator and the tests all run this code.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "engine/cluster_state.h"
+#include "engine/framework.h"
+#include "engine/plan.h"
+#include "model/cluster.h"
+
+namespace accelpack::engine {
+
+// One scheduling cycle over a snapshot that passed model::ValidateSnapshot.
+Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
+              const Pipeline& pipeline);
+
+// Why a single placement attempt failed: counts per reason over the nodes.
+struct PlacementFailure {
+  PendingCode code = PendingCode::kResources;
+  std::string message;
+};
+
+// Best placement of one job on the cluster as `state` has it now, honouring the
+// pipeline's filters and scorers, all nodes of a gang or none. Exposed for the
+// simulator's one-task-at-a-time protocol and for tests.
+std::optional<JobStart> FindPlacement(const Job& job, const ClusterState& state,
+                                      const Pipeline& pipeline,
+                                      PlacementFailure* failure = nullptr);
+
+// Wraps a pending job with its class, effective priority and time limit.
+Job MakeJob(const model::PendingJob& request, const Pipeline& pipeline, int64_t now);
+
+}  // namespace accelpack::engine

@@ -1,0 +1,96 @@
+// Extension points of the placement pipeline.
+//
+// A policy is a set of plugins at these points; the engine runs them and never
+// asks which policy it runs (cf. the Kubernetes scheduler framework):
+//   QueueOrder  -> which pending job goes first (class, effective priority)
+//   Filter      -> can this node host this job (static: ever; dynamic: now)
+//   Scorer      -> how good is this candidate placement, 0..100, times a weight
+// "Cannot place here" is a reason string naming why, never an error.
+//
+// Thread-safety: plugins are immutable after construction; one pipeline may
+// serve concurrent cycles.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/cluster_state.h"
+#include "model/cluster.h"
+
+namespace accelpack::engine {
+
+// A pending job as the pipeline sees it: the request plus what the queue order decided.
+struct Job {
+  const model::PendingJob* request = nullptr;
+  model::JobClass job_class = model::JobClass::kOther;
+  double effective_priority = 0;
+  int64_t time_limit_s = 0;  // the request's, or the policy's default
+
+  const model::PendingJob& operator*() const { return *request; }
+  const model::PendingJob* operator->() const { return request; }
+};
+
+// One way to place a job on one node: which pool, which devices.
+struct Candidate {
+  int node = -1;
+  int pool = -1;  // -1: the job takes no accelerators
+  std::vector<int> devices;
+  int fraction_milli = 0;
+};
+
+class QueueOrder {
+ public:
+  virtual ~QueueOrder() = default;
+  virtual model::JobClass Classify(const model::PendingJob& job) const = 0;
+  // Higher runs first; ties by submit time then job id.
+  virtual double EffectivePriority(const model::PendingJob& job, model::JobClass job_class,
+                                   int64_t now) const = 0;
+};
+
+enum class FilterStage {
+  kStatic,   // depends only on configuration: a rejection means "never here"
+  kDynamic,  // depends on what is free now
+};
+
+class Filter {
+ public:
+  virtual ~Filter() = default;
+  virtual std::string_view name() const = 0;
+  virtual FilterStage stage() const = 0;
+  // Empty when node `n` passes; otherwise a short reason ("not in partition").
+  virtual std::string_view Reject(const Job& job, int n, const ClusterState& state) const = 0;
+};
+
+class Scorer {
+ public:
+  virtual ~Scorer() = default;
+  virtual std::string_view name() const = 0;
+  // 0..100, higher is better. `state` is the cluster before the placement.
+  virtual double Score(const Job& job, const Candidate& candidate,
+                       const ClusterState& state) const = 0;
+};
+
+struct WeightedScorer {
+  std::unique_ptr<Scorer> scorer;
+  double weight = 1;
+};
+
+struct EngineLimits {
+  int max_reservations = 16;          // blocked jobs that get a planned start
+  int max_jobs_per_cycle = 0;         // 0: every pending job
+  int64_t default_time_limit_s = 0;   // for jobs without one; 0: one year
+};
+
+// One policy, ready to run: plugins plus limits. Built by policy::BuildPipeline.
+struct Pipeline {
+  std::string name;
+  std::unique_ptr<QueueOrder> queue_order;
+  std::vector<std::unique_ptr<Filter>> filters;
+  std::vector<WeightedScorer> scorers;
+  EngineLimits limits;
+};
+
+}  // namespace accelpack::engine

@@ -1,0 +1,45 @@
+// What one cycle decided: the engine's only output.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace accelpack::engine {
+
+// Devices taken on one node. `pool` indexes Node::accelerators; -1 when the job
+// takes no accelerators there.
+struct NodePlacement {
+  int node = -1;  // index into the snapshot's nodes
+  int pool = -1;
+  std::vector<int> devices;
+  int fraction_milli = 0;  // 0: whole devices
+};
+
+struct JobStart {
+  uint32_t job_id = 0;
+  std::vector<NodePlacement> placements;
+  int kind = -1;  // catalog index, -1 for a job without accelerators
+};
+
+struct Reservation {
+  uint32_t job_id = 0;
+  int64_t planned_start = 0;
+  std::vector<int> nodes;
+};
+
+enum class PendingCode { kResources, kPriority, kNeverFits, kTopology, kCycleLimit };
+
+struct PendingReason {
+  uint32_t job_id = 0;
+  PendingCode code = PendingCode::kResources;
+  std::string message;
+};
+
+struct Plan {
+  std::vector<JobStart> starts;
+  std::vector<Reservation> reservations;
+  std::vector<PendingReason> pending;
+};
+
+}  // namespace accelpack::engine

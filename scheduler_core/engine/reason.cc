@@ -1,0 +1,66 @@
+#include "engine/reason.h"
+
+#include <algorithm>
+
+#include "common/strings.h"
+
+namespace accelpack::engine {
+
+void ReasonTally::Add(std::string_view reason, int count) {
+  total_ += count;
+  for (auto& [name, n] : counts_) {
+    if (name == reason) {
+      n += count;
+      return;
+    }
+  }
+  counts_.emplace_back(reason, count);
+}
+
+void ReasonTally::Merge(const ReasonTally& other) {
+  for (const auto& [name, n] : other.counts_) Add(name, n);
+}
+
+int ReasonTally::count(std::string_view reason) const {
+  for (const auto& [name, n] : counts_) {
+    if (name == reason) return n;
+  }
+  return 0;
+}
+
+std::string ReasonTally::Describe() const {
+  auto sorted = counts_;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string text;
+  for (const auto& [name, n] : sorted) {
+    text += Cat(text.empty() ? "" : ", ", n, " ", name);
+  }
+  return text.empty() ? "no nodes" : text;
+}
+
+PendingCode ClassifyDynamic(const ReasonTally& dynamic, std::string_view gang_reason) {
+  const int held = dynamic.count(kReasonHeld);
+  const int shape = dynamic.count(kReasonNoLegalShape);
+  if (held > 0 && held >= dynamic.total() - shape) return PendingCode::kPriority;
+  if (shape > 0 && shape == dynamic.total() && gang_reason.empty()) return PendingCode::kTopology;
+  return PendingCode::kResources;
+}
+
+std::string_view PendingCodeName(PendingCode code) {
+  switch (code) {
+    case PendingCode::kResources:
+      return "Resources";
+    case PendingCode::kPriority:
+      return "Priority";
+    case PendingCode::kNeverFits:
+      return "NeverFits";
+    case PendingCode::kTopology:
+      return "Topology";
+    case PendingCode::kCycleLimit:
+      return "CycleLimit";
+  }
+  return "Unknown";
+}
+
+}  // namespace accelpack::engine

@@ -1,0 +1,40 @@
+// Why nodes turned a job down: counted per reason, told in one squeue line.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/plan.h"
+
+namespace accelpack::engine {
+
+// Reasons the engine itself gives (filters give their own).
+inline constexpr std::string_view kReasonTooFewFreeDevices = "too few free devices";
+inline constexpr std::string_view kReasonNoLegalShape = "free devices not in a legal topology shape";
+inline constexpr std::string_view kReasonHeld = "held for a reserved job";
+inline constexpr std::string_view kReasonRequiredNodeBusy = "a required node (-w) cannot host it";
+inline constexpr std::string_view kReasonGangDoesNotFit = "no single kind/SuperPoD holds the gang";
+
+class ReasonTally {
+ public:
+  void Add(std::string_view reason, int count = 1);
+  void Merge(const ReasonTally& other);
+  int total() const { return total_; }
+  int count(std::string_view reason) const;
+  // "8 too few free devices, 4 not in partition": most frequent first.
+  std::string Describe() const;
+
+ private:
+  std::vector<std::pair<std::string_view, int>> counts_;
+  int total_ = 0;
+};
+
+// The pending code for a job that passed the static filters somewhere but did
+// not fit now.
+PendingCode ClassifyDynamic(const ReasonTally& dynamic, std::string_view gang_reason);
+
+std::string_view PendingCodeName(PendingCode code);
+
+}  // namespace accelpack::engine

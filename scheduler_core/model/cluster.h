@@ -1,0 +1,114 @@
+// The cluster as the engine sees it: one snapshot per cycle.
+//
+// Plain values, no behaviour: the wire form (proto/) converts into these in one
+// place (service/proto_convert), the simulator builds them directly. Call
+// ValidateSnapshot() before handing a snapshot to the engine: it checks every
+// count and reference and resolves accelerator kinds against the catalog.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "model/catalog.h"
+
+namespace accelpack::model {
+
+inline constexpr int kMilliPerDevice = 1000;
+
+enum class NodeState { kIdle, kMixed, kAllocated, kDown, kDrained, kReserved };
+enum class JobClass { kUnspecified, kInference, kTraining, kOther };
+
+std::string_view JobClassName(JobClass job_class);
+
+struct AcceleratorPool {
+  std::string gres_name;
+  std::string gres_type;
+  int count = 0;
+  int allocated = 0;
+  // Share in use per device (0..1000); ValidateSnapshot fills it from `allocated`
+  // when the controller tracks only a count.
+  std::vector<int> used_milli;
+  std::string kind;    // optional override of the GRES -> kind map
+  int kind_index = -1;  // resolved by ValidateSnapshot
+};
+
+struct Node {
+  std::string name;
+  NodeState state = NodeState::kIdle;
+  std::vector<std::string> partitions;
+  std::vector<std::string> features;
+  int cpus_total = 0;
+  int cpus_allocated = 0;
+  int64_t memory_total_mib = 0;
+  int64_t memory_allocated_mib = 0;
+  std::vector<AcceleratorPool> accelerators;
+  std::string network_switch;
+  std::string superpod;
+
+  bool Usable() const { return state != NodeState::kDown && state != NodeState::kDrained &&
+                               state != NodeState::kReserved; }
+};
+
+struct AcceleratorRequest {
+  std::string gres_name;  // empty: the job wants no accelerators
+  std::vector<std::string> allowed_types;
+  int count_per_node = 0;
+  int fraction_milli = 0;  // 1..999: share of one device
+
+  bool WantsDevices() const { return !gres_name.empty() && count_per_node > 0; }
+  bool IsFractional() const { return fraction_milli > 0 && fraction_milli < kMilliPerDevice; }
+};
+
+struct PendingJob {
+  uint32_t id = 0;
+  std::string user;
+  std::string account;
+  std::vector<std::string> partitions;
+  int64_t priority = 0;
+  int64_t submit_time = 0;
+  int64_t time_limit_s = 0;
+  int num_nodes = 1;
+  AcceleratorRequest accelerators;
+  int cpus_per_node = 0;
+  int64_t memory_per_node_mib = 0;
+  std::vector<std::string> features;
+  JobClass job_class = JobClass::kUnspecified;
+  std::vector<std::string> required_nodes;
+  std::vector<std::string> excluded_nodes;
+  std::string qos;
+};
+
+struct NodeAllocation {
+  std::string node;
+  std::string gres_name;
+  std::string gres_type;
+  int device_count = 0;
+  std::vector<int> device_indices;
+  int fraction_milli = 0;
+  int cpus = 0;
+  int64_t memory_mib = 0;
+};
+
+struct RunningJob {
+  uint32_t id = 0;
+  std::vector<NodeAllocation> allocations;
+  int64_t start_time = 0;
+  int64_t time_limit_s = 0;  // 0: unlimited
+  JobClass job_class = JobClass::kUnspecified;
+};
+
+struct Snapshot {
+  int64_t now = 0;
+  std::vector<Node> nodes;
+  std::vector<PendingJob> pending;
+  std::vector<RunningJob> running;
+};
+
+// Checks counts, ranges, uniqueness of node and job ids and that every reference
+// names a node of the snapshot; resolves kinds. The error message names the
+// field, e.g. "nodes[2].accelerators[0].allocated: 9 exceeds count 8".
+absl::Status ValidateSnapshot(Snapshot& snapshot, const Catalog& catalog);
+
+}  // namespace accelpack::model

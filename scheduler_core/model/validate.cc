@@ -1,0 +1,201 @@
+// Snapshot validation: every input from the controller can be wrong.
+#include <algorithm>
+#include <unordered_set>
+
+#include "common/strings.h"
+#include "model/cluster.h"
+
+namespace accelpack::model {
+
+std::string_view JobClassName(JobClass job_class) {
+  switch (job_class) {
+    case JobClass::kInference:
+      return "inference";
+    case JobClass::kTraining:
+      return "training";
+    case JobClass::kOther:
+      return "other";
+    case JobClass::kUnspecified:
+      break;
+  }
+  return "unspecified";
+}
+
+namespace {
+
+absl::Status Invalid(std::string_view field, std::string_view problem) {
+  return absl::InvalidArgumentError(Cat(field, ": ", problem));
+}
+
+// When the controller reports only a count, the first `allocated` devices are in use.
+void FillUsedMilli(AcceleratorPool& pool) {
+  if (!pool.used_milli.empty()) return;
+  pool.used_milli.assign(static_cast<size_t>(pool.count), 0);
+  for (int i = 0; i < pool.allocated; ++i) pool.used_milli[static_cast<size_t>(i)] = kMilliPerDevice;
+}
+
+absl::Status ValidatePool(AcceleratorPool& pool, const std::string& field,
+                          const Catalog& catalog) {
+  if (pool.gres_name.empty()) return Invalid(field + ".gres_name", "empty");
+  std::optional<int> kind = pool.kind.empty() ? catalog.KindForGres(pool.gres_name, pool.gres_type)
+                                              : catalog.FindKind(pool.kind);
+  if (!kind) {
+    return Invalid(field + ".kind",
+                   pool.kind.empty()
+                       ? Cat("no kind is mapped to gres ", pool.gres_name, ":",
+                                      pool.gres_type, " (map it in the policy's kinds section)")
+                       : Cat("unknown kind \"", pool.kind, "\""));
+  }
+  pool.kind_index = *kind;
+  const int per_node = catalog.kind(*kind).rule.devices_per_node;
+  if (pool.count < 1 || pool.count > 4 * per_node) {
+    return Invalid(field + ".count", Cat(pool.count, " outside 1..", 4 * per_node));
+  }
+  if (pool.allocated < 0 || pool.allocated > pool.count) {
+    return Invalid(field + ".allocated",
+                   Cat(pool.allocated, " exceeds count ", pool.count));
+  }
+  if (!pool.used_milli.empty()) {
+    if (pool.used_milli.size() != static_cast<size_t>(pool.count)) {
+      return Invalid(field + ".device_used_milli",
+                     Cat(pool.used_milli.size(), " entries for ", pool.count, " devices"));
+    }
+    for (size_t d = 0; d < pool.used_milli.size(); ++d) {
+      if (pool.used_milli[d] < 0 || pool.used_milli[d] > kMilliPerDevice) {
+        return Invalid(Cat(field, ".device_used_milli[", d, "]"),
+                       Cat(pool.used_milli[d], " outside 0..1000"));
+      }
+    }
+  }
+  FillUsedMilli(pool);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateNode(Node& node, const std::string& field, const Catalog& catalog) {
+  if (node.name.empty()) return Invalid(field + ".name", "empty");
+  if (node.cpus_total < 0) return Invalid(field + ".cpus_total", "negative");
+  if (node.cpus_allocated < 0 || node.cpus_allocated > node.cpus_total) {
+    return Invalid(field + ".cpus_allocated",
+                   Cat(node.cpus_allocated, " outside 0..", node.cpus_total));
+  }
+  if (node.memory_total_mib < 0) return Invalid(field + ".memory_total_mib", "negative");
+  if (node.memory_allocated_mib < 0 || node.memory_allocated_mib > node.memory_total_mib) {
+    return Invalid(field + ".memory_allocated_mib",
+                   Cat(node.memory_allocated_mib, " outside 0..", node.memory_total_mib));
+  }
+  for (size_t a = 0; a < node.accelerators.size(); ++a) {
+    absl::Status status =
+        ValidatePool(node.accelerators[a], Cat(field, ".accelerators[", a, "]"), catalog);
+    if (!status.ok()) return status;
+    for (size_t b = 0; b < a; ++b) {
+      if (node.accelerators[b].gres_name == node.accelerators[a].gres_name &&
+          node.accelerators[b].gres_type == node.accelerators[a].gres_type) {
+        return Invalid(Cat(field, ".accelerators[", a, "]"),
+                       Cat("duplicate gres ", node.accelerators[a].gres_name, ":",
+                                    node.accelerators[a].gres_type));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNodeNames(const std::vector<std::string>& names, const std::string& field,
+                            const std::unordered_set<std::string_view>& known) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!known.contains(names[i])) {
+      return Invalid(Cat(field, "[", i, "]"),
+                     Cat("unknown node \"", names[i], "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePending(const PendingJob& job, const std::string& field,
+                             const std::unordered_set<std::string_view>& nodes) {
+  if (job.id == 0) return Invalid(field + ".job_id", "0 is not a job id");
+  if (job.num_nodes < 1 || job.num_nodes > static_cast<int>(nodes.size()) + 100000) {
+    return Invalid(field + ".num_nodes", Cat(job.num_nodes, " is not a node count"));
+  }
+  if (job.cpus_per_node < 0) return Invalid(field + ".cpus_per_node", "negative");
+  if (job.memory_per_node_mib < 0) return Invalid(field + ".memory_per_node_mib", "negative");
+  if (job.time_limit_s < 0) return Invalid(field + ".time_limit_s", "negative");
+  const AcceleratorRequest& acc = job.accelerators;
+  if (acc.count_per_node < 0 || acc.count_per_node > 64) {
+    return Invalid(field + ".accelerators.count_per_node",
+                   Cat(acc.count_per_node, " outside 0..64"));
+  }
+  if (acc.count_per_node > 0 && acc.gres_name.empty()) {
+    return Invalid(field + ".accelerators.gres_name", "empty while count_per_node > 0");
+  }
+  if (acc.fraction_milli < 0 || acc.fraction_milli >= kMilliPerDevice) {
+    return Invalid(field + ".accelerators.fraction_milli",
+                   Cat(acc.fraction_milli, " outside 0..999"));
+  }
+  if (acc.fraction_milli > 0 && acc.count_per_node != 1) {
+    return Invalid(field + ".accelerators.fraction_milli",
+                   "a device share needs count_per_node = 1");
+  }
+  if (static_cast<int>(job.required_nodes.size()) > job.num_nodes) {
+    return Invalid(field + ".required_nodes",
+                   Cat(job.required_nodes.size(), " nodes for a ", job.num_nodes,
+                                "-node job"));
+  }
+  absl::Status status = CheckNodeNames(job.required_nodes, field + ".required_nodes", nodes);
+  if (!status.ok()) return status;
+  return CheckNodeNames(job.excluded_nodes, field + ".excluded_nodes", nodes);
+}
+
+absl::Status ValidateRunning(const RunningJob& job, const std::string& field,
+                             const std::unordered_set<std::string_view>& nodes) {
+  if (job.id == 0) return Invalid(field + ".job_id", "0 is not a job id");
+  if (job.time_limit_s < 0) return Invalid(field + ".time_limit_s", "negative");
+  for (size_t a = 0; a < job.allocations.size(); ++a) {
+    const NodeAllocation& alloc = job.allocations[a];
+    const std::string at = Cat(field, ".allocations[", a, "]");
+    if (!nodes.contains(alloc.node)) {
+      return Invalid(at + ".node", Cat("unknown node \"", alloc.node, "\""));
+    }
+    if (alloc.device_count < 0 || alloc.cpus < 0 || alloc.memory_mib < 0 ||
+        alloc.fraction_milli < 0 || alloc.fraction_milli >= kMilliPerDevice) {
+      return Invalid(at, "negative or out-of-range amount");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateSnapshot(Snapshot& snapshot, const Catalog& catalog) {
+  if (snapshot.now < 0) return Invalid("now_unix", "negative");
+  std::unordered_set<std::string_view> node_names;
+  node_names.reserve(snapshot.nodes.size());
+  for (size_t n = 0; n < snapshot.nodes.size(); ++n) {
+    const std::string field = Cat("nodes[", n, "]");
+    absl::Status status = ValidateNode(snapshot.nodes[n], field, catalog);
+    if (!status.ok()) return status;
+    if (!node_names.insert(snapshot.nodes[n].name).second) {
+      return Invalid(field + ".name", Cat("duplicate node \"", snapshot.nodes[n].name, "\""));
+    }
+  }
+  std::unordered_set<uint32_t> job_ids;
+  job_ids.reserve(snapshot.pending.size() + snapshot.running.size());
+  for (size_t j = 0; j < snapshot.pending.size(); ++j) {
+    const std::string field = Cat("pending_jobs[", j, "]");
+    absl::Status status = ValidatePending(snapshot.pending[j], field, node_names);
+    if (!status.ok()) return status;
+    if (!job_ids.insert(snapshot.pending[j].id).second) {
+      return Invalid(field + ".job_id", Cat("duplicate job id ", snapshot.pending[j].id));
+    }
+  }
+  for (size_t j = 0; j < snapshot.running.size(); ++j) {
+    const std::string field = Cat("running_jobs[", j, "]");
+    absl::Status status = ValidateRunning(snapshot.running[j], field, node_names);
+    if (!status.ok()) return status;
+    if (!job_ids.insert(snapshot.running[j].id).second) {
+      return Invalid(field + ".job_id", Cat("duplicate job id ", snapshot.running[j].id));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace accelpack::model

@@ -1,0 +1,48 @@
+// The standard filters, scorers and queue order that policies are made of.
+//
+// Each plugin is small and stateless beyond its constructor arguments; a
+// policy file names them and gives weights (see registry.h). Scores are on
+// 0..100 so that weights alone say which criterion matters more.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "engine/framework.h"
+
+namespace accelpack::policy {
+
+// Which class a job is and how far up the queue it goes.
+struct QueueOrderConfig {
+  double priority_weight = 1.0;       // times Slurm's priority
+  double age_weight_per_hour = 0.0;   // added per hour waited
+  std::map<model::JobClass, double> class_boost;
+  std::map<std::string, model::JobClass> partition_classes;
+  std::map<std::string, model::JobClass> qos_classes;
+  model::JobClass default_class = model::JobClass::kOther;
+};
+
+std::unique_ptr<engine::QueueOrder> MakeQueueOrder(QueueOrderConfig config);
+
+// Filters, by the names a policy file uses:
+//   partition, features, excluded_nodes, accelerator_type, capacity   (static)
+//   node_state, free_cpus, free_memory                                 (dynamic)
+std::unique_ptr<engine::Filter> MakePartitionFilter();
+std::unique_ptr<engine::Filter> MakeFeatureFilter();
+std::unique_ptr<engine::Filter> MakeExcludedNodesFilter();
+std::unique_ptr<engine::Filter> MakeAcceleratorTypeFilter();
+std::unique_ptr<engine::Filter> MakeCapacityFilter();
+std::unique_ptr<engine::Filter> MakeNodeStateFilter();
+std::unique_ptr<engine::Filter> MakeFreeCpusFilter();
+std::unique_ptr<engine::Filter> MakeFreeMemoryFilter();
+
+// Scorers:
+//   best_fit_devices: fewer devices left free in the pool after placement is better
+//   best_fit_cpu:     fewer CPUs left free on the node is better
+//   node_order:       earlier node name is better (what select/cons_tres does)
+std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer();
+std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer();
+std::unique_ptr<engine::Scorer> MakeNodeOrderScorer();
+
+}  // namespace accelpack::policy

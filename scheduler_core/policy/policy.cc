@@ -1,0 +1,66 @@
+#include "policy/policy.h"
+
+#include "common/strings.h"
+#include "policy/registry.h"
+
+namespace accelpack::policy {
+
+std::string_view ClassName(model::JobClass job_class) { return model::JobClassName(job_class); }
+
+absl::StatusOr<model::JobClass> ParseClass(std::string_view name) {
+  if (name == "inference") return model::JobClass::kInference;
+  if (name == "training") return model::JobClass::kTraining;
+  if (name == "other") return model::JobClass::kOther;
+  return absl::InvalidArgumentError(
+      Cat("unknown class \"", name, "\" (inference, training, other)"));
+}
+
+PolicyConfig DefaultPolicy() {
+  PolicyConfig config;
+  config.queue.age_weight_per_hour = 10;
+  // Inference first at equal Slurm priority: short, latency-sensitive starts fill
+  // holes; training is protected by reservations and ageing.
+  config.queue.class_boost = {{model::JobClass::kInference, 100}};
+  config.queue.partition_classes = {{"inference", model::JobClass::kInference},
+                                    {"training", model::JobClass::kTraining}};
+  config.filters = {"partition",  "features",   "excluded_nodes", "accelerator_type",
+                    "capacity",   "node_state", "free_cpus",      "free_memory"};
+  // Device fit decides; CPU fit only breaks ties (1000:1 keeps them in tiers).
+  config.scorers = {{"best_fit_devices", 1000, {}}, {"best_fit_cpu", 1, {}}};
+  return config;
+}
+
+absl::StatusOr<BuiltPolicy> BuildPolicy(const PolicyConfig& config) {
+  BuiltPolicy built;
+  built.catalog = model::Catalog::BuiltIn();
+  for (size_t i = 0; i < config.kinds.size(); ++i) {
+    absl::Status status = built.catalog.MapGres(config.kinds[i]);
+    if (!status.ok()) return absl::InvalidArgumentError(Cat("kinds[", i, "]: ", status.message()));
+  }
+  auto pipeline = std::make_unique<engine::Pipeline>();
+  pipeline->name = config.name;
+  pipeline->queue_order = MakeQueueOrder(config.queue);
+  pipeline->limits = config.limits;
+  if (config.limits.max_reservations < 0 || config.limits.max_jobs_per_cycle < 0 ||
+      config.limits.default_time_limit_s < 0) {
+    return absl::InvalidArgumentError("limits: values must not be negative");
+  }
+  for (size_t i = 0; i < config.filters.size(); ++i) {
+    auto filter = MakeFilter(config.filters[i]);
+    if (!filter.ok()) return absl::InvalidArgumentError(Cat("filters[", i, "]: ", filter.status().message()));
+    pipeline->filters.push_back(std::move(*filter));
+  }
+  for (size_t i = 0; i < config.scorers.size(); ++i) {
+    const ScorerConfig& sc = config.scorers[i];
+    if (!(sc.weight >= 0)) {
+      return absl::InvalidArgumentError(Cat("scorers[", i, "].weight: must be >= 0"));
+    }
+    auto scorer = MakeScorer(sc.name, sc.args);
+    if (!scorer.ok()) return absl::InvalidArgumentError(Cat("scorers[", i, "]: ", scorer.status().message()));
+    pipeline->scorers.push_back({std::move(*scorer), sc.weight});
+  }
+  built.pipeline = std::move(pipeline);
+  return built;
+}
+
+}  // namespace accelpack::policy

@@ -1,0 +1,211 @@
+// The policy file format (YAML). Every error names file:line:column and the key.
+#include <fstream>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/strings.h"
+#include "policy/policy.h"
+
+namespace accelpack::policy {
+
+namespace {
+
+// Thrown only inside this file and always turned into a Status at the boundary.
+struct ParseError {
+  std::string message;
+};
+
+[[noreturn]] void Fail(const YAML::Node& node, std::string_view path, std::string_view problem) {
+  const YAML::Mark mark = node.Mark();
+  throw ParseError{Cat(mark.line + 1, ":", mark.column + 1, ": ", path, ": ", problem)};
+}
+
+template <typename T>
+T As(const YAML::Node& node, std::string_view path, std::string_view expected) {
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    Fail(node, path, Cat("expected ", expected));
+  }
+}
+
+void ExpectMap(const YAML::Node& node, std::string_view path,
+               std::initializer_list<std::string_view> keys) {
+  if (!node.IsMap()) Fail(node, path, "expected a mapping");
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      Fail(entry.first, Cat(path, ".", key), "unknown key");
+    }
+  }
+}
+
+model::JobClass ClassAt(const YAML::Node& node, std::string_view path) {
+  auto parsed = ParseClass(As<std::string>(node, path, "a class name"));
+  if (!parsed.ok()) Fail(node, path, MessageOf(parsed.status()));
+  return *parsed;
+}
+
+void ParseQueue(const YAML::Node& node, QueueOrderConfig& queue) {
+  ExpectMap(node, "queue", {"priority_weight", "age_weight_per_hour", "default_class", "class_boost",
+                            "partition_classes", "qos_classes"});
+  if (node["priority_weight"]) queue.priority_weight = As<double>(node["priority_weight"], "queue.priority_weight", "a number");
+  if (node["age_weight_per_hour"]) {
+    queue.age_weight_per_hour = As<double>(node["age_weight_per_hour"], "queue.age_weight_per_hour", "a number");
+  }
+  if (node["default_class"]) queue.default_class = ClassAt(node["default_class"], "queue.default_class");
+  if (const YAML::Node boost = node["class_boost"]) {
+    if (!boost.IsMap()) Fail(boost, "queue.class_boost", "expected a mapping class: number");
+    queue.class_boost.clear();
+    for (const auto& entry : boost) {
+      const std::string path = Cat("queue.class_boost.", entry.first.as<std::string>());
+      queue.class_boost[ClassAt(entry.first, path)] = As<double>(entry.second, path, "a number");
+    }
+  }
+  for (auto [key, target] : {std::pair{"partition_classes", &queue.partition_classes},
+                             std::pair{"qos_classes", &queue.qos_classes}}) {
+    const YAML::Node map = node[key];
+    if (!map) continue;
+    if (!map.IsMap()) Fail(map, Cat("queue.", key), "expected a mapping name: class");
+    target->clear();
+    for (const auto& entry : map) {
+      const std::string name = entry.first.as<std::string>();
+      (*target)[name] = ClassAt(entry.second, Cat("queue.", key, ".", name));
+    }
+  }
+}
+
+void ParseScorers(const YAML::Node& node, std::vector<ScorerConfig>& scorers) {
+  if (!node.IsSequence()) Fail(node, "scorers", "expected a list");
+  scorers.clear();
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string path = Cat("scorers[", i, "]");
+    ExpectMap(item, path, {"name", "weight", "args"});
+    ScorerConfig scorer;
+    if (!item["name"]) Fail(item, path + ".name", "missing");
+    scorer.name = As<std::string>(item["name"], path + ".name", "a scorer name");
+    if (item["weight"]) scorer.weight = As<double>(item["weight"], path + ".weight", "a number");
+    if (const YAML::Node args = item["args"]) {
+      if (!args.IsMap()) Fail(args, path + ".args", "expected a mapping");
+      for (const auto& entry : args) {
+        const std::string key = entry.first.as<std::string>();
+        scorer.args[key] = As<std::string>(entry.second, Cat(path, ".args.", key), "a scalar");
+      }
+    }
+    scorers.push_back(std::move(scorer));
+  }
+}
+
+void ParseLimits(const YAML::Node& node, engine::EngineLimits& limits) {
+  ExpectMap(node, "limits", {"max_reservations", "max_jobs_per_cycle", "default_time_limit_s"});
+  if (node["max_reservations"]) limits.max_reservations = As<int>(node["max_reservations"], "limits.max_reservations", "an integer");
+  if (node["max_jobs_per_cycle"]) limits.max_jobs_per_cycle = As<int>(node["max_jobs_per_cycle"], "limits.max_jobs_per_cycle", "an integer");
+  if (node["default_time_limit_s"]) {
+    limits.default_time_limit_s = As<int64_t>(node["default_time_limit_s"], "limits.default_time_limit_s", "an integer");
+  }
+}
+
+void ParseKinds(const YAML::Node& node, std::vector<model::GresKindMapping>& kinds) {
+  if (!node.IsSequence()) Fail(node, "kinds", "expected a list");
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string path = Cat("kinds[", i, "]");
+    ExpectMap(item, path, {"gres", "kind"});
+    if (!item["gres"] || !item["kind"]) Fail(item, path, "needs gres: NAME:TYPE and kind: KIND");
+    const std::string gres = As<std::string>(item["gres"], path + ".gres", "NAME:TYPE");
+    const size_t colon = gres.find(':');
+    if (colon == std::string::npos || colon == 0) Fail(item["gres"], path + ".gres", "expected NAME:TYPE");
+    kinds.push_back({gres.substr(0, colon), gres.substr(colon + 1), As<std::string>(item["kind"], path + ".kind", "a kind name")});
+  }
+}
+
+PolicyConfig ParseDocument(const YAML::Node& root) {
+  PolicyConfig config = DefaultPolicy();
+  if (!root || root.IsNull()) return config;
+  ExpectMap(root, "policy", {"name", "queue", "filters", "scorers", "limits", "kinds"});
+  if (root["name"]) config.name = As<std::string>(root["name"], "name", "a string");
+  if (root["queue"]) ParseQueue(root["queue"], config.queue);
+  if (const YAML::Node filters = root["filters"]) {
+    if (!filters.IsSequence()) Fail(filters, "filters", "expected a list of filter names");
+    config.filters.clear();
+    for (size_t i = 0; i < filters.size(); ++i) {
+      config.filters.push_back(As<std::string>(filters[i], Cat("filters[", i, "]"), "a filter name"));
+    }
+  }
+  if (root["scorers"]) ParseScorers(root["scorers"], config.scorers);
+  if (root["limits"]) ParseLimits(root["limits"], config.limits);
+  if (root["kinds"]) ParseKinds(root["kinds"], config.kinds);
+  return config;
+}
+
+}  // namespace
+
+absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view text, std::string_view source) {
+  PolicyConfig config;
+  try {
+    config = ParseDocument(YAML::Load(std::string(text)));
+  } catch (const ParseError& error) {
+    return absl::InvalidArgumentError(Cat(source, ":", error.message));
+  } catch (const YAML::Exception& error) {
+    return absl::InvalidArgumentError(
+        Cat(source, ":", error.mark.line + 1, ":", error.mark.column + 1, ": ", error.msg));
+  }
+  // Building proves every plugin name and argument before the policy is accepted.
+  auto built = BuildPolicy(config);
+  if (!built.ok()) return absl::InvalidArgumentError(Cat(source, ": ", built.status().message()));
+  return config;
+}
+
+absl::StatusOr<PolicyConfig> LoadPolicyFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(Cat(path, ": cannot open policy file"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(Cat(path, ": read error"));
+  return ParsePolicyYaml(text.str(), path);
+}
+
+std::string PolicyToYaml(const PolicyConfig& config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << config.name;
+  out << YAML::Key << "queue" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "priority_weight" << YAML::Value << config.queue.priority_weight;
+  out << YAML::Key << "age_weight_per_hour" << YAML::Value << config.queue.age_weight_per_hour;
+  out << YAML::Key << "default_class" << YAML::Value << std::string(ClassName(config.queue.default_class));
+  out << YAML::Key << "class_boost" << YAML::Value << YAML::BeginMap;
+  for (const auto& [cls, boost] : config.queue.class_boost) out << YAML::Key << std::string(ClassName(cls)) << YAML::Value << boost;
+  out << YAML::EndMap;
+  for (auto [key, map] : {std::pair{"partition_classes", &config.queue.partition_classes},
+                          std::pair{"qos_classes", &config.queue.qos_classes}}) {
+    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    for (const auto& [name, cls] : *map) out << YAML::Key << name << YAML::Value << std::string(ClassName(cls));
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "filters" << YAML::Value << YAML::Flow << config.filters;
+  out << YAML::Key << "scorers" << YAML::Value << YAML::BeginSeq;
+  for (const auto& scorer : config.scorers) {
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << scorer.name
+        << YAML::Key << "weight" << YAML::Value << scorer.weight;
+    if (!scorer.args.empty()) out << YAML::Key << "args" << YAML::Value << scorer.args;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap
+      << YAML::Key << "max_reservations" << YAML::Value << config.limits.max_reservations
+      << YAML::Key << "max_jobs_per_cycle" << YAML::Value << config.limits.max_jobs_per_cycle
+      << YAML::Key << "default_time_limit_s" << YAML::Value << config.limits.default_time_limit_s
+      << YAML::EndMap;
+  out << YAML::Key << "kinds" << YAML::Value << YAML::BeginSeq;
+  for (const auto& kind : config.kinds) {
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "gres" << YAML::Value
+        << Cat(kind.gres_name, ":", kind.gres_type) << YAML::Key << "kind" << YAML::Value
+        << kind.kind << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace accelpack::policy

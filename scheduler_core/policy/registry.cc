@@ -1,0 +1,91 @@
+#include "policy/registry.h"
+
+#include <cstdlib>
+
+#include "common/strings.h"
+#include "policy/plugins.h"
+
+namespace accelpack::policy {
+
+namespace {
+
+using FilterFactory = std::unique_ptr<engine::Filter> (*)();
+
+const std::map<std::string, FilterFactory, std::less<>>& Filters() {
+  static const auto* const kFilters = new std::map<std::string, FilterFactory, std::less<>>{
+      {"partition", &MakePartitionFilter},
+      {"features", &MakeFeatureFilter},
+      {"excluded_nodes", &MakeExcludedNodesFilter},
+      {"accelerator_type", &MakeAcceleratorTypeFilter},
+      {"capacity", &MakeCapacityFilter},
+      {"node_state", &MakeNodeStateFilter},
+      {"free_cpus", &MakeFreeCpusFilter},
+      {"free_memory", &MakeFreeMemoryFilter},
+  };
+  return *kFilters;
+}
+
+template <std::unique_ptr<engine::Scorer> (*Make)()>
+absl::StatusOr<std::unique_ptr<engine::Scorer>> NoArgs(const PluginArgs& args) {
+  if (!args.empty()) {
+    return absl::InvalidArgumentError(Cat("takes no arguments, got \"", args.begin()->first, "\""));
+  }
+  return Make();
+}
+
+const std::map<std::string, ScorerFactory, std::less<>>& Scorers() {
+  static const auto* const kScorers = new std::map<std::string, ScorerFactory, std::less<>>{
+      {"best_fit_devices", &NoArgs<&MakeBestFitDevicesScorer>},
+      {"best_fit_cpu", &NoArgs<&MakeBestFitCpuScorer>},
+      {"node_order", &NoArgs<&MakeNodeOrderScorer>},
+  };
+  return *kScorers;
+}
+
+template <typename Map>
+std::vector<std::string> Keys(const Map& map) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : map) keys.push_back(key);
+  return keys;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<engine::Filter>> MakeFilter(std::string_view name) {
+  auto it = Filters().find(name);
+  if (it == Filters().end()) {
+    return absl::InvalidArgumentError(Cat("unknown filter \"", name, "\" (known: ",
+                                                   Join(FilterNames(), ", "), ")"));
+  }
+  return it->second();
+}
+
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeScorer(std::string_view name,
+                                                           const PluginArgs& args) {
+  auto it = Scorers().find(name);
+  if (it == Scorers().end()) {
+    return absl::InvalidArgumentError(Cat("unknown scorer \"", name, "\" (known: ",
+                                                   Join(ScorerNames(), ", "), ")"));
+  }
+  auto scorer = it->second(args);
+  if (!scorer.ok()) {
+    return absl::InvalidArgumentError(Cat("scorer ", name, ": ", scorer.status().message()));
+  }
+  return scorer;
+}
+
+std::vector<std::string> FilterNames() { return Keys(Filters()); }
+std::vector<std::string> ScorerNames() { return Keys(Scorers()); }
+
+absl::StatusOr<double> NumberArg(const PluginArgs& args, const std::string& key, double fallback) {
+  auto it = args.find(key);
+  if (it == args.end()) return fallback;
+  char* end = nullptr;
+  const double value = std::strtod(it->second.c_str(), &end);
+  if (end == it->second.c_str() || *end != '\0') {
+    return absl::InvalidArgumentError(Cat(key, ": expected a number, got \"", it->second, "\""));
+  }
+  return value;
+}
+
+}  // namespace accelpack::policy

@@ -1,0 +1,65 @@
+// Standard scorers: each returns 0..100, higher is better.
+#include <algorithm>
+
+#include "model/topology.h"
+#include "policy/plugins.h"
+
+namespace accelpack::policy {
+
+namespace {
+
+using engine::Candidate;
+using engine::ClusterState;
+using engine::Job;
+
+// Share of the pool left unused after the placement, in milli-devices.
+double LeftoverShare(const Candidate& candidate, const ClusterState& state) {
+  std::span<const int> used = state.used_milli(candidate.node, candidate.pool);
+  int free_milli = 0;
+  for (int milli : used) free_milli += model::kMilliPerDevice - milli;
+  const int take = candidate.fraction_milli > 0
+                       ? candidate.fraction_milli
+                       : static_cast<int>(candidate.devices.size()) * model::kMilliPerDevice;
+  const double capacity = static_cast<double>(used.size()) * model::kMilliPerDevice;
+  return static_cast<double>(free_milli - take) / capacity;
+}
+
+class BestFitDevices final : public engine::Scorer {
+ public:
+  std::string_view name() const override { return "best_fit_devices"; }
+  // e.g. 8-device pool with 3 free, job takes 2: leftover 1/8 -> 87.5.
+  double Score(const Job&, const Candidate& candidate, const ClusterState& state) const override {
+    if (candidate.pool < 0) return 0;
+    return 100.0 * (1.0 - LeftoverShare(candidate, state));
+  }
+};
+
+class BestFitCpu final : public engine::Scorer {
+ public:
+  std::string_view name() const override { return "best_fit_cpu"; }
+  // e.g. 64 CPUs, 20 free, job takes 4: leftover 16/64 -> 75.
+  double Score(const Job& job, const Candidate& candidate, const ClusterState& state) const override {
+    const int total = state.node(candidate.node).cpus_total;
+    if (total <= 0) return 0;
+    const int leftover = state.cpus_free(candidate.node) - job->cpus_per_node;
+    return 100.0 * (1.0 - static_cast<double>(leftover) / total);
+  }
+};
+
+class NodeOrder final : public engine::Scorer {
+ public:
+  std::string_view name() const override { return "node_order"; }
+  // First node by name scores 100, the last close to 0.
+  double Score(const Job&, const Candidate& candidate, const ClusterState& state) const override {
+    const double rank = state.name_rank(candidate.node);
+    return 100.0 * (1.0 - rank / std::max(1, state.node_count()));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer() { return std::make_unique<BestFitDevices>(); }
+std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer() { return std::make_unique<BestFitCpu>(); }
+std::unique_ptr<engine::Scorer> MakeNodeOrderScorer() { return std::make_unique<NodeOrder>(); }
+
+}  // namespace accelpack::policy
