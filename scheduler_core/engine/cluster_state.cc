@@ -9,23 +9,37 @@ namespace accelpack::engine {
 
 ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog& catalog)
     : snapshot_(&snapshot), catalog_(&catalog) {
-  nodes_.reserve(snapshot.nodes.size());
+  auto layout = std::make_shared<Layout>();
+  const size_t nodes = snapshot.nodes.size();
+  cpus_free_.reserve(nodes);
+  memory_free_.reserve(nodes);
+  version_.assign(nodes, 0);
+  hosted_.resize(nodes);
   for (const model::Node& node : snapshot.nodes) {
-    NodeFree free;
-    free.cpus_free = node.cpus_total - node.cpus_allocated;
-    free.memory_free = node.memory_total_mib - node.memory_allocated_mib;
-    free.used_milli.reserve(node.accelerators.size());
-    for (const model::AcceleratorPool& pool : node.accelerators) free.used_milli.push_back(pool.used_milli);
-    nodes_.push_back(std::move(free));
+    cpus_free_.push_back(node.cpus_total - node.cpus_allocated);
+    memory_free_.push_back(node.memory_total_mib - node.memory_allocated_mib);
+    layout->pool_begin.push_back(layout->pool_offset.size());
+    for (const model::AcceleratorPool& pool : node.accelerators) {
+      layout->pool_offset.push_back(used_.size());
+      layout->pool_size.push_back(static_cast<int>(pool.used_milli.size()));
+      used_.insert(used_.end(), pool.used_milli.begin(), pool.used_milli.end());
+    }
   }
-  by_name_.resize(nodes_.size());
-  std::iota(by_name_.begin(), by_name_.end(), 0);
-  std::sort(by_name_.begin(), by_name_.end(),
-            [&](int a, int b) { return node(a).name < node(b).name; });
-  name_rank_.resize(nodes_.size());
-  for (size_t rank = 0; rank < by_name_.size(); ++rank) {
-    name_rank_[static_cast<size_t>(by_name_[rank])] = static_cast<int>(rank);
+  layout->by_name.resize(nodes);
+  std::iota(layout->by_name.begin(), layout->by_name.end(), 0);
+  std::sort(layout->by_name.begin(), layout->by_name.end(),
+            [&](int a, int b) { return snapshot.nodes[static_cast<size_t>(a)].name <
+                                       snapshot.nodes[static_cast<size_t>(b)].name; });
+  layout->name_rank.resize(nodes);
+  for (size_t rank = 0; rank < nodes; ++rank) {
+    layout->name_rank[static_cast<size_t>(layout->by_name[rank])] = static_cast<int>(rank);
   }
+  layout_ = std::move(layout);
+}
+
+std::span<const int> ClusterState::used_milli(int n, int pool) const {
+  const size_t index = layout_->pool_begin[static_cast<size_t>(n)] + static_cast<size_t>(pool);
+  return {used_.data() + layout_->pool_offset[index], static_cast<size_t>(layout_->pool_size[index])};
 }
 
 int ClusterState::free_devices(int n, int pool) const {
@@ -33,59 +47,76 @@ int ClusterState::free_devices(int n, int pool) const {
 }
 
 void ClusterState::Apply(const JobStart& start, int cpus_per_node, int64_t memory_per_node) {
-  Adjust(start, cpus_per_node, memory_per_node, +1);
+  for (const Holding& holding : HoldingsOf(start, cpus_per_node, memory_per_node)) Take(holding);
 }
 
-void ClusterState::Release(const JobStart& start, int cpus_per_node, int64_t memory_per_node) {
-  Adjust(start, cpus_per_node, memory_per_node, -1);
-}
-
-void ClusterState::Adjust(const JobStart& start, int cpus_per_node, int64_t memory_per_node,
-                          int sign) {
+std::vector<Holding> ClusterState::HoldingsOf(const JobStart& start, int cpus_per_node,
+                                              int64_t memory_per_node) {
+  std::vector<Holding> holdings;
+  holdings.reserve(start.placements.size());
   for (const NodePlacement& placement : start.placements) {
-    NodeFree& free = nodes_[static_cast<size_t>(placement.node)];
-    free.cpus_free -= sign * cpus_per_node;
-    free.memory_free -= sign * memory_per_node;
-    if (placement.pool < 0) continue;
-    std::vector<int>& used = free.used_milli[static_cast<size_t>(placement.pool)];
-    const int share = placement.fraction_milli > 0 ? placement.fraction_milli : model::kMilliPerDevice;
-    for (int device : placement.devices) {
-      int& milli = used[static_cast<size_t>(device)];
-      milli = std::clamp(milli + sign * share, 0, model::kMilliPerDevice);
-    }
+    holdings.push_back(Holding{placement.node, placement.pool, placement.devices,
+                               placement.fraction_milli, cpus_per_node, memory_per_node});
+  }
+  return holdings;
+}
+
+void ClusterState::Adjust(const Holding& holding, int sign) {
+  const size_t n = static_cast<size_t>(holding.node);
+  ++version_[n];
+  const model::Node& info = node(holding.node);
+  cpus_free_[n] = std::clamp(cpus_free_[n] - sign * holding.cpus, 0, info.cpus_total);
+  memory_free_[n] = std::clamp(memory_free_[n] - sign * holding.memory_mib, int64_t{0},
+                               info.memory_total_mib);
+  if (holding.pool < 0) return;
+  CountHosted(holding, sign);
+  const size_t index = layout_->pool_begin[n] + static_cast<size_t>(holding.pool);
+  int* used = used_.data() + layout_->pool_offset[index];
+  const int size = layout_->pool_size[index];
+  const int share = holding.fraction_milli > 0 ? holding.fraction_milli : model::kMilliPerDevice;
+  for (int device : holding.devices) {
+    if (device < 0 || device >= size) continue;
+    used[device] = std::clamp(used[device] + sign * share, 0, model::kMilliPerDevice);
   }
 }
 
-void ClusterState::ReleaseRunning(const model::RunningJob& job) {
+void ClusterState::CountHosted(const Holding& holding, int sign) {
+  const int tag = holding.fraction_milli > 0 ? kSharedRequest : static_cast<int>(holding.devices.size());
+  auto& hosted = hosted_[static_cast<size_t>(holding.node)];
+  auto it = std::find_if(hosted.begin(), hosted.end(), [&](const auto& h) { return h.first == tag; });
+  if (it == hosted.end()) {
+    if (sign > 0) hosted.emplace_back(tag, 1);
+    return;
+  }
+  it->second += sign;
+  if (it->second <= 0) hosted.erase(it);
+}
+
+std::vector<Holding> ClusterState::Resolve(const model::RunningJob& job) const {
+  std::vector<Holding> holdings;
   for (const model::NodeAllocation& alloc : job.allocations) {
-    const int n = FindNode(alloc.node);
-    if (n < 0) continue;
-    NodeFree& free = nodes_[static_cast<size_t>(n)];
-    free.cpus_free = std::min(free.cpus_free + alloc.cpus, node(n).cpus_total);
-    free.memory_free = std::min(free.memory_free + alloc.memory_mib, node(n).memory_total_mib);
-    const int pool = FindPool(n, alloc.gres_name, alloc.gres_type);
-    if (pool < 0 || alloc.device_count <= 0) continue;
-    std::vector<int>& used = free.used_milli[static_cast<size_t>(pool)];
-    const int share = alloc.fraction_milli > 0 ? alloc.fraction_milli : model::kMilliPerDevice;
-    std::vector<int> devices = alloc.device_indices;
-    if (devices.empty()) {
-      // Only a count is known: give back the highest-indexed busy devices.
+    Holding holding{FindNode(alloc.node), -1, alloc.device_indices, alloc.fraction_milli,
+                    alloc.cpus, alloc.memory_mib};
+    if (holding.node < 0) continue;
+    holding.pool = FindPool(holding.node, alloc.gres_name, alloc.gres_type);
+    if (holding.pool >= 0 && holding.devices.empty() && alloc.device_count > 0) {
+      std::span<const int> used = used_milli(holding.node, holding.pool);
+      const int share = alloc.fraction_milli > 0 ? alloc.fraction_milli : model::kMilliPerDevice;
       for (int d = static_cast<int>(used.size()) - 1;
-           d >= 0 && static_cast<int>(devices.size()) < alloc.device_count; --d) {
-        if (used[static_cast<size_t>(d)] >= share) devices.push_back(d);
+           d >= 0 && static_cast<int>(holding.devices.size()) < alloc.device_count; --d) {
+        if (used[static_cast<size_t>(d)] >= share) holding.devices.push_back(d);
       }
     }
-    for (int d : devices) {
-      if (d < 0 || d >= static_cast<int>(used.size())) continue;
-      used[static_cast<size_t>(d)] = std::max(0, used[static_cast<size_t>(d)] - share);
-    }
+    holdings.push_back(std::move(holding));
   }
+  return holdings;
 }
 
 int ClusterState::FindNode(std::string_view name) const {
-  auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+  const auto& by_name = layout_->by_name;
+  auto it = std::lower_bound(by_name.begin(), by_name.end(), name,
                              [&](int n, std::string_view key) { return node(n).name < key; });
-  if (it == by_name_.end() || node(*it).name != name) return -1;
+  if (it == by_name.end() || node(*it).name != name) return -1;
   return *it;
 }
 

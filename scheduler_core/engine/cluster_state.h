@@ -2,11 +2,15 @@
 //
 // Built from a validated snapshot; nodes are addressed by the snapshot's index.
 // Node order for ties is by name, never by input order, so plans do not depend
-// on how the controller listed its nodes. Not thread-safe.
+// on how the controller listed its nodes. Storage is flat (one array of device
+// usage for the whole cluster), so copying a state for look-ahead is cheap.
+// Not thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "engine/plan.h"
@@ -15,6 +19,16 @@
 
 namespace accelpack::engine {
 
+// What one job holds on one node, by index.
+struct Holding {
+  int node = -1;
+  int pool = -1;
+  std::vector<int> devices;
+  int fraction_milli = 0;  // 0: whole devices
+  int cpus = 0;
+  int64_t memory_mib = 0;
+};
+
 class ClusterState {
  public:
   // `snapshot` must have passed model::ValidateSnapshot and outlive this object.
@@ -22,44 +36,64 @@ class ClusterState {
 
   const model::Snapshot& snapshot() const { return *snapshot_; }
   const model::Catalog& catalog() const { return *catalog_; }
-  int node_count() const { return static_cast<int>(nodes_.size()); }
+  int node_count() const { return static_cast<int>(cpus_free_.size()); }
   const model::Node& node(int n) const { return snapshot_->nodes[static_cast<size_t>(n)]; }
   // Node indices sorted by name: the order every tie is broken in.
-  std::span<const int> nodes_by_name() const { return by_name_; }
+  std::span<const int> nodes_by_name() const { return layout_->by_name; }
   // Position of node n in name order.
-  int name_rank(int n) const { return name_rank_[static_cast<size_t>(n)]; }
+  int name_rank(int n) const { return layout_->name_rank[static_cast<size_t>(n)]; }
 
-  int cpus_free(int n) const { return nodes_[static_cast<size_t>(n)].cpus_free; }
-  int64_t memory_free(int n) const { return nodes_[static_cast<size_t>(n)].memory_free; }
-  std::span<const int> used_milli(int n, int pool) const {
-    return nodes_[static_cast<size_t>(n)].used_milli[static_cast<size_t>(pool)];
-  }
+  int cpus_free(int n) const { return cpus_free_[static_cast<size_t>(n)]; }
+  int64_t memory_free(int n) const { return memory_free_[static_cast<size_t>(n)]; }
+  std::span<const int> used_milli(int n, int pool) const;
   int kind_of(int n, int pool) const { return node(n).accelerators[static_cast<size_t>(pool)].kind_index; }
   int free_devices(int n, int pool) const;
+  // Request shapes placed on node n through this state, as (tag, jobs) pairs; the
+  // tag is the whole-device count, or kSharedRequest for a device share. Lets
+  // scorers prefer nodes that host the same kind of request (GpuClustering).
+  static constexpr int kSharedRequest = -1;
+  std::span<const std::pair<int, int>> hosted_requests(int n) const {
+    return hosted_[static_cast<size_t>(n)];
+  }
+  // Changes whenever node n's free resources change; lets callers cache per node.
+  uint32_t version(int n) const { return version_[static_cast<size_t>(n)]; }
 
-  // Takes (or with sign -1 gives back) what a placement holds on each node.
+  void Take(const Holding& holding) { Adjust(holding, +1); }
+  void Give(const Holding& holding) { Adjust(holding, -1); }
+  // Takes everything a planned start holds (the same CPUs and memory on each node).
   void Apply(const JobStart& start, int cpus_per_node, int64_t memory_per_node);
-  void Release(const JobStart& start, int cpus_per_node, int64_t memory_per_node);
-  // Gives back what a running job of the snapshot holds.
-  void ReleaseRunning(const model::RunningJob& job);
+
+  // What a running job of the snapshot holds, by index. Without device indices,
+  // the highest-indexed busy devices stand in for the ones it holds.
+  std::vector<Holding> Resolve(const model::RunningJob& job) const;
+  static std::vector<Holding> HoldingsOf(const JobStart& start, int cpus_per_node,
+                                         int64_t memory_per_node);
+
   // Node index by name, or -1.
   int FindNode(std::string_view name) const;
   // Pool index on node n for a GRES (name, type), or -1.
   int FindPool(int n, std::string_view gres_name, std::string_view gres_type) const;
 
  private:
-  struct NodeFree {
-    int cpus_free = 0;
-    int64_t memory_free = 0;
-    std::vector<std::vector<int>> used_milli;  // per pool, per device
+  // Derived once from the snapshot and shared by copies.
+  struct Layout {
+    std::vector<int> by_name;
+    std::vector<int> name_rank;
+    std::vector<size_t> pool_begin;  // per node: index of its first pool in pool_offset
+    std::vector<size_t> pool_offset;  // per pool: index of its first device in used_
+    std::vector<int> pool_size;
   };
-  void Adjust(const JobStart& start, int cpus_per_node, int64_t memory_per_node, int sign);
+  void Adjust(const Holding& holding, int sign);
+  void CountHosted(const Holding& holding, int sign);
 
   const model::Snapshot* snapshot_;
   const model::Catalog* catalog_;
-  std::vector<NodeFree> nodes_;
-  std::vector<int> by_name_;
-  std::vector<int> name_rank_;
+  std::shared_ptr<const Layout> layout_;
+  std::vector<int> cpus_free_;
+  std::vector<int64_t> memory_free_;
+  std::vector<uint32_t> version_;
+  std::vector<int> used_;  // per device of the whole cluster, milli in use
+  std::vector<std::vector<std::pair<int, int>>> hosted_;  // per node; empty for most
 };
 
 }  // namespace accelpack::engine

@@ -17,13 +17,6 @@ namespace {
 constexpr int64_t kOneYear = 365LL * 24 * 3600;
 constexpr int64_t kNoReservation = std::numeric_limits<int64_t>::max();
 
-bool TypeAllowed(const model::AcceleratorRequest& request, const model::AcceleratorPool& pool) {
-  if (pool.gres_name != request.gres_name) return false;
-  return request.allowed_types.empty() ||
-         std::find(request.allowed_types.begin(), request.allowed_types.end(), pool.gres_type) !=
-             request.allowed_types.end();
-}
-
 // Device candidates on node n; on failure names what was missing.
 std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterState& state,
                                         std::string_view* reason) {
@@ -33,7 +26,7 @@ std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterStat
   int free_devices = 0;
   const auto& pools = state.node(n).accelerators;
   for (size_t p = 0; p < pools.size(); ++p) {
-    if (!TypeAllowed(request, pools[p])) continue;
+    if (!request.Allows(pools[p])) continue;
     const int pool = static_cast<int>(p);
     std::span<const int> used = state.used_milli(n, pool);
     if (request.IsFractional()) {
@@ -48,7 +41,9 @@ std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterStat
       free_devices += static_cast<int>(seen_levels.size());
       continue;
     }
-    free_devices += model::CountFreeDevices(used);
+    const int free_here = model::CountFreeDevices(used);
+    free_devices += free_here;
+    if (free_here < request.count_per_node) continue;
     const auto& rule = state.catalog().kind(pools[p].kind_index).rule;
     if (auto devices = model::ChooseWholeDevices(rule, used, request.count_per_node)) {
       candidates.push_back(Candidate{n, pool, std::move(*devices), 0});
@@ -75,6 +70,40 @@ struct ScoredNode {
   Candidate candidate;
   double score = 0;
 };
+
+// One node's verdict for one job shape, valid while the node's version holds.
+struct NodeEval {
+  uint32_t version = 0;
+  bool valid = false;
+  std::string_view reason;  // empty: fits
+  Candidate best;
+  double score = 0;
+};
+
+void Evaluate(const Job& job, int n, const ClusterState& state, const Pipeline& pipeline,
+              NodeEval& eval) {
+  eval.valid = true;
+  eval.version = state.version(n);
+  eval.reason = {};
+  for (const auto& filter : pipeline.filters) {
+    if (filter->stage() != FilterStage::kDynamic) continue;
+    eval.reason = filter->Reject(job, n, state);
+    if (!eval.reason.empty()) return;
+  }
+  std::vector<Candidate> candidates = DeviceCandidates(job, n, state, &eval.reason);
+  if (!eval.reason.empty()) return;
+  size_t best = 0;
+  double best_score = -std::numeric_limits<double>::infinity();
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    const double score = WeightedScore(job, candidates[c], state, pipeline);
+    if (score > best_score) {
+      best = c;
+      best_score = score;
+    }
+  }
+  eval.best = std::move(candidates[best]);
+  eval.score = best_score;
+}
 
 // Nodes held for reserved jobs: a job may use one only if it ends before the
 // reserved start (EASY backfill on time limits).
@@ -112,7 +141,7 @@ Eligibility ComputeEligibility(const Job& job, const ClusterState& state, const 
   return result;
 }
 
-// Everything a job's shape decides (the static filters read only these fields).
+// Everything a job's shape decides: plugins that DependsOnlyOnShape() read only these.
 std::string ShapeKey(const model::PendingJob& job) {
   const auto& acc = job.accelerators;
   return Cat(Join(job.partitions, ","), "|", Join(job.features, ","), "|",
@@ -120,37 +149,47 @@ std::string ShapeKey(const model::PendingJob& job) {
                       acc.count_per_node, ":", acc.fraction_milli, "|", job.cpus_per_node, "|",
                       job.memory_per_node_mib, "|", job.num_nodes, "|",
                       Join(job.required_nodes, ","), "|",
-                      Join(job.excluded_nodes, ","), "|", job.user, "|", job.account, "|",
-                      job.qos, "|", static_cast<int>(job.job_class));
+                      Join(job.excluded_nodes, ","), "|", job.qos, "|",
+                      static_cast<int>(job.job_class));
 }
 
-// Best candidate on each eligible node that passes the dynamic filters and holds.
-std::vector<ScoredNode> ScoreNodes(const Job& job, std::span<const int> eligible,
-                                   const ClusterState& state, const Pipeline& pipeline,
-                                   const Holds* holds, ReasonTally& rejected) {
-  std::vector<ScoredNode> scored;
-  for (int n : eligible) {
-    std::string_view reason;
-    for (const auto& filter : pipeline.filters) {
-      if (filter->stage() != FilterStage::kDynamic) continue;
-      reason = filter->Reject(job, n, state);
-      if (!reason.empty()) break;
-    }
-    std::vector<Candidate> candidates;
-    if (reason.empty()) candidates = DeviceCandidates(job, n, state, &reason);
-    if (reason.empty() && holds != nullptr && !holds->Allows(job, n)) reason = kReasonHeld;
-    if (!reason.empty()) {
-      rejected.Add(reason);
-      continue;
-    }
-    ScoredNode best{std::move(candidates.front()), -std::numeric_limits<double>::infinity()};
-    for (Candidate& candidate : candidates) {
-      const double score = WeightedScore(job, candidate, state, pipeline);
-      if (score > best.score) best = ScoredNode{std::move(candidate), score};
-    }
-    scored.push_back(std::move(best));
+// Evaluations of every node for one job shape; reused across the cycle while
+// nodes do not change (only when the pipeline says its plugins allow it).
+class EvalCache {
+ public:
+  EvalCache(const ClusterState& state, const Pipeline& pipeline, bool enabled)
+      : state_(state), pipeline_(pipeline), enabled_(enabled) {
+    if (enabled_) evals_.resize(static_cast<size_t>(state.node_count()));
   }
-  return scored;
+  const NodeEval& Get(const Job& job, int n) {
+    NodeEval& eval = enabled_ ? evals_[static_cast<size_t>(n)] : scratch_;
+    if (!enabled_ || !eval.valid || eval.version != state_.version(n)) {
+      Evaluate(job, n, state_, pipeline_, eval);
+    }
+    return eval;
+  }
+
+ private:
+  const ClusterState& state_;
+  const Pipeline& pipeline_;
+  bool enabled_;
+  std::vector<NodeEval> evals_;
+  NodeEval scratch_;
+};
+
+// Why each eligible node turned the job down now (only computed on failure).
+ReasonTally TallyRejections(const Job& job, std::span<const int> eligible, EvalCache& cache,
+                            const Holds* holds) {
+  ReasonTally rejected;
+  for (int n : eligible) {
+    const NodeEval& eval = cache.Get(job, n);
+    if (!eval.reason.empty()) {
+      rejected.Add(eval.reason);
+    } else if (holds != nullptr && !holds->Allows(job, n)) {
+      rejected.Add(kReasonHeld);
+    }
+  }
+  return rejected;
 }
 
 int KindOf(const Candidate& candidate, const ClusterState& state) {
@@ -223,8 +262,9 @@ std::optional<std::vector<ScoredNode>> ChooseGang(const Job& job, std::vector<Sc
   };
   const Group* best = nullptr;
   for (auto& [key, group] : domains) {
-    if (key.second.empty() && !group.hard) continue;  // unknown switch: not a domain
-    if (group.hard && key.second.empty()) continue;   // SuperPoD kind without a SuperPoD label
+    // An unknown switch is no domain. Unlabelled SuperPoD nodes count as one pod:
+    // a site that has not labelled its pods has told us nothing better.
+    if (key.second.empty() && !group.hard) continue;
     if (take_best(group) && (best == nullptr || group.score > best->score)) best = &group;
   }
   if (best == nullptr) {
@@ -239,17 +279,10 @@ std::optional<std::vector<ScoredNode>> ChooseGang(const Job& job, std::vector<Sc
   return best->members;
 }
 
-std::optional<JobStart> Place(const Job& job, std::span<const int> eligible,
-                              const ClusterState& state, const Pipeline& pipeline,
-                              const Holds* holds, ReasonTally& rejected,
-                              std::string_view* gang_reason) {
-  std::vector<ScoredNode> scored = ScoreNodes(job, eligible, state, pipeline, holds, rejected);
-  if (static_cast<int>(scored.size()) < job->num_nodes) return std::nullopt;
-  auto chosen = ChooseGang(job, std::move(scored), state, gang_reason);
-  if (!chosen) return std::nullopt;
+JobStart MakeStart(const Job& job, std::vector<ScoredNode> chosen, const ClusterState& state) {
   JobStart start;
   start.job_id = job->id;
-  for (ScoredNode& s : *chosen) {
+  for (ScoredNode& s : chosen) {
     start.kind = KindOf(s.candidate, state);
     start.placements.push_back(NodePlacement{s.candidate.node, s.candidate.pool,
                                              std::move(s.candidate.devices),
@@ -260,6 +293,47 @@ std::optional<JobStart> Place(const Job& job, std::span<const int> eligible,
               return state.name_rank(a.node) < state.name_rank(b.node);
             });
   return start;
+}
+
+// The best placement now, or nullopt (then TallyRejections says why). Single-node
+// jobs take one pass for the best node; eligible is in name order, so the first
+// of equal scores wins.
+std::optional<JobStart> Place(const Job& job, std::span<const int> eligible,
+                              const ClusterState& state, EvalCache& cache, const Holds* holds,
+                              std::string_view* gang_reason) {
+  const bool single = job->num_nodes == 1 && job->required_nodes.empty();
+  int best_node = -1;
+  double best_score = 0;
+  std::vector<ScoredNode> feasible;
+  for (int n : eligible) {
+    const NodeEval& eval = cache.Get(job, n);
+    if (!eval.reason.empty() || (holds != nullptr && !holds->Allows(job, n))) continue;
+    if (single) {
+      if (best_node < 0 || eval.score > best_score) {
+        best_node = n;
+        best_score = eval.score;
+      }
+    } else {
+      feasible.push_back(ScoredNode{eval.best, eval.score});
+    }
+  }
+  if (single) {
+    if (best_node < 0) return std::nullopt;
+    // Fetched again: without a cache the evaluation lives in one scratch slot.
+    const NodeEval& best = cache.Get(job, best_node);
+    return MakeStart(job, {ScoredNode{best.best, best.score}}, state);
+  }
+  if (static_cast<int>(feasible.size()) < job->num_nodes) return std::nullopt;
+  auto chosen = ChooseGang(job, std::move(feasible), state, gang_reason);
+  if (!chosen) return std::nullopt;
+  return MakeStart(job, std::move(*chosen), state);
+}
+
+bool PipelineIsCacheable(const Pipeline& pipeline) {
+  return std::all_of(pipeline.filters.begin(), pipeline.filters.end(),
+                     [](const auto& f) { return f->DependsOnlyOnShape(); }) &&
+         std::all_of(pipeline.scorers.begin(), pipeline.scorers.end(),
+                     [](const auto& s) { return s.scorer->DependsOnlyOnShape(); });
 }
 
 PlacementFailure DescribeFailure(const Job& job, int node_count, const Eligibility& eligibility,
@@ -283,10 +357,15 @@ PlacementFailure DescribeFailure(const Job& job, int node_count, const Eligibili
 // When could `job` start if running work ended at its time limits? Releases jobs
 // in end order on a copy of the state and re-checks only the nodes each release
 // touches; holds by earlier reservations are respected.
+// Work that will end at its time limit, and what it gives back then.
+struct Ending {
+  int64_t at = 0;
+  std::vector<Holding> holdings;
+};
+
 std::optional<Reservation> PlanReservation(const Job& job, const Eligibility& eligibility,
                                            const ClusterState& state, const Pipeline& pipeline,
-                                           const std::vector<std::pair<int64_t, const model::RunningJob*>>& ends,
-                                           const Holds& holds) {
+                                           const std::vector<Ending>& ends, const Holds& holds) {
   ClusterState future = state;
   std::vector<int> eligible;
   std::vector<bool> is_eligible(static_cast<size_t>(state.node_count()), false);
@@ -296,51 +375,27 @@ std::optional<Reservation> PlanReservation(const Job& job, const Eligibility& el
     is_eligible[static_cast<size_t>(n)] = true;
   }
   if (static_cast<int>(eligible.size()) < job->num_nodes) return std::nullopt;
+  // Cached evaluations make each release cost only the nodes it touched.
+  EvalCache cache(future, pipeline, PipelineIsCacheable(pipeline));
   size_t i = 0;
   while (i < ends.size()) {
-    const int64_t at = ends[i].first;
+    const int64_t at = ends[i].at;
     bool touched = false;
-    for (; i < ends.size() && ends[i].first == at; ++i) {
-      for (const auto& alloc : ends[i].second->allocations) {
-        const int n = future.FindNode(alloc.node);
-        touched = touched || (n >= 0 && is_eligible[static_cast<size_t>(n)]);
+    for (; i < ends.size() && ends[i].at == at; ++i) {
+      for (const Holding& holding : ends[i].holdings) {
+        touched = touched || is_eligible[static_cast<size_t>(holding.node)];
+        future.Give(holding);
       }
-      future.ReleaseRunning(*ends[i].second);
     }
     if (!touched) continue;
-    ReasonTally ignored;
     std::string_view gang_reason;
-    if (auto start = Place(job, eligible, future, pipeline, nullptr, ignored, &gang_reason)) {
+    if (auto start = Place(job, eligible, future, cache, nullptr, &gang_reason)) {
       Reservation reservation{job->id, at, {}};
       for (const auto& placement : start->placements) reservation.nodes.push_back(placement.node);
       return reservation;
     }
   }
   return std::nullopt;
-}
-
-model::RunningJob AsRunning(const JobStart& start, const Job& job, const ClusterState& state,
-                            int64_t now) {
-  model::RunningJob running;
-  running.id = start.job_id;
-  running.start_time = now;
-  running.time_limit_s = job.time_limit_s;
-  for (const auto& placement : start.placements) {
-    model::NodeAllocation alloc;
-    alloc.node = state.node(placement.node).name;
-    if (placement.pool >= 0) {
-      const auto& pool = state.node(placement.node).accelerators[static_cast<size_t>(placement.pool)];
-      alloc.gres_name = pool.gres_name;
-      alloc.gres_type = pool.gres_type;
-    }
-    alloc.device_count = static_cast<int>(placement.devices.size());
-    alloc.device_indices = placement.devices;
-    alloc.fraction_milli = placement.fraction_milli;
-    alloc.cpus = job->cpus_per_node;
-    alloc.memory_mib = job->memory_per_node_mib;
-    running.allocations.push_back(std::move(alloc));
-  }
-  return running;
 }
 
 }  // namespace
@@ -361,10 +416,11 @@ Job MakeJob(const model::PendingJob& request, const Pipeline& pipeline, int64_t 
 std::optional<JobStart> FindPlacement(const Job& job, const ClusterState& state,
                                       const Pipeline& pipeline, PlacementFailure* failure) {
   Eligibility eligibility = ComputeEligibility(job, state, pipeline);
-  ReasonTally dynamic;
+  EvalCache cache(state, pipeline, /*enabled=*/false);
   std::string_view gang_reason;
-  auto start = Place(job, eligibility.nodes, state, pipeline, nullptr, dynamic, &gang_reason);
+  auto start = Place(job, eligibility.nodes, state, cache, nullptr, &gang_reason);
   if (!start && failure != nullptr) {
+    const ReasonTally dynamic = TallyRejections(job, eligibility.nodes, cache, nullptr);
     *failure = DescribeFailure(job, state.node_count(), eligibility, dynamic, gang_reason);
   }
   return start;
@@ -385,16 +441,27 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
   });
 
   // Running work in the order it will end, for reservations; jobs started this
-  // cycle join it as they start.
-  std::vector<model::RunningJob> started_as_running;
-  started_as_running.reserve(queue.size());
-  std::vector<std::pair<int64_t, const model::RunningJob*>> ends;
+  // cycle join it as they start. Unlimited jobs never give anything back.
+  std::vector<Ending> ends;
+  ends.reserve(snapshot.running.size());
   for (const auto& running : snapshot.running) {
-    if (running.time_limit_s > 0) ends.emplace_back(running.start_time + running.time_limit_s, &running);
+    if (running.time_limit_s > 0) {
+      ends.push_back({running.start_time + running.time_limit_s, state.Resolve(running)});
+    }
   }
+  bool ends_sorted = false;
 
   Holds holds{std::vector<int64_t>(snapshot.nodes.size(), kNoReservation), snapshot.now};
-  std::unordered_map<std::string, Eligibility> eligibility_by_shape;
+  // Per job shape: the static verdict and the cached node evaluations. Caches are
+  // bounded (shapes x nodes) so a queue of all-different jobs cannot eat memory.
+  struct ShapeState {
+    Eligibility eligibility;
+    std::unique_ptr<EvalCache> cache;
+  };
+  std::unordered_map<std::string, ShapeState> shapes;
+  const bool cacheable = PipelineIsCacheable(pipeline);
+  constexpr size_t kMaxCachedEvaluations = size_t{1} << 22;
+  size_t cached_evaluations = 0;
   std::unordered_map<std::string, PlacementFailure> failed_shapes;  // shape + time limit
 
   const int limit = pipeline.limits.max_jobs_per_cycle;
@@ -406,9 +473,15 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
       continue;
     }
     const std::string shape = ShapeKey(*job);
-    auto [eligible_it, inserted] = eligibility_by_shape.try_emplace(shape);
-    if (inserted) eligible_it->second = ComputeEligibility(job, state, pipeline);
-    const Eligibility& eligibility = eligible_it->second;
+    auto [shape_it, inserted] = shapes.try_emplace(shape);
+    ShapeState& shape_state = shape_it->second;
+    if (inserted) {
+      shape_state.eligibility = ComputeEligibility(job, state, pipeline);
+      const bool cache_it = cacheable && cached_evaluations + snapshot.nodes.size() <= kMaxCachedEvaluations;
+      if (cache_it) cached_evaluations += snapshot.nodes.size();
+      shape_state.cache = std::make_unique<EvalCache>(state, pipeline, cache_it);
+    }
+    const Eligibility& eligibility = shape_state.eligibility;
 
     // Resources only shrink within a cycle: a shape that failed stays failed.
     const std::string attempt = Cat(shape, "|", job.time_limit_s);
@@ -416,22 +489,26 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
       plan.pending.push_back({job->id, failed->second.code, failed->second.message});
       continue;
     }
-    ReasonTally dynamic;
     std::string_view gang_reason;
-    auto start = Place(job, eligibility.nodes, state, pipeline, &holds, dynamic, &gang_reason);
+    auto start = Place(job, eligibility.nodes, state, *shape_state.cache, &holds, &gang_reason);
     if (start) {
       state.Apply(*start, job->cpus_per_node, job->memory_per_node_mib);
-      started_as_running.push_back(AsRunning(*start, job, state, snapshot.now));
-      ends.emplace_back(snapshot.now + job.time_limit_s, &started_as_running.back());
+      ends.push_back({snapshot.now + job.time_limit_s,
+                      ClusterState::HoldingsOf(*start, job->cpus_per_node, job->memory_per_node_mib)});
+      ends_sorted = false;
       plan.starts.push_back(std::move(*start));
       continue;
     }
+    const ReasonTally dynamic = TallyRejections(job, eligibility.nodes, *shape_state.cache, &holds);
     PlacementFailure failure =
         DescribeFailure(job, state.node_count(), eligibility, dynamic, gang_reason);
     if (failure.code != PendingCode::kNeverFits &&
         static_cast<int>(plan.reservations.size()) < pipeline.limits.max_reservations) {
-      std::stable_sort(ends.begin(), ends.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      if (!ends_sorted) {
+        std::stable_sort(ends.begin(), ends.end(),
+                         [](const Ending& a, const Ending& b) { return a.at < b.at; });
+        ends_sorted = true;
+      }
       if (auto reservation = PlanReservation(job, eligibility, state, pipeline, ends, holds)) {
         for (int n : reservation->nodes) {
           auto& held = holds.reserved_start[static_cast<size_t>(n)];

@@ -62,6 +62,10 @@ class Filter {
   virtual FilterStage stage() const = 0;
   // Empty when node `n` passes; otherwise a short reason ("not in partition").
   virtual std::string_view Reject(const Job& job, int n, const ClusterState& state) const = 0;
+  // True when the verdict depends only on the job's shape (partitions, features,
+  // request, CPUs, memory, nodes, class) and the node: the engine then reuses it
+  // for every job of that shape until the node changes.
+  virtual bool DependsOnlyOnShape() const { return true; }
 };
 
 class Scorer {
@@ -71,6 +75,8 @@ class Scorer {
   // 0..100, higher is better. `state` is the cluster before the placement.
   virtual double Score(const Job& job, const Candidate& candidate,
                        const ClusterState& state) const = 0;
+  // As Filter::DependsOnlyOnShape; a scorer that reads the job id (random) says false.
+  virtual bool DependsOnlyOnShape() const { return true; }
 };
 
 struct WeightedScorer {

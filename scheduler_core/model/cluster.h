@@ -59,6 +59,8 @@ struct AcceleratorRequest {
 
   bool WantsDevices() const { return !gres_name.empty() && count_per_node > 0; }
   bool IsFractional() const { return fraction_milli > 0 && fraction_milli < kMilliPerDevice; }
+  // Whether devices of `pool` satisfy this request's GRES name and allowed types.
+  bool Allows(const AcceleratorPool& pool) const;
 };
 
 struct PendingJob {

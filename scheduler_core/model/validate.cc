@@ -21,6 +21,12 @@ std::string_view JobClassName(JobClass job_class) {
   return "unspecified";
 }
 
+bool AcceleratorRequest::Allows(const AcceleratorPool& pool) const {
+  if (pool.gres_name != gres_name) return false;
+  return allowed_types.empty() ||
+         std::find(allowed_types.begin(), allowed_types.end(), pool.gres_type) != allowed_types.end();
+}
+
 namespace {
 
 absl::Status Invalid(std::string_view field, std::string_view problem) {

@@ -51,8 +51,7 @@ class AcceleratorTypeFilter final : public engine::Filter {
     if (!request.WantsDevices()) return {};
     std::string_view reason = "no allowed accelerator type";
     for (const auto& pool : state.node(n).accelerators) {
-      if (pool.gres_name != request.gres_name) continue;
-      if (!request.allowed_types.empty() && !Contains(request.allowed_types, pool.gres_type)) continue;
+      if (!request.Allows(pool)) continue;
       if (request.count_per_node > pool.count) {
         reason = "fewer devices than requested";
         continue;

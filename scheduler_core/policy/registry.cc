@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "common/strings.h"
+#include "policy/baselines.h"
 #include "policy/plugins.h"
 
 namespace accelpack::policy {
@@ -38,6 +39,12 @@ const std::map<std::string, ScorerFactory, std::less<>>& Scorers() {
       {"best_fit_devices", &NoArgs<&MakeBestFitDevicesScorer>},
       {"best_fit_cpu", &NoArgs<&MakeBestFitCpuScorer>},
       {"node_order", &NoArgs<&MakeNodeOrderScorer>},
+      {"random", &MakeRandomScorer},
+      {"dot_product", &MakeDotProductScorer},
+      {"gpu_clustering", &MakeGpuClusteringScorer},
+      {"gpu_packing", &MakeGpuPackingScorer},
+      {"best_fit", &MakeBestFitScorer},
+      {"fgd", &MakeFgdScorer},
   };
   return *kScorers;
 }

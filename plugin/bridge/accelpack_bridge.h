@@ -1,0 +1,209 @@
+/*
+ * accelpack_bridge.h: the C API between sched/accelpack (C, inside slurmctld) and the
+ * placement core (gRPC, C++). SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The plugin fills an ap_snapshot_t under slurmctld's locks using its own allocator
+ * (the bridge only reads it), releases the locks, and asks for a plan: from the core
+ * (ap_client_schedule, with a deadline) or from the built-in policy
+ * (ap_fallback_schedule, no core needed). A plan is allocated by the bridge and freed
+ * with ap_plan_free.
+ *
+ * Every entry point is noexcept: nothing is thrown into C; failures come back as an
+ * ap_status_t plus a one-line message. Thread safety: an ap_client_t may be used by one
+ * thread at a time (the plugin's agent thread); ap_fallback_schedule is reentrant.
+ * Only the symbols declared here are exported from libaccelpack_bridge.so.
+ */
+#ifndef ACCELPACK_BRIDGE_H
+#define ACCELPACK_BRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ACCELPACK_BRIDGE_BUILD)
+#define AP_API __attribute__((visibility("default")))
+#else
+#define AP_API
+#endif
+
+#ifdef __cplusplus
+#define AP_NOEXCEPT noexcept
+#else
+#define AP_NOEXCEPT
+#endif
+
+/* Mirrors accelpack.v1.NodeState. */
+typedef enum {
+	AP_NODE_UNSPECIFIED = 0,
+	AP_NODE_IDLE = 1,
+	AP_NODE_MIXED = 2,
+	AP_NODE_ALLOCATED = 3,
+	AP_NODE_DOWN = 4,
+	AP_NODE_DRAINED = 5,
+	AP_NODE_RESERVED = 6,
+} ap_node_state_t;
+
+/* Mirrors accelpack.v1.PendingReasonCode. */
+typedef enum {
+	AP_REASON_UNSPECIFIED = 0,
+	AP_REASON_RESOURCES = 1,
+	AP_REASON_PRIORITY = 2,
+	AP_REASON_NEVER_FITS = 3,
+	AP_REASON_TOPOLOGY = 4,
+	AP_REASON_CYCLE_LIMIT = 5,
+} ap_reason_code_t;
+
+typedef enum {
+	AP_OK = 0,
+	AP_UNAVAILABLE = 1,	/* core not reachable (socket absent, refused) */
+	AP_DEADLINE = 2,	/* core did not answer within the deadline */
+	AP_GARBAGE = 3,		/* core answered a plan that is not valid */
+	AP_REJECTED = 4,	/* core refused the snapshot (INVALID_ARGUMENT) */
+	AP_INTERNAL = 5,	/* anything else (out of memory, bug) */
+} ap_status_t;
+
+/* Devices of one GRES (name, type) on a node. */
+typedef struct {
+	const char *gres_name;
+	const char *gres_type;			/* "" for a typeless GRES */
+	uint32_t count;
+	uint32_t allocated;
+	const uint32_t *device_used_milli;	/* NULL: count-only GRES */
+	uint32_t device_cnt;			/* entries in device_used_milli */
+} ap_pool_t;
+
+typedef struct {
+	const char *name;
+	ap_node_state_t state;
+	const char *const *partitions;
+	uint32_t partition_cnt;
+	const char *const *features;
+	uint32_t feature_cnt;
+	uint32_t cpus_total;
+	uint32_t cpus_alloc;
+	uint64_t mem_total_mib;
+	uint64_t mem_alloc_mib;
+	const ap_pool_t *pools;
+	uint32_t pool_cnt;
+} ap_node_t;
+
+typedef struct {
+	uint32_t job_id;
+	const char *user;
+	const char *account;
+	const char *qos;
+	const char *const *partitions;	/* in the job's preference order */
+	uint32_t partition_cnt;
+	int64_t priority;
+	int64_t submit_time;
+	int64_t time_limit_s;		/* 0: none */
+	uint32_t num_nodes;
+	const char *gres_name;		/* NULL or "": no accelerators */
+	const char *const *gres_types;	/* allowed types; none: any */
+	uint32_t gres_type_cnt;
+	uint32_t gres_per_node;
+	uint32_t cpus_per_node;
+	uint64_t mem_per_node_mib;
+	const char *const *features;	/* all required */
+	uint32_t feature_cnt;
+	const char *const *req_nodes;	/* -w */
+	uint32_t req_node_cnt;
+	const char *const *exc_nodes;	/* -x */
+	uint32_t exc_node_cnt;
+} ap_pending_job_t;
+
+/* What a running job holds on one node (one entry per node and GRES type). */
+typedef struct {
+	const char *node;
+	const char *gres_name;		/* NULL or "": no accelerators here */
+	const char *gres_type;
+	uint32_t device_count;
+	const uint32_t *device_indices;	/* NULL when unknown */
+	uint32_t device_index_cnt;
+	uint32_t cpus;
+	uint64_t mem_mib;
+} ap_alloc_t;
+
+typedef struct {
+	uint32_t job_id;
+	const ap_alloc_t *allocs;
+	uint32_t alloc_cnt;
+	int64_t start_time;
+	int64_t time_limit_s;		/* 0: unlimited */
+} ap_running_job_t;
+
+typedef struct {
+	int64_t now;
+	const ap_node_t *nodes;
+	uint32_t node_cnt;
+	const ap_pending_job_t *pending;
+	uint32_t pending_cnt;
+	const ap_running_job_t *running;
+	uint32_t running_cnt;
+} ap_snapshot_t;
+
+/* One job to start now, on exactly these nodes (num_nodes of them). */
+typedef struct {
+	uint32_t job_id;
+	char **nodes;
+	char **gres_types;	/* per node, the chosen type ("" when none) */
+	uint32_t node_cnt;
+} ap_start_t;
+
+typedef struct {
+	uint32_t job_id;
+	ap_reason_code_t code;
+	char *message;
+} ap_reason_t;
+
+typedef struct {
+	ap_start_t *starts;
+	uint32_t start_cnt;
+	ap_reason_t *reasons;
+	uint32_t reason_cnt;
+	uint32_t reservation_cnt;	/* only counted: Slurm is not told */
+	uint64_t engine_latency_us;	/* 0 for the built-in policy */
+	char *policy_name;
+} ap_plan_t;
+
+typedef struct ap_client ap_client_t;
+
+/*
+ * Create a client for the core at `address` (gRPC target, e.g.
+ * "unix:/run/accelpack/accelpack.sock" or "dns:host:port"). Connects lazily: a core
+ * that is down now is not an error. RET NULL on failure, with a message in err.
+ */
+AP_API ap_client_t *ap_client_create(const char *address, const char *caller,
+				     char *err, size_t errlen) AP_NOEXCEPT;
+AP_API void ap_client_destroy(ap_client_t *client) AP_NOEXCEPT;
+
+/*
+ * One Placement.Schedule call, at most deadline_ms long. On AP_OK *plan holds a plan
+ * whose starts were checked for shape (known pending job, num_nodes distinct known
+ * nodes, no job twice); otherwise *plan is empty and err says why.
+ */
+AP_API ap_status_t ap_client_schedule(ap_client_t *client, const ap_snapshot_t *snap,
+				      uint32_t deadline_ms, ap_plan_t *plan,
+				      char *err, size_t errlen) AP_NOEXCEPT;
+
+/*
+ * The built-in policy: priority order (priority desc, submit time, job id), best fit
+ * on free devices then CPUs, multi-node jobs all or nothing, no reservations.
+ * Pure function of the snapshot. RET AP_OK, or AP_INTERNAL (e.g. out of memory).
+ */
+AP_API ap_status_t ap_fallback_schedule(const ap_snapshot_t *snap, ap_plan_t *plan,
+					char *err, size_t errlen) AP_NOEXCEPT;
+
+/* Frees what a plan holds and zeroes it; safe on a zeroed plan. */
+AP_API void ap_plan_free(ap_plan_t *plan) AP_NOEXCEPT;
+
+AP_API const char *ap_status_str(ap_status_t status) AP_NOEXCEPT;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACCELPACK_BRIDGE_H */

@@ -1,0 +1,195 @@
+// bridge.cc: the extern "C" entry points of libaccelpack_bridge.so. Each one is
+// noexcept and catches everything: an exception must never unwind into slurmctld.
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <accelpack/v1/placement.grpc.pb.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "accelpack_bridge.h"
+#include "convert.h"
+#include "fallback.h"
+#include "plan_data.h"
+
+struct ap_client {
+  std::string caller;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<accelpack::v1::Placement::Stub> stub;
+};
+
+namespace {
+
+using accelpack::bridge::CopyError;
+
+ap_status_t FromGrpc(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return AP_DEADLINE;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return AP_REJECTED;
+    case grpc::StatusCode::UNIMPLEMENTED:
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::DATA_LOSS:
+      return AP_GARBAGE;  // something answered, but not a core we understand
+    default:
+      return AP_UNAVAILABLE;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+AP_API ap_client_t* ap_client_create(const char* address, const char* caller, char* err,
+                                     size_t errlen) noexcept {
+  try {
+    if (address == nullptr || address[0] == '\0') {
+      CopyError("empty core address", err, errlen);
+      return nullptr;
+    }
+    grpc::ChannelArguments args;
+    // The core comes back after restarts: retry the connection quickly instead of
+    // gRPC's default backoff of up to two minutes, so the plugin returns to it within
+    // about a second of it answering again.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);  // one cycle, one try: the next cycle retries
+    args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
+    auto client = std::make_unique<ap_client>();
+    client->caller = caller != nullptr ? caller : "";
+    client->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    client->stub = accelpack::v1::Placement::NewStub(client->channel);
+    return client.release();
+  } catch (const std::exception& e) {
+    CopyError(absl::StrCat("creating client: ", e.what()), err, errlen);
+  } catch (...) {
+    CopyError("creating client: unknown exception", err, errlen);
+  }
+  return nullptr;
+}
+
+AP_API void ap_client_destroy(ap_client_t* client) noexcept {
+  try {
+    delete client;
+  } catch (...) {  // a destructor that throws: nothing sensible left to do
+  }
+}
+
+AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* snap,
+                                      uint32_t deadline_ms, ap_plan_t* plan, char* err,
+                                      size_t errlen) noexcept {
+  if (plan == nullptr) return AP_INTERNAL;
+  *plan = ap_plan_t{};
+  try {
+    if (client == nullptr || snap == nullptr) {
+      CopyError("no client or snapshot", err, errlen);
+      return AP_INTERNAL;
+    }
+    accelpack::v1::ScheduleRequest request;
+    *request.mutable_snapshot() = accelpack::bridge::SnapshotToProto(*snap);
+    request.set_caller(client->caller);
+    accelpack::v1::ScheduleResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+    context.set_wait_for_ready(false);  // fail fast when the core is not there
+    grpc::Status status = client->stub->Schedule(&context, request, &response);
+    if (!status.ok()) {
+      CopyError(absl::StrCat("Schedule: ", status.error_message(), " (code ",
+                             static_cast<int>(status.error_code()), ")"),
+                err, errlen);
+      return FromGrpc(status.error_code());
+    }
+    absl::StatusOr<accelpack::bridge::PlanData> data =
+        accelpack::bridge::PlanFromProto(response, *snap);
+    if (!data.ok()) {
+      CopyError(absl::StrCat("bad plan: ", data.status().message()), err, errlen);
+      return AP_GARBAGE;
+    }
+    if (absl::Status exported = accelpack::bridge::ExportPlan(*data, plan); !exported.ok()) {
+      CopyError(exported.message(), err, errlen);
+      return AP_INTERNAL;
+    }
+    return AP_OK;
+  } catch (const std::exception& e) {
+    CopyError(absl::StrCat("Schedule: ", e.what()), err, errlen);
+  } catch (...) {
+    CopyError("Schedule: unknown exception", err, errlen);
+  }
+  ap_plan_free(plan);
+  return AP_INTERNAL;
+}
+
+AP_API ap_status_t ap_fallback_schedule(const ap_snapshot_t* snap, ap_plan_t* plan, char* err,
+                                        size_t errlen) noexcept {
+  if (plan == nullptr) return AP_INTERNAL;
+  *plan = ap_plan_t{};
+  try {
+    if (snap == nullptr) {
+      CopyError("no snapshot", err, errlen);
+      return AP_INTERNAL;
+    }
+    accelpack::bridge::PlanData data = accelpack::fallback::Schedule(*snap);
+    if (absl::Status shape = accelpack::bridge::CheckPlanShape(data, *snap); !shape.ok()) {
+      CopyError(absl::StrCat("built-in policy bug: ", shape.message()), err, errlen);
+      return AP_INTERNAL;
+    }
+    if (absl::Status exported = accelpack::bridge::ExportPlan(data, plan); !exported.ok()) {
+      CopyError(exported.message(), err, errlen);
+      return AP_INTERNAL;
+    }
+    return AP_OK;
+  } catch (const std::exception& e) {
+    CopyError(absl::StrCat("built-in policy: ", e.what()), err, errlen);
+  } catch (...) {
+    CopyError("built-in policy: unknown exception", err, errlen);
+  }
+  ap_plan_free(plan);
+  return AP_INTERNAL;
+}
+
+AP_API void ap_plan_free(ap_plan_t* plan) noexcept {
+  if (plan == nullptr) return;
+  for (uint32_t s = 0; plan->starts != nullptr && s < plan->start_cnt; ++s) {
+    ap_start_t& st = plan->starts[s];
+    for (uint32_t n = 0; n < st.node_cnt; ++n) {
+      if (st.nodes != nullptr) std::free(st.nodes[n]);
+      if (st.gres_types != nullptr) std::free(st.gres_types[n]);
+    }
+    std::free(st.nodes);
+    std::free(st.gres_types);
+  }
+  std::free(plan->starts);
+  for (uint32_t r = 0; plan->reasons != nullptr && r < plan->reason_cnt; ++r) {
+    std::free(plan->reasons[r].message);
+  }
+  std::free(plan->reasons);
+  std::free(plan->policy_name);
+  *plan = ap_plan_t{};
+}
+
+AP_API const char* ap_status_str(ap_status_t status) noexcept {
+  switch (status) {
+    case AP_OK:
+      return "ok";
+    case AP_UNAVAILABLE:
+      return "unavailable";
+    case AP_DEADLINE:
+      return "deadline exceeded";
+    case AP_GARBAGE:
+      return "invalid answer";
+    case AP_REJECTED:
+      return "snapshot rejected";
+    case AP_INTERNAL:
+      return "internal error";
+  }
+  return "unknown";
+}
+
+}  // extern "C"

@@ -1,0 +1,120 @@
+// plan_data.cc: shape checks and the C copy of a plan.
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "plan_data.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "absl/strings/str_cat.h"
+
+namespace accelpack::bridge {
+
+absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
+  std::unordered_map<uint32_t, uint32_t> num_nodes;  // job id -> nodes it needs
+  for (uint32_t i = 0; snap.pending != nullptr && i < snap.pending_cnt; ++i) {
+    num_nodes.emplace(snap.pending[i].job_id, snap.pending[i].num_nodes);
+  }
+  std::unordered_set<std::string_view> known_nodes;
+  for (uint32_t i = 0; snap.nodes != nullptr && i < snap.node_cnt; ++i) {
+    if (snap.nodes[i].name != nullptr) known_nodes.insert(snap.nodes[i].name);
+  }
+  std::unordered_set<uint32_t> seen_jobs;
+  for (size_t s = 0; s < plan.starts.size(); ++s) {
+    const PlannedStart& start = plan.starts[s];
+    auto where = [&] { return absl::StrCat("starts[", s, "] (job ", start.job_id, "): "); };
+    auto job = num_nodes.find(start.job_id);
+    if (job == num_nodes.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "not a pending job"));
+    }
+    if (!seen_jobs.insert(start.job_id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "started twice"));
+    }
+    if (start.nodes.size() != job->second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(), start.nodes.size(), " nodes, job needs ", job->second));
+    }
+    if (start.gres_types.size() != start.nodes.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "types do not match nodes"));
+    }
+    std::unordered_set<std::string_view> distinct;
+    for (const std::string& node : start.nodes) {
+      if (!known_nodes.contains(node)) {
+        return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", node, "'"));
+      }
+      if (!distinct.insert(node).second) {
+        return absl::InvalidArgumentError(absl::StrCat(where(), "node '", node, "' twice"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+char* Dup(const std::string& s) {
+  char* out = static_cast<char*>(std::malloc(s.size() + 1));
+  if (out != nullptr) std::memcpy(out, s.c_str(), s.size() + 1);
+  return out;
+}
+
+template <typename T>
+T* CallocArray(size_t n) {
+  return n == 0 ? nullptr : static_cast<T*>(std::calloc(n, sizeof(T)));
+}
+
+}  // namespace
+
+absl::Status ExportPlan(const PlanData& plan, ap_plan_t* out) {
+  *out = ap_plan_t{};
+  bool ok = true;
+  out->starts = CallocArray<ap_start_t>(plan.starts.size());
+  ok = ok && (plan.starts.empty() || out->starts != nullptr);
+  for (size_t s = 0; ok && s < plan.starts.size(); ++s) {
+    const PlannedStart& in = plan.starts[s];
+    ap_start_t& st = out->starts[s];
+    out->start_cnt = static_cast<uint32_t>(s + 1);  // what ap_plan_free must release
+    st.job_id = in.job_id;
+    st.nodes = CallocArray<char*>(in.nodes.size());
+    st.gres_types = CallocArray<char*>(in.nodes.size());
+    if (!in.nodes.empty() && (st.nodes == nullptr || st.gres_types == nullptr)) {
+      ok = false;
+      break;
+    }
+    st.node_cnt = static_cast<uint32_t>(in.nodes.size());
+    for (size_t n = 0; ok && n < in.nodes.size(); ++n) {
+      st.nodes[n] = Dup(in.nodes[n]);
+      st.gres_types[n] = Dup(n < in.gres_types.size() ? in.gres_types[n] : std::string());
+      ok = st.nodes[n] != nullptr && st.gres_types[n] != nullptr;
+    }
+  }
+  out->reasons = ok ? CallocArray<ap_reason_t>(plan.reasons.size()) : nullptr;
+  ok = ok && (plan.reasons.empty() || out->reasons != nullptr);
+  for (size_t r = 0; ok && r < plan.reasons.size(); ++r) {
+    out->reason_cnt = static_cast<uint32_t>(r + 1);
+    out->reasons[r].job_id = plan.reasons[r].job_id;
+    out->reasons[r].code = plan.reasons[r].code;
+    out->reasons[r].message = Dup(plan.reasons[r].message);
+    ok = out->reasons[r].message != nullptr;
+  }
+  out->policy_name = ok ? Dup(plan.policy_name) : nullptr;
+  ok = ok && out->policy_name != nullptr;
+  out->reservation_cnt = plan.reservation_cnt;
+  out->engine_latency_us = plan.engine_latency_us;
+  if (!ok) {
+    ap_plan_free(out);
+    return absl::ResourceExhaustedError("out of memory copying the plan");
+  }
+  return absl::OkStatus();
+}
+
+void CopyError(absl::string_view message, char* err, size_t errlen) noexcept {
+  if (err == nullptr || errlen == 0) return;
+  size_t n = message.size() < errlen - 1 ? message.size() : errlen - 1;
+  std::memcpy(err, message.data(), n);
+  err[n] = '\0';
+}
+
+}  // namespace accelpack::bridge

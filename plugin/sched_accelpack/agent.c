@@ -1,0 +1,370 @@
+/*****************************************************************************\
+ *  agent.c - the sched/accelpack thread. One cycle:
+ *    1. under slurmctld's locks, copy a snapshot (snapshot.c);
+ *    2. without locks, ask the core for a plan, with a deadline; when the core
+ *       is down, late or answers garbage, ask the built-in policy instead;
+ *    3. under the locks again, apply the plan (apply.c), yielding the locks
+ *       when that takes longer than MaxLockMs.
+ *  SPDX-License-Identifier: GPL-2.0-or-later
+\*****************************************************************************/
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "slurm/slurm.h"
+#include "slurm/slurm_errno.h"
+#include "src/common/log.h"
+#include "src/common/macros.h"
+#include "src/common/read_config.h"
+#include "src/common/xmalloc.h"
+#include "src/common/xstring.h"
+#include "src/slurmctld/locks.h"
+#include "src/slurmctld/slurmctld.h"
+
+#include "accelpack_bridge.h"
+#include "agent.h"
+#include "ap_config.h"
+#include "apply.h"
+#include "snapshot.h"
+
+/* The scheduler's locks, as backfill and the main scheduler take them. */
+static const slurmctld_lock_t sched_locks = {
+	READ_LOCK, WRITE_LOCK, WRITE_LOCK, READ_LOCK, READ_LOCK };
+
+static pthread_mutex_t term_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t term_cond = PTHREAD_COND_INITIALIZER;
+static bool stop_agent = false;
+static bool reconfig_flag = true;	/* read the file on the first cycle */
+
+/* Owned by the agent thread only. */
+static accelpack_conf_t conf;
+static ap_client_t *client = NULL;
+static char *client_address = NULL;
+static bool core_down = false;
+static struct timespec outage_start, next_core_try;
+static uint64_t cycle_no = 0;
+
+static double _ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double) (b->tv_sec - a->tv_sec) * 1e3 +
+	       (double) (b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void _now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+extern void lock_clock_acquire(lock_clock_t *lc)
+{
+	lock_slurmctld(sched_locks);
+	_now(&lc->since);
+}
+
+extern void lock_clock_release(lock_clock_t *lc)
+{
+	double held = lock_clock_now_ms(lc);
+
+	unlock_slurmctld(sched_locks);
+	lc->held_ms += held;
+	if (held > lc->max_hold_ms)
+		lc->max_hold_ms = held;
+}
+
+extern double lock_clock_now_ms(const lock_clock_t *lc)
+{
+	struct timespec now;
+
+	_now(&now);
+	return _ms_between(&lc->since, &now);
+}
+
+extern bool agent_stopping(void)
+{
+	bool stop;
+
+	slurm_mutex_lock(&term_lock);
+	stop = stop_agent;
+	slurm_mutex_unlock(&term_lock);
+	return stop;
+}
+
+/* Sleep up to ms, waking early when asked to stop. */
+static void _sleep_ms(uint32_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	slurm_mutex_lock(&term_lock);
+	if (!stop_agent)
+		slurm_cond_timedwait(&term_cond, &term_lock, &ts);
+	slurm_mutex_unlock(&term_lock);
+}
+
+extern bool lock_clock_maybe_yield(lock_clock_t *lc, uint32_t max_ms,
+				   uint32_t yield_ms)
+{
+	time_t part_update, conf_update;
+
+	if (lock_clock_now_ms(lc) < (double) max_ms)
+		return false;
+	part_update = last_part_update;
+	conf_update = slurm_conf.last_update;
+	lock_clock_release(lc);
+	lc->yields++;
+	/* As backfill: keep the locks released while RPCs are still being
+	 * served, but at most as long as we held them (so both sides get
+	 * at least half of the time). */
+	for (uint32_t waited = 0;;) {
+		int rpcs;
+
+		if (yield_ms)
+			_sleep_ms(yield_ms);
+		else
+			sched_yield();
+		waited += yield_ms ? yield_ms : 1;
+		slurm_mutex_lock(&slurmctld_config.thread_count_lock);
+		rpcs = slurmctld_config.server_thread_count;
+		slurm_mutex_unlock(&slurmctld_config.thread_count_lock);
+		if (!rpcs || (waited >= max_ms) || agent_stopping())
+			break;
+	}
+	lock_clock_acquire(lc);
+	/* Jobs and nodes may change meanwhile: every decision is checked
+	 * again against the live state, so go on. Partitions or the
+	 * configuration changing makes the whole plan suspect: stop. */
+	return (last_part_update != part_update) ||
+	       (slurm_conf.last_update != conf_update) || agent_stopping();
+}
+
+extern void agent_stop(void)
+{
+	slurm_mutex_lock(&term_lock);
+	stop_agent = true;
+	slurm_cond_broadcast(&term_cond);
+	slurm_mutex_unlock(&term_lock);
+}
+
+extern void agent_reconfig(void)
+{
+	slurm_mutex_lock(&term_lock);
+	reconfig_flag = true;
+	slurm_mutex_unlock(&term_lock);
+}
+
+/* Read accelpack.conf if asked to; keep the previous settings on error. */
+static void _maybe_load_config(void)
+{
+	slurmctld_lock_t conf_read = { .conf = READ_LOCK };
+	char *path, *errmsg = NULL;
+	bool load;
+
+	slurm_mutex_lock(&term_lock);
+	load = reconfig_flag;
+	reconfig_flag = false;
+	slurm_mutex_unlock(&term_lock);
+	if (!load)
+		return;
+
+	lock_slurmctld(conf_read);
+	path = accelpack_conf_path(slurm_conf.slurm_conf);
+	unlock_slurmctld(conf_read);
+	if (accelpack_conf_read(path, &conf, &errmsg) != SLURM_SUCCESS) {
+		error("accelpack: %s; keeping the previous settings", errmsg);
+		xfree(errmsg);
+	} else {
+		info("accelpack: config %s: CoreAddress=%s UseCore=%s IntervalMs=%u DeadlineMs=%u RetryMs=%u MaxLockMs=%u MaxPendingJobs=%u AcceleratorGres=%s",
+		     path, conf.core_address, conf.use_core ? "yes" : "no",
+		     conf.interval_ms, conf.deadline_ms, conf.retry_ms,
+		     conf.max_lock_ms, conf.max_pending, conf.accel_gres);
+	}
+	xfree(path);
+
+	if (client && xstrcmp(client_address, conf.core_address)) {
+		ap_client_destroy(client);
+		client = NULL;
+	}
+	if (!client && conf.use_core) {
+		char err[256] = "", caller[300];
+
+		snprintf(caller, sizeof(caller), "slurmctld@%s",
+			 slurm_conf.control_machine ?
+			 slurm_conf.control_machine[0] : "?");
+		if (!(client = ap_client_create(conf.core_address, caller,
+						err, sizeof(err))))
+			error("accelpack: cannot create a client for %s: %s; using the built-in policy",
+			      conf.core_address, err);
+		xfree(client_address);
+		client_address = xstrdup(conf.core_address);
+	}
+}
+
+/* Plan from the core if it is there (and not skipped during an outage),
+ * else from the built-in policy. RET the plan's source, for the log */
+static const char *_plan(const snapshot_t *snap, ap_plan_t *plan,
+			 double *core_ms)
+{
+	struct timespec t0, t1;
+	char err[512] = "";
+	ap_status_t status;
+
+	*core_ms = 0;
+	_now(&t0);
+	if (client && conf.use_core &&
+	    (!core_down || _ms_between(&next_core_try, &t0) >= 0)) {
+		status = ap_client_schedule(client, &snap->snap,
+					    conf.deadline_ms, plan, err,
+					    sizeof(err));
+		_now(&t1);
+		*core_ms = _ms_between(&t0, &t1);
+		if (status == AP_OK) {
+			if (core_down) {
+				info("accelpack: core answering again after %.1f s, using it (%s)",
+				     _ms_between(&outage_start, &t1) / 1e3,
+				     plan->policy_name ? plan->policy_name : "");
+				core_down = false;
+			}
+			return "core";
+		}
+		if (!core_down) {
+			info("accelpack: core unavailable (%s: %s), using built-in policy",
+			     ap_status_str(status), err);
+			core_down = true;
+			outage_start = t1;
+		} else {
+			debug("accelpack: core still unavailable (%s: %s)",
+			      ap_status_str(status), err);
+		}
+		next_core_try = t1;
+		next_core_try.tv_sec += conf.retry_ms / 1000;
+		next_core_try.tv_nsec += (long) (conf.retry_ms % 1000) *
+					 1000000L;
+		if (next_core_try.tv_nsec >= 1000000000L) {
+			next_core_try.tv_sec++;
+			next_core_try.tv_nsec -= 1000000000L;
+		}
+	}
+	if (ap_fallback_schedule(&snap->snap, plan, err, sizeof(err)) != AP_OK) {
+		error("accelpack: built-in policy failed: %s", err);
+		return NULL;
+	}
+	return "built-in";
+}
+
+/* One cycle. IN force - run even if nothing changed. RET jobs started */
+static uint32_t _cycle(bool force)
+{
+	static time_t seen_job_update = 0, seen_node_update = 0, seen_at = 0;
+	static struct timespec last_full = { 0, 0 };
+	lock_clock_t snap_lc = { 0 }, apply_lc = { 0 };
+	apply_stats_t stats = { 0 };
+	snapshot_t snap;
+	ap_plan_t plan = { 0 };
+	const char *source;
+	struct timespec now;
+	double core_ms = 0;
+	uint32_t pending;
+
+	_now(&now);
+	lock_clock_acquire(&snap_lc);
+	/* Nothing changed since the last cycle and it is recent: the answer
+	 * would be the same. Re-plan at least once a second anyway (time
+	 * limits, priorities and the core's view move on their own). The
+	 * update stamps have one-second resolution: a value seen during its
+	 * own second may still change without changing, so it proves
+	 * nothing. */
+	if (!force && (last_job_update == seen_job_update) &&
+	    (last_node_update == seen_node_update) &&
+	    (seen_job_update < seen_at) && (seen_node_update < seen_at) &&
+	    (_ms_between(&last_full, &now) < 1000.0)) {
+		lock_clock_release(&snap_lc);
+		return 0;
+	}
+	snapshot_build(&snap, conf.accel_gres, conf.max_pending);
+	lock_clock_release(&snap_lc);
+	last_full = now;
+	cycle_no++;
+	pending = snap.snap.pending_cnt;
+
+	if (!pending) {
+		lock_clock_acquire(&snap_lc);
+		seen_job_update = last_job_update;
+		seen_node_update = last_node_update;
+		seen_at = time(NULL);
+		lock_clock_release(&snap_lc);
+		snapshot_free(&snap);
+		return 0;
+	}
+
+	if (!(source = _plan(&snap, &plan, &core_ms))) {
+		snapshot_free(&snap);
+		return 0;
+	}
+
+	lock_clock_acquire(&apply_lc);
+	apply_plan(&snap, &plan, source, cycle_no, &conf, &apply_lc, &stats);
+	seen_job_update = last_job_update;
+	seen_node_update = last_node_update;
+	seen_at = time(NULL);
+	lock_clock_release(&apply_lc);
+
+	if ((cycle_no % conf.stats_cycles) == 0 ||
+	    (apply_lc.max_hold_ms > conf.max_lock_ms * 2.0) ||
+	    (snap_lc.held_ms > conf.max_lock_ms * 2.0))
+		info("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %u yields), started %u, dropped %u, pending %u, nodes %u, running %u",
+		     cycle_no, snap_lc.held_ms, source, core_ms,
+		     apply_lc.held_ms, apply_lc.max_hold_ms, apply_lc.yields,
+		     stats.started, stats.dropped, pending,
+		     snap.snap.node_cnt, snap.snap.running_cnt);
+	else
+		debug("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %u yields), started %u, dropped %u, pending %u",
+		      cycle_no, snap_lc.held_ms, source, core_ms,
+		      apply_lc.held_ms, apply_lc.max_hold_ms, apply_lc.yields,
+		      stats.started, stats.dropped, pending);
+	if (snap.skipped_het || snap.skipped_resv || snap.skipped_cap)
+		debug("accelpack: cycle %" PRIu64 ": left out %u heterogeneous, %u in reservations, %u over MaxPendingJobs",
+		      cycle_no, snap.skipped_het, snap.skipped_resv,
+		      snap.skipped_cap);
+
+	ap_plan_free(&plan);
+	snapshot_free(&snap);
+	return stats.started;
+}
+
+extern void *agent_main(void *arg)
+{
+	uint32_t started = 0;
+
+	(void) arg;
+	if (prctl(PR_SET_NAME, "accelpack", NULL, NULL, NULL) < 0)
+		error("accelpack: cannot set thread name: %m");
+	accelpack_conf_defaults(&conf);
+	while (!agent_stopping()) {
+		/* Jobs just started may free the way for more (e.g. the next
+		 * tasks of an array): go again at once. */
+		_sleep_ms(started ? 1 : conf.interval_ms);
+		if (agent_stopping())
+			break;
+		_maybe_load_config();
+		if (slurmctld_config.scheduling_disabled) {
+			started = 0;
+			continue;
+		}
+		started = _cycle(started > 0);
+	}
+	ap_client_destroy(client);
+	client = NULL;
+	xfree(client_address);
+	accelpack_conf_free(&conf);
+	return NULL;
+}

@@ -1,0 +1,334 @@
+/*****************************************************************************\
+ *  apply.c - start planned jobs on exactly the planned nodes and write the
+ *  plan's pending reasons, re-checking every decision against the live
+ *  state first: a decision that no longer fits is dropped, never forced.
+ *  SPDX-License-Identifier: GPL-2.0-or-later
+\*****************************************************************************/
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slurm/slurm.h"
+#include "slurm/slurm_errno.h"
+#include "slurm/slurmdb.h"
+#include "src/common/bitstring.h"
+#include "src/common/list.h"
+#include "src/common/log.h"
+#include "src/common/node_conf.h"
+#include "src/common/xmalloc.h"
+#include "src/common/xstring.h"
+#include "src/slurmctld/slurmctld.h"
+#include "src/slurmctld/fed_mgr.h"
+#include "src/slurmctld/job_scheduler.h"
+#include "src/slurmctld/node_scheduler.h"
+#include "src/slurmctld/srun_comm.h"
+
+#include "apply.h"
+
+/* pending[] indices sorted by job id, to find a planned job's snapshot. */
+typedef struct {
+	uint32_t job_id;
+	uint32_t index;
+} job_index_t;
+
+static int _cmp_job_index(const void *a, const void *b)
+{
+	const job_index_t *x = a, *y = b;
+
+	return (x->job_id > y->job_id) - (x->job_id < y->job_id);
+}
+
+static int64_t _find_pending(const job_index_t *idx, uint32_t cnt,
+			     uint32_t job_id)
+{
+	job_index_t key = { .job_id = job_id };
+	const job_index_t *hit = bsearch(&key, idx, cnt, sizeof(*idx),
+					 _cmp_job_index);
+
+	return hit ? (int64_t) hit->index : -1;
+}
+
+/* The job's partition (in the snapshot's order) that holds every chosen
+ * node. RET NULL if none */
+static part_record_t *_pick_partition(job_record_t *job_ptr,
+				      const ap_pending_job_t *job,
+				      bitstr_t *chosen)
+{
+	for (uint32_t p = 0; p < job->partition_cnt; p++) {
+		part_record_t *part_ptr = NULL;
+
+		if (job_ptr->part_ptr_list) {
+			ListIterator iter =
+				list_iterator_create(job_ptr->part_ptr_list);
+			while ((part_ptr = list_next(iter)))
+				if (!xstrcmp(part_ptr->name,
+					     job->partitions[p]))
+					break;
+			list_iterator_destroy(iter);
+		} else if (job_ptr->part_ptr &&
+			   !xstrcmp(job_ptr->part_ptr->name,
+				    job->partitions[p])) {
+			part_ptr = job_ptr->part_ptr;
+		}
+		if (part_ptr && part_ptr->node_bitmap &&
+		    bit_super_set(chosen, part_ptr->node_bitmap))
+			return part_ptr;
+	}
+	return NULL;
+}
+
+/* Write a pending reason; touch last_job_update only on a real change, so a
+ * steady queue does not make every client refresh every cycle. */
+static bool _set_reason(job_record_t *job_ptr, enum job_state_reason reason,
+			const char *desc)
+{
+	if ((job_ptr->state_reason == reason) &&
+	    !xstrcmp(job_ptr->state_desc, desc))
+		return false;
+	job_ptr->state_reason = reason;
+	xfree(job_ptr->state_desc);
+	job_ptr->state_desc = desc ? xstrdup(desc) : NULL;
+	last_job_update = time(NULL);
+	return true;
+}
+
+/*
+ * Start one planned job.
+ * RET SLURM_SUCCESS if started; otherwise *why (xmalloc'd) says why not
+ */
+static int _start_one(const snapshot_t *snap, int64_t pidx,
+		      const ap_start_t *start, const char *source,
+		      uint64_t cycle, const accelpack_conf_t *conf, char **why)
+{
+	const ap_pending_job_t *job = &snap->pending[pidx];
+	job_record_t *job_ptr = find_job_record(start->job_id);
+	struct job_details *details;
+	bitstr_t *chosen = NULL, *orig_exc = NULL;
+	part_record_t *part_ptr;
+	ap_pending_job_t live;
+	arena_t tmp = { 0 };
+	bool is_array_head, fingerprint_ok;
+	char *nodes = NULL;
+	int rc;
+
+	if (!job_ptr || !job_ptr->details) {
+		*why = xstrdup("job is gone");
+		return SLURM_ERROR;
+	}
+	details = job_ptr->details;
+	if (!IS_JOB_PENDING(job_ptr) || IS_JOB_COMPLETING(job_ptr)) {
+		*why = xstrdup("no longer pending");
+		return SLURM_ERROR;
+	}
+	if (!job_ptr->priority) {
+		*why = xstrdup("held");
+		return SLURM_ERROR;
+	}
+	if (((job_ptr->array_task_id != NO_VAL) || job_ptr->array_recs) &&
+	    !job_array_start_test(job_ptr)) {
+		*why = xstrdup("array task limit reached");
+		return SLURM_ERROR;
+	}
+	/* Same job as planned: its request must not have changed since. */
+	details->features_use = details->features;
+	details->feature_list_use = details->feature_list;
+	fingerprint_ok = job_request(job_ptr, &tmp, conf->accel_gres, &live) &&
+		(job_fingerprint(&live) == snap->fingerprints[pidx]);
+	arena_free(&tmp);
+	if (!fingerprint_ok) {
+		*why = xstrdup("request changed since the snapshot");
+		return SLURM_ERROR;
+	}
+
+	chosen = bit_alloc(node_record_count);
+	for (uint32_t n = 0; n < start->node_cnt; n++) {
+		node_record_t *node_ptr = find_node_record(start->nodes[n]);
+
+		if (!node_ptr) {
+			*why = xstrdup_printf("node %s is gone",
+					      start->nodes[n]);
+			goto fail;
+		}
+		if (!bit_test(avail_node_bitmap, node_ptr->index)) {
+			*why = xstrdup_printf("node %s is not available",
+					      start->nodes[n]);
+			goto fail;
+		}
+		bit_set(chosen, node_ptr->index);
+	}
+	if (!(part_ptr = _pick_partition(job_ptr, job, chosen))) {
+		*why = xstrdup("nodes not all in one of the job's partitions");
+		goto fail;
+	}
+	job_ptr->part_ptr = part_ptr;
+
+	/*
+	 * Backfill's trick to place a job on nodes of our choosing: exclude
+	 * every other node for the duration of select_nodes(). cons_tres
+	 * still picks cores and devices inside the chosen nodes, and
+	 * select_nodes() still enforces limits, licenses and reservations.
+	 */
+	if (details->exc_node_bitmap)
+		orig_exc = bit_copy(details->exc_node_bitmap);
+	FREE_NULL_BITMAP(details->exc_node_bitmap);
+	details->exc_node_bitmap = bit_copy(chosen);
+	bit_not(details->exc_node_bitmap);
+	if (orig_exc)
+		bit_or(details->exc_node_bitmap, orig_exc);
+	is_array_head = job_ptr->array_recs &&
+		(job_ptr->array_task_id == NO_VAL);
+
+	if (fed_mgr_job_lock(job_ptr)) {
+		rc = ESLURM_FED_JOB_LOCK;
+	} else {
+		rc = select_nodes(job_ptr, false, NULL, NULL, false,
+				  SLURMDB_JOB_FLAG_SCHED);
+		if (rc == SLURM_SUCCESS)
+			fed_mgr_job_start(job_ptr, job_ptr->start_time);
+		else
+			fed_mgr_job_unlock(job_ptr);
+	}
+
+	/* An array's meta record was split: the started task is job_ptr (a
+	 * new job id), the rest stays pending under the old id and got a
+	 * copy of our temporary exclusions. Give both the user's back. */
+	if (is_array_head && job_ptr->array_job_id) {
+		job_record_t *base = find_job_record(job_ptr->array_job_id);
+
+		if (base && (base != job_ptr) && base->details) {
+			FREE_NULL_BITMAP(base->details->exc_node_bitmap);
+			if (orig_exc)
+				base->details->exc_node_bitmap =
+					bit_copy(orig_exc);
+		}
+	}
+	if (job_ptr->details) {
+		FREE_NULL_BITMAP(job_ptr->details->exc_node_bitmap);
+		job_ptr->details->exc_node_bitmap = orig_exc;
+		orig_exc = NULL;
+	}
+	FREE_NULL_BITMAP(orig_exc);
+
+	if (rc != SLURM_SUCCESS) {
+		*why = xstrdup_printf("select_nodes: %s", slurm_strerror(rc));
+		goto fail;
+	}
+
+	last_job_update = time(NULL);
+	nodes = bitmap2node_name(chosen);
+	if (!job_ptr->node_bitmap ||
+	    !bit_equal(job_ptr->node_bitmap, chosen))
+		error("accelpack: JobId=%u started on %s, but the plan said %s",
+		      job_ptr->job_id, job_ptr->nodes, nodes);
+	xfree(job_ptr->system_comment);
+	job_ptr->system_comment = xstrdup_printf(
+		"accelpack: started on %s by plan %" PRIu64 " (%s)",
+		job_ptr->nodes, cycle, source);
+	xfree(job_ptr->state_desc);
+	job_ptr->state_reason = WAIT_NO_REASON;
+	if (job_ptr->array_task_id != NO_VAL)
+		info("accelpack: started JobId=%u on %s (array %u_%u) plan %" PRIu64 " (%s)",
+		     job_ptr->job_id, job_ptr->nodes, job_ptr->array_job_id,
+		     job_ptr->array_task_id, cycle, source);
+	else
+		info("accelpack: started JobId=%u on %s plan %" PRIu64 " (%s)",
+		     job_ptr->job_id, job_ptr->nodes, cycle, source);
+	if (job_ptr->batch_flag == 0)
+		srun_allocate(job_ptr);
+	else if (!IS_JOB_CONFIGURING(job_ptr))
+		launch_job(job_ptr);
+	rebuild_job_part_list(job_ptr);
+	xfree(nodes);
+	FREE_NULL_BITMAP(chosen);
+	return SLURM_SUCCESS;
+
+fail:
+	FREE_NULL_BITMAP(chosen);
+	return SLURM_ERROR;
+}
+
+static enum job_state_reason _reason(ap_reason_code_t code)
+{
+	switch (code) {
+	case AP_REASON_PRIORITY:
+	case AP_REASON_CYCLE_LIMIT:
+		return WAIT_PRIORITY;
+	default:
+		return WAIT_RESOURCES;
+	}
+}
+
+extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
+		       const char *source, uint64_t cycle,
+		       const accelpack_conf_t *conf, lock_clock_t *lc,
+		       apply_stats_t *stats)
+{
+	static uint32_t last_failed_job = 0;
+	uint32_t cnt = snap->snap.pending_cnt;
+	job_index_t *idx = xcalloc(cnt ? cnt : 1, sizeof(*idx));
+
+	for (uint32_t i = 0; i < cnt; i++) {
+		idx[i].job_id = snap->pending[i].job_id;
+		idx[i].index = i;
+	}
+	qsort(idx, cnt, sizeof(*idx), _cmp_job_index);
+
+	for (uint32_t s = 0; s < plan->start_cnt; s++) {
+		const ap_start_t *start = &plan->starts[s];
+		int64_t pidx = _find_pending(idx, cnt, start->job_id);
+		char *why = NULL;
+
+		if (lock_clock_maybe_yield(lc, conf->max_lock_ms,
+					   conf->yield_ms)) {
+			stats->aborted = true;
+			break;
+		}
+		if (pidx < 0) {	/* the bridge checks this; belt and braces */
+			stats->dropped++;
+			continue;
+		}
+		if (_start_one(snap, pidx, start, source, cycle, conf,
+			       &why) == SLURM_SUCCESS) {
+			stats->started++;
+			continue;
+		}
+		stats->dropped++;
+		/* Say it once per job, not every 100 ms while it repeats. */
+		if (start->job_id != last_failed_job) {
+			verbose("accelpack: JobId=%u not started (%s plan %" PRIu64 "): %s",
+				start->job_id, source, cycle, why);
+			last_failed_job = start->job_id;
+		} else {
+			debug2("accelpack: JobId=%u not started: %s",
+			       start->job_id, why);
+		}
+		xfree(why);
+	}
+
+	for (uint32_t r = 0; !stats->aborted && r < plan->reason_cnt; r++) {
+		const ap_reason_t *reason = &plan->reasons[r];
+		job_record_t *job_ptr;
+
+		if (((r & 63) == 63) &&
+		    lock_clock_maybe_yield(lc, conf->max_lock_ms,
+					   conf->yield_ms)) {
+			stats->aborted = true;
+			break;
+		}
+		if (_find_pending(idx, cnt, reason->job_id) < 0 ||
+		    !(job_ptr = find_job_record(reason->job_id)) ||
+		    !IS_JOB_PENDING(job_ptr))
+			continue;
+		/* Only replace reasons a scheduler owns; Dependency, Held,
+		 * limits and the like stay as Slurm set them. */
+		if ((job_ptr->state_reason != WAIT_NO_REASON) &&
+		    (job_ptr->state_reason != WAIT_RESOURCES) &&
+		    (job_ptr->state_reason != WAIT_PRIORITY))
+			continue;
+		if (_set_reason(job_ptr, _reason(reason->code),
+				reason->message))
+			stats->reasons++;
+	}
+	xfree(idx);
+}

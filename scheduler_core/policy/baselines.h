@@ -1,0 +1,85 @@
+// Published placement heuristics as ordinary scorers, so the simulator compares
+// them with our own policy in the very same pipeline (no forked engine code).
+//
+// The definitions follow Weng et al., "Beware of Fragmentation" (USENIX ATC
+// 2023) and the behaviour of its artifact, which ran them as Kubernetes score
+// plugins: integer scores 0..100 and a random pick among the nodes tied at the
+// top. `tie_break: random` (the default) reproduces that with a deterministic
+// hash of (seed, job id, node), below one score point so it only ever orders
+// ties; `tie_break: name` keeps the engine's name order instead.
+//
+//   random          uniformly random feasible node (and device)
+//   dot_product     Tetris: smallest dot product of free and requested (CPU, GPU)
+//   gpu_clustering  prefer nodes whose jobs asked for the same GPU request
+//   gpu_packing     partly used devices, then free devices on used nodes, then empty nodes
+//   best_fit        least leftover, 0.5 CPU + 0.5 GPU, each normalised by the largest node
+//   fgd             least growth of the expected fragmentation (over a shape table)
+//
+// CPU normalisation uses `max_cpus` (the largest node's CPUs in the snapshot's
+// unit; default 128000, openb's milli-CPUs) and `max_devices` (default 8).
+//
+// Thread-safety: scorers are immutable; a ShapeTable is shared read-only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/framework.h"
+#include "policy/policy.h"
+#include "policy/registry.h"
+
+namespace accelpack::policy {
+
+// One task shape of a workload and its share of tasks.
+struct TaskShape {
+  int cpus = 0;         // per node, in the snapshot's CPU unit
+  int gpu_count = 0;    // devices per node; 0: a task without devices
+  int gpu_milli = 0;    // share of each device, 1..1000
+  std::vector<std::string> allowed_types;  // GRES types; empty: any
+  double weight = 0;    // popularity; a table's weights sum to 1
+};
+using ShapeTable = std::vector<TaskShape>;
+
+// The typical shapes of a workload as FGD defines them: shapes by count, most
+// popular first, until `coverage` of all tasks is covered; weights renormalised.
+ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage = 0.95);
+
+// FGD's fragmentation of one device pool for a shape table, in milli-devices:
+// for each shape, all free device share when the pool cannot host it (too few
+// devices with room, too few free CPUs, wrong type, or a shape without devices),
+// else the free shares of devices too small for it; weighted by popularity.
+double PoolFragmentation(const ShapeTable& shapes, int cpus_free, std::span<const int> used_milli,
+                         std::string_view gres_type);
+
+// The sum of PoolFragmentation over every pool of every node, in milli-devices.
+double ClusterFragmentation(const ShapeTable& shapes, const engine::ClusterState& state);
+
+// Serialised shape table for the `fgd` scorer's `shapes` argument:
+// "cpus:count:milli:type|type:weight;..." (types may be empty).
+std::string ShapesToArg(const ShapeTable& shapes);
+absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text);
+
+// Scorer factories (registry entries call these with a policy's arguments).
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeRandomScorer(const PluginArgs& args);
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeDotProductScorer(const PluginArgs& args);
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeGpuClusteringScorer(const PluginArgs& args);
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeGpuPackingScorer(const PluginArgs& args);
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeBestFitScorer(const PluginArgs& args);
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFgdScorer(const PluginArgs& args);
+
+// Named policies for comparisons: "random", "dotprod", "gpuclustering",
+// "gpupacking", "bestfit", "fgd" (needs `shapes`), "slurm-default" (priority
+// order, EASY backfill with one reservation, first nodes in name order that fit,
+// as select/cons_tres does) and "accelpack-default" (DefaultPolicy()).
+// `seed` drives random choices and tie breaks; `extra` adds scorer arguments
+// (e.g. shapes, max_cpus).
+std::vector<std::string> PresetNames();
+absl::StatusOr<PolicyConfig> PresetPolicy(std::string_view name, uint64_t seed,
+                                          const PluginArgs& extra = {});
+
+}  // namespace accelpack::policy

@@ -1,0 +1,198 @@
+// accelpack-probe: describe a node's accelerators for Slurm and the placement core.
+//
+// Exit status: 0 success (and, with --check, configuration that matches); 1 --check
+// found mismatches; 2 bad arguments or input, in which case no output file is touched.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "probe/probe.h"
+#include "probe/report_json.h"
+#include "probe/text_file.h"
+
+namespace {
+
+using accelpack::probe::NodeInventory;
+
+constexpr int kExitOk = 0;
+constexpr int kExitMismatch = 1;
+constexpr int kExitError = 2;
+
+struct Options {
+  std::vector<std::string> xml_files;
+  std::string node_name;
+  std::string print;  // conf, gres, slurm, json, none; empty: decided by the *-out options
+  std::string gres_out;
+  std::string slurm_out;
+  std::string json_out;
+  bool check = false;
+  std::string gres_conf;
+  std::string slurm_conf;
+};
+
+int Fail(absl::string_view message) {
+  std::cerr << "accelpack-probe: " << message << "\n";
+  return kExitError;
+}
+
+absl::StatusOr<std::vector<NodeInventory>> ProbeAll(const Options& options) {
+  if (options.xml_files.size() > 1 && !options.node_name.empty()) {
+    return absl::InvalidArgumentError("--node-name applies to a single node, not several --xml");
+  }
+  std::vector<NodeInventory> nodes;
+  if (options.xml_files.empty()) {
+    absl::StatusOr<NodeInventory> node = accelpack::probe::ProbeLiveMachine();
+    if (!node.ok()) return node.status();
+    nodes.push_back(*std::move(node));
+  }
+  for (const std::string& path : options.xml_files) {
+    absl::StatusOr<NodeInventory> node = accelpack::probe::ProbeXmlFile(path);
+    if (!node.ok()) return node.status();
+    if (node->hostname.empty() && options.node_name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": the topology names no host; pass --node-name"));
+    }
+    nodes.push_back(*std::move(node));
+  }
+  if (!options.node_name.empty()) nodes.front().hostname = options.node_name;
+  if (nodes.front().hostname.empty()) {
+    return absl::InvalidArgumentError("cannot tell this machine's host name; pass --node-name");
+  }
+  return nodes;
+}
+
+int RunCheck(const Options& options, const std::vector<NodeInventory>& nodes) {
+  absl::StatusOr<std::string> gres_conf = accelpack::probe::ReadTextFile(options.gres_conf);
+  if (!gres_conf.ok()) return Fail(gres_conf.status().message());
+  absl::StatusOr<std::string> slurm_conf = accelpack::probe::ReadTextFile(options.slurm_conf);
+  if (!slurm_conf.ok()) return Fail(slurm_conf.status().message());
+  std::vector<std::string> lines;
+  for (const NodeInventory& node : nodes) {
+    absl::StatusOr<std::vector<std::string>> mismatches =
+        accelpack::probe::CheckNode(node, *gres_conf, *slurm_conf);
+    if (!mismatches.ok()) return Fail(mismatches.status().message());
+    for (const std::string& mismatch : *mismatches) {
+      lines.push_back(nodes.size() > 1 ? absl::StrCat(node.hostname, ": ", mismatch) : mismatch);
+    }
+  }
+  for (const std::string& line : lines) std::cout << line << "\n";
+  if (!lines.empty()) return kExitMismatch;
+  for (const NodeInventory& node : nodes) {
+    std::cout << node.hostname << ": hardware matches " << options.gres_conf << " and "
+              << options.slurm_conf << "\n";
+  }
+  return kExitOk;
+}
+
+struct Rendered {
+  std::string gres;
+  std::string slurm;
+  std::string json;
+};
+
+Rendered RenderAll(const std::vector<NodeInventory>& nodes) {
+  Rendered out;
+  nlohmann::json reports = nlohmann::json::array();
+  for (const NodeInventory& node : nodes) {
+    if (!out.gres.empty()) out.gres += "\n";
+    out.gres += accelpack::probe::RenderGresConf(node);
+    out.slurm += accelpack::probe::RenderNodeNameLine(node);
+    reports.push_back(accelpack::probe::BuildReport(node));
+  }
+  // One node: its report; several (--xml over a cluster): an array of reports.
+  out.json = (nodes.size() == 1 ? reports.front() : reports).dump(2) + "\n";
+  return out;
+}
+
+int RunRender(const Options& options, const std::vector<NodeInventory>& nodes) {
+  const Rendered out = RenderAll(nodes);
+  const std::vector<std::pair<std::string, const std::string*>> files = {
+      {options.gres_out, &out.gres},
+      {options.slurm_out, &out.slurm},
+      {options.json_out, &out.json}};
+  bool wrote_file = false;
+  for (const auto& [path, text] : files) {
+    if (path.empty()) continue;
+    absl::Status status = accelpack::probe::WriteFileAtomically(path, *text);
+    if (!status.ok()) return Fail(status.message());
+    wrote_file = true;
+  }
+  const std::string print = options.print.empty() ? (wrote_file ? "none" : "conf") : options.print;
+  if (print == "conf") std::cout << out.gres << "\n# slurm.conf\n" << out.slurm;
+  if (print == "gres") std::cout << out.gres;
+  if (print == "slurm") std::cout << out.slurm;
+  if (print == "json") std::cout << out.json;
+  std::cout.flush();
+  return std::cout.good() ? kExitOk : Fail("cannot write to standard output");
+}
+
+void DefineOptions(CLI::App& app, Options& options) {
+  app.add_option("--xml", options.xml_files,
+                 "hwloc XML export(s) to probe (lstopo --of xml) instead of this machine")
+      ->type_name("FILE");
+  app.add_option("--node-name", options.node_name,
+                 "node name to write/check (default: the topology's short host name)")
+      ->type_name("NAME");
+  app.add_option("--print", options.print,
+                 "what to print on stdout: conf (gres.conf lines and NodeName line; the "
+                 "default unless an --*-out file is given), gres, slurm, json, none")
+      ->type_name("WHAT")
+      ->check(CLI::IsMember({"conf", "gres", "slurm", "json", "none"}));
+  app.add_option("--gres-out", options.gres_out, "write the gres.conf lines to FILE (atomically)")
+      ->type_name("FILE");
+  app.add_option("--slurm-out", options.slurm_out, "write the NodeName line to FILE (atomically)")
+      ->type_name("FILE");
+  app.add_option("--json-out", options.json_out,
+                 "write the JSON topology report to FILE (atomically)")
+      ->type_name("FILE");
+  CLI::Option* check =
+      app.add_flag("--check", options.check, "compare the hardware with --gres-conf/--slurm-conf");
+  CLI::Option* gres_conf = app.add_option("--gres-conf", options.gres_conf, "gres.conf to check")
+                               ->type_name("FILE")
+                               ->needs(check);
+  CLI::Option* slurm_conf = app.add_option("--slurm-conf", options.slurm_conf,
+                                           "slurm.conf (with the node's NodeName line) to check")
+                                ->type_name("FILE")
+                                ->needs(check);
+  check->needs(gres_conf)->needs(slurm_conf);
+  check->excludes("--print")
+      ->excludes("--gres-out")
+      ->excludes("--slurm-out")
+      ->excludes("--json-out");
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{
+      "accelpack-probe: describe a node's NVIDIA Hopper / Huawei Ascend accelerators "
+      "and CPU topology for Slurm (gres.conf, slurm.conf) and accelpack (JSON)"};
+  Options options;
+  DefineOptions(app, options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& success) {
+    return app.exit(success);  // --help
+  } catch (const CLI::ParseError& error) {
+    return Fail(error.what());
+  }
+  absl::StatusOr<std::vector<NodeInventory>> nodes = ProbeAll(options);
+  if (!nodes.ok()) return Fail(nodes.status().message());
+  return options.check ? RunCheck(options, *nodes) : RunRender(options, *nodes);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& error) {
+    return Fail(error.what());
+  }
+}

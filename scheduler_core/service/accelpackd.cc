@@ -1,0 +1,42 @@
+// accelpackd: the placement core daemon.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "common/strings.h"
+#include "service/server.h"
+
+int main(int argc, char** argv) {
+  accelpack::service::ServerOptions options;
+  std::string mode = "0660";
+  std::string log_level = "info";
+  CLI::App app{"accelpackd: utilization-aware placement core for Slurm (accelpack)"};
+  app.add_option("--socket", options.socket_path, "Unix socket to serve on (empty: none)")
+      ->capture_default_str();
+  app.add_option("--socket-mode", mode, "permissions of the socket (octal)")->capture_default_str();
+  app.add_option("--socket-group", options.socket_group, "group owning the socket (operators)");
+  app.add_option("--listen", options.tcp_listen, "also serve on TCP host:port (no authentication)");
+  app.add_option("--policy", options.policy_path, "policy file (YAML); reloaded on SIGHUP");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.set_version_flag("--version", ACCELPACK_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    options.socket_mode = static_cast<unsigned>(std::stoul(mode, nullptr, 8));
+  } catch (const std::exception&) {
+    spdlog::error("--socket-mode {}: expected an octal mode like 0660", mode);
+    return 2;
+  }
+  // Logs go to stderr, where service managers and the quickstart collect them.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("accelpackd"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e accelpackd[%P] %l: %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  const absl::Status status = accelpack::service::RunServer(options);
+  if (!status.ok()) {
+    spdlog::error("{}", accelpack::MessageOf(status));
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,333 @@
+#include "service/proto_convert.h"
+
+#include <limits>
+
+#include "common/strings.h"
+
+namespace accelpack::service {
+
+namespace {
+
+constexpr uint64_t kMaxCount = 1u << 24;  // far above any real node or job
+
+// Narrows a wire count, or names the field that is out of range.
+absl::Status Narrow(uint64_t value, const std::string& field, int* out) {
+  if (value > kMaxCount) return absl::InvalidArgumentError(Cat(field, ": ", value, " is out of range"));
+  *out = static_cast<int>(value);
+  return absl::OkStatus();
+}
+
+absl::Status NarrowMemory(uint64_t value, const std::string& field, int64_t* out) {
+  if (value > (uint64_t{1} << 40)) return absl::InvalidArgumentError(Cat(field, ": ", value, " MiB is out of range"));
+  *out = static_cast<int64_t>(value);
+  return absl::OkStatus();
+}
+
+#define ACCELPACK_RETURN_IF_ERROR(expr)  \
+  do {                                   \
+    absl::Status status_ = (expr);       \
+    if (!status_.ok()) return status_;   \
+  } while (false)
+
+model::NodeState StateFromProto(v1::NodeState state) {
+  switch (state) {
+    case v1::NODE_STATE_IDLE:
+      return model::NodeState::kIdle;
+    case v1::NODE_STATE_MIXED:
+      return model::NodeState::kMixed;
+    case v1::NODE_STATE_ALLOCATED:
+      return model::NodeState::kAllocated;
+    case v1::NODE_STATE_DRAINED:
+      return model::NodeState::kDrained;
+    case v1::NODE_STATE_RESERVED:
+      return model::NodeState::kReserved;
+    default:
+      // Unknown or unspecified: never place work on a node we cannot read.
+      return model::NodeState::kDown;
+  }
+}
+
+v1::NodeState StateToProto(model::NodeState state) {
+  switch (state) {
+    case model::NodeState::kIdle:
+      return v1::NODE_STATE_IDLE;
+    case model::NodeState::kMixed:
+      return v1::NODE_STATE_MIXED;
+    case model::NodeState::kAllocated:
+      return v1::NODE_STATE_ALLOCATED;
+    case model::NodeState::kDown:
+      return v1::NODE_STATE_DOWN;
+    case model::NodeState::kDrained:
+      return v1::NODE_STATE_DRAINED;
+    case model::NodeState::kReserved:
+      return v1::NODE_STATE_RESERVED;
+  }
+  return v1::NODE_STATE_DOWN;
+}
+
+model::JobClass ClassFromProto(v1::JobClass job_class) {
+  switch (job_class) {
+    case v1::JOB_CLASS_INFERENCE:
+      return model::JobClass::kInference;
+    case v1::JOB_CLASS_TRAINING:
+      return model::JobClass::kTraining;
+    case v1::JOB_CLASS_OTHER:
+      return model::JobClass::kOther;
+    default:
+      return model::JobClass::kUnspecified;
+  }
+}
+
+v1::JobClass ClassToProto(model::JobClass job_class) {
+  switch (job_class) {
+    case model::JobClass::kInference:
+      return v1::JOB_CLASS_INFERENCE;
+    case model::JobClass::kTraining:
+      return v1::JOB_CLASS_TRAINING;
+    case model::JobClass::kOther:
+      return v1::JOB_CLASS_OTHER;
+    case model::JobClass::kUnspecified:
+      break;
+  }
+  return v1::JOB_CLASS_UNSPECIFIED;
+}
+
+template <typename Repeated>
+std::vector<std::string> Strings(const Repeated& repeated) {
+  return {repeated.begin(), repeated.end()};
+}
+
+absl::Status NodeFromProto(const v1::Node& wire, const std::string& field, model::Node* node) {
+  node->name = wire.name();
+  node->state = StateFromProto(wire.state());
+  node->partitions = Strings(wire.partitions());
+  node->features = Strings(wire.features());
+  ACCELPACK_RETURN_IF_ERROR(Narrow(wire.cpus_total(), field + ".cpus_total", &node->cpus_total));
+  ACCELPACK_RETURN_IF_ERROR(Narrow(wire.cpus_allocated(), field + ".cpus_allocated", &node->cpus_allocated));
+  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(wire.memory_total_mib(), field + ".memory_total_mib", &node->memory_total_mib));
+  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(wire.memory_allocated_mib(), field + ".memory_allocated_mib", &node->memory_allocated_mib));
+  for (int a = 0; a < wire.accelerators_size(); ++a) {
+    const v1::AcceleratorPool& pool_wire = wire.accelerators(a);
+    const std::string at = Cat(field, ".accelerators[", a, "]");
+    model::AcceleratorPool pool;
+    pool.gres_name = pool_wire.gres_name();
+    pool.gres_type = pool_wire.gres_type();
+    pool.kind = pool_wire.kind();
+    ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.count(), at + ".count", &pool.count));
+    ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.allocated(), at + ".allocated", &pool.allocated));
+    for (int d = 0; d < pool_wire.device_used_milli_size(); ++d) {
+      int milli = 0;
+      ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.device_used_milli(d), Cat(at, ".device_used_milli[", d, "]"), &milli));
+      pool.used_milli.push_back(milli);
+    }
+    node->accelerators.push_back(std::move(pool));
+  }
+  node->network_switch = wire.topology().network_switch();
+  node->superpod = wire.topology().superpod();
+  return absl::OkStatus();
+}
+
+absl::Status PendingFromProto(const v1::PendingJob& wire, const std::string& field,
+                              model::PendingJob* job) {
+  job->id = wire.job_id();
+  job->user = wire.user();
+  job->account = wire.account();
+  job->partitions = Strings(wire.partitions());
+  job->priority = wire.priority();
+  job->submit_time = wire.submit_time_unix();
+  job->time_limit_s = wire.time_limit_s();
+  ACCELPACK_RETURN_IF_ERROR(Narrow(wire.num_nodes(), field + ".num_nodes", &job->num_nodes));
+  const v1::AcceleratorRequest& acc = wire.accelerators();
+  job->accelerators.gres_name = acc.gres_name();
+  job->accelerators.allowed_types = Strings(acc.allowed_types());
+  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.count_per_node(), field + ".accelerators.count_per_node", &job->accelerators.count_per_node));
+  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.fraction_milli(), field + ".accelerators.fraction_milli", &job->accelerators.fraction_milli));
+  ACCELPACK_RETURN_IF_ERROR(Narrow(wire.cpus_per_node(), field + ".cpus_per_node", &job->cpus_per_node));
+  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(wire.memory_per_node_mib(), field + ".memory_per_node_mib", &job->memory_per_node_mib));
+  job->features = Strings(wire.features());
+  job->job_class = ClassFromProto(wire.job_class());
+  job->required_nodes = Strings(wire.required_nodes());
+  job->excluded_nodes = Strings(wire.excluded_nodes());
+  job->qos = wire.qos();
+  return absl::OkStatus();
+}
+
+absl::Status RunningFromProto(const v1::RunningJob& wire, const std::string& field,
+                              model::RunningJob* job) {
+  job->id = wire.job_id();
+  job->start_time = wire.start_time_unix();
+  job->time_limit_s = wire.time_limit_s();
+  job->job_class = ClassFromProto(wire.job_class());
+  for (int a = 0; a < wire.allocations_size(); ++a) {
+    const v1::NodeAllocation& alloc_wire = wire.allocations(a);
+    const std::string at = Cat(field, ".allocations[", a, "]");
+    model::NodeAllocation alloc;
+    alloc.node = alloc_wire.node();
+    alloc.gres_name = alloc_wire.gres_name();
+    alloc.gres_type = alloc_wire.gres_type();
+    ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.device_count(), at + ".device_count", &alloc.device_count));
+    for (int d = 0; d < alloc_wire.device_indices_size(); ++d) {
+      int index = 0;
+      ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.device_indices(d), Cat(at, ".device_indices[", d, "]"), &index));
+      alloc.device_indices.push_back(index);
+    }
+    ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.fraction_milli(), at + ".fraction_milli", &alloc.fraction_milli));
+    ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.cpus(), at + ".cpus", &alloc.cpus));
+    ACCELPACK_RETURN_IF_ERROR(NarrowMemory(alloc_wire.memory_mib(), at + ".memory_mib", &alloc.memory_mib));
+    job->allocations.push_back(std::move(alloc));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wire) {
+  model::Snapshot snapshot;
+  snapshot.now = wire.now_unix();
+  snapshot.nodes.resize(static_cast<size_t>(wire.nodes_size()));
+  for (int n = 0; n < wire.nodes_size(); ++n) {
+    ACCELPACK_RETURN_IF_ERROR(NodeFromProto(wire.nodes(n), Cat("nodes[", n, "]"), &snapshot.nodes[static_cast<size_t>(n)]));
+  }
+  snapshot.pending.resize(static_cast<size_t>(wire.pending_jobs_size()));
+  for (int j = 0; j < wire.pending_jobs_size(); ++j) {
+    ACCELPACK_RETURN_IF_ERROR(PendingFromProto(wire.pending_jobs(j), Cat("pending_jobs[", j, "]"), &snapshot.pending[static_cast<size_t>(j)]));
+  }
+  snapshot.running.resize(static_cast<size_t>(wire.running_jobs_size()));
+  for (int j = 0; j < wire.running_jobs_size(); ++j) {
+    ACCELPACK_RETURN_IF_ERROR(RunningFromProto(wire.running_jobs(j), Cat("running_jobs[", j, "]"), &snapshot.running[static_cast<size_t>(j)]));
+  }
+  return snapshot;
+}
+
+v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
+  v1::ClusterSnapshot wire;
+  wire.set_now_unix(snapshot.now);
+  for (const model::Node& node : snapshot.nodes) {
+    v1::Node* out = wire.add_nodes();
+    out->set_name(node.name);
+    out->set_state(StateToProto(node.state));
+    for (const auto& p : node.partitions) out->add_partitions(p);
+    for (const auto& f : node.features) out->add_features(f);
+    out->set_cpus_total(static_cast<uint32_t>(node.cpus_total));
+    out->set_cpus_allocated(static_cast<uint32_t>(node.cpus_allocated));
+    out->set_memory_total_mib(static_cast<uint64_t>(node.memory_total_mib));
+    out->set_memory_allocated_mib(static_cast<uint64_t>(node.memory_allocated_mib));
+    for (const auto& pool : node.accelerators) {
+      v1::AcceleratorPool* p = out->add_accelerators();
+      p->set_gres_name(pool.gres_name);
+      p->set_gres_type(pool.gres_type);
+      p->set_count(static_cast<uint32_t>(pool.count));
+      p->set_allocated(static_cast<uint32_t>(pool.allocated));
+      for (int milli : pool.used_milli) p->add_device_used_milli(static_cast<uint32_t>(milli));
+      p->set_kind(pool.kind);
+    }
+    out->mutable_topology()->set_network_switch(node.network_switch);
+    out->mutable_topology()->set_superpod(node.superpod);
+  }
+  for (const model::PendingJob& job : snapshot.pending) {
+    v1::PendingJob* out = wire.add_pending_jobs();
+    out->set_job_id(job.id);
+    out->set_user(job.user);
+    out->set_account(job.account);
+    for (const auto& p : job.partitions) out->add_partitions(p);
+    out->set_priority(job.priority);
+    out->set_submit_time_unix(job.submit_time);
+    out->set_time_limit_s(job.time_limit_s);
+    out->set_num_nodes(static_cast<uint32_t>(job.num_nodes));
+    v1::AcceleratorRequest* acc = out->mutable_accelerators();
+    acc->set_gres_name(job.accelerators.gres_name);
+    for (const auto& t : job.accelerators.allowed_types) acc->add_allowed_types(t);
+    acc->set_count_per_node(static_cast<uint32_t>(job.accelerators.count_per_node));
+    acc->set_fraction_milli(static_cast<uint32_t>(job.accelerators.fraction_milli));
+    out->set_cpus_per_node(static_cast<uint32_t>(job.cpus_per_node));
+    out->set_memory_per_node_mib(static_cast<uint64_t>(job.memory_per_node_mib));
+    for (const auto& f : job.features) out->add_features(f);
+    out->set_job_class(ClassToProto(job.job_class));
+    for (const auto& n : job.required_nodes) out->add_required_nodes(n);
+    for (const auto& n : job.excluded_nodes) out->add_excluded_nodes(n);
+    out->set_qos(job.qos);
+  }
+  for (const model::RunningJob& job : snapshot.running) {
+    v1::RunningJob* out = wire.add_running_jobs();
+    out->set_job_id(job.id);
+    out->set_start_time_unix(job.start_time);
+    out->set_time_limit_s(job.time_limit_s);
+    out->set_job_class(ClassToProto(job.job_class));
+    for (const auto& alloc : job.allocations) {
+      v1::NodeAllocation* a = out->add_allocations();
+      a->set_node(alloc.node);
+      a->set_gres_name(alloc.gres_name);
+      a->set_gres_type(alloc.gres_type);
+      a->set_device_count(static_cast<uint32_t>(alloc.device_count));
+      for (int d : alloc.device_indices) a->add_device_indices(static_cast<uint32_t>(d));
+      a->set_fraction_milli(static_cast<uint32_t>(alloc.fraction_milli));
+      a->set_cpus(static_cast<uint32_t>(alloc.cpus));
+      a->set_memory_mib(static_cast<uint64_t>(alloc.memory_mib));
+    }
+  }
+  return wire;
+}
+
+v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
+                     const model::Catalog& catalog) {
+  v1::Plan wire;
+  for (const engine::JobStart& start : plan.starts) {
+    v1::JobStart* out = wire.add_starts();
+    out->set_job_id(start.job_id);
+    if (start.kind >= 0) out->set_kind(catalog.kind(start.kind).name);
+    for (const engine::NodePlacement& placement : start.placements) {
+      const model::Node& node = snapshot.nodes[static_cast<size_t>(placement.node)];
+      v1::NodePlacement* p = out->add_placements();
+      p->set_node(node.name);
+      if (placement.pool >= 0) p->set_gres_type(node.accelerators[static_cast<size_t>(placement.pool)].gres_type);
+      p->set_device_count(static_cast<uint32_t>(placement.devices.size()));
+      for (int d : placement.devices) p->add_device_indices(static_cast<uint32_t>(d));
+      p->set_fraction_milli(static_cast<uint32_t>(placement.fraction_milli));
+    }
+  }
+  for (const engine::Reservation& reservation : plan.reservations) {
+    v1::Reservation* out = wire.add_reservations();
+    out->set_job_id(reservation.job_id);
+    out->set_planned_start_unix(reservation.planned_start);
+    for (int n : reservation.nodes) out->add_nodes(snapshot.nodes[static_cast<size_t>(n)].name);
+  }
+  for (const engine::PendingReason& reason : plan.pending) {
+    v1::PendingReason* out = wire.add_pending();
+    out->set_job_id(reason.job_id);
+    switch (reason.code) {
+      case engine::PendingCode::kResources:
+        out->set_code(v1::PENDING_REASON_RESOURCES);
+        break;
+      case engine::PendingCode::kPriority:
+        out->set_code(v1::PENDING_REASON_PRIORITY);
+        break;
+      case engine::PendingCode::kNeverFits:
+        out->set_code(v1::PENDING_REASON_NEVER_FITS);
+        break;
+      case engine::PendingCode::kTopology:
+        out->set_code(v1::PENDING_REASON_TOPOLOGY);
+        break;
+      case engine::PendingCode::kCycleLimit:
+        out->set_code(v1::PENDING_REASON_CYCLE_LIMIT);
+        break;
+    }
+    out->set_message(reason.message);
+  }
+  return wire;
+}
+
+void UsageToProto(const std::vector<engine::KindUsage>& usage, const model::Catalog& catalog,
+                  google::protobuf::RepeatedPtrField<v1::KindUsage>* out) {
+  out->Clear();
+  for (const engine::KindUsage& entry : usage) {
+    v1::KindUsage* k = out->Add();
+    k->set_kind(catalog.kind(entry.kind).name);
+    k->set_devices_total(static_cast<uint32_t>(entry.devices_total));
+    k->set_devices_allocated(static_cast<uint32_t>(entry.devices_allocated));
+    k->set_devices_idle(static_cast<uint32_t>(entry.devices_idle));
+    k->set_devices_unusable(static_cast<uint32_t>(entry.devices_unusable));
+    k->set_devices_idle_while_demanded(static_cast<uint32_t>(entry.devices_idle_while_demanded));
+  }
+}
+
+}  // namespace accelpack::service

@@ -1,0 +1,26 @@
+// The one place where wire messages (accelpack.v1) become model values and
+// plans become wire messages. Range checks that the wire types cannot express
+// (a uint32 too large for a count) fail here, naming the field.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "accelpack/v1/placement.pb.h"
+#include "engine/plan.h"
+#include "engine/usage.h"
+#include "model/cluster.h"
+
+namespace accelpack::service {
+
+namespace v1 = ::accelpack::v1;
+
+absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wire);
+v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot);
+
+// `snapshot` is the one the plan was made from (node indices refer to it).
+v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
+                     const model::Catalog& catalog);
+
+void UsageToProto(const std::vector<engine::KindUsage>& usage, const model::Catalog& catalog,
+                  google::protobuf::RepeatedPtrField<v1::KindUsage>* out);
+
+}  // namespace accelpack::service

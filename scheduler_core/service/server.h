@@ -1,0 +1,22 @@
+// accelpackd's server: listens, serves Placement and health, reloads policy on
+// SIGHUP, stops cleanly on SIGTERM/SIGINT.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace accelpack::service {
+
+struct ServerOptions {
+  std::string socket_path = "/run/accelpack/accelpack.sock";  // empty: no Unix socket
+  unsigned socket_mode = 0660;
+  std::string socket_group;  // operators' group that may connect; empty: keep
+  std::string tcp_listen;    // "host:port"; empty: none (no authentication on TCP yet)
+  std::string policy_path;   // empty: the built-in default policy
+};
+
+// Blocks until SIGTERM or SIGINT. Returns an error when it cannot start.
+absl::Status RunServer(const ServerOptions& options);
+
+}  // namespace accelpack::service

@@ -1,0 +1,270 @@
+// The placement engine end to end on small clusters: each filter alone rejects,
+// best fit, gangs all or nothing, topology rules, reservations, determinism.
+#include <algorithm>
+#include <random>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "engine_test_util.h"
+
+namespace accelpack::testing {
+namespace {
+
+using engine::PendingCode;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+model::Snapshot OneNode(model::Node node, model::PendingJob job) {
+  model::Snapshot snapshot;
+  snapshot.now = 5000;
+  snapshot.nodes = {std::move(node)};
+  snapshot.pending = {std::move(job)};
+  return snapshot;
+}
+
+// Each case: a node and a job that fit except for one thing; that filter's reason shows.
+struct OnlyRejection {
+  const char* name;
+  model::Node node;
+  model::PendingJob job;
+  PendingCode code;
+  const char* reason;
+};
+
+class EachFilterAlone : public ::testing::TestWithParam<OnlyRejection> {};
+
+TEST_P(EachFilterAlone, RejectsWithItsReason) {
+  const OnlyRejection& c = GetParam();
+  // The same node and job with the obstacle removed would start: see FitsWhenUnobstructed.
+  Outcome outcome = RunEngine(OneNode(c.node, c.job));
+  EXPECT_THAT(outcome.plan.starts, IsEmpty());
+  const auto* pending = outcome.Pending(1);
+  ASSERT_NE(pending, nullptr);
+  EXPECT_EQ(pending->code, c.code);
+  EXPECT_THAT(pending->message, HasSubstr(Cat("0/1 nodes fit: 1 ", c.reason)));
+}
+
+const NodeBuilder kNode = NodeBuilder("n1").Hopper(8);
+const JobBuilder kJob = JobBuilder(1).Gpus(2);
+
+INSTANTIATE_TEST_SUITE_P(
+    Filters, EachFilterAlone,
+    ::testing::Values(
+        OnlyRejection{"partition", kNode.Build(), JobBuilder(kJob).Partitions({"other"}).Build(),
+                      PendingCode::kNeverFits, "not in partition"},
+        OnlyRejection{"features", kNode.Build(), JobBuilder(kJob).Features({"cann"}).Build(),
+                      PendingCode::kNeverFits, "missing a required feature"},
+        OnlyRejection{"excluded", kNode.Build(), JobBuilder(kJob).Excluded({"n1"}).Build(),
+                      PendingCode::kNeverFits, "excluded by the job (-x)"},
+        OnlyRejection{"type", kNode.Build(), JobBuilder(kJob).Gpus(2, "h200").Build(),
+                      PendingCode::kNeverFits, "no allowed accelerator type"},
+        OnlyRejection{"too_many", kNode.Build(), JobBuilder(kJob).Gpus(9).Build(),
+                      PendingCode::kNeverFits, "fewer devices than requested"},
+        OnlyRejection{"capacity_cpu", kNode.Build(), JobBuilder(kJob).Cpus(65).Build(),
+                      PendingCode::kNeverFits, "node too small (CPUs or memory)"},
+        OnlyRejection{"node_state", NodeBuilder(kNode).State(model::NodeState::kDown).Build(),
+                      kJob.Build(), PendingCode::kResources, "node down, drained or reserved"},
+        OnlyRejection{"free_cpus", NodeBuilder(kNode).Cpus(64, 62).Build(), kJob.Build(),
+                      PendingCode::kResources, "too few free CPUs"},
+        OnlyRejection{"free_memory", NodeBuilder(kNode).MemoryMib(32768, 30000).Build(),
+                      kJob.Build(), PendingCode::kResources, "too little free memory"},
+        OnlyRejection{"free_devices", NodeBuilder(kNode).Busy({0, 1, 2, 3, 4, 5, 6}).Build(),
+                      kJob.Build(), PendingCode::kResources, "too few free devices"},
+        OnlyRejection{"ring_count", NodeBuilder("n1").Ascend910().Build(),
+                      JobBuilder(1).Npus(3, "910").Build(), PendingCode::kNeverFits,
+                      "device count not legal for the kind's topology"},
+        OnlyRejection{"ring_shape", NodeBuilder("n1").Ascend910().Busy({0, 4}).Build(),
+                      JobBuilder(1).Npus(4, "910").Build(), PendingCode::kTopology,
+                      "free devices not in a legal topology shape"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(Engine, FitsWhenUnobstructed) {
+  Outcome outcome = RunEngine(OneNode(kNode.Build(), kJob.Build()));
+  EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"n1"}));
+  EXPECT_EQ(outcome.Start(1)->placements[0].devices.size(), 2u);
+}
+
+TEST(Engine, BestFitOnDevicesFirst) {
+  model::Snapshot snapshot;
+  // a: 8 free; b: 3 free; c: 1 free. A 2-device job belongs on b (leftover 1).
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Build(),
+                    NodeBuilder("b").Hopper(8).Busy({0, 1, 2, 3, 4}).Build(),
+                    NodeBuilder("c").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6}).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(2).Build()};
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"b"}));
+}
+
+TEST(Engine, FindPlacementReturnsTheBestNodeNotTheLast) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0, 1, 2, 3, 4, 5}).Build(),
+                    NodeBuilder("b").Hopper(8).Build()};
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  engine::ClusterState state(snapshot, built->catalog);
+  const model::PendingJob request = JobBuilder(1).Gpus(2).Build();
+  const engine::Job job = engine::MakeJob(request, *built->pipeline, 0);
+  auto start = engine::FindPlacement(job, state, *built->pipeline);
+  ASSERT_TRUE(start.has_value());
+  EXPECT_EQ(snapshot.nodes[static_cast<size_t>(start->placements[0].node)].name, "a");
+}
+
+TEST(Engine, CpuFitBreaksDeviceTies) {
+  model::Snapshot snapshot;
+  // Same free devices; y has fewer free CPUs left after the job (leftover 4 vs 60).
+  snapshot.nodes = {NodeBuilder("x").Hopper(8).Cpus(64, 0).Build(),
+                    NodeBuilder("y").Hopper(8).Cpus(64, 56).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(1).Cpus(4).Build()};
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"y"}));
+}
+
+TEST(Engine, SharesPackOntoTheFullestDevice) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("n").Hopper(2).UsedMilli({0, 600}).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(1).Share(300).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_NE(outcome.Start(1), nullptr);
+  EXPECT_EQ(outcome.Start(1)->placements[0].devices, (std::vector<int>{1}));
+  EXPECT_EQ(outcome.Start(1)->placements[0].fraction_milli, 300);
+}
+
+TEST(Engine, HigherPriorityGoesFirst) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6}).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(1).Priority(10).Build(),
+                      JobBuilder(2).Gpus(1).Priority(20).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_THAT(outcome.Started(), ::testing::Contains(::testing::Key(2u)));
+  EXPECT_EQ(outcome.Start(1), nullptr);
+}
+
+TEST(Engine, TypelessRequestTakesAnyTypeOfTheName) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8, "h200").Build()};
+  snapshot.pending = {JobBuilder(1).Gres("gpu", {}, 4).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_NE(outcome.Start(1), nullptr);
+  EXPECT_EQ(model::Catalog::BuiltIn().kind(outcome.Start(1)->kind).name, "h200");
+}
+
+TEST(Gang, AllNodesOrNone) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Build(),
+                    NodeBuilder("b").Hopper(8).Busy({0}).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(8).Nodes(2).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_THAT(outcome.plan.starts, IsEmpty());
+  EXPECT_THAT(outcome.Pending(1)->message, HasSubstr("1/2 nodes fit (need 2)"));
+
+  snapshot.nodes[1] = NodeBuilder("b").Hopper(8).Build();
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(Gang, StaysInOneSwitchWhenOneCanHoldIt) {
+  model::Snapshot snapshot;
+  // Best-fit alone would pick a1 and b1 (fuller); only switch B holds both gang nodes.
+  snapshot.nodes = {NodeBuilder("a1").Hopper(8).Busy({0, 1, 2, 3}).Switch("A").Build(),
+                    NodeBuilder("a2").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6}).Switch("A").Build(),
+                    NodeBuilder("b1").Hopper(8).Busy({0, 1, 2, 3}).Switch("B").Build(),
+                    NodeBuilder("b2").Hopper(8).Switch("B").Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(4).Nodes(2).Build()};
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"b1", "b2"}));
+}
+
+TEST(Gang, Ascend910CNeverCrossesSuperPods) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("p1").Ascend910C().SuperPod("pod1").Build(),
+                    NodeBuilder("p2").Ascend910C().SuperPod("pod2").Build()};
+  snapshot.pending = {JobBuilder(1).Npus(16, "910c").Nodes(2).Build()};
+  Outcome split = RunEngine(snapshot);
+  EXPECT_THAT(split.plan.starts, IsEmpty());
+  EXPECT_THAT(split.Pending(1)->message, HasSubstr("no single kind/SuperPoD holds the gang"));
+
+  snapshot.nodes[1].superpod = "pod1";
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"p1", "p2"}));
+}
+
+TEST(Gang, UnlabelledSuperPodNodesFormOnePod) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("p1").Ascend910C().Build(), NodeBuilder("p2").Ascend910C().Build()};
+  snapshot.pending = {JobBuilder(1).Npus(16, "910c").Nodes(2).Build()};
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"p1", "p2"}));
+}
+
+TEST(Gang, NeverMixesKinds) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("h").Hopper(8, "h100").Build(),
+                    NodeBuilder("j").Hopper(8, "h200").Build()};
+  snapshot.pending = {JobBuilder(1).Gres("gpu", {}, 8).Nodes(2).Build()};
+  EXPECT_THAT(RunEngine(snapshot).plan.starts, IsEmpty());
+}
+
+TEST(Gang, RequiredNodeIsIncluded) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Build(), NodeBuilder("b").Hopper(8).Build(),
+                    NodeBuilder("c").Hopper(8).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(8).Nodes(2).Required({"c"}).Build()};
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"a", "c"}));
+}
+
+TEST(Backfill, ReservedJobIsNotDelayedBySmallerLaterOnes) {
+  model::Snapshot snapshot;
+  snapshot.now = 0;
+  // n has 4 free devices; a running job frees the other 4 at t=1000.
+  snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3}).Build()};
+  snapshot.running = {Running(99, "n", "gpu", "h100", {0, 1, 2, 3}, -500, 1500)};
+  snapshot.pending = {JobBuilder(1).Gpus(8).Priority(100).Build(),
+                      JobBuilder(2).Gpus(2).Priority(50).TimeLimit(5000).Build(),
+                      JobBuilder(3).Gpus(2).Priority(10).TimeLimit(600).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.reservations.size(), 1u);
+  EXPECT_EQ(outcome.plan.reservations[0].job_id, 1u);
+  EXPECT_EQ(outcome.plan.reservations[0].planned_start, 1000);
+  // Job 2 would run past t=1000 on the reserved node: held. Job 3 ends by then: backfills.
+  EXPECT_EQ(outcome.Start(2), nullptr);
+  EXPECT_EQ(outcome.Pending(2)->code, PendingCode::kPriority);
+  EXPECT_NE(outcome.Start(3), nullptr);
+}
+
+TEST(Backfill, NoReservationsMeansSmallJobsOvertake) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3}).Build()};
+  snapshot.running = {Running(99, "n", "gpu", "h100", {0, 1, 2, 3}, -500, 1500)};
+  snapshot.pending = {JobBuilder(1).Gpus(8).Priority(100).Build(),
+                      JobBuilder(2).Gpus(2).Priority(50).TimeLimit(5000).Build()};
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  config.limits.max_reservations = 0;
+  EXPECT_NE(RunEngine(snapshot, config).Start(2), nullptr);
+}
+
+TEST(Reasons, EveryPendingJobGetsOne) {
+  model::Snapshot snapshot = SyntheticCluster(64, 400, 0.5, 7);
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.plan.starts.size() + outcome.plan.pending.size(), 400u);
+  for (const auto& pending : outcome.plan.pending) EXPECT_FALSE(pending.message.empty());
+}
+
+TEST(Determinism, SameSnapshotSamePlan) {
+  const model::Snapshot snapshot = SyntheticCluster(128, 1000, 0.6, 11);
+  Outcome first = RunEngine(snapshot);
+  Outcome second = RunEngine(snapshot);
+  EXPECT_EQ(first.Started(), second.Started());
+  ASSERT_EQ(first.plan.pending.size(), second.plan.pending.size());
+  for (size_t i = 0; i < first.plan.pending.size(); ++i) {
+    EXPECT_EQ(first.plan.pending[i].message, second.plan.pending[i].message);
+  }
+  EXPECT_FALSE(first.plan.starts.empty());
+}
+
+TEST(Determinism, InputOrderDoesNotMatter) {
+  const model::Snapshot snapshot = SyntheticCluster(128, 1000, 0.6, 13);
+  model::Snapshot shuffled = snapshot;
+  std::mt19937 rng(5);
+  std::shuffle(shuffled.nodes.begin(), shuffled.nodes.end(), rng);
+  std::shuffle(shuffled.pending.begin(), shuffled.pending.end(), rng);
+  EXPECT_EQ(RunEngine(snapshot).Started(), RunEngine(shuffled).Started());
+}
+
+}  // namespace
+}  // namespace accelpack::testing

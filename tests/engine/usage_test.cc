@@ -1,0 +1,35 @@
+// Per-kind usage: allocated, idle, unusable and idle while demanded.
+#include <gtest/gtest.h>
+
+#include "engine/usage.h"
+#include "engine_test_util.h"
+
+namespace accelpack::testing {
+namespace {
+
+TEST(Usage, CountsAfterThePlanAndIdleWhileDemanded) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("h").Hopper(8).Busy({0, 1}).Build(),
+                    NodeBuilder("a").Ascend910B(8).Build(),
+                    NodeBuilder("d").Ascend910B(8).State(model::NodeState::kDown).Build()};
+  // Job 1 starts (2 H100s). Job 2 (8 H100 + more than exist free) stays pending and
+  // wants H100: the 4 idle H100s are idle while demanded; nobody wants 910B.
+  snapshot.pending = {JobBuilder(1).Gpus(2).Build(), JobBuilder(2).Gpus(8).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.starts.size(), 1u);
+  const auto usage = engine::UsageByKind(outcome.snapshot, model::Catalog::BuiltIn(), outcome.plan);
+  ASSERT_EQ(usage.size(), 2u);
+  const auto& catalog = model::Catalog::BuiltIn();
+  EXPECT_EQ(catalog.kind(usage[0].kind).name, "h100");
+  EXPECT_EQ(usage[0].devices_total, 8);
+  EXPECT_EQ(usage[0].devices_allocated, 4);
+  EXPECT_EQ(usage[0].devices_idle, 4);
+  EXPECT_EQ(usage[0].devices_idle_while_demanded, 4);
+  EXPECT_EQ(catalog.kind(usage[1].kind).name, "ascend910b");
+  EXPECT_EQ(usage[1].devices_total, 8);
+  EXPECT_EQ(usage[1].devices_unusable, 8);
+  EXPECT_EQ(usage[1].devices_idle_while_demanded, 0);
+}
+
+}  // namespace
+}  // namespace accelpack::testing

@@ -1,0 +1,104 @@
+// A malformed snapshot is refused with a message naming the field.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cluster_builder.h"
+#include "common/strings.h"
+#include "model/cluster.h"
+
+namespace accelpack::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+model::Snapshot Good() {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Build(), NodeBuilder("b").Ascend910B(8).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(2).Build()};
+  snapshot.running = {Running(7, "a", "gpu", "h100", {0}, 0, 3600)};
+  return snapshot;
+}
+
+std::string ErrorOf(model::Snapshot snapshot) {
+  absl::Status status = model::ValidateSnapshot(snapshot, model::Catalog::BuiltIn());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  return std::string(MessageOf(status));
+}
+
+TEST(Validate, AcceptsAGoodSnapshotAndResolvesKinds) {
+  model::Snapshot snapshot = Good();
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, model::Catalog::BuiltIn()).ok());
+  EXPECT_EQ(model::Catalog::BuiltIn().kind(snapshot.nodes[1].accelerators[0].kind_index).name,
+            "ascend910b");
+  EXPECT_EQ(snapshot.nodes[0].accelerators[0].used_milli.size(), 8u);
+}
+
+TEST(Validate, UnknownKind) {
+  auto snapshot = Good();
+  snapshot.nodes[1].accelerators[0].kind = "tpu-v9";
+  EXPECT_EQ(ErrorOf(snapshot), "nodes[1].accelerators[0].kind: unknown kind \"tpu-v9\"");
+}
+
+TEST(Validate, UnmappedGres) {
+  auto snapshot = Good();
+  snapshot.nodes[0].accelerators[0].gres_type = "a100";
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("nodes[0].accelerators[0].kind: no kind is mapped to gres gpu:a100"));
+}
+
+TEST(Validate, AllocatedBeyondCount) {
+  auto snapshot = Good();
+  snapshot.nodes[0].accelerators[0].allocated = 9;
+  EXPECT_EQ(ErrorOf(snapshot), "nodes[0].accelerators[0].allocated: 9 exceeds count 8");
+}
+
+TEST(Validate, CpusAllocatedBeyondTotal) {
+  auto snapshot = Good();
+  snapshot.nodes[1].cpus_allocated = 65;
+  EXPECT_EQ(ErrorOf(snapshot), "nodes[1].cpus_allocated: 65 outside 0..64");
+}
+
+TEST(Validate, PerDeviceUsageOutOfRange) {
+  auto snapshot = Good();
+  snapshot.nodes[0].accelerators[0].used_milli = {0, 0, 0, 1200, 0, 0, 0, 0};
+  EXPECT_EQ(ErrorOf(snapshot), "nodes[0].accelerators[0].device_used_milli[3]: 1200 outside 0..1000");
+}
+
+TEST(Validate, DuplicateNode) {
+  auto snapshot = Good();
+  snapshot.nodes[1].name = "a";
+  EXPECT_EQ(ErrorOf(snapshot), "nodes[1].name: duplicate node \"a\"");
+}
+
+TEST(Validate, DuplicateJobAcrossPendingAndRunning) {
+  auto snapshot = Good();
+  snapshot.running[0].id = 1;
+  EXPECT_EQ(ErrorOf(snapshot), "running_jobs[0].job_id: duplicate job id 1");
+}
+
+TEST(Validate, DanglingRequiredNode) {
+  auto snapshot = Good();
+  snapshot.pending[0].required_nodes = {"zz"};
+  EXPECT_EQ(ErrorOf(snapshot), "pending_jobs[0].required_nodes[0]: unknown node \"zz\"");
+}
+
+TEST(Validate, DanglingRunningAllocation) {
+  auto snapshot = Good();
+  snapshot.running[0].allocations[0].node = "gone";
+  EXPECT_EQ(ErrorOf(snapshot), "running_jobs[0].allocations[0].node: unknown node \"gone\"");
+}
+
+TEST(Validate, ShareOfMoreThanOneDevice) {
+  auto snapshot = Good();
+  snapshot.pending[0].accelerators.fraction_milli = 500;
+  EXPECT_EQ(ErrorOf(snapshot),
+            "pending_jobs[0].accelerators.fraction_milli: a device share needs count_per_node = 1");
+}
+
+TEST(Validate, ZeroNodeJob) {
+  auto snapshot = Good();
+  snapshot.pending[0].num_nodes = 0;
+  EXPECT_EQ(ErrorOf(snapshot), "pending_jobs[0].num_nodes: 0 is not a node count");
+}
+
+}  // namespace
+}  // namespace accelpack::testing

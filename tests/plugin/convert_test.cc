@@ -1,0 +1,193 @@
+// Conversion between the C snapshot/plan and accelpack.v1, and the plan checks that
+// turn a garbage answer into an error. SPDX-License-Identifier: GPL-2.0-or-later
+#include "convert.h"
+
+#include <gtest/gtest.h>
+
+#include "snapshot_builder.h"
+
+namespace accelpack::bridge {
+namespace {
+
+using test::SnapshotBuilder;
+namespace pb = accelpack::v1;
+
+TEST(SnapshotToProto, CopiesNodesAndJobs) {
+  SnapshotBuilder b;
+  b.Node({.name = "h100-1",
+          .state = AP_NODE_MIXED,
+          .features = {"cuda"},
+          .cpus_alloc = 8,
+          .mem_alloc = 1024,
+          .devices_alloc = 3});
+  b.Job({.id = 42,
+         .priority = 7,
+         .nodes = 2,
+         .types = {"h100", "h200"},
+         .per_node = 4,
+         .cpus = 16,
+         .mem = 2048,
+         .features = {"cuda"},
+         .required = {"h100-1"},
+         .excluded = {"h200-9"}});
+  pb::ClusterSnapshot out = SnapshotToProto(b.Get());
+
+  EXPECT_EQ(out.now_unix(), 5000);
+  ASSERT_EQ(out.nodes_size(), 1);
+  const pb::Node& n = out.nodes(0);
+  EXPECT_EQ(n.name(), "h100-1");
+  EXPECT_EQ(n.state(), pb::NODE_STATE_MIXED);
+  EXPECT_EQ(n.partitions(0), "batch");
+  EXPECT_EQ(n.features(0), "cuda");
+  EXPECT_EQ(n.cpus_total(), 64u);
+  EXPECT_EQ(n.cpus_allocated(), 8u);
+  EXPECT_EQ(n.memory_allocated_mib(), 1024u);
+  ASSERT_EQ(n.accelerators_size(), 1);
+  EXPECT_EQ(n.accelerators(0).gres_name(), "gpu");
+  EXPECT_EQ(n.accelerators(0).gres_type(), "h100");
+  EXPECT_EQ(n.accelerators(0).count(), 8u);
+  EXPECT_EQ(n.accelerators(0).allocated(), 3u);
+
+  ASSERT_EQ(out.pending_jobs_size(), 1);
+  const pb::PendingJob& j = out.pending_jobs(0);
+  EXPECT_EQ(j.job_id(), 42u);
+  EXPECT_EQ(j.user(), "alice");
+  EXPECT_EQ(j.priority(), 7);
+  EXPECT_EQ(j.num_nodes(), 2u);
+  EXPECT_EQ(j.time_limit_s(), 3600);
+  EXPECT_EQ(j.accelerators().gres_name(), "gpu");
+  EXPECT_EQ(j.accelerators().count_per_node(), 4u);
+  ASSERT_EQ(j.accelerators().allowed_types_size(), 2);
+  EXPECT_EQ(j.accelerators().allowed_types(1), "h200");
+  EXPECT_EQ(j.cpus_per_node(), 16u);
+  EXPECT_EQ(j.memory_per_node_mib(), 2048u);
+  EXPECT_EQ(j.required_nodes(0), "h100-1");
+  EXPECT_EQ(j.excluded_nodes(0), "h200-9");
+}
+
+TEST(SnapshotToProto, JobWithoutAcceleratorsHasNoRequest) {
+  SnapshotBuilder b;
+  b.Job({.id = 1, .gres_name = "", .per_node = 0});
+  pb::ClusterSnapshot out = SnapshotToProto(b.Get());
+  EXPECT_FALSE(out.pending_jobs(0).has_accelerators());
+}
+
+TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
+  const uint32_t used[] = {1000, 0, 1000};
+  ap_pool_t pool{"gpu", "h100", 3, 2, used, 3};
+  ap_node_t node{};
+  node.name = "n1";
+  node.state = AP_NODE_MIXED;
+  node.pools = &pool;
+  node.pool_cnt = 1;
+  const uint32_t idx[] = {0, 2};
+  ap_alloc_t alloc{"n1", "gpu", "h100", 2, idx, 2, 4, 100};
+  ap_running_job_t run{7, &alloc, 1, 1234, 600};
+  ap_snapshot_t snap{};
+  snap.nodes = &node;
+  snap.node_cnt = 1;
+  snap.running = &run;
+  snap.running_cnt = 1;
+  pb::ClusterSnapshot out = SnapshotToProto(snap);
+  EXPECT_EQ(out.nodes(0).accelerators(0).device_used_milli_size(), 3);
+  EXPECT_EQ(out.nodes(0).accelerators(0).device_used_milli(2), 1000u);
+  ASSERT_EQ(out.running_jobs_size(), 1);
+  const pb::RunningJob& r = out.running_jobs(0);
+  EXPECT_EQ(r.job_id(), 7u);
+  EXPECT_EQ(r.start_time_unix(), 1234);
+  EXPECT_EQ(r.time_limit_s(), 600);
+  EXPECT_EQ(r.allocations(0).device_indices(1), 2u);
+  EXPECT_EQ(r.allocations(0).cpus(), 4u);
+  EXPECT_EQ(r.allocations(0).memory_mib(), 100u);
+}
+
+class PlanFromProtoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    b_.Node({.name = "a"}).Node({.name = "b"});
+    b_.Job({.id = 1, .nodes = 2}).Job({.id = 2});
+  }
+  pb::JobStart* Start(uint32_t job, std::initializer_list<const char*> nodes) {
+    pb::JobStart* s = response_.mutable_plan()->add_starts();
+    s->set_job_id(job);
+    for (const char* n : nodes) {
+      pb::NodePlacement* p = s->add_placements();
+      p->set_node(n);
+      p->set_gres_type("h100");
+    }
+    return s;
+  }
+  absl::StatusOr<PlanData> Convert() { return PlanFromProto(response_, b_.Get()); }
+
+  SnapshotBuilder b_;
+  pb::ScheduleResponse response_;
+};
+
+TEST_F(PlanFromProtoTest, GoodPlan) {
+  Start(1, {"a", "b"});
+  pb::PendingReason* r = response_.mutable_plan()->add_pending();
+  r->set_job_id(2);
+  r->set_code(pb::PENDING_REASON_PRIORITY);
+  r->set_message("held for job 1\nsecond line");
+  response_.mutable_plan()->add_reservations()->set_job_id(2);
+  response_.set_policy_name("default");
+  response_.set_engine_latency_us(17);
+  absl::StatusOr<PlanData> plan = Convert();
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->starts.at(0).nodes, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(plan->starts.at(0).gres_types.at(1), "h100");
+  EXPECT_EQ(plan->reasons.at(0).code, AP_REASON_PRIORITY);
+  EXPECT_EQ(plan->reasons.at(0).message, "held for job 1 second line");  // one line
+  EXPECT_EQ(plan->reservation_cnt, 1u);
+  EXPECT_EQ(plan->policy_name, "default");
+  EXPECT_EQ(plan->engine_latency_us, 17u);
+}
+
+TEST_F(PlanFromProtoTest, UnknownJobIsGarbage) {
+  Start(99, {"a"});
+  EXPECT_EQ(Convert().status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PlanFromProtoTest, WrongNodeCountIsGarbage) {
+  Start(1, {"a"});  // job 1 needs 2
+  absl::StatusOr<PlanData> plan = Convert();
+  EXPECT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("1 nodes, job needs 2"), std::string::npos);
+}
+
+TEST_F(PlanFromProtoTest, UnknownOrRepeatedNodeIsGarbage) {
+  Start(1, {"a", "zzz"});
+  EXPECT_NE(Convert().status().message().find("unknown node 'zzz'"), std::string::npos);
+  response_.Clear();
+  Start(1, {"a", "a"});
+  EXPECT_NE(Convert().status().message().find("twice"), std::string::npos);
+}
+
+TEST_F(PlanFromProtoTest, SameJobTwiceIsGarbage) {
+  Start(2, {"a"});
+  Start(2, {"b"});
+  EXPECT_NE(Convert().status().message().find("started twice"), std::string::npos);
+}
+
+TEST(ExportPlan, RoundTripsAndFrees) {
+  PlanData data;
+  data.starts.push_back({3, {"x", "y"}, {"h100", ""}});
+  data.reasons.push_back({4, AP_REASON_RESOURCES, "no room"});
+  data.policy_name = "p";
+  ap_plan_t plan{};
+  ASSERT_TRUE(ExportPlan(data, &plan).ok());
+  ASSERT_EQ(plan.start_cnt, 1u);
+  EXPECT_EQ(plan.starts[0].job_id, 3u);
+  ASSERT_EQ(plan.starts[0].node_cnt, 2u);
+  EXPECT_STREQ(plan.starts[0].nodes[1], "y");
+  EXPECT_STREQ(plan.starts[0].gres_types[1], "");
+  EXPECT_STREQ(plan.reasons[0].message, "no room");
+  EXPECT_STREQ(plan.policy_name, "p");
+  ap_plan_free(&plan);
+  EXPECT_EQ(plan.starts, nullptr);
+  EXPECT_EQ(plan.start_cnt, 0u);
+  ap_plan_free(&plan);  // safe twice
+}
+
+}  // namespace
+}  // namespace accelpack::bridge

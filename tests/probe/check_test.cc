@@ -1,0 +1,106 @@
+// --check: every disagreement between configuration and hardware, one line each.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "probe/probe.h"
+#include "topology_xml.h"
+
+namespace accelpack::probe {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using Lines = std::vector<std::string>;
+
+// gpu01: 2 sockets x 4 cores x 2 threads, 4096 MiB, 8x H100 SXM (nvidia0-3 on
+// socket 0, nvidia4-7 on socket 1).
+NodeInventory HgxNode() {
+  using namespace testing;
+  TopologyXmlBuilder builder;
+  builder.HostName("gpu01").Cpus(2, 4, 2).MemoryPerSocketMib(2048);
+  for (int bus : {0x18, 0x2a, 0x3a, 0x5d}) builder.Direct(0, H100Sxm(bus));
+  for (int bus : {0x9a, 0xab, 0xba, 0xdb}) builder.Direct(1, H100Sxm(bus));
+  return *ProbeXmlText(builder.Build(), "gpu01.xml");
+}
+
+Lines Check(const std::string& gres_conf, const std::string& slurm_conf) {
+  absl::StatusOr<Lines> mismatches = CheckNode(HgxNode(), gres_conf, slurm_conf);
+  EXPECT_TRUE(mismatches.ok()) << mismatches.status();
+  return mismatches.ok() ? *mismatches : Lines{"<error>"};
+}
+
+TEST(CheckNode, ProbesOwnOutputMatches) {
+  const NodeInventory node = HgxNode();
+  EXPECT_THAT(Check(RenderGresConf(node), RenderNodeNameLine(node)), ::testing::IsEmpty());
+}
+
+TEST(CheckNode, HandWrittenEquivalentMatches) {
+  const std::string gres_conf =
+      "AutoDetect=off\n"
+      "NodeName=gpu[01-04] Name=gpu Type=H100 File=/dev/nvidia[0-3] Cores=0-3\n"
+      "NodeName=gpu[01-04] Name=gpu Type=H100 File=/dev/nvidia[4-7] Cores=4-7\n"
+      "NodeName=cpu[01-99] Name=gpu Type=h100 Count=1\n"
+      "Name=shard Count=64\n";
+  const std::string slurm_conf =
+      "GresTypes=gpu,npu\n"
+      "NodeName=DEFAULT Sockets=2 ThreadsPerCore=2\n"
+      "nodename=gpu[01-04] corespersocket=4 RealMemory=4000 Gres=gpu:h100:8(S:0-1),shard:64\n"
+      "PartitionName=all Nodes=ALL Default=YES\n";
+  EXPECT_THAT(Check(gres_conf, slurm_conf), ::testing::IsEmpty());
+}
+
+TEST(CheckNode, TypelessCountsCompareWithEveryType) {
+  EXPECT_THAT(Check("Name=gpu File=/dev/nvidia[0-7]\n", "NodeName=gpu01 Gres=gpu:8\n"),
+              ::testing::IsEmpty());
+  EXPECT_THAT(Check("Name=gpu Count=4\n", "NodeName=gpu01 Gres=gpu:6\n"),
+              ElementsAre("gres.conf: gpu count 4, hardware has 8",
+                          "slurm.conf: Gres gpu count 6, hardware has 8"));
+}
+
+TEST(CheckNode, ReportsEveryMismatch) {
+  const std::string gres_conf =
+      "NodeName=gpu[01-04] Name=gpu Type=h100 File=/dev/nvidia[0-3] Cores=0-3\n"
+      "NodeName=gpu[01-04] Name=gpu Type=h100 File=/dev/nvidia[4-6,9] Cores=0-3\n"
+      "NodeName=gpu01 Name=npu Type=910b Count=2\n";
+  const std::string slurm_conf =
+      "NodeName=DEFAULT CoresPerSocket=4 ThreadsPerCore=2 RealMemory=5000\n"
+      "NodeName=gpu[01-02] Sockets=2 CoresPerSocket=8 Gres=gpu:h100:4\n";
+  EXPECT_THAT(Check(gres_conf, slurm_conf),
+              ElementsAre("gres.conf: npu:910b count 2, hardware has 0",
+                          "gres.conf: gpu:h100 File=/dev/nvidia9, hardware has no such gpu:h100 "
+                          "device",
+                          "gres.conf: gpu:h100 lacks File=/dev/nvidia7, hardware has it",
+                          "gres.conf: /dev/nvidia4 Cores=0-3, hardware has 4-7",
+                          "gres.conf: /dev/nvidia5 Cores=0-3, hardware has 4-7",
+                          "gres.conf: /dev/nvidia6 Cores=0-3, hardware has 4-7",
+                          "slurm.conf: CoresPerSocket=8, hardware has 4",
+                          "slurm.conf: RealMemory=5000 MiB, hardware has 4096",
+                          "slurm.conf: Gres gpu:h100 count 4, hardware has 8"));
+}
+
+TEST(CheckNode, MissingConfigurationForTheNode) {
+  EXPECT_THAT(Check("NodeName=gpu02 Name=gpu Type=h100 File=/dev/nvidia[0-7]\n",
+                    "NodeName=gpu[02-03] Sockets=2\n"),
+              ElementsAre("gres.conf: gpu:h100 count 0, hardware has 8",
+                          "slurm.conf: no NodeName line for gpu01"));
+  EXPECT_THAT(Check("", "NodeName=gpu01 Sockets=2 CPUs=16 ThreadsPerCore=1\n"),
+              ElementsAre("gres.conf: gpu:h100 count 0, hardware has 8",
+                          "slurm.conf: ThreadsPerCore=1, hardware has 2",
+                          "slurm.conf: Gres gpu:h100 count 0, hardware has 8"));
+}
+
+TEST(CheckNode, UnparsableConfigurationIsAnError) {
+  const NodeInventory node = HgxNode();
+  absl::StatusOr<Lines> result = CheckNode(node, "\nName=gpu File=/dev/nvidia[0-\n", "");
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("gres.conf line 2"));
+  result = CheckNode(node, "", "NodeName=gpu01 Gres=gpu:h100:many\n");
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("gpu:h100:many"));
+}
+
+}  // namespace
+}  // namespace accelpack::probe

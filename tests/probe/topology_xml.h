@@ -1,0 +1,65 @@
+// Builds small hwloc 2.x XML topologies with PCI devices for the probe's tests.
+//
+// Sockets hold one NUMA node each and Core/PU objects numbered as Linux does (PU
+// os_index = thread * total_cores + core, so a socket's PUs are not contiguous).
+// PCI devices hang below a host bridge per socket (or per machine), directly or
+// behind a PCIe switch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace accelpack::probe::testing {
+
+struct PciFunction {
+  int bus = 0;  // device 00, function 0 on this bus of domain 0000
+  uint16_t vendor_id = 0;
+  uint16_t device_id = 0;
+  uint16_t class_id = 0;
+};
+
+PciFunction H100Sxm(int bus);
+PciFunction H100Pcie(int bus);
+PciFunction H200Sxm(int bus);
+PciFunction Ascend910(int bus);
+PciFunction Ascend910B(int bus);
+PciFunction Ascend310P(int bus);
+PciFunction NvSwitch(int bus);
+PciFunction MellanoxNic(int bus);
+PciFunction HuaweiNic(int bus);
+
+class TopologyXmlBuilder {
+ public:
+  // Where PCI devices attach: a socket's index, or the machine (no CPU locality).
+  static constexpr int kMachine = -1;
+
+  TopologyXmlBuilder& HostName(std::string name);
+  TopologyXmlBuilder& Cpus(int sockets, int cores_per_socket, int threads_per_core);
+  TopologyXmlBuilder& MemoryPerSocketMib(int64_t mib);
+  // Devices behind one PCIe switch (a root port bridge and the switch below it).
+  TopologyXmlBuilder& Switch(int socket, std::vector<PciFunction> devices);
+  // A device directly below the host bridge.
+  TopologyXmlBuilder& Direct(int socket, PciFunction device);
+
+  std::string Build() const;
+
+ private:
+  struct Attachment {
+    int socket = 0;
+    bool behind_switch = false;
+    std::vector<PciFunction> devices;
+  };
+
+  std::string host_name_ = "node01";
+  int sockets_ = 1;
+  int cores_per_socket_ = 2;
+  int threads_per_core_ = 1;
+  int64_t memory_per_socket_mib_ = 1024;
+  std::vector<Attachment> attachments_;
+};
+
+// Writes `text` to a fresh file under the test's temporary directory; returns its path.
+std::string WriteTempFile(const std::string& name, const std::string& text);
+
+}  // namespace accelpack::probe::testing

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The accelpack CLI against a real accelpackd: table, JSON, and a clear error
+# with a non-zero exit when the daemon is not there.
+set -euo pipefail
+daemon=$1
+cli=$2
+dir=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+if out=$("$cli" --socket "$dir/none.sock" status 2>&1); then
+  echo "FAIL: status without a daemon exited 0"; exit 1
+fi
+grep -q "cannot reach accelpackd" <<<"$out" || { echo "FAIL: unclear error: $out"; exit 1; }
+
+"$daemon" --socket "$dir/core.sock" 2>"$dir/log" & pid=$!
+for _ in $(seq 100); do [ -S "$dir/core.sock" ] && break; sleep 0.1; done
+table=$("$cli" --socket "$dir/core.sock" status)
+grep -q "no scheduling cycle yet" <<<"$table" || { echo "FAIL: table: $table"; exit 1; }
+json=$("$cli" --socket "$dir/core.sock" status --json)
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["has_cycle"] is False and d["policy"]=="accelpack-default", d' <<<"$json"
+
+printf 'scorers:\n  - {name: nope}\n' > "$dir/bad.yaml"
+if "$cli" policy check "$dir/bad.yaml" 2>"$dir/err"; then echo "FAIL: bad policy accepted"; exit 1; fi
+grep -q 'bad.yaml: scorers\[0\]: unknown scorer "nope"' "$dir/err" || { cat "$dir/err"; exit 1; }
+"$cli" policy show > "$dir/shown.yaml"
+"$cli" policy check "$dir/shown.yaml" | grep -q "is valid"
+echo "cli_test: 1 passed, 0 failed"

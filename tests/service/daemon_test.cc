@@ -1,0 +1,228 @@
+// accelpackd as a real process on a temporary Unix socket, called through the
+// generated gRPC client: Schedule, GetStatus, health, malformed snapshots,
+// policy reload on SIGHUP, clean stop on SIGTERM.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "accelpack/v1/placement.grpc.pb.h"
+#include "cluster_builder.h"
+#include "service/proto_convert.h"
+
+namespace accelpack::testing {
+namespace {
+
+namespace v1 = ::accelpack::v1;
+using ::testing::HasSubstr;
+
+class Daemon : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("accelpackd-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    socket_ = (dir_ / "core.sock").string();
+    policy_ = (dir_ / "policy.yaml").string();
+    std::ofstream(policy_) << "name: first\n";
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      const std::string log = (dir_ / "daemon.log").string();
+      FILE* out = std::freopen(log.c_str(), "w", stderr);
+      (void)out;
+      ::execl(ACCELPACKD_PATH, "accelpackd", "--socket", socket_.c_str(), "--policy",
+              policy_.c_str(), "--log-level", "debug", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    stub_ = v1::Placement::NewStub(channel_);
+    ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
+        << "accelpackd did not come up on " << socket_;
+  }
+
+  void TearDown() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  grpc::Status Schedule(const model::Snapshot& snapshot, v1::ScheduleResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::ScheduleRequest request;
+    *request.mutable_snapshot() = service::SnapshotToProto(snapshot);
+    request.set_caller("daemon_test");
+    return stub_->Schedule(&context, request, response);
+  }
+
+  v1::GetStatusResponse Status() {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::GetStatusResponse response;
+    EXPECT_TRUE(stub_->GetStatus(&context, v1::GetStatusRequest{}, &response).ok());
+    return response;
+  }
+
+  static model::Snapshot Sample() {
+    model::Snapshot snapshot;
+    snapshot.now = 1000;
+    snapshot.nodes = {NodeBuilder("h100-0").Hopper(8).Build(),
+                      NodeBuilder("910b-0").Ascend910B(8).Busy({0, 1}).Build()};
+    snapshot.pending = {JobBuilder(1).Gpus(2).Build(), JobBuilder(2).Npus(8).Build()};
+    return snapshot;
+  }
+
+  std::filesystem::path dir_;
+  std::string socket_;
+  std::string policy_;
+  pid_t pid_ = -1;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Placement::Stub> stub_;
+};
+
+TEST_F(Daemon, SchedulesAndReportsStatus) {
+  v1::ScheduleResponse response;
+  ASSERT_TRUE(Schedule(Sample(), &response).ok());
+  ASSERT_EQ(response.plan().starts_size(), 1);
+  EXPECT_EQ(response.plan().starts(0).job_id(), 1u);
+  EXPECT_EQ(response.plan().starts(0).placements(0).node(), "h100-0");
+  EXPECT_EQ(response.plan().starts(0).placements(0).device_count(), 2u);
+  EXPECT_EQ(response.plan().starts(0).kind(), "h100");
+  ASSERT_EQ(response.plan().pending_size(), 1);
+  EXPECT_EQ(response.plan().pending(0).job_id(), 2u);
+  EXPECT_EQ(response.plan().pending(0).code(), v1::PENDING_REASON_RESOURCES);
+  EXPECT_THAT(response.plan().pending(0).message(), HasSubstr("too few free devices"));
+  EXPECT_EQ(response.policy_name(), "first");
+
+  const v1::GetStatusResponse status = Status();
+  EXPECT_TRUE(status.has_cycle());
+  EXPECT_EQ(status.cycles_total(), 1u);
+  EXPECT_EQ(status.pending_jobs(), 1u);
+  EXPECT_EQ(status.started_last_cycle(), 1u);
+  ASSERT_EQ(status.kinds_size(), 2);
+  EXPECT_EQ(status.kinds(0).kind(), "h100");
+  EXPECT_EQ(status.kinds(0).devices_allocated(), 2u);
+  EXPECT_EQ(status.kinds(1).kind(), "ascend910b");
+  EXPECT_EQ(status.kinds(1).devices_idle_while_demanded(), 6u);
+}
+
+TEST_F(Daemon, AnswersTheStandardHealthCheck) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  // grpc.health.v1.Health/Check with an empty request: a serialized empty message.
+  grpc::GenericStub generic(channel_);
+  grpc::ByteBuffer request;
+  grpc::ByteBuffer reply;
+  grpc::Slice empty("");
+  request = grpc::ByteBuffer(&empty, 1);
+  std::mutex mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  grpc::Status result;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                    &reply, [&](grpc::Status status) {
+                      std::lock_guard lock(mu);
+                      result = status;
+                      done = true;
+                      done_cv.notify_one();
+                    });
+  std::unique_lock lock(mu);
+  done_cv.wait(lock, [&] { return done; });
+  EXPECT_TRUE(result.ok()) << result.error_message();
+}
+
+struct Malformed {
+  const char* name;
+  void (*mutate)(model::Snapshot&);
+  const char* field;
+};
+
+class MalformedSnapshot : public Daemon, public ::testing::WithParamInterface<Malformed> {};
+
+TEST_P(MalformedSnapshot, IsRefusedNamingTheFieldAndTheDaemonKeepsServing) {
+  model::Snapshot bad = Sample();
+  GetParam().mutate(bad);
+  v1::ScheduleResponse response;
+  const grpc::Status status = Schedule(bad, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr(GetParam().field));
+  // Still answering, and a good snapshot still schedules.
+  ASSERT_TRUE(Schedule(Sample(), &response).ok());
+  EXPECT_EQ(response.plan().starts_size(), 1);
+  EXPECT_EQ(Status().rejected_snapshots_total(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fields, MalformedSnapshot,
+    ::testing::Values(
+        Malformed{"unknown_kind", [](model::Snapshot& s) { s.nodes[0].accelerators[0].kind = "x1"; },
+                  "nodes[0].accelerators[0].kind"},
+        Malformed{"impossible_count",
+                  [](model::Snapshot& s) { s.nodes[1].accelerators[0].allocated = 12; },
+                  "nodes[1].accelerators[0].allocated"},
+        Malformed{"huge_count",
+                  [](model::Snapshot& s) { s.pending[0].accelerators.count_per_node = 1 << 30; },
+                  "pending_jobs[0].accelerators.count_per_node"},
+        Malformed{"duplicate_node", [](model::Snapshot& s) { s.nodes[1].name = "h100-0"; },
+                  "nodes[1].name"},
+        Malformed{"duplicate_job", [](model::Snapshot& s) { s.pending[1].id = 1; },
+                  "pending_jobs[1].job_id"},
+        Malformed{"dangling_node", [](model::Snapshot& s) { s.pending[0].required_nodes = {"ghost"}; },
+                  "pending_jobs[0].required_nodes[0]"}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST_F(Daemon, BadPolicyReloadKeepsTheGoodPolicy) {
+  std::ofstream(policy_) << "name: second\n";
+  ::kill(pid_, SIGHUP);
+  v1::ScheduleResponse response;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Status().policy_name() != "second" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(Status().policy_name(), "second");
+  std::ofstream(policy_) << "name: third\nscorers: [{name: nonsense}]\n";
+  ::kill(pid_, SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Status().policy_name(), "second");
+  ASSERT_TRUE(Schedule(Sample(), &response).ok());
+}
+
+TEST_F(Daemon, StopsCleanlyOnSigterm) {
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid_, &status, 0), pid_);
+  pid_ = -1;
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(std::filesystem::exists(socket_)) << "socket left behind";
+}
+
+TEST_F(Daemon, RefusesASecondDaemonOnTheSameSocket) {
+  const std::string command = std::string(ACCELPACKD_PATH) + " --socket " + socket_ + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[512] = {};
+  const size_t read = std::fread(buffer, 1, sizeof(buffer) - 1, pipe);
+  const int status = ::pclose(pipe);
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_THAT(std::string(buffer, read), HasSubstr("another accelpackd is serving this socket"));
+  v1::ScheduleResponse response;
+  EXPECT_TRUE(Schedule(Sample(), &response).ok());
+}
+
+}  // namespace
+}  // namespace accelpack::testing
