@@ -45,7 +45,7 @@ std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterStat
     free_devices += free_here;
     if (free_here < request.count_per_node) continue;
     const auto& rule = state.catalog().kind(pools[p].kind_index).rule;
-    if (auto devices = model::ChooseWholeDevices(rule, used, request.count_per_node)) {
+    if (auto devices = model::ChooseWholeDevices(rule, used, request.count_per_node, pools[p].device_groups)) {
       candidates.push_back(Candidate{n, pool, std::move(*devices), 0});
     }
   }

@@ -15,16 +15,29 @@ std::vector<KindUsage> UsageByKind(const model::Snapshot& snapshot, const model:
     state.Apply(start, 0, 0);
     started.insert(start.job_id);
   }
-  // Kinds some still-pending job could use: any pool its request allows.
-  std::vector<bool> demanded(static_cast<size_t>(catalog.size()), false);
-  for (const model::PendingJob& job : snapshot.pending) {
-    if (started.contains(job.id) || !job.accelerators.WantsDevices()) continue;
-    for (const model::Node& node : snapshot.nodes) {
-      for (const model::AcceleratorPool& pool : node.accelerators) {
-        if (job.accelerators.Allows(pool)) demanded[static_cast<size_t>(pool.kind_index)] = true;
-      }
+  // Kinds some still-pending job could use: checked once per distinct GRES type
+  // in the cluster, not per node, so this stays linear in the queue.
+  std::vector<const model::AcceleratorPool*> types;
+  for (const model::Node& node : snapshot.nodes) {
+    for (const model::AcceleratorPool& pool : node.accelerators) {
+      const bool seen = std::any_of(types.begin(), types.end(), [&](const auto* t) {
+        return t->gres_name == pool.gres_name && t->gres_type == pool.gres_type;
+      });
+      if (!seen) types.push_back(&pool);
     }
-    if (std::all_of(demanded.begin(), demanded.end(), [](bool d) { return d; })) break;
+  }
+  std::vector<bool> demanded(static_cast<size_t>(catalog.size()), false);
+  size_t undemanded = types.size();
+  std::vector<bool> type_demanded(types.size(), false);
+  for (const model::PendingJob& job : snapshot.pending) {
+    if (undemanded == 0) break;
+    if (started.contains(job.id) || !job.accelerators.WantsDevices()) continue;
+    for (size_t t = 0; t < types.size(); ++t) {
+      if (type_demanded[t] || !job.accelerators.Allows(*types[t])) continue;
+      type_demanded[t] = true;
+      demanded[static_cast<size_t>(types[t]->kind_index)] = true;
+      --undemanded;
+    }
   }
   std::vector<KindUsage> usage(static_cast<size_t>(catalog.size()));
   std::vector<bool> present(usage.size(), false);

@@ -32,6 +32,9 @@ struct AcceleratorPool {
   std::vector<int> used_milli;
   std::string kind;    // optional override of the GRES -> kind map
   int kind_index = -1;  // resolved by ValidateSnapshot
+  // Interconnect groups (HCCS rings, NVSwitch boards) by device index, as the
+  // node probe found them; empty: the kind's rule (contiguous groups) applies.
+  std::vector<std::vector<int>> device_groups;
 };
 
 struct Node {

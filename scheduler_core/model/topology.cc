@@ -12,57 +12,44 @@ bool IsFree(std::span<const int> used, int device) {
   return used[static_cast<size_t>(device)] == 0;
 }
 
-// A unit is one device, or a module of `module_size` devices that are all free.
-struct Unit {
-  int first_device;
-  bool free;
-  bool partly_busy;  // a module with some but not all devices in use
-};
-
-std::vector<Unit> Units(std::span<const int> used, int begin, int end, int module_size) {
-  std::vector<Unit> units;
-  for (int first = begin; first < end; first += module_size) {
-    int free_devices = 0;
-    const int last = std::min(end, first + module_size);
-    for (int d = first; d < last; ++d) free_devices += IsFree(used, d) ? 1 : 0;
-    units.push_back({first, free_devices == last - first, free_devices > 0 && free_devices < last - first});
-  }
-  return units;
-}
-
-// Takes `units_wanted` free units inside [begin, end), whole modules when
-// `take_modules`, else single devices (preferring ones in partly busy modules).
-std::vector<int> TakeFromGroup(const TopologyRule& rule, std::span<const int> used, int begin,
-                               int end, int devices_wanted, bool take_modules) {
-  std::vector<int> chosen;
-  if (take_modules) {
-    for (const Unit& unit : Units(used, begin, end, rule.module_size)) {
-      if (!unit.free) continue;
-      for (int d = 0; d < rule.module_size; ++d) chosen.push_back(unit.first_device + d);
-      if (static_cast<int>(chosen.size()) == devices_wanted) return chosen;
-    }
-    return {};
-  }
-  // Single devices: first those whose module partner is busy, then the rest.
+// Free devices of one group to take: whole modules (consecutive devices of the
+// group, module_size at a time) when `take_modules`, else single devices,
+// preferring those whose module is already partly busy.
+std::vector<int> TakeFromGroup(const TopologyRule& rule, std::span<const int> used,
+                               std::span<const int> group, int devices_wanted, bool take_modules) {
+  std::vector<int> whole_modules;
   std::vector<int> preferred;
   std::vector<int> others;
-  for (const Unit& unit : Units(used, begin, end, rule.module_size)) {
-    const int last = std::min(end, unit.first_device + rule.module_size);
-    for (int d = unit.first_device; d < last; ++d) {
-      if (!IsFree(used, d)) continue;
-      (unit.partly_busy ? preferred : others).push_back(d);
+  for (size_t first = 0; first < group.size(); first += static_cast<size_t>(rule.module_size)) {
+    const size_t last = std::min(group.size(), first + static_cast<size_t>(rule.module_size));
+    int free_devices = 0;
+    for (size_t i = first; i < last; ++i) free_devices += IsFree(used, group[i]) ? 1 : 0;
+    const bool whole = free_devices == static_cast<int>(last - first);
+    for (size_t i = first; i < last; ++i) {
+      if (!IsFree(used, group[i])) continue;
+      if (whole) whole_modules.push_back(group[i]);
+      (whole ? others : preferred).push_back(group[i]);
     }
   }
-  preferred.insert(preferred.end(), others.begin(), others.end());
-  if (static_cast<int>(preferred.size()) < devices_wanted) return {};
-  preferred.resize(static_cast<size_t>(devices_wanted));
-  return preferred;
+  std::vector<int>& pick = take_modules ? whole_modules : preferred;
+  if (!take_modules) pick.insert(pick.end(), others.begin(), others.end());
+  if (static_cast<int>(pick.size()) < devices_wanted) return {};
+  pick.resize(static_cast<size_t>(devices_wanted));
+  return pick;
 }
 
-int FreeInGroup(std::span<const int> used, int begin, int end) {
-  int free_devices = 0;
-  for (int d = begin; d < end; ++d) free_devices += IsFree(used, d) ? 1 : 0;
-  return free_devices;
+int FreeInGroup(std::span<const int> used, std::span<const int> group) {
+  return static_cast<int>(std::count_if(group.begin(), group.end(), [&](int d) { return IsFree(used, d); }));
+}
+
+std::vector<std::vector<int>> ContiguousGroups(int devices, int group_size) {
+  std::vector<std::vector<int>> groups;
+  for (int begin = 0; begin < devices; begin += group_size) {
+    std::vector<int> group;
+    for (int d = begin; d < std::min(devices, begin + group_size); ++d) group.push_back(d);
+    groups.push_back(std::move(group));
+  }
+  return groups;
 }
 
 }  // namespace
@@ -80,29 +67,33 @@ std::vector<int> DevicesWithRoomFor(std::span<const int> used_milli, int fractio
 }
 
 std::optional<std::vector<int>> ChooseWholeDevices(const TopologyRule& rule,
-                                                   std::span<const int> used_milli, int count) {
+                                                   std::span<const int> used_milli, int count,
+                                                   std::span<const std::vector<int>> groups) {
   const int devices = static_cast<int>(used_milli.size());
   if (!rule.IsLegalCount(count) || count > devices) return std::nullopt;
   if (CountFreeDevices(used_milli) < count) return std::nullopt;
+  std::vector<std::vector<int>> default_groups;
+  if (groups.empty()) {
+    default_groups = ContiguousGroups(devices, std::min(rule.group_size, devices));
+    groups = default_groups;
+  }
+  size_t largest = 0;
+  for (const auto& group : groups) largest = std::max(largest, group.size());
+  const int group_size = static_cast<int>(largest);
   const bool take_modules = rule.module_size > 1 && count % rule.module_size == 0;
-  const int group_size = std::min(rule.group_size, devices);
-  const int groups = (devices + group_size - 1) / group_size;
   const int groups_needed = (count + group_size - 1) / group_size;
   if (count % groups_needed != 0) return std::nullopt;
   const int per_group = count / groups_needed;
 
-  // Groups that can give per_group, fullest first (best fit), ties by index.
+  // Groups that can give per_group, fullest first (best fit), ties by order.
   struct Candidate {
-    int group;
     int free_devices;
     std::vector<int> devices;
   };
   std::vector<Candidate> candidates;
-  for (int g = 0; g < groups; ++g) {
-    const int begin = g * group_size;
-    const int end = std::min(devices, begin + group_size);
-    std::vector<int> taken = TakeFromGroup(rule, used_milli, begin, end, per_group, take_modules);
-    if (!taken.empty()) candidates.push_back({g, FreeInGroup(used_milli, begin, end), std::move(taken)});
+  for (const auto& group : groups) {
+    std::vector<int> taken = TakeFromGroup(rule, used_milli, group, per_group, take_modules);
+    if (!taken.empty()) candidates.push_back({FreeInGroup(used_milli, group), std::move(taken)});
   }
   if (static_cast<int>(candidates.size()) < groups_needed) return std::nullopt;
   std::stable_sort(candidates.begin(), candidates.end(),

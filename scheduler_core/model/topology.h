@@ -16,9 +16,12 @@ namespace accelpack::model {
 // inside one group (the fullest group that still fits, so whole groups stay free
 // for large jobs), larger counts evenly over the fewest groups; on module kinds
 // (910C) even counts take whole free modules and a single die prefers a module
-// whose other die is busy. nullopt when no legal shape is free.
+// whose other die is busy. nullopt when no legal shape is free. `groups` (device
+// indices per interconnect group, from the node probe) replaces the rule's
+// contiguous groups of group_size when given.
 std::optional<std::vector<int>> ChooseWholeDevices(const TopologyRule& rule,
-                                                   std::span<const int> used_milli, int count);
+                                                   std::span<const int> used_milli, int count,
+                                                   std::span<const std::vector<int>> groups = {});
 
 // Devices that can take a share of `fraction_milli` now.
 std::vector<int> DevicesWithRoomFor(std::span<const int> used_milli, int fraction_milli);

@@ -73,6 +73,18 @@ absl::Status ValidatePool(AcceleratorPool& pool, const std::string& field,
       }
     }
   }
+  std::vector<bool> grouped(static_cast<size_t>(pool.count), false);
+  for (size_t g = 0; g < pool.device_groups.size(); ++g) {
+    const std::string at = Cat(field, ".device_groups[", g, "]");
+    if (pool.device_groups[g].empty()) return Invalid(at, "empty group");
+    for (int device : pool.device_groups[g]) {
+      if (device < 0 || device >= pool.count) {
+        return Invalid(at, Cat("device ", device, " outside 0..", pool.count - 1));
+      }
+      if (grouped[static_cast<size_t>(device)]) return Invalid(at, Cat("device ", device, " in two groups"));
+      grouped[static_cast<size_t>(device)] = true;
+    }
+  }
   FillUsedMilli(pool);
   return absl::OkStatus();
 }

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   app.add_option("--socket-group", options.socket_group, "group owning the socket (operators)");
   app.add_option("--listen", options.tcp_listen, "also serve on TCP host:port (no authentication)");
   app.add_option("--policy", options.policy_path, "policy file (YAML); reloaded on SIGHUP");
+  app.add_option("--topology", options.topology_path,
+                 "accelpack-probe JSON report(s): a file or a directory of *.json");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -30,6 +30,7 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
   const auto started = std::chrono::steady_clock::now();
   auto snapshot = SnapshotFromProto(request->snapshot());
   const auto policy = policies_->Current();
+  if (snapshot.ok() && topology_ != nullptr) topology_->Annotate(*snapshot);
   absl::Status valid = snapshot.ok() ? model::ValidateSnapshot(*snapshot, policy->catalog)
                                      : snapshot.status();
   if (!valid.ok()) {

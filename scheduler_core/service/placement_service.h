@@ -9,12 +9,15 @@
 
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "service/policy_store.h"
+#include "service/topology_book.h"
 
 namespace accelpack::service {
 
 class PlacementService final : public ::accelpack::v1::Placement::Service {
  public:
-  explicit PlacementService(const PolicyStore* policies) : policies_(policies) {}
+  // `topology` (may be null) adds probe-reported device groups to each snapshot.
+  explicit PlacementService(const PolicyStore* policies, const TopologyBook* topology = nullptr)
+      : policies_(policies), topology_(topology) {}
 
   grpc::Status Schedule(grpc::ServerContext* context, const v1::ScheduleRequest* request,
                         v1::ScheduleResponse* response) override;
@@ -25,6 +28,7 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
   void RecordRejected();
 
   const PolicyStore* policies_;
+  const TopologyBook* topology_;
   std::mutex mu_;
   v1::GetStatusResponse last_;  // guarded by mu_
 };

@@ -120,6 +120,16 @@ absl::Status NodeFromProto(const v1::Node& wire, const std::string& field, model
       ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.device_used_milli(d), Cat(at, ".device_used_milli[", d, "]"), &milli));
       pool.used_milli.push_back(milli);
     }
+    for (int g = 0; g < pool_wire.device_groups_size(); ++g) {
+      std::vector<int> group;
+      for (int d = 0; d < pool_wire.device_groups(g).devices_size(); ++d) {
+        int device = 0;
+        ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.device_groups(g).devices(d),
+                                         Cat(at, ".device_groups[", g, "].devices[", d, "]"), &device));
+        group.push_back(device);
+      }
+      pool.device_groups.push_back(std::move(group));
+    }
     node->accelerators.push_back(std::move(pool));
   }
   node->network_switch = wire.topology().network_switch();
@@ -220,6 +230,10 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
       p->set_allocated(static_cast<uint32_t>(pool.allocated));
       for (int milli : pool.used_milli) p->add_device_used_milli(static_cast<uint32_t>(milli));
       p->set_kind(pool.kind);
+      for (const auto& group : pool.device_groups) {
+        v1::DeviceGroup* out_group = p->add_device_groups();
+        for (int d : group) out_group->add_devices(static_cast<uint32_t>(d));
+      }
     }
     out->mutable_topology()->set_network_switch(node.network_switch);
     out->mutable_topology()->set_superpod(node.superpod);

@@ -20,6 +20,7 @@
 #include "common/strings.h"
 #include "service/placement_service.h"
 #include "service/policy_store.h"
+#include "service/topology_book.h"
 
 namespace accelpack::service {
 
@@ -81,7 +82,14 @@ absl::Status RunServer(const ServerOptions& options) {
     config = std::move(*loaded);
   }
   PolicyStore policies(config);
-  PlacementService service(&policies);
+  TopologyBook topology;
+  if (!options.topology_path.empty()) {
+    auto loaded = TopologyBook::Load(options.topology_path);
+    if (!loaded.ok()) return loaded.status();
+    topology = std::move(*loaded);
+    spdlog::info("topology reports for {} nodes from {}", topology.node_count(), options.topology_path);
+  }
+  PlacementService service(&policies, &topology);
 
   // Signals go to one thread; block them before gRPC starts its own threads.
   sigset_t signals;

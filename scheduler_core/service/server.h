@@ -14,6 +14,7 @@ struct ServerOptions {
   std::string socket_group;  // operators' group that may connect; empty: keep
   std::string tcp_listen;    // "host:port"; empty: none (no authentication on TCP yet)
   std::string policy_path;   // empty: the built-in default policy
+  std::string topology_path; // accelpack-probe report(s): a file or a directory of *.json
 };
 
 // Blocks until SIGTERM or SIGINT. Returns an error when it cannot start.

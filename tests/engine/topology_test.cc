@@ -64,6 +64,16 @@ TEST(Ascend910Rule, EightTakesTheWholeNode) {
   EXPECT_EQ(chosen->size(), 8u);
 }
 
+TEST(Ascend910Rule, ProbeReportedRingsReplaceContiguousOnes) {
+  // Rings wired as 0,2,4,6 and 1,3,5,7 (as a probe report may say): device 0 busy
+  // breaks the even ring, so 4 takes the odd ring, not 4-7.
+  const std::vector<std::vector<int>> rings = {{0, 2, 4, 6}, {1, 3, 5, 7}};
+  auto chosen = ChooseWholeDevices(RuleOf("ascend910"), Used(8, {0}), 4, rings);
+  ASSERT_TRUE(chosen);
+  EXPECT_EQ(*chosen, (std::vector<int>{1, 3, 5, 7}));
+  EXPECT_FALSE(ChooseWholeDevices(RuleOf("ascend910"), Used(8, {0, 1}), 4, rings));
+}
+
 TEST(Box16Rule, TenSplitsFiveAndFive) {
   const auto& rule = RuleOf("ascend910b-box16");
   EXPECT_FALSE(rule.IsLegalCount(9));

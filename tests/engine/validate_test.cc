@@ -94,6 +94,18 @@ TEST(Validate, ShareOfMoreThanOneDevice) {
             "pending_jobs[0].accelerators.fraction_milli: a device share needs count_per_node = 1");
 }
 
+TEST(Validate, DeviceGroupOutOfRange) {
+  auto snapshot = Good();
+  snapshot.nodes[1].accelerators[0].device_groups = {{0, 1, 2, 3}, {4, 5, 6, 8}};
+  EXPECT_EQ(ErrorOf(snapshot), "nodes[1].accelerators[0].device_groups[1]: device 8 outside 0..7");
+}
+
+TEST(Validate, DeviceInTwoGroups) {
+  auto snapshot = Good();
+  snapshot.nodes[1].accelerators[0].device_groups = {{0, 1, 2, 3}, {3, 4, 5, 6}};
+  EXPECT_EQ(ErrorOf(snapshot), "nodes[1].accelerators[0].device_groups[1]: device 3 in two groups");
+}
+
 TEST(Validate, ZeroNodeJob) {
   auto snapshot = Good();
   snapshot.pending[0].num_nodes = 0;
