@@ -39,7 +39,7 @@ double Unit(uint64_t seed, uint64_t a, uint64_t b, uint64_t c = 0) {
 // Arguments every baseline takes.
 struct Common {
   uint64_t seed = 1;
-  bool random_ties = true;
+  bool random_ties = false;
   double max_cpus = 128000;
   double max_devices = 8;
 };
