@@ -14,6 +14,10 @@ build="${ACCELPACK_BUILD_DIR:-$repo/build}"
 ctest_args=(--output-on-failure --timeout 1800)
 [ "${1:-}" = "--quick" ] && ctest_args+=(-LE e2e)
 
+# Timing goals (e.g. 3x faster submit-to-start than sched/backfill) are measured and
+# written to build/e2e-results, but not asserted: a shared 2-core machine is too noisy.
+export ACCELPACK_BENCH_NO_GOALS="${ACCELPACK_BENCH_NO_GOALS:-1}"
+
 bash "$repo/contrib/install-deps.sh"
 bash "$repo/contrib/slurm-source.sh" >/dev/null
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACCELPACK_WERROR=ON \

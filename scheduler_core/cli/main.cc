@@ -2,11 +2,11 @@
 //   accelpack status [--json]        what the core saw and decided last cycle
 //   accelpack policy check FILE      validate a policy file before it goes live
 //   accelpack policy show [FILE]     the policy (default or FILE) in full
-#include <chrono>
-#include <iostream>
+#include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
-#include <grpcpp/grpcpp.h>
+#include <chrono>
+#include <iostream>
 
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "cli/status_view.h"
@@ -34,7 +34,8 @@ int Status(const std::string& target, bool json, int timeout_ms) {
               << "  is it running? (accelpackd --socket PATH; or pass --socket/--address)\n";
     return 3;
   }
-  std::cout << (json ? accelpack::cli::StatusJson(response) : accelpack::cli::StatusTable(response));
+  std::cout << (json ? accelpack::cli::StatusJson(response)
+                     : accelpack::cli::StatusTable(response));
   return 0;
 }
 
@@ -72,7 +73,8 @@ int main(int argc, char** argv) {
   int timeout_ms = 3000;
   app.add_option("--socket", socket, "accelpackd's Unix socket")->capture_default_str();
   app.add_option("--address", address, "gRPC target instead of the socket (host:port)");
-  app.add_option("--timeout-ms", timeout_ms, "deadline for the call")->capture_default_str()
+  app.add_option("--timeout-ms", timeout_ms, "deadline for the call")
+      ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
   bool json = false;

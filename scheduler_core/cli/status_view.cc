@@ -8,14 +8,13 @@ namespace accelpack::cli {
 
 namespace {
 
-double Percent(uint32_t part, uint32_t whole) {
-  return whole == 0 ? 0.0 : 100.0 * part / whole;
-}
+double Percent(uint32_t part, uint32_t whole) { return whole == 0 ? 0.0 : 100.0 * part / whole; }
 
 }  // namespace
 
 std::string StatusTable(const v1::GetStatusResponse& status) {
-  std::string out = fmt::format("accelpackd {}  policy \"{}\"\n", status.version(), status.policy_name());
+  std::string out =
+      fmt::format("accelpackd {}  policy \"{}\"\n", status.version(), status.policy_name());
   if (!status.has_cycle()) {
     out += "no scheduling cycle yet (is the Slurm plugin connected?)\n";
     return out;

@@ -3,11 +3,11 @@
 // std::string_view the rest of the code uses; these small helpers do.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <string>
 #include <string_view>
 #include <type_traits>
-
-#include <fmt/format.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"

@@ -27,9 +27,10 @@ ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog
   }
   layout->by_name.resize(nodes);
   std::iota(layout->by_name.begin(), layout->by_name.end(), 0);
-  std::sort(layout->by_name.begin(), layout->by_name.end(),
-            [&](int a, int b) { return snapshot.nodes[static_cast<size_t>(a)].name <
-                                       snapshot.nodes[static_cast<size_t>(b)].name; });
+  std::sort(layout->by_name.begin(), layout->by_name.end(), [&](int a, int b) {
+    return snapshot.nodes[static_cast<size_t>(a)].name <
+           snapshot.nodes[static_cast<size_t>(b)].name;
+  });
   layout->name_rank.resize(nodes);
   for (size_t rank = 0; rank < nodes; ++rank) {
     layout->name_rank[static_cast<size_t>(layout->by_name[rank])] = static_cast<int>(rank);
@@ -39,7 +40,8 @@ ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog
 
 std::span<const int> ClusterState::used_milli(int n, int pool) const {
   const size_t index = layout_->pool_begin[static_cast<size_t>(n)] + static_cast<size_t>(pool);
-  return {used_.data() + layout_->pool_offset[index], static_cast<size_t>(layout_->pool_size[index])};
+  return {used_.data() + layout_->pool_offset[index],
+          static_cast<size_t>(layout_->pool_size[index])};
 }
 
 int ClusterState::free_devices(int n, int pool) const {
@@ -66,8 +68,8 @@ void ClusterState::Adjust(const Holding& holding, int sign) {
   ++version_[n];
   const model::Node& info = node(holding.node);
   cpus_free_[n] = std::clamp(cpus_free_[n] - sign * holding.cpus, 0, info.cpus_total);
-  memory_free_[n] = std::clamp(memory_free_[n] - sign * holding.memory_mib, int64_t{0},
-                               info.memory_total_mib);
+  memory_free_[n] =
+      std::clamp(memory_free_[n] - sign * holding.memory_mib, int64_t{0}, info.memory_total_mib);
   if (holding.pool < 0) return;
   CountHosted(holding, sign);
   const size_t index = layout_->pool_begin[n] + static_cast<size_t>(holding.pool);
@@ -81,9 +83,11 @@ void ClusterState::Adjust(const Holding& holding, int sign) {
 }
 
 void ClusterState::CountHosted(const Holding& holding, int sign) {
-  const int tag = holding.fraction_milli > 0 ? kSharedRequest : static_cast<int>(holding.devices.size());
+  const int tag =
+      holding.fraction_milli > 0 ? kSharedRequest : static_cast<int>(holding.devices.size());
   auto& hosted = hosted_[static_cast<size_t>(holding.node)];
-  auto it = std::find_if(hosted.begin(), hosted.end(), [&](const auto& h) { return h.first == tag; });
+  auto it =
+      std::find_if(hosted.begin(), hosted.end(), [&](const auto& h) { return h.first == tag; });
   if (it == hosted.end()) {
     if (sign > 0) hosted.emplace_back(tag, 1);
     return;
@@ -95,8 +99,8 @@ void ClusterState::CountHosted(const Holding& holding, int sign) {
 std::vector<Holding> ClusterState::Resolve(const model::RunningJob& job) const {
   std::vector<Holding> holdings;
   for (const model::NodeAllocation& alloc : job.allocations) {
-    Holding holding{FindNode(alloc.node), -1, alloc.device_indices, alloc.fraction_milli,
-                    alloc.cpus, alloc.memory_mib};
+    Holding holding{FindNode(alloc.node), -1,         alloc.device_indices,
+                    alloc.fraction_milli, alloc.cpus, alloc.memory_mib};
     if (holding.node < 0) continue;
     holding.pool = FindPool(holding.node, alloc.gres_name, alloc.gres_type);
     if (holding.pool >= 0 && holding.devices.empty() && alloc.device_count > 0) {
@@ -123,7 +127,8 @@ int ClusterState::FindNode(std::string_view name) const {
 int ClusterState::FindPool(int n, std::string_view gres_name, std::string_view gres_type) const {
   const auto& pools = node(n).accelerators;
   for (size_t p = 0; p < pools.size(); ++p) {
-    if (pools[p].gres_name == gres_name && pools[p].gres_type == gres_type) return static_cast<int>(p);
+    if (pools[p].gres_name == gres_name && pools[p].gres_type == gres_type)
+      return static_cast<int>(p);
   }
   return -1;
 }

@@ -46,7 +46,9 @@ class ClusterState {
   int cpus_free(int n) const { return cpus_free_[static_cast<size_t>(n)]; }
   int64_t memory_free(int n) const { return memory_free_[static_cast<size_t>(n)]; }
   std::span<const int> used_milli(int n, int pool) const;
-  int kind_of(int n, int pool) const { return node(n).accelerators[static_cast<size_t>(pool)].kind_index; }
+  int kind_of(int n, int pool) const {
+    return node(n).accelerators[static_cast<size_t>(pool)].kind_index;
+  }
   int free_devices(int n, int pool) const;
   // Request shapes placed on node n through this state, as (tag, jobs) pairs; the
   // tag is the whole-device count, or kSharedRequest for a device share. Lets
@@ -79,7 +81,7 @@ class ClusterState {
   struct Layout {
     std::vector<int> by_name;
     std::vector<int> name_rank;
-    std::vector<size_t> pool_begin;  // per node: index of its first pool in pool_offset
+    std::vector<size_t> pool_begin;   // per node: index of its first pool in pool_offset
     std::vector<size_t> pool_offset;  // per pool: index of its first device in used_
     std::vector<int> pool_size;
   };

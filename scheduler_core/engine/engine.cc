@@ -45,7 +45,8 @@ std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterStat
     free_devices += free_here;
     if (free_here < request.count_per_node) continue;
     const auto& rule = state.catalog().kind(pools[p].kind_index).rule;
-    if (auto devices = model::ChooseWholeDevices(rule, used, request.count_per_node, pools[p].device_groups)) {
+    if (auto devices =
+            model::ChooseWholeDevices(rule, used, request.count_per_node, pools[p].device_groups)) {
       candidates.push_back(Candidate{n, pool, std::move(*devices), 0});
     }
   }
@@ -123,7 +124,8 @@ struct Eligibility {
   ReasonTally rejected;
 };
 
-Eligibility ComputeEligibility(const Job& job, const ClusterState& state, const Pipeline& pipeline) {
+Eligibility ComputeEligibility(const Job& job, const ClusterState& state,
+                               const Pipeline& pipeline) {
   Eligibility result;
   for (int n : state.nodes_by_name()) {
     std::string_view reason;
@@ -144,13 +146,11 @@ Eligibility ComputeEligibility(const Job& job, const ClusterState& state, const 
 // Everything a job's shape decides: plugins that DependsOnlyOnShape() read only these.
 std::string ShapeKey(const model::PendingJob& job) {
   const auto& acc = job.accelerators;
-  return Cat(Join(job.partitions, ","), "|", Join(job.features, ","), "|",
-                      acc.gres_name, ":", Join(acc.allowed_types, ","), ":",
-                      acc.count_per_node, ":", acc.fraction_milli, "|", job.cpus_per_node, "|",
-                      job.memory_per_node_mib, "|", job.num_nodes, "|",
-                      Join(job.required_nodes, ","), "|",
-                      Join(job.excluded_nodes, ","), "|", job.qos, "|",
-                      static_cast<int>(job.job_class));
+  return Cat(Join(job.partitions, ","), "|", Join(job.features, ","), "|", acc.gres_name, ":",
+             Join(acc.allowed_types, ","), ":", acc.count_per_node, ":", acc.fraction_milli, "|",
+             job.cpus_per_node, "|", job.memory_per_node_mib, "|", job.num_nodes, "|",
+             Join(job.required_nodes, ","), "|", Join(job.excluded_nodes, ","), "|", job.qos, "|",
+             static_cast<int>(job.job_class));
 }
 
 // Evaluations of every node for one job shape; reused across the cycle while
@@ -348,9 +348,9 @@ PlacementFailure DescribeFailure(const Job& job, int node_count, const Eligibili
   } else {
     failure.code = ClassifyDynamic(dynamic, gang_reason);
   }
-  failure.message = Cat(std::max(fit, 0), "/", node_count, " nodes fit",
-                                 job->num_nodes > 1 ? Cat(" (need ", job->num_nodes, ")") : "",
-                                 ": ", all.Describe());
+  failure.message =
+      Cat(std::max(fit, 0), "/", node_count, " nodes fit",
+          job->num_nodes > 1 ? Cat(" (need ", job->num_nodes, ")") : "", ": ", all.Describe());
   return failure;
 }
 
@@ -398,7 +398,44 @@ std::optional<Reservation> PlanReservation(const Job& job, const Eligibility& el
   return std::nullopt;
 }
 
+// Per job shape: the static verdict and the cached node evaluations.
+struct ShapeState {
+  Eligibility eligibility;
+  std::unique_ptr<EvalCache> cache;
+};
+
 }  // namespace
+
+struct PlacementCache::Impl {
+  // Caches are bounded (shapes x nodes) so a queue of all-different jobs cannot eat memory.
+  static constexpr size_t kMaxCachedEvaluations = size_t{1} << 19;  // ~40 MiB
+
+  Impl(const ClusterState& s, const Pipeline& p)
+      : state(s), pipeline(p), cacheable(PipelineIsCacheable(p)) {}
+
+  ShapeState& For(const Job& job) {
+    auto [it, inserted] = shapes.try_emplace(ShapeKey(*job));
+    ShapeState& shape = it->second;
+    if (inserted) {
+      shape.eligibility = ComputeEligibility(job, state, pipeline);
+      const size_t nodes = static_cast<size_t>(state.node_count());
+      const bool cache_it = cacheable && cached_evaluations + nodes <= kMaxCachedEvaluations;
+      if (cache_it) cached_evaluations += nodes;
+      shape.cache = std::make_unique<EvalCache>(state, pipeline, cache_it);
+    }
+    return shape;
+  }
+
+  const ClusterState& state;
+  const Pipeline& pipeline;
+  bool cacheable;
+  size_t cached_evaluations = 0;
+  std::unordered_map<std::string, ShapeState> shapes;
+};
+
+PlacementCache::PlacementCache(const ClusterState& state, const Pipeline& pipeline)
+    : impl_(std::make_unique<Impl>(state, pipeline)) {}
+PlacementCache::~PlacementCache() = default;
 
 Job MakeJob(const model::PendingJob& request, const Pipeline& pipeline, int64_t now) {
   Job job;
@@ -414,14 +451,17 @@ Job MakeJob(const model::PendingJob& request, const Pipeline& pipeline, int64_t 
 }
 
 std::optional<JobStart> FindPlacement(const Job& job, const ClusterState& state,
-                                      const Pipeline& pipeline, PlacementFailure* failure) {
-  Eligibility eligibility = ComputeEligibility(job, state, pipeline);
-  EvalCache cache(state, pipeline, /*enabled=*/false);
+                                      const Pipeline& pipeline, PlacementFailure* failure,
+                                      PlacementCache* cache) {
+  std::optional<PlacementCache> local;
+  if (cache == nullptr) cache = &local.emplace(state, pipeline);
+  ShapeState& shape = cache->impl().For(job);
   std::string_view gang_reason;
-  auto start = Place(job, eligibility.nodes, state, cache, nullptr, &gang_reason);
+  auto start = Place(job, shape.eligibility.nodes, state, *shape.cache, nullptr, &gang_reason);
   if (!start && failure != nullptr) {
-    const ReasonTally dynamic = TallyRejections(job, eligibility.nodes, cache, nullptr);
-    *failure = DescribeFailure(job, state.node_count(), eligibility, dynamic, gang_reason);
+    const ReasonTally dynamic =
+        TallyRejections(job, shape.eligibility.nodes, *shape.cache, nullptr);
+    *failure = DescribeFailure(job, state.node_count(), shape.eligibility, dynamic, gang_reason);
   }
   return start;
 }
@@ -433,9 +473,11 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
 
   std::vector<Job> queue;
   queue.reserve(snapshot.pending.size());
-  for (const auto& request : snapshot.pending) queue.push_back(MakeJob(request, pipeline, snapshot.now));
+  for (const auto& request : snapshot.pending)
+    queue.push_back(MakeJob(request, pipeline, snapshot.now));
   std::sort(queue.begin(), queue.end(), [](const Job& a, const Job& b) {
-    if (a.effective_priority != b.effective_priority) return a.effective_priority > b.effective_priority;
+    if (a.effective_priority != b.effective_priority)
+      return a.effective_priority > b.effective_priority;
     if (a->submit_time != b->submit_time) return a->submit_time < b->submit_time;
     return a->id < b->id;
   });
@@ -452,18 +494,8 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
   bool ends_sorted = false;
 
   Holds holds{std::vector<int64_t>(snapshot.nodes.size(), kNoReservation), snapshot.now};
-  // Per job shape: the static verdict and the cached node evaluations. Caches are
-  // bounded (shapes x nodes) so a queue of all-different jobs cannot eat memory.
-  struct ShapeState {
-    Eligibility eligibility;
-    std::unique_ptr<EvalCache> cache;
-  };
-  std::unordered_map<std::string, ShapeState> shapes;
-  const bool cacheable = PipelineIsCacheable(pipeline);
-  constexpr size_t kMaxCachedEvaluations = size_t{1} << 22;
-  size_t cached_evaluations = 0;
+  PlacementCache shapes(state, pipeline);
   std::unordered_map<std::string, PlacementFailure> failed_shapes;  // shape + time limit
-
   const int limit = pipeline.limits.max_jobs_per_cycle;
   for (size_t q = 0; q < queue.size(); ++q) {
     const Job& job = queue[q];
@@ -472,19 +504,11 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
                               Cat("not evaluated: beyond the first ", limit, " jobs")});
       continue;
     }
-    const std::string shape = ShapeKey(*job);
-    auto [shape_it, inserted] = shapes.try_emplace(shape);
-    ShapeState& shape_state = shape_it->second;
-    if (inserted) {
-      shape_state.eligibility = ComputeEligibility(job, state, pipeline);
-      const bool cache_it = cacheable && cached_evaluations + snapshot.nodes.size() <= kMaxCachedEvaluations;
-      if (cache_it) cached_evaluations += snapshot.nodes.size();
-      shape_state.cache = std::make_unique<EvalCache>(state, pipeline, cache_it);
-    }
+    ShapeState& shape_state = shapes.impl().For(job);
     const Eligibility& eligibility = shape_state.eligibility;
 
     // Resources only shrink within a cycle: a shape that failed stays failed.
-    const std::string attempt = Cat(shape, "|", job.time_limit_s);
+    const std::string attempt = Cat(ShapeKey(*job), "|", job.time_limit_s);
     if (auto failed = failed_shapes.find(attempt); failed != failed_shapes.end()) {
       plan.pending.push_back({job->id, failed->second.code, failed->second.message});
       continue;
@@ -493,8 +517,9 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     auto start = Place(job, eligibility.nodes, state, *shape_state.cache, &holds, &gang_reason);
     if (start) {
       state.Apply(*start, job->cpus_per_node, job->memory_per_node_mib);
-      ends.push_back({snapshot.now + job.time_limit_s,
-                      ClusterState::HoldingsOf(*start, job->cpus_per_node, job->memory_per_node_mib)});
+      ends.push_back(
+          {snapshot.now + job.time_limit_s,
+           ClusterState::HoldingsOf(*start, job->cpus_per_node, job->memory_per_node_mib)});
       ends_sorted = false;
       plan.starts.push_back(std::move(*start));
       continue;
@@ -515,7 +540,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
           held = std::min(held, reservation->planned_start);
         }
         failure.message = Cat(failure.message, "; reserved to start by ",
-                                       reservation->planned_start - snapshot.now, "s from now");
+                              reservation->planned_start - snapshot.now, "s from now");
         plan.reservations.push_back(std::move(*reservation));
         plan.pending.push_back({job->id, failure.code, failure.message});
         continue;  // its own shape may still fit elsewhere for later jobs

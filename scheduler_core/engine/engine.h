@@ -5,6 +5,7 @@
 // The daemon, the simulator and the tests all run this code.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -25,12 +26,31 @@ struct PlacementFailure {
   std::string message;
 };
 
+// What the engine learns about job shapes on one ClusterState (where each shape
+// may ever run; each node's evaluation until the node changes), kept across
+// placements so a stream of similar jobs costs one pass per change, not per job.
+// Bound to one state and pipeline, which must outlive it. Not thread-safe.
+class PlacementCache {
+ public:
+  PlacementCache(const ClusterState& state, const Pipeline& pipeline);
+  ~PlacementCache();
+  PlacementCache(const PlacementCache&) = delete;
+  PlacementCache& operator=(const PlacementCache&) = delete;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 // Best placement of one job on the cluster as `state` has it now, honouring the
 // pipeline's filters and scorers, all nodes of a gang or none. Exposed for the
-// simulator's one-task-at-a-time protocol and for tests.
+// simulator's one-task-at-a-time protocol and for tests; pass a cache made for
+// this state and pipeline when placing many jobs in a row.
 std::optional<JobStart> FindPlacement(const Job& job, const ClusterState& state,
-                                      const Pipeline& pipeline,
-                                      PlacementFailure* failure = nullptr);
+                                      const Pipeline& pipeline, PlacementFailure* failure = nullptr,
+                                      PlacementCache* cache = nullptr);
 
 // Wraps a pending job with its class, effective priority and time limit.
 Job MakeJob(const model::PendingJob& request, const Pipeline& pipeline, int64_t now);

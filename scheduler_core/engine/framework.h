@@ -85,9 +85,9 @@ struct WeightedScorer {
 };
 
 struct EngineLimits {
-  int max_reservations = 16;          // blocked jobs that get a planned start
-  int max_jobs_per_cycle = 0;         // 0: every pending job
-  int64_t default_time_limit_s = 0;   // for jobs without one; 0: one year
+  int max_reservations = 16;         // blocked jobs that get a planned start
+  int max_jobs_per_cycle = 0;        // 0: every pending job
+  int64_t default_time_limit_s = 0;  // for jobs without one; 0: one year
 };
 
 // One policy, ready to run: plugins plus limits. Built by policy::BuildPipeline.

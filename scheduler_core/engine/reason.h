@@ -12,7 +12,8 @@ namespace accelpack::engine {
 
 // Reasons the engine itself gives (filters give their own).
 inline constexpr std::string_view kReasonTooFewFreeDevices = "too few free devices";
-inline constexpr std::string_view kReasonNoLegalShape = "free devices not in a legal topology shape";
+inline constexpr std::string_view kReasonNoLegalShape =
+    "free devices not in a legal topology shape";
 inline constexpr std::string_view kReasonHeld = "held for a reserved job";
 inline constexpr std::string_view kReasonRequiredNodeBusy = "a required node (-w) cannot host it";
 inline constexpr std::string_view kReasonGangDoesNotFit = "no single kind/SuperPoD holds the gang";

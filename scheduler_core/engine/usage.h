@@ -11,11 +11,11 @@
 namespace accelpack::engine {
 
 struct KindUsage {
-  int kind = -1;  // catalog index
+  int kind = -1;              // catalog index
   int devices_total = 0;      // on usable nodes
   int devices_allocated = 0;  // whole or partly in use
   int devices_idle = 0;
-  int devices_unusable = 0;   // on down, drained or reserved nodes
+  int devices_unusable = 0;  // on down, drained or reserved nodes
   // Idle devices while at least one job still pending allows this kind: the waste
   // accelpack exists to remove.
   int devices_idle_while_demanded = 0;

@@ -73,12 +73,18 @@ Catalog MakeBuiltIn() {
   };
   for (const auto& kind : kinds) (void)catalog.AddKind(kind);
   const GresKindMapping gres[] = {
-      {"gpu", "h100", "h100"},        {"gpu", "h200", "h200"},
-      {"gpu", "h800", "h800"},        {"gpu", "h20", "h20"},
-      {"npu", "910", "ascend910"},    {"npu", "910b", "ascend910b"},
-      {"npu", "910b16", "ascend910b-box16"}, {"npu", "910c", "ascend910c"},
-      {"gpu", "910", "ascend910"},    {"gpu", "910b", "ascend910b"},
-      {"gpu", "910b16", "ascend910b-box16"}, {"gpu", "910c", "ascend910c"},
+      {"gpu", "h100", "h100"},
+      {"gpu", "h200", "h200"},
+      {"gpu", "h800", "h800"},
+      {"gpu", "h20", "h20"},
+      {"npu", "910", "ascend910"},
+      {"npu", "910b", "ascend910b"},
+      {"npu", "910b16", "ascend910b-box16"},
+      {"npu", "910c", "ascend910c"},
+      {"gpu", "910", "ascend910"},
+      {"gpu", "910b", "ascend910b"},
+      {"gpu", "910b16", "ascend910b-box16"},
+      {"gpu", "910c", "ascend910c"},
   };
   for (const auto& mapping : gres) (void)catalog.MapGres(mapping);
   return catalog;
@@ -99,15 +105,14 @@ absl::Status Catalog::AddKind(AcceleratorKind kind) {
   const TopologyRule& rule = kind.rule;
   if (rule.devices_per_node < 1 || rule.group_size < 1 || rule.module_size < 1 ||
       rule.devices_per_node % rule.group_size != 0 || rule.group_size % rule.module_size != 0) {
-    return absl::InvalidArgumentError(Cat(
-        "kind ", kind.name,
-        ": devices_per_node must be a multiple of group_size, and group_size of module_size"));
+    return absl::InvalidArgumentError(
+        Cat("kind ", kind.name,
+            ": devices_per_node must be a multiple of group_size, and group_size of module_size"));
   }
   for (int count : rule.legal_counts) {
     if (count < 1 || count > rule.devices_per_node) {
       return absl::InvalidArgumentError(
-          Cat("kind ", kind.name, ": legal count ", count, " outside 1..",
-                       rule.devices_per_node));
+          Cat("kind ", kind.name, ": legal count ", count, " outside 1..", rule.devices_per_node));
     }
   }
   kinds_.push_back(std::move(kind));
@@ -116,8 +121,8 @@ absl::Status Catalog::AddKind(AcceleratorKind kind) {
 
 absl::Status Catalog::MapGres(GresKindMapping mapping) {
   if (!FindKind(mapping.kind)) {
-    return absl::NotFoundError(Cat("gres ", mapping.gres_name, ":", mapping.gres_type,
-                                            ": unknown kind ", mapping.kind));
+    return absl::NotFoundError(
+        Cat("gres ", mapping.gres_name, ":", mapping.gres_type, ": unknown kind ", mapping.kind));
   }
   for (auto& existing : gres_) {
     if (existing.gres_name == mapping.gres_name && existing.gres_type == mapping.gres_type) {

@@ -30,7 +30,7 @@ struct AcceleratorPool {
   // Share in use per device (0..1000); ValidateSnapshot fills it from `allocated`
   // when the controller tracks only a count.
   std::vector<int> used_milli;
-  std::string kind;    // optional override of the GRES -> kind map
+  std::string kind;     // optional override of the GRES -> kind map
   int kind_index = -1;  // resolved by ValidateSnapshot
   // Interconnect groups (HCCS rings, NVSwitch boards) by device index, as the
   // node probe found them; empty: the kind's rule (contiguous groups) applies.
@@ -50,8 +50,10 @@ struct Node {
   std::string network_switch;
   std::string superpod;
 
-  bool Usable() const { return state != NodeState::kDown && state != NodeState::kDrained &&
-                               state != NodeState::kReserved; }
+  bool Usable() const {
+    return state != NodeState::kDown && state != NodeState::kDrained &&
+           state != NodeState::kReserved;
+  }
 };
 
 struct AcceleratorRequest {

@@ -39,7 +39,8 @@ std::vector<int> TakeFromGroup(const TopologyRule& rule, std::span<const int> us
 }
 
 int FreeInGroup(std::span<const int> used, std::span<const int> group) {
-  return static_cast<int>(std::count_if(group.begin(), group.end(), [&](int d) { return IsFree(used, d); }));
+  return static_cast<int>(
+      std::count_if(group.begin(), group.end(), [&](int d) { return IsFree(used, d); }));
 }
 
 std::vector<std::vector<int>> ContiguousGroups(int devices, int group_size) {
@@ -96,8 +97,9 @@ std::optional<std::vector<int>> ChooseWholeDevices(const TopologyRule& rule,
     if (!taken.empty()) candidates.push_back({FreeInGroup(used_milli, group), std::move(taken)});
   }
   if (static_cast<int>(candidates.size()) < groups_needed) return std::nullopt;
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.free_devices < b.free_devices; });
+  std::stable_sort(
+      candidates.begin(), candidates.end(),
+      [](const Candidate& a, const Candidate& b) { return a.free_devices < b.free_devices; });
   std::vector<int> chosen;
   for (int g = 0; g < groups_needed; ++g) {
     const auto& taken = candidates[static_cast<size_t>(g)].devices;

@@ -23,8 +23,8 @@ std::string_view JobClassName(JobClass job_class) {
 
 bool AcceleratorRequest::Allows(const AcceleratorPool& pool) const {
   if (pool.gres_name != gres_name) return false;
-  return allowed_types.empty() ||
-         std::find(allowed_types.begin(), allowed_types.end(), pool.gres_type) != allowed_types.end();
+  return allowed_types.empty() || std::find(allowed_types.begin(), allowed_types.end(),
+                                            pool.gres_type) != allowed_types.end();
 }
 
 namespace {
@@ -37,19 +37,19 @@ absl::Status Invalid(std::string_view field, std::string_view problem) {
 void FillUsedMilli(AcceleratorPool& pool) {
   if (!pool.used_milli.empty()) return;
   pool.used_milli.assign(static_cast<size_t>(pool.count), 0);
-  for (int i = 0; i < pool.allocated; ++i) pool.used_milli[static_cast<size_t>(i)] = kMilliPerDevice;
+  for (int i = 0; i < pool.allocated; ++i)
+    pool.used_milli[static_cast<size_t>(i)] = kMilliPerDevice;
 }
 
-absl::Status ValidatePool(AcceleratorPool& pool, const std::string& field,
-                          const Catalog& catalog) {
+absl::Status ValidatePool(AcceleratorPool& pool, const std::string& field, const Catalog& catalog) {
   if (pool.gres_name.empty()) return Invalid(field + ".gres_name", "empty");
   std::optional<int> kind = pool.kind.empty() ? catalog.KindForGres(pool.gres_name, pool.gres_type)
                                               : catalog.FindKind(pool.kind);
   if (!kind) {
     return Invalid(field + ".kind",
                    pool.kind.empty()
-                       ? Cat("no kind is mapped to gres ", pool.gres_name, ":",
-                                      pool.gres_type, " (map it in the policy's kinds section)")
+                       ? Cat("no kind is mapped to gres ", pool.gres_name, ":", pool.gres_type,
+                             " (map it in the policy's kinds section)")
                        : Cat("unknown kind \"", pool.kind, "\""));
   }
   pool.kind_index = *kind;
@@ -58,8 +58,7 @@ absl::Status ValidatePool(AcceleratorPool& pool, const std::string& field,
     return Invalid(field + ".count", Cat(pool.count, " outside 1..", 4 * per_node));
   }
   if (pool.allocated < 0 || pool.allocated > pool.count) {
-    return Invalid(field + ".allocated",
-                   Cat(pool.allocated, " exceeds count ", pool.count));
+    return Invalid(field + ".allocated", Cat(pool.allocated, " exceeds count ", pool.count));
   }
   if (!pool.used_milli.empty()) {
     if (pool.used_milli.size() != static_cast<size_t>(pool.count)) {
@@ -81,7 +80,8 @@ absl::Status ValidatePool(AcceleratorPool& pool, const std::string& field,
       if (device < 0 || device >= pool.count) {
         return Invalid(at, Cat("device ", device, " outside 0..", pool.count - 1));
       }
-      if (grouped[static_cast<size_t>(device)]) return Invalid(at, Cat("device ", device, " in two groups"));
+      if (grouped[static_cast<size_t>(device)])
+        return Invalid(at, Cat("device ", device, " in two groups"));
       grouped[static_cast<size_t>(device)] = true;
     }
   }
@@ -110,7 +110,7 @@ absl::Status ValidateNode(Node& node, const std::string& field, const Catalog& c
           node.accelerators[b].gres_type == node.accelerators[a].gres_type) {
         return Invalid(Cat(field, ".accelerators[", a, "]"),
                        Cat("duplicate gres ", node.accelerators[a].gres_name, ":",
-                                    node.accelerators[a].gres_type));
+                           node.accelerators[a].gres_type));
       }
     }
   }
@@ -121,8 +121,7 @@ absl::Status CheckNodeNames(const std::vector<std::string>& names, const std::st
                             const std::unordered_set<std::string_view>& known) {
   for (size_t i = 0; i < names.size(); ++i) {
     if (!known.contains(names[i])) {
-      return Invalid(Cat(field, "[", i, "]"),
-                     Cat("unknown node \"", names[i], "\""));
+      return Invalid(Cat(field, "[", i, "]"), Cat("unknown node \"", names[i], "\""));
     }
   }
   return absl::OkStatus();
@@ -155,8 +154,7 @@ absl::Status ValidatePending(const PendingJob& job, const std::string& field,
   }
   if (static_cast<int>(job.required_nodes.size()) > job.num_nodes) {
     return Invalid(field + ".required_nodes",
-                   Cat(job.required_nodes.size(), " nodes for a ", job.num_nodes,
-                                "-node job"));
+                   Cat(job.required_nodes.size(), " nodes for a ", job.num_nodes, "-node job"));
   }
   absl::Status status = CheckNodeNames(job.required_nodes, field + ".required_nodes", nodes);
   if (!status.ok()) return status;

@@ -126,10 +126,11 @@ class Baseline : public engine::Scorer {
  public:
   explicit Baseline(Common common) : common_(common) {}
 
-  double Score(const Job& job, const Candidate& candidate,
-               const ClusterState& state) const final {
+  double Score(const Job& job, const Candidate& candidate, const ClusterState& state) const final {
     const double integer = std::clamp(std::floor(Raw(job, candidate, state)), 0.0, 100.0);
-    const double tie = common_.random_ties ? 0.5 * Unit(common_.seed, job->id, static_cast<uint64_t>(candidate.node)) : 0;
+    const double tie = common_.random_ties ? 0.5 * Unit(common_.seed, job->id,
+                                                        static_cast<uint64_t>(candidate.node))
+                                           : 0;
     return integer + tie + 1e-4 * DevicePreference(job, candidate, state);
   }
   // The random tie break reads the job id, so scores differ between jobs of one shape.
@@ -137,7 +138,8 @@ class Baseline : public engine::Scorer {
 
  protected:
   // The artifact's score, before truncation to an integer.
-  virtual double Raw(const Job& job, const Candidate& candidate, const ClusterState& state) const = 0;
+  virtual double Raw(const Job& job, const Candidate& candidate,
+                     const ClusterState& state) const = 0;
   // 0..1: which of one node's candidates (device usage levels) to take.
   virtual double DevicePreference(const Job&, const Candidate& candidate,
                                   const ClusterState& state) const {
@@ -177,8 +179,9 @@ class DotProductScorer final : public Baseline {
   double Raw(const Job& job, const Candidate& c, const ClusterState& state) const override {
     const Request r = RequestOf(job);
     const double max_gpu = common().max_devices * kMilli;
-    const double dot = (state.cpus_free(c.node) / common().max_cpus) * (r.cpus / common().max_cpus) +
-                       (NodeFreeMilli(c, state) / max_gpu) * (r.total_milli() / max_gpu);
+    const double dot =
+        (state.cpus_free(c.node) / common().max_cpus) * (r.cpus / common().max_cpus) +
+        (NodeFreeMilli(c, state) / max_gpu) * (r.total_milli() / max_gpu);
     return 100.0 * (1.0 - dot / 2.0);
   }
 };
@@ -273,10 +276,10 @@ class FragModel {
     thresholds_.erase(std::unique(thresholds_.begin(), thresholds_.end()), thresholds_.end());
     for (const TaskShape& s : shapes_) {
       threshold_of_.push_back(
-          s.gpu_count > 0
-              ? static_cast<int>(std::lower_bound(thresholds_.begin(), thresholds_.end(), s.gpu_milli) -
-                                 thresholds_.begin())
-              : -1);
+          s.gpu_count > 0 ? static_cast<int>(std::lower_bound(thresholds_.begin(),
+                                                              thresholds_.end(), s.gpu_milli) -
+                                             thresholds_.begin())
+                          : -1);
     }
   }
 
@@ -408,7 +411,8 @@ ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage) {
   }
   ShapeTable table;
   for (auto& [key, weight] : merged) {
-    table.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), weight});
+    table.push_back(
+        {std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), weight});
   }
   // Most popular first; equal counts in a fixed order so the table is reproducible.
   std::stable_sort(table.begin(), table.end(),
@@ -473,7 +477,8 @@ absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text) {
     char* end = nullptr;
     s.weight = std::strtod(weight.c_str(), &end);
     if (weight.empty() || *end != '\0' || !(s.weight >= 0)) {
-      return absl::InvalidArgumentError(Cat(where, ".weight: expected a number >= 0, got \"", weight, "\""));
+      return absl::InvalidArgumentError(
+          Cat(where, ".weight: expected a number >= 0, got \"", weight, "\""));
     }
     table.push_back(std::move(s));
   }
@@ -500,7 +505,8 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFgdScorer(const PluginArgs& 
   if (!common.ok()) return common.status();
   auto it = args.find("shapes");
   if (it == args.end()) {
-    return absl::InvalidArgumentError("needs \"shapes\": the workload's task shapes (cpus:count:milli:types:weight;...)");
+    return absl::InvalidArgumentError(
+        "needs \"shapes\": the workload's task shapes (cpus:count:milli:types:weight;...)");
   }
   auto shapes = ShapesFromArg(it->second);
   if (!shapes.ok()) return shapes.status();
@@ -528,8 +534,8 @@ const std::vector<PresetEntry>& Presets() {
 }
 
 std::vector<std::string> StandardFilters() {
-  return {"partition",  "features",   "excluded_nodes", "accelerator_type",
-          "capacity",   "node_state", "free_cpus",      "free_memory"};
+  return {"partition", "features",   "excluded_nodes", "accelerator_type",
+          "capacity",  "node_state", "free_cpus",      "free_memory"};
 }
 
 }  // namespace

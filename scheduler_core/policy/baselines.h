@@ -38,11 +38,11 @@ namespace accelpack::policy {
 
 // One task shape of a workload and its share of tasks.
 struct TaskShape {
-  int cpus = 0;         // per node, in the snapshot's CPU unit
-  int gpu_count = 0;    // devices per node; 0: a task without devices
-  int gpu_milli = 0;    // share of each device, 1..1000
+  int cpus = 0;                            // per node, in the snapshot's CPU unit
+  int gpu_count = 0;                       // devices per node; 0: a task without devices
+  int gpu_milli = 0;                       // share of each device, 1..1000
   std::vector<std::string> allowed_types;  // GRES types; empty: any
-  double weight = 0;    // popularity; a table's weights sum to 1
+  double weight = 0;                       // popularity; a table's weights sum to 1
 };
 using ShapeTable = std::vector<TaskShape>;
 

@@ -74,8 +74,9 @@ std::unique_ptr<engine::Filter> MakePartitionFilter() {
               [](const Job& job, int n, const ClusterState& state) {
                 if (job->partitions.empty()) return true;
                 const auto& node_partitions = state.node(n).partitions;
-                return std::any_of(job->partitions.begin(), job->partitions.end(),
-                                   [&](const std::string& p) { return Contains(node_partitions, p); });
+                return std::any_of(
+                    job->partitions.begin(), job->partitions.end(),
+                    [&](const std::string& p) { return Contains(node_partitions, p); });
               });
 }
 

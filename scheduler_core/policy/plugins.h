@@ -15,8 +15,8 @@ namespace accelpack::policy {
 
 // Which class a job is and how far up the queue it goes.
 struct QueueOrderConfig {
-  double priority_weight = 1.0;       // times Slurm's priority
-  double age_weight_per_hour = 0.0;   // added per hour waited
+  double priority_weight = 1.0;      // times Slurm's priority
+  double age_weight_per_hour = 0.0;  // added per hour waited
   std::map<model::JobClass, double> class_boost;
   std::map<std::string, model::JobClass> partition_classes;
   std::map<std::string, model::JobClass> qos_classes;

@@ -23,8 +23,8 @@ PolicyConfig DefaultPolicy() {
   config.queue.class_boost = {{model::JobClass::kInference, 100}};
   config.queue.partition_classes = {{"inference", model::JobClass::kInference},
                                     {"training", model::JobClass::kTraining}};
-  config.filters = {"partition",  "features",   "excluded_nodes", "accelerator_type",
-                    "capacity",   "node_state", "free_cpus",      "free_memory"};
+  config.filters = {"partition", "features",   "excluded_nodes", "accelerator_type",
+                    "capacity",  "node_state", "free_cpus",      "free_memory"};
   // Device fit decides; CPU fit only breaks ties (1000:1 keeps them in tiers).
   config.scorers = {{"best_fit_devices", 1000, {}}, {"best_fit_cpu", 1, {}}};
   return config;
@@ -47,7 +47,8 @@ absl::StatusOr<BuiltPolicy> BuildPolicy(const PolicyConfig& config) {
   }
   for (size_t i = 0; i < config.filters.size(); ++i) {
     auto filter = MakeFilter(config.filters[i]);
-    if (!filter.ok()) return absl::InvalidArgumentError(Cat("filters[", i, "]: ", filter.status().message()));
+    if (!filter.ok())
+      return absl::InvalidArgumentError(Cat("filters[", i, "]: ", filter.status().message()));
     pipeline->filters.push_back(std::move(*filter));
   }
   for (size_t i = 0; i < config.scorers.size(); ++i) {
@@ -56,7 +57,8 @@ absl::StatusOr<BuiltPolicy> BuildPolicy(const PolicyConfig& config) {
       return absl::InvalidArgumentError(Cat("scorers[", i, "].weight: must be >= 0"));
     }
     auto scorer = MakeScorer(sc.name, sc.args);
-    if (!scorer.ok()) return absl::InvalidArgumentError(Cat("scorers[", i, "]: ", scorer.status().message()));
+    if (!scorer.ok())
+      return absl::InvalidArgumentError(Cat("scorers[", i, "]: ", scorer.status().message()));
     pipeline->scorers.push_back({std::move(*scorer), sc.weight});
   }
   built.pipeline = std::move(pipeline);

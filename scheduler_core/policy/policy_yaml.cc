@@ -1,8 +1,8 @@
 // The policy file format (YAML). Every error names file:line:column and the key.
+#include <yaml-cpp/yaml.h>
+
 #include <fstream>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 #include "common/strings.h"
 #include "policy/policy.h"
@@ -48,13 +48,18 @@ model::JobClass ClassAt(const YAML::Node& node, std::string_view path) {
 }
 
 void ParseQueue(const YAML::Node& node, QueueOrderConfig& queue) {
-  ExpectMap(node, "queue", {"priority_weight", "age_weight_per_hour", "default_class", "class_boost",
-                            "partition_classes", "qos_classes"});
-  if (node["priority_weight"]) queue.priority_weight = As<double>(node["priority_weight"], "queue.priority_weight", "a number");
+  ExpectMap(node, "queue",
+            {"priority_weight", "age_weight_per_hour", "default_class", "class_boost",
+             "partition_classes", "qos_classes"});
+  if (node["priority_weight"])
+    queue.priority_weight =
+        As<double>(node["priority_weight"], "queue.priority_weight", "a number");
   if (node["age_weight_per_hour"]) {
-    queue.age_weight_per_hour = As<double>(node["age_weight_per_hour"], "queue.age_weight_per_hour", "a number");
+    queue.age_weight_per_hour =
+        As<double>(node["age_weight_per_hour"], "queue.age_weight_per_hour", "a number");
   }
-  if (node["default_class"]) queue.default_class = ClassAt(node["default_class"], "queue.default_class");
+  if (node["default_class"])
+    queue.default_class = ClassAt(node["default_class"], "queue.default_class");
   if (const YAML::Node boost = node["class_boost"]) {
     if (!boost.IsMap()) Fail(boost, "queue.class_boost", "expected a mapping class: number");
     queue.class_boost.clear();
@@ -100,10 +105,15 @@ void ParseScorers(const YAML::Node& node, std::vector<ScorerConfig>& scorers) {
 
 void ParseLimits(const YAML::Node& node, engine::EngineLimits& limits) {
   ExpectMap(node, "limits", {"max_reservations", "max_jobs_per_cycle", "default_time_limit_s"});
-  if (node["max_reservations"]) limits.max_reservations = As<int>(node["max_reservations"], "limits.max_reservations", "an integer");
-  if (node["max_jobs_per_cycle"]) limits.max_jobs_per_cycle = As<int>(node["max_jobs_per_cycle"], "limits.max_jobs_per_cycle", "an integer");
+  if (node["max_reservations"])
+    limits.max_reservations =
+        As<int>(node["max_reservations"], "limits.max_reservations", "an integer");
+  if (node["max_jobs_per_cycle"])
+    limits.max_jobs_per_cycle =
+        As<int>(node["max_jobs_per_cycle"], "limits.max_jobs_per_cycle", "an integer");
   if (node["default_time_limit_s"]) {
-    limits.default_time_limit_s = As<int64_t>(node["default_time_limit_s"], "limits.default_time_limit_s", "an integer");
+    limits.default_time_limit_s =
+        As<int64_t>(node["default_time_limit_s"], "limits.default_time_limit_s", "an integer");
   }
 }
 
@@ -116,8 +126,10 @@ void ParseKinds(const YAML::Node& node, std::vector<model::GresKindMapping>& kin
     if (!item["gres"] || !item["kind"]) Fail(item, path, "needs gres: NAME:TYPE and kind: KIND");
     const std::string gres = As<std::string>(item["gres"], path + ".gres", "NAME:TYPE");
     const size_t colon = gres.find(':');
-    if (colon == std::string::npos || colon == 0) Fail(item["gres"], path + ".gres", "expected NAME:TYPE");
-    kinds.push_back({gres.substr(0, colon), gres.substr(colon + 1), As<std::string>(item["kind"], path + ".kind", "a kind name")});
+    if (colon == std::string::npos || colon == 0)
+      Fail(item["gres"], path + ".gres", "expected NAME:TYPE");
+    kinds.push_back({gres.substr(0, colon), gres.substr(colon + 1),
+                     As<std::string>(item["kind"], path + ".kind", "a kind name")});
   }
 }
 
@@ -131,7 +143,8 @@ PolicyConfig ParseDocument(const YAML::Node& root) {
     if (!filters.IsSequence()) Fail(filters, "filters", "expected a list of filter names");
     config.filters.clear();
     for (size_t i = 0; i < filters.size(); ++i) {
-      config.filters.push_back(As<std::string>(filters[i], Cat("filters[", i, "]"), "a filter name"));
+      config.filters.push_back(
+          As<std::string>(filters[i], Cat("filters[", i, "]"), "a filter name"));
     }
   }
   if (root["scorers"]) ParseScorers(root["scorers"], config.scorers);
@@ -173,14 +186,17 @@ std::string PolicyToYaml(const PolicyConfig& config) {
   out << YAML::Key << "queue" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "priority_weight" << YAML::Value << config.queue.priority_weight;
   out << YAML::Key << "age_weight_per_hour" << YAML::Value << config.queue.age_weight_per_hour;
-  out << YAML::Key << "default_class" << YAML::Value << std::string(ClassName(config.queue.default_class));
+  out << YAML::Key << "default_class" << YAML::Value
+      << std::string(ClassName(config.queue.default_class));
   out << YAML::Key << "class_boost" << YAML::Value << YAML::BeginMap;
-  for (const auto& [cls, boost] : config.queue.class_boost) out << YAML::Key << std::string(ClassName(cls)) << YAML::Value << boost;
+  for (const auto& [cls, boost] : config.queue.class_boost)
+    out << YAML::Key << std::string(ClassName(cls)) << YAML::Value << boost;
   out << YAML::EndMap;
   for (auto [key, map] : {std::pair{"partition_classes", &config.queue.partition_classes},
                           std::pair{"qos_classes", &config.queue.qos_classes}}) {
     out << YAML::Key << key << YAML::Value << YAML::BeginMap;
-    for (const auto& [name, cls] : *map) out << YAML::Key << name << YAML::Value << std::string(ClassName(cls));
+    for (const auto& [name, cls] : *map)
+      out << YAML::Key << name << YAML::Value << std::string(ClassName(cls));
     out << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -193,11 +209,10 @@ std::string PolicyToYaml(const PolicyConfig& config) {
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
-  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap
-      << YAML::Key << "max_reservations" << YAML::Value << config.limits.max_reservations
-      << YAML::Key << "max_jobs_per_cycle" << YAML::Value << config.limits.max_jobs_per_cycle
-      << YAML::Key << "default_time_limit_s" << YAML::Value << config.limits.default_time_limit_s
-      << YAML::EndMap;
+  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap << YAML::Key << "max_reservations"
+      << YAML::Value << config.limits.max_reservations << YAML::Key << "max_jobs_per_cycle"
+      << YAML::Value << config.limits.max_jobs_per_cycle << YAML::Key << "default_time_limit_s"
+      << YAML::Value << config.limits.default_time_limit_s << YAML::EndMap;
   out << YAML::Key << "kinds" << YAML::Value << YAML::BeginSeq;
   for (const auto& kind : config.kinds) {
     out << YAML::Flow << YAML::BeginMap << YAML::Key << "gres" << YAML::Value

@@ -61,8 +61,8 @@ std::vector<std::string> Keys(const Map& map) {
 absl::StatusOr<std::unique_ptr<engine::Filter>> MakeFilter(std::string_view name) {
   auto it = Filters().find(name);
   if (it == Filters().end()) {
-    return absl::InvalidArgumentError(Cat("unknown filter \"", name, "\" (known: ",
-                                                   Join(FilterNames(), ", "), ")"));
+    return absl::InvalidArgumentError(
+        Cat("unknown filter \"", name, "\" (known: ", Join(FilterNames(), ", "), ")"));
   }
   return it->second();
 }
@@ -71,8 +71,8 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeScorer(std::string_view name
                                                            const PluginArgs& args) {
   auto it = Scorers().find(name);
   if (it == Scorers().end()) {
-    return absl::InvalidArgumentError(Cat("unknown scorer \"", name, "\" (known: ",
-                                                   Join(ScorerNames(), ", "), ")"));
+    return absl::InvalidArgumentError(
+        Cat("unknown scorer \"", name, "\" (known: ", Join(ScorerNames(), ", "), ")"));
   }
   auto scorer = it->second(args);
   if (!scorer.ok()) {

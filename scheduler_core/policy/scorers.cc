@@ -35,9 +35,11 @@ class BestFitDevices final : public engine::Scorer {
     if (candidate.pool < 0) return 0;
     double device_fit = 1.0;
     if (candidate.fraction_milli > 0) {
-      const int used = state.used_milli(candidate.node, candidate.pool)[static_cast<size_t>(candidate.devices.front())];
-      device_fit = 1.0 - static_cast<double>(model::kMilliPerDevice - used - candidate.fraction_milli) /
-                             model::kMilliPerDevice;
+      const int used = state.used_milli(
+          candidate.node, candidate.pool)[static_cast<size_t>(candidate.devices.front())];
+      device_fit =
+          1.0 - static_cast<double>(model::kMilliPerDevice - used - candidate.fraction_milli) /
+                    model::kMilliPerDevice;
     }
     return 90.0 * (1.0 - LeftoverShare(candidate, state)) + 10.0 * device_fit;
   }
@@ -47,7 +49,8 @@ class BestFitCpu final : public engine::Scorer {
  public:
   std::string_view name() const override { return "best_fit_cpu"; }
   // e.g. 64 CPUs, 20 free, job takes 4: leftover 16/64 -> 75.
-  double Score(const Job& job, const Candidate& candidate, const ClusterState& state) const override {
+  double Score(const Job& job, const Candidate& candidate,
+               const ClusterState& state) const override {
     const int total = state.node(candidate.node).cpus_total;
     if (total <= 0) return 0;
     const int leftover = state.cpus_free(candidate.node) - job->cpus_per_node;
@@ -67,7 +70,9 @@ class NodeOrder final : public engine::Scorer {
 
 }  // namespace
 
-std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer() { return std::make_unique<BestFitDevices>(); }
+std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer() {
+  return std::make_unique<BestFitDevices>();
+}
 std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer() { return std::make_unique<BestFitCpu>(); }
 std::unique_ptr<engine::Scorer> MakeNodeOrderScorer() { return std::make_unique<NodeOrder>(); }
 

@@ -1,7 +1,8 @@
 // accelpackd: the placement core daemon.
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 
 #include "common/strings.h"
 #include "service/server.h"

@@ -1,8 +1,8 @@
 #include "service/placement_service.h"
 
-#include <chrono>
-
 #include <spdlog/spdlog.h>
+
+#include <chrono>
 
 #include "common/strings.h"
 #include "engine/engine.h"
@@ -31,8 +31,8 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
   auto snapshot = SnapshotFromProto(request->snapshot());
   const auto policy = policies_->Current();
   if (snapshot.ok() && topology_ != nullptr) topology_->Annotate(*snapshot);
-  absl::Status valid = snapshot.ok() ? model::ValidateSnapshot(*snapshot, policy->catalog)
-                                     : snapshot.status();
+  absl::Status valid =
+      snapshot.ok() ? model::ValidateSnapshot(*snapshot, policy->catalog) : snapshot.status();
   if (!valid.ok()) {
     RecordRejected();
     spdlog::warn("rejected snapshot from {}: {}", context->peer(), MessageOf(valid));
@@ -62,7 +62,8 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
   }
   // Cycles that start nothing are routine at ~10 per second: keep them at debug.
   const auto level = plan.starts.empty() ? spdlog::level::debug : spdlog::level::info;
-  spdlog::log(level, "cycle from {}: {} nodes, {} pending, {} running -> {} started, {} reserved, {} us",
+  spdlog::log(level,
+              "cycle from {}: {} nodes, {} pending, {} running -> {} started, {} reserved, {} us",
               request->caller().empty() ? context->peer() : request->caller(),
               snapshot->nodes.size(), snapshot->pending.size(), snapshot->running.size(),
               plan.starts.size(), plan.reservations.size(), latency_us);

@@ -12,21 +12,23 @@ constexpr uint64_t kMaxCount = 1u << 24;  // far above any real node or job
 
 // Narrows a wire count, or names the field that is out of range.
 absl::Status Narrow(uint64_t value, const std::string& field, int* out) {
-  if (value > kMaxCount) return absl::InvalidArgumentError(Cat(field, ": ", value, " is out of range"));
+  if (value > kMaxCount)
+    return absl::InvalidArgumentError(Cat(field, ": ", value, " is out of range"));
   *out = static_cast<int>(value);
   return absl::OkStatus();
 }
 
 absl::Status NarrowMemory(uint64_t value, const std::string& field, int64_t* out) {
-  if (value > (uint64_t{1} << 40)) return absl::InvalidArgumentError(Cat(field, ": ", value, " MiB is out of range"));
+  if (value > (uint64_t{1} << 40))
+    return absl::InvalidArgumentError(Cat(field, ": ", value, " MiB is out of range"));
   *out = static_cast<int64_t>(value);
   return absl::OkStatus();
 }
 
-#define ACCELPACK_RETURN_IF_ERROR(expr)  \
-  do {                                   \
-    absl::Status status_ = (expr);       \
-    if (!status_.ok()) return status_;   \
+#define ACCELPACK_RETURN_IF_ERROR(expr) \
+  do {                                  \
+    absl::Status status_ = (expr);      \
+    if (!status_.ok()) return status_;  \
   } while (false)
 
 model::NodeState StateFromProto(v1::NodeState state) {
@@ -103,9 +105,12 @@ absl::Status NodeFromProto(const v1::Node& wire, const std::string& field, model
   node->partitions = Strings(wire.partitions());
   node->features = Strings(wire.features());
   ACCELPACK_RETURN_IF_ERROR(Narrow(wire.cpus_total(), field + ".cpus_total", &node->cpus_total));
-  ACCELPACK_RETURN_IF_ERROR(Narrow(wire.cpus_allocated(), field + ".cpus_allocated", &node->cpus_allocated));
-  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(wire.memory_total_mib(), field + ".memory_total_mib", &node->memory_total_mib));
-  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(wire.memory_allocated_mib(), field + ".memory_allocated_mib", &node->memory_allocated_mib));
+  ACCELPACK_RETURN_IF_ERROR(
+      Narrow(wire.cpus_allocated(), field + ".cpus_allocated", &node->cpus_allocated));
+  ACCELPACK_RETURN_IF_ERROR(
+      NarrowMemory(wire.memory_total_mib(), field + ".memory_total_mib", &node->memory_total_mib));
+  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(
+      wire.memory_allocated_mib(), field + ".memory_allocated_mib", &node->memory_allocated_mib));
   for (int a = 0; a < wire.accelerators_size(); ++a) {
     const v1::AcceleratorPool& pool_wire = wire.accelerators(a);
     const std::string at = Cat(field, ".accelerators[", a, "]");
@@ -117,7 +122,8 @@ absl::Status NodeFromProto(const v1::Node& wire, const std::string& field, model
     ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.allocated(), at + ".allocated", &pool.allocated));
     for (int d = 0; d < pool_wire.device_used_milli_size(); ++d) {
       int milli = 0;
-      ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.device_used_milli(d), Cat(at, ".device_used_milli[", d, "]"), &milli));
+      ACCELPACK_RETURN_IF_ERROR(
+          Narrow(pool_wire.device_used_milli(d), Cat(at, ".device_used_milli[", d, "]"), &milli));
       pool.used_milli.push_back(milli);
     }
     for (int g = 0; g < pool_wire.device_groups_size(); ++g) {
@@ -125,7 +131,8 @@ absl::Status NodeFromProto(const v1::Node& wire, const std::string& field, model
       for (int d = 0; d < pool_wire.device_groups(g).devices_size(); ++d) {
         int device = 0;
         ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.device_groups(g).devices(d),
-                                         Cat(at, ".device_groups[", g, "].devices[", d, "]"), &device));
+                                         Cat(at, ".device_groups[", g, "].devices[", d, "]"),
+                                         &device));
         group.push_back(device);
       }
       pool.device_groups.push_back(std::move(group));
@@ -150,10 +157,14 @@ absl::Status PendingFromProto(const v1::PendingJob& wire, const std::string& fie
   const v1::AcceleratorRequest& acc = wire.accelerators();
   job->accelerators.gres_name = acc.gres_name();
   job->accelerators.allowed_types = Strings(acc.allowed_types());
-  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.count_per_node(), field + ".accelerators.count_per_node", &job->accelerators.count_per_node));
-  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.fraction_milli(), field + ".accelerators.fraction_milli", &job->accelerators.fraction_milli));
-  ACCELPACK_RETURN_IF_ERROR(Narrow(wire.cpus_per_node(), field + ".cpus_per_node", &job->cpus_per_node));
-  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(wire.memory_per_node_mib(), field + ".memory_per_node_mib", &job->memory_per_node_mib));
+  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.count_per_node(), field + ".accelerators.count_per_node",
+                                   &job->accelerators.count_per_node));
+  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.fraction_milli(), field + ".accelerators.fraction_milli",
+                                   &job->accelerators.fraction_milli));
+  ACCELPACK_RETURN_IF_ERROR(
+      Narrow(wire.cpus_per_node(), field + ".cpus_per_node", &job->cpus_per_node));
+  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(wire.memory_per_node_mib(), field + ".memory_per_node_mib",
+                                         &job->memory_per_node_mib));
   job->features = Strings(wire.features());
   job->job_class = ClassFromProto(wire.job_class());
   job->required_nodes = Strings(wire.required_nodes());
@@ -175,15 +186,19 @@ absl::Status RunningFromProto(const v1::RunningJob& wire, const std::string& fie
     alloc.node = alloc_wire.node();
     alloc.gres_name = alloc_wire.gres_name();
     alloc.gres_type = alloc_wire.gres_type();
-    ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.device_count(), at + ".device_count", &alloc.device_count));
+    ACCELPACK_RETURN_IF_ERROR(
+        Narrow(alloc_wire.device_count(), at + ".device_count", &alloc.device_count));
     for (int d = 0; d < alloc_wire.device_indices_size(); ++d) {
       int index = 0;
-      ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.device_indices(d), Cat(at, ".device_indices[", d, "]"), &index));
+      ACCELPACK_RETURN_IF_ERROR(
+          Narrow(alloc_wire.device_indices(d), Cat(at, ".device_indices[", d, "]"), &index));
       alloc.device_indices.push_back(index);
     }
-    ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.fraction_milli(), at + ".fraction_milli", &alloc.fraction_milli));
+    ACCELPACK_RETURN_IF_ERROR(
+        Narrow(alloc_wire.fraction_milli(), at + ".fraction_milli", &alloc.fraction_milli));
     ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.cpus(), at + ".cpus", &alloc.cpus));
-    ACCELPACK_RETURN_IF_ERROR(NarrowMemory(alloc_wire.memory_mib(), at + ".memory_mib", &alloc.memory_mib));
+    ACCELPACK_RETURN_IF_ERROR(
+        NarrowMemory(alloc_wire.memory_mib(), at + ".memory_mib", &alloc.memory_mib));
     job->allocations.push_back(std::move(alloc));
   }
   return absl::OkStatus();
@@ -196,15 +211,18 @@ absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wir
   snapshot.now = wire.now_unix();
   snapshot.nodes.resize(static_cast<size_t>(wire.nodes_size()));
   for (int n = 0; n < wire.nodes_size(); ++n) {
-    ACCELPACK_RETURN_IF_ERROR(NodeFromProto(wire.nodes(n), Cat("nodes[", n, "]"), &snapshot.nodes[static_cast<size_t>(n)]));
+    ACCELPACK_RETURN_IF_ERROR(NodeFromProto(wire.nodes(n), Cat("nodes[", n, "]"),
+                                            &snapshot.nodes[static_cast<size_t>(n)]));
   }
   snapshot.pending.resize(static_cast<size_t>(wire.pending_jobs_size()));
   for (int j = 0; j < wire.pending_jobs_size(); ++j) {
-    ACCELPACK_RETURN_IF_ERROR(PendingFromProto(wire.pending_jobs(j), Cat("pending_jobs[", j, "]"), &snapshot.pending[static_cast<size_t>(j)]));
+    ACCELPACK_RETURN_IF_ERROR(PendingFromProto(wire.pending_jobs(j), Cat("pending_jobs[", j, "]"),
+                                               &snapshot.pending[static_cast<size_t>(j)]));
   }
   snapshot.running.resize(static_cast<size_t>(wire.running_jobs_size()));
   for (int j = 0; j < wire.running_jobs_size(); ++j) {
-    ACCELPACK_RETURN_IF_ERROR(RunningFromProto(wire.running_jobs(j), Cat("running_jobs[", j, "]"), &snapshot.running[static_cast<size_t>(j)]));
+    ACCELPACK_RETURN_IF_ERROR(RunningFromProto(wire.running_jobs(j), Cat("running_jobs[", j, "]"),
+                                               &snapshot.running[static_cast<size_t>(j)]));
   }
   return snapshot;
 }
@@ -293,7 +311,8 @@ v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
       const model::Node& node = snapshot.nodes[static_cast<size_t>(placement.node)];
       v1::NodePlacement* p = out->add_placements();
       p->set_node(node.name);
-      if (placement.pool >= 0) p->set_gres_type(node.accelerators[static_cast<size_t>(placement.pool)].gres_type);
+      if (placement.pool >= 0)
+        p->set_gres_type(node.accelerators[static_cast<size_t>(placement.pool)].gres_type);
       p->set_device_count(static_cast<uint32_t>(placement.devices.size()));
       for (int d : placement.devices) p->add_device_indices(static_cast<uint32_t>(d));
       p->set_fraction_milli(static_cast<uint32_t>(placement.fraction_milli));

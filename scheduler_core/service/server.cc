@@ -1,7 +1,10 @@
 #include "service/server.h"
 
 #include <grp.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -12,10 +15,6 @@
 #include <cstring>
 #include <filesystem>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <spdlog/spdlog.h>
 
 #include "common/strings.h"
 #include "service/placement_service.h"
@@ -59,15 +58,18 @@ absl::Status PrepareSocketPath(const std::string& path) {
 
 absl::Status SecureSocket(const ServerOptions& options) {
   if (::chmod(options.socket_path.c_str(), options.socket_mode) != 0) {
-    return absl::FailedPreconditionError(Cat(options.socket_path, ": chmod: ", std::strerror(errno)));
+    return absl::FailedPreconditionError(
+        Cat(options.socket_path, ": chmod: ", std::strerror(errno)));
   }
   if (options.socket_group.empty()) return absl::OkStatus();
   const group* entry = ::getgrnam(options.socket_group.c_str());
   if (entry == nullptr) {
-    return absl::InvalidArgumentError(Cat("--socket-group ", options.socket_group, ": no such group"));
+    return absl::InvalidArgumentError(
+        Cat("--socket-group ", options.socket_group, ": no such group"));
   }
   if (::chown(options.socket_path.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0) {
-    return absl::FailedPreconditionError(Cat(options.socket_path, ": chown: ", std::strerror(errno)));
+    return absl::FailedPreconditionError(
+        Cat(options.socket_path, ": chown: ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -87,7 +89,8 @@ absl::Status RunServer(const ServerOptions& options) {
     auto loaded = TopologyBook::Load(options.topology_path);
     if (!loaded.ok()) return loaded.status();
     topology = std::move(*loaded);
-    spdlog::info("topology reports for {} nodes from {}", topology.node_count(), options.topology_path);
+    spdlog::info("topology reports for {} nodes from {}", topology.node_count(),
+                 options.topology_path);
   }
   PlacementService service(&policies, &topology);
 
@@ -117,7 +120,8 @@ absl::Status RunServer(const ServerOptions& options) {
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || (!options.tcp_listen.empty() && tcp_port == 0)) {
-    return absl::UnavailableError(Cat("cannot listen on ", options.socket_path, " ", options.tcp_listen));
+    return absl::UnavailableError(
+        Cat("cannot listen on ", options.socket_path, " ", options.tcp_listen));
   }
   if (!options.socket_path.empty()) {
     absl::Status secured = SecureSocket(options);
@@ -127,7 +131,8 @@ absl::Status RunServer(const ServerOptions& options) {
     }
     spdlog::info("listening on unix:{} (mode {:#o})", options.socket_path, options.socket_mode);
   }
-  if (tcp_port != 0) spdlog::warn("listening on {} (port {}) without authentication", options.tcp_listen, tcp_port);
+  if (tcp_port != 0)
+    spdlog::warn("listening on {} (port {}) without authentication", options.tcp_listen, tcp_port);
   spdlog::info("policy \"{}\" in force", policies.CurrentName());
 
   for (;;) {
@@ -142,7 +147,8 @@ absl::Status RunServer(const ServerOptions& options) {
       if (reloaded.ok()) {
         spdlog::info("policy reloaded: \"{}\"", policies.CurrentName());
       } else {
-        spdlog::error("policy not reloaded, keeping \"{}\": {}", policies.CurrentName(), MessageOf(reloaded));
+        spdlog::error("policy not reloaded, keeping \"{}\": {}", policies.CurrentName(),
+                      MessageOf(reloaded));
       }
       continue;
     }

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
@@ -30,8 +29,8 @@ absl::Status TopologyBook::Add(const nlohmann::json& document, std::string_view 
       document["schema"] != "accelpack.probe/v1") {
     return Bad(source, "not an accelpack-probe report (schema accelpack.probe/v1)");
   }
-  if (!document.contains("node") || !document["node"].is_string() || !document.contains("devices") ||
-      !document["devices"].is_array()) {
+  if (!document.contains("node") || !document["node"].is_string() ||
+      !document.contains("devices") || !document["devices"].is_array()) {
     return Bad(source, "report needs \"node\" and \"devices\"");
   }
   // Devices of each GRES in /dev index order: a device's position is its index in the pool.
@@ -50,14 +49,17 @@ absl::Status TopologyBook::Add(const nlohmann::json& document, std::string_view 
     if (!gres_field.is_string()) continue;  // unknown device: no GRES, nothing to group
     const std::string gres = gres_field.get<std::string>();
     const auto& group = device.contains("link_group") ? device["link_group"] : nlohmann::json();
-    by_gres[gres].push_back({device["index"].get<int>(), group.is_number_integer() ? group.get<int>() : -1});
+    by_gres[gres].push_back(
+        {device["index"].get<int>(), group.is_number_integer() ? group.get<int>() : -1});
   }
   auto& node_groups = groups_[document["node"].get<std::string>()];
   for (auto& [gres, devices] : by_gres) {
-    std::sort(devices.begin(), devices.end(), [](const Device& a, const Device& b) { return a.index < b.index; });
+    std::sort(devices.begin(), devices.end(),
+              [](const Device& a, const Device& b) { return a.index < b.index; });
     std::map<int, std::vector<int>> groups;
     for (size_t position = 0; position < devices.size(); ++position) {
-      if (devices[position].group >= 0) groups[devices[position].group].push_back(static_cast<int>(position));
+      if (devices[position].group >= 0)
+        groups[devices[position].group].push_back(static_cast<int>(position));
     }
     auto& out = node_groups[gres];
     for (auto& [id, members] : groups) out.push_back(std::move(members));

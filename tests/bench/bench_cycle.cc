@@ -3,13 +3,12 @@
 // answer). The ratio of the two is the transport's share of a cycle.
 //
 //   build/tests/bench/bench_cycle --benchmark_min_time=2
-#include <unistd.h>
-
-#include <filesystem>
-
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "cluster_builder.h"
@@ -25,10 +24,11 @@ namespace {
 constexpr double kBusyShare = 0.7;  // a cluster in steady state: most devices taken
 
 void BM_EngineCycle(benchmark::State& state) {
-  model::Snapshot snapshot = testing::SyntheticCluster(static_cast<int>(state.range(0)),
-                                                       static_cast<int>(state.range(1)), kBusyShare, 42);
+  model::Snapshot snapshot = testing::SyntheticCluster(
+      static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
   auto built = policy::BuildPolicy(policy::DefaultPolicy());
-  if (!model::ValidateSnapshot(snapshot, built->catalog).ok()) state.SkipWithError("invalid snapshot");
+  if (!model::ValidateSnapshot(snapshot, built->catalog).ok())
+    state.SkipWithError("invalid snapshot");
   size_t started = 0;
   for (auto _ : state) {
     engine::Plan plan = engine::Schedule(snapshot, built->catalog, *built->pipeline);
@@ -42,7 +42,9 @@ class GrpcFixture {
  public:
   GrpcFixture() : policies_(policy::DefaultPolicy()), service_(&policies_) {
     spdlog::set_level(spdlog::level::warn);  // the per-cycle log line is not what we measure
-    socket_ = (std::filesystem::temp_directory_path() / ("bench-" + std::to_string(::getpid()) + ".sock")).string();
+    socket_ =
+        (std::filesystem::temp_directory_path() / ("bench-" + std::to_string(::getpid()) + ".sock"))
+            .string();
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + socket_, grpc::InsecureServerCredentials());
     builder.SetMaxReceiveMessageSize(256 * 1024 * 1024);

@@ -1,10 +1,10 @@
 // The placement engine end to end on small clusters: each filter alone rejects,
 // best fit, gangs all or nothing, topology rules, reservations, determinism.
-#include <algorithm>
-#include <random>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
 
 #include "engine_test_util.h"
 

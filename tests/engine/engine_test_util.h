@@ -1,11 +1,11 @@
 // Runs the real engine on a builder-made snapshot and reads the plan by names.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <map>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "cluster_builder.h"
 #include "common/strings.h"

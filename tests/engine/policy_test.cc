@@ -1,10 +1,11 @@
 // Policy files: parsed whole, errors name file:line:column and the key.
+#include "policy/policy.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/strings.h"
 #include "engine_test_util.h"
-#include "policy/policy.h"
 
 namespace accelpack::policy {
 namespace {
@@ -35,7 +36,8 @@ scorers:
 limits: {max_reservations: 3}
 kinds:
   - {gres: "gpu:hopper", kind: h100}
-)", "site.yaml");
+)",
+                                "site.yaml");
   ASSERT_TRUE(parsed.ok()) << MessageOf(parsed.status());
   EXPECT_EQ(parsed->name, "site-a");
   EXPECT_EQ(parsed->queue.age_weight_per_hour, 50);
@@ -63,16 +65,16 @@ TEST(PolicyFile, UnknownScorerIsRefusedBeforeItTakesEffect) {
 }
 
 TEST(PolicyFile, UnknownClass) {
-  EXPECT_THAT(ErrorOf("queue:\n  default_class: urgent\n"), HasSubstr("queue.default_class: unknown class"));
+  EXPECT_THAT(ErrorOf("queue:\n  default_class: urgent\n"),
+              HasSubstr("queue.default_class: unknown class"));
 }
 
 TEST(PolicyFile, MappingToUnknownKind) {
-  EXPECT_THAT(ErrorOf("kinds:\n  - {gres: \"gpu:x\", kind: nope}\n"), HasSubstr("kinds[0]: gres gpu:x: unknown kind nope"));
+  EXPECT_THAT(ErrorOf("kinds:\n  - {gres: \"gpu:x\", kind: nope}\n"),
+              HasSubstr("kinds[0]: gres gpu:x: unknown kind nope"));
 }
 
-TEST(PolicyFile, NotYaml) {
-  EXPECT_THAT(ErrorOf("queue: [unclosed\n"), HasSubstr("site.yaml:"));
-}
+TEST(PolicyFile, NotYaml) { EXPECT_THAT(ErrorOf("queue: [unclosed\n"), HasSubstr("site.yaml:")); }
 
 TEST(PolicyFile, MissingFile) {
   auto loaded = LoadPolicyFile("/nonexistent/policy.yaml");
@@ -92,8 +94,11 @@ TEST(QueueOrder, ClassFromPartitionAndAgeing) {
   using testing::JobBuilder;
   model::Snapshot snapshot;
   snapshot.now = 10 * 3600;
-  snapshot.nodes = {testing::NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6})
-                        .Partitions({"inference", "training"}).Build()};
+  snapshot.nodes = {testing::NodeBuilder("n")
+                        .Hopper(8)
+                        .Busy({0, 1, 2, 3, 4, 5, 6})
+                        .Partitions({"inference", "training"})
+                        .Build()};
   // Same Slurm priority; the inference job is newer but its class boost (100) beats
   // the training job's 9 h of ageing (90).
   snapshot.pending = {JobBuilder(1).Gpus(1).Partitions({"training"}).Submitted(3600).Build(),

@@ -1,9 +1,10 @@
 // Vendor topology rules: which device sets a request may take on one node.
+#include "model/topology.h"
+
 #include <gtest/gtest.h>
 
 #include "model/catalog.h"
 #include "model/cluster.h"
-#include "model/topology.h"
 
 namespace accelpack::model {
 namespace {
@@ -100,8 +101,7 @@ TEST(Ascend910CRule, SingleDiePrefersABrokenModule) {
 }
 
 TEST(Ascend910CRule, HalfBusyModulesCannotHostAPair) {
-  EXPECT_FALSE(ChooseWholeDevices(RuleOf("ascend910c"),
-                                  Used(16, {0, 2, 4, 6, 8, 10, 12, 14}), 2));
+  EXPECT_FALSE(ChooseWholeDevices(RuleOf("ascend910c"), Used(16, {0, 2, 4, 6, 8, 10, 12, 14}), 2));
 }
 
 TEST(Shares, DevicesWithRoomForAShare) {

@@ -1,7 +1,8 @@
 // Per-kind usage: allocated, idle, unusable and idle while demanded.
+#include "engine/usage.h"
+
 #include <gtest/gtest.h>
 
-#include "engine/usage.h"
 #include "engine_test_util.h"
 
 namespace accelpack::testing {

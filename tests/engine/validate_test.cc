@@ -42,7 +42,8 @@ TEST(Validate, UnknownKind) {
 TEST(Validate, UnmappedGres) {
   auto snapshot = Good();
   snapshot.nodes[0].accelerators[0].gres_type = "a100";
-  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("nodes[0].accelerators[0].kind: no kind is mapped to gres gpu:a100"));
+  EXPECT_THAT(ErrorOf(snapshot),
+              HasSubstr("nodes[0].accelerators[0].kind: no kind is mapped to gres gpu:a100"));
 }
 
 TEST(Validate, AllocatedBeyondCount) {
@@ -60,7 +61,8 @@ TEST(Validate, CpusAllocatedBeyondTotal) {
 TEST(Validate, PerDeviceUsageOutOfRange) {
   auto snapshot = Good();
   snapshot.nodes[0].accelerators[0].used_milli = {0, 0, 0, 1200, 0, 0, 0, 0};
-  EXPECT_EQ(ErrorOf(snapshot), "nodes[0].accelerators[0].device_used_milli[3]: 1200 outside 0..1000");
+  EXPECT_EQ(ErrorOf(snapshot),
+            "nodes[0].accelerators[0].device_used_milli[3]: 1200 outside 0..1000");
 }
 
 TEST(Validate, DuplicateNode) {

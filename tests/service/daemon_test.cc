@@ -1,6 +1,10 @@
 // accelpackd as a real process on a temporary Unix socket, called through the
 // generated gRPC client: Schedule, GetStatus, health, malformed snapshots,
 // policy reload on SIGHUP, clean stop on SIGTERM.
+#include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,11 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "cluster_builder.h"
@@ -47,7 +46,8 @@ class Daemon : public ::testing::Test {
     }
     channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
     stub_ = v1::Placement::NewStub(channel_);
-    ASSERT_TRUE(channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
+    ASSERT_TRUE(
+        channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
         << "accelpackd did not come up on " << socket_;
   }
 
@@ -133,8 +133,8 @@ TEST_F(Daemon, AnswersTheStandardHealthCheck) {
   std::condition_variable done_cv;
   bool done = false;
   grpc::Status result;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                    &reply, [&](grpc::Status status) {
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &reply,
+                    [&](grpc::Status status) {
                       std::lock_guard lock(mu);
                       result = status;
                       done = true;
@@ -169,7 +169,8 @@ TEST_P(MalformedSnapshot, IsRefusedNamingTheFieldAndTheDaemonKeepsServing) {
 INSTANTIATE_TEST_SUITE_P(
     Fields, MalformedSnapshot,
     ::testing::Values(
-        Malformed{"unknown_kind", [](model::Snapshot& s) { s.nodes[0].accelerators[0].kind = "x1"; },
+        Malformed{"unknown_kind",
+                  [](model::Snapshot& s) { s.nodes[0].accelerators[0].kind = "x1"; },
                   "nodes[0].accelerators[0].kind"},
         Malformed{"impossible_count",
                   [](model::Snapshot& s) { s.nodes[1].accelerators[0].allocated = 12; },
@@ -181,7 +182,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "nodes[1].name"},
         Malformed{"duplicate_job", [](model::Snapshot& s) { s.pending[1].id = 1; },
                   "pending_jobs[1].job_id"},
-        Malformed{"dangling_node", [](model::Snapshot& s) { s.pending[0].required_nodes = {"ghost"}; },
+        Malformed{"dangling_node",
+                  [](model::Snapshot& s) { s.pending[0].required_nodes = {"ghost"}; },
                   "pending_jobs[0].required_nodes[0]"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 

@@ -1,16 +1,17 @@
 // Probe reports -> device groups in the snapshot -> the engine's device choice.
-#include <filesystem>
-#include <fstream>
+#include "service/topology_book.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cluster_builder.h"
 #include "common/strings.h"
 #include "engine/engine.h"
 #include "policy/policy.h"
-#include "service/topology_book.h"
 
 namespace accelpack::testing {
 namespace {
@@ -22,10 +23,14 @@ using ::testing::HasSubstr;
 nlohmann::json Report(const std::string& node) {
   nlohmann::json devices = nlohmann::json::array();
   for (int d = 0; d < 8; ++d) {
-    devices.push_back({{"index", d}, {"kind", "ascend910"}, {"gres", "npu:910"}, {"link_group", d % 2}});
+    devices.push_back(
+        {{"index", d}, {"kind", "ascend910"}, {"gres", "npu:910"}, {"link_group", d % 2}});
   }
-  devices.push_back({{"index", 8}, {"kind", "unknown"}, {"gres", nullptr}, {"link_group", nullptr}});
-  return {{"schema", "accelpack.probe/v1"}, {"node", node}, {"devices", devices},
+  devices.push_back(
+      {{"index", 8}, {"kind", "unknown"}, {"gres", nullptr}, {"link_group", nullptr}});
+  return {{"schema", "accelpack.probe/v1"},
+          {"node", node},
+          {"devices", devices},
           {"link_groups", {{0, 2, 4, 6}, {1, 3, 5, 7}}}};
 }
 

@@ -23,7 +23,8 @@ model::Snapshot SyntheticCluster(int nodes, int pending, double busy_share, uint
   Lcg rng{seed};
   model::Snapshot snapshot;
   snapshot.now = 100000;
-  const char* kinds[][3] = {{"gpu", "h100", "8"}, {"gpu", "h200", "8"}, {"npu", "910b", "8"}, {"npu", "910c", "16"}};
+  const char* kinds[][3] = {
+      {"gpu", "h100", "8"}, {"gpu", "h200", "8"}, {"npu", "910b", "8"}, {"npu", "910c", "16"}};
   for (int n = 0; n < nodes; ++n) {
     const auto& kind = kinds[n % 4];
     const int count = std::stoi(kind[2]);
@@ -47,7 +48,11 @@ model::Snapshot SyntheticCluster(int nodes, int pending, double busy_share, uint
     } else if (shape < 9) {  // single-node training
       job.Gres(kind[0], {kind[1]}, 8).Partitions({"training"}).TimeLimit(86400).Cpus(64);
     } else {  // multi-node training
-      job.Gres(kind[0], {kind[1]}, 8).Nodes(2 + rng.Below(3)).Partitions({"training"}).TimeLimit(86400).Cpus(64);
+      job.Gres(kind[0], {kind[1]}, 8)
+          .Nodes(2 + rng.Below(3))
+          .Partitions({"training"})
+          .TimeLimit(86400)
+          .Cpus(64);
     }
     snapshot.pending.push_back(job.Build());
   }

@@ -25,7 +25,9 @@ class NodeBuilder {
     node_.accelerators.push_back(std::move(pool));
     return *this;
   }
-  NodeBuilder& Hopper(int count = 8, std::string type = "h100") { return Gres("gpu", std::move(type), count); }
+  NodeBuilder& Hopper(int count = 8, std::string type = "h100") {
+    return Gres("gpu", std::move(type), count);
+  }
   NodeBuilder& Ascend910(int count = 8) { return Gres("npu", "910", count); }
   NodeBuilder& Ascend910B(int count = 8) { return Gres("npu", "910b", count); }
   NodeBuilder& Ascend910C(int count = 16) { return Gres("npu", "910c", count); }
@@ -96,8 +98,12 @@ class JobBuilder {
     job_.accelerators.count_per_node = count;
     return *this;
   }
-  JobBuilder& Gpus(int count, std::string type = "h100") { return Gres("gpu", {std::move(type)}, count); }
-  JobBuilder& Npus(int count, std::string type = "910b") { return Gres("npu", {std::move(type)}, count); }
+  JobBuilder& Gpus(int count, std::string type = "h100") {
+    return Gres("gpu", {std::move(type)}, count);
+  }
+  JobBuilder& Npus(int count, std::string type = "910b") {
+    return Gres("npu", {std::move(type)}, count);
+  }
   JobBuilder& Share(int milli) {
     job_.accelerators.fraction_milli = milli;
     job_.accelerators.count_per_node = 1;

@@ -1,0 +1,362 @@
+# shellcheck shell=bash
+# Common functions for accelpack's one-machine Slurm cluster (sourced, not run).
+#
+# Everything a cluster owns lives under one run directory ($ACCELPACK_RUN_DIR,
+# default /tmp/accelpack-cluster): conf/, state/, spool/, log/, pid/, munge/, dev/.
+# Every daemon is started by these functions, its PID recorded in pid/, and stopped
+# by that PID. Nothing is written into the source tree.
+#
+# Settings (environment):
+#   ACCELPACK_RUN_DIR     run directory                     [/tmp/accelpack-cluster]
+#   ACCELPACK_MODE        accelpack | backfill                [accelpack]
+#   ACCELPACK_BUILD_DIR   where accelpackd was built          [<repo>/build]
+#   ACCELPACK_ACCELPACKD  path of accelpackd (overrides the build dir)
+#   ACCELPACK_POLICY      policy file for accelpackd          [contrib/cluster/policy.yaml]
+#   ACCELPACK_CTLD_PORT   slurmctld port [6817; if busy, the next free of 6917, 7017, ...]
+#   ACCELPACK_SLURMD_PORT first of 8 slurmd ports             [ctld port + 10004]
+#   ACCELPACK_PLUGIN_CONF_EXTRA  lines appended to accelpack.conf (e.g. StatsEveryCycles=1)
+#   ACCELPACK_PLUGIN_DIR  extra directory searched for Slurm plugins first (e.g.
+#                         a build dir holding sched_accelpack.so)
+
+AP_CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+AP_REPO_DIR="$(cd "$AP_CLUSTER_DIR/../.." && pwd)"
+AP_RUN_DIR="${ACCELPACK_RUN_DIR:-/tmp/accelpack-cluster}"
+AP_MODE="${ACCELPACK_MODE:-accelpack}"
+AP_BUILD_DIR="${ACCELPACK_BUILD_DIR:-$AP_REPO_DIR/build}"
+AP_POLICY="${ACCELPACK_POLICY:-$AP_CLUSTER_DIR/policy.yaml}"
+AP_CTLD_PORT="${ACCELPACK_CTLD_PORT:-6817}"
+AP_SLURMD_PORT="${ACCELPACK_SLURMD_PORT:-$((AP_CTLD_PORT + 10004))}"
+AP_NODES=(h100-1 h100-2 h200-1 h200-2 a910b-1 a910b-2 a910c-1 a910c-2)
+AP_PLUGIN_DIR=/usr/lib/x86_64-linux-gnu/slurm-wlm
+
+export SLURM_CONF="$AP_RUN_DIR/conf/slurm.conf"
+
+ap_log() { printf '%s [cluster] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+ap_die() { ap_log "ERROR: $*"; exit 1; }
+
+ap_accelpackd_bin() {
+  if [ -n "${ACCELPACK_ACCELPACKD:-}" ]; then echo "$ACCELPACK_ACCELPACKD"; return; fi
+  local c
+  for c in "$AP_BUILD_DIR/scheduler_core/service/accelpackd" "$AP_BUILD_DIR/accelpackd" \
+           "$AP_BUILD_DIR/bin/accelpackd"; do
+    [ -x "$c" ] && { echo "$c"; return; }
+  done
+  command -v accelpackd 2>/dev/null || true
+}
+
+ap_accelpack_cli() {
+  local c
+  for c in "$AP_BUILD_DIR/scheduler_core/cli/accelpack" "$AP_BUILD_DIR/accelpack" \
+           "$AP_BUILD_DIR/bin/accelpack"; do
+    [ -x "$c" ] && { echo "$c"; return; }
+  done
+  command -v accelpack 2>/dev/null || true
+}
+
+# True when slurmctld can load sched/accelpack (the plugin is installed).
+ap_plugin_installed() {
+  [ -f "$AP_PLUGIN_DIR/sched_accelpack.so" ] || [ -f "${ACCELPACK_PLUGIN_DIR:-/nonexistent}/sched_accelpack.so" ]
+}
+
+# --- processes ----------------------------------------------------------------
+
+# Alive and not a zombie.
+ap_pid_alive() {
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+  local st
+  st=$( { cat "/proc/$1/stat"; } 2>/dev/null) || return 1
+  st=${st##*) }
+  [ "${st%% *}" != Z ]
+}
+
+ap_pidfile_pid() { if [ -s "$1" ]; then tr -dc '0-9' <"$1"; fi; return 0; }
+
+# PID and all its descendants, parents first.
+ap_tree() {
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { parent[$1] = $2; pids[NR] = $1 }
+    END {
+      keep[root] = 1; print root
+      do { added = 0
+        for (i = 1; i <= NR; i++) { p = pids[i]
+          if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; print p; added = 1 } }
+      } while (added)
+    }'
+}
+
+# Stops one PID: SIGTERM, wait up to $2 seconds, then SIGKILL.
+ap_stop_pid() {
+  local pid=$1 wait_s=${2:-15} name=${3:-process} i
+  ap_pid_alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < wait_s * 10; i++)); do
+    ap_pid_alive "$pid" || return 0
+    sleep 0.1
+  done
+  ap_log "$name (pid $pid) ignored SIGTERM for ${wait_s}s; SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Stops the daemon whose PID is recorded in pid/<name>.pid.
+ap_stop_recorded() {
+  local name=$1 wait_s=${2:-15} f="$AP_RUN_DIR/pid/$1.pid" pid
+  pid=$(ap_pidfile_pid "$f")
+  if [ -n "$pid" ] && ap_pid_alive "$pid"; then
+    ap_stop_pid "$pid" "$wait_s" "$name"
+  fi
+  rm -f "$f"
+}
+
+# Starts a daemon in the background with its output in log/<name>.out and
+# records its PID in pid/<name>.pid. The daemon inherits ACCELPACK_CLUSTER so
+# that leftovers (e.g. slurmstepd) can be found by PID later.
+ap_spawn() {
+  local name=$1; shift
+  ACCELPACK_CLUSTER="$AP_RUN_DIR" setsid "$@" </dev/null >>"$AP_RUN_DIR/log/$name.out" 2>&1 &
+  echo $! >"$AP_RUN_DIR/pid/$name.pid"
+  # setsid execs in place when the caller is not a group leader; check it did.
+  sleep 0.05
+  if [ "$(readlink "/proc/$!/exe" 2>/dev/null)" = "$(readlink -f "$(command -v setsid)")" ]; then
+    ap_log "warning: $name: PID $! is setsid, not the daemon"
+  fi
+}
+
+# PIDs of processes this cluster started (marked with ACCELPACK_CLUSTER=<run dir>).
+ap_marked_pids() {
+  grep -lzxF "ACCELPACK_CLUSTER=$AP_RUN_DIR" /proc/[0-9]*/environ 2>/dev/null \
+    | sed 's|/proc/\([0-9]*\)/environ|\1|' | grep -vx "$$" || true
+}
+
+# --- configuration -------------------------------------------------------------
+
+ap_port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# Picks free ports unless they were given: several clusters (a developer's and
+# a test's) may run on one machine, each on its own ports.
+ap_pick_ports() {
+  local base p busy
+  [ -n "${ACCELPACK_CTLD_PORT:-}" ] && return 0
+  for base in 6817 6917 7017 7117 7217 7317 7417 7517; do
+    busy=0
+    for p in "$base" $(seq $((base + 10004)) $((base + 10011))); do
+      ap_port_busy "$p" && { busy=1; break; }
+    done
+    if [ "$busy" -eq 0 ]; then AP_CTLD_PORT=$base; AP_SLURMD_PORT=$((base + 10004)); return 0; fi
+  done
+  ap_die "no free port block for slurmctld/slurmd (tried 6817..7517)"
+}
+
+ap_render() {  # template -> output, substituting @KEY@
+  local host port_h100 port_h200 port_910b port_910c sched_type sched_params
+  host=$(hostname -s)
+  port_h100="$AP_SLURMD_PORT-$((AP_SLURMD_PORT + 1))"
+  port_h200="$((AP_SLURMD_PORT + 2))-$((AP_SLURMD_PORT + 3))"
+  port_910b="$((AP_SLURMD_PORT + 4))-$((AP_SLURMD_PORT + 5))"
+  port_910c="$((AP_SLURMD_PORT + 6))-$((AP_SLURMD_PORT + 7))"
+  case "$AP_MODE" in
+    accelpack) sched_type=sched/accelpack; sched_params="defer,sched_interval=-1" ;;
+    backfill) sched_type=sched/backfill; sched_params="bf_interval=1" ;;
+    *) ap_die "ACCELPACK_MODE must be accelpack or backfill, not '$AP_MODE'" ;;
+  esac
+  local plugin_dir=$AP_PLUGIN_DIR
+  [ -n "${ACCELPACK_PLUGIN_DIR:-}" ] && plugin_dir="$ACCELPACK_PLUGIN_DIR:$AP_PLUGIN_DIR"
+  sed -e "s|@RUN_DIR@|$AP_RUN_DIR|g" -e "s|@PLUGIN_DIR@|$plugin_dir|g" -e "s|@CTLD_HOST@|$host|g" -e "s|@HOST@|$host|g" \
+      -e "s|@CTLD_PORT@|$AP_CTLD_PORT|g" -e "s|@PORT_H100@|$port_h100|g" \
+      -e "s|@PORT_H200@|$port_h200|g" -e "s|@PORT_910B@|$port_910b|g" \
+      -e "s|@PORT_910C@|$port_910c|g" -e "s|@MODE@|$AP_MODE|g" \
+      -e "s|@SCHEDULER_TYPE@|$sched_type|g" -e "s|@SCHEDULER_PARAMETERS@|$sched_params|g" \
+      "$1" >"$2"
+}
+
+ap_write_config() {
+  local d="$AP_RUN_DIR" i
+  install -d -m 0755 "$d" "$d/conf" "$d/state" "$d/spool" "$d/log" "$d/pid" "$d/run" "$d/dev" "$d/jobs"
+  chmod 1777 "$d/jobs"   # job output of every user
+  for i in 0 1 2 3 4 5 6 7; do ln -sfn /dev/null "$d/dev/nvidia$i"; done
+  for n in "${AP_NODES[@]}"; do install -d -m 0755 "$d/spool/$n"; done
+  ap_render "$AP_CLUSTER_DIR/slurm.conf.in" "$d/conf/slurm.conf"
+  ap_render "$AP_CLUSTER_DIR/gres.conf.in" "$d/conf/gres.conf"
+  ap_render "$AP_CLUSTER_DIR/cgroup.conf.in" "$d/conf/cgroup.conf"
+  ap_render "$AP_CLUSTER_DIR/accelpack.conf.in" "$d/conf/accelpack.conf"
+  if [ -n "${ACCELPACK_PLUGIN_CONF_EXTRA:-}" ]; then
+    printf '%s\n' "$ACCELPACK_PLUGIN_CONF_EXTRA" >>"$d/conf/accelpack.conf"
+  fi
+  cp "$AP_POLICY" "$d/conf/policy.yaml"
+  chmod 0644 "$d"/conf/*
+  # What a shell needs to talk to this cluster.
+  cat >"$d/env.sh" <<EOF
+export SLURM_CONF=$d/conf/slurm.conf
+export ACCELPACK_RUN_DIR=$d
+EOF
+}
+
+# --- daemons -------------------------------------------------------------------
+
+ap_start_munge() {
+  local d="$AP_RUN_DIR/munge" i pid
+  if [ ! -s /etc/munge/munge.key ]; then
+    ap_log "creating /etc/munge/munge.key"
+    install -d -o munge -g munge -m 0700 /etc/munge
+    mungekey --create --keyfile=/etc/munge/munge.key
+    chown munge:munge /etc/munge/munge.key
+    chmod 0400 /etc/munge/munge.key
+  fi
+  install -d -o munge -g munge -m 0755 "$d"
+  runuser -u munge -- munged --socket="$d/munge.socket" --pid-file="$d/munged.pid" \
+    --log-file="$d/munged.log" --seed-file="$d/munged.seed" --key-file=/etc/munge/munge.key \
+    || ap_die "munged did not start (see $d/munged.log)"
+  for ((i = 0; i < 50; i++)); do
+    pid=$(ap_pidfile_pid "$d/munged.pid")
+    [ -n "$pid" ] && [ -S "$d/munge.socket" ] && break
+    sleep 0.1
+  done
+  [ -n "$pid" ] || ap_die "munged wrote no pid file"
+  echo "$pid" >"$AP_RUN_DIR/pid/munged.pid"
+  munge -n --socket="$d/munge.socket" | unmunge --socket="$d/munge.socket" >/dev/null \
+    || ap_die "munge credential round trip failed"
+}
+
+ap_start_accelpackd() {
+  local bin i
+  bin=$(ap_accelpackd_bin)
+  [ -n "$bin" ] || ap_die "accelpackd not found (build it: cmake --build $AP_BUILD_DIR --target accelpackd)"
+  rm -f "$AP_RUN_DIR/accelpack.sock"
+  ap_spawn accelpackd "$bin" --socket "$AP_RUN_DIR/accelpack.sock" --policy "$AP_RUN_DIR/conf/policy.yaml"
+  for ((i = 0; i < 100; i++)); do
+    [ -S "$AP_RUN_DIR/accelpack.sock" ] && return 0
+    ap_pid_alive "$(ap_pidfile_pid "$AP_RUN_DIR/pid/accelpackd.pid")" \
+      || ap_die "accelpackd exited at start: $(tail -5 "$AP_RUN_DIR/log/accelpackd.out")"
+    sleep 0.1
+  done
+  ap_die "accelpackd did not create its socket in 10 s"
+}
+
+ap_stop_accelpackd() { ap_stop_recorded accelpackd 10; }
+
+ap_start_slurmctld() {
+  local i
+  ap_spawn slurmctld slurmctld -D
+  for ((i = 0; i < 150; i++)); do
+    scontrol ping 2>/dev/null | grep -q 'is UP' && return 0
+    ap_pid_alive "$(ap_pidfile_pid "$AP_RUN_DIR/pid/slurmctld.pid")" \
+      || ap_die "slurmctld exited at start: $(tail -5 "$AP_RUN_DIR/log/slurmctld.log" 2>/dev/null; tail -5 "$AP_RUN_DIR/log/slurmctld.out")"
+    sleep 0.1
+  done
+  ap_die "slurmctld did not answer in 15 s"
+}
+
+ap_stop_slurmctld() { ap_stop_recorded slurmctld 20; }
+
+ap_start_slurmds() {
+  local n
+  for n in "${AP_NODES[@]}"; do ap_spawn "slurmd-$n" slurmd -D -N "$n"; done
+}
+
+ap_stop_slurmds() {  # all at once: SIGTERM to every slurmd, then wait
+  local n pid pids=()
+  for n in "${AP_NODES[@]}"; do
+    pid=$(ap_pidfile_pid "$AP_RUN_DIR/pid/slurmd-$n.pid")
+    if ap_pid_alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); fi
+  done
+  for pid in "${pids[@]}"; do ap_stop_pid "$pid" 10 slurmd; done
+  for n in "${AP_NODES[@]}"; do rm -f "$AP_RUN_DIR/pid/slurmd-$n.pid"; done
+}
+
+# Waits until every node is usable (idle/mixed/allocated), up to $1 seconds.
+ap_wait_nodes() {
+  local limit=${1:-60} i bad
+  for ((i = 0; i < limit * 5; i++)); do
+    bad=$(sinfo -h -N -o '%N %t' 2>/dev/null | awk '$2 !~ /^(idle|mix|alloc)$/' | sort -u)
+    if [ -n "$(sinfo -h -N -o '%N' 2>/dev/null)" ] && [ -z "$bad" ]; then return 0; fi
+    sleep 0.2
+  done
+  ap_log "nodes not ready after ${limit}s:"; sinfo -N -o '%N %t %E' >&2 || true
+  return 1
+}
+
+# Waits until the queue is empty (all jobs finished), up to $1 seconds.
+ap_wait_queue_empty() {
+  local limit=${1:-60} i
+  for ((i = 0; i < limit * 5; i++)); do
+    [ -z "$(squeue -h -o %i 2>/dev/null)" ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+ap_cluster_up() {
+  [ "$(id -u)" -eq 0 ] || ap_die "run as root (slurmd and munged need it)"
+  if [ -s "$AP_RUN_DIR/pid/slurmctld.pid" ] && ap_pid_alive "$(ap_pidfile_pid "$AP_RUN_DIR/pid/slurmctld.pid")"; then
+    ap_die "a cluster is already running in $AP_RUN_DIR (stop it: contrib/cluster/down.sh)"
+  fi
+  if [ "$AP_MODE" = accelpack ] && ! ap_plugin_installed; then
+    ap_die "sched/accelpack is not installed in $AP_PLUGIN_DIR (build and install the plugin, or use ACCELPACK_MODE=backfill)"
+  fi
+  ap_pick_ports
+  rm -rf "$AP_RUN_DIR/state" "$AP_RUN_DIR/spool" "$AP_RUN_DIR/log" "$AP_RUN_DIR/pid" "$AP_RUN_DIR/run" "$AP_RUN_DIR/jobs"
+  ap_write_config
+  ap_log "run dir $AP_RUN_DIR, mode $AP_MODE, slurmctld port $AP_CTLD_PORT"
+  ap_start_munge
+  if [ "$AP_MODE" = accelpack ]; then ap_start_accelpackd; fi
+  ap_start_slurmctld
+  ap_start_slurmds
+  ap_wait_nodes 60 || ap_die "nodes did not come up (logs in $AP_RUN_DIR/log)"
+  ap_log "cluster up: ${#AP_NODES[@]} nodes, SLURM_CONF=$SLURM_CONF"
+}
+
+ap_cluster_down() {
+  local pid
+  [ -d "$AP_RUN_DIR/pid" ] || return 0
+  # Cancel jobs first: slurmstepd outlives slurmd.
+  if ap_pid_alive "$(ap_pidfile_pid "$AP_RUN_DIR/pid/slurmctld.pid")"; then
+    if [ -n "$(squeue -h -o %i 2>/dev/null)" ]; then
+      # shellcheck disable=SC2046
+      scancel --quiet $(squeue -h -o %i 2>/dev/null) 2>/dev/null || true
+      ap_wait_queue_empty 20 || true
+    fi
+  fi
+  ap_stop_slurmds
+  ap_stop_slurmctld
+  ap_stop_accelpackd
+  # Leftovers this cluster started (slurmstepd, job steps): found by PID, with their children.
+  for pid in $(ap_marked_pids); do
+    for p in $(ap_tree "$pid"); do kill -KILL "$p" 2>/dev/null || true; done
+  done
+  ap_stop_recorded munged 10
+  ap_log "cluster in $AP_RUN_DIR stopped"
+}
+
+# Waits until every job in JOBLIST (first column: job id) has left the queue,
+# with a progress line on stderr. Returns 1 after $2 seconds, or 2 when the
+# queue is stuck: jobs pending, none running, nothing changed for $4 seconds
+# (default 60); it then lists the stuck jobs with squeue's reason.
+ap_wait_jobs() {
+  local joblist=$1 limit=${2:-600} label=${3:-workload} stall=${4:-60}
+  local start now total line pend run last=-10 state_before="" since
+  start=$(date +%s); total=$(wc -l <"$joblist"); since=$start
+  while :; do
+    now=$(date +%s)
+    line=$(squeue -h -o '%i %t' 2>/dev/null | awk 'NR == FNR { want[$1] = 1; next }
+      ($1 in want) { if ($2 == "PD") p++; else r++ } END { print p + 0, r + 0 }' "$joblist" -)
+    read -r pend run <<<"$line"
+    if [ -t 2 ]; then
+      printf '\r[%s] %3d s: %3d/%d done, %3d running, %3d pending ' "$label" $((now - start)) \
+        $((total - pend - run)) "$total" "$run" "$pend" >&2
+    elif [ $((now - last)) -ge 10 ] || [ $((pend + run)) -eq 0 ]; then
+      last=$now
+      printf '[%s] %3d s: %3d/%d done, %3d running, %3d pending\n' "$label" $((now - start)) \
+        $((total - pend - run)) "$total" "$run" "$pend" >&2
+    fi
+    if [ $((pend + run)) -eq 0 ]; then [ -t 2 ] && echo >&2; return 0; fi
+    if [ "$line" != "$state_before" ] || [ "$run" -gt 0 ]; then state_before=$line; since=$now; fi
+    if [ $((now - since)) -ge "$stall" ]; then
+      [ -t 2 ] && echo >&2
+      ap_log "stuck: $pend job(s) pending, none running, no change for ${stall}s:"
+      squeue -h -t PD -o '   %i %j: %r' 2>/dev/null | awk 'NR == FNR { want[$1] = 1; next } ($1 in want)' \
+        <(awk '{ print $1 }' "$joblist") - >&2 || true
+      return 2
+    fi
+    if [ $((now - start)) -ge "$limit" ]; then [ -t 2 ] && echo >&2; return 1; fi
+    sleep 1
+  done
+}

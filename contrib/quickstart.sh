@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# accelpack quickstart: on a fresh Debian 12 machine, as root:
+#
+#   sudo bash contrib/quickstart.sh
+#
+# 1. installs the packages (contrib/install-deps.sh), builds accelpack into build/,
+#    installs the Slurm plugin sched/accelpack;
+# 2. brings up a real Slurm cluster on this machine (8 emulated nodes: 2x H100,
+#    2x H200, 2x Ascend 910B, 2x Ascend 910C, 8 devices each) with accelpack,
+#    submits a mixed workload with plain sbatch, waits for it, shows where each
+#    job ran, utilization and queueing delay, and submit-to-start latency;
+# 3. does the same with Slurm's stock sched/backfill on the same cluster;
+# 4. prints both side by side and tears everything down.
+#
+# Options: --no-build (use what is in build/), --only accelpack|backfill,
+#          --keep (leave the last cluster running), --latency-jobs N (default 10).
+# Everything a cluster writes lives under $ACCELPACK_QUICKSTART_DIR
+# (default /tmp/accelpack-quickstart), one sub-directory per scheduler.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${ACCELPACK_BUILD_DIR:-$repo/build}"
+base="${ACCELPACK_QUICKSTART_DIR:-/tmp/accelpack-quickstart}"
+do_build=1 keep=0 only="" latency_jobs=10
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) do_build=0 ;;
+    --keep) keep=1 ;;
+    --only) only=$2; shift ;;
+    --latency-jobs) latency_jobs=$2; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "quickstart: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+say() { printf '\n== %s\n' "$*"; }
+[ "$(id -u)" -eq 0 ] || { echo "quickstart: run as root (sudo bash contrib/quickstart.sh)" >&2; exit 1; }
+
+current_run=""
+cleanup() {
+  local rc=$?
+  if [ -n "$current_run" ] && [ "$keep" -eq 0 ]; then
+    ACCELPACK_RUN_DIR="$current_run" bash "$repo/contrib/cluster/down.sh" || true
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- 1. install, build, install the plugin -------------------------------------
+if [ "$do_build" -eq 1 ]; then
+  say "installing packages"
+  bash "$repo/contrib/install-deps.sh"
+  say "building accelpack in $build_dir"
+  cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACCELPACK_BUILD_TESTS=OFF >/dev/null
+  targets=(accelpackd accelpack)
+  cmake --build "$build_dir" -j"$(nproc)" --target "${targets[@]}"
+fi
+
+# Installs sched/accelpack (and its bridge library) into Slurm's plugin dir with
+# the plugin's own install-plugin target (it refuses a Slurm version mismatch).
+# Returns 1 when this build has no plugin (no configured Slurm source tree): the
+# quickstart then runs stock sched/backfill only.
+install_plugin() {
+  if [ ! -f "$repo/plugin/CMakeLists.txt" ]; then
+    echo "quickstart: this tree has no plugin/ yet" >&2
+    return 1
+  fi
+  # (with --no-build too: it only rebuilds what changed, then installs)
+  cmake --build "$build_dir" -j"$(nproc)" --target install-plugin || return 1
+  [ -f /usr/lib/x86_64-linux-gnu/slurm-wlm/sched_accelpack.so ]
+}
+
+modes=(accelpack backfill)
+[ -n "$only" ] && modes=("$only")
+if [[ " ${modes[*]} " == *" accelpack "* ]]; then
+  say "installing the Slurm plugin sched/accelpack"
+  if ! install_plugin; then
+    echo "quickstart: sched/accelpack is not available; running stock sched/backfill only" >&2
+    modes=(backfill)
+  fi
+fi
+
+# --- 2./3. one run per scheduler -------------------------------------------------
+summaries=()
+for mode in "${modes[@]}"; do
+  run="$base/$mode"
+  export ACCELPACK_RUN_DIR="$run" ACCELPACK_MODE="$mode" ACCELPACK_BUILD_DIR="$build_dir"
+  # shellcheck source=cluster/lib.sh
+  source "$repo/contrib/cluster/lib.sh"
+  say "[$mode] bringing up the cluster in $run"
+  current_run="$run"
+  ap_cluster_up
+  sinfo -o '%10P %5D %8t %12G %N' | sed 's/^/   /'
+
+  say "[$mode] submitting the mixed workload (plain sbatch)"
+  bash "$repo/contrib/cluster/workload.sh" "$run/workload.jobs"
+  ap_wait_jobs "$run/workload.jobs" 900 "$mode" || echo "quickstart: workload did not finish in 900 s" >&2
+
+  say "[$mode] where each job ran"
+  python3 "$repo/contrib/cluster/report.py" run "$run/workload.jobs" "$run/summary.json" --label "$mode" \
+    || echo "quickstart: [$mode] some jobs did not complete (see above)" >&2
+
+  say "[$mode] submit-to-start latency, $latency_jobs jobs one at a time on the idle cluster"
+  bash "$repo/contrib/cluster/latency.sh" "$latency_jobs" gpu:h100:1 "$run/latency.txt" | tee "$run/latency.summary"
+  python3 - "$run/summary.json" "$run/latency.txt" <<'EOF'
+import json, statistics, sys
+s = json.load(open(sys.argv[1]))
+v = [float(x) for x in open(sys.argv[2]) if x.strip()]
+s["latency"] = {"n": len(v), "mean": statistics.fmean(v), "p50": statistics.median(v), "max": max(v)} if v else {}
+json.dump(s, open(sys.argv[1], "w"), indent=1)
+EOF
+  if [ "$mode" = accelpack ] && grep -q 'accelpack: core unavailable' "$run/log/slurmctld.log"; then
+    echo "   note: the plugin used its built-in policy at times (see $run/log/slurmctld.log)"
+  fi
+  summaries+=("$run/summary.json")
+  if [ "$keep" -eq 0 ] || [ "$mode" != "${modes[-1]}" ]; then
+    bash "$repo/contrib/cluster/down.sh"
+    current_run=""
+  fi
+done
+
+# --- 4. side by side -------------------------------------------------------------
+say "results (same workload, same cluster)"
+python3 "$repo/contrib/cluster/report.py" compare "${summaries[@]}"
+echo
+echo "logs and job records: ${summaries[*]%/summary.json}"
+[ "$keep" -eq 1 ] && echo "cluster left running: source $base/${modes[-1]}/env.sh"
+exit 0

@@ -1,0 +1,518 @@
+// The dynamic replay: a simulated clock, events, and one engine::Schedule call
+// per cycle on a snapshot built from the simulator's own state.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <queue>
+
+#include "common/strings.h"
+#include "engine/engine.h"
+#include "model/topology.h"
+#include "sim/sim.h"
+
+namespace accelpack::sim {
+
+namespace {
+
+constexpr double kBucketS = 600;  // Helios series: submissions per 10 minutes
+constexpr int kMilli = model::kMilliPerDevice;
+
+int64_t CeilTo(int64_t t, int64_t step) { return (t + step - 1) / step * step; }
+
+double DeviceShare(const SimJob& job) {
+  const double per_node =
+      job.fraction_milli > 0 ? job.fraction_milli / 1000.0 : job.devices_per_node;
+  return per_node * job.nodes;
+}
+
+model::JobClass ClassOfQos(std::string_view qos) {
+  if (qos == "LS") return model::JobClass::kInference;
+  if (qos == "BE") return model::JobClass::kTraining;
+  return model::JobClass::kOther;
+}
+
+int MaxNodes(const DynamicOptions& options) {
+  if (options.max_gang_nodes > 0) return options.max_gang_nodes;
+  int largest = 1;
+  for (const auto& g : options.cluster) largest = std::max(largest, g.nodes);
+  return std::max(1, largest / 2);
+}
+
+int MinNodeCpus(const DynamicOptions& options) {
+  int cpus = 1 << 30;
+  for (const auto& g : options.cluster) cpus = std::min(cpus, g.cpus);
+  return cpus;
+}
+
+std::vector<std::string> TypesFor(const DynamicOptions& options, const std::string& source) {
+  auto it = options.allowed_types.find(source);
+  return it == options.allowed_types.end() ? std::vector<std::string>{} : it->second;
+}
+
+}  // namespace
+
+absl::StatusOr<Workload> GenerateWorkload(const DynamicSources& sources,
+                                          const DynamicOptions& options) {
+  if (options.cluster.empty()) return absl::InvalidArgumentError("cluster: no nodes");
+  if (options.jobs < 1) return absl::InvalidArgumentError("jobs: must be >= 1");
+  if (!(options.load > 0)) return absl::InvalidArgumentError("load: must be > 0");
+  Rng rng(options.seed);
+  Workload workload;
+  auto& choices = workload.choices;
+  std::vector<double> runtimes;
+  for (double r : sources.runtimes_s) {
+    if (r >= 60) runtimes.push_back(std::min(r, 14 * 86400.0));
+  }
+  if (runtimes.empty()) runtimes.push_back(3600);
+  const int max_nodes = MaxNodes(options);
+  std::vector<const KalosJob*> kalos;
+  for (const KalosJob& k : sources.kalos) {
+    const int total = k.workers * k.gpus_per_worker;
+    if ((total + 7) / 8 <= max_nodes && k.duration_s > 0) kalos.push_back(&k);
+  }
+  double shares[3] = {sources.openb.empty() ? 0 : options.share_openb,
+                      sources.dlrm.empty() ? 0 : options.share_dlrm,
+                      kalos.empty() ? 0 : options.share_kalos};
+  const double share_sum = shares[0] + shares[1] + shares[2];
+  if (!(share_sum > 0))
+    return absl::InvalidArgumentError("no workload source has jobs to draw from");
+  const int node_cpus_milli = MinNodeCpus(options) * 1000;
+  std::map<std::string, int> by_source;
+  double device_seconds = 0;
+  for (int i = 0; i < options.jobs; ++i) {
+    SimJob job;
+    job.id = static_cast<uint32_t>(i + 1);
+    const double u = rng.Uniform() * share_sum;
+    const double base = runtimes[rng.Index(runtimes.size())];
+    if (u < shares[0]) {
+      const OpenbPod& pod = sources.openb[rng.Index(sources.openb.size())];
+      job.source = "openb";
+      job.job_class = ClassOfQos(pod.qos);
+      job.devices_per_node = pod.num_gpu;
+      job.fraction_milli = pod.num_gpu > 0 && pod.gpu_milli < kMilli ? pod.gpu_milli : 0;
+      job.cpus_per_node = std::min(pod.cpu_milli, node_cpus_milli);
+      job.memory_mib = pod.memory_mib;
+      job.base_duration = static_cast<int64_t>(base);
+    } else if (u < shares[0] + shares[1]) {
+      const DlrmInstance& inst = sources.dlrm[rng.Index(sources.dlrm.size())];
+      job.source = "dlrm";
+      job.job_class = model::JobClass::kInference;
+      job.devices_per_node = inst.gpus;
+      job.cpus_per_node = std::min(inst.cpus * 1000, node_cpus_milli);
+      job.memory_mib = inst.memory_mib;
+      job.base_duration = static_cast<int64_t>(base);
+    } else {
+      const KalosJob& k = *kalos[rng.Index(kalos.size())];
+      job.source = "kalos";
+      job.job_class = model::JobClass::kTraining;
+      const int total = k.workers * k.gpus_per_worker;
+      job.nodes = std::max(1, (total + 7) / 8);
+      job.devices_per_node = std::min(8, total);
+      const int workers_per_node = std::max(1, k.workers / job.nodes);
+      job.cpus_per_node = std::min(k.cpus_per_worker_milli * workers_per_node, node_cpus_milli);
+      job.memory_mib = 64 * 1024 * job.devices_per_node;
+      job.base_duration = static_cast<int64_t>(std::max(60.0, k.duration_s));
+    }
+    job.allowed_types = TypesFor(options, job.source);
+    // Users ask for 1.5x to 3x what they need, rounded up to minutes.
+    const double factor = 1.5 + 1.5 * rng.Uniform();
+    job.time_limit = std::max<int64_t>(
+        600,
+        CeilTo(static_cast<int64_t>(std::ceil(static_cast<double>(job.base_duration) * factor)),
+               60));
+    device_seconds += DeviceShare(job) * static_cast<double>(job.base_duration);
+    ++by_source[job.source];
+    workload.jobs.push_back(std::move(job));
+  }
+
+  // Arrival times: a Poisson process whose rate follows the Helios submission
+  // shape from a random starting bucket, scaled so the offered device load is `load`.
+  double devices = 0;
+  for (const auto& g : options.cluster) devices += static_cast<double>(g.nodes) * g.devices;
+  const double mean_device_s = device_seconds / options.jobs;
+  const double rate = options.load * devices / std::max(mean_device_s, 1.0);  // jobs per second
+  std::vector<double> shape = sources.arrivals;
+  double mean = 0;
+  for (double s : shape) mean += s;
+  mean = shape.empty() ? 0 : mean / static_cast<double>(shape.size());
+  if (!(mean > 0)) shape = {1.0}, mean = 1;
+  const size_t offset = rng.Index(shape.size());
+  size_t bucket = offset;
+  double t = 0;
+  double left_in_bucket = kBucketS;
+  for (SimJob& job : workload.jobs) {
+    double need = rng.Exponential(1.0);
+    while (true) {
+      const double intensity = rate * shape[bucket] / mean;
+      if (intensity * left_in_bucket >= need && intensity > 0) {
+        const double dt = need / intensity;
+        t += dt;
+        left_in_bucket -= dt;
+        break;
+      }
+      need -= intensity * left_in_bucket;
+      t += left_in_bucket;
+      left_in_bucket = kBucketS;
+      bucket = (bucket + 1) % shape.size();
+    }
+    job.submit = static_cast<int64_t>(t);
+  }
+  choices["seed"] = std::to_string(options.seed);
+  choices["jobs"] = std::to_string(options.jobs);
+  choices["offered_load"] = Cat(options.load);
+  choices["mix (openb, dlrm, kalos)"] =
+      Cat(by_source["openb"], ", ", by_source["dlrm"], ", ", by_source["kalos"]);
+  choices["arrival_rate_per_h"] = fmt::format("{:.2f}", rate * 3600);
+  choices["helios_start_bucket"] = Cat(offset, " (10-minute buckets from 2020-04-01)");
+  choices["mean_device_hours_per_job"] = fmt::format("{:.3f}", mean_device_s / 3600);
+  choices["durations"] = Cat("Philly runtimes >= 60 s capped at 14 d (", runtimes.size(),
+                             " samples); Kalos: iterations x iteration time");
+  choices["time_limits"] = "duration x U(1.5, 3), rounded up to minutes, at least 10 min";
+  choices["kalos_gangs"] =
+      Cat(kalos.size(), " of ", sources.kalos.size(), " jobs fit <= ", max_nodes, " nodes");
+  for (const auto& [source, types] : options.allowed_types) {
+    choices[Cat("allowed_types[", source, "]")] = types.empty() ? "any" : Join(types, "|");
+  }
+  for (const auto& [kind, speed] : options.speed) choices[Cat("speed[", kind, "]")] = Cat(speed);
+  return workload;
+}
+
+namespace {
+
+struct NodeState {
+  std::string name;
+  std::string kind;
+  int kind_slot = 0;  // index into the list of kinds
+  int cpus_alloc = 0;
+  int64_t mem_alloc = 0;
+  std::vector<int> used;
+};
+
+struct JobState {
+  int64_t start = -1;
+  int64_t end = -1;
+  bool done = false;
+  int kind_slot = -1;
+  engine::JobStart placement;
+};
+
+}  // namespace
+
+absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const DynamicOptions& options,
+                                         std::string_view policy_name, const Progress& progress) {
+  // Scale and shape arguments for the baselines, from this cluster and workload.
+  int max_cpus = 1, max_devices = 1;
+  for (const auto& g : options.cluster) {
+    max_cpus = std::max(max_cpus, g.cpus * 1000);
+    max_devices = std::max(max_devices, g.devices);
+  }
+  std::vector<policy::TaskShape> counted;
+  for (const SimJob& j : workload.jobs) {
+    counted.push_back(
+        {j.cpus_per_node, j.devices_per_node,
+         j.devices_per_node == 0 ? 0 : (j.fraction_milli > 0 ? j.fraction_milli : kMilli),
+         j.allowed_types, 1});
+  }
+  const policy::PluginArgs extra = {
+      {"max_cpus", std::to_string(max_cpus)},
+      {"max_devices", std::to_string(max_devices)},
+      {"shapes", policy::ShapesToArg(policy::TypicalShapes(counted))}};
+  auto config = ResolvePolicy(policy_name, options.seed, extra);
+  if (!config.ok()) return config.status();
+  auto built = policy::BuildPolicy(*config);
+  if (!built.ok()) return built.status();
+  model::Catalog& catalog = built->catalog;
+
+  std::vector<std::string> kinds;
+  std::vector<NodeState> nodes;
+  std::vector<std::string> gres_types;
+  for (const NodeGroup& g : options.cluster) {
+    if (!catalog.FindKind(g.kind))
+      return absl::InvalidArgumentError(Cat("cluster: unknown kind \"", g.kind, "\""));
+    absl::Status status = catalog.MapGres({"gpu", g.gres_type, g.kind});
+    if (!status.ok()) return status;
+    int slot = static_cast<int>(std::find(kinds.begin(), kinds.end(), g.kind) - kinds.begin());
+    if (slot == static_cast<int>(kinds.size())) {
+      kinds.push_back(g.kind);
+      gres_types.push_back(g.gres_type);
+    }
+    for (int i = 0; i < g.nodes; ++i) {
+      NodeState n;
+      n.name = fmt::format("{}-{:04d}", g.kind, i);
+      n.kind = g.kind;
+      n.kind_slot = slot;
+      n.used.assign(static_cast<size_t>(g.devices), 0);
+      nodes.push_back(std::move(n));
+    }
+  }
+  // The static part of every snapshot.
+  model::Snapshot base;
+  {
+    size_t index = 0;
+    for (const NodeGroup& g : options.cluster) {
+      for (int i = 0; i < g.nodes; ++i, ++index) {
+        model::Node node;
+        node.name = nodes[index].name;
+        node.cpus_total = g.cpus * 1000;
+        node.memory_total_mib = g.memory_mib;
+        node.network_switch = Cat(g.kind, "-sw", i / std::max(1, g.nodes_per_switch));
+        if (g.nodes_per_superpod > 0) node.superpod = Cat(g.kind, "-pod", i / g.nodes_per_superpod);
+        model::AcceleratorPool pool;
+        pool.gres_name = "gpu";
+        pool.gres_type = g.gres_type;
+        pool.count = g.devices;
+        node.accelerators.push_back(std::move(pool));
+        base.nodes.push_back(std::move(node));
+      }
+    }
+  }
+  std::vector<double> speed(kinds.size(), 1.0);
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    if (auto it = options.speed.find(kinds[k]); it != options.speed.end() && it->second > 0)
+      speed[k] = it->second;
+  }
+
+  const auto& jobs = workload.jobs;
+  std::vector<JobState> state(jobs.size());
+  std::vector<size_t> pending;  // indices into jobs, in arrival order
+  using End = std::pair<int64_t, size_t>;
+  std::priority_queue<End, std::vector<End>, std::greater<>> ends;
+  std::vector<size_t> running;
+  size_t next_arrival = 0;
+  DynamicResult result;
+  result.policy = std::string(policy_name);
+  std::vector<double> cycle_ms;
+  std::vector<double> idle_h(kinds.size(), 0);
+  std::vector<double> devices_of_kind(kinds.size(), 0);
+  for (const auto& g : options.cluster) {
+    const size_t slot =
+        static_cast<size_t>(std::find(kinds.begin(), kinds.end(), g.kind) - kinds.begin());
+    devices_of_kind[slot] += static_cast<double>(g.nodes) * g.devices;
+  }
+  std::vector<std::pair<int64_t, SeriesPoint>> samples;
+  size_t finished = 0;
+  const int64_t interval = std::max<int64_t>(1, options.cycle_interval_s);
+  int64_t now = jobs.empty() ? 0 : CeilTo(jobs.front().submit, interval);
+
+  auto release = [&](size_t j) {
+    const SimJob& job = jobs[j];
+    for (const auto& p : state[j].placement.placements) {
+      NodeState& n = nodes[static_cast<size_t>(p.node)];
+      n.cpus_alloc -= job.cpus_per_node;
+      n.mem_alloc -= job.memory_mib;
+      const int share = p.fraction_milli > 0 ? p.fraction_milli : kMilli;
+      for (int d : p.devices) n.used[static_cast<size_t>(d)] -= share;
+    }
+  };
+
+  while (true) {
+    // Departures and arrivals up to this cycle.
+    while (!ends.empty() && ends.top().first <= now) {
+      const size_t j = ends.top().second;
+      ends.pop();
+      release(j);
+      state[j].done = true;
+      running.erase(std::find(running.begin(), running.end(), j));
+      ++finished;
+    }
+    while (next_arrival < jobs.size() && jobs[next_arrival].submit <= now)
+      pending.push_back(next_arrival++);
+
+    // One cycle, as the daemon would run it.
+    model::Snapshot snapshot = base;
+    snapshot.now = now;
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      model::Node& node = snapshot.nodes[n];
+      node.cpus_allocated = nodes[n].cpus_alloc;
+      node.memory_allocated_mib = nodes[n].mem_alloc;
+      node.accelerators[0].used_milli = nodes[n].used;
+      node.accelerators[0].allocated =
+          static_cast<int>(nodes[n].used.size()) - model::CountFreeDevices(nodes[n].used);
+      node.state = nodes[n].cpus_alloc > 0 ? model::NodeState::kMixed : model::NodeState::kIdle;
+    }
+    for (size_t j : pending) {
+      const SimJob& job = jobs[j];
+      model::PendingJob p;
+      p.id = job.id;
+      p.submit_time = job.submit;
+      p.time_limit_s = job.time_limit;
+      p.num_nodes = job.nodes;
+      p.cpus_per_node = job.cpus_per_node;
+      p.memory_per_node_mib = job.memory_mib;
+      p.job_class = job.job_class;
+      if (job.devices_per_node > 0) {
+        p.accelerators.gres_name = "gpu";
+        p.accelerators.allowed_types = job.allowed_types;
+        p.accelerators.count_per_node = job.devices_per_node;
+        p.accelerators.fraction_milli = job.fraction_milli;
+      }
+      snapshot.pending.push_back(std::move(p));
+    }
+    for (size_t j : running) {
+      const SimJob& job = jobs[j];
+      model::RunningJob r;
+      r.id = job.id;
+      r.start_time = state[j].start;
+      r.time_limit_s = job.time_limit;
+      r.job_class = job.job_class;
+      for (const auto& p : state[j].placement.placements) {
+        model::NodeAllocation a;
+        a.node = nodes[static_cast<size_t>(p.node)].name;
+        if (p.pool >= 0) {
+          a.gres_name = "gpu";
+          a.gres_type =
+              gres_types[static_cast<size_t>(nodes[static_cast<size_t>(p.node)].kind_slot)];
+        }
+        a.device_count = static_cast<int>(p.devices.size());
+        a.device_indices = p.devices;
+        a.fraction_milli = p.fraction_milli;
+        a.cpus = job.cpus_per_node;
+        a.memory_mib = job.memory_mib;
+        r.allocations.push_back(std::move(a));
+      }
+      snapshot.running.push_back(std::move(r));
+    }
+    absl::Status valid = model::ValidateSnapshot(snapshot, catalog);
+    if (!valid.ok())
+      return absl::InternalError(Cat("simulator built a bad snapshot: ", valid.message()));
+    const auto t0 = std::chrono::steady_clock::now();
+    engine::Plan plan = engine::Schedule(snapshot, catalog, *built->pipeline);
+    cycle_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ++result.cycles;
+
+    for (engine::JobStart& start : plan.starts) {
+      const size_t j = start.job_id - 1;  // ids are index + 1
+      const SimJob& job = jobs[j];
+      JobState& js = state[j];
+      js.start = now;
+      js.kind_slot = start.placements.empty()
+                         ? -1
+                         : nodes[static_cast<size_t>(start.placements.front().node)].kind_slot;
+      const double s = js.kind_slot >= 0 ? speed[static_cast<size_t>(js.kind_slot)] : 1.0;
+      const int64_t run_for =
+          job.devices_per_node > 0
+              ? static_cast<int64_t>(std::ceil(static_cast<double>(job.base_duration) / s))
+              : job.base_duration;
+      if (run_for > job.time_limit) ++result.killed_at_limit;
+      js.end = now + std::max<int64_t>(1, std::min(run_for, job.time_limit));
+      for (const auto& p : start.placements) {
+        NodeState& n = nodes[static_cast<size_t>(p.node)];
+        n.cpus_alloc += job.cpus_per_node;
+        n.mem_alloc += job.memory_mib;
+        const int share = p.fraction_milli > 0 ? p.fraction_milli : kMilli;
+        for (int d : p.devices) n.used[static_cast<size_t>(d)] += share;
+      }
+      js.placement = std::move(start);
+      ends.emplace(js.end, j);
+      running.push_back(j);
+      pending.erase(std::find(pending.begin(), pending.end(), j));
+    }
+
+    // Next cycle: at the next event, on the cycle grid.
+    int64_t next = INT64_MAX;
+    if (next_arrival < jobs.size()) next = jobs[next_arrival].submit;
+    if (!ends.empty()) next = std::min(next, ends.top().first);
+    const int64_t next_cycle =
+        next == INT64_MAX ? now : std::max(now + interval, CeilTo(next, interval));
+
+    // Measures over [now, next_cycle): the state does not change in between.
+    const double dt_h = static_cast<double>(next_cycle - now) / 3600.0;
+    SeriesPoint sample;
+    sample.t_h = static_cast<double>(now) / 3600.0;
+    sample.queued = static_cast<int64_t>(pending.size());
+    std::vector<double> used_of_kind(kinds.size(), 0);
+    for (const NodeState& n : nodes) {
+      for (int u : n.used) used_of_kind[static_cast<size_t>(n.kind_slot)] += u / 1000.0;
+    }
+    for (size_t k = 0; k < kinds.size(); ++k) {
+      sample.utilization[kinds[k]] = used_of_kind[k] / devices_of_kind[k];
+      const bool demanded = std::any_of(pending.begin(), pending.end(), [&](size_t j) {
+        const SimJob& job = jobs[j];
+        return job.devices_per_node > 0 &&
+               (job.allowed_types.empty() ||
+                std::find(job.allowed_types.begin(), job.allowed_types.end(), gres_types[k]) !=
+                    job.allowed_types.end());
+      });
+      if (demanded) idle_h[k] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
+    }
+    samples.emplace_back(now, std::move(sample));
+    if (progress)
+      progress(static_cast<double>(finished) / static_cast<double>(jobs.size()), result.policy);
+    if (next == INT64_MAX) break;  // nothing will ever change again
+    now = next_cycle;
+  }
+
+  // Job measures.
+  const int64_t end_time = now;
+  const int64_t first_submit = jobs.empty() ? 0 : jobs.front().submit;
+  std::map<std::string, std::vector<double>> waits, jcts;
+  std::map<std::string, int64_t> counts, started;
+  std::vector<double> alloc_kind(kinds.size(), 0);
+  int64_t last_end = first_submit;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const SimJob& job = jobs[j];
+    const std::string cls(model::JobClassName(job.job_class));
+    ++counts[cls];
+    const JobState& js = state[j];
+    if (js.start < 0) {
+      ++result.unfinished;
+      result.longest_wait_s =
+          std::max(result.longest_wait_s, static_cast<double>(end_time - job.submit));
+      continue;
+    }
+    ++started[cls];
+    const double wait = static_cast<double>(js.start - job.submit);
+    waits[cls].push_back(wait);
+    result.longest_wait_s = std::max(result.longest_wait_s, wait);
+    if (!js.done) ++result.unfinished;
+    jcts[cls].push_back(static_cast<double>(js.end - job.submit));
+    last_end = std::max(last_end, js.end);
+    if (js.kind_slot >= 0)
+      alloc_kind[static_cast<size_t>(js.kind_slot)] +=
+          DeviceShare(job) * static_cast<double>(js.end - js.start);
+  }
+  result.makespan_s = static_cast<double>(last_end - first_submit);
+  double total_alloc = 0, total_devices = 0;
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    const double capacity = devices_of_kind[k] * std::max(1.0, result.makespan_s);
+    result.allocation_by_kind[kinds[k]] = alloc_kind[k] / capacity;
+    result.idle_demanded_h[kinds[k]] = idle_h[k];
+    total_alloc += alloc_kind[k];
+    total_devices += devices_of_kind[k];
+  }
+  result.allocation_rate = total_alloc / (total_devices * std::max(1.0, result.makespan_s));
+  for (const auto& [cls, count] : counts) {
+    ClassStats s;
+    s.jobs = count;
+    s.started = started[cls];
+    auto mean = [](const std::vector<double>& v) {
+      double sum = 0;
+      for (double x : v) sum += x;
+      return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
+    };
+    s.wait_mean_s = mean(waits[cls]);
+    s.wait_p50_s = Percentile(waits[cls], 50);
+    s.wait_p99_s = Percentile(waits[cls], 99);
+    s.jct_mean_s = mean(jcts[cls]);
+    s.jct_p50_s = Percentile(jcts[cls], 50);
+    s.jct_p99_s = Percentile(jcts[cls], 99);
+    result.by_class[cls] = s;
+  }
+  result.cycle_p50_ms = Percentile(cycle_ms, 50);
+  result.cycle_p99_ms = Percentile(cycle_ms, 99);
+  // Down-sample the per-cycle samples onto an even time grid for the charts.
+  if (!samples.empty()) {
+    const int points = std::max(2, options.series_points);
+    const int64_t t0 = samples.front().first, t1 = samples.back().first;
+    size_t i = 0;
+    for (int p = 0; p < points; ++p) {
+      const int64_t t = t0 + (t1 - t0) * p / (points - 1);
+      while (i + 1 < samples.size() && samples[i + 1].first <= t) ++i;
+      result.series.push_back(samples[i].second);
+    }
+  }
+  return result;
+}
+
+}  // namespace accelpack::sim

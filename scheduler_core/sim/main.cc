@@ -1,0 +1,352 @@
+// accelpack-sim: replay public cluster workloads through the placement engine.
+//
+//   accelpack-sim static  --pods F... --nodes F --policy P,... --seeds 42-51 --out DIR
+//   accelpack-sim dynamic --traces DIR --cluster h100:32,ascend910b:32 --policy P,... --out DIR
+// See docs/simulator.md.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "common/strings.h"
+#include "sim/sim.h"
+
+namespace {
+
+using namespace accelpack;
+
+std::vector<std::string> SplitList(std::string_view text, char separator = ',') {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(separator, start), text.size());
+    if (end > start) parts.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+absl::StatusOr<std::vector<uint64_t>> ParseSeeds(std::string_view text) {
+  std::vector<uint64_t> seeds;
+  for (const std::string& part : SplitList(text)) {
+    const size_t dash = part.find('-');
+    try {
+      if (dash == std::string::npos) {
+        seeds.push_back(std::stoull(part));
+      } else {
+        const uint64_t a = std::stoull(part.substr(0, dash)),
+                       b = std::stoull(part.substr(dash + 1));
+        if (b < a || b - a > 100000) throw std::invalid_argument("range");
+        for (uint64_t s = a; s <= b; ++s) seeds.push_back(s);
+      }
+    } catch (const std::exception&) {
+      return absl::InvalidArgumentError(
+          Cat("--seeds: expected N, N-M or a comma list, got \"", part, "\""));
+    }
+  }
+  if (seeds.empty()) return absl::InvalidArgumentError("--seeds: empty");
+  return seeds;
+}
+
+// A one-line progress bar on stderr, redrawn in place.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
+  void Show(double done, std::string_view label) {
+    if (!enabled_) return;
+    const int width = 30, filled = static_cast<int>(done * width + 0.5);
+    std::fprintf(stderr, "\r[%s%s] %5.1f%% %-48.48s",
+                 std::string(static_cast<size_t>(filled), '=').c_str(),
+                 std::string(static_cast<size_t>(width - filled), ' ').c_str(), 100 * done,
+                 std::string(label).c_str());
+    std::fflush(stderr);
+  }
+  void Done() {
+    if (enabled_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool enabled_;
+};
+
+int Fail(const absl::Status& status) {
+  std::cerr << "accelpack-sim: " << MessageOf(status) << "\n";
+  return 1;
+}
+
+std::string WorkloadName(const std::string& path) {
+  std::string stem = std::filesystem::path(path).stem().string();
+  const std::string prefix = "openb_pod_list_";
+  if (stem.starts_with(prefix)) stem = stem.substr(prefix.size());
+  return stem;
+}
+
+const char* kAllStatic =
+    "random,dotprod,gpuclustering,gpupacking,bestfit,fgd,accelpack-default,slurm-default";
+
+int RunStaticCommand(const std::vector<std::string>& pod_files, const std::string& node_file,
+                     const std::string& policies, const std::string& seeds_text,
+                     const std::string& out, std::string reference_file, double max_load,
+                     const std::string& tie_break, bool progress) {
+  auto seeds = ParseSeeds(seeds_text);
+  if (!seeds.ok()) return Fail(seeds.status());
+  auto nodes = sim::LoadOpenbNodes(node_file);
+  if (!nodes.ok()) return Fail(nodes.status());
+  std::vector<sim::StaticWorkload> workloads;
+  for (const auto& file : pod_files) {
+    auto pods = sim::LoadOpenbPods(file);
+    if (!pods.ok()) return Fail(pods.status());
+    workloads.push_back({WorkloadName(file), std::move(*pods)});
+  }
+  if (reference_file.empty() && !pod_files.empty()) {
+    const auto guess =
+        std::filesystem::path(pod_files.front()).parent_path() / "fgd_reference_unallocated.csv";
+    if (std::filesystem::exists(guess)) reference_file = guess.string();
+  }
+  sim::Reference reference;
+  if (!reference_file.empty()) {
+    auto rows = sim::LoadFgdReference(reference_file);
+    if (!rows.ok()) return Fail(rows.status());
+    reference = sim::ReferenceFrom(*rows);
+  }
+  const auto policy_list = SplitList(policies == "all" ? kAllStatic : policies);
+  sim::StaticOptions options;
+  options.max_load = max_load;
+  options.tie_break = tie_break;
+  ProgressBar bar(progress);
+  std::vector<sim::StaticRun> runs;
+  const double total = static_cast<double>(workloads.size() * policy_list.size() * seeds->size());
+  for (const auto& workload : workloads) {
+    for (const auto& policy : policy_list) {
+      for (uint64_t seed : *seeds) {
+        bar.Show(static_cast<double>(runs.size()) / total,
+                 Cat(workload.name, " ", policy, " seed ", seed));
+        auto run = sim::RunStatic(*nodes, workload, policy, seed, options);
+        if (!run.ok()) return Fail(run.status());
+        runs.push_back(std::move(*run));
+      }
+    }
+  }
+  bar.Show(1, "done");
+  bar.Done();
+  absl::Status status = sim::WriteStaticReport(out, runs, reference);
+  if (!status.ok()) return Fail(status);
+  // The 100 % column on stdout, for a quick look.
+  std::map<std::pair<std::string, std::string>, std::vector<double>> at100;
+  for (const auto& run : runs) {
+    for (const auto& p : run.points) {
+      if (p.arrived_pct == 100) at100[{run.workload, run.policy}].push_back(p.unallocated_pct);
+    }
+  }
+  for (const auto& [key, values] : at100) {
+    const std::string label = sim::ReferenceLabel(key.second);
+    auto it = reference.values.find({key.first, 100, label});
+    std::cout << fmt::format("{:<12} {:<18} unallocated@100% median {:6.2f}", key.first, key.second,
+                             sim::Median(values));
+    if (it != reference.values.end()) {
+      std::cout << fmt::format("  published {:6.2f}  delta {:+.2f}", it->second,
+                               sim::Median(values) - it->second);
+    }
+    std::cout << "\n";
+  }
+  std::cout << "report: " << out << "/static.html\n";
+  return 0;
+}
+
+absl::StatusOr<std::vector<sim::NodeGroup>> ParseCluster(std::string_view text) {
+  std::vector<sim::NodeGroup> groups;
+  const model::Catalog& catalog = model::Catalog::BuiltIn();
+  for (const std::string& item : SplitList(text)) {
+    const auto fields = SplitList(item, ':');
+    if (fields.size() < 2 || fields.size() > 3) {
+      return absl::InvalidArgumentError(
+          Cat("--cluster: expected KIND:NODES[:CPUS], got \"", item, "\""));
+    }
+    sim::NodeGroup g;
+    g.kind = fields[0];
+    auto kind = catalog.FindKind(g.kind);
+    if (!kind) return absl::InvalidArgumentError(Cat("--cluster: unknown kind \"", g.kind, "\""));
+    for (const auto& m : catalog.gres_mappings()) {
+      if (m.gres_name == "gpu" && m.kind == g.kind) g.gres_type = m.gres_type;
+    }
+    if (g.gres_type.empty()) g.gres_type = g.kind;
+    g.devices = catalog.kind(*kind).rule.devices_per_node;
+    if (catalog.kind(*kind).rule.gang_within_superpod) g.nodes_per_superpod = 48;
+    try {
+      g.nodes = std::stoi(fields[1]);
+      if (fields.size() == 3) g.cpus = std::stoi(fields[2]);
+    } catch (const std::exception&) {
+      return absl::InvalidArgumentError(Cat("--cluster: expected numbers in \"", item, "\""));
+    }
+    if (g.nodes < 1 || g.cpus < 1)
+      return absl::InvalidArgumentError(Cat("--cluster: counts must be >= 1 in \"", item, "\""));
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
+// "a=1,b=2" -> map; values parsed by the caller.
+absl::StatusOr<std::map<std::string, std::string>> ParsePairs(std::string_view flag,
+                                                              std::string_view text) {
+  std::map<std::string, std::string> out;
+  for (const std::string& item : SplitList(text)) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos)
+      return absl::InvalidArgumentError(Cat(flag, ": expected NAME=VALUE, got \"", item, "\""));
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+int RunDynamicCommand(const std::string& traces, const std::string& cluster_text,
+                      const std::string& policies, uint64_t seed, int jobs, double load,
+                      const std::string& mix, const std::string& speeds, const std::string& types,
+                      int64_t interval, const std::string& out, bool progress) {
+  sim::DynamicOptions options;
+  auto cluster = ParseCluster(cluster_text);
+  if (!cluster.ok()) return Fail(cluster.status());
+  options.cluster = std::move(*cluster);
+  options.seed = seed;
+  options.jobs = jobs;
+  options.load = load;
+  options.cycle_interval_s = interval;
+  auto mix_pairs = ParsePairs("--mix", mix);
+  if (!mix_pairs.ok()) return Fail(mix_pairs.status());
+  auto speed_pairs = ParsePairs("--speed", speeds);
+  if (!speed_pairs.ok()) return Fail(speed_pairs.status());
+  auto type_pairs = ParsePairs("--types", types);
+  if (!type_pairs.ok()) return Fail(type_pairs.status());
+  try {
+    for (const auto& [k, v] : *mix_pairs) {
+      if (k == "openb")
+        options.share_openb = std::stod(v);
+      else if (k == "dlrm")
+        options.share_dlrm = std::stod(v);
+      else if (k == "kalos")
+        options.share_kalos = std::stod(v);
+      else
+        return Fail(absl::InvalidArgumentError(
+            Cat("--mix: unknown source \"", k, "\" (openb, dlrm, kalos)")));
+    }
+    for (const auto& [k, v] : *speed_pairs) options.speed[k] = std::stod(v);
+  } catch (const std::exception&) {
+    return Fail(absl::InvalidArgumentError("--mix/--speed: expected numbers"));
+  }
+  for (const auto& [k, v] : *type_pairs) options.allowed_types[k] = SplitList(v, '|');
+  const std::filesystem::path dir(traces);
+  sim::DynamicSources sources;
+  auto openb = sim::LoadOpenbPods((dir / "alibaba-openb/openb_pod_list_default.csv").string());
+  if (!openb.ok()) return Fail(openb.status());
+  sources.openb = std::move(*openb);
+  auto dlrm = sim::LoadDlrm((dir / "alibaba-dlrm/disaggregated_DLRM_trace.csv").string());
+  if (!dlrm.ok()) return Fail(dlrm.status());
+  sources.dlrm = std::move(*dlrm);
+  auto kalos = sim::LoadKalos((dir / "acme/kalos_slice_319_jobs.csv").string());
+  if (!kalos.ok()) return Fail(kalos.status());
+  sources.kalos = std::move(*kalos);
+  auto runtimes = sim::LoadPhillyRuntimes((dir / "philly/job_runtimes_s.csv").string());
+  if (!runtimes.ok()) return Fail(runtimes.status());
+  sources.runtimes_s = std::move(*runtimes);
+  auto arrivals = sim::LoadHeliosSubmissions((dir / "helios/venus_throughput_10min.csv").string());
+  if (!arrivals.ok()) return Fail(arrivals.status());
+  sources.arrivals = std::move(*arrivals);
+  auto workload = sim::GenerateWorkload(sources, options);
+  if (!workload.ok()) return Fail(workload.status());
+  ProgressBar bar(progress);
+  std::vector<sim::DynamicResult> results;
+  for (const std::string& policy : SplitList(policies)) {
+    auto result =
+        sim::RunDynamic(*workload, options, policy,
+                        [&](double done, std::string_view label) { bar.Show(done, label); });
+    if (!result.ok()) return Fail(result.status());
+    bar.Done();
+    std::cout << fmt::format(
+        "{:<18} allocation {:5.1f}%  longest wait {:6.2f} h  makespan {:6.1f} h  cycle p99 {:.2f} "
+        "ms\n",
+        result->policy, 100 * result->allocation_rate, result->longest_wait_s / 3600,
+        result->makespan_s / 3600, result->cycle_p99_ms);
+    results.push_back(std::move(*result));
+  }
+  absl::Status status = sim::WriteDynamicReport(out, *workload, options, results);
+  if (!status.ok()) return Fail(status);
+  std::cout << "report: " << out << "/dynamic.html\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"accelpack-sim: replay cluster workloads through the accelpack placement engine"};
+  app.require_subcommand(1);
+  bool progress = isatty(STDERR_FILENO) != 0;
+  app.add_flag("--progress,!--no-progress", progress,
+               "progress bar on stderr (default: when a terminal)");
+
+  auto* st = app.add_subcommand(
+      "static", "FGD protocol: place drawn tasks one by one, report unallocated GPUs");
+  std::vector<std::string> pod_files;
+  std::string node_file, st_policy = kAllStatic, seeds = "42-51", st_out = "sim-out", reference;
+  double max_load = 1.3;
+  std::string tie_break = "name";
+  st->add_option("--pods", pod_files, "openb_pod_list_*.csv (one or more)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  st->add_option("--nodes", node_file, "openb_node_list_gpu_node.csv")
+      ->required()
+      ->check(CLI::ExistingFile);
+  st->add_option("--policy", st_policy, "comma list of presets or policy files, or \"all\"")
+      ->capture_default_str();
+  st->add_option("--seeds", seeds, "N, N-M or a comma list")->capture_default_str();
+  st->add_option("--out", st_out, "report directory")->capture_default_str();
+  st->add_option("--reference", reference,
+                 "published results (default: fgd_reference_unallocated.csv beside the pods)");
+  st->add_option("--max-load", max_load, "arrived load to draw up to")->capture_default_str();
+  st->add_option("--tie-break", tie_break, "baselines' order among equal scores: random or name")
+      ->check(CLI::IsMember({"random", "name"}))
+      ->capture_default_str();
+
+  auto* dy = app.add_subcommand(
+      "dynamic", "event-driven replay with arrivals, departures, queueing and backfill");
+  std::string traces = "../shared/traces", cluster = "h100:32,ascend910b:32",
+              dy_policy = "slurm-default,accelpack-default", mix = "openb=0.6,dlrm=0.3,kalos=0.1",
+              speeds =
+                  "h100=1,h200=1.3,h800=1,h20=0.6,ascend910=0.5,ascend910b=0.8,ascend910b-box16=0."
+                  "8,ascend910c=1.1",
+              types = "dlrm=h100|h200|h800|h20", dy_out = "sim-out";
+  uint64_t seed = 1;
+  int jobs = 2000;
+  double load = 0.9;
+  int64_t interval = 10;
+  dy->add_option("--traces", traces, "folder with the public traces (../shared/traces)")
+      ->capture_default_str();
+  dy->add_option("--cluster", cluster, "KIND:NODES[:CPUS],... (catalog kinds)")
+      ->capture_default_str();
+  dy->add_option("--policy", dy_policy, "comma list of presets or policy files")
+      ->capture_default_str();
+  dy->add_option("--seed", seed, "generator seed")->capture_default_str();
+  dy->add_option("--jobs", jobs, "jobs to generate")->capture_default_str();
+  dy->add_option("--load", load, "offered device load (1 = every device busy)")
+      ->capture_default_str();
+  dy->add_option("--mix", mix, "share of jobs per source")->capture_default_str();
+  dy->add_option("--speed", speeds, "relative speed per kind")->capture_default_str();
+  dy->add_option("--types", types, "allowed GRES types per source (| separated; absent: any)")
+      ->capture_default_str();
+  dy->add_option("--cycle-interval", interval, "seconds between cycles at most")
+      ->capture_default_str();
+  dy->add_option("--out", dy_out, "report directory")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (st->parsed()) {
+    return RunStaticCommand(pod_files, node_file, st_policy, seeds, st_out, reference, max_load,
+                            tie_break, progress);
+  }
+  return RunDynamicCommand(traces, cluster, dy_policy, seed, jobs, load, mix, speeds, types,
+                           interval, dy_out, progress);
+}

@@ -1,0 +1,515 @@
+// Reports: CSV and JSON for scripts, one self-contained HTML page with SVG charts
+// for people.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/strings.h"
+#include "sim/sim.h"
+
+namespace accelpack::sim {
+
+namespace {
+
+constexpr const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                    "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+
+std::string Color(size_t i) { return kPalette[i % std::size(kPalette)]; }
+
+std::string Escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+absl::Status WriteFile(const std::filesystem::path& path, std::string_view text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return absl::UnavailableError(Cat(path.string(), ": cannot write"));
+  return absl::OkStatus();
+}
+
+struct Series {
+  std::string name;
+  std::vector<std::pair<double, double>> points;
+};
+
+// A line chart as inline SVG; axes start at the data's minimum x and at 0 for y.
+std::string LineChart(std::string_view title, std::string_view x_label, std::string_view y_label,
+                      const std::vector<Series>& series) {
+  constexpr double kW = 640, kH = 320, kL = 56, kR = 150, kT = 28, kB = 40;
+  double x_min = 1e300, x_max = -1e300, y_max = 0;
+  for (const auto& s : series) {
+    for (const auto& [x, y] : s.points) {
+      x_min = std::min(x_min, x);
+      x_max = std::max(x_max, x);
+      y_max = std::max(y_max, y);
+    }
+  }
+  if (x_min > x_max) x_min = 0, x_max = 1;
+  if (x_max == x_min) x_max = x_min + 1;
+  y_max = y_max <= 0 ? 1 : y_max * 1.08;
+  const double pw = kW - kL - kR, ph = kH - kT - kB;
+  auto sx = [&](double x) { return kL + (x - x_min) / (x_max - x_min) * pw; };
+  auto sy = [&](double y) { return kT + ph - y / y_max * ph; };
+  std::string svg = fmt::format(
+      "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' "
+      "font-size='11'><text x='{}' y='16' font-size='13' font-weight='bold'>{}</text>",
+      kW, kH, kL, Escape(title));
+  for (int i = 0; i <= 4; ++i) {
+    const double y = y_max * i / 4, x = x_min + (x_max - x_min) * i / 4;
+    svg += fmt::format("<line x1='{:.1f}' x2='{:.1f}' y1='{:.1f}' y2='{:.1f}' stroke='#ddd'/>", kL,
+                       kL + pw, sy(y), sy(y));
+    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='end'>{:.3g}</text>", kL - 4,
+                       sy(y) + 4, y);
+    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='middle'>{:.3g}</text>", sx(x),
+                       kT + ph + 14, x);
+  }
+  svg += fmt::format("<rect x='{}' y='{}' width='{}' height='{}' fill='none' stroke='#888'/>", kL,
+                     kT, pw, ph);
+  svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='middle'>{}</text>", kL + pw / 2,
+                     kH - 6, Escape(x_label));
+  svg += fmt::format(
+      "<text transform='translate(14,{:.1f}) rotate(-90)' text-anchor='middle'>{}</text>",
+      kT + ph / 2, Escape(y_label));
+  for (size_t i = 0; i < series.size(); ++i) {
+    std::string path;
+    for (const auto& [x, y] : series[i].points) {
+      path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", sx(x), sy(y));
+    }
+    svg += fmt::format("<path d='{}' fill='none' stroke='{}' stroke-width='1.6'/>", path, Color(i));
+    const double ly = kT + 12 + 16.0 * static_cast<double>(i);
+    svg += fmt::format(
+        "<line x1='{:.1f}' x2='{:.1f}' y1='{:.1f}' y2='{:.1f}' stroke='{}' stroke-width='3'/>",
+        kL + pw + 10, kL + pw + 28, ly - 4, ly - 4, Color(i));
+    svg += fmt::format("<text x='{:.1f}' y='{:.1f}'>{}</text>", kL + pw + 32, ly,
+                       Escape(series[i].name));
+  }
+  return svg + "</svg>";
+}
+
+// Grouped bars: one group per category, one bar per series.
+std::string BarChart(std::string_view title, std::string_view y_label,
+                     const std::vector<std::string>& categories,
+                     const std::vector<std::pair<std::string, std::vector<double>>>& series) {
+  constexpr double kW = 640, kH = 300, kL = 56, kR = 150, kT = 28, kB = 40;
+  double y_max = 0;
+  for (const auto& s : series) {
+    for (double v : s.second) y_max = std::max(y_max, v);
+  }
+  y_max = y_max <= 0 ? 1 : y_max * 1.1;
+  const double pw = kW - kL - kR, ph = kH - kT - kB;
+  const double group = pw / static_cast<double>(std::max<size_t>(1, categories.size()));
+  const double bar = group * 0.8 / static_cast<double>(std::max<size_t>(1, series.size()));
+  std::string svg = fmt::format(
+      "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' "
+      "font-size='11'><text x='{}' y='16' font-size='13' font-weight='bold'>{}</text>",
+      kW, kH, kL, Escape(title));
+  for (int i = 0; i <= 4; ++i) {
+    const double v = y_max * i / 4, y = kT + ph - v / y_max * ph;
+    svg += fmt::format("<line x1='{:.1f}' x2='{:.1f}' y1='{:.1f}' y2='{:.1f}' stroke='#ddd'/>", kL,
+                       kL + pw, y, y);
+    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='end'>{:.3g}</text>", kL - 4, y + 4,
+                       v);
+  }
+  svg += fmt::format(
+      "<text transform='translate(14,{:.1f}) rotate(-90)' text-anchor='middle'>{}</text>",
+      kT + ph / 2, Escape(y_label));
+  for (size_t c = 0; c < categories.size(); ++c) {
+    const double gx = kL + group * static_cast<double>(c) + group * 0.1;
+    for (size_t s = 0; s < series.size(); ++s) {
+      const double v = c < series[s].second.size() ? series[s].second[c] : 0;
+      const double h = v / y_max * ph;
+      svg += fmt::format(
+          "<rect x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' fill='{}'><title>{}: "
+          "{:.4g}</title></rect>",
+          gx + bar * static_cast<double>(s), kT + ph - h, bar * 0.95, h, Color(s),
+          Escape(series[s].first), v);
+    }
+    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='middle'>{}</text>",
+                       gx + group * 0.4, kT + ph + 14, Escape(categories[c]));
+  }
+  for (size_t s = 0; s < series.size(); ++s) {
+    const double ly = kT + 12 + 16.0 * static_cast<double>(s);
+    svg += fmt::format(
+        "<rect x='{:.1f}' y='{:.1f}' width='14' height='8' fill='{}'/><text x='{:.1f}' "
+        "y='{:.1f}'>{}</text>",
+        kL + pw + 10, ly - 8, Color(s), kL + pw + 28, ly, Escape(series[s].first));
+  }
+  return svg + "</svg>";
+}
+
+std::string Page(std::string_view title, std::string_view body) {
+  return fmt::format(
+      "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{0}</title><style>"
+      "body{{font-family:sans-serif;margin:24px;max-width:1400px}}"
+      "table{{border-collapse:collapse;margin:8px 0 24px}}td,th{{border:1px solid #ccc;padding:3px "
+      "8px;"
+      "text-align:right}}th{{background:#f3f3f3}}td.l,th.l{{text-align:left}}.miss{{background:#"
+      "fde0e0}}"
+      ".charts{{display:flex;flex-wrap:wrap;gap:12px}}</style></head><body><h1>{0}</h1>{1}</body></"
+      "html>",
+      Escape(title), body);
+}
+
+std::string Num(double v, int digits = 2) { return fmt::format("{:.{}f}", v, digits); }
+
+}  // namespace
+
+double Median(std::vector<double> values) { return Percentile(std::move(values), 50); }
+
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  // Linear interpolation between closest ranks (p50 of an even count is the mean of the middle
+  // two).
+  const double rank = p / 100.0 * static_cast<double>(values.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(rank));
+  const size_t hi = std::min(values.size() - 1, lo + 1);
+  return values[lo] + (values[hi] - values[lo]) * (rank - static_cast<double>(lo));
+}
+
+std::string ReferenceLabel(std::string_view preset) {
+  static const std::map<std::string, std::string, std::less<>> kLabels = {
+      {"random", "Random"},         {"dotprod", "DotProd"}, {"gpuclustering", "GpuClustering"},
+      {"gpupacking", "GpuPacking"}, {"bestfit", "BestFit"}, {"fgd", "FGD"}};
+  auto it = kLabels.find(preset);
+  return it == kLabels.end() ? "" : it->second;
+}
+
+Reference ReferenceFrom(const std::vector<ReferenceRow>& rows) {
+  Reference ref;
+  for (const auto& row : rows) {
+    for (const auto& [label, value] : row.unallocated_pct)
+      ref.values[{row.workload, row.arrived_pct, label}] = value;
+  }
+  return ref;
+}
+
+absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticRun>& runs,
+                               const Reference& reference) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(Cat(dir, ": ", ec.message()));
+  std::string runs_csv =
+      "workload,policy,seed,arrived_pct,unallocated_pct,frag_amount_gpus,frag_rate_pct,placed,"
+      "skipped,tasks,seconds\n";
+  // (workload, policy) -> runs, in first-seen order.
+  std::vector<std::string> workloads, policies;
+  std::map<std::pair<std::string, std::string>, std::vector<const StaticRun*>> groups;
+  for (const StaticRun& run : runs) {
+    if (std::find(workloads.begin(), workloads.end(), run.workload) == workloads.end())
+      workloads.push_back(run.workload);
+    if (std::find(policies.begin(), policies.end(), run.policy) == policies.end())
+      policies.push_back(run.policy);
+    groups[{run.workload, run.policy}].push_back(&run);
+    for (const StaticPoint& p : run.points) {
+      runs_csv +=
+          fmt::format("{},{},{},{:.0f},{:.4f},{:.3f},{:.4f},{},{},{},{:.3f}\n", run.workload,
+                      run.policy, run.seed, p.arrived_pct, p.unallocated_pct, p.frag_amount_gpus,
+                      p.frag_rate_pct, p.placed, p.skipped, run.tasks, run.seconds);
+    }
+  }
+  nlohmann::json json;
+  json["runs"] = nlohmann::json::array();
+  for (const StaticRun& run : runs) {
+    nlohmann::json r = {{"workload", run.workload},
+                        {"policy", run.policy},
+                        {"seed", run.seed},
+                        {"tasks", run.tasks},
+                        {"seconds", run.seconds}};
+    for (const StaticPoint& p : run.points) {
+      r["points"].push_back({{"arrived_pct", p.arrived_pct},
+                             {"unallocated_pct", p.unallocated_pct},
+                             {"frag_amount_gpus", p.frag_amount_gpus},
+                             {"frag_rate_pct", p.frag_rate_pct},
+                             {"placed", p.placed},
+                             {"skipped", p.skipped}});
+    }
+    json["runs"].push_back(std::move(r));
+  }
+  std::string summary_csv =
+      "workload,policy,arrived_pct,median_unallocated_pct,published_pct,delta_pp,median_frag_rate_"
+      "pct,"
+      "median_frag_amount_gpus,seeds,median_seconds\n";
+  std::string body =
+      "<p>FGD protocol (ATC'23): tasks drawn with replacement until 1.3x the cluster's GPUs, "
+      "placed one by "
+      "one, none leaving. Medians over seeds; <i>published</i> is the paper artifact's median "
+      "(fgd_reference_unallocated.csv); cells more than 1 point away are marked.</p>";
+  json["summary"] = nlohmann::json::array();
+  for (const std::string& workload : workloads) {
+    std::set<double> loads;
+    for (const std::string& policy : policies) {
+      for (const StaticRun* run : groups[{workload, policy}]) {
+        for (const auto& p : run->points) loads.insert(p.arrived_pct);
+      }
+    }
+    std::string table = "<table><tr><th class='l'>policy</th>";
+    for (double load : loads) table += fmt::format("<th>{:.0f}% ours</th><th>published</th>", load);
+    table += "<th>frag rate @100%</th><th>s/run</th></tr>";
+    std::vector<Series> curves;
+    for (const std::string& policy : policies) {
+      const auto& group = groups[{workload, policy}];
+      if (group.empty()) continue;
+      table += fmt::format("<tr><td class='l'>{}</td>", Escape(policy));
+      double frag100 = 0;
+      std::vector<double> seconds;
+      for (const StaticRun* run : group) seconds.push_back(run->seconds);
+      for (double load : loads) {
+        std::vector<double> unalloc, rate, amount;
+        for (const StaticRun* run : group) {
+          for (const auto& p : run->points) {
+            if (p.arrived_pct != load) continue;
+            unalloc.push_back(p.unallocated_pct);
+            rate.push_back(p.frag_rate_pct);
+            amount.push_back(p.frag_amount_gpus);
+          }
+        }
+        const double ours = Median(unalloc);
+        if (load == 100) frag100 = Median(rate);
+        const std::string label = ReferenceLabel(policy);
+        auto it = reference.values.find({workload, static_cast<int>(std::lround(load)), label});
+        const bool has_ref = it != reference.values.end();
+        const double published = has_ref ? it->second : 0;
+        summary_csv += fmt::format("{},{},{:.0f},{:.3f},{},{},{:.3f},{:.2f},{},{:.3f}\n", workload,
+                                   policy, load, ours, has_ref ? Num(published) : "",
+                                   has_ref ? Num(ours - published) : "", Median(rate),
+                                   Median(amount), unalloc.size(), Median(seconds));
+        json["summary"].push_back(
+            {{"workload", workload},
+             {"policy", policy},
+             {"arrived_pct", load},
+             {"median_unallocated_pct", ours},
+             {"published_pct", has_ref ? nlohmann::json(published) : nlohmann::json()},
+             {"median_frag_rate_pct", Median(rate)},
+             {"median_frag_amount_gpus", Median(amount)},
+             {"seeds", unalloc.size()}});
+        const bool miss = has_ref && std::abs(ours - published) > 1.0;
+        table += fmt::format("<td{}>{}</td><td>{}</td>", miss ? " class='miss'" : "", Num(ours),
+                             has_ref ? Num(published) : "&ndash;");
+      }
+      table +=
+          fmt::format("<td>{}%</td><td>{}</td></tr>", Num(frag100, 1), Num(Median(seconds), 2));
+      // Median curve over seeds, point by point (every run samples the same load grid).
+      size_t length = SIZE_MAX;
+      for (const StaticRun* run : group) length = std::min(length, run->curve.size());
+      Series series{policy, {}};
+      for (size_t i = 0; i < length; ++i) {
+        std::vector<double> ys;
+        for (const StaticRun* run : group) ys.push_back(run->curve[i].second);
+        if (group.front()->curve[i].first >= 50)
+          series.points.emplace_back(group.front()->curve[i].first, Median(ys));
+      }
+      curves.push_back(std::move(series));
+    }
+    table += "</table>";
+    body += fmt::format("<h2>{}</h2><div class='charts'>{}</div>{}", Escape(workload),
+                        LineChart(Cat("unallocated GPU % vs arrived load: ", workload),
+                                  "arrived load (% of GPUs)", "unallocated GPU %", curves),
+                        table);
+  }
+  for (auto status : {WriteFile(std::filesystem::path(dir) / "static_runs.csv", runs_csv),
+                      WriteFile(std::filesystem::path(dir) / "static_summary.csv", summary_csv),
+                      WriteFile(std::filesystem::path(dir) / "static.json", json.dump(1)),
+                      WriteFile(std::filesystem::path(dir) / "static.html",
+                                Page("accelpack-sim: static placement (FGD protocol)", body))}) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload,
+                                const DynamicOptions& options,
+                                const std::vector<DynamicResult>& results) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(Cat(dir, ": ", ec.message()));
+  std::set<std::string> kinds, classes;
+  for (const auto& r : results) {
+    for (const auto& [k, v] : r.allocation_by_kind) kinds.insert(k);
+    for (const auto& [c, v] : r.by_class) classes.insert(c);
+  }
+  std::string csv =
+      "policy,allocation_rate,longest_wait_s,makespan_s,unfinished,killed_at_limit,cycles,cycle_"
+      "p50_ms,cycle_p99_ms";
+  for (const auto& k : kinds) csv += Cat(",alloc_", k, ",idle_demanded_h_", k);
+  for (const auto& c : classes)
+    csv += Cat(",wait_p50_s_", c, ",wait_p99_s_", c, ",jct_p50_s_", c, ",jct_mean_s_", c);
+  csv += "\n";
+  nlohmann::json json;
+  json["generator"] = workload.choices;
+  json["jobs"] = workload.jobs.size();
+  nlohmann::json cluster = nlohmann::json::array();
+  for (const auto& g : options.cluster) {
+    cluster.push_back({{"kind", g.kind},
+                       {"gres_type", g.gres_type},
+                       {"nodes", g.nodes},
+                       {"devices", g.devices},
+                       {"cpus", g.cpus},
+                       {"memory_mib", g.memory_mib}});
+  }
+  json["cluster"] = cluster;
+  json["speed"] = options.speed;
+  std::string table = "<table><tr><th class='l'>measure</th>";
+  for (const auto& r : results) table += fmt::format("<th>{}</th>", Escape(r.policy));
+  table += "</tr>";
+  std::vector<std::pair<std::string, std::vector<std::string>>> rows;
+  auto add_row = [&](std::string name, auto value) {
+    std::vector<std::string> cells;
+    for (const auto& r : results) cells.push_back(value(r));
+    rows.emplace_back(std::move(name), std::move(cells));
+  };
+  add_row("allocation rate",
+          [](const DynamicResult& r) { return Num(100 * r.allocation_rate, 1) + "%"; });
+  for (const auto& k : kinds) {
+    add_row(Cat("allocation rate ", k), [&](const DynamicResult& r) {
+      auto it = r.allocation_by_kind.find(k);
+      return it == r.allocation_by_kind.end() ? std::string("-") : Num(100 * it->second, 1) + "%";
+    });
+    add_row(Cat("idle while demanded ", k, " (device-h)"), [&](const DynamicResult& r) {
+      auto it = r.idle_demanded_h.find(k);
+      return it == r.idle_demanded_h.end() ? std::string("-") : Num(it->second, 1);
+    });
+  }
+  for (const auto& c : classes) {
+    auto stat = [&](auto field, double scale) {
+      return [&, field, scale](const DynamicResult& r) {
+        auto it = r.by_class.find(c);
+        return it == r.by_class.end() ? std::string("-") : Num(it->second.*field / scale, 2);
+      };
+    };
+    add_row(Cat("wait p50 ", c, " (min)"), stat(&ClassStats::wait_p50_s, 60));
+    add_row(Cat("wait p99 ", c, " (min)"), stat(&ClassStats::wait_p99_s, 60));
+    add_row(Cat("JCT p50 ", c, " (h)"), stat(&ClassStats::jct_p50_s, 3600));
+    add_row(Cat("JCT mean ", c, " (h)"), stat(&ClassStats::jct_mean_s, 3600));
+  }
+  add_row("longest wait (h)",
+          [](const DynamicResult& r) { return Num(r.longest_wait_s / 3600, 2); });
+  add_row("makespan (h)", [](const DynamicResult& r) { return Num(r.makespan_s / 3600, 2); });
+  add_row("unfinished jobs", [](const DynamicResult& r) { return std::to_string(r.unfinished); });
+  add_row("killed at time limit",
+          [](const DynamicResult& r) { return std::to_string(r.killed_at_limit); });
+  add_row("engine cycle p50 / p99 (ms)", [](const DynamicResult& r) {
+    return Num(r.cycle_p50_ms, 2) + " / " + Num(r.cycle_p99_ms, 2);
+  });
+  for (const auto& [name, cells] : rows) {
+    table += fmt::format("<tr><td class='l'>{}</td>", Escape(name));
+    for (const auto& cell : cells) table += fmt::format("<td>{}</td>", cell);
+    table += "</tr>";
+  }
+  table += "</table>";
+
+  std::vector<Series> util, queue;
+  std::vector<std::pair<std::string, std::vector<double>>> idle_bars;
+  const std::vector<std::string> kind_list(kinds.begin(), kinds.end());
+  for (const auto& r : results) {
+    csv += fmt::format("{},{:.5f},{:.0f},{:.0f},{},{},{},{:.3f},{:.3f}", r.policy,
+                       r.allocation_rate, r.longest_wait_s, r.makespan_s, r.unfinished,
+                       r.killed_at_limit, r.cycles, r.cycle_p50_ms, r.cycle_p99_ms);
+    nlohmann::json jr = {{"policy", r.policy},
+                         {"allocation_rate", r.allocation_rate},
+                         {"allocation_by_kind", r.allocation_by_kind},
+                         {"idle_demanded_device_h", r.idle_demanded_h},
+                         {"longest_wait_s", r.longest_wait_s},
+                         {"makespan_s", r.makespan_s},
+                         {"unfinished", r.unfinished},
+                         {"killed_at_limit", r.killed_at_limit},
+                         {"cycles", r.cycles},
+                         {"cycle_p50_ms", r.cycle_p50_ms},
+                         {"cycle_p99_ms", r.cycle_p99_ms}};
+    for (const auto& k : kinds) {
+      csv += fmt::format(",{:.5f},{:.2f}",
+                         r.allocation_by_kind.count(k) ? r.allocation_by_kind.at(k) : 0.0,
+                         r.idle_demanded_h.count(k) ? r.idle_demanded_h.at(k) : 0.0);
+    }
+    for (const auto& c : classes) {
+      const ClassStats s = r.by_class.count(c) ? r.by_class.at(c) : ClassStats{};
+      csv += fmt::format(",{:.0f},{:.0f},{:.0f},{:.0f}", s.wait_p50_s, s.wait_p99_s, s.jct_p50_s,
+                         s.jct_mean_s);
+      jr["classes"][c] = {{"jobs", s.jobs},
+                          {"started", s.started},
+                          {"wait_mean_s", s.wait_mean_s},
+                          {"wait_p50_s", s.wait_p50_s},
+                          {"wait_p99_s", s.wait_p99_s},
+                          {"jct_mean_s", s.jct_mean_s},
+                          {"jct_p50_s", s.jct_p50_s},
+                          {"jct_p99_s", s.jct_p99_s}};
+    }
+    csv += "\n";
+    Series total{r.policy, {}}, q{r.policy, {}};
+    for (const auto& p : r.series) {
+      double devices = 0, used = 0;
+      for (const auto& g : options.cluster) {
+        devices += g.nodes * g.devices;
+        auto it = p.utilization.find(g.kind);
+        if (it != p.utilization.end()) used += it->second * g.nodes * g.devices;
+      }
+      total.points.emplace_back(p.t_h, devices > 0 ? 100 * used / devices : 0);
+      q.points.emplace_back(p.t_h, static_cast<double>(p.queued));
+      jr["series"].push_back(
+          {{"t_h", p.t_h}, {"utilization", p.utilization}, {"queued", p.queued}});
+    }
+    util.push_back(std::move(total));
+    queue.push_back(std::move(q));
+    std::vector<double> idle;
+    for (const auto& k : kind_list)
+      idle.push_back(r.idle_demanded_h.count(k) ? r.idle_demanded_h.at(k) : 0.0);
+    idle_bars.emplace_back(r.policy, std::move(idle));
+    json["results"].push_back(std::move(jr));
+  }
+  std::string choices = "<table>";
+  for (const auto& [k, v] : workload.choices) {
+    choices +=
+        fmt::format("<tr><td class='l'>{}</td><td class='l'>{}</td></tr>", Escape(k), Escape(v));
+  }
+  choices += "</table>";
+  const std::string body = fmt::format(
+      "<div class='charts'>{}{}{}</div><h2>Measures</h2>{}<h2>Workload generator</h2>{}",
+      LineChart("allocated devices over time", "time (h)", "allocated %", util),
+      LineChart("queue length over time", "time (h)", "pending jobs", queue),
+      BarChart("idle while demanded, per kind", "device-hours", kind_list, idle_bars), table,
+      choices);
+  std::string jobs_csv =
+      "id,source,class,submit_s,base_duration_s,time_limit_s,nodes,devices_per_node,fraction_milli,"
+      "cpus_milli,memory_mib,allowed_types\n";
+  for (const SimJob& j : workload.jobs) {
+    jobs_csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", j.id, j.source,
+                            model::JobClassName(j.job_class), j.submit, j.base_duration,
+                            j.time_limit, j.nodes, j.devices_per_node, j.fraction_milli,
+                            j.cpus_per_node, j.memory_mib, Join(j.allowed_types, "|"));
+  }
+  for (auto status : {WriteFile(std::filesystem::path(dir) / "dynamic.csv", csv),
+                      WriteFile(std::filesystem::path(dir) / "dynamic_jobs.csv", jobs_csv),
+                      WriteFile(std::filesystem::path(dir) / "dynamic.json", json.dump(1)),
+                      WriteFile(std::filesystem::path(dir) / "dynamic.html",
+                                Page("accelpack-sim: dynamic replay", body))}) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace accelpack::sim

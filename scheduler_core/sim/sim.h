@@ -1,0 +1,236 @@
+// accelpack-sim: replays workloads through the very engine the daemon runs.
+//
+// Two modes:
+//  - static: the FGD protocol (Weng et al., ATC 2023) on the openb traces. Tasks
+//    are drawn with replacement from a pod list until requested GPUs reach
+//    `max_load` x capacity, placed one at a time with engine::FindPlacement on a
+//    single ClusterState, never leaving; a task that fits nowhere is skipped.
+//    Reports unallocated GPU % and FGD fragmentation at given arrived loads.
+//  - dynamic: an event-driven replay with arrivals, durations, departures, time
+//    limits, gangs, queueing and backfill. Each cycle builds a model::Snapshot
+//    from the simulator's own state and calls engine::Schedule with a simulated
+//    clock: the daemon's path, so policy tuned here behaves the same in Slurm.
+//
+// Everything random is drawn from `Rng` seeded by the caller: the same inputs
+// and seed give the same results on every platform. Only wall-clock timings
+// (cycle latency, seconds per run) vary.
+//
+// Thread-safety: the functions are reentrant; results are plain values. Runs
+// on different threads share nothing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/catalog.h"
+#include "model/cluster.h"
+#include "policy/baselines.h"
+#include "policy/policy.h"
+#include "sim/traces.h"
+
+namespace accelpack::sim {
+
+// Portable, seeded random numbers (xoshiro256** seeded by splitmix64); the
+// standard library's distributions differ between implementations, these do not.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed);
+  uint64_t Next();
+  double Uniform();                 // [0, 1)
+  size_t Index(size_t n);           // uniform in [0, n), n > 0
+  double Exponential(double mean);  // mean > 0
+
+ private:
+  uint64_t s_[4];
+};
+
+// Called with the fraction done (0..1) and a short label; may be empty.
+using Progress = std::function<void(double done, std::string_view label)>;
+
+// A preset name (policy::PresetNames()) or the path of a policy YAML file.
+// `extra` adds scorer arguments a preset can take (e.g. FGD's shapes).
+absl::StatusOr<policy::PolicyConfig> ResolvePolicy(std::string_view name_or_file, uint64_t seed,
+                                                   const policy::PluginArgs& extra = {});
+
+// ---------------------------------------------------------------- static mode
+
+struct StaticWorkload {
+  std::string name;  // e.g. "default" for openb_pod_list_default.csv
+  std::vector<OpenbPod> pods;
+};
+
+struct StaticOptions {
+  double max_load = 1.3;  // stop drawing at this arrived load
+  std::vector<double> report_loads = {0.9, 1.0, 1.1, 1.3};
+  double curve_step = 0.01;  // arrived-load step of the curve
+  // Baselines' order among equal integer scores: "random" (the artifact's
+  // Kubernetes behaviour) or "name" (the engine's node-name order).
+  std::string tie_break = "name";
+};
+
+struct StaticPoint {
+  double arrived_pct = 0;       // the load the point was asked for, in %
+  double unallocated_pct = 0;   // 100 - allocated GPU share
+  double frag_amount_gpus = 0;  // FGD fragmentation, in GPUs
+  double frag_rate_pct = 0;     // fragmentation / idle GPU, in %
+  int64_t placed = 0;
+  int64_t skipped = 0;
+};
+
+struct StaticRun {
+  std::string workload;
+  std::string policy;
+  uint64_t seed = 0;
+  int64_t tasks = 0;
+  std::vector<StaticPoint> points;               // one per report load
+  std::vector<std::pair<double, double>> curve;  // (arrived %, unallocated %)
+  double seconds = 0;                            // wall clock of the placement loop
+};
+
+// Indices of the tasks the protocol places, in order: drawn uniformly with
+// replacement until their GPU requests reach max_load x capacity, then shuffled.
+std::vector<size_t> DrawTasks(const std::vector<OpenbPod>& pods, int64_t capacity_milli,
+                              double max_load, uint64_t seed);
+
+// The workload's typical task shapes (FGD's distribution) with lowercased types.
+policy::ShapeTable ShapesOf(const std::vector<OpenbPod>& pods);
+
+// Adds one generic kind per GPU model of the nodes ("v100m16", ...) to
+// `catalog`, with GRES gpu:<model lowercased>.
+absl::Status AddOpenbKinds(const std::vector<OpenbNode>& nodes, model::Catalog& catalog);
+
+// The openb node list as a snapshot: CPUs in milli-CPUs, GRES gpu:<model>.
+model::Snapshot OpenbSnapshot(const std::vector<OpenbNode>& nodes);
+
+// Scorer arguments that tell the baselines this cluster's scale and workload.
+policy::PluginArgs BaselineArgs(const std::vector<OpenbNode>& nodes,
+                                const std::vector<OpenbPod>& pods);
+
+// One run of the protocol for one policy and seed.
+absl::StatusOr<StaticRun> RunStatic(const std::vector<OpenbNode>& nodes,
+                                    const StaticWorkload& workload, std::string_view policy,
+                                    uint64_t seed, const StaticOptions& options = {});
+
+// --------------------------------------------------------------- dynamic mode
+
+struct NodeGroup {
+  std::string kind;       // catalog kind, e.g. "h100", "ascend910b"
+  std::string gres_type;  // GRES type (gpu:<type>)
+  int nodes = 0;
+  int devices = 8;
+  int cpus = 192;  // cores
+  int64_t memory_mib = 2 << 20;
+  int nodes_per_switch = 16;
+  int nodes_per_superpod = 0;  // 0: no SuperPoD labels
+};
+
+struct DynamicOptions {
+  std::vector<NodeGroup> cluster;
+  // Relative speed per kind: a job's duration on kind k is base / speed[k].
+  std::map<std::string, double> speed;
+  // Allowed GRES types per workload source ("openb", "dlrm", "kalos"); empty: any.
+  std::map<std::string, std::vector<std::string>> allowed_types;
+  int jobs = 2000;
+  double load = 0.9;  // offered device load relative to the cluster's devices
+  // Job mix by count.
+  double share_openb = 0.6;
+  double share_dlrm = 0.3;
+  double share_kalos = 0.1;
+  int64_t cycle_interval_s = 10;
+  int max_gang_nodes = 0;  // 0: half the nodes of the largest kind
+  uint64_t seed = 1;
+  int series_points = 300;
+};
+
+// Trace data the generator draws from.
+struct DynamicSources {
+  std::vector<OpenbPod> openb;
+  std::vector<DlrmInstance> dlrm;
+  std::vector<KalosJob> kalos;
+  std::vector<double> runtimes_s;  // Philly
+  std::vector<double> arrivals;    // Helios submissions per 10 min
+};
+
+// One generated job.
+struct SimJob {
+  uint32_t id = 0;
+  std::string source;  // openb, dlrm, kalos
+  model::JobClass job_class = model::JobClass::kOther;
+  int64_t submit = 0;
+  int64_t base_duration = 0;  // on a kind of speed 1
+  int64_t time_limit = 0;
+  int nodes = 1;
+  int devices_per_node = 0;
+  int fraction_milli = 0;
+  int cpus_per_node = 0;  // milli-CPUs
+  int64_t memory_mib = 0;
+  std::vector<std::string> allowed_types;
+};
+
+// The generator's choices, written into the report.
+struct Workload {
+  std::vector<SimJob> jobs;
+  std::map<std::string, std::string> choices;
+};
+
+absl::StatusOr<Workload> GenerateWorkload(const DynamicSources& sources,
+                                          const DynamicOptions& options);
+
+struct ClassStats {
+  int64_t jobs = 0;
+  int64_t started = 0;
+  double wait_mean_s = 0, wait_p50_s = 0, wait_p99_s = 0;
+  double jct_mean_s = 0, jct_p50_s = 0, jct_p99_s = 0;
+};
+
+struct SeriesPoint {
+  double t_h = 0;
+  std::map<std::string, double> utilization;  // per kind, 0..1 of devices allocated
+  int64_t queued = 0;
+};
+
+struct DynamicResult {
+  std::string policy;
+  double allocation_rate = 0;  // all devices
+  std::map<std::string, double> allocation_by_kind;
+  std::map<std::string, double> idle_demanded_h;  // device-hours per kind
+  std::map<std::string, ClassStats> by_class;
+  double longest_wait_s = 0;
+  double makespan_s = 0;
+  int64_t unfinished = 0;
+  int64_t cycles = 0;
+  int64_t killed_at_limit = 0;
+  double cycle_p50_ms = 0, cycle_p99_ms = 0;  // wall clock, not deterministic
+  std::vector<SeriesPoint> series;
+};
+
+absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const DynamicOptions& options,
+                                         std::string_view policy,
+                                         const Progress& progress = nullptr);
+
+// ------------------------------------------------------------------- reports
+
+struct Reference {
+  // (workload, arrived %, policy label) -> published median unallocated %.
+  std::map<std::tuple<std::string, int, std::string>, double> values;
+};
+Reference ReferenceFrom(const std::vector<ReferenceRow>& rows);
+// The reference file's column for one of our preset names ("" if none).
+std::string ReferenceLabel(std::string_view preset);
+
+double Median(std::vector<double> values);
+double Percentile(std::vector<double> values, double p);
+
+absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticRun>& runs,
+                               const Reference& reference);
+absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload,
+                                const DynamicOptions& options,
+                                const std::vector<DynamicResult>& results);
+
+}  // namespace accelpack::sim

@@ -1,0 +1,420 @@
+// accelpack-sim: loaders, baseline scorers, the static protocol's arithmetic,
+// the dynamic replay's measures on hand-computed cases, determinism per seed.
+#include "sim/sim.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "common/strings.h"
+#include "engine/engine.h"
+#include "policy/baselines.h"
+#include "sim/csv.h"
+
+namespace accelpack::sim {
+namespace {
+
+const std::filesystem::path kSource(ACCELPACK_SOURCE_DIR);
+const std::filesystem::path kData = kSource / "tests" / "sim" / "data";
+const std::filesystem::path kShared = kSource / ".." / "shared" / "traces";
+
+std::string ErrorOf(const absl::Status& status) {
+  return std::string(accelpack::MessageOf(status));
+}
+
+// ------------------------------------------------------------------ loaders
+
+TEST(Loaders, BadIntegerNamesFileLineColumn) {
+  auto pods = ParseOpenbPods(
+      "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,12000,16384,1,1000\np1,abc,1,1,1000\n",
+      "pods.csv");
+  ASSERT_FALSE(pods.ok());
+  EXPECT_EQ(ErrorOf(pods.status()),
+            "pods.csv:3:4: cpu_milli: expected an integer in 0..100000000, got \"abc\"");
+}
+
+TEST(Loaders, WrongFieldCount) {
+  auto pods = ParseOpenbPods("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np2,1,1,1\n", "pods.csv");
+  ASSERT_FALSE(pods.ok());
+  EXPECT_EQ(ErrorOf(pods.status()), "pods.csv:2:9: expected 5 fields as in the header, got 4");
+}
+
+TEST(Loaders, MissingColumn) {
+  auto pods = ParseOpenbPods("name,cpu,memory_mib,num_gpu,gpu_milli\n", "pods.csv");
+  ASSERT_FALSE(pods.ok());
+  EXPECT_EQ(ErrorOf(pods.status()),
+            "pods.csv:1:1: expected a column \"cpu_milli\" in the header "
+            "(name,cpu,memory_mib,num_gpu,gpu_milli)");
+}
+
+TEST(Loaders, ShareOfSeveralGpus) {
+  auto pods =
+      ParseOpenbPods("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,10,2,500\n", "pods.csv");
+  ASSERT_FALSE(pods.ok());
+  EXPECT_EQ(ErrorOf(pods.status()),
+            "pods.csv:2:14: gpu_milli: expected 1000 for a task with 2 GPUs (shares are of one "
+            "GPU), got 500");
+}
+
+TEST(Loaders, NodeWithoutModel) {
+  auto nodes =
+      ParseOpenbNodes("sn,cpu_milli,memory_mib,gpu,model\nn0,64000,1024,2,\n", "nodes.csv");
+  ASSERT_FALSE(nodes.ok());
+  EXPECT_EQ(ErrorOf(nodes.status()),
+            "nodes.csv:2:17: model: expected a GPU model for a node with 2 GPUs");
+}
+
+TEST(Loaders, SpacesTrimmedAndSpecSplit) {
+  auto pods = ParseOpenbPods(
+      "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos\r\np0, 6000 "
+      ",12288,1,460,V100M16|V100M32,LS\r\n",
+      "pods.csv");
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  ASSERT_EQ(pods->size(), 1u);
+  EXPECT_EQ((*pods)[0].cpu_milli, 6000);
+  EXPECT_EQ((*pods)[0].gpu_spec, (std::vector<std::string>{"V100M16", "V100M32"}));
+  EXPECT_EQ((*pods)[0].qos, "LS");
+}
+
+TEST(Loaders, ExcerptsLoad) {
+  auto nodes = LoadOpenbNodes((kData / "openb_nodes_excerpt.csv").string());
+  auto pods = LoadOpenbPods((kData / "openb_pods_excerpt.csv").string());
+  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  EXPECT_EQ(nodes->size(), 20u);
+  EXPECT_EQ(pods->size(), 100u);
+}
+
+TEST(Loaders, MissingFile) {
+  auto nodes = LoadOpenbNodes("/nonexistent/nodes.csv");
+  ASSERT_FALSE(nodes.ok());
+  EXPECT_EQ(ErrorOf(nodes.status()), "/nonexistent/nodes.csv: cannot open");
+}
+
+// ------------------------------------------------------------------ metrics
+
+TEST(Metrics, PercentilesInterpolate) {
+  EXPECT_DOUBLE_EQ(Median({3, 1, 2}), 2);
+  EXPECT_DOUBLE_EQ(Median({4, 1, 2, 3}), 2.5);
+  EXPECT_DOUBLE_EQ(Percentile({0, 100}, 99), 99);
+  EXPECT_DOUBLE_EQ(Median({}), 0);
+}
+
+policy::ShapeTable TwoShapes() {
+  // Half the tasks want a whole GPU, half 500 milli of one; 4 CPUs each.
+  return {{4000, 1, 1000, {}, 0.5}, {4000, 1, 500, {}, 0.5}};
+}
+
+TEST(Metrics, FragmentationByFgdDefinition) {
+  const std::vector<int> used = {0, 700};  // free: 1000 and 300
+  // Whole-GPU shape: hostable, the 300 left on device 1 is too small -> 300.
+  // 500-milli shape: hostable, 300 < 500 is fragment -> 300. Weighted: 0.5*300 + 0.5*300.
+  EXPECT_DOUBLE_EQ(policy::PoolFragmentation(TwoShapes(), 64000, used, "t4"), 300);
+  // Too few CPUs for either shape: every free share is fragment -> 1300.
+  EXPECT_DOUBLE_EQ(policy::PoolFragmentation(TwoShapes(), 1000, used, "t4"), 1300);
+  // A shape that only allows V100 cannot use a T4 pool: all 1300 for it.
+  policy::ShapeTable typed = {{0, 1, 1000, {"v100m16"}, 1.0}};
+  EXPECT_DOUBLE_EQ(policy::PoolFragmentation(typed, 64000, used, "t4"), 1300);
+  // Shapes without GPUs count every free share as fragment.
+  policy::ShapeTable cpu_only = {{1000, 0, 0, {}, 1.0}};
+  EXPECT_DOUBLE_EQ(policy::PoolFragmentation(cpu_only, 64000, used, "t4"), 1300);
+}
+
+TEST(Metrics, TypicalShapesCoverAndRenormalise) {
+  std::vector<policy::TaskShape> counted;
+  for (int i = 0; i < 6; ++i) counted.push_back({1000, 1, 1000, {}, 1});
+  for (int i = 0; i < 3; ++i) counted.push_back({2000, 1, 500, {}, 1});
+  counted.push_back({3000, 0, 0, {}, 1});
+  // 95 % coverage takes all three shapes (6+3 = 90 % < 95 %).
+  auto all = policy::TypicalShapes(counted, 0.95);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_DOUBLE_EQ(all[0].weight, 0.6);
+  // 80 % stops after two shapes, renormalised to 6/9 and 3/9.
+  auto two = policy::TypicalShapes(counted, 0.8);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_DOUBLE_EQ(two[0].weight, 6.0 / 9);
+  EXPECT_DOUBLE_EQ(two[1].weight, 3.0 / 9);
+}
+
+TEST(Metrics, ShapesArgRoundTrip) {
+  policy::ShapeTable shapes = {{4000, 1, 460, {"v100m16", "v100m32"}, 0.25}, {0, 0, 0, {}, 0.75}};
+  auto parsed = policy::ShapesFromArg(policy::ShapesToArg(shapes));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->size(), 2u);
+  EXPECT_EQ((*parsed)[0].allowed_types, shapes[0].allowed_types);
+  EXPECT_EQ((*parsed)[0].gpu_milli, 460);
+  EXPECT_DOUBLE_EQ((*parsed)[1].weight, 0.75);
+  EXPECT_FALSE(policy::ShapesFromArg("1:2:3").ok());
+}
+
+// ---------------------------------------------------------- baseline scorers
+
+// A tiny openb-style cluster with chosen device usage, and one placement.
+class Placement {
+ public:
+  Placement(std::vector<OpenbNode> nodes, std::vector<std::vector<int>> used,
+            std::string_view policy, policy::ShapeTable shapes = TwoShapes()) {
+    policy::PluginArgs extra = {{"tie_break", "name"}, {"shapes", policy::ShapesToArg(shapes)}};
+    auto config = ResolvePolicy(policy, 1, extra);
+    EXPECT_TRUE(config.ok()) << config.status();
+    auto built = policy::BuildPolicy(*config);
+    EXPECT_TRUE(built.ok()) << built.status();
+    built_ = std::make_unique<policy::BuiltPolicy>(std::move(*built));
+    EXPECT_TRUE(AddOpenbKinds(nodes, built_->catalog).ok());
+    snapshot_ = OpenbSnapshot(nodes);
+    for (size_t n = 0; n < used.size(); ++n)
+      snapshot_.nodes[n].accelerators[0].used_milli = used[n];
+    EXPECT_TRUE(model::ValidateSnapshot(snapshot_, built_->catalog).ok());
+    state_ = std::make_unique<engine::ClusterState>(snapshot_, built_->catalog);
+  }
+
+  // (node name, first device) chosen for a task, or ("", -1).
+  std::pair<std::string, int> Place(int cpus, int gpus, int milli) {
+    model::PendingJob request;
+    request.id = 1;
+    request.cpus_per_node = cpus;
+    if (gpus > 0) {
+      request.accelerators.gres_name = "gpu";
+      request.accelerators.count_per_node = gpus;
+      request.accelerators.fraction_milli = milli < 1000 ? milli : 0;
+    }
+    const engine::Job job = engine::MakeJob(request, *built_->pipeline, 0);
+    auto start = engine::FindPlacement(job, *state_, *built_->pipeline);
+    if (!start) return {"", -1};
+    const auto& p = start->placements.front();
+    return {snapshot_.nodes[static_cast<size_t>(p.node)].name,
+            p.devices.empty() ? -1 : p.devices.front()};
+  }
+
+ private:
+  std::unique_ptr<policy::BuiltPolicy> built_;
+  model::Snapshot snapshot_;
+  std::unique_ptr<engine::ClusterState> state_;
+};
+
+std::vector<OpenbNode> TwoNodes(int gpus = 2) {
+  return {{"a", 64000, 262144, gpus, "T4"}, {"b", 64000, 262144, gpus, "T4"}};
+}
+
+TEST(Baselines, FgdPicksTheDeviceThatLeavesLeastFragment) {
+  // Node a: devices free 1000 and 300. A 300-milli task:
+  //   on device 1 -> free {1000, 0}: frag 0 (was 300): sigmoid(+0.3) -> 57
+  //   on device 0 -> free {700, 300}: whole-GPU shape cannot fit: 0.5*1000 + 0.5*300 = 650: 41
+  // Node b (empty, free {1000, 1000}, frag 0) -> free {700, 1000}: 0.5*700 + 0.5*0... 350 -> 41.
+  Placement p(TwoNodes(), {{0, 700}, {0, 0}}, "fgd");
+  EXPECT_EQ(p.Place(4000, 1, 300), (std::pair<std::string, int>{"a", 1}));
+}
+
+TEST(Baselines, BestFitTakesLeastLeftover) {
+  // a: 1 of 2 GPUs free; b: 2 free. One whole GPU: a leaves 0 GPUs -> a.
+  Placement p(TwoNodes(), {{1000, 0}, {0, 0}}, "bestfit");
+  EXPECT_EQ(p.Place(4000, 1, 1000).first, "a");
+}
+
+TEST(Baselines, GpuPackingPrefersSharedDevices) {
+  // b's device 1 is half used: a 400-milli task goes there (case 1), not to empty a.
+  Placement p(TwoNodes(), {{0, 0}, {0, 500}}, "gpupacking");
+  EXPECT_EQ(p.Place(1000, 1, 400), (std::pair<std::string, int>{"b", 1}));
+}
+
+TEST(Baselines, DotProductPrefersLeastAligned) {
+  // a has 1 GPU free, b 2: the dot product with (cpu, 1 GPU) is smaller on a.
+  Placement p(TwoNodes(), {{1000, 0}, {0, 0}}, "dotprod");
+  EXPECT_EQ(p.Place(4000, 1, 1000).first, "a");
+}
+
+TEST(Baselines, SlurmDefaultTakesFirstNodeThatFits) {
+  Placement p(TwoNodes(), {{1000, 1000}, {0, 0}}, "slurm-default");
+  EXPECT_EQ(p.Place(4000, 1, 1000).first, "b");  // a is full
+  Placement q(TwoNodes(), {{0, 0}, {0, 0}}, "slurm-default");
+  EXPECT_EQ(q.Place(4000, 1, 1000).first, "a");
+}
+
+TEST(Baselines, UnknownArgumentRejected) {
+  auto scorer = policy::MakeScorer("best_fit", {{"colour", "blue"}});
+  ASSERT_FALSE(scorer.ok());
+  EXPECT_NE(ErrorOf(scorer.status()).find("unknown argument \"colour\""), std::string::npos);
+  EXPECT_FALSE(policy::MakeScorer("fgd", {}).ok());  // needs shapes
+}
+
+// ---------------------------------------------------------- static protocol
+
+std::vector<OpenbPod> OneGpuPods() { return {{"p", 1000, 1024, 1, 1000, {}, "BE"}}; }
+
+TEST(StaticProtocol, DrawsUntilLoadReached) {
+  // 4 GPUs x 1.3 = 5.2 GPUs: 1-GPU tasks -> 6 (5 < 5.2 <= 6).
+  EXPECT_EQ(DrawTasks(OneGpuPods(), 4000, 1.3, 1).size(), 6u);
+  // 500-milli tasks: 5200 / 500 = 10.4 -> 11.
+  EXPECT_EQ(DrawTasks({{"p", 1000, 1024, 1, 500, {}, ""}}, 4000, 1.3, 1).size(), 11u);
+  // CPU-only tasks never reach a GPU load: nothing is drawn.
+  EXPECT_TRUE(DrawTasks({{"p", 1000, 1024, 0, 0, {}, ""}}, 4000, 1.3, 1).empty());
+}
+
+TEST(StaticProtocol, UnallocatedAtArrivedLoads) {
+  // 2 nodes x 2 GPUs; 6 one-GPU tasks. Loads after each task: 25, 50, ... 150 %.
+  // 90 % and 100 % are first reached by task 4 (all placed: 0 % unallocated);
+  // 110 % by task 5 (skipped), 130 % by task 6 (skipped): still 0 % unallocated.
+  auto run = RunStatic(TwoNodes(), {"one", OneGpuPods()}, "bestfit", 1);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->points.size(), 4u);
+  EXPECT_EQ(run->tasks, 6);
+  EXPECT_DOUBLE_EQ(run->points[0].unallocated_pct, 0);
+  EXPECT_EQ(run->points[1].placed, 4);
+  EXPECT_EQ(run->points[2].skipped, 1);
+  EXPECT_EQ(run->points[3].skipped, 2);
+  EXPECT_DOUBLE_EQ(run->points[3].frag_rate_pct, 0);  // nothing idle
+}
+
+TEST(StaticProtocol, HalfGpuTasksLeaveHalves) {
+  // One node of 2 GPUs, 700-milli tasks: each GPU takes one (300 left each).
+  // Load 1.3 x 2000 = 2600 -> 4 tasks; 2 placed: unallocated 100 * (1 - 1400/2000) = 30 %.
+  std::vector<OpenbNode> one = {{"a", 64000, 262144, 2, "T4"}};
+  auto run = RunStatic(one, {"share", {{"p", 1000, 1024, 1, 700, {}, ""}}}, "fgd", 1);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_NEAR(run->points.back().unallocated_pct, 30, 1e-9);
+  // FGD's only shape (700) cannot use 300-milli remnants: all idle is fragment.
+  EXPECT_NEAR(run->points.back().frag_rate_pct, 100, 1e-9);
+  EXPECT_NEAR(run->points.back().frag_amount_gpus, 0.6, 1e-9);
+}
+
+TEST(StaticProtocol, DeterministicPerSeed) {
+  auto nodes = LoadOpenbNodes((kData / "openb_nodes_excerpt.csv").string());
+  auto pods = LoadOpenbPods((kData / "openb_pods_excerpt.csv").string());
+  ASSERT_TRUE(nodes.ok() && pods.ok());
+  const StaticWorkload workload{"excerpt", *pods};
+  for (const char* policy : {"random", "fgd", "gpuclustering"}) {
+    auto a = RunStatic(*nodes, workload, policy, 7);
+    auto b = RunStatic(*nodes, workload, policy, 7);
+    auto c = RunStatic(*nodes, workload, policy, 8);
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    EXPECT_EQ(a->curve, b->curve) << policy;
+    ASSERT_EQ(a->points.size(), b->points.size());
+    for (size_t i = 0; i < a->points.size(); ++i) {
+      EXPECT_EQ(a->points[i].unallocated_pct, b->points[i].unallocated_pct);
+      EXPECT_EQ(a->points[i].frag_amount_gpus, b->points[i].frag_amount_gpus);
+    }
+    EXPECT_NE(a->curve, c->curve) << policy;
+  }
+}
+
+// ------------------------------------------------------------ dynamic replay
+
+DynamicOptions OneH100Node() {
+  DynamicOptions options;
+  options.cluster = {{"h100", "h100", 1, 8, 192, 2 << 20, 16, 0}};
+  options.cycle_interval_s = 10;
+  return options;
+}
+
+SimJob Gpus(uint32_t id, int devices, int64_t duration, int64_t limit) {
+  SimJob job;
+  job.id = id;
+  job.source = "test";
+  job.job_class = model::JobClass::kTraining;
+  job.devices_per_node = devices;
+  job.base_duration = duration;
+  job.time_limit = limit;
+  job.cpus_per_node = 1000;
+  job.memory_mib = 1024;
+  return job;
+}
+
+TEST(DynamicReplay, HandComputedMeasures) {
+  // One 8-GPU node. Job 1 (4 GPUs, 100 s) starts at 0; job 2 (8 GPUs) waits for it
+  // and runs 100..200. Idle while demanded: 4 GPUs x 100 s = 0.111 device-hours.
+  // Allocation: (4 x 100 + 8 x 100) / (8 x 200) = 0.75.
+  Workload w;
+  w.jobs = {Gpus(1, 4, 100, 200), Gpus(2, 8, 100, 200)};
+  for (const char* policy : {"slurm-default", "accelpack-default"}) {
+    auto r = RunDynamic(w, OneH100Node(), policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_DOUBLE_EQ(r->allocation_rate, 0.75) << policy;
+    EXPECT_NEAR(r->idle_demanded_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    EXPECT_DOUBLE_EQ(r->makespan_s, 200);
+    EXPECT_DOUBLE_EQ(r->longest_wait_s, 100);
+    const ClassStats& s = r->by_class.at("training");
+    EXPECT_DOUBLE_EQ(s.wait_p50_s, 50);
+    EXPECT_DOUBLE_EQ(s.jct_mean_s, 150);
+    EXPECT_EQ(r->unfinished, 0);
+  }
+}
+
+TEST(DynamicReplay, BackfillOnTimeLimits) {
+  // Job 1 holds 6 GPUs until its limit 1000; job 2 (8 GPUs) is reserved for t=1000.
+  // Job 3 (2 GPUs) fits now: with a limit of 500 it ends before the reservation and
+  // backfills at 0; with 2000 it would delay job 2 and waits.
+  for (int64_t limit3 : {500, 2000}) {
+    Workload w;
+    w.jobs = {Gpus(1, 6, 1000, 1000), Gpus(2, 8, 100, 200), Gpus(3, 2, 100, limit3)};
+    auto r = RunDynamic(w, OneH100Node(), "slurm-default");
+    ASSERT_TRUE(r.ok()) << r.status();
+    // Job 3's wait is the median of (0, 1000, wait3).
+    const double wait3 = limit3 == 500 ? 0 : 1100;
+    EXPECT_DOUBLE_EQ(r->by_class.at("training").wait_p50_s, limit3 == 500 ? 0 : 1000) << limit3;
+    EXPECT_DOUBLE_EQ(r->longest_wait_s, std::max(1000.0, wait3)) << limit3;
+  }
+}
+
+TEST(DynamicReplay, DeterministicPerSeed) {
+  auto pods = LoadOpenbPods((kData / "openb_pods_excerpt.csv").string());
+  ASSERT_TRUE(pods.ok());
+  DynamicSources sources;
+  sources.openb = *pods;
+  sources.dlrm = {{"HN", 12, 1, 120 * 1024}, {"CN", 64, 0, 320 * 1024}};
+  sources.kalos = {{0, 600, 2, 8, 15000}, {0, 3000, 1, 8, 12500}};
+  sources.runtimes_s = {60, 120, 600, 3600, 7200};
+  sources.arrivals = {1, 5, 2, 0, 8};
+  DynamicOptions options;
+  options.cluster = {{"h100", "h100", 4, 8, 192, 2 << 20, 16, 0},
+                     {"ascend910b", "910b", 4, 8, 192, 2 << 20, 16, 0}};
+  options.jobs = 300;
+  options.seed = 5;
+  auto w1 = GenerateWorkload(sources, options);
+  auto w2 = GenerateWorkload(sources, options);
+  ASSERT_TRUE(w1.ok() && w2.ok());
+  ASSERT_EQ(w1->jobs.size(), 300u);
+  EXPECT_EQ(w1->choices, w2->choices);
+  for (size_t i = 0; i < w1->jobs.size(); ++i) EXPECT_EQ(w1->jobs[i].submit, w2->jobs[i].submit);
+  for (const char* policy : {"slurm-default", "accelpack-default"}) {
+    auto a = RunDynamic(*w1, options, policy);
+    auto b = RunDynamic(*w2, options, policy);
+    ASSERT_TRUE(a.ok() && b.ok()) << (a.ok() ? b.status() : a.status());
+    EXPECT_EQ(a->allocation_rate, b->allocation_rate);
+    EXPECT_EQ(a->idle_demanded_h, b->idle_demanded_h);
+    EXPECT_EQ(a->longest_wait_s, b->longest_wait_s);
+    EXPECT_EQ(a->unfinished, 0) << policy;
+  }
+  options.seed = 6;
+  auto w3 = GenerateWorkload(sources, options);
+  ASSERT_TRUE(w3.ok());
+  EXPECT_NE(w1->jobs[10].submit, w3->jobs[10].submit);
+}
+
+// ------------------------------------------- CI slice on the real openb data
+
+TEST(CiSlice, DefaultPodListNearPublished) {
+  const auto openb = kShared / "alibaba-openb";
+  if (!std::filesystem::exists(openb / "openb_pod_list_default.csv")) {
+    GTEST_SKIP() << "no ../shared/traces beside the source tree";
+  }
+  auto nodes = LoadOpenbNodes((openb / "openb_node_list_gpu_node.csv").string());
+  auto pods = LoadOpenbPods((openb / "openb_pod_list_default.csv").string());
+  auto ref_rows = LoadFgdReference((openb / "fgd_reference_unallocated.csv").string());
+  ASSERT_TRUE(nodes.ok() && pods.ok() && ref_rows.ok());
+  const Reference ref = ReferenceFrom(*ref_rows);
+  for (const char* policy : {"bestfit", "dotprod"}) {
+    std::vector<double> at100;
+    for (uint64_t seed : {uint64_t{42}, uint64_t{43}}) {
+      auto run = RunStatic(*nodes, {"default", *pods}, policy, seed);
+      ASSERT_TRUE(run.ok()) << run.status();
+      at100.push_back(run->points[1].unallocated_pct);
+    }
+    const double published = ref.values.at({"default", 100, ReferenceLabel(policy)});
+    EXPECT_NEAR(Median(at100), published, 1.5) << policy;
+  }
+}
+
+}  // namespace
+}  // namespace accelpack::sim
