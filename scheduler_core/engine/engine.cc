@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <limits>
 #include <map>
 #include <unordered_map>
@@ -15,6 +16,16 @@ namespace accelpack::engine {
 namespace {
 
 constexpr int64_t kOneYear = 365LL * 24 * 3600;
+
+// "2026-11-29T04:00:00Z": a pure conversion, no clock read.
+std::string UtcTime(int64_t unix_seconds) {
+  const std::time_t time = static_cast<std::time_t>(unix_seconds);
+  std::tm parts{};
+  if (gmtime_r(&time, &parts) == nullptr) return Cat(unix_seconds);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
 constexpr int64_t kNoReservation = std::numeric_limits<int64_t>::max();
 
 // Device candidates on node n; on failure names what was missing.
@@ -539,8 +550,10 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
           auto& held = holds.reserved_start[static_cast<size_t>(n)];
           held = std::min(held, reservation->planned_start);
         }
-        failure.message = Cat(failure.message, "; reserved to start by ",
-                              reservation->planned_start - snapshot.now, "s from now");
+        // An absolute time: the line stays the same cycle after cycle, so the
+        // plugin does not rewrite the job record (and wake every client) each second.
+        failure.message =
+            Cat(failure.message, "; reserved to start by ", UtcTime(reservation->planned_start));
         plan.reservations.push_back(std::move(*reservation));
         plan.pending.push_back({job->id, failure.code, failure.message});
         continue;  // its own shape may still fit elsewhere for later jobs

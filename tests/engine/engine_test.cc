@@ -221,6 +221,8 @@ TEST(Backfill, ReservedJobIsNotDelayedBySmallerLaterOnes) {
   ASSERT_EQ(outcome.plan.reservations.size(), 1u);
   EXPECT_EQ(outcome.plan.reservations[0].job_id, 1u);
   EXPECT_EQ(outcome.plan.reservations[0].planned_start, 1000);
+  // An absolute time, so the line does not change from one cycle to the next.
+  EXPECT_THAT(outcome.Pending(1)->message, HasSubstr("reserved to start by 1970-01-01T00:16:40Z"));
   // Job 2 would run past t=1000 on the reserved node: held. Job 3 ends by then: backfills.
   EXPECT_EQ(outcome.Start(2), nullptr);
   EXPECT_EQ(outcome.Pending(2)->code, PendingCode::kPriority);
