@@ -2,6 +2,7 @@
 // noexcept and catches everything: an exception must never unwind into slurmctld.
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <accelpack/v1/placement.grpc.pb.h>
+#include <google/protobuf/arena.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -92,14 +93,18 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
       CopyError("no client or snapshot", err, errlen);
       return AP_INTERNAL;
     }
-    accelpack::v1::ScheduleRequest request;
-    *request.mutable_snapshot() = accelpack::bridge::SnapshotToProto(*snap);
-    request.set_caller(client->caller);
-    accelpack::v1::ScheduleResponse response;
+    // One arena per cycle: a snapshot is ~10^5 small messages and strings, which
+    // the arena hands out and drops in a few large blocks instead of one by one.
+    google::protobuf::Arena arena;
+    auto* request = google::protobuf::Arena::CreateMessage<accelpack::v1::ScheduleRequest>(&arena);
+    accelpack::bridge::FillSnapshot(*snap, request->mutable_snapshot());
+    request->set_caller(client->caller);
+    auto& response =
+        *google::protobuf::Arena::CreateMessage<accelpack::v1::ScheduleResponse>(&arena);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
     context.set_wait_for_ready(false);  // fail fast when the core is not there
-    grpc::Status status = client->stub->Schedule(&context, request, &response);
+    grpc::Status status = client->stub->Schedule(&context, *request, &response);
     if (!status.ok()) {
       CopyError(absl::StrCat("Schedule: ", status.error_message(), " (code ",
                              static_cast<int>(status.error_code()), ")"),

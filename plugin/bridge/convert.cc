@@ -122,20 +122,24 @@ void FillRunning(const ap_running_job_t& in, pb::RunningJob* out) {
 
 }  // namespace
 
-pb::ClusterSnapshot SnapshotToProto(const ap_snapshot_t& snap) {
-  pb::ClusterSnapshot out;
-  out.set_now_unix(snap.now);
-  out.mutable_nodes()->Reserve(static_cast<int>(snap.node_cnt));
+void FillSnapshot(const ap_snapshot_t& snap, pb::ClusterSnapshot* out) {
+  out->set_now_unix(snap.now);
+  out->mutable_nodes()->Reserve(static_cast<int>(snap.node_cnt));
   for (uint32_t i = 0; snap.nodes != nullptr && i < snap.node_cnt; ++i) {
-    FillNode(snap.nodes[i], out.add_nodes());
+    FillNode(snap.nodes[i], out->add_nodes());
   }
-  out.mutable_pending_jobs()->Reserve(static_cast<int>(snap.pending_cnt));
+  out->mutable_pending_jobs()->Reserve(static_cast<int>(snap.pending_cnt));
   for (uint32_t i = 0; snap.pending != nullptr && i < snap.pending_cnt; ++i) {
-    FillPending(snap.pending[i], out.add_pending_jobs());
+    FillPending(snap.pending[i], out->add_pending_jobs());
   }
   for (uint32_t i = 0; snap.running != nullptr && i < snap.running_cnt; ++i) {
-    FillRunning(snap.running[i], out.add_running_jobs());
+    FillRunning(snap.running[i], out->add_running_jobs());
   }
+}
+
+pb::ClusterSnapshot SnapshotToProto(const ap_snapshot_t& snap) {
+  pb::ClusterSnapshot out;
+  FillSnapshot(snap, &out);
   return out;
 }
 

@@ -12,6 +12,8 @@ namespace accelpack::bridge {
 
 // The C snapshot as a ClusterSnapshot. Never fails: NULL strings become "".
 accelpack::v1::ClusterSnapshot SnapshotToProto(const ap_snapshot_t& snap);
+// The same, into a message the caller owns (e.g. on a protobuf arena).
+void FillSnapshot(const ap_snapshot_t& snap, accelpack::v1::ClusterSnapshot* out);
 
 // A plan from the core, checked against the snapshot it answers (CheckPlanShape).
 // INVALID_ARGUMENT: the core answered garbage; the message says where.

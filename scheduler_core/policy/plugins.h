@@ -41,8 +41,10 @@ std::unique_ptr<engine::Filter> MakeFreeMemoryFilter();
 //   best_fit_devices: fewer devices left free in the pool after placement is better
 //   best_fit_cpu:     fewer CPUs left free on the node is better
 //   node_order:       earlier node name is better (what select/cons_tres does)
+//   protect_accelerators: fewer free devices left without the CPUs/memory to use them
 std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer();
 std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer();
 std::unique_ptr<engine::Scorer> MakeNodeOrderScorer();
+std::unique_ptr<engine::Scorer> MakeProtectAcceleratorsScorer();
 
 }  // namespace accelpack::policy

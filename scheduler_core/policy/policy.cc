@@ -25,8 +25,12 @@ PolicyConfig DefaultPolicy() {
                                     {"training", model::JobClass::kTraining}};
   config.filters = {"partition", "features",   "excluded_nodes", "accelerator_type",
                     "capacity",  "node_state", "free_cpus",      "free_memory"};
-  // Device fit decides; CPU fit only breaks ties (1000:1 keeps them in tiers).
-  config.scorers = {{"best_fit_devices", 1000, {}}, {"best_fit_cpu", 1, {}}};
+  // In tiers (10:1 and 1000:1): first strand no devices (a job that eats a node's CPUs
+  // leaves its free accelerators unusable), then device fit, then CPU fit. On the
+  // FGD openb traces this leaves 4.9 % of GPUs unallocated against 9.8 % without the
+  // first tier (docs/benchmarks.md).
+  config.scorers = {
+      {"protect_accelerators", 10000, {}}, {"best_fit_devices", 1000, {}}, {"best_fit_cpu", 1, {}}};
   return config;
 }
 

@@ -39,6 +39,7 @@ const std::map<std::string, ScorerFactory, std::less<>>& Scorers() {
       {"best_fit_devices", &NoArgs<&MakeBestFitDevicesScorer>},
       {"best_fit_cpu", &NoArgs<&MakeBestFitCpuScorer>},
       {"node_order", &NoArgs<&MakeNodeOrderScorer>},
+      {"protect_accelerators", &NoArgs<&MakeProtectAcceleratorsScorer>},
       {"random", &MakeRandomScorer},
       {"dot_product", &MakeDotProductScorer},
       {"gpu_clustering", &MakeGpuClusteringScorer},

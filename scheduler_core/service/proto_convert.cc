@@ -10,17 +10,41 @@ namespace {
 
 constexpr uint64_t kMaxCount = 1u << 24;  // far above any real node or job
 
+// Where a field sits ("nodes[3].accelerators[0].count"), spelled out only when an
+// error names it: a snapshot has ~10^5 fields and almost never a bad one.
+class FieldPath {
+ public:
+  explicit FieldPath(std::string_view name, int index = -1) : name_(name), index_(index) {}
+  // The child refers to this path: keep it alive while the child is used.
+  FieldPath Child(std::string_view name, int index = -1) const {
+    FieldPath child(name, index);
+    child.parent_ = this;
+    return child;
+  }
+  std::string ToString() const {
+    std::string text = parent_ == nullptr ? "" : Cat(parent_->ToString(), ".");
+    text += name_;
+    if (index_ >= 0) text += Cat("[", index_, "]");
+    return text;
+  }
+
+ private:
+  const FieldPath* parent_ = nullptr;
+  std::string_view name_;
+  int index_;
+};
+
 // Narrows a wire count, or names the field that is out of range.
-absl::Status Narrow(uint64_t value, const std::string& field, int* out) {
+absl::Status Narrow(uint64_t value, const FieldPath& field, int* out) {
   if (value > kMaxCount)
-    return absl::InvalidArgumentError(Cat(field, ": ", value, " is out of range"));
+    return absl::InvalidArgumentError(Cat(field.ToString(), ": ", value, " is out of range"));
   *out = static_cast<int>(value);
   return absl::OkStatus();
 }
 
-absl::Status NarrowMemory(uint64_t value, const std::string& field, int64_t* out) {
+absl::Status NarrowMemory(uint64_t value, const FieldPath& field, int64_t* out) {
   if (value > (uint64_t{1} << 40))
-    return absl::InvalidArgumentError(Cat(field, ": ", value, " MiB is out of range"));
+    return absl::InvalidArgumentError(Cat(field.ToString(), ": ", value, " MiB is out of range"));
   *out = static_cast<int64_t>(value);
   return absl::OkStatus();
 }
@@ -99,40 +123,44 @@ std::vector<std::string> Strings(const Repeated& repeated) {
   return {repeated.begin(), repeated.end()};
 }
 
-absl::Status NodeFromProto(const v1::Node& wire, const std::string& field, model::Node* node) {
+absl::Status NodeFromProto(const v1::Node& wire, const FieldPath& field, model::Node* node) {
   node->name = wire.name();
   node->state = StateFromProto(wire.state());
   node->partitions = Strings(wire.partitions());
   node->features = Strings(wire.features());
-  ACCELPACK_RETURN_IF_ERROR(Narrow(wire.cpus_total(), field + ".cpus_total", &node->cpus_total));
   ACCELPACK_RETURN_IF_ERROR(
-      Narrow(wire.cpus_allocated(), field + ".cpus_allocated", &node->cpus_allocated));
+      Narrow(wire.cpus_total(), field.Child("cpus_total"), &node->cpus_total));
   ACCELPACK_RETURN_IF_ERROR(
-      NarrowMemory(wire.memory_total_mib(), field + ".memory_total_mib", &node->memory_total_mib));
-  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(
-      wire.memory_allocated_mib(), field + ".memory_allocated_mib", &node->memory_allocated_mib));
+      Narrow(wire.cpus_allocated(), field.Child("cpus_allocated"), &node->cpus_allocated));
+  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(wire.memory_total_mib(), field.Child("memory_total_mib"),
+                                         &node->memory_total_mib));
+  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(wire.memory_allocated_mib(),
+                                         field.Child("memory_allocated_mib"),
+                                         &node->memory_allocated_mib));
   for (int a = 0; a < wire.accelerators_size(); ++a) {
     const v1::AcceleratorPool& pool_wire = wire.accelerators(a);
-    const std::string at = Cat(field, ".accelerators[", a, "]");
+    const FieldPath at = field.Child("accelerators", a);
     model::AcceleratorPool pool;
     pool.gres_name = pool_wire.gres_name();
     pool.gres_type = pool_wire.gres_type();
     pool.kind = pool_wire.kind();
-    ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.count(), at + ".count", &pool.count));
-    ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.allocated(), at + ".allocated", &pool.allocated));
+    ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.count(), at.Child("count"), &pool.count));
+    ACCELPACK_RETURN_IF_ERROR(
+        Narrow(pool_wire.allocated(), at.Child("allocated"), &pool.allocated));
+    pool.used_milli.reserve(static_cast<size_t>(pool_wire.device_used_milli_size()));
     for (int d = 0; d < pool_wire.device_used_milli_size(); ++d) {
       int milli = 0;
       ACCELPACK_RETURN_IF_ERROR(
-          Narrow(pool_wire.device_used_milli(d), Cat(at, ".device_used_milli[", d, "]"), &milli));
+          Narrow(pool_wire.device_used_milli(d), at.Child("device_used_milli", d), &milli));
       pool.used_milli.push_back(milli);
     }
     for (int g = 0; g < pool_wire.device_groups_size(); ++g) {
       std::vector<int> group;
       for (int d = 0; d < pool_wire.device_groups(g).devices_size(); ++d) {
         int device = 0;
-        ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.device_groups(g).devices(d),
-                                         Cat(at, ".device_groups[", g, "].devices[", d, "]"),
-                                         &device));
+        const FieldPath group_at = at.Child("device_groups", g);
+        ACCELPACK_RETURN_IF_ERROR(
+            Narrow(pool_wire.device_groups(g).devices(d), group_at.Child("devices", d), &device));
         group.push_back(device);
       }
       pool.device_groups.push_back(std::move(group));
@@ -144,7 +172,7 @@ absl::Status NodeFromProto(const v1::Node& wire, const std::string& field, model
   return absl::OkStatus();
 }
 
-absl::Status PendingFromProto(const v1::PendingJob& wire, const std::string& field,
+absl::Status PendingFromProto(const v1::PendingJob& wire, const FieldPath& field,
                               model::PendingJob* job) {
   job->id = wire.job_id();
   job->user = wire.user();
@@ -153,18 +181,20 @@ absl::Status PendingFromProto(const v1::PendingJob& wire, const std::string& fie
   job->priority = wire.priority();
   job->submit_time = wire.submit_time_unix();
   job->time_limit_s = wire.time_limit_s();
-  ACCELPACK_RETURN_IF_ERROR(Narrow(wire.num_nodes(), field + ".num_nodes", &job->num_nodes));
+  ACCELPACK_RETURN_IF_ERROR(Narrow(wire.num_nodes(), field.Child("num_nodes"), &job->num_nodes));
   const v1::AcceleratorRequest& acc = wire.accelerators();
   job->accelerators.gres_name = acc.gres_name();
   job->accelerators.allowed_types = Strings(acc.allowed_types());
-  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.count_per_node(), field + ".accelerators.count_per_node",
+  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.count_per_node(),
+                                   field.Child("accelerators").Child("count_per_node"),
                                    &job->accelerators.count_per_node));
-  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.fraction_milli(), field + ".accelerators.fraction_milli",
+  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.fraction_milli(),
+                                   field.Child("accelerators").Child("fraction_milli"),
                                    &job->accelerators.fraction_milli));
   ACCELPACK_RETURN_IF_ERROR(
-      Narrow(wire.cpus_per_node(), field + ".cpus_per_node", &job->cpus_per_node));
-  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(wire.memory_per_node_mib(), field + ".memory_per_node_mib",
-                                         &job->memory_per_node_mib));
+      Narrow(wire.cpus_per_node(), field.Child("cpus_per_node"), &job->cpus_per_node));
+  ACCELPACK_RETURN_IF_ERROR(NarrowMemory(
+      wire.memory_per_node_mib(), field.Child("memory_per_node_mib"), &job->memory_per_node_mib));
   job->features = Strings(wire.features());
   job->job_class = ClassFromProto(wire.job_class());
   job->required_nodes = Strings(wire.required_nodes());
@@ -173,7 +203,7 @@ absl::Status PendingFromProto(const v1::PendingJob& wire, const std::string& fie
   return absl::OkStatus();
 }
 
-absl::Status RunningFromProto(const v1::RunningJob& wire, const std::string& field,
+absl::Status RunningFromProto(const v1::RunningJob& wire, const FieldPath& field,
                               model::RunningJob* job) {
   job->id = wire.job_id();
   job->start_time = wire.start_time_unix();
@@ -181,24 +211,24 @@ absl::Status RunningFromProto(const v1::RunningJob& wire, const std::string& fie
   job->job_class = ClassFromProto(wire.job_class());
   for (int a = 0; a < wire.allocations_size(); ++a) {
     const v1::NodeAllocation& alloc_wire = wire.allocations(a);
-    const std::string at = Cat(field, ".allocations[", a, "]");
+    const FieldPath at = field.Child("allocations", a);
     model::NodeAllocation alloc;
     alloc.node = alloc_wire.node();
     alloc.gres_name = alloc_wire.gres_name();
     alloc.gres_type = alloc_wire.gres_type();
     ACCELPACK_RETURN_IF_ERROR(
-        Narrow(alloc_wire.device_count(), at + ".device_count", &alloc.device_count));
+        Narrow(alloc_wire.device_count(), at.Child("device_count"), &alloc.device_count));
     for (int d = 0; d < alloc_wire.device_indices_size(); ++d) {
       int index = 0;
       ACCELPACK_RETURN_IF_ERROR(
-          Narrow(alloc_wire.device_indices(d), Cat(at, ".device_indices[", d, "]"), &index));
+          Narrow(alloc_wire.device_indices(d), at.Child("device_indices", d), &index));
       alloc.device_indices.push_back(index);
     }
     ACCELPACK_RETURN_IF_ERROR(
-        Narrow(alloc_wire.fraction_milli(), at + ".fraction_milli", &alloc.fraction_milli));
-    ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.cpus(), at + ".cpus", &alloc.cpus));
+        Narrow(alloc_wire.fraction_milli(), at.Child("fraction_milli"), &alloc.fraction_milli));
+    ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.cpus(), at.Child("cpus"), &alloc.cpus));
     ACCELPACK_RETURN_IF_ERROR(
-        NarrowMemory(alloc_wire.memory_mib(), at + ".memory_mib", &alloc.memory_mib));
+        NarrowMemory(alloc_wire.memory_mib(), at.Child("memory_mib"), &alloc.memory_mib));
     job->allocations.push_back(std::move(alloc));
   }
   return absl::OkStatus();
@@ -211,17 +241,17 @@ absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wir
   snapshot.now = wire.now_unix();
   snapshot.nodes.resize(static_cast<size_t>(wire.nodes_size()));
   for (int n = 0; n < wire.nodes_size(); ++n) {
-    ACCELPACK_RETURN_IF_ERROR(NodeFromProto(wire.nodes(n), Cat("nodes[", n, "]"),
+    ACCELPACK_RETURN_IF_ERROR(NodeFromProto(wire.nodes(n), FieldPath("nodes", n),
                                             &snapshot.nodes[static_cast<size_t>(n)]));
   }
   snapshot.pending.resize(static_cast<size_t>(wire.pending_jobs_size()));
   for (int j = 0; j < wire.pending_jobs_size(); ++j) {
-    ACCELPACK_RETURN_IF_ERROR(PendingFromProto(wire.pending_jobs(j), Cat("pending_jobs[", j, "]"),
+    ACCELPACK_RETURN_IF_ERROR(PendingFromProto(wire.pending_jobs(j), FieldPath("pending_jobs", j),
                                                &snapshot.pending[static_cast<size_t>(j)]));
   }
   snapshot.running.resize(static_cast<size_t>(wire.running_jobs_size()));
   for (int j = 0; j < wire.running_jobs_size(); ++j) {
-    ACCELPACK_RETURN_IF_ERROR(RunningFromProto(wire.running_jobs(j), Cat("running_jobs[", j, "]"),
+    ACCELPACK_RETURN_IF_ERROR(RunningFromProto(wire.running_jobs(j), FieldPath("running_jobs", j),
                                                &snapshot.running[static_cast<size_t>(j)]));
   }
   return snapshot;

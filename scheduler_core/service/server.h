@@ -17,6 +17,11 @@ struct ServerOptions {
   std::string topology_path;  // accelpack-probe report(s): a file or a directory of *.json
 };
 
+// Every cycle builds and drops the same ~100 MB (snapshot, plan, messages) on a
+// gRPC thread. glibc would hand that memory back to the kernel after each cycle
+// and fault it in again on the next; this keeps it mapped (RunServer calls it).
+void KeepCycleMemoryMapped();
+
 // Blocks until SIGTERM or SIGINT. Returns an error when it cannot start.
 absl::Status RunServer(const ServerOptions& options);
 

@@ -119,6 +119,41 @@ TEST(Engine, CpuFitBreaksDeviceTies) {
   EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"y"}));
 }
 
+TEST(Engine, JobsWithoutDevicesKeepOffNodesWithFreeAccelerators) {
+  model::Snapshot snapshot;
+  // Equal CPU fit everywhere (48 of 64); on "a" the job would leave 16 CPUs for
+  // 8 free devices, stranding 6 of them. "b" has no free devices, "c" none at all.
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Build(),
+                    NodeBuilder("b").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build(),
+                    NodeBuilder("c").Build()};
+  snapshot.pending = {JobBuilder(1).Cpus(48).Build(), JobBuilder(2).Cpus(48).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  std::vector<std::string> used = {outcome.Started().at(1)[0], outcome.Started().at(2)[0]};
+  std::sort(used.begin(), used.end());
+  EXPECT_EQ(used, (std::vector<std::string>{"b", "c"}));
+}
+
+TEST(Engine, ProtectAcceleratorsCountsStrandedDevices) {
+  // 8 devices, 96 CPUs (12 per device); 4 devices and 60 CPUs free: none stranded.
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3}).Cpus(96, 36).Build()};
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  const engine::ClusterState state(snapshot, built->catalog);
+  auto scorer = policy::MakeScorer("protect_accelerators", {});
+  ASSERT_TRUE(scorer.ok());
+  auto score = [&](const model::PendingJob& request, engine::Candidate candidate) {
+    return (*scorer)->Score(engine::MakeJob(request, *built->pipeline, 0), candidate, state);
+  };
+  // No devices, 30 CPUs: 30 left feed 2.5 of 4 free devices -> 1.5 stranded.
+  EXPECT_DOUBLE_EQ(score(JobBuilder(1).Cpus(30).Build(), {0, -1, {}, 0}), 50 - 1.5 * 6.25);
+  // One device with its 12 CPUs: 3 free, 48 CPUs feed 4 -> nothing stranded.
+  EXPECT_DOUBLE_EQ(score(JobBuilder(2).Gpus(1).Cpus(12).Build(), {0, 0, {4}, 0}), 50);
+  // A memory-hungry job strands devices as CPUs would: a quarter left feeds 2 of 4.
+  const model::PendingJob hungry = JobBuilder(3).Cpus(1).MemoryMib(384 * 1024).Build();
+  EXPECT_DOUBLE_EQ(score(hungry, {0, -1, {}, 0}), 50 - 2 * 6.25);
+}
+
 TEST(Engine, SharesPackOntoTheFullestDevice) {
   model::Snapshot snapshot;
   snapshot.nodes = {NodeBuilder("n").Hopper(2).UsedMilli({0, 600}).Build()};

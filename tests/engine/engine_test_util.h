@@ -10,6 +10,7 @@
 #include "cluster_builder.h"
 #include "common/strings.h"
 #include "engine/engine.h"
+#include "policy/registry.h"
 #include "policy/policy.h"
 
 namespace accelpack::testing {

@@ -25,6 +25,13 @@ TEST(PolicyFile, EmptyFileIsTheDefault) {
   EXPECT_EQ(parsed->scorers.size(), DefaultPolicy().scorers.size());
 }
 
+// The example an admin starts from must say what the daemon does without a file.
+TEST(PolicyFile, ContribExampleIsTheBuiltInDefault) {
+  auto loaded = LoadPolicyFile(ACCELPACK_SOURCE_DIR "/contrib/cluster/policy.yaml");
+  ASSERT_TRUE(loaded.ok()) << MessageOf(loaded.status());
+  EXPECT_EQ(PolicyToYaml(*loaded), PolicyToYaml(DefaultPolicy()));
+}
+
 TEST(PolicyFile, OverridesWhatItNames) {
   auto parsed = ParsePolicyYaml(R"(
 name: site-a
