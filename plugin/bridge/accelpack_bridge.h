@@ -88,6 +88,8 @@ typedef struct {
 	uint64_t mem_alloc_mib;
 	const ap_pool_t *pools;
 	uint32_t pool_cnt;
+	const char *network_switch;	/* leaf switch (topology/tree); NULL: unknown */
+	const char *superpod;		/* NULL: unlabelled */
 } ap_node_t;
 
 typedef struct {

@@ -76,6 +76,10 @@ void FillNode(const ap_node_t& in, pb::Node* out) {
       acc->add_device_used_milli(pool.device_used_milli[d]);
     }
   }
+  if (in.network_switch != nullptr || in.superpod != nullptr) {
+    out->mutable_topology()->set_network_switch(Str(in.network_switch));
+    out->mutable_topology()->set_superpod(Str(in.superpod));
+  }
 }
 
 void FillPending(const ap_pending_job_t& in, pb::PendingJob* out) {

@@ -18,6 +18,7 @@
 #include "src/common/list.h"
 #include "src/common/node_conf.h"
 #include "src/common/select.h"
+#include "src/common/slurm_topology.h"
 #include "src/common/xmalloc.h"
 #include "src/common/xstring.h"
 #include "src/slurmctld/job_scheduler.h"
@@ -325,11 +326,54 @@ static bitstr_t *_reserved_nodes(time_t now)
 	return reserved;
 }
 
+/* Leaf switch of each node (by node index) from topology/tree's table; NULL
+ * where topology.conf names none. The names stay slurmctld's: copy them. */
+static const char **_leaf_switches(arena_t *arena)
+{
+	const char **by_node = arena_alloc(arena, (size_t) (node_record_count ?
+							    node_record_count :
+							    1) *
+						   sizeof(char *));
+
+	for (int s = 0; switch_record_table && (s < switch_record_cnt); s++) {
+		switch_record_t *sw = &switch_record_table[s];
+		int first, last;
+
+		if ((sw->level != 0) || !sw->node_bitmap)
+			continue;
+		first = bit_ffs(sw->node_bitmap);
+		last = bit_fls(sw->node_bitmap);
+		for (int n = first; (n >= 0) && (n <= last) &&
+		     (n < node_record_count); n++) {
+			if (!by_node[n] && bit_test(sw->node_bitmap, n))
+				by_node[n] = sw->name;
+		}
+	}
+	return by_node;
+}
+
+/* Slurm has no notion of a SuperPoD: sites label a node with the feature
+ * "superpod_NAME". RET NAME copied into the arena, or NULL */
+static const char *_superpod(arena_t *arena, const char *const *features,
+			     uint32_t feature_cnt)
+{
+	static const char prefix[] = "superpod_";
+
+	for (uint32_t f = 0; f < feature_cnt; f++) {
+		if (!strncmp(features[f], prefix, sizeof(prefix) - 1) &&
+		    features[f][sizeof(prefix) - 1])
+			return arena_strdup(arena,
+					    features[f] + sizeof(prefix) - 1);
+	}
+	return NULL;
+}
+
 static void _snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 			    time_t now)
 {
 	node_record_t *node_ptr;
 	bitstr_t *reserved = _reserved_nodes(now);
+	const char **leaf_switch = _leaf_switches(&snap->arena);
 	int i;
 
 	/* cons_tres keeps allocated CPUs/memory per node in its select
@@ -382,6 +426,12 @@ static void _snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 					   node_ptr->features_act :
 					   node_ptr->features,
 					   ",", &node->features);
+		node->superpod = _superpod(&snap->arena, node->features,
+					   node->feature_cnt);
+		if (leaf_switch[node_ptr->index])
+			node->network_switch =
+				arena_strdup(&snap->arena,
+					     leaf_switch[node_ptr->index]);
 		_fill_pools(node_ptr, node, accel_gres, &snap->arena);
 	}
 	FREE_NULL_BITMAP(reserved);

@@ -352,16 +352,19 @@ PlacementFailure DescribeFailure(const Job& job, int node_count, const Eligibili
   PlacementFailure failure;
   ReasonTally all = eligibility.rejected;
   all.Merge(dynamic);
-  if (!gang_reason.empty()) all.Add(gang_reason);
   const int fit = static_cast<int>(eligibility.nodes.size()) - dynamic.total();
   if (eligibility.nodes.size() < static_cast<size_t>(job->num_nodes)) {
     failure.code = PendingCode::kNeverFits;
   } else {
     failure.code = ClassifyDynamic(dynamic, gang_reason);
   }
-  failure.message =
-      Cat(std::max(fit, 0), "/", node_count, " nodes fit",
-          job->num_nodes > 1 ? Cat(" (need ", job->num_nodes, ")") : "", ": ", all.Describe());
+  // e.g. "2/8 nodes fit (need 2), but no single kind/SuperPoD holds the gang; 6 ..."
+  failure.message = Cat(std::max(fit, 0), "/", node_count, " nodes fit",
+                        job->num_nodes > 1 ? Cat(" (need ", job->num_nodes, ")") : "");
+  if (!gang_reason.empty()) failure.message += Cat(", but ", gang_reason);
+  if (all.total() > 0 || gang_reason.empty()) {
+    failure.message += Cat(gang_reason.empty() ? ": " : "; ", all.Describe());
+  }
   return failure;
 }
 

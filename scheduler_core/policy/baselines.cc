@@ -388,18 +388,6 @@ absl::StatusOr<int> ParseInt(std::string_view text, std::string_view what) {
   return static_cast<int>(value);
 }
 
-std::vector<std::string_view> Split(std::string_view text, char separator) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t end = text.find(separator, start);
-    parts.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-  }
-  return parts;
-}
-
 }  // namespace
 
 ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "engine/framework.h"
 
 namespace accelpack::policy {
@@ -42,9 +43,12 @@ std::unique_ptr<engine::Filter> MakeFreeMemoryFilter();
 //   best_fit_cpu:     fewer CPUs left free on the node is better
 //   node_order:       earlier node name is better (what select/cons_tres does)
 //   protect_accelerators: fewer free devices left without the CPUs/memory to use them
+//   kind_preference:  faster kind (policy-given relative speeds, per class) is better
 std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer();
 std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer();
 std::unique_ptr<engine::Scorer> MakeNodeOrderScorer();
 std::unique_ptr<engine::Scorer> MakeProtectAcceleratorsScorer();
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPreferenceScorer(
+    const std::map<std::string, std::string>& args);
 
 }  // namespace accelpack::policy

@@ -40,6 +40,7 @@ const std::map<std::string, ScorerFactory, std::less<>>& Scorers() {
       {"best_fit_cpu", &NoArgs<&MakeBestFitCpuScorer>},
       {"node_order", &NoArgs<&MakeNodeOrderScorer>},
       {"protect_accelerators", &NoArgs<&MakeProtectAcceleratorsScorer>},
+      {"kind_preference", &MakeKindPreferenceScorer},
       {"random", &MakeRandomScorer},
       {"dot_product", &MakeDotProductScorer},
       {"gpu_clustering", &MakeGpuClusteringScorer},

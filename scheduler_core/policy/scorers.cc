@@ -1,8 +1,15 @@
 // Standard scorers: each returns 0..100, higher is better.
 #include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <string>
 
+#include "common/strings.h"
+#include "model/catalog.h"
 #include "model/topology.h"
 #include "policy/plugins.h"
+#include "policy/policy.h"
+#include "policy/registry.h"
 
 namespace accelpack::policy {
 
@@ -114,6 +121,37 @@ class ProtectAccelerators final : public engine::Scorer {
   }
 };
 
+// Relative speed of each accelerator kind, optionally per job class: portable work
+// (a job that allows several kinds) goes where it runs fastest among what fits.
+// Score = 100 x speed / the fastest speed the policy names for that class; kinds
+// it does not name count as 1. e.g. h100=1, h200=1.4: an H200 node 100, H100 71.4.
+class KindPreference final : public engine::Scorer {
+ public:
+  using Speeds = std::map<std::string, double, std::less<>>;
+  KindPreference(Speeds all, std::map<model::JobClass, Speeds> by_class)
+      : all_(std::move(all)), by_class_(std::move(by_class)) {}
+  std::string_view name() const override { return "kind_preference"; }
+  double Score(const Job& job, const Candidate& candidate,
+               const ClusterState& state) const override {
+    if (candidate.pool < 0) return 100;
+    const auto it = by_class_.find(job.job_class);
+    const Speeds& speeds = it != by_class_.end() ? it->second : all_;
+    const int kind = state.kind_of(candidate.node, candidate.pool);
+    if (kind < 0 || speeds.empty()) return 100;
+    const auto speed = speeds.find(state.catalog().kind(kind).name);
+    return 100.0 * (speed != speeds.end() ? speed->second : 1.0) / Fastest(speeds);
+  }
+
+ private:
+  static double Fastest(const Speeds& speeds) {
+    double fastest = 1.0;
+    for (const auto& [kind, speed] : speeds) fastest = std::max(fastest, speed);
+    return fastest;
+  }
+  Speeds all_;
+  std::map<model::JobClass, Speeds> by_class_;
+};
+
 class NodeOrder final : public engine::Scorer {
  public:
   std::string_view name() const override { return "node_order"; }
@@ -133,6 +171,43 @@ std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer() { return std::make_unique
 std::unique_ptr<engine::Scorer> MakeProtectAcceleratorsScorer() {
   return std::make_unique<ProtectAccelerators>();
 }
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPreferenceScorer(const PluginArgs& args) {
+  KindPreference::Speeds all;
+  std::map<model::JobClass, KindPreference::Speeds> by_class;
+  for (const auto& [key, value] : args) {
+    // "speeds" for every class, "speeds.training" etc. for one.
+    KindPreference::Speeds* target = &all;
+    if (key != "speeds") {
+      constexpr std::string_view kPrefix = "speeds.";
+      if (!key.starts_with(kPrefix)) {
+        return absl::InvalidArgumentError(
+            Cat("unknown argument \"", key, "\" (speeds, speeds.<class>)"));
+      }
+      auto job_class = ParseClass(std::string_view(key).substr(kPrefix.size()));
+      if (!job_class.ok())
+        return absl::InvalidArgumentError(Cat(key, ": ", job_class.status().message()));
+      target = &by_class[*job_class];
+    }
+    for (std::string_view entry : Split(value, ',')) {
+      const size_t eq = entry.find('=');
+      const std::string kind(entry.substr(0, eq));
+      if (eq == std::string_view::npos || !model::Catalog::BuiltIn().FindKind(kind)) {
+        return absl::InvalidArgumentError(
+            Cat(key, ": expected KIND=SPEED with a known kind, got \"", entry, "\""));
+      }
+      const std::string number(entry.substr(eq + 1));
+      char* end = nullptr;
+      const double speed = std::strtod(number.c_str(), &end);
+      if (number.empty() || *end != '\0' || !(speed > 0)) {
+        return absl::InvalidArgumentError(
+            Cat(key, ": speed of ", kind, " must be a number > 0, got \"", number, "\""));
+      }
+      (*target)[kind] = speed;
+    }
+  }
+  return std::make_unique<KindPreference>(std::move(all), std::move(by_class));
+}
+
 std::unique_ptr<engine::Scorer> MakeNodeOrderScorer() { return std::make_unique<NodeOrder>(); }
 
 }  // namespace accelpack::policy

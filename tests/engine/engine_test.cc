@@ -154,6 +154,45 @@ TEST(Engine, ProtectAcceleratorsCountsStrandedDevices) {
   EXPECT_DOUBLE_EQ(score(hungry, {0, -1, {}, 0}), 50 - 2 * 6.25);
 }
 
+policy::PolicyConfig WithKindSpeeds(policy::PluginArgs speeds) {
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  config.scorers.insert(config.scorers.begin(), {"kind_preference", 100000, std::move(speeds)});
+  return config;
+}
+
+TEST(Engine, PortableWorkGoesToTheFasterKind) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8, "h100").Build(),
+                    NodeBuilder("b").Hopper(8, "h200").Build()};
+  snapshot.pending = {JobBuilder(1).Gres("gpu", {"h100", "h200"}, 1).Build()};
+  // Without speeds the tie goes to the first node by name.
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(RunEngine(snapshot, WithKindSpeeds({{"speeds", "h100=1,h200=1.4"}})).Started().at(1),
+            (std::vector<std::string>{"b"}));
+  // A class's own speeds win over the general ones (inference: partition "inference").
+  snapshot.nodes[0].partitions = snapshot.nodes[1].partitions = {"inference"};
+  snapshot.pending[0].partitions = {"inference"};
+  EXPECT_EQ(RunEngine(snapshot, WithKindSpeeds({{"speeds", "h100=1,h200=1.4"},
+                                                {"speeds.inference", "h100=2"}}))
+                .Started()
+                .at(1),
+            (std::vector<std::string>{"a"}));
+}
+
+TEST(Engine, KindPreferenceRefusesUnknownKindsAndBadSpeeds) {
+  auto unknown = policy::MakeScorer("kind_preference", {{"speeds", "b200=2"}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(std::string(MessageOf(unknown.status())),
+              HasSubstr("expected KIND=SPEED with a known kind, got \"b200=2\""));
+  auto zero = policy::MakeScorer("kind_preference", {{"speeds", "h100=0"}});
+  ASSERT_FALSE(zero.ok());
+  EXPECT_THAT(std::string(MessageOf(zero.status())),
+              HasSubstr("speed of h100 must be a number > 0"));
+  auto bad_class = policy::MakeScorer("kind_preference", {{"speeds.batch", "h100=1"}});
+  ASSERT_FALSE(bad_class.ok());
+  EXPECT_THAT(std::string(MessageOf(bad_class.status())), HasSubstr("unknown class \"batch\""));
+}
+
 TEST(Engine, SharesPackOntoTheFullestDevice) {
   model::Snapshot snapshot;
   snapshot.nodes = {NodeBuilder("n").Hopper(2).UsedMilli({0, 600}).Build()};
@@ -214,7 +253,8 @@ TEST(Gang, Ascend910CNeverCrossesSuperPods) {
   snapshot.pending = {JobBuilder(1).Npus(16, "910c").Nodes(2).Build()};
   Outcome split = RunEngine(snapshot);
   EXPECT_THAT(split.plan.starts, IsEmpty());
-  EXPECT_THAT(split.Pending(1)->message, HasSubstr("no single kind/SuperPoD holds the gang"));
+  EXPECT_EQ(split.Pending(1)->message,
+            "2/2 nodes fit (need 2), but no single kind/SuperPoD holds the gang");
 
   snapshot.nodes[1].superpod = "pod1";
   EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"p1", "p2"}));

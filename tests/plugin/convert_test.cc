@@ -65,6 +65,17 @@ TEST(SnapshotToProto, CopiesNodesAndJobs) {
   EXPECT_EQ(j.excluded_nodes(0), "h200-9");
 }
 
+TEST(SnapshotToProto, CarriesTopologyLabelsWhereSlurmHasThem) {
+  SnapshotBuilder b;
+  b.Node({.name = "a910c-1", .network_switch = "leaf3", .superpod = "pod-a"});
+  b.Node({.name = "h100-1"});
+  pb::ClusterSnapshot out = SnapshotToProto(b.Get());
+  ASSERT_EQ(out.nodes_size(), 2);
+  EXPECT_EQ(out.nodes(0).topology().network_switch(), "leaf3");
+  EXPECT_EQ(out.nodes(0).topology().superpod(), "pod-a");
+  EXPECT_FALSE(out.nodes(1).has_topology());
+}
+
 TEST(SnapshotToProto, JobWithoutAcceleratorsHasNoRequest) {
   SnapshotBuilder b;
   b.Job({.id = 1, .gres_name = "", .per_node = 0});

@@ -23,6 +23,7 @@ class SnapshotBuilder {
     uint64_t mem = 512000, mem_alloc = 0;
     std::string gres_name = "gpu", gres_type = "h100";
     uint32_t devices = 8, devices_alloc = 0;
+    std::string network_switch{}, superpod{};  // empty: not labelled (NULL)
   };
   struct JobSpec {
     uint32_t id = 0;
@@ -69,6 +70,8 @@ class SnapshotBuilder {
       node.mem_alloc_mib = n.mem_alloc;
       node.pools = n.devices > 0 ? &pool : nullptr;
       node.pool_cnt = n.devices > 0 ? 1 : 0;
+      node.network_switch = n.network_switch.empty() ? nullptr : Str(n.network_switch);
+      node.superpod = n.superpod.empty() ? nullptr : Str(n.superpod);
       c_nodes_.push_back(node);
     }
     for (const JobSpec& j : jobs_) {
