@@ -44,15 +44,6 @@ ap_accelpackd_bin() {
   command -v accelpackd 2>/dev/null || true
 }
 
-ap_accelpack_cli() {
-  local c
-  for c in "$AP_BUILD_DIR/scheduler_core/cli/accelpack" "$AP_BUILD_DIR/accelpack" \
-           "$AP_BUILD_DIR/bin/accelpack"; do
-    [ -x "$c" ] && { echo "$c"; return; }
-  done
-  command -v accelpack 2>/dev/null || true
-}
-
 # True when slurmctld can load sched/accelpack (the plugin is installed).
 ap_plugin_installed() {
   [ -f "$AP_PLUGIN_DIR/sched_accelpack.so" ] || [ -f "${ACCELPACK_PLUGIN_DIR:-/nonexistent}/sched_accelpack.so" ]

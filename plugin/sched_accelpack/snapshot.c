@@ -327,15 +327,18 @@ static bitstr_t *_reserved_nodes(time_t now)
 }
 
 /* Leaf switch of each node (by node index) from topology/tree's table; NULL
- * where topology.conf names none. The names stay slurmctld's: copy them. */
+ * where topology.conf names none, or no table at all (no topology/tree). The
+ * names stay slurmctld's: copy them. */
 static const char **_leaf_switches(arena_t *arena)
 {
-	const char **by_node = arena_alloc(arena, (size_t) (node_record_count ?
-							    node_record_count :
-							    1) *
-						   sizeof(char *));
+	const char **by_node;
 
-	for (int s = 0; switch_record_table && (s < switch_record_cnt); s++) {
+	if (!switch_record_table || (switch_record_cnt <= 0) ||
+	    (node_record_count <= 0))
+		return NULL;
+	by_node = arena_alloc(arena, (size_t) node_record_count *
+					     sizeof(char *));
+	for (int s = 0; s < switch_record_cnt; s++) {
 		switch_record_t *sw = &switch_record_table[s];
 		int first, last;
 
@@ -428,7 +431,7 @@ static void _snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 					   ",", &node->features);
 		node->superpod = _superpod(&snap->arena, node->features,
 					   node->feature_cnt);
-		if (leaf_switch[node_ptr->index])
+		if (leaf_switch && leaf_switch[node_ptr->index])
 			node->network_switch =
 				arena_strdup(&snap->arena,
 					     leaf_switch[node_ptr->index]);

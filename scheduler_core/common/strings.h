@@ -68,4 +68,13 @@ inline std::vector<std::string_view> Split(std::string_view text, char separator
   return parts;
 }
 
+// As Split, without the empty parts, as owned strings: "a,,b," -> {"a", "b"}.
+inline std::vector<std::string> SplitNonEmpty(std::string_view text, char separator) {
+  std::vector<std::string> parts;
+  for (std::string_view part : Split(text, separator)) {
+    if (!part.empty()) parts.emplace_back(part);
+  }
+  return parts;
+}
+
 }  // namespace accelpack

@@ -39,6 +39,13 @@ struct Candidate {
   int pool = -1;  // -1: the job takes no accelerators
   std::vector<int> devices;
   int fraction_milli = 0;
+
+  // Device share the placement takes from the pool, in milli-devices.
+  int taken_milli() const {
+    if (pool < 0) return 0;
+    return fraction_milli > 0 ? fraction_milli
+                              : static_cast<int>(devices.size()) * model::kMilliPerDevice;
+  }
 };
 
 class QueueOrder {

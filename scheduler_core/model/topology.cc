@@ -59,6 +59,12 @@ int CountFreeDevices(std::span<const int> used_milli) {
   return static_cast<int>(std::count(used_milli.begin(), used_milli.end(), 0));
 }
 
+int FreeMilli(std::span<const int> used_milli) {
+  int free_milli = 0;
+  for (int used : used_milli) free_milli += kMilliPerDevice - used;
+  return free_milli;
+}
+
 std::vector<int> DevicesWithRoomFor(std::span<const int> used_milli, int fraction_milli) {
   std::vector<int> devices;
   for (size_t d = 0; d < used_milli.size(); ++d) {

@@ -29,4 +29,7 @@ std::vector<int> DevicesWithRoomFor(std::span<const int> used_milli, int fractio
 // Number of completely unused devices.
 int CountFreeDevices(std::span<const int> used_milli);
 
+// Unused share of the devices, in milli-devices.
+int FreeMilli(std::span<const int> used_milli);
+
 }  // namespace accelpack::model

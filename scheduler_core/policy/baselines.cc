@@ -94,19 +94,13 @@ Request RequestOf(const Job& job) {
   return r;
 }
 
-int FreeMilli(std::span<const int> used) {
-  int free_milli = 0;
-  for (int u : used) free_milli += kMilli - u;
-  return free_milli;
-}
-
 // Free device share of the candidate's pool, or of the whole node for a job
 // without devices (the artifact's nodes have one GPU model each).
 int NodeFreeMilli(const Candidate& c, const ClusterState& state) {
-  if (c.pool >= 0) return FreeMilli(state.used_milli(c.node, c.pool));
+  if (c.pool >= 0) return model::FreeMilli(state.used_milli(c.node, c.pool));
   int total = 0;
   for (size_t p = 0; p < state.node(c.node).accelerators.size(); ++p) {
-    total += FreeMilli(state.used_milli(c.node, static_cast<int>(p)));
+    total += model::FreeMilli(state.used_milli(c.node, static_cast<int>(p)));
   }
   return total;
 }
@@ -284,7 +278,7 @@ class FragModel {
   }
 
   double Pool(int cpus_free, std::span<const int> used, std::string_view type) const {
-    const int free_total = FreeMilli(used);
+    const int free_total = model::FreeMilli(used);
     if (free_total == 0) return 0;
     thread_local std::vector<int> count_ge;
     thread_local std::vector<int> sum_lt;
@@ -461,13 +455,12 @@ absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text) {
     if (!fields[3].empty()) {
       for (std::string_view type : Split(fields[3], '|')) s.allowed_types.emplace_back(type);
     }
-    const std::string weight(fields[4]);
-    char* end = nullptr;
-    s.weight = std::strtod(weight.c_str(), &end);
-    if (weight.empty() || *end != '\0' || !(s.weight >= 0)) {
+    const std::optional<double> weight = ParseNumber(fields[4]);
+    if (!weight || !(*weight >= 0)) {
       return absl::InvalidArgumentError(
-          Cat(where, ".weight: expected a number >= 0, got \"", weight, "\""));
+          Cat(where, ".weight: expected a number >= 0, got \"", fields[4], "\""));
     }
+    s.weight = *weight;
     table.push_back(std::move(s));
   }
   return table;

@@ -86,15 +86,22 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeScorer(std::string_view name
 std::vector<std::string> FilterNames() { return Keys(Filters()); }
 std::vector<std::string> ScorerNames() { return Keys(Scorers()); }
 
+std::optional<double> ParseNumber(std::string_view text) {
+  const std::string copy(text);  // strtod needs the terminating NUL
+  char* end = nullptr;
+  const double value = std::strtod(copy.c_str(), &end);
+  if (copy.empty() || *end != '\0') return std::nullopt;
+  return value;
+}
+
 absl::StatusOr<double> NumberArg(const PluginArgs& args, const std::string& key, double fallback) {
   auto it = args.find(key);
   if (it == args.end()) return fallback;
-  char* end = nullptr;
-  const double value = std::strtod(it->second.c_str(), &end);
-  if (end == it->second.c_str() || *end != '\0') {
+  const std::optional<double> value = ParseNumber(it->second);
+  if (!value) {
     return absl::InvalidArgumentError(Cat(key, ": expected a number, got \"", it->second, "\""));
   }
-  return value;
+  return *value;
 }
 
 }  // namespace accelpack::policy

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,9 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeScorer(std::string_view name
                                                            const PluginArgs& args);
 std::vector<std::string> FilterNames();
 std::vector<std::string> ScorerNames();
+
+// The number `text` spells out in full ("1.5", "2e3"), or nothing.
+std::optional<double> ParseNumber(std::string_view text);
 
 // A number argument of a plugin, or `fallback` when absent.
 absl::StatusOr<double> NumberArg(const PluginArgs& args, const std::string& key, double fallback);

@@ -1,6 +1,5 @@
 // Standard scorers: each returns 0..100, higher is better.
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <string>
 
@@ -22,13 +21,8 @@ using engine::Job;
 // Share of the pool left unused after the placement, in milli-devices.
 double LeftoverShare(const Candidate& candidate, const ClusterState& state) {
   std::span<const int> used = state.used_milli(candidate.node, candidate.pool);
-  int free_milli = 0;
-  for (int milli : used) free_milli += model::kMilliPerDevice - milli;
-  const int take = candidate.fraction_milli > 0
-                       ? candidate.fraction_milli
-                       : static_cast<int>(candidate.devices.size()) * model::kMilliPerDevice;
   const double capacity = static_cast<double>(used.size()) * model::kMilliPerDevice;
-  return static_cast<double>(free_milli - take) / capacity;
+  return static_cast<double>(model::FreeMilli(used) - candidate.taken_milli()) / capacity;
 }
 
 class BestFitDevices final : public engine::Scorer {
@@ -84,21 +78,15 @@ class ProtectAccelerators final : public engine::Scorer {
     for (size_t p = 0; p < node.accelerators.size(); ++p) {
       std::span<const int> used = state.used_milli(candidate.node, static_cast<int>(p));
       devices_total += static_cast<int>(used.size());
-      for (int milli : used) free_milli += model::kMilliPerDevice - milli;
+      free_milli += model::FreeMilli(used);
     }
     if (devices_total == 0) return kNoChange;
-    int take_milli = 0;
-    if (candidate.pool >= 0) {
-      take_milli = candidate.fraction_milli > 0
-                       ? candidate.fraction_milli
-                       : static_cast<int>(candidate.devices.size()) * model::kMilliPerDevice;
-    }
     const int cpus_free = state.cpus_free(candidate.node);
     const int64_t memory_free = state.memory_free(candidate.node);
     const double before = Stranded(node, devices_total, free_milli, cpus_free, memory_free);
     const double after =
-        Stranded(node, devices_total, free_milli - take_milli, cpus_free - job->cpus_per_node,
-                 memory_free - job->memory_per_node_mib);
+        Stranded(node, devices_total, free_milli - candidate.taken_milli(),
+                 cpus_free - job->cpus_per_node, memory_free - job->memory_per_node_mib);
     return std::clamp(kNoChange - kPointsPerDevice * (after - before), 0.0, 100.0);
   }
 
@@ -128,28 +116,38 @@ class ProtectAccelerators final : public engine::Scorer {
 class KindPreference final : public engine::Scorer {
  public:
   using Speeds = std::map<std::string, double, std::less<>>;
-  KindPreference(Speeds all, std::map<model::JobClass, Speeds> by_class)
-      : all_(std::move(all)), by_class_(std::move(by_class)) {}
+  KindPreference(const Speeds& all, const std::map<model::JobClass, Speeds>& by_class)
+      : all_(Relative(all)) {
+    for (const auto& [job_class, speeds] : by_class) by_class_.emplace(job_class, Relative(speeds));
+  }
   std::string_view name() const override { return "kind_preference"; }
   double Score(const Job& job, const Candidate& candidate,
                const ClusterState& state) const override {
     if (candidate.pool < 0) return 100;
-    const auto it = by_class_.find(job.job_class);
-    const Speeds& speeds = it != by_class_.end() ? it->second : all_;
     const int kind = state.kind_of(candidate.node, candidate.pool);
-    if (kind < 0 || speeds.empty()) return 100;
-    const auto speed = speeds.find(state.catalog().kind(kind).name);
-    return 100.0 * (speed != speeds.end() ? speed->second : 1.0) / Fastest(speeds);
+    if (kind < 0) return 100;
+    const auto it = by_class_.find(job.job_class);
+    const Table& table = it != by_class_.end() ? it->second : all_;
+    const auto share = table.share.find(state.catalog().kind(kind).name);
+    return 100.0 * (share != table.share.end() ? share->second : table.unnamed_share);
   }
 
  private:
-  static double Fastest(const Speeds& speeds) {
-    double fastest = 1.0;
+  // Speeds as shares of the fastest, computed once, not per candidate.
+  struct Table {
+    Speeds share;
+    double unnamed_share = 1.0;
+  };
+  static Table Relative(const Speeds& speeds) {
+    double fastest = 1.0;  // unnamed kinds count 1
     for (const auto& [kind, speed] : speeds) fastest = std::max(fastest, speed);
-    return fastest;
+    Table table;
+    for (const auto& [kind, speed] : speeds) table.share[kind] = speed / fastest;
+    table.unnamed_share = 1.0 / fastest;
+    return table;
   }
-  Speeds all_;
-  std::map<model::JobClass, Speeds> by_class_;
+  Table all_;
+  std::map<model::JobClass, Table> by_class_;
 };
 
 class NodeOrder final : public engine::Scorer {
@@ -195,17 +193,16 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPreferenceScorer(const P
         return absl::InvalidArgumentError(
             Cat(key, ": expected KIND=SPEED with a known kind, got \"", entry, "\""));
       }
-      const std::string number(entry.substr(eq + 1));
-      char* end = nullptr;
-      const double speed = std::strtod(number.c_str(), &end);
-      if (number.empty() || *end != '\0' || !(speed > 0)) {
+      const std::string_view number = entry.substr(eq + 1);
+      const std::optional<double> speed = ParseNumber(number);
+      if (!speed || !(*speed > 0)) {
         return absl::InvalidArgumentError(
             Cat(key, ": speed of ", kind, " must be a number > 0, got \"", number, "\""));
       }
-      (*target)[kind] = speed;
+      (*target)[kind] = *speed;
     }
   }
-  return std::make_unique<KindPreference>(std::move(all), std::move(by_class));
+  return std::make_unique<KindPreference>(all, by_class);
 }
 
 std::unique_ptr<engine::Scorer> MakeNodeOrderScorer() { return std::make_unique<NodeOrder>(); }

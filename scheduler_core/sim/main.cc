@@ -18,20 +18,9 @@ namespace {
 
 using namespace accelpack;
 
-std::vector<std::string> SplitList(std::string_view text, char separator = ',') {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t end = std::min(text.find(separator, start), text.size());
-    if (end > start) parts.emplace_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
 absl::StatusOr<std::vector<uint64_t>> ParseSeeds(std::string_view text) {
   std::vector<uint64_t> seeds;
-  for (const std::string& part : SplitList(text)) {
+  for (const std::string& part : SplitNonEmpty(text, ',')) {
     const size_t dash = part.find('-');
     try {
       if (dash == std::string::npos) {
@@ -112,7 +101,7 @@ int RunStaticCommand(const std::vector<std::string>& pod_files, const std::strin
     if (!rows.ok()) return Fail(rows.status());
     reference = sim::ReferenceFrom(*rows);
   }
-  const auto policy_list = SplitList(policies == "all" ? kAllStatic : policies);
+  const auto policy_list = SplitNonEmpty(policies == "all" ? kAllStatic : policies, ',');
   sim::StaticOptions options;
   options.max_load = max_load;
   options.tie_break = tie_break;
@@ -159,8 +148,8 @@ int RunStaticCommand(const std::vector<std::string>& pod_files, const std::strin
 absl::StatusOr<std::vector<sim::NodeGroup>> ParseCluster(std::string_view text) {
   std::vector<sim::NodeGroup> groups;
   const model::Catalog& catalog = model::Catalog::BuiltIn();
-  for (const std::string& item : SplitList(text)) {
-    const auto fields = SplitList(item, ':');
+  for (const std::string& item : SplitNonEmpty(text, ',')) {
+    const auto fields = SplitNonEmpty(item, ':');
     if (fields.size() < 2 || fields.size() > 3) {
       return absl::InvalidArgumentError(
           Cat("--cluster: expected KIND:NODES[:CPUS], got \"", item, "\""));
@@ -192,7 +181,7 @@ absl::StatusOr<std::vector<sim::NodeGroup>> ParseCluster(std::string_view text) 
 absl::StatusOr<std::map<std::string, std::string>> ParsePairs(std::string_view flag,
                                                               std::string_view text) {
   std::map<std::string, std::string> out;
-  for (const std::string& item : SplitList(text)) {
+  for (const std::string& item : SplitNonEmpty(text, ',')) {
     const size_t eq = item.find('=');
     if (eq == std::string::npos)
       return absl::InvalidArgumentError(Cat(flag, ": expected NAME=VALUE, got \"", item, "\""));
@@ -235,7 +224,7 @@ int RunDynamicCommand(const std::string& traces, const std::string& cluster_text
   } catch (const std::exception&) {
     return Fail(absl::InvalidArgumentError("--mix/--speed: expected numbers"));
   }
-  for (const auto& [k, v] : *type_pairs) options.allowed_types[k] = SplitList(v, '|');
+  for (const auto& [k, v] : *type_pairs) options.allowed_types[k] = SplitNonEmpty(v, '|');
   const std::filesystem::path dir(traces);
   sim::DynamicSources sources;
   auto openb = sim::LoadOpenbPods((dir / "alibaba-openb/openb_pod_list_default.csv").string());
@@ -257,7 +246,7 @@ int RunDynamicCommand(const std::string& traces, const std::string& cluster_text
   if (!workload.ok()) return Fail(workload.status());
   ProgressBar bar(progress);
   std::vector<sim::DynamicResult> results;
-  for (const std::string& policy : SplitList(policies)) {
+  for (const std::string& policy : SplitNonEmpty(policies, ',')) {
     auto result =
         sim::RunDynamic(*workload, options, policy,
                         [&](double done, std::string_view label) { bar.Show(done, label); });

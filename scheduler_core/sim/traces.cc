@@ -15,19 +15,6 @@ namespace {
   if (!lhs##_or.ok()) return lhs##_or.status(); \
   auto lhs = *std::move(lhs##_or)
 
-std::vector<std::string> SplitSpec(std::string_view text) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= text.size() && !text.empty()) {
-    const size_t end = text.find('|', start);
-    std::string_view part = text.substr(start, end == std::string_view::npos ? end : end - start);
-    if (!part.empty()) parts.emplace_back(part);
-    if (end == std::string_view::npos) break;
-    start = end + 1;
-  }
-  return parts;
-}
-
 absl::StatusOr<std::vector<OpenbNode>> NodesFrom(const CsvFile& csv) {
   SIM_ASSIGN(sn, csv.Column("sn"));
   SIM_ASSIGN(cpu, csv.Column("cpu_milli"));
@@ -93,7 +80,7 @@ absl::StatusOr<std::vector<OpenbPod>> PodsFrom(const CsvFile& csv) {
           Cat(csv.Where(row, milli), ": gpu_milli: expected 1000 for a task with ", pod.num_gpu,
               " GPUs (shares are of one GPU), got ", pod.gpu_milli));
     }
-    if (spec >= 0) pod.gpu_spec = SplitSpec(csv.Text(row, spec));
+    if (spec >= 0) pod.gpu_spec = SplitNonEmpty(csv.Text(row, spec), '|');
     if (qos >= 0) pod.qos = std::string(csv.Text(row, qos));
     pods.push_back(std::move(pod));
   }
