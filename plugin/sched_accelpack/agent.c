@@ -9,7 +9,6 @@
 \*****************************************************************************/
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -29,16 +28,9 @@
 #include "agent.h"
 #include "ap_config.h"
 #include "apply.h"
+#include "lifecycle.h"
+#include "lock_clock.h"
 #include "snapshot.h"
-
-/* The scheduler's locks, as backfill and the main scheduler take them. */
-static const slurmctld_lock_t sched_locks = {
-	READ_LOCK, WRITE_LOCK, WRITE_LOCK, READ_LOCK, READ_LOCK };
-
-static pthread_mutex_t term_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t term_cond = PTHREAD_COND_INITIALIZER;
-static bool stop_agent = false;
-static bool reconfig_flag = true;	/* read the file on the first cycle */
 
 /* Owned by the agent thread only. */
 static accelpack_conf_t conf;
@@ -48,132 +40,13 @@ static bool core_down = false;
 static struct timespec outage_start, next_core_try;
 static uint64_t cycle_no = 0;
 
-static double _ms_between(const struct timespec *a, const struct timespec *b)
-{
-	return (double) (b->tv_sec - a->tv_sec) * 1e3 +
-	       (double) (b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
-static void _now(struct timespec *ts)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-}
-
-extern void lock_clock_acquire(lock_clock_t *lc)
-{
-	lock_slurmctld(sched_locks);
-	_now(&lc->since);
-}
-
-extern void lock_clock_release(lock_clock_t *lc)
-{
-	double held = lock_clock_now_ms(lc);
-
-	unlock_slurmctld(sched_locks);
-	lc->held_ms += held;
-	if (held > lc->max_hold_ms)
-		lc->max_hold_ms = held;
-}
-
-extern double lock_clock_now_ms(const lock_clock_t *lc)
-{
-	struct timespec now;
-
-	_now(&now);
-	return _ms_between(&lc->since, &now);
-}
-
-extern bool agent_stopping(void)
-{
-	bool stop;
-
-	slurm_mutex_lock(&term_lock);
-	stop = stop_agent;
-	slurm_mutex_unlock(&term_lock);
-	return stop;
-}
-
-/* Sleep up to ms, waking early when asked to stop. */
-static void _sleep_ms(uint32_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	slurm_mutex_lock(&term_lock);
-	if (!stop_agent)
-		slurm_cond_timedwait(&term_cond, &term_lock, &ts);
-	slurm_mutex_unlock(&term_lock);
-}
-
-extern bool lock_clock_maybe_yield(lock_clock_t *lc, uint32_t max_ms,
-				   uint32_t yield_ms)
-{
-	time_t part_update, conf_update;
-
-	if (lock_clock_now_ms(lc) < (double) max_ms)
-		return false;
-	part_update = last_part_update;
-	conf_update = slurm_conf.last_update;
-	lock_clock_release(lc);
-	lc->yields++;
-	/* As backfill: keep the locks released while RPCs are still being
-	 * served, but at most as long as we held them (so both sides get
-	 * at least half of the time). */
-	for (uint32_t waited = 0;;) {
-		int rpcs;
-
-		if (yield_ms)
-			_sleep_ms(yield_ms);
-		else
-			sched_yield();
-		waited += yield_ms ? yield_ms : 1;
-		slurm_mutex_lock(&slurmctld_config.thread_count_lock);
-		rpcs = slurmctld_config.server_thread_count;
-		slurm_mutex_unlock(&slurmctld_config.thread_count_lock);
-		if (!rpcs || (waited >= max_ms) || agent_stopping())
-			break;
-	}
-	lock_clock_acquire(lc);
-	/* Jobs and nodes may change meanwhile: every decision is checked
-	 * again against the live state, so go on. Partitions or the
-	 * configuration changing makes the whole plan suspect: stop. */
-	return (last_part_update != part_update) ||
-	       (slurm_conf.last_update != conf_update) || agent_stopping();
-}
-
-extern void agent_stop(void)
-{
-	slurm_mutex_lock(&term_lock);
-	stop_agent = true;
-	slurm_cond_broadcast(&term_cond);
-	slurm_mutex_unlock(&term_lock);
-}
-
-extern void agent_reconfig(void)
-{
-	slurm_mutex_lock(&term_lock);
-	reconfig_flag = true;
-	slurm_mutex_unlock(&term_lock);
-}
-
 /* Read accelpack.conf if asked to; keep the previous settings on error. */
 static void _maybe_load_config(void)
 {
 	slurmctld_lock_t conf_read = { .conf = READ_LOCK };
 	char *path, *errmsg = NULL;
-	bool load;
 
-	slurm_mutex_lock(&term_lock);
-	load = reconfig_flag;
-	reconfig_flag = false;
-	slurm_mutex_unlock(&term_lock);
-	if (!load)
+	if (!agent_take_reconfig())
 		return;
 
 	lock_slurmctld(conf_read);
@@ -219,18 +92,18 @@ static const char *_plan(const snapshot_t *snap, ap_plan_t *plan,
 	ap_status_t status;
 
 	*core_ms = 0;
-	_now(&t0);
+	clock_now(&t0);
 	if (client && conf.use_core &&
-	    (!core_down || _ms_between(&next_core_try, &t0) >= 0)) {
+	    (!core_down || clock_ms_between(&next_core_try, &t0) >= 0)) {
 		status = ap_client_schedule(client, &snap->snap,
 					    conf.deadline_ms, plan, err,
 					    sizeof(err));
-		_now(&t1);
-		*core_ms = _ms_between(&t0, &t1);
+		clock_now(&t1);
+		*core_ms = clock_ms_between(&t0, &t1);
 		if (status == AP_OK) {
 			if (core_down) {
 				info("accelpack: core answering again after %.1f s, using it (%s)",
-				     _ms_between(&outage_start, &t1) / 1e3,
+				     clock_ms_between(&outage_start, &t1) / 1e3,
 				     plan->policy_name ? plan->policy_name : "");
 				core_down = false;
 			}
@@ -246,13 +119,7 @@ static const char *_plan(const snapshot_t *snap, ap_plan_t *plan,
 			      ap_status_str(status), err);
 		}
 		next_core_try = t1;
-		next_core_try.tv_sec += conf.retry_ms / 1000;
-		next_core_try.tv_nsec += (long) (conf.retry_ms % 1000) *
-					 1000000L;
-		if (next_core_try.tv_nsec >= 1000000000L) {
-			next_core_try.tv_sec++;
-			next_core_try.tv_nsec -= 1000000000L;
-		}
+		clock_add_ms(&next_core_try, conf.retry_ms);
 	}
 	if (ap_fallback_schedule(&snap->snap, plan, err, sizeof(err)) != AP_OK) {
 		error("accelpack: built-in policy failed: %s", err);
@@ -275,7 +142,7 @@ static uint32_t _cycle(bool force)
 	double core_ms = 0;
 	uint32_t pending;
 
-	_now(&now);
+	clock_now(&now);
 	lock_clock_acquire(&snap_lc);
 	/* Nothing changed since the last cycle and it is recent: the answer
 	 * would be the same. Re-plan at least once a second anyway (time
@@ -286,7 +153,7 @@ static uint32_t _cycle(bool force)
 	if (!force && (last_job_update == seen_job_update) &&
 	    (last_node_update == seen_node_update) &&
 	    (seen_job_update < seen_at) && (seen_node_update < seen_at) &&
-	    (_ms_between(&last_full, &now) < 1000.0)) {
+	    (clock_ms_between(&last_full, &now) < 1000.0)) {
 		lock_clock_release(&snap_lc);
 		return 0;
 	}
@@ -352,7 +219,7 @@ extern void *agent_main(void *arg)
 	while (!agent_stopping()) {
 		/* Jobs just started may free the way for more (e.g. the next
 		 * tasks of an array): go again at once. */
-		_sleep_ms(started ? 1 : conf.interval_ms);
+		agent_sleep_ms(started ? 1 : conf.interval_ms);
 		if (agent_stopping())
 			break;
 		_maybe_load_config();

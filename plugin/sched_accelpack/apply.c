@@ -25,6 +25,8 @@
 #include "src/slurmctld/srun_comm.h"
 
 #include "apply.h"
+#include "job_request.h"
+#include "slurm_compat.h"
 
 /* pending[] indices sorted by job id, to find a planned job's snapshot. */
 typedef struct {
@@ -59,7 +61,7 @@ static part_record_t *_pick_partition(job_record_t *job_ptr,
 		part_record_t *part_ptr = NULL;
 
 		if (job_ptr->part_ptr_list) {
-			ListIterator iter =
+			list_itr_t *iter =
 				list_iterator_create(job_ptr->part_ptr_list);
 			while ((part_ptr = list_next(iter)))
 				if (!xstrcmp(part_ptr->name,

@@ -6,8 +6,8 @@
 #define _ACCELPACK_APPLY_H
 
 #include "accelpack_bridge.h"
-#include "agent.h"
 #include "ap_config.h"
+#include "lock_clock.h"
 #include "snapshot.h"
 
 typedef struct {

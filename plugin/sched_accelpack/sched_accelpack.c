@@ -16,6 +16,7 @@
 
 #include "accelpack_slurm_build.h"
 #include "agent.h"
+#include "lifecycle.h"
 
 const char plugin_name[] = "accelpack placement scheduler plugin";
 const char plugin_type[] = "sched/accelpack";

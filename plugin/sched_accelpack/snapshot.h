@@ -5,19 +5,12 @@
 #ifndef _ACCELPACK_SNAPSHOT_H
 #define _ACCELPACK_SNAPSHOT_H
 
+#include <time.h>
+
 #include "accelpack_bridge.h"
 #include "src/slurmctld/slurmctld.h"
 
-/* Bump allocator: a snapshot is built and dropped whole, so one free per chunk
- * keeps both the copy under the locks and the release cheap. */
-typedef struct arena_chunk arena_chunk_t;
-typedef struct {
-	arena_chunk_t *head;
-} arena_t;
-
-extern void *arena_alloc(arena_t *arena, size_t size);	/* zeroed */
-extern char *arena_strdup(arena_t *arena, const char *s);	/* NULL -> "" */
-extern void arena_free(arena_t *arena);
+#include "arena.h"
 
 typedef struct {
 	ap_snapshot_t snap;		/* what the bridge reads */
@@ -43,17 +36,11 @@ extern void snapshot_build(snapshot_t *snap, const char *accel_gres,
 			   uint32_t max_pending);
 extern void snapshot_free(snapshot_t *snap);
 
-/*
- * Convert one pending job's request into out, strings in arena. Used for the
- * snapshot and again when applying, to see whether the job still asks for
- * what the plan was made for.
- * Locks: as snapshot_build.
- * RET false if the job is not something placement handles (out untouched)
- */
-extern bool job_request(job_record_t *job_ptr, arena_t *arena,
-			const char *accel_gres, ap_pending_job_t *out);
-
-/* Hash of the request fields of a converted job (not priority, partitions). */
-extern uint64_t job_fingerprint(const ap_pending_job_t *job);
+/* The parts of snapshot_build, one file each; same locks. */
+extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
+			   time_t now);
+extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
+			     uint32_t max_pending);
+extern void snapshot_running(snapshot_t *snap, const char *accel_gres);
 
 #endif

@@ -1,0 +1,29 @@
+/*****************************************************************************\
+ *  job_request.h - one pending job's request, converted for the bridge: used for
+ *  the snapshot and again when applying, to see whether the job still asks
+ *  for what the plan was made for.
+ *  SPDX-License-Identifier: GPL-2.0-or-later
+\*****************************************************************************/
+#ifndef _ACCELPACK_JOB_REQUEST_H
+#define _ACCELPACK_JOB_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "accelpack_bridge.h"
+#include "src/slurmctld/slurmctld.h"
+
+#include "arena.h"
+
+/*
+ * Convert one pending job's request into out, strings in arena.
+ * Locks: job READ at least (the snapshot and apply hold the scheduler locks).
+ * RET false if the job is not something placement handles (out untouched)
+ */
+extern bool job_request(job_record_t *job_ptr, arena_t *arena,
+			const char *accel_gres, ap_pending_job_t *out);
+
+/* Hash of the request fields of a converted job (not priority, partitions). */
+extern uint64_t job_fingerprint(const ap_pending_job_t *job);
+
+#endif

@@ -1,0 +1,67 @@
+/*****************************************************************************\
+ *  lifecycle.c - stop and reconfigure requests for the agent thread.
+ *  SPDX-License-Identifier: GPL-2.0-or-later
+\*****************************************************************************/
+
+#include <pthread.h>
+#include <time.h>
+
+#include "slurm/slurm.h"
+#include "src/common/macros.h"
+
+#include "lifecycle.h"
+#include "lock_clock.h"
+
+static pthread_mutex_t term_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t term_cond = PTHREAD_COND_INITIALIZER;
+static bool stop_agent = false;
+static bool reconfig_flag = true;	/* read the file on the first cycle */
+
+extern void agent_stop(void)
+{
+	slurm_mutex_lock(&term_lock);
+	stop_agent = true;
+	slurm_cond_broadcast(&term_cond);
+	slurm_mutex_unlock(&term_lock);
+}
+
+extern bool agent_stopping(void)
+{
+	bool stop;
+
+	slurm_mutex_lock(&term_lock);
+	stop = stop_agent;
+	slurm_mutex_unlock(&term_lock);
+	return stop;
+}
+
+extern void agent_reconfig(void)
+{
+	slurm_mutex_lock(&term_lock);
+	reconfig_flag = true;
+	slurm_mutex_unlock(&term_lock);
+}
+
+extern bool agent_take_reconfig(void)
+{
+	bool load;
+
+	slurm_mutex_lock(&term_lock);
+	load = reconfig_flag;
+	reconfig_flag = false;
+	slurm_mutex_unlock(&term_lock);
+	return load;
+}
+
+extern void agent_sleep_ms(uint32_t ms)
+{
+	struct timespec ts;
+
+	/* pthread condition waits take CLOCK_REALTIME deadlines */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_add_ms(&ts, ms);
+	slurm_mutex_lock(&term_lock);
+	if (!stop_agent)
+		slurm_cond_timedwait(&term_cond, &term_lock, &ts);
+	slurm_mutex_unlock(&term_lock);
+}

@@ -1,0 +1,25 @@
+/*****************************************************************************\
+ *  lifecycle.h - how slurmctld's threads talk to the sched/accelpack agent:
+ *  stop, re-read the configuration, and a sleep that a stop interrupts.
+ *  Thread-safe: any thread may call any of these.
+ *  SPDX-License-Identifier: GPL-2.0-or-later
+\*****************************************************************************/
+#ifndef _ACCELPACK_LIFECYCLE_H
+#define _ACCELPACK_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Ask the agent to stop; it finishes the phase it is in. */
+extern void agent_stop(void);
+extern bool agent_stopping(void);
+
+/* Ask the agent to re-read accelpack.conf before its next cycle. */
+extern void agent_reconfig(void);
+/* RET true once after each agent_reconfig() (and on the first call). */
+extern bool agent_take_reconfig(void);
+
+/* Sleep up to ms, waking early when asked to stop. */
+extern void agent_sleep_ms(uint32_t ms);
+
+#endif

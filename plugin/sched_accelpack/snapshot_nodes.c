@@ -1,0 +1,308 @@
+/*****************************************************************************\
+ *  snapshot_nodes.c - copy the node table: state, partitions, features, topology
+ *  labels, CPUs/memory in use, and one pool per accelerator GRES type.
+ *  SPDX-License-Identifier: GPL-2.0-or-later
+\*****************************************************************************/
+
+#include <stdint.h>
+#include <string.h>
+
+#include "slurm/slurm.h"
+#include "src/common/bitstring.h"
+#include "src/common/gres.h"
+#include "src/common/node_conf.h"
+#include "src/common/select.h"
+#include "src/common/slurm_topology.h"
+#include "src/common/xmalloc.h"
+#include "src/common/xstring.h"
+#include "src/slurmctld/slurmctld.h"
+
+#include "copy_util.h"
+#include "slurm_compat.h"
+#include "snapshot.h"
+
+/*
+ * Node-local device indices of one GRES type, from the per-file topology
+ * records (present when gres.conf has File=). RET count, 0 when unknown
+ */
+static uint32_t _type_indices(gres_node_state_t *gres_ns, const char *type,
+			      arena_t *arena, uint32_t **out)
+{
+	uint32_t cnt = 0, cap;
+	bitoff_t size;
+
+	*out = NULL;
+	if (!gres_ns->gres_bit_alloc || !gres_ns->topo_cnt ||
+	    !gres_ns->topo_gres_bitmap)
+		return 0;
+	size = bit_size(gres_ns->gres_bit_alloc);
+	cap = (uint32_t) size;
+	*out = arena_alloc(arena, (cap ? cap : 1) * sizeof(uint32_t));
+	for (bitoff_t i = 0; i < size; i++) {
+		for (int t = 0; t < gres_ns->topo_cnt; t++) {
+			bitstr_t *map = gres_ns->topo_gres_bitmap[t];
+			const char *tname = gres_ns->topo_type_name ?
+				gres_ns->topo_type_name[t] : NULL;
+
+			if (!map || (i >= bit_size(map)) || !bit_test(map, i))
+				continue;
+			if (type && xstrcmp(type, tname))
+				continue;
+			(*out)[cnt++] = (uint32_t) i;
+			break;
+		}
+	}
+	return cnt;
+}
+
+/* One pool for a GRES (name, type): count, allocated, per-device use. */
+static void _fill_pool(ap_pool_t *pool, const char *name, const char *type,
+		       uint64_t avail, uint64_t alloc,
+		       gres_node_state_t *gres_ns, arena_t *arena)
+{
+	uint32_t *idx = NULL, cnt;
+
+	pool->gres_name = arena_strdup(arena, name);
+	pool->gres_type = arena_strdup(arena, type);
+	pool->count = copy_u32(avail);
+	pool->allocated = copy_u32(alloc);
+	cnt = _type_indices(gres_ns, type, arena, &idx);
+	if (cnt && (cnt == pool->count)) {
+		/* Per-device truth from the allocation bitmap; it also
+		 * covers typeless requests, which type_cnt_alloc misses. */
+		uint32_t *used = arena_alloc(arena, cnt * sizeof(uint32_t));
+		uint32_t busy = 0;
+
+		for (uint32_t d = 0; d < cnt; d++) {
+			if (bit_test(gres_ns->gres_bit_alloc, idx[d])) {
+				used[d] = 1000;
+				busy++;
+			}
+		}
+		pool->device_used_milli = used;
+		pool->device_cnt = cnt;
+		pool->allocated = busy;
+	}
+}
+
+static void _fill_pools(node_record_t *node_ptr, ap_node_t *node,
+			const char *accel_gres, arena_t *arena)
+{
+	list_itr_t *iter;
+	gres_state_t *gres_state;
+	uint32_t cnt = 0, cap = 0;
+	ap_pool_t *pools;
+
+	if (!node_ptr->gres_list)
+		return;
+	iter = list_iterator_create(node_ptr->gres_list);
+	while ((gres_state = list_next(iter))) {
+		gres_node_state_t *gres_ns = gres_state->gres_data;
+
+		if (gres_ns && copy_in_list(accel_gres, gres_state->gres_name))
+			cap += gres_ns->type_cnt ? gres_ns->type_cnt : 1;
+	}
+	if (!cap) {
+		list_iterator_destroy(iter);
+		return;
+	}
+	pools = arena_alloc(arena, cap * sizeof(ap_pool_t));
+	list_iterator_reset(iter);
+	while ((gres_state = list_next(iter)) && (cnt < cap)) {
+		gres_node_state_t *gres_ns = gres_state->gres_data;
+
+		/* Every node carries an entry for each of GresTypes, with a
+		 * zero count where it has none: not a pool. */
+		if (!gres_ns || gres_ns->no_consume ||
+		    !gres_ns->gres_cnt_avail ||
+		    !copy_in_list(accel_gres, gres_state->gres_name))
+			continue;
+		if (!gres_ns->type_cnt) {
+			_fill_pool(&pools[cnt++], gres_state->gres_name, NULL,
+				   gres_ns->gres_cnt_avail,
+				   gres_ns->gres_cnt_alloc, gres_ns, arena);
+			continue;
+		}
+		for (int t = 0; (t < gres_ns->type_cnt) && (cnt < cap); t++) {
+			uint64_t alloc = gres_ns->type_cnt_alloc[t];
+
+			if (!gres_ns->type_cnt_avail[t])
+				continue;
+
+			/* Count-only GRES of a single type: the total is
+			 * right even for typeless requests. */
+			if (gres_ns->type_cnt == 1)
+				alloc = gres_ns->gres_cnt_alloc;
+			_fill_pool(&pools[cnt++], gres_state->gres_name,
+				   gres_ns->type_name[t],
+				   gres_ns->type_cnt_avail[t], alloc, gres_ns,
+				   arena);
+		}
+	}
+	list_iterator_destroy(iter);
+	node->pools = pools;
+	node->pool_cnt = cnt;
+}
+
+static ap_node_state_t _node_state(node_record_t *node_ptr,
+				   bitstr_t *reserved, uint32_t cpus_alloc,
+				   uint32_t cpus_total)
+{
+	uint32_t state = node_ptr->node_state;
+
+	if (IS_NODE_DOWN(node_ptr) || IS_NODE_NO_RESPOND(node_ptr) ||
+	    IS_NODE_FAIL(node_ptr) || IS_NODE_FUTURE(node_ptr) ||
+	    IS_NODE_POWERED_DOWN(node_ptr) || IS_NODE_POWERING_UP(node_ptr) ||
+	    IS_NODE_INVALID_REG(node_ptr) || IS_NODE_REBOOT_ISSUED(node_ptr))
+		return AP_NODE_DOWN;
+	if (IS_NODE_DRAIN(node_ptr))
+		return AP_NODE_DRAINED;
+	/* Not up for new work for a reason not covered above. */
+	if (!avail_node_bitmap || !bit_test(avail_node_bitmap, node_ptr->index))
+		return AP_NODE_DOWN;
+	if (reserved && bit_test(reserved, node_ptr->index))
+		return AP_NODE_RESERVED;
+	if (cpus_total && (cpus_alloc >= cpus_total))
+		return AP_NODE_ALLOCATED;
+	if (cpus_alloc || (state & NODE_STATE_BASE) == NODE_STATE_ALLOCATED ||
+	    (state & NODE_STATE_BASE) == NODE_STATE_MIXED)
+		return AP_NODE_MIXED;
+	return AP_NODE_IDLE;
+}
+
+/* Nodes in an advanced reservation active now (the core does not model
+ * reservations, so it must not place there). RET bitmap or NULL */
+static bitstr_t *_reserved_nodes(time_t now)
+{
+	bitstr_t *reserved = NULL;
+	list_itr_t *iter;
+	slurmctld_resv_t *resv;
+
+	if (!resv_list)
+		return NULL;
+	iter = list_iterator_create(resv_list);
+	while ((resv = list_next(iter))) {
+		if (!resv->node_bitmap || (resv->start_time > now) ||
+		    (resv->end_time <= now))
+			continue;
+		if (!reserved)
+			reserved = bit_alloc(node_record_count);
+		bit_or(reserved, resv->node_bitmap);
+	}
+	list_iterator_destroy(iter);
+	return reserved;
+}
+
+/* Leaf switch of each node (by node index) from topology/tree's table; NULL
+ * where topology.conf names none, or no table at all (no topology/tree). The
+ * names stay slurmctld's: copy them. */
+static const char **_leaf_switches(arena_t *arena)
+{
+	const char **by_node;
+
+	if (!switch_record_table || (switch_record_cnt <= 0) ||
+	    (node_record_count <= 0))
+		return NULL;
+	by_node = arena_alloc(arena, (size_t) node_record_count *
+					     sizeof(char *));
+	for (int s = 0; s < switch_record_cnt; s++) {
+		switch_record_t *sw = &switch_record_table[s];
+		int first, last;
+
+		if ((sw->level != 0) || !sw->node_bitmap)
+			continue;
+		first = bit_ffs(sw->node_bitmap);
+		last = bit_fls(sw->node_bitmap);
+		for (int n = first; (n >= 0) && (n <= last) &&
+		     (n < node_record_count); n++) {
+			if (!by_node[n] && bit_test(sw->node_bitmap, n))
+				by_node[n] = sw->name;
+		}
+	}
+	return by_node;
+}
+
+/* Slurm has no notion of a SuperPoD: sites label a node with the feature
+ * "superpod_NAME". RET NAME copied into the arena, or NULL */
+static const char *_superpod(arena_t *arena, const char *const *features,
+			     uint32_t feature_cnt)
+{
+	static const char prefix[] = "superpod_";
+
+	for (uint32_t f = 0; f < feature_cnt; f++) {
+		if (!strncmp(features[f], prefix, sizeof(prefix) - 1) &&
+		    features[f][sizeof(prefix) - 1])
+			return arena_strdup(arena,
+					    features[f] + sizeof(prefix) - 1);
+	}
+	return NULL;
+}
+
+extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
+			   time_t now)
+{
+	node_record_t *node_ptr;
+	bitstr_t *reserved = _reserved_nodes(now);
+	const char **leaf_switch = _leaf_switches(&snap->arena);
+	int i;
+
+	/* cons_tres keeps allocated CPUs/memory per node in its select
+	 * nodeinfo; set_all refreshes them only when nodes changed. This is
+	 * the same source scontrol show node reads (CPUAlloc, AllocMem). */
+	(void) select_g_select_nodeinfo_set_all();
+	snap->nodes = arena_alloc(&snap->arena,
+				  (size_t) (node_record_count ?
+					    node_record_count : 1) *
+				  sizeof(ap_node_t));
+	snap->snap.node_cnt = 0;
+	for (i = 0; (node_ptr = next_node(&i)); i++) {
+		ap_node_t *node = &snap->nodes[snap->snap.node_cnt++];
+		uint16_t alloc_cpus = 0;
+		uint64_t alloc_mem = 0;
+		const char **parts;
+
+		node->name = arena_strdup(&snap->arena, node_ptr->name);
+		node->cpus_total = node_ptr->cpus_efctv ? node_ptr->cpus_efctv :
+			node_ptr->cpus;
+		select_g_select_nodeinfo_get(node_ptr->select_nodeinfo,
+					     SELECT_NODEDATA_SUBCNT,
+					     NODE_STATE_ALLOCATED,
+					     &alloc_cpus);
+		select_g_select_nodeinfo_get(node_ptr->select_nodeinfo,
+					     SELECT_NODEDATA_MEM_ALLOC,
+					     NODE_STATE_ALLOCATED,
+					     &alloc_mem);
+		node->cpus_alloc = alloc_cpus;
+		node->mem_total_mib = node_ptr->real_memory >
+			node_ptr->mem_spec_limit ?
+			node_ptr->real_memory - node_ptr->mem_spec_limit : 0;
+		node->mem_alloc_mib = alloc_mem;
+		node->state = _node_state(node_ptr, reserved, node->cpus_alloc,
+					  node->cpus_total);
+		parts = arena_alloc(&snap->arena,
+				    (node_ptr->part_cnt ? node_ptr->part_cnt :
+				     1) * sizeof(char *));
+		for (int p = 0; p < node_ptr->part_cnt; p++) {
+			part_record_t *part_ptr = node_ptr->part_pptr[p];
+
+			if (part_ptr)
+				parts[node->partition_cnt++] =
+					arena_strdup(&snap->arena,
+						     part_ptr->name);
+		}
+		node->partitions = parts;
+		node->feature_cnt = copy_split(&snap->arena,
+					   node_ptr->features_act ?
+					   node_ptr->features_act :
+					   node_ptr->features,
+					   ",", &node->features);
+		node->superpod = _superpod(&snap->arena, node->features,
+					   node->feature_cnt);
+		if (leaf_switch && leaf_switch[node_ptr->index])
+			node->network_switch =
+				arena_strdup(&snap->arena,
+					     leaf_switch[node_ptr->index]);
+		_fill_pools(node_ptr, node, accel_gres, &snap->arena);
+	}
+	FREE_NULL_BITMAP(reserved);
+}

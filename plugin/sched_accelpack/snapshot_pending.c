@@ -1,0 +1,148 @@
+/*****************************************************************************\
+ *  snapshot_pending.c - copy the pending queue in Slurm's own order, once per job
+ *  (a job queued in several partitions comes once, with all of them).
+ *  SPDX-License-Identifier: GPL-2.0-or-later
+\*****************************************************************************/
+
+#include <stdint.h>
+#include <string.h>
+
+#include "slurm/slurm.h"
+#include "src/common/xmalloc.h"
+#include "src/common/xstring.h"
+#include "src/slurmctld/job_scheduler.h"
+#include "src/slurmctld/slurmctld.h"
+
+#include "job_request.h"
+#include "slurm_compat.h"
+#include "snapshot.h"
+
+/* Leave a pending job with a reason that says why accelpack skips it. */
+static void _say_skipped(job_record_t *job_ptr, const char *why)
+{
+	if (!xstrcmp(job_ptr->state_desc, why))
+		return;
+	xfree(job_ptr->state_desc);
+	job_ptr->state_desc = xstrdup(why);
+	job_ptr->state_reason = WAIT_NO_REASON;
+	last_job_update = time(NULL);
+}
+
+/* Open-addressing set of job records already in the snapshot: a job that
+ * may run in several partitions comes once per partition from the queue. */
+typedef struct {
+	job_record_t **slots;
+	uint32_t *index;	/* pending[] index of the job */
+	uint32_t mask;
+} job_set_t;
+
+static int64_t _job_set_find(job_set_t *set, job_record_t *job_ptr,
+			     uint32_t *slot)
+{
+	uint32_t s = (job_ptr->job_id * 2654435761u) & set->mask;
+
+	while (set->slots[s]) {
+		if (set->slots[s] == job_ptr) {
+			*slot = s;
+			return set->index[s];
+		}
+		s = (s + 1) & set->mask;
+	}
+	*slot = s;
+	return -1;
+}
+
+extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
+			     uint32_t max_pending)
+{
+	list_t *job_queue = build_job_queue(true, false);
+	job_queue_rec_t *rec;
+	job_set_t set = { 0 };
+	uint32_t cap = (uint32_t) list_count(job_queue), size = 16;
+	const char ***parts;
+	uint32_t *part_cap;
+
+	sort_job_queue(job_queue);
+	if (cap > max_pending)
+		cap = max_pending;
+	while (size < 2 * (cap + 1))
+		size *= 2;
+	set.slots = arena_alloc(&snap->arena, size * sizeof(job_record_t *));
+	set.index = arena_alloc(&snap->arena, size * sizeof(uint32_t));
+	set.mask = size - 1;
+	snap->pending = arena_alloc(&snap->arena,
+				    (cap ? cap : 1) * sizeof(ap_pending_job_t));
+	snap->fingerprints = arena_alloc(&snap->arena,
+					 (cap ? cap : 1) * sizeof(uint64_t));
+	parts = arena_alloc(&snap->arena, (cap ? cap : 1) * sizeof(char **));
+	part_cap = arena_alloc(&snap->arena, (cap ? cap : 1) * sizeof(uint32_t));
+
+	while ((rec = list_pop(job_queue))) {
+		job_record_t *job_ptr = rec->job_ptr;
+		part_record_t *part_ptr = rec->part_ptr;
+		uint32_t prio = rec->priority, slot;
+		int64_t found;
+		ap_pending_job_t *job;
+
+		xfree(rec);
+		if (!job_ptr || !IS_JOB_PENDING(job_ptr) || !part_ptr)
+			continue;
+		if ((found = _job_set_find(&set, job_ptr, &slot)) >= 0) {
+			/* Same job, another partition: lower or equal
+			 * priority in queue order, keep the first. */
+			job = &snap->pending[found];
+			if (job->partition_cnt < part_cap[found])
+				parts[found][job->partition_cnt++] =
+					arena_strdup(&snap->arena,
+						     part_ptr->name);
+			continue;
+		}
+		if (job_ptr->het_job_id) {
+			snap->skipped_het++;
+			_say_skipped(job_ptr, "accelpack: heterogeneous jobs are not supported");
+			continue;
+		}
+		if (job_ptr->resv_name || job_ptr->resv_list) {
+			snap->skipped_resv++;
+			_say_skipped(job_ptr, "accelpack: jobs in reservations are not supported");
+			continue;
+		}
+		if (job_ptr->preempt_in_progress)
+			continue;
+		if (((job_ptr->array_task_id != NO_VAL) ||
+		     job_ptr->array_recs) && !job_array_start_test(job_ptr)) {
+			snap->skipped_throttle++;	/* %N throttle */
+			continue;
+		}
+		if (snap->snap.pending_cnt >= cap) {
+			snap->skipped_cap++;
+			continue;
+		}
+		/* what _schedule() does per record: features to use now */
+		job_ptr->details->features_use = job_ptr->details->features;
+		job_ptr->details->feature_list_use =
+			job_ptr->details->feature_list;
+		job = &snap->pending[snap->snap.pending_cnt];
+		if (!job_request(job_ptr, &snap->arena, accel_gres, job))
+			continue;
+		job->priority = prio;
+		snap->fingerprints[snap->snap.pending_cnt] =
+			job_fingerprint(job);
+		part_cap[snap->snap.pending_cnt] = job_ptr->part_ptr_list ?
+			(uint32_t) list_count(job_ptr->part_ptr_list) : 1;
+		if (!part_cap[snap->snap.pending_cnt])
+			part_cap[snap->snap.pending_cnt] = 1;
+		parts[snap->snap.pending_cnt] =
+			arena_alloc(&snap->arena,
+				    part_cap[snap->snap.pending_cnt] *
+				    sizeof(char *));
+		parts[snap->snap.pending_cnt][0] =
+			arena_strdup(&snap->arena, part_ptr->name);
+		job->partition_cnt = 1;
+		job->partitions = parts[snap->snap.pending_cnt];
+		set.slots[slot] = job_ptr;
+		set.index[slot] = snap->snap.pending_cnt;
+		snap->snap.pending_cnt++;
+	}
+	FREE_NULL_LIST(job_queue);
+}
