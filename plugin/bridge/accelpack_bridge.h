@@ -16,6 +16,7 @@
 #ifndef ACCELPACK_BRIDGE_H
 #define ACCELPACK_BRIDGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -115,6 +116,11 @@ typedef struct {
 	uint32_t req_node_cnt;
 	const char *const *exc_nodes;	/* -x */
 	uint32_t exc_node_cnt;
+	bool exclusive;			/* needs nodes nothing else runs on */
+	const char *const *refused_nodes; /* Slurm refused a start there lately */
+	uint32_t refused_node_cnt;
+	uint32_t refused_starts;	/* refusals in a row */
+	const char *refused_reason;	/* Slurm's last word; NULL: none */
 } ap_pending_job_t;
 
 /* What a running job holds on one node (one entry per node and GRES type). */

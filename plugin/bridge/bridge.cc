@@ -140,12 +140,12 @@ AP_API ap_status_t ap_fallback_schedule(const ap_snapshot_t* snap, ap_plan_t* pl
       CopyError("no snapshot", err, errlen);
       return AP_INTERNAL;
     }
-    accelpack::bridge::PlanData data = accelpack::fallback::Schedule(*snap);
-    if (absl::Status shape = accelpack::bridge::CheckPlanShape(data, *snap); !shape.ok()) {
-      CopyError(absl::StrCat("built-in policy bug: ", shape.message()), err, errlen);
+    absl::StatusOr<accelpack::bridge::PlanData> data = accelpack::fallback::Schedule(*snap);
+    if (!data.ok()) {
+      CopyError(absl::StrCat("built-in policy: ", data.status().message()), err, errlen);
       return AP_INTERNAL;
     }
-    if (absl::Status exported = accelpack::bridge::ExportPlan(data, plan); !exported.ok()) {
+    if (absl::Status exported = accelpack::bridge::ExportPlan(*data, plan); !exported.ok()) {
       CopyError(exported.message(), err, errlen);
       return AP_INTERNAL;
     }

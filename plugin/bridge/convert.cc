@@ -103,6 +103,10 @@ void FillPending(const ap_pending_job_t& in, pb::PendingJob* out) {
   AddStrings(out->mutable_features(), in.features, in.feature_cnt);
   AddStrings(out->mutable_required_nodes(), in.req_nodes, in.req_node_cnt);
   AddStrings(out->mutable_excluded_nodes(), in.exc_nodes, in.exc_node_cnt);
+  out->set_exclusive(in.exclusive);
+  AddStrings(out->mutable_refused_nodes(), in.refused_nodes, in.refused_node_cnt);
+  out->set_refused_starts(in.refused_starts);
+  out->set_refused_reason(Str(in.refused_reason));
 }
 
 void FillRunning(const ap_running_job_t& in, pb::RunningJob* out) {

@@ -49,6 +49,17 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
       }
     }
   }
+  // Every job left pending gets a reason (the contract): a plan that silently drops
+  // jobs is a core that went wrong, not a cluster where nothing fits. An empty plan
+  // with every job explained is healthy and must not trigger the fallback.
+  std::unordered_set<uint32_t> explained(seen_jobs);
+  for (const PlannedReason& reason : plan.reasons) explained.insert(reason.job_id);
+  for (uint32_t i = 0; snap.pending != nullptr && i < snap.pending_cnt; ++i) {
+    if (!explained.contains(snap.pending[i].job_id)) {
+      return absl::InvalidArgumentError(absl::StrCat("pending job ", snap.pending[i].job_id,
+                                                     " has neither a start nor a reason"));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -33,7 +33,8 @@ struct PlanData {
 };
 
 // Shape checks every plan passes before the plugin sees it, whoever made it: each start
-// names a pending job of `snap` once, with exactly num_nodes distinct nodes of `snap`.
+// names a pending job of `snap` once, with exactly num_nodes distinct nodes of `snap`,
+// and every pending job of `snap` has a start or a reason.
 // INVALID_ARGUMENT names the first offending start.
 absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap);
 

@@ -30,6 +30,7 @@
 #include "apply.h"
 #include "lifecycle.h"
 #include "lock_clock.h"
+#include "refusals.h"
 #include "snapshot.h"
 
 /* Owned by the agent thread only. */
@@ -82,6 +83,48 @@ static void _maybe_load_config(void)
 	}
 }
 
+/* Use the built-in policy until RetryMs from now. IN what, why - for the log */
+static void _core_failed(const char *what, const char *why)
+{
+	struct timespec now;
+
+	clock_now(&now);
+	if (!core_down) {
+		info("accelpack: core unavailable (%s: %s), using built-in policy",
+		     what, why);
+		core_down = true;
+		outage_start = now;
+	} else {
+		debug("accelpack: core still unavailable (%s: %s)", what, why);
+	}
+	next_core_try = now;
+	clock_add_ms(&next_core_try, conf.retry_ms);
+}
+
+/* A core whose every start fails Slurm's own checks, cycle after cycle, is as
+ * good as down: its plans start nothing while jobs wait. One dropped start is
+ * routine (the state moved between snapshot and apply); this many in a row with
+ * none started is not. */
+#define FUTILE_CORE_CYCLES 10
+
+static void _count_futile(const char *source, const apply_stats_t *stats)
+{
+	static uint32_t futile = 0;
+	char why[128];
+
+	if (xstrcmp(source, "core") || stats->started || !stats->dropped) {
+		futile = 0;
+		return;
+	}
+	if (++futile < FUTILE_CORE_CYCLES)
+		return;
+	snprintf(why, sizeof(why),
+		 "every start of its last %u plans failed Slurm's checks",
+		 futile);
+	_core_failed("futile plans", why);
+	futile = 0;
+}
+
 /* Plan from the core if it is there (and not skipped during an outage),
  * else from the built-in policy. RET the plan's source, for the log */
 static const char *_plan(const snapshot_t *snap, ap_plan_t *plan,
@@ -109,17 +152,7 @@ static const char *_plan(const snapshot_t *snap, ap_plan_t *plan,
 			}
 			return "core";
 		}
-		if (!core_down) {
-			info("accelpack: core unavailable (%s: %s), using built-in policy",
-			     ap_status_str(status), err);
-			core_down = true;
-			outage_start = t1;
-		} else {
-			debug("accelpack: core still unavailable (%s: %s)",
-			      ap_status_str(status), err);
-		}
-		next_core_try = t1;
-		clock_add_ms(&next_core_try, conf.retry_ms);
+		_core_failed(ap_status_str(status), err);
 	}
 	if (ap_fallback_schedule(&snap->snap, plan, err, sizeof(err)) != AP_OK) {
 		error("accelpack: built-in policy failed: %s", err);
@@ -184,6 +217,7 @@ static uint32_t _cycle(bool force)
 	seen_node_update = last_node_update;
 	seen_at = time(NULL);
 	lock_clock_release(&apply_lc);
+	_count_futile(source, &stats);
 
 	if ((cycle_no % conf.stats_cycles) == 0 ||
 	    (apply_lc.max_hold_ms > conf.max_lock_ms * 2.0) ||
@@ -233,5 +267,6 @@ extern void *agent_main(void *arg)
 	client = NULL;
 	xfree(client_address);
 	accelpack_conf_free(&conf);
+	refusal_forget_all();
 	return NULL;
 }

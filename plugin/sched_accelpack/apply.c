@@ -26,6 +26,7 @@
 
 #include "apply.h"
 #include "job_request.h"
+#include "refusals.h"
 #include "slurm_compat.h"
 
 /* pending[] indices sorted by job id, to find a planned job's snapshot. */
@@ -97,11 +98,14 @@ static bool _set_reason(job_record_t *job_ptr, enum job_state_reason reason,
 
 /*
  * Start one planned job.
+ * OUT refused - true when Slurm itself refused these nodes (not the job's
+ *	 state moving on): worth remembering, see refusals.h
  * RET SLURM_SUCCESS if started; otherwise *why (xmalloc'd) says why not
  */
 static int _start_one(const snapshot_t *snap, int64_t pidx,
 		      const ap_start_t *start, const char *source,
-		      uint64_t cycle, const accelpack_conf_t *conf, char **why)
+		      uint64_t cycle, const accelpack_conf_t *conf, char **why,
+		      bool *refused)
 {
 	const ap_pending_job_t *job = &snap->pending[pidx];
 	job_record_t *job_ptr = find_job_record(start->job_id);
@@ -153,6 +157,7 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 			goto fail;
 		}
 		if (!bit_test(avail_node_bitmap, node_ptr->index)) {
+			*refused = true;
 			*why = xstrdup_printf("node %s is not available",
 					      start->nodes[n]);
 			goto fail;
@@ -213,6 +218,7 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	FREE_NULL_BITMAP(orig_exc);
 
 	if (rc != SLURM_SUCCESS) {
+		*refused = true;
 		*why = xstrdup_printf("select_nodes: %s", slurm_strerror(rc));
 		goto fail;
 	}
@@ -280,6 +286,7 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		const ap_start_t *start = &plan->starts[s];
 		int64_t pidx = _find_pending(idx, cnt, start->job_id);
 		char *why = NULL;
+		bool refused = false;
 
 		if (lock_clock_maybe_yield(lc, conf->max_lock_ms,
 					   conf->yield_ms)) {
@@ -291,11 +298,14 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 			continue;
 		}
 		if (_start_one(snap, pidx, start, source, cycle, conf,
-			       &why) == SLURM_SUCCESS) {
+			       &why, &refused) == SLURM_SUCCESS) {
+			refusal_forget(start->job_id);
 			stats->started++;
 			continue;
 		}
 		stats->dropped++;
+		if (refused)
+			refusal_record(start, why, time(NULL));
 		/* Say it once per job, not every 100 ms while it repeats. */
 		if (start->job_id != last_failed_job) {
 			verbose("accelpack: JobId=%u not started (%s plan %" PRIu64 "): %s",
@@ -310,7 +320,10 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 
 	for (uint32_t r = 0; !stats->aborted && r < plan->reason_cnt; r++) {
 		const ap_reason_t *reason = &plan->reasons[r];
+		const ap_pending_job_t *job;
 		job_record_t *job_ptr;
+		char *desc = NULL;
+		int64_t pidx;
 
 		if (((r & 63) == 63) &&
 		    lock_clock_maybe_yield(lc, conf->max_lock_ms,
@@ -318,7 +331,7 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 			stats->aborted = true;
 			break;
 		}
-		if (_find_pending(idx, cnt, reason->job_id) < 0 ||
+		if ((pidx = _find_pending(idx, cnt, reason->job_id)) < 0 ||
 		    !(job_ptr = find_job_record(reason->job_id)) ||
 		    !IS_JOB_PENDING(job_ptr))
 			continue;
@@ -328,9 +341,18 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		    (job_ptr->state_reason != WAIT_RESOURCES) &&
 		    (job_ptr->state_reason != WAIT_PRIORITY))
 			continue;
+		/* What Slurm said when it refused the core's starts: the
+		 * part of the story only the controller knows. */
+		job = &snap->pending[pidx];
+		if (job->refused_starts && job->refused_reason)
+			desc = xstrdup_printf("%s; Slurm refused %u starts: %s",
+					      reason->message,
+					      job->refused_starts,
+					      job->refused_reason);
 		if (_set_reason(job_ptr, _reason(reason->code),
-				reason->message))
+				desc ? desc : reason->message))
 			stats->reasons++;
+		xfree(desc);
 	}
 	xfree(idx);
 }

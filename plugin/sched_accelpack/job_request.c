@@ -77,6 +77,23 @@ static void _job_gres(job_record_t *job_ptr, uint32_t num_nodes,
 	out->gres_types = types;
 }
 
+/* Every way Slurm gives a job its nodes whole: --exclusive[=user|mcs|topo]
+ * (whole_node), no sharing (share_res 0), --core-spec, an OverSubscribe=EXCLUSIVE
+ * partition (max_share 0) or an ExclusiveUser=YES one. Sharing with the same
+ * user's jobs (=user) is treated as whole: when in doubt, wait for an idle node. */
+static bool _exclusive(job_record_t *job_ptr)
+{
+	struct job_details *details = job_ptr->details;
+	part_record_t *part_ptr = job_ptr->part_ptr;
+
+	if (details->whole_node || (details->share_res == 0))
+		return true;
+	if (details->core_spec && (details->core_spec != NO_VAL16))
+		return true;
+	return part_ptr && ((part_ptr->max_share == 0) ||
+			    (part_ptr->flags & PART_FLAG_EXCLUSIVE_USER));
+}
+
 extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 			const char *accel_gres, ap_pending_job_t *out)
 {
@@ -133,6 +150,7 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 	out->exc_node_cnt = copy_node_names(arena, details->exc_node_bitmap,
 					  &out->exc_nodes);
 	_job_gres(job_ptr, num_nodes, accel_gres, arena, out);
+	out->exclusive = _exclusive(job_ptr);
 	return true;
 }
 
@@ -170,6 +188,7 @@ extern uint64_t job_fingerprint(const ap_pending_job_t *job)
 	h = _fnv(h, &job->cpus_per_node, sizeof(job->cpus_per_node));
 	h = _fnv(h, &job->mem_per_node_mib, sizeof(job->mem_per_node_mib));
 	h = _fnv(h, &job->gres_per_node, sizeof(job->gres_per_node));
+	h = _fnv(h, &job->exclusive, sizeof(job->exclusive));
 	h = _fnv_str(h, job->gres_name);
 	h = _fnv_strs(h, job->gres_types, job->gres_type_cnt);
 	h = _fnv_strs(h, job->features, job->feature_cnt);

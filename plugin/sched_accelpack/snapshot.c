@@ -20,7 +20,7 @@ extern void snapshot_build(snapshot_t *snap, const char *accel_gres,
 	time_t now = time(NULL);
 
 	memset(snap, 0, sizeof(*snap));
-	snap->snap.now = now;
+	snap->snap.now = now;	/* the parts read it */
 	snapshot_nodes(snap, accel_gres, now);
 	snapshot_pending(snap, accel_gres, max_pending);
 	snapshot_running(snap, accel_gres);

@@ -14,6 +14,7 @@
 #include "src/slurmctld/slurmctld.h"
 
 #include "job_request.h"
+#include "refusals.h"
 #include "slurm_compat.h"
 #include "snapshot.h"
 
@@ -63,6 +64,7 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 	uint32_t *part_cap;
 
 	sort_job_queue(job_queue);
+	refusal_expire(snap->snap.now);
 	if (cap > max_pending)
 		cap = max_pending;
 	while (size < 2 * (cap + 1))
@@ -126,6 +128,7 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 		if (!job_request(job_ptr, &snap->arena, accel_gres, job))
 			continue;
 		job->priority = prio;
+		refusal_fill(job, &snap->arena, snap->snap.now);
 		snap->fingerprints[snap->snap.pending_cnt] =
 			job_fingerprint(job);
 		part_cap[snap->snap.pending_cnt] = job_ptr->part_ptr_list ?

@@ -161,7 +161,8 @@ std::string ShapeKey(const model::PendingJob& job) {
              Join(acc.allowed_types, ","), ":", acc.count_per_node, ":", acc.fraction_milli, "|",
              job.cpus_per_node, "|", job.memory_per_node_mib, "|", job.num_nodes, "|",
              Join(job.required_nodes, ","), "|", Join(job.excluded_nodes, ","), "|", job.qos, "|",
-             static_cast<int>(job.job_class));
+             static_cast<int>(job.job_class), "|", job.exclusive ? "x" : "", "|",
+             Join(job.refused_nodes, ","));
 }
 
 // Evaluations of every node for one job shape; reused across the cycle while
@@ -412,6 +413,21 @@ std::optional<Reservation> PlanReservation(const Job& job, const Eligibility& el
   return std::nullopt;
 }
 
+// What a start takes. An exclusive job takes its nodes whole (every free CPU and all
+// memory), as Slurm allocates it, so nothing else is planned beside it this cycle.
+std::vector<Holding> HoldingsOfStart(const Job& job, const JobStart& start,
+                                     const ClusterState& state) {
+  std::vector<Holding> holdings =
+      ClusterState::HoldingsOf(start, job->cpus_per_node, job->memory_per_node_mib);
+  if (job->exclusive) {
+    for (Holding& holding : holdings) {
+      holding.cpus = std::max(holding.cpus, state.cpus_free(holding.node));
+      holding.memory_mib = std::max(holding.memory_mib, state.memory_free(holding.node));
+    }
+  }
+  return holdings;
+}
+
 // Per job shape: the static verdict and the cached node evaluations.
 struct ShapeState {
   Eligibility eligibility;
@@ -530,10 +546,9 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     std::string_view gang_reason;
     auto start = Place(job, eligibility.nodes, state, *shape_state.cache, &holds, &gang_reason);
     if (start) {
-      state.Apply(*start, job->cpus_per_node, job->memory_per_node_mib);
-      ends.push_back(
-          {snapshot.now + job.time_limit_s,
-           ClusterState::HoldingsOf(*start, job->cpus_per_node, job->memory_per_node_mib)});
+      std::vector<Holding> holdings = HoldingsOfStart(job, *start, state);
+      for (const Holding& holding : holdings) state.Take(holding);
+      ends.push_back({snapshot.now + job.time_limit_s, std::move(holdings)});
       ends_sorted = false;
       plan.starts.push_back(std::move(*start));
       continue;

@@ -85,6 +85,11 @@ struct PendingJob {
   std::vector<std::string> required_nodes;
   std::vector<std::string> excluded_nodes;
   std::string qos;
+  bool exclusive = false;  // needs nodes nothing else runs on
+  // Where Slurm refused this job's planned start recently (the plugin's memory).
+  std::vector<std::string> refused_nodes;
+  int refused_starts = 0;
+  std::string refused_reason;
 };
 
 struct NodeAllocation {

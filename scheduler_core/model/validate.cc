@@ -158,6 +158,11 @@ absl::Status ValidatePending(const PendingJob& job, const std::string& field,
   }
   absl::Status status = CheckNodeNames(job.required_nodes, field + ".required_nodes", nodes);
   if (!status.ok()) return status;
+  if (job.refused_starts < 0) {
+    return Invalid(field + ".refused_starts", Cat(job.refused_starts, " is negative"));
+  }
+  // Refused nodes may have left the cluster since Slurm refused them: not an error,
+  // they simply match no node.
   return CheckNodeNames(job.excluded_nodes, field + ".excluded_nodes", nodes);
 }
 

@@ -121,6 +121,31 @@ std::unique_ptr<engine::Filter> MakeFreeCpusFilter() {
               });
 }
 
+std::unique_ptr<engine::Filter> MakeExclusiveFilter() {
+  return Make("exclusive", FilterStage::kDynamic, "exclusive job: node not idle",
+              [](const Job& job, int n, const ClusterState& state) {
+                if (!job->exclusive) return true;
+                const model::Node& node = state.node(n);
+                if (state.cpus_free(n) < node.cpus_total) return false;
+                if (state.memory_free(n) < node.memory_total_mib) return false;
+                for (size_t p = 0; p < node.accelerators.size(); ++p) {
+                  const int pool = static_cast<int>(p);
+                  if (state.free_devices(n, pool) < node.accelerators[p].count) return false;
+                  for (int used : state.used_milli(n, pool)) {
+                    if (used > 0) return false;  // a device share is in use
+                  }
+                }
+                return true;
+              });
+}
+
+std::unique_ptr<engine::Filter> MakeRefusedNodesFilter() {
+  return Make("refused_nodes", FilterStage::kStatic, "Slurm refused the start here recently",
+              [](const Job& job, int n, const ClusterState& state) {
+                return !Contains(job->refused_nodes, state.node(n).name);
+              });
+}
+
 std::unique_ptr<engine::Filter> MakeFreeMemoryFilter() {
   return Make("free_memory", FilterStage::kDynamic, "too little free memory",
               [](const Job& job, int n, const ClusterState& state) {

@@ -37,6 +37,9 @@ std::unique_ptr<engine::Filter> MakeCapacityFilter();
 std::unique_ptr<engine::Filter> MakeNodeStateFilter();
 std::unique_ptr<engine::Filter> MakeFreeCpusFilter();
 std::unique_ptr<engine::Filter> MakeFreeMemoryFilter();
+// Rules Slurm itself enforces at start; BuildPolicy adds them to every policy.
+std::unique_ptr<engine::Filter> MakeExclusiveFilter();
+std::unique_ptr<engine::Filter> MakeRefusedNodesFilter();
 
 // Scorers:
 //   best_fit_devices: fewer devices left free in the pool after placement is better

@@ -1,5 +1,7 @@
 #include "policy/policy.h"
 
+#include <algorithm>
+
 #include "common/strings.h"
 #include "policy/registry.h"
 
@@ -54,6 +56,14 @@ absl::StatusOr<BuiltPolicy> BuildPolicy(const PolicyConfig& config) {
     if (!filter.ok())
       return absl::InvalidArgumentError(Cat("filters[", i, "]: ", filter.status().message()));
     pipeline->filters.push_back(std::move(*filter));
+  }
+  // Slurm refuses an exclusive job on a busy node, and a start it just refused would
+  // be refused again: planning either wastes every cycle. Not a policy choice, so
+  // every policy runs them, listed or not.
+  for (std::string_view rule : {"exclusive", "refused_nodes"}) {
+    const bool listed = std::any_of(config.filters.begin(), config.filters.end(),
+                                    [&](const std::string& name) { return name == rule; });
+    if (!listed) pipeline->filters.push_back(*MakeFilter(rule));
   }
   for (size_t i = 0; i < config.scorers.size(); ++i) {
     const ScorerConfig& sc = config.scorers[i];

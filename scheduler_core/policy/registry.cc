@@ -22,6 +22,8 @@ const std::map<std::string, FilterFactory, std::less<>>& Filters() {
       {"node_state", &MakeNodeStateFilter},
       {"free_cpus", &MakeFreeCpusFilter},
       {"free_memory", &MakeFreeMemoryFilter},
+      {"exclusive", &MakeExclusiveFilter},
+      {"refused_nodes", &MakeRefusedNodesFilter},
   };
   return *kFilters;
 }

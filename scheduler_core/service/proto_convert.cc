@@ -1,5 +1,6 @@
 #include "service/proto_convert.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "common/strings.h"
@@ -200,6 +201,11 @@ absl::Status PendingFromProto(const v1::PendingJob& wire, const FieldPath& field
   job->required_nodes = Strings(wire.required_nodes());
   job->excluded_nodes = Strings(wire.excluded_nodes());
   job->qos = wire.qos();
+  job->exclusive = wire.exclusive();
+  job->refused_nodes = Strings(wire.refused_nodes());
+  job->refused_starts = static_cast<int>(std::min<uint32_t>(
+      wire.refused_starts(), static_cast<uint32_t>(std::numeric_limits<int>::max())));
+  job->refused_reason = wire.refused_reason();
   return absl::OkStatus();
 }
 
@@ -308,6 +314,10 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
     for (const auto& n : job.required_nodes) out->add_required_nodes(n);
     for (const auto& n : job.excluded_nodes) out->add_excluded_nodes(n);
     out->set_qos(job.qos);
+    out->set_exclusive(job.exclusive);
+    for (const auto& n : job.refused_nodes) out->add_refused_nodes(n);
+    out->set_refused_starts(static_cast<uint32_t>(std::max(job.refused_starts, 0)));
+    out->set_refused_reason(job.refused_reason);
   }
   for (const model::RunningJob& job : snapshot.running) {
     v1::RunningJob* out = wire.add_running_jobs();

@@ -80,6 +80,60 @@ INSTANTIATE_TEST_SUITE_P(
                       "free devices not in a legal topology shape"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
+// --exclusive: an idle node or none; a node taken whole is full for the rest of the cycle.
+TEST(Engine, ExclusiveJobWaitsForAnIdleNodeWhileOthersFillTheBusyOne) {
+  model::Snapshot snapshot;
+  snapshot.now = 5000;
+  // n1 holds one 1-GPU job (7 free): a 6-GPU exclusive job cannot go there.
+  snapshot.nodes = {NodeBuilder("n1").Hopper(8).Busy({0}).Cpus(64, 4).Build()};
+  snapshot.running = {Running(100, "n1", "gpu", "h100", {0}, 4000, 3600)};
+  snapshot.pending = {JobBuilder(1).Gpus(6).Exclusive().Priority(10).Build(),
+                      JobBuilder(2).Gpus(2).Priority(1).TimeLimit(60).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Start(1), nullptr);
+  ASSERT_NE(outcome.Pending(1), nullptr);
+  EXPECT_THAT(outcome.Pending(1)->message, HasSubstr("exclusive job: node not idle"));
+  // Job 2 ends long before job 1's reserved start (when job 100 ends): it backfills.
+  EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"n1"}));
+}
+
+TEST(Engine, ExclusiveJobTakesItsNodeWhole) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Build(), NodeBuilder("b").Hopper(8).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(1).Exclusive().Priority(10).Build(),
+                      JobBuilder(2).Gpus(1).Priority(5).Build(),
+                      JobBuilder(3).Gpus(1).Priority(1).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  const auto started = outcome.Started();
+  ASSERT_EQ(started.size(), 3u);
+  // Whichever node job 1 got, no other job shares it: 7 free GPUs there stay unused.
+  for (uint32_t other : {2u, 3u}) EXPECT_NE(started.at(other), started.at(1));
+}
+
+TEST(Engine, NodesWhereSlurmRefusedTheStartAreAvoided) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0, 1, 2, 3, 4, 5}).Build(),
+                    NodeBuilder("b").Hopper(8).Build()};
+  // Best fit says a; Slurm refused a twice lately (a limit the snapshot cannot show).
+  snapshot.pending = {
+      JobBuilder(1).Gpus(2).Refused({"a"}, 2, "select_nodes: Requested nodes are busy").Build()};
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"b"}));
+
+  snapshot.nodes.pop_back();  // only a: the job waits, and says why
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_NE(outcome.Pending(1), nullptr);
+  EXPECT_THAT(outcome.Pending(1)->message, HasSubstr("Slurm refused the start here recently"));
+}
+
+TEST(Engine, RequestRulesHoldInAPolicyThatDoesNotListThem) {
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  config.filters = {"partition", "accelerator_type", "free_cpus"};  // no "exclusive"
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("n1").Hopper(8).Busy({0}).Cpus(64, 4).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(2).Exclusive().Build()};
+  EXPECT_EQ(RunEngine(snapshot, config).Start(1), nullptr);
+}
+
 TEST(Engine, FitsWhenUnobstructed) {
   Outcome outcome = RunEngine(OneNode(kNode.Build(), kJob.Build()));
   EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"n1"}));

@@ -174,6 +174,27 @@ TEST_F(PlanFromProtoTest, UnknownOrRepeatedNodeIsGarbage) {
   EXPECT_NE(Convert().status().message().find("twice"), std::string::npos);
 }
 
+TEST_F(PlanFromProtoTest, AJobWithNeitherStartNorReasonIsGarbage) {
+  Start(1, {"a", "b"});  // job 2: nothing said
+  absl::StatusOr<PlanData> plan = Convert();
+  EXPECT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("pending job 2 has neither a start nor a reason"),
+            std::string::npos)
+      << plan.status();
+}
+
+TEST_F(PlanFromProtoTest, AnEmptyPlanThatExplainsEveryJobIsHealthy) {
+  for (uint32_t job : {1u, 2u}) {
+    pb::PendingReason* r = response_.mutable_plan()->add_pending();
+    r->set_job_id(job);
+    r->set_code(pb::PENDING_REASON_RESOURCES);
+    r->set_message("no room");
+  }
+  absl::StatusOr<PlanData> plan = Convert();
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->starts.empty());
+}
+
 TEST_F(PlanFromProtoTest, SameJobTwiceIsGarbage) {
   Start(2, {"a"});
   Start(2, {"b"});

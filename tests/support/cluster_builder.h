@@ -153,6 +153,16 @@ class JobBuilder {
     job_.job_class = job_class;
     return *this;
   }
+  JobBuilder& Exclusive() {
+    job_.exclusive = true;
+    return *this;
+  }
+  JobBuilder& Refused(std::vector<std::string> nodes, int times, std::string why) {
+    job_.refused_nodes = std::move(nodes);
+    job_.refused_starts = times;
+    job_.refused_reason = std::move(why);
+    return *this;
+  }
   model::PendingJob Build() const { return job_; }
 
  private:
