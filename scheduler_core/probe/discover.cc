@@ -265,6 +265,15 @@ absl::Status NumberDevices(std::vector<FoundDevice>& found, const ProbeOptions& 
     return std::make_tuple(a.device.vendor, !a.device.numbered(), a.device.index) <
            std::make_tuple(b.device.vendor, !b.device.numbered(), b.device.index);
   });
+  for (size_t i = 1; i < found.size(); ++i) {
+    const Device& before = found[i - 1].device;
+    const Device& device = found[i].device;
+    if (device.numbered() && device.vendor == before.vendor && device.index == before.index) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": ", before.pci_bus_id, " and ",
+                                                     device.pci_bus_id, " would both be ",
+                                                     device.DeviceFile()));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -90,6 +90,9 @@ struct HostFunction {
 // 0300, processing accelerator 1200) but which are not NPUs (pci.ids 2023.04).
 constexpr std::array kHostFunctions = {
     HostFunction{kHuaweiVendorId, 0x1711, "iBMC VGA (Hi171x)"},
+    HostFunction{kHuaweiVendorId, 0xa122, "HiSilicon embedded DMA engine"},
+    HostFunction{kHuaweiVendorId, 0xa124, "HiSilicon SDI function engine"},
+    HostFunction{kHuaweiVendorId, 0xa127, "HiSilicon SDI accelerator"},
     HostFunction{kHuaweiVendorId, 0xa250, "Kunpeng ZIP engine"},
     HostFunction{kHuaweiVendorId, 0xa251, "Kunpeng ZIP engine VF"},
     HostFunction{kHuaweiVendorId, 0xa255, "Kunpeng SEC engine"},

@@ -43,6 +43,16 @@ echo '<topology>' >"$dir/huge.xml"
 truncate -s 40M "$dir/huge.xml"
 quick_error --xml "$dir/huge.xml"
 
+# --npu-map: bounded read, strict lines, and only bus ids of this node's NPUs.
+quick_error --npu-map /dev/zero
+echo "NPU ID  Chip ID  Logic ID" >"$dir/header-only.map"
+expect_error --npu-map "$dir/header-only.map"
+grep -q 'no "bus id, logical id" lines' "$dir/err" || fail "npu map: $(cat "$dir/err")"
+echo "0000:ff:1f.7 0" >"$dir/other-node.map"
+expect_error --npu-map "$dir/other-node.map"
+grep -q 'names 0000:ff:1f.7 (logical id 0), which is not a Huawei accelerator' "$dir/err" ||
+  fail "npu map of another node: $(cat "$dir/err")"
+
 # Outputs are written as a set: a failing --slurm-out leaves --gres-out untouched.
 echo previous >"$dir/gres.conf"
 "$probe" --gres-out "$dir/gres.conf" --slurm-out "$dir/missing/dir/s.conf" 2>"$dir/err"

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "probe/pci_catalog.h"
 #include "probe/probe.h"
 #include "probe/report_json.h"
 #include "topology_xml.h"
@@ -50,6 +51,17 @@ TopologyXmlBuilder KunpengAtlasHost() {
   builder.Direct(1, KunpengZip(0xb5));
   for (int bus : {0x81, 0x82, 0xc1, 0xc2}) builder.Direct(1, Ascend910B(bus));
   return builder;
+}
+
+TEST(PciCatalog, HuaweiHostFunctionsAreNotAccelerators) {
+  EXPECT_EQ(ClassifyPciDevice(0x19e5, 0x1711, 0x0300).role, PciRole::kHostFunction);
+  EXPECT_EQ(ClassifyPciDevice(0x19e5, 0xa250, 0x1200).role, PciRole::kHostFunction);
+  EXPECT_EQ(ClassifyPciDevice(0x19e5, 0xa250, 0x1200).host_function, "Kunpeng ZIP engine");
+  EXPECT_EQ(ClassifyPciDevice(0x19e5, 0xd802, 0x1200).role, PciRole::kKnownAccelerator);
+  EXPECT_EQ(ClassifyPciDevice(0x19e5, 0xd999, 0x1200).role, PciRole::kUnknownAccelerator);
+  EXPECT_EQ(ClassifyPciDevice(0x10de, 0x22a3, 0x0680).role, PciRole::kNotAccelerator);
+  EXPECT_TRUE(IsNvSwitch(0x10de, 0x22a3));
+  EXPECT_FALSE(IsNvSwitch(0x10de, 0x2330));
 }
 
 TEST(ProbeHuaweiHost, HostFunctionsTakeNoDavinciNumber) {
@@ -193,6 +205,9 @@ constexpr absl::string_view kHgx4GresConf =
 
 TEST(ProbeNvLink, FourGpuHgxFromTheExportsMatrix) {
   const NodeInventory node = Probe(Hgx4(true));
+  ASSERT_TRUE(node.nvlinks.has_value());
+  EXPECT_EQ(node.nvlinks->gpu_links.size(), 6u);
+  EXPECT_EQ(node.nvlinks->gpu_links.at({0, 3}), 6);
   EXPECT_EQ(RenderGresConf(node), kHgx4GresConf);
   EXPECT_EQ(BuildReport(node)["link_groups"], json({{0, 1, 2, 3}}));
   EXPECT_EQ(BuildReport(node)["kinds"][0]["interconnect"], "nvlink");
@@ -200,6 +215,7 @@ TEST(ProbeNvLink, FourGpuHgxFromTheExportsMatrix) {
 
 TEST(ProbeNvLink, FourGpuHgxIsAWholeBoardWithoutTheMatrix) {
   const NodeInventory node = Probe(Hgx4(false));
+  EXPECT_FALSE(node.nvlinks.has_value());
   EXPECT_EQ(RenderGresConf(node), kHgx4GresConf);
   EXPECT_THAT(node.notes, IsEmpty());
 }
@@ -220,6 +236,9 @@ TEST(ProbeNvLink, EightGpuBoardThroughNvSwitchesIsZeroAsSlurmWrites) {
     }
   }
   const NodeInventory node = Probe(builder);
+  ASSERT_TRUE(node.nvlinks.has_value());
+  EXPECT_THAT(node.nvlinks->gpu_links, IsEmpty());
+  EXPECT_EQ(node.nvlinks->switches.at(0).size(), 4u);
   const std::string conf = RenderGresConf(node);
   EXPECT_THAT(conf, HasSubstr("File=/dev/nvidia0 Cores=0-1 Links=-1,0,0,0,0,0,0,0\n"));
   EXPECT_THAT(conf, HasSubstr("File=/dev/nvidia7 Cores=2-3 Links=0,0,0,0,0,0,0,-1\n"));

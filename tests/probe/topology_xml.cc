@@ -9,6 +9,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -292,15 +293,24 @@ std::string TopologyXmlBuilder::Build() const {
       values[a * size + b] += 25000 * static_cast<uint64_t>(link.links);
       values[b * size + a] += 25000 * static_cast<uint64_t>(link.links);
     }
+    // hwloc writes objects of one type as <distances2 type=...> with bare gp indexes,
+    // mixed types (GPUs and NVSwitches) as <distances2hetero> with "type:gp".
+    const bool only_gpus = std::all_of(objects.begin(), objects.end(), [](const auto& object) {
+      return absl::StartsWith(object.first, "OSDev:");
+    });
     std::vector<std::string> names;
-    for (const auto& [name, bus] : objects) names.push_back(name);
+    for (const auto& [name, bus] : objects) {
+      names.push_back(only_gpus ? name.substr(name.find(':') + 1) : name);
+    }
     const std::string indexes = absl::StrJoin(names, " ");
     const std::string numbers = absl::StrJoin(values, " ");
-    out.Line(
-        absl::StrFormat(R"(<distances2hetero nbobjs="%d" kind="9" name="NVLinkBandwidth">)", size));
+    const std::string tag = only_gpus ? "distances2" : "distances2hetero";
+    out.Line(absl::StrFormat(R"(<%s%s nbobjs="%d" kind="9" name="NVLinkBandwidth"%s>)", tag,
+                             only_gpus ? R"( type="OSDev")" : "", size,
+                             only_gpus ? R"( indexing="gp")" : ""));
     out.Line(absl::StrFormat(R"(<indexes length="%d">%s</indexes>)", indexes.size(), indexes));
     out.Line(absl::StrFormat(R"(<u64values length="%d">%s</u64values>)", numbers.size(), numbers));
-    out.Line("</distances2hetero>");
+    out.Line(absl::StrCat("</", tag, ">"));
   }
   out.Line("</topology>");
   return out.Take();
