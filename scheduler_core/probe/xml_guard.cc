@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "probe/xml_guard.h"
 
 #include <fcntl.h>

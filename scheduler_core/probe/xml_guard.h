@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Guards between an untrusted hwloc XML export and libhwloc.
 //
 // hwloc's XML parser recurses once per nesting level (about 20,000 nested bridges
