@@ -98,7 +98,8 @@ struct NodeInventory {
   int threads_per_core = 0;
   int64_t real_memory_mib = 0;
   std::vector<NumaNode> numa_nodes;
-  // Accelerators (known and unknown), NVIDIA first, each vendor in PCI bus order.
+  // Accelerators (known and unknown), NVIDIA first, each vendor in device file order
+  // (N of /dev/nvidiaN, /dev/davinciN), devices without a device file last.
   std::vector<Device> devices;
   // Groups of >= 2 devices behind one PCIe switch; positions in `devices`.
   std::vector<std::vector<int>> pcie_switch_groups;

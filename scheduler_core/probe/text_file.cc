@@ -120,6 +120,18 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 
 absl::Status WriteFilesAtomically(
     const std::vector<std::pair<std::string, std::string>>& path_and_contents) {
+  for (size_t i = 0; i < path_and_contents.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      std::error_code ignored;
+      const auto a = std::filesystem::weakly_canonical(path_and_contents[i].first, ignored);
+      const auto b = std::filesystem::weakly_canonical(path_and_contents[j].first, ignored);
+      if (a == b) {
+        return absl::InvalidArgumentError(absl::StrCat("cannot write ", path_and_contents[i].first,
+                                                       ": it is also ", path_and_contents[j].first,
+                                                       " (two outputs to one file)"));
+      }
+    }
+  }
   std::vector<StagedFile> staged;
   absl::Status status;
   for (const auto& [path, contents] : path_and_contents) {

@@ -206,6 +206,15 @@ TEST(WriteFilesAtomically, NothingIsReplacedWhenOneTargetFails) {
   }
 }
 
+TEST(WriteFilesAtomically, TwoOutputsToOneFileAreRefused) {
+  const std::string path = testing::WriteTempFile("same.conf", "old\n");
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const absl::Status status =
+      WriteFilesAtomically({{path, "gres\n"}, {dir + "/./same.conf", "slurm\n"}});
+  EXPECT_THAT(std::string(status.message()), HasSubstr("two outputs to one file"));
+  EXPECT_EQ(*ReadTextFile(path), "old\n");
+}
+
 TEST(WriteFileAtomically, ReplacesWholeFileAndLeavesNoTemporary) {
   const std::string path = testing::WriteTempFile("atomic.conf", "old contents\n");
   ASSERT_TRUE(WriteFileAtomically(path, "new\n").ok());
