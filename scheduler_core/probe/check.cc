@@ -127,12 +127,13 @@ bool HasParam(const std::vector<ConfParam>& params, absl::string_view key) {
 }
 
 // Hardware devices of a claim: one catalog (name, type); the devices outside the
-// catalog for merged non-catalog types; every device with a device file for a
-// typeless claim.
+// catalog (with a device file or not: a future Ascend has none) for merged
+// non-catalog types; every device with a device file for a typeless claim.
 std::vector<const Device*> HardwareFor(const NodeInventory& node, const GresKey& key) {
   std::vector<const Device*> devices;
   for (const Device& device : node.devices) {
-    if (!device.numbered() || device.gres_name != key.first) continue;
+    if (device.gres_name != key.first) continue;
+    if (!device.numbered() && !IsUncatalogued(key)) continue;
     const bool matches = key.second.empty()    ? true
                          : IsUncatalogued(key) ? !device.known()
                                                : device.known() && device.gres_type == key.second;
@@ -221,10 +222,15 @@ void CompareFiles(const NodeInventory& node, const GresClaims& claims,
                   std::vector<std::string>& mismatches) {
   for (const auto& [key, claim] : claims) {
     if (!claim.lists_files) continue;
-    std::vector<std::string> hardware_files;
-    for (const Device* device : HardwareFor(node, key)) {
-      hardware_files.push_back(device->DeviceFile());
+    const std::vector<const Device*> hardware = HardwareFor(node, key);
+    // Devices the probe cannot number (a Huawei device outside the catalog) leave
+    // only the count to compare; on a live host the /dev files are checked instead.
+    if (std::any_of(hardware.begin(), hardware.end(),
+                    [](const Device* device) { return !device->numbered(); })) {
+      continue;
     }
+    std::vector<std::string> hardware_files;
+    for (const Device* device : hardware) hardware_files.push_back(device->DeviceFile());
     for (const std::string& file : claim.files) {
       if (std::find(hardware_files.begin(), hardware_files.end(), file) == hardware_files.end()) {
         mismatches.push_back(absl::StrCat("gres.conf: ", GresLabel(key), " File=", file,

@@ -349,5 +349,25 @@ TEST(CheckUncatalogued, V100GresConfMatchesAndIsCompared) {
                           "hardware has 4"));
 }
 
+// A future Ascend (not in the catalog) gets no davinci number from the probe, yet a
+// correct gres.conf for it still checks: its count is compared, its files are not.
+TEST(CheckUncatalogued, FutureAscendCountIsCompared) {
+  using namespace testing;
+  TopologyXmlBuilder builder;
+  builder.HostName("npu-next").Cpus(1, 2, 1);
+  for (int bus : {0x01, 0x02, 0x41, 0x42}) builder.Direct(0, {bus, 0x19e5, 0xd999, 0x1200});
+  const NodeInventory node = Probe(builder);
+  const std::string slurm_conf = "NodeName=npu-next Gres=npu:950:4\n";
+  absl::StatusOr<std::vector<std::string>> mismatches =
+      CheckNode(node, "NodeName=npu-next Name=npu Type=950 File=/dev/davinci[0-3]\n", slurm_conf);
+  ASSERT_TRUE(mismatches.ok()) << mismatches.status();
+  EXPECT_THAT(*mismatches, IsEmpty());
+  mismatches =
+      CheckNode(node, "NodeName=npu-next Name=npu Type=950 File=/dev/davinci[0-5]\n", slurm_conf);
+  ASSERT_TRUE(mismatches.ok());
+  EXPECT_THAT(*mismatches, ElementsAre("gres.conf: npu:950 (not in accelpack's catalog) count 6, "
+                                       "hardware has 4"));
+}
+
 }  // namespace
 }  // namespace accelpack::probe
