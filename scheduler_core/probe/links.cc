@@ -126,14 +126,31 @@ void AssignFromWiring(const NvLinkWiring& wiring, const std::vector<int>& positi
   }
 }
 
+// Whether the export's wiring says anything about these devices. SXM GPUs always
+// have NVLinks: a matrix without any for them lost its peers (an export filtered of
+// the NVSwitch PCI functions), and the catalog's board knows more.
+bool HasWiring(const NvLinkWiring& wiring, const std::vector<int>& positions) {
+  auto listed = [&positions](int position) {
+    return std::find(positions.begin(), positions.end(), position) != positions.end();
+  };
+  for (const auto& [pair, links] : wiring.gpu_links) {
+    if (links > 0 && (listed(pair.first) || listed(pair.second))) return true;
+  }
+  for (const auto& [position, switches] : wiring.switches) {
+    if (listed(position)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void AssignLinkGroups(NodeInventory& node) {
   std::vector<int> wired_nvidia;
   for (const auto& [key, positions] : DevicesByPart(node)) {
-    // The export's NVLink wiring, when present, is what the hardware has: the
-    // catalog's board guess is only for exports without it.
-    if (key.first == DeviceVendor::kNvidia && node.nvlinks.has_value()) {
+    // The export's NVLink wiring, when it covers these devices, is what the hardware
+    // has: the catalog's board is only for exports without it.
+    if (key.first == DeviceVendor::kNvidia && node.nvlinks.has_value() &&
+        HasWiring(*node.nvlinks, positions)) {
       wired_nvidia.insert(wired_nvidia.end(), positions.begin(), positions.end());
       continue;
     }

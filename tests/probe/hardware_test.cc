@@ -246,6 +246,22 @@ TEST(ProbeNvLink, EightGpuBoardThroughNvSwitchesIsZeroAsSlurmWrites) {
   EXPECT_EQ(BuildReport(node)["kinds"][0]["interconnect"], "nvswitch");
 }
 
+// An export whose matrix lost the NVSwitches (their PCI functions filtered out of
+// it) shows 8 SXM GPUs without any NVLink: the catalog's board is used instead.
+TEST(ProbeNvLink, MatrixWithoutLinksForSxmGpusFallsBackToTheCatalog) {
+  using namespace testing;
+  TopologyXmlBuilder builder;
+  builder.HostName("hgx8").Cpus(2, 2, 1);
+  const std::vector<int> gpus = {0x18, 0x2a, 0x3a, 0x5d, 0x9a, 0xab, 0xba, 0xdb};
+  for (size_t i = 0; i < gpus.size(); ++i) builder.Direct(i < 4 ? 0 : 1, H100Sxm(gpus[i]));
+  builder.NvLink(0x18, 0x2a, 0);  // the matrix exists, with nothing in it
+  const NodeInventory node = Probe(builder);
+  ASSERT_TRUE(node.nvlinks.has_value());
+  EXPECT_THAT(RenderGresConf(node),
+              HasSubstr("File=/dev/nvidia0 Cores=0-1 Links=-1,0,0,0,0,0,0,0\n"));
+  EXPECT_EQ(BuildReport(node)["kinds"][0]["interconnect"], "nvswitch");
+}
+
 TEST(ProbeNvLink, NvlBridgePairsComeFromTheMatrixOnly) {
   using namespace testing;
   TopologyXmlBuilder builder;
