@@ -25,6 +25,12 @@ constexpr int kHccsLinks = 1;
 constexpr BoardLayout kHgx8 = {8, 8, Interconnect::kNvSwitch, 0};
 constexpr BoardLayout kHgx4 = {4, 4, Interconnect::kNvLink, kHgx4PairLinks};
 
+// Readable arguments for the table below.
+constexpr bool kAlsoFourGpuBoards = true;
+constexpr bool kEightGpuBoardsOnly = false;
+constexpr bool kNvLinkBridged = true;
+constexpr bool kNoNvLinkBridges = false;
+
 constexpr PciPart NvidiaSxm(uint16_t id, absl::string_view kind, absl::string_view model,
                             bool four_gpu_board) {
   return {DeviceVendor::kNvidia,
@@ -58,18 +64,18 @@ constexpr PciPart Ascend(uint16_t id, absl::string_view kind, absl::string_view 
 
 // IDs from the public PCI ID database and vendor documentation (accelerators.md).
 constexpr std::array kParts = {
-    NvidiaSxm(0x2330, "h100", "NVIDIA H100 SXM5", true),
-    NvidiaCard(0x2331, "h100", "NVIDIA H100 PCIe", false),
-    NvidiaCard(0x2321, "h100", "NVIDIA H100 NVL", true),
-    NvidiaSxm(0x2324, "h800", "NVIDIA H800 SXM5", false),
-    NvidiaCard(0x2322, "h800", "NVIDIA H800 PCIe", false),
-    NvidiaCard(0x233a, "h800", "NVIDIA H800 NVL", true),
-    NvidiaSxm(0x2335, "h200", "NVIDIA H200 SXM", true),
-    NvidiaCard(0x233b, "h200", "NVIDIA H200 NVL", true),
-    NvidiaSxm(0x2329, "h20", "NVIDIA H20", false),
-    NvidiaSxm(0x232c, "h20", "NVIDIA H20-3e", false),
-    NvidiaCard(0x2342, "gh200", "NVIDIA GH200", false),
-    NvidiaCard(0x2348, "gh200", "NVIDIA GH200 144G HBM3e", false),
+    NvidiaSxm(0x2330, "h100", "NVIDIA H100 SXM5", kAlsoFourGpuBoards),
+    NvidiaCard(0x2331, "h100", "NVIDIA H100 PCIe", kNoNvLinkBridges),
+    NvidiaCard(0x2321, "h100", "NVIDIA H100 NVL", kNvLinkBridged),
+    NvidiaSxm(0x2324, "h800", "NVIDIA H800 SXM5", kEightGpuBoardsOnly),
+    NvidiaCard(0x2322, "h800", "NVIDIA H800 PCIe", kNoNvLinkBridges),
+    NvidiaCard(0x233a, "h800", "NVIDIA H800 NVL", kNvLinkBridged),
+    NvidiaSxm(0x2335, "h200", "NVIDIA H200 SXM", kAlsoFourGpuBoards),
+    NvidiaCard(0x233b, "h200", "NVIDIA H200 NVL", kNvLinkBridged),
+    NvidiaSxm(0x2329, "h20", "NVIDIA H20", kEightGpuBoardsOnly),
+    NvidiaSxm(0x232c, "h20", "NVIDIA H20-3e", kEightGpuBoardsOnly),
+    NvidiaCard(0x2342, "gh200", "NVIDIA GH200", kNoNvLinkBridges),
+    NvidiaCard(0x2348, "gh200", "NVIDIA GH200 144G HBM3e", kNoNvLinkBridges),
     Ascend(0xd100, "ascend310", "310", "Huawei Ascend 310", 0, 0),
     Ascend(0xd500, "ascend310p", "310p", "Huawei Ascend 310P", 0, 0),
     // Atlas 800 (first generation): two HCCS rings of 4 per board of 8.

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -220,17 +221,25 @@ TEST(ProbeNvLink, FourGpuHgxIsAWholeBoardWithoutTheMatrix) {
   EXPECT_THAT(node.notes, IsEmpty());
 }
 
-TEST(ProbeNvLink, EightGpuBoardThroughNvSwitchesIsZeroAsSlurmWrites) {
-  using namespace testing;
+constexpr std::array<int, 8> kHgx8Gpus = {0x18, 0x2a, 0x3a, 0x5d, 0x9a, 0xab, 0xba, 0xdb};
+
+TopologyXmlBuilder Hgx8() {
   TopologyXmlBuilder builder;
   builder.HostName("hgx8").Cpus(2, 2, 1);
-  const std::vector<int> gpus = {0x18, 0x2a, 0x3a, 0x5d, 0x9a, 0xab, 0xba, 0xdb};
-  for (size_t i = 0; i < gpus.size(); ++i) builder.Direct(i < 4 ? 0 : 1, H100Sxm(gpus[i]));
+  for (size_t i = 0; i < kHgx8Gpus.size(); ++i) {
+    builder.Direct(i < 4 ? 0 : 1, testing::H100Sxm(kHgx8Gpus[i]));
+  }
+  return builder;
+}
+
+TEST(ProbeNvLink, EightGpuBoardThroughNvSwitchesIsZeroAsSlurmWrites) {
+  using namespace testing;
+  TopologyXmlBuilder builder = Hgx8();
   const std::vector<int> switches = {0x05, 0x06, 0x07, 0x08};
   builder.Switch(TopologyXmlBuilder::kMachine,
                  {NvSwitch(0x05), NvSwitch(0x06), NvSwitch(0x07), NvSwitch(0x08)});
   // 18 links per GPU spread 5,4,4,5 over the four NVSwitches, none GPU to GPU.
-  for (int gpu : gpus) {
+  for (int gpu : kHgx8Gpus) {
     for (size_t s = 0; s < switches.size(); ++s) {
       builder.NvLink(gpu, switches[s], s == 0 || s == 3 ? 5 : 4);
     }
@@ -249,11 +258,7 @@ TEST(ProbeNvLink, EightGpuBoardThroughNvSwitchesIsZeroAsSlurmWrites) {
 // An export whose matrix lost the NVSwitches (their PCI functions filtered out of
 // it) shows 8 SXM GPUs without any NVLink: the catalog's board is used instead.
 TEST(ProbeNvLink, MatrixWithoutLinksForSxmGpusFallsBackToTheCatalog) {
-  using namespace testing;
-  TopologyXmlBuilder builder;
-  builder.HostName("hgx8").Cpus(2, 2, 1);
-  const std::vector<int> gpus = {0x18, 0x2a, 0x3a, 0x5d, 0x9a, 0xab, 0xba, 0xdb};
-  for (size_t i = 0; i < gpus.size(); ++i) builder.Direct(i < 4 ? 0 : 1, H100Sxm(gpus[i]));
+  TopologyXmlBuilder builder = Hgx8();
   builder.NvLink(0x18, 0x2a, 0);  // the matrix exists, with nothing in it
   const NodeInventory node = Probe(builder);
   ASSERT_TRUE(node.nvlinks.has_value());
