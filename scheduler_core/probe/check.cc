@@ -13,11 +13,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "probe/conf_syntax.h"
 #include "probe/gres_conf.h"
+#include "probe/pci_catalog.h"
 #include "probe/probe.h"
 
 namespace accelpack::probe {
@@ -35,8 +37,50 @@ using GresClaims = std::map<GresKey, ClaimedGres>;
 
 bool IsAcceleratorGres(absl::string_view name) { return name == "gpu" || name == "npu"; }
 
+// Claims of GRES types the catalog does not know (gpu:v100) are compared together,
+// per GRES name, with the devices the catalog does not know: the probe cannot tell
+// a V100 from an A100, only that both are NVIDIA GPUs outside the catalog. Their
+// key's type is this marker followed by the claimed types.
+constexpr absl::string_view kUncataloguedMark = "\x01";
+
+bool IsCatalogType(absl::string_view name, absl::string_view type) {
+  for (const PciPart& part : KnownParts()) {
+    if (VendorGresName(part.vendor) == name && part.gres_type == type) return true;
+  }
+  return false;
+}
+
+bool IsUncatalogued(const GresKey& key) { return absl::StartsWith(key.second, kUncataloguedMark); }
+
 std::string GresLabel(const GresKey& key) {
+  if (IsUncatalogued(key)) {
+    return absl::StrCat(key.first, ":", key.second.substr(kUncataloguedMark.size()),
+                        " (not in accelpack's catalog)");
+  }
   return key.second.empty() ? key.first : absl::StrCat(key.first, ":", key.second);
+}
+
+// Merges the claims of every non-catalog type of one GRES name into one claim.
+GresClaims MergeUncatalogued(const GresClaims& claims) {
+  GresClaims merged;
+  std::map<std::string, std::vector<std::string>> types;
+  std::map<std::string, ClaimedGres> other;
+  for (const auto& [key, claim] : claims) {
+    if (key.second.empty() || IsCatalogType(key.first, key.second)) {
+      merged[key] = claim;
+      continue;
+    }
+    types[key.first].push_back(key.second);
+    ClaimedGres& sum = other[key.first];
+    sum.count += claim.count;
+    sum.lists_files = sum.lists_files || claim.lists_files;
+    sum.files.insert(sum.files.end(), claim.files.begin(), claim.files.end());
+  }
+  for (auto& [name, claim] : other) {
+    merged[{name, absl::StrCat(kUncataloguedMark, absl::StrJoin(types[name], ","))}] =
+        std::move(claim);
+  }
+  return merged;
 }
 
 // Slurm counts may carry a K/M/G/T/P suffix (powers of 1024).
@@ -82,14 +126,18 @@ bool HasParam(const std::vector<ConfParam>& params, absl::string_view key) {
                      [key](const ConfParam& param) { return param.key == key; });
 }
 
-// Hardware devices of a claim: one (name, type), or every type for a typeless claim.
+// Hardware devices of a claim: one catalog (name, type); the devices outside the
+// catalog (with a device file or not: a future Ascend has none) for merged
+// non-catalog types; every device with a device file for a typeless claim.
 std::vector<const Device*> HardwareFor(const NodeInventory& node, const GresKey& key) {
   std::vector<const Device*> devices;
   for (const Device& device : node.devices) {
-    if (device.known() && device.gres_name == key.first &&
-        (key.second.empty() || device.gres_type == key.second)) {
-      devices.push_back(&device);
-    }
+    if (device.gres_name != key.first) continue;
+    if (!device.numbered() && !IsUncatalogued(key)) continue;
+    const bool matches = key.second.empty()    ? true
+                         : IsUncatalogued(key) ? !device.known()
+                                               : device.known() && device.gres_type == key.second;
+    if (matches) devices.push_back(&device);
   }
   return devices;
 }
@@ -174,10 +222,15 @@ void CompareFiles(const NodeInventory& node, const GresClaims& claims,
                   std::vector<std::string>& mismatches) {
   for (const auto& [key, claim] : claims) {
     if (!claim.lists_files) continue;
-    std::vector<std::string> hardware_files;
-    for (const Device* device : HardwareFor(node, key)) {
-      hardware_files.push_back(device->DeviceFile());
+    const std::vector<const Device*> hardware = HardwareFor(node, key);
+    // Devices the probe cannot number (a Huawei device outside the catalog) leave
+    // only the count to compare; on a live host the /dev files are checked instead.
+    if (std::any_of(hardware.begin(), hardware.end(),
+                    [](const Device* device) { return !device->numbered(); })) {
+      continue;
     }
+    std::vector<std::string> hardware_files;
+    for (const Device* device : hardware) hardware_files.push_back(device->DeviceFile());
     for (const std::string& file : claim.files) {
       if (std::find(hardware_files.begin(), hardware_files.end(), file) == hardware_files.end()) {
         mismatches.push_back(absl::StrCat("gres.conf: ", GresLabel(key), " File=", file,
@@ -196,11 +249,40 @@ void CompareFiles(const NodeInventory& node, const GresClaims& claims,
 void CompareCores(const NodeInventory& node, const GresConf& conf,
                   std::vector<std::string>& mismatches) {
   for (const Device& device : node.devices) {
+    if (!device.numbered()) continue;
     const auto it = conf.cores_by_file.find(device.DeviceFile());
     if (it == conf.cores_by_file.end() || it->second == device.cores) continue;
     mismatches.push_back(absl::StrCat("gres.conf: ", device.DeviceFile(),
                                       " Cores=", FormatIndexRanges(it->second), ", hardware has ",
                                       FormatIndexRanges(device.cores)));
+  }
+}
+
+// On a live host the driver's /dev/davinciN files are the truth about NPU numbers.
+void CompareNpuFiles(const NodeInventory& node, const GresClaims& claims,
+                     const std::vector<std::string>& device_files,
+                     std::vector<std::string>& mismatches) {
+  auto exists = [&device_files](const std::string& file) {
+    return std::find(device_files.begin(), device_files.end(), file) != device_files.end();
+  };
+  std::vector<std::string> named;
+  for (const auto& [key, claim] : claims) {
+    if (key.first != "npu") continue;
+    for (const std::string& file : claim.files) {
+      if (!exists(file) && std::find(named.begin(), named.end(), file) == named.end()) {
+        mismatches.push_back(
+            absl::StrCat("gres.conf: File=", file, " does not exist on this host"));
+        named.push_back(file);
+      }
+    }
+  }
+  for (const Device& device : node.devices) {
+    if (device.vendor != DeviceVendor::kHuawei || !device.numbered()) continue;
+    if (exists(device.DeviceFile())) continue;
+    mismatches.push_back(absl::StrCat(
+        "this host: no ", device.DeviceFile(), " for the NPU at ", device.pci_bus_id,
+        node.npu_ids_from_map ? " (as the NPU map numbers it)"
+                              : " (numbered in bus order): pass --npu-map from `npu-smi info -m`"));
   }
 }
 
@@ -307,7 +389,7 @@ absl::Status CheckSlurmConf(const NodeInventory& node, absl::string_view text,
   absl::StatusOr<GresClaims> gres = ParseNodeGres(ParamOr(**params, "gres"));
   if (!gres.ok()) return gres.status();
   std::vector<std::string> gres_mismatches;
-  CompareCounts(node, *gres, "slurm.conf", gres_mismatches);
+  CompareCounts(node, MergeUncatalogued(*gres), "slurm.conf", gres_mismatches);
   for (std::string& mismatch : gres_mismatches) {
     // "slurm.conf: gpu:h100 ..." reads better as "slurm.conf: Gres gpu:h100 ...".
     mismatch.insert(absl::string_view("slurm.conf: ").size(), "Gres ");
@@ -318,15 +400,17 @@ absl::Status CheckSlurmConf(const NodeInventory& node, absl::string_view text,
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> CheckNode(const NodeInventory& node,
-                                                   absl::string_view gres_conf,
-                                                   absl::string_view slurm_conf) {
+absl::StatusOr<std::vector<std::string>> CheckNode(
+    const NodeInventory& node, absl::string_view gres_conf, absl::string_view slurm_conf,
+    const std::optional<std::vector<std::string>>& device_files) {
   std::vector<std::string> mismatches;
   absl::StatusOr<GresConf> gres = ParseGresConf(gres_conf, node.hostname);
   if (!gres.ok()) return gres.status();
+  gres->claims = MergeUncatalogued(gres->claims);
   CompareCounts(node, gres->claims, "gres.conf", mismatches);
   CompareFiles(node, gres->claims, mismatches);
   CompareCores(node, *gres, mismatches);
+  if (device_files.has_value()) CompareNpuFiles(node, gres->claims, *device_files, mismatches);
   absl::Status status = CheckSlurmConf(node, slurm_conf, mismatches);
   if (!status.ok()) return status;
   return mismatches;

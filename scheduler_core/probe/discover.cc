@@ -1,9 +1,12 @@
 // Reads a node's CPUs, memory and accelerators from an hwloc topology.
+#include <dirent.h>
 #include <hwloc.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -14,12 +17,17 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "probe/links.h"
 #include "probe/pci_catalog.h"
 #include "probe/probe.h"
 #include "probe/text_file.h"
+#include "probe/xml_guard.h"
 
 namespace accelpack::probe {
 namespace {
@@ -29,20 +37,26 @@ using PciAttr = hwloc_obj_attr_u::hwloc_pcidev_attr_s;
 
 constexpr int64_t kBytesPerMib = 1024 * 1024;
 
+// hwloc's parse of one export normally takes milliseconds; past this it is stuck.
+constexpr std::chrono::seconds kXmlParseLimit{20};
+
 struct TopologyDeleter {
   void operator()(hwloc_topology* topology) const { hwloc_topology_destroy(topology); }
 };
 using Topology = std::unique_ptr<hwloc_topology, TopologyDeleter>;
 
-// A topology that keeps the PCI devices and bridges that matter (accelerators, NICs,
-// the bridges above them): hwloc drops all I/O objects by default.
+// A topology that keeps the PCI devices and the bridges above them: hwloc drops all
+// I/O objects by default.
 absl::StatusOr<Topology> NewTopologyWithIo() {
   hwloc_topology_t raw = nullptr;
   if (hwloc_topology_init(&raw) != 0) {
     return absl::InternalError(absl::StrCat("hwloc_topology_init: ", std::strerror(errno)));
   }
   Topology topology(raw);
-  if (hwloc_topology_set_io_types_filter(raw, HWLOC_TYPE_FILTER_KEEP_IMPORTANT) != 0) {
+  if (hwloc_topology_set_io_types_filter(raw, HWLOC_TYPE_FILTER_KEEP_IMPORTANT) != 0 ||
+      // Every PCI function: NVSwitches (class 0680) are not "important" to hwloc, but
+      // they tell an 8-GPU HGX board from a 4-GPU one and end NVML's NVLinks.
+      hwloc_topology_set_type_filter(raw, HWLOC_OBJ_PCI_DEVICE, HWLOC_TYPE_FILTER_KEEP_ALL) != 0) {
     return absl::InternalError(
         absl::StrCat("hwloc_topology_set_io_types_filter: ", std::strerror(errno)));
   }
@@ -84,8 +98,17 @@ bool IsGpuMemoryNode(hwloc_obj_t numa) {
   return numa->subtype != nullptr && std::strcmp(numa->subtype, "GPUMemory") == 0;
 }
 
+// hwloc 2 imports a 1.x export's CPU-less NUMA node with an empty cpuset (hwloc 2
+// itself would give it its parent's).
+bool IsCpulessInV1(hwloc_obj_t numa) {
+  return numa->cpuset == nullptr || hwloc_bitmap_iszero(numa->cpuset);
+}
+
 // Sockets, cores, threads and memory: what slurm.conf's NodeName line states.
-void ReadCpuAndMemory(hwloc_topology_t topology, NodeInventory& node) {
+// hwloc 1.x exports do not mark GPU memory (POWER9 V100 HBM shows as CPU-less NUMA
+// nodes) as hwloc 2 does with subtype GPUMemory, so from them a NUMA node without
+// CPUs is left out of RealMemory, with a note.
+void ReadCpuAndMemory(hwloc_topology_t topology, bool hwloc_v1, NodeInventory& node) {
   const int packages = CountObjects(topology, HWLOC_OBJ_PACKAGE);
   const int pus = CountObjects(topology, HWLOC_OBJ_PU);
   int cores = CountObjects(topology, HWLOC_OBJ_CORE);
@@ -99,6 +122,7 @@ void ReadCpuAndMemory(hwloc_topology_t topology, NodeInventory& node) {
                                       " cores, ", pus, " PUs): check the NodeName line"));
   }
 
+  std::vector<std::string> cpuless;
   hwloc_obj_t numa = nullptr;
   while ((numa = hwloc_get_next_obj_by_type(topology, HWLOC_OBJ_NUMANODE, numa)) != nullptr) {
     // GH200 GPU memory may appear as a NUMA node; it is not RAM Slurm can hand out.
@@ -107,8 +131,18 @@ void ReadCpuAndMemory(hwloc_topology_t topology, NodeInventory& node) {
     entry.os_index = static_cast<int>(numa->os_index);
     entry.memory_mib = ToMib(numa->attr->numanode.local_memory);
     entry.cores = CoresInside(topology, numa->cpuset);
+    if (hwloc_v1 && IsCpulessInV1(numa)) {
+      cpuless.push_back(absl::StrCat(entry.os_index, " (", entry.memory_mib, " MiB)"));
+      continue;
+    }
     node.real_memory_mib += entry.memory_mib;
     node.numa_nodes.push_back(std::move(entry));
+  }
+  if (!cpuless.empty()) {
+    node.notes.push_back(absl::StrCat(
+        "hwloc 1.x export: NUMA nodes without CPUs left out of RealMemory (GPU memory on "
+        "such nodes): ",
+        absl::StrJoin(cpuless, ", ")));
   }
   if (node.real_memory_mib == 0) {
     node.real_memory_mib = ToMib(hwloc_get_root_obj(topology)->total_memory);
@@ -184,25 +218,88 @@ Device DescribeDevice(hwloc_topology_t topology, hwloc_obj_t pci, const PciMatch
   return device;
 }
 
-// Accelerators sorted NVIDIA first, then by PCI bus id, with their /dev indexes.
-// NVIDIA numbers /dev/nvidiaN in bus order. /dev/davinciN is Huawei's logical id,
-// which hwloc cannot see; it follows bus order on the Atlas servers we know of, so
-// bus order is used for Ascend too (the gres.conf header says so).
-std::vector<FoundDevice> FindAccelerators(hwloc_topology_t topology) {
-  std::vector<FoundDevice> found;
-  hwloc_obj_t pci = nullptr;
-  while ((pci = hwloc_get_next_pcidev(topology, pci)) != nullptr) {
-    const PciAttr& attr = pci->attr->pcidev;
-    const PciMatch match = ClassifyPciDevice(attr.vendor_id, attr.device_id, attr.class_id);
-    if (match.role == PciRole::kNotAccelerator) continue;
-    found.push_back({DescribeDevice(topology, pci, match), pci});
-  }
+// /dev/nvidiaN: the driver numbers every NVIDIA GPU (known or not) in bus order.
+// /dev/davinciN is Huawei's logical id, which hwloc cannot see: the given map, or
+// by default the catalog's NPUs in bus order (what Atlas servers show). A Huawei
+// device of an accelerator class that the catalog does not know gets no number: it
+// may be another function of the host's chips, and numbering it would shift every
+// NPU after it.
+absl::Status NumberDevices(std::vector<FoundDevice>& found, const ProbeOptions& options,
+                           absl::string_view source) {
   std::sort(found.begin(), found.end(), [](const FoundDevice& a, const FoundDevice& b) {
     return std::make_pair(a.device.vendor, BusOrderKey(a.pci->attr->pcidev)) <
            std::make_pair(b.device.vendor, BusOrderKey(b.pci->attr->pcidev));
   });
-  std::map<DeviceVendor, int> next_index;
-  for (FoundDevice& entry : found) entry.device.index = next_index[entry.device.vendor]++;
+  int next_gpu = 0;
+  int next_npu = 0;
+  std::vector<std::string> mapped;
+  for (FoundDevice& entry : found) {
+    Device& device = entry.device;
+    if (device.vendor == DeviceVendor::kNvidia) {
+      device.index = next_gpu++;
+    } else if (options.npu_logical_ids.has_value()) {
+      const auto it = options.npu_logical_ids->find(device.pci_bus_id);
+      if (it != options.npu_logical_ids->end()) {
+        device.index = it->second;
+        mapped.push_back(device.pci_bus_id);
+      } else if (device.known()) {
+        return absl::InvalidArgumentError(absl::StrCat(source,
+                                                       ": the NPU map gives no logical id for ",
+                                                       device.model, " at ", device.pci_bus_id));
+      }
+    } else if (device.known()) {
+      device.index = next_npu++;
+    }
+  }
+  if (options.npu_logical_ids.has_value()) {
+    for (const auto& [bus_id, logical_id] : *options.npu_logical_ids) {
+      if (std::find(mapped.begin(), mapped.end(), bus_id) == mapped.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": the NPU map names ", bus_id, " (logical id ", logical_id,
+            "), which is not a Huawei accelerator of this topology: a map of another node?"));
+      }
+    }
+  }
+  // Device files in order, unnumbered devices last (they appear only as comments).
+  std::stable_sort(found.begin(), found.end(), [](const FoundDevice& a, const FoundDevice& b) {
+    return std::make_tuple(a.device.vendor, !a.device.numbered(), a.device.index) <
+           std::make_tuple(b.device.vendor, !b.device.numbered(), b.device.index);
+  });
+  for (size_t i = 1; i < found.size(); ++i) {
+    const Device& before = found[i - 1].device;
+    const Device& device = found[i].device;
+    if (device.numbered() && device.vendor == before.vendor && device.index == before.index) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": ", before.pci_bus_id, " and ",
+                                                     device.pci_bus_id, " would both be ",
+                                                     device.DeviceFile()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<FoundDevice>> FindAccelerators(hwloc_topology_t topology,
+                                                          const ProbeOptions& options,
+                                                          absl::string_view source,
+                                                          NodeInventory& node) {
+  std::vector<FoundDevice> found;
+  hwloc_obj_t pci = nullptr;
+  while ((pci = hwloc_get_next_pcidev(topology, pci)) != nullptr) {
+    const PciAttr& attr = pci->attr->pcidev;
+    if (IsNvSwitch(attr.vendor_id, attr.device_id)) ++node.nvswitches;
+    const PciMatch match = ClassifyPciDevice(attr.vendor_id, attr.device_id, attr.class_id);
+    if (match.role != PciRole::kKnownAccelerator && match.role != PciRole::kUnknownAccelerator) {
+      continue;
+    }
+    if (found.size() >= static_cast<size_t>(kMaxDevicesPerNode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": more than ", kMaxDevicesPerNode,
+                       " accelerators on one node; no such machine exists (a damaged or "
+                       "generated export?)"));
+    }
+    found.push_back({DescribeDevice(topology, pci, match), pci});
+  }
+  absl::Status numbered = NumberDevices(found, options, source);
+  if (!numbered.ok()) return numbered;
   return found;
 }
 
@@ -229,26 +326,99 @@ void AssignPcieSwitchGroups(const std::vector<FoundDevice>& found, NodeInventory
   }
 }
 
-// Where the input came from, for error messages that say how to fix it.
+// The PCI device an object of hwloc's NVLinkBandwidth matrix stands for: the GPU's
+// PCI function for its NVML OS device, the NVSwitch's own PCI function.
+hwloc_obj_t PciOf(hwloc_obj_t obj) {
+  while (obj != nullptr && obj->type == HWLOC_OBJ_OS_DEVICE) obj = obj->parent;
+  return obj != nullptr && obj->type == HWLOC_OBJ_PCI_DEVICE ? obj : nullptr;
+}
+
+bool IsSwitchLike(hwloc_obj_t pci) {
+  // NVML's NVLink peers that are not GPUs are NVSwitches (PCI base class 06).
+  return pci != nullptr && (pci->attr->pcidev.class_id >> 8) == 0x06;
+}
+
+// hwloc's NVML backend exports NVLinks as a bandwidth matrix named NVLinkBandwidth
+// over the GPUs' OS devices and their non-GPU peers (NVSwitches, POWER9 CPUs), with
+// 25000 MB/s per NVLink 2-4 (20000 for NVLink 1). Slurm counts the links per GPU
+// pair; so does this.
+void ReadNvLinkWiring(hwloc_topology_t topology, const std::vector<FoundDevice>& found,
+                      NodeInventory& node) {
+  unsigned count = 1;
+  hwloc_distances_s* distances = nullptr;
+  if (hwloc_distances_get_by_name(topology, "NVLinkBandwidth", &count, &distances, 0) != 0 ||
+      count == 0 || distances == nullptr) {
+    return;
+  }
+  const unsigned size = distances->nbobjs;
+  std::vector<int> position(size, -1);
+  std::vector<bool> nvswitch(size, false);
+  for (unsigned i = 0; i < size; ++i) {
+    hwloc_obj_t pci = PciOf(distances->objs[i]);
+    for (size_t p = 0; p < found.size(); ++p) {
+      if (found[p].pci == pci && found[p].device.vendor == DeviceVendor::kNvidia) {
+        position[i] = static_cast<int>(p);
+      }
+    }
+    nvswitch[i] = position[i] < 0 && IsSwitchLike(pci);
+  }
+  NvLinkWiring wiring;
+  std::vector<std::string> inexact;
+  for (unsigned i = 0; i < size; ++i) {
+    for (unsigned j = i + 1; j < size; ++j) {
+      const uint64_t bandwidth =
+          std::max(distances->values[i * size + j], distances->values[j * size + i]);
+      if (bandwidth == 0) continue;
+      if (position[i] >= 0 && position[j] >= 0) {
+        const Device& device = found[static_cast<size_t>(position[i])].device;
+        const PciMatch match =
+            ClassifyPciDevice(device.vendor_id, device.device_id, device.class_id);
+        const uint64_t per_link =
+            match.part != nullptr ? static_cast<uint64_t>(match.part->nvlink_mbps) : 25000;
+        const auto links = static_cast<int>((bandwidth + per_link / 2) / per_link);
+        if (bandwidth % per_link != 0) {
+          inexact.push_back(absl::StrCat(device.pci_bus_id, " ", bandwidth, " MB/s"));
+        }
+        const auto pair = std::minmax(position[i], position[j]);
+        wiring.gpu_links[{pair.first, pair.second}] = links;
+      } else if (position[i] >= 0 && nvswitch[j]) {
+        wiring.switches[position[i]].push_back(static_cast<int>(j));
+      } else if (position[j] >= 0 && nvswitch[i]) {
+        wiring.switches[position[j]].push_back(static_cast<int>(i));
+      }
+    }
+  }
+  hwloc_distances_release(topology, distances);
+  if (!inexact.empty()) {
+    node.notes.push_back(absl::StrCat("NVLink bandwidth not a whole number of links, rounded: ",
+                                      absl::StrJoin(inexact, ", ")));
+  }
+  node.nvlinks = std::move(wiring);
+}
+
+// Where the input came from, for messages that say how to fix it.
 enum class Source { kLiveMachine, kXml };
 
 absl::StatusOr<NodeInventory> Inventory(hwloc_topology_t topology, absl::string_view name,
-                                        Source source) {
-  if (hwloc_get_next_pcidev(topology, nullptr) == nullptr) {
-    return absl::FailedPreconditionError(
-        source == Source::kXml
-            ? absl::StrCat(name,
-                           ": the topology has no PCI devices; export it with I/O objects "
-                           "(`lstopo --of xml FILE`, without --no-io)")
-            : absl::StrCat(name, ": hwloc sees no PCI devices (is /sys/bus/pci readable?)"));
-  }
+                                        Source source, bool hwloc_v1, const ProbeOptions& options) {
   NodeInventory node;
+  node.npu_ids_from_map = options.npu_logical_ids.has_value();
   const char* host = hwloc_obj_get_info_by_name(hwloc_get_root_obj(topology), "HostName");
   if (host != nullptr) node.hostname = ShortHostName(host);
-  ReadCpuAndMemory(topology, node);
-  const std::vector<FoundDevice> found = FindAccelerators(topology);
-  for (const FoundDevice& entry : found) node.devices.push_back(entry.device);
-  AssignPcieSwitchGroups(found, node);
+  ReadCpuAndMemory(topology, hwloc_v1, node);
+  if (hwloc_get_next_pcidev(topology, nullptr) == nullptr) {
+    // A CPU-only node still needs its NodeName line; say why there is no GRES.
+    node.notes.push_back(
+        source == Source::kXml
+            ? "the export has no PCI devices: accelerators cannot be seen (for a node that "
+              "has some, export it with I/O objects: `lstopo --of xml FILE`, no --no-io)"
+            : "hwloc sees no PCI devices (is /sys/bus/pci readable?)");
+  }
+  absl::StatusOr<std::vector<FoundDevice>> found = FindAccelerators(topology, options, name, node);
+  if (!found.ok()) return found.status();
+  for (const FoundDevice& entry : *found) node.devices.push_back(entry.device);
+  AssignPcieSwitchGroups(*found, node);
+  ReadNvLinkWiring(topology, *found, node);
   AssignLinkGroups(node);
   return node;
 }
@@ -268,31 +438,10 @@ std::string LocalShortHostName() {
   return ShortHostName(name);
 }
 
-}  // namespace
-
-absl::StatusOr<NodeInventory> ProbeLiveMachine() {
-  absl::StatusOr<Topology> topology = NewTopologyWithIo();
-  if (!topology.ok()) return topology.status();
-  if (hwloc_topology_load(topology->get()) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("hwloc could not read this machine: ", std::strerror(errno)));
-  }
-  absl::StatusOr<NodeInventory> node =
-      Inventory(topology->get(), "this machine", Source::kLiveMachine);
-  if (node.ok()) {
-    node->hostname = LocalShortHostName();
-    if (const int64_t memory = PhysicalMemoryMib(); memory > 0) node->real_memory_mib = memory;
-  }
-  return node;
-}
-
-absl::StatusOr<NodeInventory> ProbeXmlText(absl::string_view xml, absl::string_view source) {
-  const size_t first = xml.find_first_not_of(" \t\r\n");
-  // Checked here because hwloc's own parser fails silently on non-XML input.
-  if (first == absl::string_view::npos || xml[first] != '<') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": not an XML file (expected an hwloc XML export, e.g. `lstopo --of xml`)"));
-  }
+// hwloc's parse and the walk over its objects, in this process: only for a buffer
+// that ScanXml() accepted and that a contained run of this same function survived.
+absl::StatusOr<NodeInventory> ProbeCheckedXml(absl::string_view xml, absl::string_view source,
+                                              const XmlShape& shape, const ProbeOptions& options) {
   absl::StatusOr<Topology> topology = NewTopologyWithIo();
   if (!topology.ok()) return topology.status();
   // hwloc wants the length including the terminating NUL.
@@ -305,13 +454,129 @@ absl::StatusOr<NodeInventory> ProbeXmlText(absl::string_view xml, absl::string_v
                      ": hwloc rejected the XML (not an hwloc 2.x topology export, or one "
                      "written by a newer hwloc); HWLOC_XML_VERBOSE=1 shows hwloc's reason"));
   }
-  return Inventory(topology->get(), source, Source::kXml);
+  return Inventory(topology->get(), source, Source::kXml, shape.hwloc_v1, options);
 }
 
-absl::StatusOr<NodeInventory> ProbeXmlFile(const std::string& path) {
+bool IsBusIdToken(absl::string_view token) {
+  // [dddd:]bb:dd.f
+  const std::vector<absl::string_view> parts = absl::StrSplit(token, ':');
+  if (parts.size() != 2 && parts.size() != 3) return false;
+  const absl::string_view last = parts.back();
+  if (last.size() != 4 || last[2] != '.') return false;
+  for (char c : token) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+  }
+  return (parts.size() == 2 || parts[0].size() == 4) && parts[parts.size() - 2].size() == 2;
+}
+
+std::string CanonicalBusId(absl::string_view token) {
+  std::string id = absl::AsciiStrToLower(token);
+  if (std::count(id.begin(), id.end(), ':') == 1) id.insert(0, "0000:");
+  return id;
+}
+
+bool IsPlainNumber(absl::string_view token) {
+  return !token.empty() && token.size() <= 6 && std::all_of(token.begin(), token.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<NpuLogicalIds> ParseNpuLogicalIds(absl::string_view text, absl::string_view source) {
+  NpuLogicalIds ids;
+  std::map<int, std::string> by_logical_id;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    line = line.substr(0, line.find('#'));
+    std::vector<absl::string_view> bus_ids;
+    std::vector<absl::string_view> numbers;
+    for (absl::string_view token :
+         absl::StrSplit(line, absl::ByAnyChar(" \t\r|,"), absl::SkipEmpty())) {
+      if (IsBusIdToken(token)) bus_ids.push_back(token);
+      if (IsPlainNumber(token)) numbers.push_back(token);
+    }
+    if (bus_ids.empty()) continue;
+    const std::string where = absl::StrCat(source, " line ", line_number, ": ");
+    if (bus_ids.size() != 1 || numbers.size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "expected one PCI bus id and one logical id"));
+    }
+    const std::string bus_id = CanonicalBusId(bus_ids.front());
+    const int logical_id = std::stoi(std::string(numbers.front()));
+    if (logical_id >= kMaxDevicesPerNode) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "logical id ", logical_id, " is out of range (0-", kMaxDevicesPerNode - 1, ")"));
+    }
+    if (!ids.emplace(bus_id, logical_id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(where, bus_id, " is listed twice"));
+    }
+    if (!by_logical_id.emplace(logical_id, bus_id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "logical id ", logical_id,
+                                                     " is given to ", by_logical_id[logical_id],
+                                                     " and ", bus_id));
+    }
+  }
+  if (ids.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": no \"bus id, logical id\" lines (see docs/probe.md)"));
+  }
+  return ids;
+}
+
+absl::StatusOr<NodeInventory> ProbeLiveMachine(const ProbeOptions& options) {
+  absl::StatusOr<Topology> topology = NewTopologyWithIo();
+  if (!topology.ok()) return topology.status();
+  if (hwloc_topology_load(topology->get()) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("hwloc could not read this machine: ", std::strerror(errno)));
+  }
+  absl::StatusOr<NodeInventory> node =
+      Inventory(topology->get(), "this machine", Source::kLiveMachine, false, options);
+  if (node.ok()) {
+    node->hostname = LocalShortHostName();
+    if (const int64_t memory = PhysicalMemoryMib(); memory > 0) node->real_memory_mib = memory;
+  }
+  return node;
+}
+
+absl::StatusOr<NodeInventory> ProbeXmlText(absl::string_view xml, absl::string_view source,
+                                           const ProbeOptions& options) {
+  absl::StatusOr<XmlShape> shape = ScanXml(xml, source);
+  if (!shape.ok()) return shape.status();
+  // A crash or hang inside libhwloc on a damaged export must not take the probe
+  // with it: the same parse runs first in a child process.
+  absl::Status contained =
+      RunContained([&] { return ProbeCheckedXml(xml, source, *shape, options).status(); }, source,
+                   "hwloc's XML parser", kXmlParseLimit);
+  if (!contained.ok()) return contained;
+  return ProbeCheckedXml(xml, source, *shape, options);
+}
+
+absl::StatusOr<NodeInventory> ProbeXmlFile(const std::string& path, const ProbeOptions& options) {
   absl::StatusOr<std::string> text = ReadTextFile(path);
   if (!text.ok()) return text.status();
-  return ProbeXmlText(*text, path);
+  return ProbeXmlText(*text, path, options);
+}
+
+std::vector<std::string> LiveNpuDeviceFiles() {
+  std::vector<std::pair<int, std::string>> files;
+  DIR* dev = opendir("/dev");
+  if (dev == nullptr) return {};
+  while (const dirent* entry = readdir(dev)) {
+    const absl::string_view name = entry->d_name;
+    constexpr absl::string_view kPrefix = "davinci";
+    if (!absl::StartsWith(name, kPrefix)) continue;
+    const absl::string_view digits = name.substr(kPrefix.size());
+    if (!IsPlainNumber(digits)) continue;  // davinci_manager and friends
+    files.emplace_back(std::stoi(std::string(digits)), absl::StrCat("/dev/", name));
+  }
+  closedir(dev);
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> paths;
+  for (auto& [number, path] : files) paths.push_back(std::move(path));
+  return paths;
 }
 
 }  // namespace accelpack::probe

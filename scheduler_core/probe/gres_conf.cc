@@ -1,6 +1,7 @@
 // The gres.conf lines of a probed node.
 #include "probe/gres_conf.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -13,35 +14,46 @@
 namespace accelpack::probe {
 namespace {
 
+bool Listed(const Device& device) { return device.known() && device.numbered(); }
+
 // Slurm numbers a GRES's devices by their order in gres.conf, and Links= lists one
-// entry per device in that order: -1 for the device itself, the link weight for a
-// member of its group, 0 for the rest.
-std::string LinksFor(const NodeInventory& node, const Device& device) {
-  const LinkGroup& group = node.link_groups[static_cast<size_t>(*device.link_group)];
+// entry per device in that order: -1 for the device itself, else the links between
+// the two (node.pair_links: what Slurm's own NVML autodetect would write).
+std::string LinksFor(const NodeInventory& node, int position) {
+  const Device& device = node.devices[static_cast<size_t>(position)];
   std::vector<int> links;
-  for (const Device& other : node.devices) {
-    if (!other.known() || other.gres_name != device.gres_name) continue;
-    if (&other == &device) {
+  for (int other = 0; other < static_cast<int>(node.devices.size()); ++other) {
+    const Device& peer = node.devices[static_cast<size_t>(other)];
+    if (!Listed(peer) || peer.gres_name != device.gres_name) continue;
+    if (other == position) {
       links.push_back(-1);
-    } else {
-      links.push_back(other.link_group == device.link_group ? group.weight : 0);
+      continue;
     }
+    const auto it = node.pair_links.find(std::minmax(position, other));
+    links.push_back(it == node.pair_links.end() ? 0 : it->second);
   }
   return absl::StrJoin(links, ",");
 }
 
-std::string DeviceLine(const NodeInventory& node, const Device& device, bool first_line) {
+std::string DeviceLine(const NodeInventory& node, int position, bool first_line) {
+  const Device& device = node.devices[static_cast<size_t>(position)];
   std::string line = absl::StrCat("NodeName=", node.hostname);
   // Per node, so that the lines of many nodes can share one gres.conf.
   if (first_line) absl::StrAppend(&line, " AutoDetect=off");
   absl::StrAppend(&line, " Name=", device.gres_name, " Type=", device.gres_type,
                   " File=", device.DeviceFile());
   if (!device.cores.empty()) absl::StrAppend(&line, " Cores=", FormatIndexRanges(device.cores));
-  if (device.link_group.has_value()) absl::StrAppend(&line, " Links=", LinksFor(node, device));
+  if (device.link_group.has_value()) absl::StrAppend(&line, " Links=", LinksFor(node, position));
   return line + "\n";
 }
 
 std::string SkippedLine(const Device& device) {
+  if (!device.numbered()) {
+    return absl::StrCat("# skipped ", device.pci_bus_id, ": ", VendorName(device.vendor),
+                        " device ", device.PciId(),
+                        " is not in accelpack's PCI catalog; no /dev/davinci number given to "
+                        "it (if it is an NPU, number it with --npu-map)\n");
+  }
   return absl::StrCat("# skipped ", device.DeviceFile(), " (", device.pci_bus_id,
                       "): ", VendorName(device.vendor), " device ", device.PciId(),
                       " is not in accelpack's PCI catalog\n");
@@ -59,7 +71,7 @@ bool HasHuaweiDevice(const NodeInventory& node) {
 std::vector<GresCount> CountGres(const NodeInventory& node) {
   std::vector<GresCount> counts;
   for (const Device& device : node.devices) {
-    if (!device.known()) continue;
+    if (!Listed(device)) continue;
     bool counted = false;
     for (GresCount& entry : counts) {
       if (entry.name == device.gres_name && entry.type == device.gres_type) {
@@ -75,17 +87,20 @@ std::vector<GresCount> CountGres(const NodeInventory& node) {
 std::string RenderGresConf(const NodeInventory& node) {
   std::string text = absl::StrCat("# gres.conf lines for ", node.hostname, " (accelpack-probe)\n");
   if (HasHuaweiDevice(node)) {
-    text += "# /dev/davinciN numbered in PCI bus order; compare with `npu-smi info -m`\n";
+    text += node.npu_ids_from_map
+                ? "# /dev/davinciN from the given NPU map (bus id -> logical id)\n"
+                : "# /dev/davinciN numbered in PCI bus order; compare with `npu-smi info -m`\n";
   }
   for (const std::string& note : node.notes) absl::StrAppend(&text, "# note: ", note, "\n");
   if (node.devices.empty()) text += "# no accelerators found\n";
   bool first_line = true;
-  for (const Device& device : node.devices) {
-    if (!device.known()) {
+  for (int position = 0; position < static_cast<int>(node.devices.size()); ++position) {
+    const Device& device = node.devices[static_cast<size_t>(position)];
+    if (!Listed(device)) {
       text += SkippedLine(device);
       continue;
     }
-    text += DeviceLine(node, device, first_line);
+    text += DeviceLine(node, position, first_line);
     first_line = false;
   }
   return text;

@@ -36,6 +36,7 @@ struct Options {
   bool check = false;
   std::string gres_conf;
   std::string slurm_conf;
+  std::string npu_map;
 };
 
 int Fail(absl::string_view message) {
@@ -43,18 +44,51 @@ int Fail(absl::string_view message) {
   return kExitError;
 }
 
+absl::StatusOr<accelpack::probe::ProbeOptions> LoadProbeOptions(const Options& options) {
+  accelpack::probe::ProbeOptions probe;
+  if (options.npu_map.empty()) return probe;
+  if (options.xml_files.size() > 1) {
+    return absl::InvalidArgumentError("--npu-map applies to a single node, not several --xml");
+  }
+  absl::StatusOr<std::string> text = accelpack::probe::ReadTextFile(options.npu_map);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<accelpack::probe::NpuLogicalIds> ids =
+      accelpack::probe::ParseNpuLogicalIds(*text, options.npu_map);
+  if (!ids.ok()) return ids.status();
+  probe.npu_logical_ids = *std::move(ids);
+  return probe;
+}
+
+// Two exports of one node (or two nodes with one name) would give Slurm two
+// definitions of it: refused, naming both files.
+absl::Status RefuseDuplicateNames(const std::vector<NodeInventory>& nodes,
+                                  const std::vector<std::string>& sources) {
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (nodes[i].hostname == nodes[j].hostname) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            sources[i], ": node ", nodes[i].hostname, " is already described by ", sources[j],
+            "; one export per node (two NodeName lines for one node confuse Slurm)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<NodeInventory>> ProbeAll(const Options& options) {
   if (options.xml_files.size() > 1 && !options.node_name.empty()) {
     return absl::InvalidArgumentError("--node-name applies to a single node, not several --xml");
   }
+  absl::StatusOr<accelpack::probe::ProbeOptions> probe_options = LoadProbeOptions(options);
+  if (!probe_options.ok()) return probe_options.status();
   std::vector<NodeInventory> nodes;
   if (options.xml_files.empty()) {
-    absl::StatusOr<NodeInventory> node = accelpack::probe::ProbeLiveMachine();
+    absl::StatusOr<NodeInventory> node = accelpack::probe::ProbeLiveMachine(*probe_options);
     if (!node.ok()) return node.status();
     nodes.push_back(*std::move(node));
   }
   for (const std::string& path : options.xml_files) {
-    absl::StatusOr<NodeInventory> node = accelpack::probe::ProbeXmlFile(path);
+    absl::StatusOr<NodeInventory> node = accelpack::probe::ProbeXmlFile(path, *probe_options);
     if (!node.ok()) return node.status();
     if (node->hostname.empty() && options.node_name.empty()) {
       return absl::InvalidArgumentError(
@@ -66,6 +100,10 @@ absl::StatusOr<std::vector<NodeInventory>> ProbeAll(const Options& options) {
   if (nodes.front().hostname.empty()) {
     return absl::InvalidArgumentError("cannot tell this machine's host name; pass --node-name");
   }
+  if (!options.xml_files.empty()) {
+    absl::Status unique = RefuseDuplicateNames(nodes, options.xml_files);
+    if (!unique.ok()) return unique;
+  }
   return nodes;
 }
 
@@ -74,10 +112,13 @@ int RunCheck(const Options& options, const std::vector<NodeInventory>& nodes) {
   if (!gres_conf.ok()) return Fail(gres_conf.status().message());
   absl::StatusOr<std::string> slurm_conf = accelpack::probe::ReadTextFile(options.slurm_conf);
   if (!slurm_conf.ok()) return Fail(slurm_conf.status().message());
+  // On the live machine the /dev/davinci* files that exist are checked too.
+  std::optional<std::vector<std::string>> device_files;
+  if (options.xml_files.empty()) device_files = accelpack::probe::LiveNpuDeviceFiles();
   std::vector<std::string> lines;
   for (const NodeInventory& node : nodes) {
     absl::StatusOr<std::vector<std::string>> mismatches =
-        accelpack::probe::CheckNode(node, *gres_conf, *slurm_conf);
+        accelpack::probe::CheckNode(node, *gres_conf, *slurm_conf, device_files);
     if (!mismatches.ok()) return Fail(mismatches.status().message());
     for (const std::string& mismatch : *mismatches) {
       lines.push_back(nodes.size() > 1 ? absl::StrCat(node.hostname, ": ", mismatch) : mismatch);
@@ -114,17 +155,14 @@ Rendered RenderAll(const std::vector<NodeInventory>& nodes) {
 
 int RunRender(const Options& options, const std::vector<NodeInventory>& nodes) {
   const Rendered out = RenderAll(nodes);
-  const std::vector<std::pair<std::string, const std::string*>> files = {
-      {options.gres_out, &out.gres},
-      {options.slurm_out, &out.slurm},
-      {options.json_out, &out.json}};
-  bool wrote_file = false;
-  for (const auto& [path, text] : files) {
-    if (path.empty()) continue;
-    absl::Status status = accelpack::probe::WriteFileAtomically(path, *text);
-    if (!status.ok()) return Fail(status.message());
-    wrote_file = true;
-  }
+  std::vector<std::pair<std::string, std::string>> files;
+  if (!options.gres_out.empty()) files.emplace_back(options.gres_out, out.gres);
+  if (!options.slurm_out.empty()) files.emplace_back(options.slurm_out, out.slurm);
+  if (!options.json_out.empty()) files.emplace_back(options.json_out, out.json);
+  // All or nothing: a failing --slurm-out must not leave a new --gres-out behind.
+  absl::Status status = accelpack::probe::WriteFilesAtomically(files);
+  if (!status.ok()) return Fail(status.message());
+  const bool wrote_file = !files.empty();
   const std::string print = options.print.empty() ? (wrote_file ? "none" : "conf") : options.print;
   if (print == "conf") std::cout << out.gres << "\n# slurm.conf\n" << out.slurm;
   if (print == "gres") std::cout << out.gres;
@@ -152,6 +190,10 @@ void DefineOptions(CLI::App& app, Options& options) {
       ->type_name("FILE");
   app.add_option("--json-out", options.json_out,
                  "write the JSON topology report to FILE (atomically)")
+      ->type_name("FILE");
+  app.add_option("--npu-map", options.npu_map,
+                 "Huawei NPU bus id -> logical id list (`npu-smi info -m`, one \"BUS_ID "
+                 "LOGICAL_ID\" a line) numbering /dev/davinciN; default: PCI bus order")
       ->type_name("FILE");
   CLI::Option* check =
       app.add_flag("--check", options.check, "compare the hardware with --gres-conf/--slurm-conf");

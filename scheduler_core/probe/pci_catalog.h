@@ -4,11 +4,14 @@
 // probe matches vendor AND device ID against this table. A device of a known vendor
 // and an accelerator class whose ID is not here is reported as unknown, never
 // guessed; other devices of those vendors (NVSwitch, Huawei NICs) are not
-// accelerators at all.
+// accelerators at all. Huawei's server chips also show PCI functions of accelerator
+// classes (the iBMC's VGA, the Kunpeng ZIP/SEC/HPRE/RDE engines): the table names
+// them as host functions, so they neither count as NPUs nor shift /dev/davinciN.
 //
 // Thread-safety: the table is immutable; all functions are pure.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -18,34 +21,52 @@
 
 namespace accelpack::probe {
 
+// One way a part's devices are built into boards, when PCI IDs alone tell it: a node
+// holding a multiple of board_size devices of the part is that many boards, each
+// split (in device index order) into all-to-all groups of group_size.
+struct BoardLayout {
+  int board_size = 0;  // 0: no layout
+  int group_size = 0;
+  Interconnect interconnect = Interconnect::kNone;
+  // Slurm Links= between two members of a group: what Slurm's NVML autodetect
+  // writes (NVLinks wired GPU to GPU; 0 through NVSwitches), HCCS links for Ascend.
+  int pair_links = 0;
+};
+
 struct PciPart {
   DeviceVendor vendor;
   uint16_t device_id;
   absl::string_view kind;       // the core's catalog kind name
   absl::string_view gres_type;  // Slurm GRES type
   absl::string_view model;
-  // How the devices of one board are linked, when PCI IDs alone tell it: a node
-  // holding a multiple of board_size devices of this part is that many boards, each
-  // split (in device index order) into all-to-all groups of group_size.
-  // board_size 0: the links cannot be known from PCI (PCIe cards, NVL bridges).
-  int board_size = 0;
-  int group_size = 0;
-  Interconnect interconnect = Interconnect::kNone;
-  int link_weight = 0;
+  // Board layouts in order of preference; the first that takes every device of the
+  // part wins. None for PCIe cards and NVL cards (their links cannot be known from
+  // PCI). A kNvLink layout (4-GPU HGX, no NVSwitch) is not used when the node shows
+  // NVSwitch chips: those devices are part of a larger board.
+  std::array<BoardLayout, 2> boards = {};
+  // NVL cards: pairs (or fours) joined by NVLink bridges that PCI does not show.
+  bool nvlink_bridges = false;
+  // hwloc's NVLinkBandwidth unit for one NVLink of this part (MB/s; hwloc writes
+  // 25000 per link for NVLink 2 to 4, i.e. every Hopper part).
+  int nvlink_mbps = 0;
 };
 
-enum class PciRole { kNotAccelerator, kKnownAccelerator, kUnknownAccelerator };
+enum class PciRole { kNotAccelerator, kHostFunction, kKnownAccelerator, kUnknownAccelerator };
 
 struct PciMatch {
   PciRole role = PciRole::kNotAccelerator;
   DeviceVendor vendor = DeviceVendor::kNvidia;
-  const PciPart* part = nullptr;  // set for kKnownAccelerator
+  const PciPart* part = nullptr;    // set for kKnownAccelerator
+  absl::string_view host_function;  // what a kHostFunction is ("iBMC VGA")
 };
 
 // What a PCI function is, from its vendor, device and class IDs.
 PciMatch ClassifyPciDevice(uint16_t vendor_id, uint16_t device_id, uint16_t class_id);
 
 std::span<const PciPart> KnownParts();
+
+// An NVIDIA NVSwitch chip (HGX A100/H100 boards), which is not an accelerator.
+bool IsNvSwitch(uint16_t vendor_id, uint16_t device_id);
 
 uint16_t VendorPciId(DeviceVendor vendor);
 absl::string_view VendorName(DeviceVendor vendor);        // "nvidia" / "huawei"

@@ -8,7 +8,9 @@
 
 namespace accelpack::probe {
 
-std::string Device::DeviceFile() const { return absl::StrCat(VendorDevicePath(vendor), index); }
+std::string Device::DeviceFile() const {
+  return numbered() ? absl::StrCat(VendorDevicePath(vendor), index) : std::string();
+}
 
 std::string Device::PciId() const {
   return absl::StrCat(absl::Hex(vendor_id, absl::kZeroPad4), ":",
@@ -19,6 +21,8 @@ absl::string_view InterconnectName(Interconnect interconnect) {
   switch (interconnect) {
     case Interconnect::kNvSwitch:
       return "nvswitch";
+    case Interconnect::kNvLink:
+      return "nvlink";
     case Interconnect::kHccs:
       return "hccs";
     case Interconnect::kNone:

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,10 +29,15 @@ enum class DeviceVendor { kNvidia, kHuawei };
 // Catalog kind name of a device whose vendor is known but whose device ID is not.
 inline constexpr absl::string_view kUnknownKind = "unknown";
 
+// Most accelerators (known or unknown) one node may hold; more is a broken or
+// hostile export, not a machine (the largest boards hold 16).
+inline constexpr int kMaxDevicesPerNode = 64;
+
 struct Device {
   DeviceVendor vendor = DeviceVendor::kNvidia;
-  // N in /dev/nvidiaN or /dev/davinciN.
-  int index = 0;
+  // N in /dev/nvidiaN or /dev/davinciN; -1 when the device has no known device file
+  // (a Huawei device that is not in the catalog: it may not be an NPU at all).
+  int index = -1;
   std::string pci_bus_id;  // "0000:18:00.0"
   uint16_t vendor_id = 0;
   uint16_t device_id = 0;
@@ -51,20 +57,32 @@ struct Device {
   std::optional<int> link_group;
 
   bool known() const { return kind != kUnknownKind; }
+  bool numbered() const { return index >= 0; }
+  // "/dev/nvidia3"; empty when not numbered.
   std::string DeviceFile() const;
   std::string PciId() const;  // "10de:2330"
 };
 
-enum class Interconnect { kNone, kNvSwitch, kHccs };
+// kNvLink: GPUs wired to each other directly (4-GPU HGX boards, NVL bridges).
+enum class Interconnect { kNone, kNvSwitch, kNvLink, kHccs };
 
 absl::string_view InterconnectName(Interconnect interconnect);
 
-// Devices that are all connected to each other: an NVSwitch board, an HCCS ring.
+// Devices that are all connected to each other: an NVSwitch board, an HCCS ring, a
+// 4-GPU HGX board, a bridged pair of NVL cards.
 struct LinkGroup {
   Interconnect interconnect = Interconnect::kNone;
-  // Links between two members, in Slurm's Links= unit (number of connections).
-  int weight = 0;
   std::vector<int> members;  // positions in NodeInventory::devices
+};
+
+// The NVLink wiring an hwloc export carries (hwloc's NVML backend writes it as the
+// "NVLinkBandwidth" distances matrix; Debian's hwloc has no NVML, so only exports
+// from other builds have it).
+struct NvLinkWiring {
+  // Direct GPU-to-GPU NVLinks, keyed by device positions (first < second).
+  std::map<std::pair<int, int>, int> gpu_links;
+  // Device position -> the NVSwitches (any id, one per switch) it has NVLinks to.
+  std::map<int, std::vector<int>> switches;
 };
 
 struct NumaNode {
@@ -80,24 +98,54 @@ struct NodeInventory {
   int threads_per_core = 0;
   int64_t real_memory_mib = 0;
   std::vector<NumaNode> numa_nodes;
-  // Accelerators (known and unknown), NVIDIA first, each vendor in PCI bus order.
+  // Accelerators (known and unknown), NVIDIA first, each vendor in device file order
+  // (N of /dev/nvidiaN, /dev/davinciN), devices without a device file last.
   std::vector<Device> devices;
   // Groups of >= 2 devices behind one PCIe switch; positions in `devices`.
   std::vector<std::vector<int>> pcie_switch_groups;
   std::vector<LinkGroup> link_groups;
+  // Slurm's Links= value between two devices (positions, first < second): what
+  // Slurm's NVML autodetect writes, i.e. the NVLinks wired GPU to GPU, 0 for peers
+  // reached only through NVSwitches; for Ascend the catalog's HCCS links. Absent
+  // pairs are 0.
+  std::map<std::pair<int, int>, int> pair_links;
+  // NVLinks from the export, when it has them.
+  std::optional<NvLinkWiring> nvlinks;
+  // /dev/davinciN numbers came from ProbeOptions::npu_logical_ids (not bus order).
+  bool npu_ids_from_map = false;
+  // NVSwitch chips seen on PCI (HGX 8-GPU boards show them; 4-GPU boards have none).
+  int nvswitches = 0;
   // Things an admin should know that the outputs cannot express (uneven sockets, a
   // partial HGX board, ...); rendered as comments and in the JSON report.
   std::vector<std::string> notes;
 };
 
-// The machine this runs on. Fails when hwloc cannot load it or sees no PCI devices.
-absl::StatusOr<NodeInventory> ProbeLiveMachine();
+// PCI bus id ("0000:c1:00.0", lower case) -> Huawei logical id (N of /dev/davinciN).
+using NpuLogicalIds = std::map<std::string, int>;
 
-// An hwloc XML export. Errors name the file and what is wrong with it.
-absl::StatusOr<NodeInventory> ProbeXmlFile(const std::string& path);
+// Reads a bus id -> logical id list, one NPU a line: a PCI bus id ("0000:C1:00.0" or
+// "C1:00.0") and the logical id, in either order, separated by blanks, '|' or ','.
+// Lines without a bus id (table headers, rules) and '#' comments are skipped; a line
+// with a bus id needs exactly one plain number. `source` names the text in errors.
+absl::StatusOr<NpuLogicalIds> ParseNpuLogicalIds(absl::string_view text, absl::string_view source);
+
+struct ProbeOptions {
+  // /dev/davinciN numbers as the driver assigned them; without it, NPUs in the
+  // catalog are numbered in PCI bus order.
+  std::optional<NpuLogicalIds> npu_logical_ids;
+};
+
+// The machine this runs on. Fails when hwloc cannot load it.
+absl::StatusOr<NodeInventory> ProbeLiveMachine(const ProbeOptions& options = {});
+
+// An hwloc XML export, read bounded (text_file.h) and parsed by hwloc in a child
+// process (xml_guard.h). Errors name the file and what is wrong with it.
+absl::StatusOr<NodeInventory> ProbeXmlFile(const std::string& path,
+                                           const ProbeOptions& options = {});
 
 // Same, from XML text already in memory; `source` names it in error messages.
-absl::StatusOr<NodeInventory> ProbeXmlText(absl::string_view xml, absl::string_view source);
+absl::StatusOr<NodeInventory> ProbeXmlText(absl::string_view xml, absl::string_view source,
+                                           const ProbeOptions& options = {});
 
 // gres.conf lines for the node: one line per known device, comments for skipped ones.
 std::string RenderGresConf(const NodeInventory& node);
@@ -108,8 +156,13 @@ std::string RenderNodeNameLine(const NodeInventory& node);
 // Every disagreement between the node's hardware and the given configuration texts,
 // one human-readable line each ("gres.conf: gpu:h100 count 4, hardware has 8");
 // empty when they agree. Fails only on configuration that cannot be parsed.
-absl::StatusOr<std::vector<std::string>> CheckNode(const NodeInventory& node,
-                                                   absl::string_view gres_conf,
-                                                   absl::string_view slurm_conf);
+// `device_files`, on a live host, lists the /dev/davinci* files that exist there:
+// the NPU files gres.conf names and the probe's numbering are checked against them.
+absl::StatusOr<std::vector<std::string>> CheckNode(
+    const NodeInventory& node, absl::string_view gres_conf, absl::string_view slurm_conf,
+    const std::optional<std::vector<std::string>>& device_files = std::nullopt);
+
+// The /dev/davinciN files of this machine (sorted by N); empty when there are none.
+std::vector<std::string> LiveNpuDeviceFiles();
 
 }  // namespace accelpack::probe

@@ -25,13 +25,13 @@ json DeviceIndexes(const NodeInventory& node, const std::vector<int>& positions)
 
 json DeviceJson(const Device& device) {
   return {
-      {"index", device.index},
+      {"index", device.numbered() ? json(device.index) : json(nullptr)},
       {"kind", device.kind},
       {"vendor", std::string(VendorName(device.vendor))},
       {"model", device.known() ? json(device.model) : json(nullptr)},
       {"gres", device.known() ? json(absl::StrCat(device.gres_name, ":", device.gres_type))
                               : json(nullptr)},
-      {"file", device.DeviceFile()},
+      {"file", device.numbered() ? json(device.DeviceFile()) : json(nullptr)},
       {"pci_bus_id", device.pci_bus_id},
       {"pci_id", device.PciId()},
       {"numa_nodes", device.numa_nodes},
@@ -71,8 +71,13 @@ json BuildReport(const NodeInventory& node) {
     numa_nodes.push_back(
         {{"os_index", numa.os_index}, {"memory_mib", numa.memory_mib}, {"cores", numa.cores}});
   }
+  // Devices without a device file (a Huawei device outside the catalog) are listed
+  // apart: every entry of "devices" has an index that readers can rely on.
   json devices = json::array();
-  for (const Device& device : node.devices) devices.push_back(DeviceJson(device));
+  json unnumbered = json::array();
+  for (const Device& device : node.devices) {
+    (device.numbered() ? devices : unnumbered).push_back(DeviceJson(device));
+  }
   json switch_groups = json::array();
   for (const std::vector<int>& group : node.pcie_switch_groups) {
     switch_groups.push_back(DeviceIndexes(node, group));
@@ -81,7 +86,7 @@ json BuildReport(const NodeInventory& node) {
   for (const LinkGroup& group : node.link_groups) {
     link_groups.push_back(DeviceIndexes(node, group.members));
   }
-  return {
+  json report = {
       {"schema", std::string(kReportSchema)},
       {"node", node.hostname},
       {"cpu",
@@ -96,6 +101,8 @@ json BuildReport(const NodeInventory& node) {
       {"link_groups", link_groups},
       {"notes", node.notes},
   };
+  if (!unnumbered.empty()) report["unnumbered_devices"] = unnumbered;
+  return report;
 }
 
 }  // namespace accelpack::probe

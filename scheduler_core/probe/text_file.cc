@@ -51,26 +51,18 @@ absl::Status WriteAll(int fd, absl::string_view contents, const std::string& pat
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
-  FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoError("cannot read", path);
-  std::string contents;
-  std::vector<char> chunk(64 * 1024);
-  while (true) {
-    const ssize_t got = read(fd.get(), chunk.data(), chunk.size());
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("cannot read", path);
-    }
-    if (got == 0) break;
-    contents.append(chunk.data(), static_cast<size_t>(got));
-  }
-  return contents;
+absl::Status TooLarge(const std::string& path, size_t max_bytes) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("cannot read ", path, ": larger than ", max_bytes >> 20, " MiB"));
 }
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+// A complete temporary copy of one output, waiting to be renamed over its target.
+struct StagedFile {
+  std::string target;
+  std::string temp;
+};
+
+absl::StatusOr<StagedFile> Stage(const std::string& path, absl::string_view contents) {
   const std::filesystem::path target(path);
   const std::filesystem::path dir =
       target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
@@ -82,10 +74,80 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   if (status.ok() && fchmod(fd.get(), 0644) != 0) status = ErrnoError("cannot chmod", temp);
   if (status.ok() && fsync(fd.get()) != 0) status = ErrnoError("cannot flush", path);
   if (status.ok() && fd.Close() != 0) status = ErrnoError("cannot write", path);
-  if (status.ok() && rename(temp.c_str(), path.c_str()) != 0) {
-    status = ErrnoError("cannot replace", path);
+  if (!status.ok()) {
+    unlink(temp.c_str());
+    return status;
   }
-  if (!status.ok()) unlink(temp.c_str());
+  return StagedFile{path, std::move(temp)};
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path, size_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO with no writer must not wait for one.
+  FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (fd.get() < 0) return ErrnoError("cannot read", path);
+  struct stat info {};
+  if (fstat(fd.get(), &info) != 0) return ErrnoError("cannot read", path);
+  if (S_ISDIR(info.st_mode)) {
+    errno = EISDIR;
+    return ErrnoError("cannot read", path);
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", path, ": not a regular file (a device, FIFO or socket)"));
+  }
+  if (static_cast<uint64_t>(info.st_size) > max_bytes) return TooLarge(path, max_bytes);
+  std::string contents;
+  std::vector<char> chunk(64 * 1024);
+  while (true) {
+    const ssize_t got = read(fd.get(), chunk.data(), chunk.size());
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("cannot read", path);
+    }
+    if (got == 0) break;
+    // The file may grow while it is read: the limit holds for what is read.
+    if (contents.size() + static_cast<size_t>(got) > max_bytes) return TooLarge(path, max_bytes);
+    contents.append(chunk.data(), static_cast<size_t>(got));
+  }
+  return contents;
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+  return WriteFilesAtomically({{path, std::string(contents)}});
+}
+
+absl::Status WriteFilesAtomically(
+    const std::vector<std::pair<std::string, std::string>>& path_and_contents) {
+  for (size_t i = 0; i < path_and_contents.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      std::error_code ignored;
+      const auto a = std::filesystem::weakly_canonical(path_and_contents[i].first, ignored);
+      const auto b = std::filesystem::weakly_canonical(path_and_contents[j].first, ignored);
+      if (a == b) {
+        return absl::InvalidArgumentError(absl::StrCat("cannot write ", path_and_contents[i].first,
+                                                       ": it is also ", path_and_contents[j].first,
+                                                       " (two outputs to one file)"));
+      }
+    }
+  }
+  std::vector<StagedFile> staged;
+  absl::Status status;
+  for (const auto& [path, contents] : path_and_contents) {
+    absl::StatusOr<StagedFile> file = Stage(path, contents);
+    if (!file.ok()) {
+      status = file.status();
+      break;
+    }
+    staged.push_back(*std::move(file));
+  }
+  for (const StagedFile& file : staged) {
+    if (status.ok() && rename(file.temp.c_str(), file.target.c_str()) != 0) {
+      status = ErrnoError("cannot replace", file.target);
+    }
+    if (!status.ok()) unlink(file.temp.c_str());
+  }
   return status;
 }
 

@@ -1,11 +1,19 @@
 // Reading inputs and writing outputs without ever leaving a half-written file.
 //
+// Inputs come from other machines and admins' shells, so a read is bounded: only a
+// regular file is read (a FIFO, /dev/zero or a directory is refused before a byte is
+// read; the open is non-blocking so a FIFO cannot hang it), and never more than a
+// size limit.
+//
 // Thread-safety: reentrant; concurrent writers of the same path each leave a complete
 // file (the last rename wins).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -13,11 +21,24 @@
 
 namespace accelpack::probe {
 
-// The whole file; errors name the path and the reason (missing, a directory, ...).
-absl::StatusOr<std::string> ReadTextFile(const std::string& path);
+// Largest configuration file or hwloc export read (a 2-socket, 8-GPU node's export
+// with every I/O object is about 100 KiB; a 1000-PU one under 2 MiB).
+inline constexpr size_t kMaxInputBytes = size_t{32} << 20;
+
+// The whole regular file at `path`, at most `max_bytes` long; errors name the path
+// and the reason (missing, a directory, not a regular file, too large, ...).
+absl::StatusOr<std::string> ReadTextFile(const std::string& path,
+                                         size_t max_bytes = kMaxInputBytes);
 
 // Writes `contents` to a temporary file beside `path`, flushes it to disk and renames
 // it over `path`, so readers see the old file or the new one, never a partial one.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+
+// Several files as one set: every file is first written completely to a temporary
+// beside its target; only when all of them succeeded are they renamed into place. On
+// any failure before the renames no target is touched and no temporary is left.
+// (A rename itself failing part-way, which takes a vanished directory, is reported.)
+absl::Status WriteFilesAtomically(
+    const std::vector<std::pair<std::string, std::string>>& path_and_contents);
 
 }  // namespace accelpack::probe

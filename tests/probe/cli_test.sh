@@ -23,12 +23,54 @@ echo "not xml" >"$dir/text.xml"
 expect_error --xml "$dir/text.xml"
 printf '<?xml version="1.0"?>\n<topology version="2.0">\n<object type="Machine"' >"$dir/cut.xml"
 expect_error --xml "$dir/cut.xml"
-if command -v lstopo-no-graphics >/dev/null; then
-  lstopo-no-graphics --no-io --of xml "$dir/nopci.xml"
-  expect_error --xml "$dir/nopci.xml"
-fi
 expect_error --no-such-option
 expect_error --print everything
+
+# Inputs that are not regular files, or too deep, fail at once (exit 2, file named).
+quick_error() {
+  local start=$SECONDS
+  expect_error "$@"
+  [ $((SECONDS - start)) -le 10 ] || fail "$*: took $((SECONDS - start)) s"
+  grep -qF -- "${!#}" "$dir/err" || fail "$*: the message does not name the file"
+}
+quick_error --xml /dev/zero
+mkfifo "$dir/fifo.xml"
+quick_error --xml "$dir/fifo.xml"
+{ printf '<?xml version="1.0"?>\n<topology version="2.0">\n'
+  for _ in $(seq 2000); do printf '<object type="Bridge">'; done; } >"$dir/deep.xml"
+quick_error --xml "$dir/deep.xml"
+echo '<topology>' >"$dir/huge.xml"
+truncate -s 40M "$dir/huge.xml"
+quick_error --xml "$dir/huge.xml"
+
+# --npu-map: bounded read, strict lines, and only bus ids of this node's NPUs.
+quick_error --npu-map /dev/zero
+echo "NPU ID  Chip ID  Logic ID" >"$dir/header-only.map"
+expect_error --npu-map "$dir/header-only.map"
+grep -q 'no "bus id, logical id" lines' "$dir/err" || fail "npu map: $(cat "$dir/err")"
+echo "0000:ff:1f.7 0" >"$dir/other-node.map"
+expect_error --npu-map "$dir/other-node.map"
+grep -q 'names 0000:ff:1f.7 (logical id 0), which is not a Huawei accelerator' "$dir/err" ||
+  fail "npu map of another node: $(cat "$dir/err")"
+
+# Outputs are written as a set: a failing --slurm-out leaves --gres-out untouched.
+echo previous >"$dir/gres.conf"
+"$probe" --gres-out "$dir/gres.conf" --slurm-out "$dir/missing/dir/s.conf" 2>"$dir/err"
+[ $? -eq 2 ] || fail "unwritable --slurm-out should exit 2"
+[ "$(cat "$dir/gres.conf")" = previous ] || fail "gres.conf replaced although --slurm-out failed"
+! ls -A "$dir" | grep -q '\.tmp\.' || fail "a temporary file was left"
+
+if command -v lstopo-no-graphics >/dev/null; then
+  # A CPU-only export (no PCI objects) still gives a NodeName line, without Gres.
+  lstopo-no-graphics --no-io --of xml "$dir/nopci.xml"
+  "$probe" --xml "$dir/nopci.xml" --print slurm >"$dir/out" || fail "CPU-only export failed"
+  grep -q '^NodeName=[^ ]* Sockets=[0-9]* CoresPerSocket=[0-9]* ThreadsPerCore=[0-9]* RealMemory=[0-9]*$' \
+    "$dir/out" || fail "CPU-only NodeName line: $(cat "$dir/out")"
+  # Two exports of one node: two NodeName lines for it would confuse Slurm.
+  cp "$dir/nopci.xml" "$dir/again.xml"
+  expect_error --xml "$dir/nopci.xml" "$dir/again.xml"
+  grep -q "is already described by $dir/nopci.xml" "$dir/err" || fail "duplicate: $(cat "$dir/err")"
+fi
 
 # Live machine: files written, nothing on stdout, and --check agrees with them.
 "$probe" --gres-out "$dir/g.conf" --slurm-out "$dir/s.conf" --json-out "$dir/r.json" >"$dir/out" ||

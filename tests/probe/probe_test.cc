@@ -82,25 +82,27 @@ TopologyXmlBuilder HgxH100() {
   return builder;
 }
 
+// Links= as Slurm's NVML autodetect writes it: it counts only NVLinks whose far end
+// is another GPU, and on HGX 8-GPU boards every NVLink ends at an NVSwitch.
 TEST(ProbeHgxH100, GresConf) {
   EXPECT_EQ(RenderGresConf(Probe(HgxH100())),
             "# gres.conf lines for gpu01 (accelpack-probe)\n"
             "NodeName=gpu01 AutoDetect=off Name=gpu Type=h100 File=/dev/nvidia0 Cores=0-3 "
-            "Links=-1,18,18,18,18,18,18,18\n"
+            "Links=-1,0,0,0,0,0,0,0\n"
             "NodeName=gpu01 Name=gpu Type=h100 File=/dev/nvidia1 Cores=0-3 "
-            "Links=18,-1,18,18,18,18,18,18\n"
+            "Links=0,-1,0,0,0,0,0,0\n"
             "NodeName=gpu01 Name=gpu Type=h100 File=/dev/nvidia2 Cores=0-3 "
-            "Links=18,18,-1,18,18,18,18,18\n"
+            "Links=0,0,-1,0,0,0,0,0\n"
             "NodeName=gpu01 Name=gpu Type=h100 File=/dev/nvidia3 Cores=0-3 "
-            "Links=18,18,18,-1,18,18,18,18\n"
+            "Links=0,0,0,-1,0,0,0,0\n"
             "NodeName=gpu01 Name=gpu Type=h100 File=/dev/nvidia4 Cores=4-7 "
-            "Links=18,18,18,18,-1,18,18,18\n"
+            "Links=0,0,0,0,-1,0,0,0\n"
             "NodeName=gpu01 Name=gpu Type=h100 File=/dev/nvidia5 Cores=4-7 "
-            "Links=18,18,18,18,18,-1,18,18\n"
+            "Links=0,0,0,0,0,-1,0,0\n"
             "NodeName=gpu01 Name=gpu Type=h100 File=/dev/nvidia6 Cores=4-7 "
-            "Links=18,18,18,18,18,18,-1,18\n"
+            "Links=0,0,0,0,0,0,-1,0\n"
             "NodeName=gpu01 Name=gpu Type=h100 File=/dev/nvidia7 Cores=4-7 "
-            "Links=18,18,18,18,18,18,18,-1\n");
+            "Links=0,0,0,0,0,0,0,-1\n");
 }
 
 TEST(ProbeHgxH100, NodeName) {
@@ -155,21 +157,21 @@ TEST(ProbeHgxH200, GresConfAndNodeName) {
   EXPECT_EQ(RenderGresConf(node),
             "# gres.conf lines for h200-07 (accelpack-probe)\n"
             "NodeName=h200-07 AutoDetect=off Name=gpu Type=h200 File=/dev/nvidia0 Cores=0-1 "
-            "Links=-1,18,18,18,18,18,18,18\n"
+            "Links=-1,0,0,0,0,0,0,0\n"
             "NodeName=h200-07 Name=gpu Type=h200 File=/dev/nvidia1 Cores=0-1 "
-            "Links=18,-1,18,18,18,18,18,18\n"
+            "Links=0,-1,0,0,0,0,0,0\n"
             "NodeName=h200-07 Name=gpu Type=h200 File=/dev/nvidia2 Cores=0-1 "
-            "Links=18,18,-1,18,18,18,18,18\n"
+            "Links=0,0,-1,0,0,0,0,0\n"
             "NodeName=h200-07 Name=gpu Type=h200 File=/dev/nvidia3 Cores=0-1 "
-            "Links=18,18,18,-1,18,18,18,18\n"
+            "Links=0,0,0,-1,0,0,0,0\n"
             "NodeName=h200-07 Name=gpu Type=h200 File=/dev/nvidia4 Cores=2-3 "
-            "Links=18,18,18,18,-1,18,18,18\n"
+            "Links=0,0,0,0,-1,0,0,0\n"
             "NodeName=h200-07 Name=gpu Type=h200 File=/dev/nvidia5 Cores=2-3 "
-            "Links=18,18,18,18,18,-1,18,18\n"
+            "Links=0,0,0,0,0,-1,0,0\n"
             "NodeName=h200-07 Name=gpu Type=h200 File=/dev/nvidia6 Cores=2-3 "
-            "Links=18,18,18,18,18,18,-1,18\n"
+            "Links=0,0,0,0,0,0,-1,0\n"
             "NodeName=h200-07 Name=gpu Type=h200 File=/dev/nvidia7 Cores=2-3 "
-            "Links=18,18,18,18,18,18,18,-1\n");
+            "Links=0,0,0,0,0,0,0,-1\n");
   EXPECT_EQ(RenderNodeNameLine(node),
             "NodeName=h200-07 Sockets=2 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=2000 "
             "Gres=gpu:h200:8\n");
@@ -391,8 +393,9 @@ TEST(ProbeMixedNode, GresConfSkipsUnknownDevices) {
             "accelpack's PCI catalog\n"
             "NodeName=mixed01 Name=gpu Type=h100 File=/dev/nvidia2 Cores=0-1\n"
             "NodeName=mixed01 Name=npu Type=310p File=/dev/davinci0 Cores=2-3\n"
-            "# skipped /dev/davinci1 (0000:82:00.0): huawei device 19e5:d999 is not in "
-            "accelpack's PCI catalog\n");
+            "# skipped 0000:82:00.0: huawei device 19e5:d999 is not in accelpack's PCI "
+            "catalog; no /dev/davinci number given to it (if it is an NPU, number it with "
+            "--npu-map)\n");
   EXPECT_EQ(RenderNodeNameLine(node),
             "NodeName=mixed01 Sockets=2 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=512 "
             "Gres=gpu:h100:2,npu:310p:1\n");
@@ -404,7 +407,7 @@ TEST(ProbeMixedNode, Report) {
   const json s0 = {0, 1};
   const json s1 = {2, 3};
   const json none = json::array();
-  const json expected = {
+  json expected = {
       {"schema", "accelpack.probe/v1"},
       {"node", "mixed01"},
       {"cpu", Cpu(2, 2, 1, 512)},
@@ -420,31 +423,39 @@ TEST(ProbeMixedNode, Report) {
            NvidiaDevice({2, "h100", "0000:21:00.0", "10de:2331", {0}, s0}, pcie, "gpu:h100"),
            AscendDevice({0, "ascend310p", "0000:81:00.0", "19e5:d500", {1}, s1},
                         "Huawei Ascend 310P", "npu:310p"),
-           AscendDevice({1, "unknown", "0000:82:00.0", "19e5:d999", {1}, s1}, "", ""),
        }},
       {"pcie_switch_groups", json::array()},
       {"link_groups", json::array()},
       {"notes", json::array()},
   };
+  // A Huawei device outside the catalog has no device file: listed apart.
+  json unnumbered = AscendDevice({0, "unknown", "0000:82:00.0", "19e5:d999", {1}, s1}, "", "");
+  unnumbered["index"] = nullptr;
+  unnumbered["file"] = nullptr;
+  expected["unnumbered_devices"] = {unnumbered};
   EXPECT_EQ(BuildReport(Probe(MixedNode())), expected);
 }
 
-// Half an HGX board: the probe does not invent links for it.
+// Half an HGX 8-GPU board (NVSwitches seen, 4 GPUs passed through): the probe does
+// not invent links for it.
 TEST(ProbePartialBoard, NoLinksAndANote) {
   using namespace testing;
   TopologyXmlBuilder builder;
   builder.HostName("half01").Cpus(1, 2, 1);
   for (int bus : {0x18, 0x2a, 0x3a, 0x5d}) builder.Direct(0, H100Sxm(bus));
+  builder.Switch(TopologyXmlBuilder::kMachine, {NvSwitch(0x05), NvSwitch(0x06)});
   const NodeInventory node = Probe(builder);
   EXPECT_EQ(RenderGresConf(node),
             "# gres.conf lines for half01 (accelpack-probe)\n"
-            "# note: 4 NVIDIA H100 SXM5 devices are not whole boards of 8: links left unknown\n"
+            "# note: 4 NVIDIA H100 SXM5 devices are not whole boards of 8 or 4 (NVSwitch "
+            "seen): links left unknown\n"
             "NodeName=half01 AutoDetect=off Name=gpu Type=h100 File=/dev/nvidia0 Cores=0-1\n"
             "NodeName=half01 Name=gpu Type=h100 File=/dev/nvidia1 Cores=0-1\n"
             "NodeName=half01 Name=gpu Type=h100 File=/dev/nvidia2 Cores=0-1\n"
             "NodeName=half01 Name=gpu Type=h100 File=/dev/nvidia3 Cores=0-1\n");
   EXPECT_EQ(BuildReport(node)["notes"],
-            json({"4 NVIDIA H100 SXM5 devices are not whole boards of 8: links left unknown"}));
+            json({"4 NVIDIA H100 SXM5 devices are not whole boards of 8 or 4 (NVSwitch seen): "
+                  "links left unknown"}));
 }
 
 // Every builder topology is one hwloc accepts (the same check as `lstopo -i`).

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace accelpack::probe::testing {
@@ -28,6 +29,10 @@ PciFunction Ascend310P(int bus);
 PciFunction NvSwitch(int bus);
 PciFunction MellanoxNic(int bus);
 PciFunction HuaweiNic(int bus);
+PciFunction H100Nvl(int bus);
+PciFunction V100Sxm2(int bus);
+PciFunction IbmcVga(int bus);     // Huawei iBMC VGA, class 0300: not an NPU
+PciFunction KunpengZip(int bus);  // Kunpeng ZIP engine, class 1200: not an NPU
 
 class TopologyXmlBuilder {
  public:
@@ -41,6 +46,15 @@ class TopologyXmlBuilder {
   TopologyXmlBuilder& Switch(int socket, std::vector<PciFunction> devices);
   // A device directly below the host bridge.
   TopologyXmlBuilder& Direct(int socket, PciFunction device);
+  // Writes the old hwloc 1.x layout (NUMA nodes as parents of the packages,
+  // <topology> without version), as `lstopo` 1.x exports.
+  TopologyXmlBuilder& HwlocV1();
+  // A NUMA node without CPUs (POWER9 V100 HBM as hwloc 1.x exports it).
+  TopologyXmlBuilder& CpulessNumaNode(int os_index, int64_t mib);
+  // NVLinks as hwloc's NVML backend exports them: an NVML OS device below every
+  // NVIDIA GPU and the NVLinkBandwidth matrix (25000 MB/s per link) over those OS
+  // devices and the NVSwitches (PCI devices) they reach. Buses name the devices.
+  TopologyXmlBuilder& NvLink(int gpu_bus, int peer_bus, int links);
 
   std::string Build() const;
 
@@ -52,6 +66,14 @@ class TopologyXmlBuilder {
   };
 
   std::string host_name_ = "node01";
+  bool hwloc_v1_ = false;
+  std::vector<std::pair<int, int64_t>> cpuless_numa_;
+  struct NvLinkEntry {
+    int gpu_bus;
+    int peer_bus;
+    int links;
+  };
+  std::vector<NvLinkEntry> nvlinks_;
   int sockets_ = 1;
   int cores_per_socket_ = 2;
   int threads_per_core_ = 1;
