@@ -167,12 +167,21 @@ typedef struct {
 	char *message;
 } ap_reason_t;
 
+/* A blocked job's planned start: shown by squeue --start (start_time and
+ * sched_nodes of the job record). */
+typedef struct {
+	uint32_t job_id;
+	int64_t start_time;	/* unix seconds */
+	char *nodes;		/* comma list of the nodes it reserves */
+} ap_reservation_t;
+
 typedef struct {
 	ap_start_t *starts;
 	uint32_t start_cnt;
 	ap_reason_t *reasons;
 	uint32_t reason_cnt;
-	uint32_t reservation_cnt;	/* only counted: Slurm is not told */
+	ap_reservation_t *reservations;
+	uint32_t reservation_cnt;
 	uint64_t engine_latency_us;	/* 0 for the built-in policy */
 	char *policy_name;
 } ap_plan_t;
@@ -198,9 +207,9 @@ AP_API ap_status_t ap_client_schedule(ap_client_t *client, const ap_snapshot_t *
 				      char *err, size_t errlen) AP_NOEXCEPT;
 
 /*
- * The built-in policy: priority order (priority desc, submit time, job id), best fit
- * on free devices then CPUs, multi-node jobs all or nothing, no reservations.
- * Pure function of the snapshot. RET AP_OK, or AP_INTERNAL (e.g. out of memory).
+ * The built-in policy: the core's engine with its built-in default policy, run
+ * in-process (every topology rule, gangs, reservations). Pure function of the
+ * snapshot. RET AP_OK, or AP_INTERNAL (a snapshot the engine refuses, out of memory).
  */
 AP_API ap_status_t ap_fallback_schedule(const ap_snapshot_t *snap, ap_plan_t *plan,
 					char *err, size_t errlen) AP_NOEXCEPT;

@@ -175,6 +175,10 @@ AP_API void ap_plan_free(ap_plan_t* plan) noexcept {
     std::free(plan->reasons[r].message);
   }
   std::free(plan->reasons);
+  for (uint32_t r = 0; plan->reservations != nullptr && r < plan->reservation_cnt; ++r) {
+    std::free(plan->reservations[r].nodes);
+  }
+  std::free(plan->reservations);
   std::free(plan->policy_name);
   *plan = ap_plan_t{};
 }

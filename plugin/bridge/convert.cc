@@ -157,7 +157,12 @@ absl::StatusOr<PlanData> PlanFromProto(const pb::ScheduleResponse& response,
   const pb::Plan& in = response.plan();
   plan.engine_latency_us = response.engine_latency_us();
   plan.policy_name = response.policy_name();
-  plan.reservation_cnt = static_cast<uint32_t>(in.reservations_size());
+  plan.reservations.reserve(static_cast<size_t>(in.reservations_size()));
+  for (const pb::Reservation& reservation : in.reservations()) {
+    plan.reservations.push_back(
+        {reservation.job_id(), reservation.planned_start_unix(),
+         std::vector<std::string>(reservation.nodes().begin(), reservation.nodes().end())});
+  }
   plan.starts.reserve(static_cast<size_t>(in.starts_size()));
   for (const pb::JobStart& start : in.starts()) {
     PlannedStart out;

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace accelpack::bridge {
 
@@ -46,6 +47,20 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
       }
       if (!distinct.insert(node).second) {
         return absl::InvalidArgumentError(absl::StrCat(where(), "node '", node, "' twice"));
+      }
+    }
+  }
+  for (size_t r = 0; r < plan.reservations.size(); ++r) {
+    const PlannedReservation& reservation = plan.reservations[r];
+    auto where = [&] {
+      return absl::StrCat("reservations[", r, "] (job ", reservation.job_id, "): ");
+    };
+    if (!num_nodes.contains(reservation.job_id) || seen_jobs.contains(reservation.job_id)) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "not a job left pending"));
+    }
+    for (const std::string& node : reservation.nodes) {
+      if (!known_nodes.contains(node)) {
+        return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", node, "'"));
       }
     }
   }
@@ -110,9 +125,17 @@ absl::Status ExportPlan(const PlanData& plan, ap_plan_t* out) {
     out->reasons[r].message = Dup(plan.reasons[r].message);
     ok = out->reasons[r].message != nullptr;
   }
+  out->reservations = ok ? CallocArray<ap_reservation_t>(plan.reservations.size()) : nullptr;
+  ok = ok && (plan.reservations.empty() || out->reservations != nullptr);
+  for (size_t r = 0; ok && r < plan.reservations.size(); ++r) {
+    out->reservation_cnt = static_cast<uint32_t>(r + 1);
+    out->reservations[r].job_id = plan.reservations[r].job_id;
+    out->reservations[r].start_time = plan.reservations[r].start_time;
+    out->reservations[r].nodes = Dup(absl::StrJoin(plan.reservations[r].nodes, ","));
+    ok = out->reservations[r].nodes != nullptr;
+  }
   out->policy_name = ok ? Dup(plan.policy_name) : nullptr;
   ok = ok && out->policy_name != nullptr;
-  out->reservation_cnt = plan.reservation_cnt;
   out->engine_latency_us = plan.engine_latency_us;
   if (!ok) {
     ap_plan_free(out);

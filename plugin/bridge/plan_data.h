@@ -24,10 +24,16 @@ struct PlannedReason {
   std::string message;
 };
 
+struct PlannedReservation {
+  uint32_t job_id = 0;
+  int64_t start_time = 0;
+  std::vector<std::string> nodes;
+};
+
 struct PlanData {
   std::vector<PlannedStart> starts;
   std::vector<PlannedReason> reasons;
-  uint32_t reservation_cnt = 0;
+  std::vector<PlannedReservation> reservations;
   uint64_t engine_latency_us = 0;
   std::string policy_name;
 };

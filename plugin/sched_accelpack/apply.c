@@ -256,6 +256,27 @@ fail:
 	return SLURM_ERROR;
 }
 
+/* A blocked job's planned start where users look: squeue --start shows the
+ * job's start_time and sched_nodes (as backfill sets them). Written only on a
+ * change, so a steady plan does not touch the record every cycle. */
+static void _show_reservation(const ap_reservation_t *resv,
+			      const job_index_t *idx, uint32_t cnt)
+{
+	job_record_t *job_ptr;
+
+	if ((_find_pending(idx, cnt, resv->job_id) < 0) ||
+	    !(job_ptr = find_job_record(resv->job_id)) ||
+	    !IS_JOB_PENDING(job_ptr) || (resv->start_time <= 0))
+		return;
+	if ((job_ptr->start_time == (time_t) resv->start_time) &&
+	    !xstrcmp(job_ptr->sched_nodes, resv->nodes))
+		return;
+	job_ptr->start_time = (time_t) resv->start_time;
+	xfree(job_ptr->sched_nodes);
+	job_ptr->sched_nodes = xstrdup(resv->nodes);
+	last_job_update = time(NULL);
+}
+
 static enum job_state_reason _reason(ap_reason_code_t code)
 {
 	switch (code) {
@@ -354,5 +375,8 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 			stats->reasons++;
 		xfree(desc);
 	}
+
+	for (uint32_t r = 0; !stats->aborted && r < plan->reservation_cnt; r++)
+		_show_reservation(&plan->reservations[r], idx, cnt);
 	xfree(idx);
 }

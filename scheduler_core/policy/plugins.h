@@ -22,6 +22,11 @@ struct QueueOrderConfig {
   std::map<std::string, model::JobClass> partition_classes;
   std::map<std::string, model::JobClass> qos_classes;
   model::JobClass default_class = model::JobClass::kOther;
+  // Bounded wait: a job of this class pending longer than this many seconds goes ahead
+  // of every job that has not waited its bound, oldest first, so its reservation is made
+  // first and later work may only backfill around it. Boosts and priorities decide only
+  // among jobs within their bounds. A class without an entry has no bound.
+  std::map<model::JobClass, int64_t> max_wait_s;
 };
 
 std::unique_ptr<engine::QueueOrder> MakeQueueOrder(QueueOrderConfig config);

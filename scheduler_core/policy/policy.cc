@@ -25,6 +25,13 @@ PolicyConfig DefaultPolicy() {
   config.queue.class_boost = {{model::JobClass::kInference, 100}};
   config.queue.partition_classes = {{"inference", model::JobClass::kInference},
                                     {"training", model::JobClass::kTraining}};
+  // The boost above would let a stream of inference hold a training gang back for ten
+  // hours of ageing. Past these waits a job goes first and reserves its nodes; the rest
+  // backfill around it. A gang's wait is then at most its bound plus the longest time
+  // limit of the jobs running on the nodes it reserves.
+  config.queue.max_wait_s = {{model::JobClass::kInference, 600},
+                             {model::JobClass::kTraining, 1800},
+                             {model::JobClass::kOther, 3600}};
   config.filters = {"partition", "features",   "excluded_nodes", "accelerator_type",
                     "capacity",  "node_state", "free_cpus",      "free_memory"};
   // In tiers (10:1 and 1000:1): first strand no devices (a job that eats a node's CPUs

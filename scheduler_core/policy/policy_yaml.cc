@@ -50,7 +50,7 @@ model::JobClass ClassAt(const YAML::Node& node, std::string_view path) {
 void ParseQueue(const YAML::Node& node, QueueOrderConfig& queue) {
   ExpectMap(node, "queue",
             {"priority_weight", "age_weight_per_hour", "default_class", "class_boost",
-             "partition_classes", "qos_classes"});
+             "partition_classes", "qos_classes", "max_wait_s"});
   if (node["priority_weight"])
     queue.priority_weight =
         As<double>(node["priority_weight"], "queue.priority_weight", "a number");
@@ -66,6 +66,19 @@ void ParseQueue(const YAML::Node& node, QueueOrderConfig& queue) {
     for (const auto& entry : boost) {
       const std::string path = Cat("queue.class_boost.", entry.first.as<std::string>());
       queue.class_boost[ClassAt(entry.first, path)] = As<double>(entry.second, path, "a number");
+    }
+  }
+  if (const YAML::Node bounds = node["max_wait_s"]) {
+    if (!bounds.IsMap()) Fail(bounds, "queue.max_wait_s", "expected a mapping class: seconds");
+    queue.max_wait_s.clear();
+    for (const auto& entry : bounds) {
+      const std::string path = Cat("queue.max_wait_s.", entry.first.as<std::string>());
+      const auto seconds = As<int64_t>(entry.second, path, "a whole number of seconds");
+      // Up to ten years: beyond that a bound means nothing, and wait arithmetic stays safe.
+      if (seconds <= 0 || seconds > int64_t{10} * 365 * 24 * 3600) {
+        Fail(entry.second, path, "expected 1 .. 315360000 seconds");
+      }
+      queue.max_wait_s[ClassAt(entry.first, path)] = seconds;
     }
   }
   for (auto [key, target] : {std::pair{"partition_classes", &queue.partition_classes},
@@ -191,6 +204,10 @@ std::string PolicyToYaml(const PolicyConfig& config) {
   out << YAML::Key << "class_boost" << YAML::Value << YAML::BeginMap;
   for (const auto& [cls, boost] : config.queue.class_boost)
     out << YAML::Key << std::string(ClassName(cls)) << YAML::Value << boost;
+  out << YAML::EndMap;
+  out << YAML::Key << "max_wait_s" << YAML::Value << YAML::BeginMap;
+  for (const auto& [cls, seconds] : config.queue.max_wait_s)
+    out << YAML::Key << std::string(ClassName(cls)) << YAML::Value << seconds;
   out << YAML::EndMap;
   for (auto [key, map] : {std::pair{"partition_classes", &config.queue.partition_classes},
                           std::pair{"qos_classes", &config.queue.qos_classes}}) {

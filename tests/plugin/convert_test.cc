@@ -149,7 +149,8 @@ TEST_F(PlanFromProtoTest, GoodPlan) {
   EXPECT_EQ(plan->starts.at(0).gres_types.at(1), "h100");
   EXPECT_EQ(plan->reasons.at(0).code, AP_REASON_PRIORITY);
   EXPECT_EQ(plan->reasons.at(0).message, "held for job 1 second line");  // one line
-  EXPECT_EQ(plan->reservation_cnt, 1u);
+  ASSERT_EQ(plan->reservations.size(), 1u);
+  EXPECT_EQ(plan->reservations[0].job_id, 2u);
   EXPECT_EQ(plan->policy_name, "default");
   EXPECT_EQ(plan->engine_latency_us, 17u);
 }
@@ -195,6 +196,18 @@ TEST_F(PlanFromProtoTest, AnEmptyPlanThatExplainsEveryJobIsHealthy) {
   EXPECT_TRUE(plan->starts.empty());
 }
 
+TEST_F(PlanFromProtoTest, AReservationMustBeForAWaitingJobOnKnownNodes) {
+  Start(1, {"a", "b"});
+  response_.mutable_plan()->add_pending()->set_job_id(2);
+  pb::Reservation* reservation = response_.mutable_plan()->add_reservations();
+  reservation->set_job_id(2);
+  reservation->add_nodes("zzz");
+  EXPECT_NE(Convert().status().message().find("unknown node 'zzz'"), std::string::npos);
+  reservation->clear_nodes();
+  reservation->set_job_id(1);  // starts now: cannot also be reserved
+  EXPECT_NE(Convert().status().message().find("not a job left pending"), std::string::npos);
+}
+
 TEST_F(PlanFromProtoTest, SameJobTwiceIsGarbage) {
   Start(2, {"a"});
   Start(2, {"b"});
@@ -205,6 +218,7 @@ TEST(ExportPlan, RoundTripsAndFrees) {
   PlanData data;
   data.starts.push_back({3, {"x", "y"}, {"h100", ""}});
   data.reasons.push_back({4, AP_REASON_RESOURCES, "no room"});
+  data.reservations.push_back({4, 1700000000, {"x", "y"}});
   data.policy_name = "p";
   ap_plan_t plan{};
   ASSERT_TRUE(ExportPlan(data, &plan).ok());
@@ -215,6 +229,9 @@ TEST(ExportPlan, RoundTripsAndFrees) {
   EXPECT_STREQ(plan.starts[0].gres_types[1], "");
   EXPECT_STREQ(plan.reasons[0].message, "no room");
   EXPECT_STREQ(plan.policy_name, "p");
+  ASSERT_EQ(plan.reservation_cnt, 1u);
+  EXPECT_EQ(plan.reservations[0].start_time, 1700000000);
+  EXPECT_STREQ(plan.reservations[0].nodes, "x,y");  // as squeue --start shows them
   ap_plan_free(&plan);
   EXPECT_EQ(plan.starts, nullptr);
   EXPECT_EQ(plan.start_cnt, 0u);
