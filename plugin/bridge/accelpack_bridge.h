@@ -121,7 +121,22 @@ typedef struct {
 	uint32_t refused_node_cnt;
 	uint32_t refused_starts;	/* refusals in a row */
 	const char *refused_reason;	/* Slurm's last word; NULL: none */
+	const char *const *reservations; /* advanced reservations it may use */
+	uint32_t reservation_cnt;
+	bool reservation_only;		/* only inside one of them */
+	const char *const *feature_any;	/* alternatives, each "a&b": a node */
+	uint32_t feature_any_cnt;	/* needs every feature of one of them */
 } ap_pending_job_t;
+
+/* One of Slurm's advanced reservations (active or future). */
+typedef struct {
+	const char *name;
+	int64_t start_time;
+	int64_t end_time;
+	const char *const *nodes;
+	uint32_t node_cnt;
+	bool partial;			/* CoreCnt/TRES: part of each node */
+} ap_adv_resv_t;
 
 /* What a running job holds on one node (one entry per node and GRES type). */
 typedef struct {
@@ -151,6 +166,8 @@ typedef struct {
 	uint32_t pending_cnt;
 	const ap_running_job_t *running;
 	uint32_t running_cnt;
+	const ap_adv_resv_t *adv_resv;
+	uint32_t adv_resv_cnt;
 } ap_snapshot_t;
 
 /* One job to start now, on exactly these nodes (num_nodes of them). */

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace accelpack::bridge {
 namespace {
@@ -107,6 +108,14 @@ void FillPending(const ap_pending_job_t& in, pb::PendingJob* out) {
   AddStrings(out->mutable_refused_nodes(), in.refused_nodes, in.refused_node_cnt);
   out->set_refused_starts(in.refused_starts);
   out->set_refused_reason(Str(in.refused_reason));
+  AddStrings(out->mutable_reservations(), in.reservations, in.reservation_cnt);
+  out->set_reservation_only(in.reservation_only);
+  for (uint32_t c = 0; in.feature_any != nullptr && c < in.feature_any_cnt; ++c) {
+    pb::FeatureClause* clause = out->add_feature_any();
+    for (absl::string_view f : absl::StrSplit(Str(in.feature_any[c]), '&', absl::SkipEmpty())) {
+      clause->add_all(std::string(f));
+    }
+  }
 }
 
 void FillRunning(const ap_running_job_t& in, pb::RunningJob* out) {
@@ -142,6 +151,15 @@ void FillSnapshot(const ap_snapshot_t& snap, pb::ClusterSnapshot* out) {
   }
   for (uint32_t i = 0; snap.running != nullptr && i < snap.running_cnt; ++i) {
     FillRunning(snap.running[i], out->add_running_jobs());
+  }
+  for (uint32_t i = 0; snap.adv_resv != nullptr && i < snap.adv_resv_cnt; ++i) {
+    const ap_adv_resv_t& in = snap.adv_resv[i];
+    pb::AdvancedReservation* r = out->add_reservations();
+    r->set_name(Str(in.name));
+    r->set_start_unix(in.start_time);
+    r->set_end_unix(in.end_time);
+    AddStrings(r->mutable_nodes(), in.nodes, in.node_cnt);
+    r->set_partial(in.partial);
   }
 }
 

@@ -232,10 +232,9 @@ static uint32_t _cycle(bool force)
 		      cycle_no, snap_lc.held_ms, source, core_ms,
 		      apply_lc.held_ms, apply_lc.max_hold_ms, apply_lc.yields,
 		      stats.started, stats.dropped, pending);
-	if (snap.skipped_het || snap.skipped_resv || snap.skipped_cap)
-		debug("accelpack: cycle %" PRIu64 ": left out %u heterogeneous, %u in reservations, %u over MaxPendingJobs",
-		      cycle_no, snap.skipped_het, snap.skipped_resv,
-		      snap.skipped_cap);
+	if (snap.skipped_het || snap.skipped_cap)
+		debug("accelpack: cycle %" PRIu64 ": left out %u heterogeneous, %u over MaxPendingJobs",
+		      cycle_no, snap.skipped_het, snap.skipped_cap);
 
 	ap_plan_free(&plan);
 	snapshot_free(&snap);

@@ -81,6 +81,27 @@ static part_record_t *_pick_partition(job_record_t *job_ptr,
 	return NULL;
 }
 
+/* A job asking for several reservations (--reservation=a,b) runs in the one
+ * that holds the chosen nodes: point it there, as Slurm's own scheduler does
+ * per queue record (job_queue_rec_resv_list). */
+static void _pick_reservation(job_record_t *job_ptr, bitstr_t *chosen)
+{
+	list_itr_t *iter;
+	slurmctld_resv_t *resv;
+
+	if (!job_ptr->resv_list)
+		return;
+	iter = list_iterator_create(job_ptr->resv_list);
+	while ((resv = list_next(iter))) {
+		if (resv->node_bitmap && bit_super_set(chosen, resv->node_bitmap)) {
+			job_ptr->resv_ptr = resv;
+			job_ptr->resv_id = resv->resv_id;
+			break;
+		}
+	}
+	list_iterator_destroy(iter);
+}
+
 /* Write a pending reason; touch last_job_update only on a real change, so a
  * steady queue does not make every client refresh every cycle. */
 static bool _set_reason(job_record_t *job_ptr, enum job_state_reason reason,
@@ -169,6 +190,7 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 		goto fail;
 	}
 	job_ptr->part_ptr = part_ptr;
+	_pick_reservation(job_ptr, chosen);
 
 	/*
 	 * Backfill's trick to place a job on nodes of our choosing: exclude
@@ -296,12 +318,20 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 	static uint32_t last_failed_job = 0;
 	uint32_t cnt = snap->snap.pending_cnt;
 	job_index_t *idx = xcalloc(cnt ? cnt : 1, sizeof(*idx));
+	bitstr_t *reserved;	/* pending[] indices with a planned start */
 
 	for (uint32_t i = 0; i < cnt; i++) {
 		idx[i].job_id = snap->pending[i].job_id;
 		idx[i].index = i;
 	}
 	qsort(idx, cnt, sizeof(*idx), _cmp_job_index);
+	reserved = bit_alloc(cnt ? cnt : 1);
+	for (uint32_t r = 0; r < plan->reservation_cnt; r++) {
+		int64_t p = _find_pending(idx, cnt,
+					  plan->reservations[r].job_id);
+		if (p >= 0)
+			bit_set(reserved, p);
+	}
 
 	for (uint32_t s = 0; s < plan->start_cnt; s++) {
 		const ap_start_t *start = &plan->starts[s];
@@ -374,9 +404,16 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 				desc ? desc : reason->message))
 			stats->reasons++;
 		xfree(desc);
+		/* No planned start any more: squeue --start says N/A again. */
+		if (!bit_test(reserved, pidx) && job_ptr->sched_nodes) {
+			xfree(job_ptr->sched_nodes);
+			job_ptr->start_time = 0;
+			last_job_update = time(NULL);
+		}
 	}
 
 	for (uint32_t r = 0; !stats->aborted && r < plan->reservation_cnt; r++)
 		_show_reservation(&plan->reservations[r], idx, cnt);
 	xfree(idx);
+	FREE_NULL_BITMAP(reserved);
 }

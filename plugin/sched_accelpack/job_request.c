@@ -77,6 +77,73 @@ static void _job_gres(job_record_t *job_ptr, uint32_t num_nodes,
 	out->gres_types = types;
 }
 
+/*
+ * --constraint: "a&b" and "a,b" are required on every node; "a|b" and "[a|b]"
+ * are alternatives (a node needs every feature of one "&" clause); counts
+ * ("a*2") are dropped. Grouping with parentheses is not flattened: such a job
+ * gets no feature constraint here and select_nodes enforces it (a start it
+ * refuses is remembered, see refusals.h).
+ */
+static void _job_features(const char *expr, arena_t *arena,
+			  ap_pending_job_t *out)
+{
+	char *copy, *w;
+
+	if (!expr || !expr[0] || strchr(expr, '('))
+		return;
+	if (!strchr(expr, '|')) {
+		out->feature_cnt = copy_split(arena, expr, "&,[]", &out->features);
+		return;
+	}
+	/* Alternatives: drop brackets and counts, split at '|'. */
+	copy = arena_strdup(arena, expr);
+	for (char *r = w = copy; *r; r++) {
+		if (*r == '[' || *r == ']')
+			continue;
+		if (*r == '*') {	/* count: skip its digits */
+			while (r[1] >= '0' && r[1] <= '9')
+				r++;
+			continue;
+		}
+		*w++ = (*r == ',') ? '&' : *r;
+	}
+	*w = '\0';
+	out->feature_any_cnt = copy_split(arena, copy, "|", &out->feature_any);
+}
+
+/* Advanced reservations the job asked for (--reservation=a[,b]). Without FLEX
+ * it may run only inside one of them. */
+static void _job_reservations(job_record_t *job_ptr, arena_t *arena,
+			      ap_pending_job_t *out)
+{
+	const char **names;
+	slurmctld_resv_t *resv;
+	bool flex = false;
+
+	if (job_ptr->resv_list && list_count(job_ptr->resv_list)) {
+		list_itr_t *iter = list_iterator_create(job_ptr->resv_list);
+
+		names = arena_alloc(arena, (size_t) list_count(
+			job_ptr->resv_list) * sizeof(char *));
+		while ((resv = list_next(iter))) {
+			names[out->reservation_cnt++] =
+				arena_strdup(arena, resv->name);
+			flex = flex || (resv->flags & RESERVE_FLAG_FLEX);
+		}
+		list_iterator_destroy(iter);
+	} else if (job_ptr->resv_name && job_ptr->resv_name[0]) {
+		names = arena_alloc(arena, sizeof(char *));
+		names[out->reservation_cnt++] =
+			arena_strdup(arena, job_ptr->resv_name);
+		flex = job_ptr->resv_ptr &&
+		       (job_ptr->resv_ptr->flags & RESERVE_FLAG_FLEX);
+	} else {
+		return;
+	}
+	out->reservations = names;
+	out->reservation_only = !flex;
+}
+
 /* Every way Slurm gives a job its nodes whole: --exclusive[=user|mcs|topo]
  * (whole_node), no sharing (share_res 0), --core-spec, an OverSubscribe=EXCLUSIVE
  * partition (max_share 0) or an ExclusiveUser=YES one. Sharing with the same
@@ -139,17 +206,14 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 		mem = (mem & ~MEM_PER_CPU) * out->cpus_per_node;
 	out->mem_per_node_mib = mem;
 
-	/* "a&b" and "a,b" are lists of required features; anything richer
-	 * (|, [], *count) is passed as its plain names and left for
-	 * select_nodes to enforce. */
-	out->feature_cnt = copy_split(arena, details->features_use ?
-				  details->features_use : details->features,
-				  "&,|[]()", &out->features);
+	_job_features(details->features_use ? details->features_use :
+		      details->features, arena, out);
 	out->req_node_cnt = copy_node_names(arena, details->req_node_bitmap,
 					  &out->req_nodes);
 	out->exc_node_cnt = copy_node_names(arena, details->exc_node_bitmap,
 					  &out->exc_nodes);
 	_job_gres(job_ptr, num_nodes, accel_gres, arena, out);
+	_job_reservations(job_ptr, arena, out);
 	out->exclusive = _exclusive(job_ptr);
 	return true;
 }
@@ -192,6 +256,8 @@ extern uint64_t job_fingerprint(const ap_pending_job_t *job)
 	h = _fnv_str(h, job->gres_name);
 	h = _fnv_strs(h, job->gres_types, job->gres_type_cnt);
 	h = _fnv_strs(h, job->features, job->feature_cnt);
+	h = _fnv_strs(h, job->feature_any, job->feature_any_cnt);
+	h = _fnv_strs(h, job->reservations, job->reservation_cnt);
 	h = _fnv_strs(h, job->req_nodes, job->req_node_cnt);
 	h = _fnv_strs(h, job->exc_nodes, job->exc_node_cnt);
 	return h;

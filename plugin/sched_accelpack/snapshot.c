@@ -24,6 +24,7 @@ extern void snapshot_build(snapshot_t *snap, const char *accel_gres,
 	snapshot_nodes(snap, accel_gres, now);
 	snapshot_pending(snap, accel_gres, max_pending);
 	snapshot_running(snap, accel_gres);
+	snapshot_reservations(snap, now);
 	snap->snap.nodes = snap->nodes;
 	snap->snap.pending = snap->pending;
 	snap->snap.running = snap->running;

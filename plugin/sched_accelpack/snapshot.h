@@ -19,7 +19,6 @@ typedef struct {
 	ap_running_job_t *running;
 	uint64_t *fingerprints;		/* per pending job, see job_fingerprint */
 	uint32_t skipped_het;		/* pending jobs left out, by cause */
-	uint32_t skipped_resv;
 	uint32_t skipped_throttle;
 	uint32_t skipped_cap;
 	arena_t arena;
@@ -42,5 +41,6 @@ extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 			     uint32_t max_pending);
 extern void snapshot_running(snapshot_t *snap, const char *accel_gres);
+extern void snapshot_reservations(snapshot_t *snap, time_t now);
 
 #endif

@@ -145,8 +145,7 @@ static void _fill_pools(node_record_t *node_ptr, ap_node_t *node,
 }
 
 static ap_node_state_t _node_state(node_record_t *node_ptr,
-				   bitstr_t *reserved, uint32_t cpus_alloc,
-				   uint32_t cpus_total)
+				   uint32_t cpus_alloc, uint32_t cpus_total)
 {
 	uint32_t state = node_ptr->node_state;
 
@@ -160,37 +159,12 @@ static ap_node_state_t _node_state(node_record_t *node_ptr,
 	/* Not up for new work for a reason not covered above. */
 	if (!avail_node_bitmap || !bit_test(avail_node_bitmap, node_ptr->index))
 		return AP_NODE_DOWN;
-	if (reserved && bit_test(reserved, node_ptr->index))
-		return AP_NODE_RESERVED;
 	if (cpus_total && (cpus_alloc >= cpus_total))
 		return AP_NODE_ALLOCATED;
 	if (cpus_alloc || (state & NODE_STATE_BASE) == NODE_STATE_ALLOCATED ||
 	    (state & NODE_STATE_BASE) == NODE_STATE_MIXED)
 		return AP_NODE_MIXED;
 	return AP_NODE_IDLE;
-}
-
-/* Nodes in an advanced reservation active now (the core does not model
- * reservations, so it must not place there). RET bitmap or NULL */
-static bitstr_t *_reserved_nodes(time_t now)
-{
-	bitstr_t *reserved = NULL;
-	list_itr_t *iter;
-	slurmctld_resv_t *resv;
-
-	if (!resv_list)
-		return NULL;
-	iter = list_iterator_create(resv_list);
-	while ((resv = list_next(iter))) {
-		if (!resv->node_bitmap || (resv->start_time > now) ||
-		    (resv->end_time <= now))
-			continue;
-		if (!reserved)
-			reserved = bit_alloc(node_record_count);
-		bit_or(reserved, resv->node_bitmap);
-	}
-	list_iterator_destroy(iter);
-	return reserved;
 }
 
 /* Leaf switch of each node (by node index) from topology/tree's table; NULL
@@ -242,7 +216,6 @@ extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 			   time_t now)
 {
 	node_record_t *node_ptr;
-	bitstr_t *reserved = _reserved_nodes(now);
 	const char **leaf_switch = _leaf_switches(&snap->arena);
 	int i;
 
@@ -277,7 +250,7 @@ extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 			node_ptr->mem_spec_limit ?
 			node_ptr->real_memory - node_ptr->mem_spec_limit : 0;
 		node->mem_alloc_mib = alloc_mem;
-		node->state = _node_state(node_ptr, reserved, node->cpus_alloc,
+		node->state = _node_state(node_ptr, node->cpus_alloc,
 					  node->cpus_total);
 		parts = arena_alloc(&snap->arena,
 				    (node_ptr->part_cnt ? node_ptr->part_cnt :
@@ -304,5 +277,4 @@ extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 					     leaf_switch[node_ptr->index]);
 		_fill_pools(node_ptr, node, accel_gres, &snap->arena);
 	}
-	FREE_NULL_BITMAP(reserved);
 }

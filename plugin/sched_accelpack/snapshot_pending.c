@@ -56,7 +56,8 @@ static int64_t _job_set_find(job_set_t *set, job_record_t *job_ptr,
 extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 			     uint32_t max_pending)
 {
-	list_t *job_queue = build_job_queue(true, false);
+	/* false: keep start_time; apply writes the planned starts there. */
+	list_t *job_queue = build_job_queue(false, false);
 	job_queue_rec_t *rec;
 	job_set_t set = { 0 };
 	uint32_t cap = (uint32_t) list_count(job_queue), size = 16;
@@ -102,11 +103,6 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 		if (job_ptr->het_job_id) {
 			snap->skipped_het++;
 			_say_skipped(job_ptr, "accelpack: heterogeneous jobs are not supported");
-			continue;
-		}
-		if (job_ptr->resv_name || job_ptr->resv_list) {
-			snap->skipped_resv++;
-			_say_skipped(job_ptr, "accelpack: jobs in reservations are not supported");
 			continue;
 		}
 		if (job_ptr->preempt_in_progress)

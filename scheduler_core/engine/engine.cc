@@ -17,6 +17,15 @@ namespace {
 
 constexpr int64_t kOneYear = 365LL * 24 * 3600;
 
+// Times come from outside: sums clamp instead of overflowing.
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) {
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return sum;
+}
+
 // "2026-11-29T04:00:00Z": a pure conversion, no clock read.
 std::string UtcTime(int64_t unix_seconds) {
   const std::time_t time = static_cast<std::time_t>(unix_seconds);
@@ -118,16 +127,46 @@ void Evaluate(const Job& job, int n, const ClusterState& state, const Pipeline& 
 }
 
 // Nodes held for reserved jobs: a job may use one only if it ends before the
-// reserved start (EASY backfill on time limits).
+// reserved start (EASY backfill on time limits). Slurm's advanced reservations hold
+// their nodes the same way for every job that does not belong to them; a job that
+// does may run there only while its reservation is active.
 struct Holds {
   std::vector<int64_t> reserved_start;  // per node; kNoReservation if free
   int64_t now = 0;
+  const model::Snapshot* snapshot = nullptr;
+  std::vector<std::vector<int>> windows;  // per node: indices into snapshot->reservations
 
-  bool Allows(const Job& job, int n) const {
+  // Empty when the job may start on node n now; otherwise why not.
+  std::string_view Why(const Job& job, int n) const {
     const int64_t start = reserved_start[static_cast<size_t>(n)];
-    return start == kNoReservation || now + job.time_limit_s <= start;
+    const int64_t end = SaturatingAdd(now, job.time_limit_s);
+    if (start != kNoReservation && end > start) return kReasonHeld;
+    if (windows.empty()) return {};
+    for (int w : windows[static_cast<size_t>(n)]) {
+      const model::AdvancedReservation& r = snapshot->reservations[static_cast<size_t>(w)];
+      if (r.end <= now) continue;
+      const bool member = std::find(job->reservations.begin(), job->reservations.end(), r.name) !=
+                          job->reservations.end();
+      if (member ? r.start > now : end > r.start) return kReasonAdvancedReservation;
+    }
+    return {};
   }
+  bool Allows(const Job& job, int n) const { return Why(job, n).empty(); }
 };
+
+Holds MakeHolds(const model::Snapshot& snapshot, const ClusterState& state) {
+  Holds holds{
+      std::vector<int64_t>(snapshot.nodes.size(), kNoReservation), snapshot.now, &snapshot, {}};
+  for (size_t r = 0; r < snapshot.reservations.size(); ++r) {
+    if (snapshot.reservations[r].end <= snapshot.now) continue;
+    if (holds.windows.empty()) holds.windows.resize(snapshot.nodes.size());
+    for (const std::string& name : snapshot.reservations[r].nodes) {
+      const int n = state.FindNode(name);
+      if (n >= 0) holds.windows[static_cast<size_t>(n)].push_back(static_cast<int>(r));
+    }
+  }
+  return holds;
+}
 
 // The static filters' verdict for one job shape, shared by every job of that shape.
 struct Eligibility {
@@ -154,6 +193,12 @@ Eligibility ComputeEligibility(const Job& job, const ClusterState& state,
   return result;
 }
 
+std::string FeatureAnyKey(const std::vector<std::vector<std::string>>& clauses) {
+  std::string key;
+  for (const auto& clause : clauses) key += Cat(Join(clause, "&"), "|");
+  return key;
+}
+
 // Everything a job's shape decides: plugins that DependsOnlyOnShape() read only these.
 std::string ShapeKey(const model::PendingJob& job) {
   const auto& acc = job.accelerators;
@@ -162,7 +207,8 @@ std::string ShapeKey(const model::PendingJob& job) {
              job.cpus_per_node, "|", job.memory_per_node_mib, "|", job.num_nodes, "|",
              Join(job.required_nodes, ","), "|", Join(job.excluded_nodes, ","), "|", job.qos, "|",
              static_cast<int>(job.job_class), "|", job.exclusive ? "x" : "", "|",
-             Join(job.refused_nodes, ","));
+             Join(job.refused_nodes, ","), "|", Join(job.reservations, ","),
+             job.reservation_only ? "!" : "", "|", FeatureAnyKey(job.feature_any));
 }
 
 // Evaluations of every node for one job shape; reused across the cycle while
@@ -197,8 +243,8 @@ ReasonTally TallyRejections(const Job& job, std::span<const int> eligible, EvalC
     const NodeEval& eval = cache.Get(job, n);
     if (!eval.reason.empty()) {
       rejected.Add(eval.reason);
-    } else if (holds != nullptr && !holds->Allows(job, n)) {
-      rejected.Add(kReasonHeld);
+    } else if (holds != nullptr) {
+      if (std::string_view why = holds->Why(job, n); !why.empty()) rejected.Add(why);
     }
   }
   return rejected;
@@ -523,7 +569,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
   }
   bool ends_sorted = false;
 
-  Holds holds{std::vector<int64_t>(snapshot.nodes.size(), kNoReservation), snapshot.now};
+  Holds holds = MakeHolds(snapshot, state);
   PlacementCache shapes(state, pipeline);
   std::unordered_map<std::string, PlacementFailure> failed_shapes;  // shape + time limit
   const int limit = pipeline.limits.max_jobs_per_cycle;

@@ -15,6 +15,8 @@ inline constexpr std::string_view kReasonTooFewFreeDevices = "too few free devic
 inline constexpr std::string_view kReasonNoLegalShape =
     "free devices not in a legal topology shape";
 inline constexpr std::string_view kReasonHeld = "held for a reserved job";
+inline constexpr std::string_view kReasonAdvancedReservation =
+    "in an advanced reservation during the job's run";
 inline constexpr std::string_view kReasonRequiredNodeBusy = "a required node (-w) cannot host it";
 inline constexpr std::string_view kReasonGangDoesNotFit = "no single kind/SuperPoD holds the gang";
 

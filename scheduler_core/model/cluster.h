@@ -90,6 +90,21 @@ struct PendingJob {
   std::vector<std::string> refused_nodes;
   int refused_starts = 0;
   std::string refused_reason;
+  // Advanced reservations the job may run in; with reservation_only, nowhere else.
+  std::vector<std::string> reservations;
+  bool reservation_only = false;
+  // Alternatives: a node must carry every feature of at least one clause (besides
+  // `features`). Empty: none.
+  std::vector<std::vector<std::string>> feature_any;
+};
+
+// One of Slurm's advanced reservations: a node/time window.
+struct AdvancedReservation {
+  std::string name;
+  int64_t start = 0;
+  int64_t end = 0;
+  std::vector<std::string> nodes;
+  bool partial = false;
 };
 
 struct NodeAllocation {
@@ -116,6 +131,7 @@ struct Snapshot {
   std::vector<Node> nodes;
   std::vector<PendingJob> pending;
   std::vector<RunningJob> running;
+  std::vector<AdvancedReservation> reservations;
 };
 
 // Checks counts, ranges, uniqueness of node and job ids and that every reference

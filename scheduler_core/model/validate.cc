@@ -216,6 +216,21 @@ absl::Status ValidateSnapshot(Snapshot& snapshot, const Catalog& catalog) {
       return Invalid(field + ".job_id", Cat("duplicate job id ", snapshot.running[j].id));
     }
   }
+  std::unordered_set<std::string_view> reservation_names;
+  for (size_t r = 0; r < snapshot.reservations.size(); ++r) {
+    const AdvancedReservation& reservation = snapshot.reservations[r];
+    const std::string field = Cat("reservations[", r, "]");
+    if (reservation.name.empty()) return Invalid(field + ".name", "empty");
+    if (!reservation_names.insert(reservation.name).second) {
+      return Invalid(field + ".name", Cat("duplicate reservation \"", reservation.name, "\""));
+    }
+    if (reservation.start < 0 || reservation.end <= reservation.start) {
+      return Invalid(
+          field, Cat("window ", reservation.start, "..", reservation.end, " is empty or negative"));
+    }
+    absl::Status status = CheckNodeNames(reservation.nodes, field + ".nodes", node_names);
+    if (!status.ok()) return status;
+  }
   return absl::OkStatus();
 }
 

@@ -84,9 +84,29 @@ std::unique_ptr<engine::Filter> MakeFeatureFilter() {
   return Make("features", FilterStage::kStatic, "missing a required feature",
               [](const Job& job, int n, const ClusterState& state) {
                 const auto& features = state.node(n).features;
-                return std::all_of(job->features.begin(), job->features.end(),
-                                   [&](const std::string& f) { return Contains(features, f); });
+                auto has_all = [&](const std::vector<std::string>& wanted) {
+                  return std::all_of(wanted.begin(), wanted.end(),
+                                     [&](const std::string& f) { return Contains(features, f); });
+                };
+                return has_all(job->features) &&
+                       (job->feature_any.empty() ||
+                        std::any_of(job->feature_any.begin(), job->feature_any.end(), has_all));
               });
+}
+
+std::unique_ptr<engine::Filter> MakeReservationFilter() {
+  return Make(
+      "reservation", FilterStage::kStatic, "outside the job's reservation",
+      [](const Job& job, int n, const ClusterState& state) {
+        if (!job->reservation_only) return true;
+        const std::string& name = state.node(n).name;
+        for (const auto& reservation : state.snapshot().reservations) {
+          if (Contains(job->reservations, reservation.name) && Contains(reservation.nodes, name)) {
+            return true;
+          }
+        }
+        return false;
+      });
 }
 
 std::unique_ptr<engine::Filter> MakeExcludedNodesFilter() {

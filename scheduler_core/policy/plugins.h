@@ -45,6 +45,7 @@ std::unique_ptr<engine::Filter> MakeFreeMemoryFilter();
 // Rules Slurm itself enforces at start; BuildPolicy adds them to every policy.
 std::unique_ptr<engine::Filter> MakeExclusiveFilter();
 std::unique_ptr<engine::Filter> MakeRefusedNodesFilter();
+std::unique_ptr<engine::Filter> MakeReservationFilter();
 
 // Scorers:
 //   best_fit_devices: fewer devices left free in the pool after placement is better

@@ -64,10 +64,10 @@ absl::StatusOr<BuiltPolicy> BuildPolicy(const PolicyConfig& config) {
       return absl::InvalidArgumentError(Cat("filters[", i, "]: ", filter.status().message()));
     pipeline->filters.push_back(std::move(*filter));
   }
-  // Slurm refuses an exclusive job on a busy node, and a start it just refused would
-  // be refused again: planning either wastes every cycle. Not a policy choice, so
-  // every policy runs them, listed or not.
-  for (std::string_view rule : {"exclusive", "refused_nodes"}) {
+  // Slurm refuses an exclusive job on a busy node, a job outside its reservation, and a
+  // start it just refused would be refused again: planning either wastes every cycle.
+  // Not a policy choice, so every policy runs them, listed or not.
+  for (std::string_view rule : {"exclusive", "refused_nodes", "reservation"}) {
     const bool listed = std::any_of(config.filters.begin(), config.filters.end(),
                                     [&](const std::string& name) { return name == rule; });
     if (!listed) pipeline->filters.push_back(*MakeFilter(rule));

@@ -24,6 +24,7 @@ const std::map<std::string, FilterFactory, std::less<>>& Filters() {
       {"free_memory", &MakeFreeMemoryFilter},
       {"exclusive", &MakeExclusiveFilter},
       {"refused_nodes", &MakeRefusedNodesFilter},
+      {"reservation", &MakeReservationFilter},
   };
   return *kFilters;
 }

@@ -206,6 +206,12 @@ absl::Status PendingFromProto(const v1::PendingJob& wire, const FieldPath& field
   job->refused_starts = static_cast<int>(std::min<uint32_t>(
       wire.refused_starts(), static_cast<uint32_t>(std::numeric_limits<int>::max())));
   job->refused_reason = wire.refused_reason();
+  job->reservations = Strings(wire.reservations());
+  job->reservation_only = wire.reservation_only();
+  job->feature_any.reserve(static_cast<size_t>(wire.feature_any_size()));
+  for (const v1::FeatureClause& clause : wire.feature_any()) {
+    job->feature_any.push_back(Strings(clause.all()));
+  }
   return absl::OkStatus();
 }
 
@@ -259,6 +265,11 @@ absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wir
   for (int j = 0; j < wire.running_jobs_size(); ++j) {
     ACCELPACK_RETURN_IF_ERROR(RunningFromProto(wire.running_jobs(j), FieldPath("running_jobs", j),
                                                &snapshot.running[static_cast<size_t>(j)]));
+  }
+  snapshot.reservations.reserve(static_cast<size_t>(wire.reservations_size()));
+  for (const v1::AdvancedReservation& in : wire.reservations()) {
+    snapshot.reservations.push_back(
+        {in.name(), in.start_unix(), in.end_unix(), Strings(in.nodes()), in.partial()});
   }
   return snapshot;
 }
@@ -318,6 +329,12 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
     for (const auto& n : job.refused_nodes) out->add_refused_nodes(n);
     out->set_refused_starts(static_cast<uint32_t>(std::max(job.refused_starts, 0)));
     out->set_refused_reason(job.refused_reason);
+    for (const auto& r : job.reservations) out->add_reservations(r);
+    out->set_reservation_only(job.reservation_only);
+    for (const auto& clause : job.feature_any) {
+      v1::FeatureClause* c = out->add_feature_any();
+      for (const auto& f : clause) c->add_all(f);
+    }
   }
   for (const model::RunningJob& job : snapshot.running) {
     v1::RunningJob* out = wire.add_running_jobs();
@@ -336,6 +353,14 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
       a->set_cpus(static_cast<uint32_t>(alloc.cpus));
       a->set_memory_mib(static_cast<uint64_t>(alloc.memory_mib));
     }
+  }
+  for (const model::AdvancedReservation& r : snapshot.reservations) {
+    v1::AdvancedReservation* out = wire.add_reservations();
+    out->set_name(r.name);
+    out->set_start_unix(r.start);
+    out->set_end_unix(r.end);
+    for (const auto& n : r.nodes) out->add_nodes(n);
+    out->set_partial(r.partial);
   }
   return wire;
 }

@@ -134,6 +134,61 @@ TEST(Engine, RequestRulesHoldInAPolicyThatDoesNotListThem) {
   EXPECT_EQ(RunEngine(snapshot, config).Start(1), nullptr);
 }
 
+// Advanced reservations: node/time windows. now = 5000; "maint" holds a from 5600.
+model::Snapshot WithMaintenanceOnA() {
+  model::Snapshot snapshot;
+  snapshot.now = 5000;
+  // a is the better fit (2 free of 8) for a 2-GPU job.
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0, 1, 2, 3, 4, 5}).Build(),
+                    NodeBuilder("b").Hopper(8).Build()};
+  snapshot.reservations = {{"maint", 5600, 9000, {"a"}, false}};
+  return snapshot;
+}
+
+TEST(Engine, AJobThatWouldRunIntoAReservationKeepsOff) {
+  model::Snapshot snapshot = WithMaintenanceOnA();
+  snapshot.pending = {JobBuilder(1).Gpus(2).TimeLimit(3600).Build(),  // would reach 8600
+                      JobBuilder(2).Gpus(2).TimeLimit(600).Build()};  // ends at 5600
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"a"}));
+
+  snapshot.nodes.pop_back();  // only a: the long job waits and says why
+  snapshot.pending.pop_back();
+  outcome = RunEngine(snapshot);
+  ASSERT_NE(outcome.Pending(1), nullptr);
+  EXPECT_THAT(outcome.Pending(1)->message, HasSubstr("in an advanced reservation"));
+}
+
+TEST(Engine, AJobInAReservationStartsInsideItWhileItIsActive) {
+  model::Snapshot snapshot = WithMaintenanceOnA();
+  snapshot.pending = {JobBuilder(1).Gpus(2).InReservations({"maint"}).Build()};
+  Outcome outcome = RunEngine(snapshot);  // not active until 5600: waits, not on b either
+  EXPECT_EQ(outcome.Start(1), nullptr);
+  ASSERT_NE(outcome.Pending(1), nullptr);
+  snapshot.now = 5600;
+  outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"a"}));
+  // FLEX: may also run outside it; b is free now.
+  snapshot.now = 5000;
+  snapshot.pending = {JobBuilder(1).Gpus(8).InReservations({"maint"}, false).Build()};
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"b"}));
+}
+
+TEST(Engine, FeatureAlternativesTakeEitherNode) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {
+      NodeBuilder("a").Hopper(8).Features({"x"}).Build(),
+      NodeBuilder("b").Hopper(8).Busy({0, 1, 2, 3, 4, 5}).Features({"y", "z"}).Build(),
+      NodeBuilder("c").Hopper(8).Busy({0, 1, 2, 3, 4, 5}).Features({"y"}).Build()};
+  // "x|y&z": a or b; b is the better fit. c has y but not z.
+  snapshot.pending = {JobBuilder(1).Gpus(2).FeatureAny({{"x"}, {"y", "z"}}).Build(),
+                      JobBuilder(2).Gpus(2).FeatureAny({{"x"}, {"y", "z"}}).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"a"}));
+}
+
 TEST(Engine, FitsWhenUnobstructed) {
   Outcome outcome = RunEngine(OneNode(kNode.Build(), kJob.Build()));
   EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"n1"}));

@@ -153,6 +153,15 @@ class JobBuilder {
     job_.job_class = job_class;
     return *this;
   }
+  JobBuilder& InReservations(std::vector<std::string> names, bool only = true) {
+    job_.reservations = std::move(names);
+    job_.reservation_only = only;
+    return *this;
+  }
+  JobBuilder& FeatureAny(std::vector<std::vector<std::string>> clauses) {
+    job_.feature_any = std::move(clauses);
+    return *this;
+  }
   JobBuilder& Exclusive() {
     job_.exclusive = true;
     return *this;

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Slurm's advanced reservations and feature alternatives, planned by the core:
+#  - a job with --reservation starts inside its (active) reservation;
+#  - a job without it keeps off the reserved nodes;
+#  - a job whose time limit would run into a future reservation on the only nodes it
+#    fits waits; one that ends before the reservation starts now;
+#  - a job with -C "a|b" starts on a node with either feature.
+#   reservations.sh BUILD_DIR
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+e2e_init accelpack "${1:-}"
+
+scontrol create reservation ReservationName=now_r StartTime=now Duration=30 \
+  Nodes=h100-2 Users=root >/dev/null
+start=$(date -d '+5 min' +%Y-%m-%dT%H:%M:%S)
+scontrol create reservation ReservationName=later_r StartTime="$start" Duration=30 \
+  Nodes=h200-1,h200-2 Users=root Flags=MAINT >/dev/null
+e2e_log "reservations: $(scontrol show reservation -o | cut -c1-160 | tr '\n' ';')"
+
+inside=$(e2e_submit -J inside --reservation=now_r --gres=gpu:h100:2 -t 1 --wrap 'sleep 1')
+outside=$(e2e_submit -J outside -w h100-2 --gres=gpu:h100:1 -t 1 --wrap 'sleep 1')
+long=$(e2e_submit -J long --gres=gpu:h200:1 -t 10 --wrap 'sleep 1')
+short=$(e2e_submit -J short --gres=gpu:h200:1 -t 2 --wrap 'sleep 1')
+either=$(e2e_submit -J either -C '910c|h200' --gres=npu:2 -t 1 --wrap 'sleep 1')
+
+e2e_wait_all_done 60 "$inside" "$short" "$either" || e2e_fail "jobs that fit did not run"
+e2e_check "the --reservation job ran inside it (h100-2)" \
+  test "$(e2e_field "$inside" NodeList)" = h100-2
+e2e_check "the job that ends before the future reservation ran on an h200" \
+  test "$(e2e_field "$short" NodeList | cut -c1-4)" = h200
+e2e_check "the -C '910c|h200' npu job ran on a 910C node" \
+  test "$(e2e_field "$either" NodeList | cut -c1-5)" = a910c
+e2e_check "all three completed" e2e_all_completed "$inside" "$short" "$either"
+sleep 2   # more cycles
+for id in "$outside" "$long"; do
+  state=$(e2e_state "$id")
+  [ "$state" = PENDING ] || e2e_fail "job $id ($(e2e_field "$id" JobName)) is $state, expected PENDING"
+  e2e_log "ok: job $id pending: $(squeue -h -j "$id" -o '%r')"
+done
+case "$(squeue -h -j "$long" -o '%r')" in
+  *reserv*) ;;
+  *) e2e_fail "the long job's reason does not name the reservation" ;;
+esac
+# Once the reservation on h100-2 is gone, the job outside it runs there.
+scontrol delete ReservationName=now_r
+e2e_wait_all_done 60 "$outside" || e2e_fail "job $outside did not run once the reservation was deleted"
+e2e_check "then it ran on h100-2" test "$(e2e_field "$outside" NodeList)" = h100-2
+scancel "$long"
+scontrol delete ReservationName=later_r || true
+e2e_log "passed"
