@@ -1,13 +1,21 @@
 // The gRPC Placement service: translates wire <-> model, runs the engine,
 // remembers the last cycle for GetStatus. Holds no job state of its own.
 //
-// Thread-safety: gRPC may call Schedule and GetStatus concurrently.
+// accelpackd serves one instance per role (see access.h), all sharing one policy
+// store and one last-cycle record; each instance answers a call its callers'
+// role does not allow with PERMISSION_DENIED and one log line.
+//
+// Thread-safety: gRPC may call Schedule and GetStatus concurrently, on any of
+// the instances.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 
 #include "accelpack/v1/placement.grpc.pb.h"
+#include "service/access.h"
 #include "service/policy_store.h"
 #include "service/topology_book.h"
 
@@ -15,9 +23,15 @@ namespace accelpack::service {
 
 class PlacementService final : public ::accelpack::v1::Placement::Service {
  public:
+  // The caller's role, from its connection (e.g. its TLS certificate).
+  using RoleOf = std::function<Role(const grpc::ServerContext&)>;
+
+  // Serves every caller as a scheduler: for in-process use (tests, benchmarks).
   // `topology` (may be null) adds probe-reported device groups to each snapshot.
-  explicit PlacementService(const PolicyStore* policies, const TopologyBook* topology = nullptr)
-      : policies_(policies), topology_(topology) {}
+  explicit PlacementService(const PolicyStore* policies, const TopologyBook* topology = nullptr);
+  // Another door to `shared`'s policies and last-cycle record, whose callers have
+  // the role `role_of` gives them.
+  PlacementService(const PlacementService& shared, RoleOf role_of);
 
   grpc::Status Schedule(grpc::ServerContext* context, const v1::ScheduleRequest* request,
                         v1::ScheduleResponse* response) override;
@@ -25,12 +39,19 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
                          v1::GetStatusResponse* response) override;
 
  private:
+  struct Record {
+    std::mutex mu;
+    v1::GetStatusResponse last;  // guarded by mu
+  };
+
+  // OK when the caller's role is at least `needed`.
+  grpc::Status Allow(const grpc::ServerContext& context, Role needed, std::string_view call) const;
   void RecordRejected();
 
   const PolicyStore* policies_;
   const TopologyBook* topology_;
-  std::mutex mu_;
-  v1::GetStatusResponse last_;  // guarded by mu_
+  std::shared_ptr<Record> record_;
+  RoleOf role_of_;  // empty: everyone is a scheduler
 };
 
 }  // namespace accelpack::service
