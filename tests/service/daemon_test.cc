@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "accelpack/v1/placement.grpc.pb.h"
@@ -23,6 +24,7 @@ namespace {
 
 namespace v1 = ::accelpack::v1;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class Daemon : public ::testing::Test {
  protected:
@@ -182,10 +184,68 @@ INSTANTIATE_TEST_SUITE_P(
                   "nodes[1].name"},
         Malformed{"duplicate_job", [](model::Snapshot& s) { s.pending[1].id = 1; },
                   "pending_jobs[1].job_id"},
+        Malformed{"overlong_name",
+                  [](model::Snapshot& s) { s.nodes[0].name = std::string(5000, 'n'); },
+                  "nodes[0].name: 5000 bytes, longer than the 1024 allowed"},
         Malformed{"dangling_node",
                   [](model::Snapshot& s) { s.pending[0].required_nodes = {"ghost"}; },
                   "pending_jobs[0].required_nodes[0]"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
+
+std::string ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Slurm's names are bytes in no declared encoding. A Latin-1 user name made the
+// request unparsable (proto3 `string`): INTERNAL, no message, not counted, and
+// every cycle fell back while that job waited.
+TEST_F(Daemon, Latin1NamesAreScheduledAndNodeNamesEchoedExactly) {
+  model::Snapshot snapshot = Sample();
+  snapshot.nodes[0].name = "h100-\xe9";  // Latin-1
+  snapshot.pending[0].user = "j\xf6rg";
+  snapshot.pending[0].account = "f\xfcr";
+  snapshot.pending[0].required_nodes = {"h100-\xe9"};
+  v1::ScheduleResponse response;
+  const grpc::Status status = Schedule(snapshot, &response);
+  ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  ASSERT_EQ(response.plan().starts_size(), 1);
+  EXPECT_EQ(response.plan().starts(0).placements(0).node(), "h100-\xe9");
+  EXPECT_EQ(Status().rejected_snapshots_total(), 0u);
+}
+
+// A node name with a newline forged a daemon log line; a 20 MB name made a 20 MB one.
+TEST_F(Daemon, NamesInLogsAreEscapedAndBounded) {
+  const std::string forged = "\n2026-01-01T00:00:00.000 accelpackd[1] error: FORGED";
+  model::Snapshot bad = Sample();
+  bad.nodes[1].name = "h100-0";
+  bad.nodes[0].name = bad.nodes[1].name = "dup" + forged;  // refused: duplicate, quoted
+  v1::ScheduleResponse response;
+  grpc::Status status = Schedule(bad, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("nodes[1].name"));
+  EXPECT_THAT(status.error_message(), HasSubstr("dup\\x0a2026"));
+
+  bad = Sample();
+  bad.nodes[0].name = std::string(20 << 20, 'n');
+  status = Schedule(bad, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(status.error_message().size(), 2048u);
+
+  // An accepted cycle logs its caller (debug level in this test).
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ScheduleRequest request;
+  *request.mutable_snapshot() = service::SnapshotToProto(Sample());
+  request.set_caller("slurmctld" + forged);
+  ASSERT_TRUE(stub_->Schedule(&context, request, &response).ok());
+  EXPECT_EQ(Status().rejected_snapshots_total(), 2u);
+
+  const std::string log = ReadAll(dir_ / "daemon.log");
+  EXPECT_THAT(log, Not(HasSubstr("\n2026-01-01T00:00:00.000 accelpackd[1] error: FORGED")));
+  EXPECT_THAT(log, HasSubstr("\\x0a2026-01-01T00:00:00.000 accelpackd[1] error: FORGED"));
+  EXPECT_LT(log.size(), 64u << 10) << "a 20 MB name must not make a 20 MB log";
+}
 
 TEST_F(Daemon, BadPolicyReloadKeepsTheGoodPolicy) {
   std::ofstream(policy_) << "name: second\n";
