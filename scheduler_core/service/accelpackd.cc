@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "accelpack/v1/wire_text.h"
 #include "common/strings.h"
 #include "service/server.h"
 #include "service/unix_listener.h"
@@ -52,7 +53,8 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   const absl::Status status = accelpack::service::RunServer(options);
   if (!status.ok()) {
-    spdlog::error("{}", accelpack::MessageOf(status));
+    // Start-up errors quote files and names: escaped, bounded, one line.
+    spdlog::error("{}", accelpack::wire::Printable(accelpack::MessageOf(status)));
     return 1;
   }
   return 0;

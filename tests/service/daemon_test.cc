@@ -42,8 +42,11 @@ class Daemon : public ::testing::Test {
       const std::string log = (dir_ / "daemon.log").string();
       FILE* out = std::freopen(log.c_str(), "w", stderr);
       (void)out;
-      ::execl(ACCELPACKD_PATH, "accelpackd", "--socket", socket_.c_str(), "--policy",
-              policy_.c_str(), "--log-level", "debug", static_cast<char*>(nullptr));
+      // ACCELPACKD_UNDER_TEST: run against another build (e.g. an older daemon).
+      const char* under_test = std::getenv("ACCELPACKD_UNDER_TEST");
+      ::execl(under_test != nullptr ? under_test : ACCELPACKD_PATH, "accelpackd", "--socket",
+              socket_.c_str(), "--policy", policy_.c_str(), "--log-level", "debug",
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());

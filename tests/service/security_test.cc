@@ -95,6 +95,13 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::seconds limit) {
   return done();
 }
 
+// ACCELPACKD_UNDER_TEST runs these against another build (e.g. to see them fail on
+// an older daemon).
+std::string DaemonPath() {
+  const char* path = std::getenv("ACCELPACKD_UNDER_TEST");
+  return path != nullptr ? path : ACCELPACKD_PATH;
+}
+
 bool IsSocket(const fs::path& path) {
   struct stat info {};
   return ::lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode);
@@ -123,7 +130,7 @@ class SocketTest : public ::testing::Test {
 
   // Starts accelpackd and waits until the log says it listens.
   void StartDaemon(std::vector<std::string> extra, std::optional<mode_t> umask = std::nullopt) {
-    std::vector<std::string> argv = {ACCELPACKD_PATH, "--log-level", "debug"};
+    std::vector<std::string> argv = {DaemonPath(), "--log-level", "debug"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     fs::remove(log_);  // not a previous run's "in force"
     daemon_ = Spawn(argv, log_, std::nullopt, umask);
@@ -134,7 +141,7 @@ class SocketTest : public ::testing::Test {
   }
   // Runs accelpackd expecting it to refuse to start; returns its output.
   std::string DaemonRefuses(std::vector<std::string> extra) {
-    std::vector<std::string> argv = {ACCELPACKD_PATH};
+    std::vector<std::string> argv = {DaemonPath()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     const fs::path out = dir_ / "refused.log";
     const std::optional<int> status = WaitFor(Spawn(argv, out), std::chrono::seconds(10));
