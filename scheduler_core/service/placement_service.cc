@@ -27,18 +27,23 @@ std::string RefusalText(const absl::Status& status) {
 PlacementService::PlacementService(const PolicyStore* policies, const TopologyBook* topology)
     : policies_(policies), topology_(topology), record_(std::make_shared<Record>()) {}
 
-PlacementService::PlacementService(const PlacementService& shared, RoleOf role_of)
+PlacementService::PlacementService(const PlacementService& shared, RoleOf role_of,
+                                   Describe describe)
     : policies_(shared.policies_),
       topology_(shared.topology_),
       record_(shared.record_),
-      role_of_(std::move(role_of)) {}
+      role_of_(std::move(role_of)),
+      describe_(std::move(describe)) {}
 
 grpc::Status PlacementService::Allow(const grpc::ServerContext& context, Role needed,
                                      std::string_view call) const {
   const Role role = role_of_ ? role_of_(context) : Role::kScheduler;
   if (role >= needed) return grpc::Status::OK;
-  spdlog::warn("refused {} from {}: caller is {}, {} needs {}", call, context.peer(),
-               RoleName(role), call, RoleName(needed));
+  if (role != Role::kDenied) {
+    spdlog::warn("refused {} from {} ({}): {} needs the {} role", call, context.peer(),
+                 describe_ ? describe_(context) : std::string(RoleName(role)), call,
+                 RoleName(needed));
+  }
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                       Cat(call, " needs the ", RoleName(needed), " role; this connection is ",
                           RoleName(role), " (see accelpackd --slurm-user, --operator-group)"));

@@ -25,13 +25,16 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
  public:
   // The caller's role, from its connection (e.g. its TLS certificate).
   using RoleOf = std::function<Role(const grpc::ServerContext&)>;
+  // Who the caller is, for the log line of a refusal (e.g. "uid 1001 pid 42").
+  using Describe = std::function<std::string(const grpc::ServerContext&)>;
 
   // Serves every caller as a scheduler: for in-process use (tests, benchmarks).
   // `topology` (may be null) adds probe-reported device groups to each snapshot.
   explicit PlacementService(const PolicyStore* policies, const TopologyBook* topology = nullptr);
   // Another door to `shared`'s policies and last-cycle record, whose callers have
-  // the role `role_of` gives them.
-  PlacementService(const PlacementService& shared, RoleOf role_of);
+  // the role `role_of` gives them. Refused denied callers are not logged here:
+  // whoever decided they are denied logged them once.
+  PlacementService(const PlacementService& shared, RoleOf role_of, Describe describe = {});
 
   grpc::Status Schedule(grpc::ServerContext* context, const v1::ScheduleRequest* request,
                         v1::ScheduleResponse* response) override;
@@ -52,6 +55,7 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
   const TopologyBook* topology_;
   std::shared_ptr<Record> record_;
   RoleOf role_of_;  // empty: everyone is a scheduler
+  Describe describe_;
 };
 
 }  // namespace accelpack::service

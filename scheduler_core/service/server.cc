@@ -10,6 +10,8 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <unordered_map>
 
 #include "accelpack/v1/wire_text.h"
 #include "common/strings.h"
@@ -66,6 +68,25 @@ Role RoleOfCertificate(const grpc::ServerContext& context, const std::vector<std
   }
   return Role::kReader;
 }
+
+// Who is behind each accepted connection, by gRPC's peer name ("fd:12"), for log
+// lines only: roles never depend on it (a closed connection's fd number is reused).
+class PeerBook {
+ public:
+  void Remember(int fd, const PeerIdentity& peer, Role role) {
+    std::lock_guard lock(mu_);
+    names_[Cat("fd:", fd)] = Cat(peer.ToString(), ", ", RoleName(role));
+  }
+  std::string Describe(const grpc::ServerContext& context) const {
+    std::lock_guard lock(mu_);
+    const auto it = names_.find(context.peer());
+    return it == names_.end() ? std::string("unknown peer") : it->second;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::string> names_;  // bounded by open fd numbers
+};
 
 std::unique_ptr<grpc::Server> StartServer(grpc::Service* service, bool health,
                                           const std::string& tcp_address = "",
@@ -134,9 +155,14 @@ absl::Status RunServer(const ServerOptions& options) {
   // One door per role, all onto the same policies and last-cycle record: a
   // connection's role is fixed when it is accepted, by which server gets it.
   PlacementService shared(&policies, &topology);
-  PlacementService scheduler_door(shared,
-                                  [](const grpc::ServerContext&) { return Role::kScheduler; });
-  PlacementService reader_door(shared, [](const grpc::ServerContext&) { return Role::kReader; });
+  PeerBook peers;
+  const auto describe = [&peers](const grpc::ServerContext& context) {
+    return peers.Describe(context);
+  };
+  PlacementService scheduler_door(
+      shared, [](const grpc::ServerContext&) { return Role::kScheduler; }, describe);
+  PlacementService reader_door(
+      shared, [](const grpc::ServerContext&) { return Role::kReader; }, describe);
   PlacementService denied_door(shared, [](const grpc::ServerContext&) { return Role::kDenied; });
   std::unique_ptr<grpc::Server> servers[3];
   std::unique_ptr<UnixListener> listener;
@@ -151,8 +177,9 @@ absl::Status RunServer(const ServerOptions& options) {
     for (const auto& server : servers) {
       if (server == nullptr) return absl::InternalError("cannot start the gRPC server");
     }
-    listener->Start([&servers, &rules, &options](int fd, const PeerIdentity& peer) {
+    listener->Start([&servers, &rules, &options, &peers](int fd, const PeerIdentity& peer) {
       const Role role = rules->RoleOf(peer);
+      peers.Remember(fd, peer, role);
       if (role == Role::kDenied) {
         spdlog::warn(
             "refused connection on {} from {}: not root, accelpackd's user, SlurmUser or "
