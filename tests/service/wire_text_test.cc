@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "cluster_builder.h"
 #include "service/proto_convert.h"
 
@@ -80,6 +82,29 @@ TEST(OneLine, DropsTerminalSequencesAndCutsAtACharacterBoundary) {
   EXPECT_EQ(wire::OneLine("bad\xff", 200), "bad\xEF\xBF\xBD");
   EXPECT_EQ(wire::OneLine(std::string(199, 'x') + "\xc3\xa9", 200), std::string(199, 'x'));
   EXPECT_EQ(wire::Utf8Prefix("ab\xe2\x82\xac", 4), "ab");  // never half of the euro sign
+}
+
+// Random bytes, biased towards the troublesome ones (ESC, '[', C1, lead and
+// continuation bytes, newlines): the promises hold for every input and bound.
+TEST(WireText, PromisesHoldForRandomInput) {
+  std::mt19937 random(12);
+  const std::string alphabet =
+      "ab[]\x1b\x07\n\\\x7f\xc2\x9b\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xff\x80";
+  for (int round = 0; round < 20000; ++round) {
+    std::string input(random() % 64, ' ');
+    for (char& c : input) c = alphabet[random() % alphabet.size()];
+    const size_t bound = random() % 48;
+    const std::string printable = wire::Printable(input, bound);
+    EXPECT_LE(printable.size(), bound) << round;
+    EXPECT_FALSE(HasControl(printable)) << round;
+    EXPECT_TRUE(IsUtf8(printable)) << round;
+    const std::string line = wire::OneLine(input, bound);
+    EXPECT_LE(line.size(), bound) << round;
+    EXPECT_FALSE(HasControl(line)) << round;
+    EXPECT_TRUE(IsUtf8(line)) << round;
+    EXPECT_LE(wire::Utf8Prefix(input, bound).size(), bound) << round;
+    if (::testing::Test::HasFailure()) break;
+  }
 }
 
 TEST(SnapshotFromProto, RefusesAnOverlongNameNamingTheField) {
