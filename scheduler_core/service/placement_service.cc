@@ -49,6 +49,63 @@ grpc::Status PlacementService::Allow(const grpc::ServerContext& context, Role ne
                           RoleName(role), " (see accelpackd --slurm-user, --operator-group)"));
 }
 
+namespace {
+
+class UnparsableRequestInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  UnparsableRequestInterceptor(grpc::experimental::ServerRpcInfo* info,
+                               std::function<std::string(std::string_view)> record)
+      : info_(info), record_(std::move(record)) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      // Schedule itself never answers INTERNAL: this is gRPC's failed parse.
+      const grpc::Status status = methods->GetSendStatus();
+      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty()) {
+        methods->ModifySendStatus(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                               record_(info_->server_context()->peer())));
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  grpc::experimental::ServerRpcInfo* info_;
+  std::function<std::string(std::string_view)> record_;
+};
+
+class UnparsableRequestCounter final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit UnparsableRequestCounter(std::function<std::string(std::string_view)> record)
+      : record_(std::move(record)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    if (std::string_view(info->method()) != "/accelpack.v1.Placement/Schedule") return nullptr;
+    return new UnparsableRequestInterceptor(info, record_);
+  }
+
+ private:
+  std::function<std::string(std::string_view)> record_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+PlacementService::CountUnparsableRequests(PlacementService* service) {
+  return std::make_unique<UnparsableRequestCounter>(
+      [service](std::string_view peer) { return service->RecordUnparsable(peer); });
+}
+
+std::string PlacementService::RecordUnparsable(std::string_view peer) {
+  RecordRejected();
+  const std::string text =
+      "request: not a valid accelpack.v1.ScheduleRequest message (protobuf parse failed)";
+  spdlog::warn("rejected snapshot from {}: {}", peer, text);
+  return text;
+}
+
 void PlacementService::RecordRejected() {
   std::lock_guard lock(record_->mu);
   record_->last.set_rejected_snapshots_total(record_->last.rejected_snapshots_total() + 1);

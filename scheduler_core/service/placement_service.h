@@ -9,6 +9,8 @@
 // the instances.
 #pragma once
 
+#include <grpcpp/support/server_interceptor.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,6 +43,12 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::GetStatusResponse* response) override;
 
+  // A Schedule request that is not a ScheduleRequest at all fails inside gRPC,
+  // before Schedule runs, as INTERNAL with no message. This interceptor turns that
+  // into INVALID_ARGUMENT that says so, logged and counted as a refused snapshot.
+  static std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+  CountUnparsableRequests(PlacementService* service);
+
  private:
   struct Record {
     std::mutex mu;
@@ -50,6 +58,7 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
   // OK when the caller's role is at least `needed`.
   grpc::Status Allow(const grpc::ServerContext& context, Role needed, std::string_view call) const;
   void RecordRejected();
+  std::string RecordUnparsable(std::string_view peer);
 
   const PolicyStore* policies_;
   const TopologyBook* topology_;

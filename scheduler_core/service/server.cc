@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -26,12 +27,14 @@ namespace accelpack::service {
 namespace {
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view option) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return absl::InvalidArgumentError(Cat(option, " ", path, ": not a readable regular file"));
+  }
   std::ifstream in(path, std::ios::binary);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof())
-    return absl::InvalidArgumentError(Cat(option, " ", path, ": cannot read"));
-  if (text.find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(Cat(option, " ", path, ": not a PEM file"));
+  if (in.bad() || text.find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(Cat(option, " ", path, ": cannot read a PEM file there"));
   }
   return text;
 }
@@ -88,7 +91,9 @@ class PeerBook {
   std::unordered_map<std::string, std::string> names_;  // bounded by open fd numbers
 };
 
-std::unique_ptr<grpc::Server> StartServer(grpc::Service* service, bool health,
+// `schedulers`: the server may receive Schedule calls that count (not the readers'
+// or the denied callers'): garbage sent there is a refused snapshot.
+std::unique_ptr<grpc::Server> StartServer(PlacementService* service, bool health, bool schedulers,
                                           const std::string& tcp_address = "",
                                           std::shared_ptr<grpc::ServerCredentials> tls = nullptr,
                                           int* tcp_port = nullptr) {
@@ -97,6 +102,11 @@ std::unique_ptr<grpc::Server> StartServer(grpc::Service* service, bool health,
   grpc::ServerBuilder builder;
   builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(256 * 1024 * 1024);  // 10k nodes x 100k jobs fit
+  if (schedulers) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counters;
+    counters.push_back(PlacementService::CountUnparsableRequests(service));
+    builder.experimental().SetInterceptorCreators(std::move(counters));
+  }
   if (!tcp_address.empty()) {
     // gRPC clones a SO_REUSEPORT listener per poller; asked for port 0, each clone
     // got a port of its own, and only the first was reported. One listener, one port.
@@ -171,9 +181,9 @@ absl::Status RunServer(const ServerOptions& options) {
         {.path = options.socket_path, .mode = options.socket_mode, .group = options.socket_group});
     if (!opened.ok()) return opened.status();
     listener = std::move(*opened);
-    servers[static_cast<int>(Role::kScheduler)] = StartServer(&scheduler_door, true);
-    servers[static_cast<int>(Role::kReader)] = StartServer(&reader_door, true);
-    servers[static_cast<int>(Role::kDenied)] = StartServer(&denied_door, false);
+    servers[static_cast<int>(Role::kScheduler)] = StartServer(&scheduler_door, true, true);
+    servers[static_cast<int>(Role::kReader)] = StartServer(&reader_door, true, false);
+    servers[static_cast<int>(Role::kDenied)] = StartServer(&denied_door, false, false);
     for (const auto& server : servers) {
       if (server == nullptr) return absl::InternalError("cannot start the gRPC server");
     }
@@ -200,7 +210,7 @@ absl::Status RunServer(const ServerOptions& options) {
   std::unique_ptr<grpc::Server> tcp_server;
   if (!options.tcp_listen.empty()) {
     int tcp_port = 0;
-    tcp_server = StartServer(&tls_door, true, options.tcp_listen, tls, &tcp_port);
+    tcp_server = StartServer(&tls_door, true, true, options.tcp_listen, tls, &tcp_port);
     if (tcp_server == nullptr || tcp_port == 0) {
       return absl::UnavailableError(Cat("--listen ", options.tcp_listen, ": cannot listen"));
     }

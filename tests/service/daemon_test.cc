@@ -250,6 +250,37 @@ TEST_F(Daemon, NamesInLogsAreEscapedAndBounded) {
   EXPECT_LT(log.size(), 64u << 10) << "a 20 MB name must not make a 20 MB log";
 }
 
+// Bytes that are no ScheduleRequest fail inside gRPC before Schedule runs: that was
+// INTERNAL with an empty message, and not counted.
+TEST_F(Daemon, UnparsableRequestIsRefusedWithAMessageAndCounted) {
+  grpc::GenericStub generic(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice garbage(std::string("\xff\xff\xff\xff"));
+  grpc::ByteBuffer request(&garbage, 1);
+  grpc::ByteBuffer reply;
+  std::mutex mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  grpc::Status result;
+  generic.UnaryCall(&context, "/accelpack.v1.Placement/Schedule", grpc::StubOptions(), &request,
+                    &reply, [&](grpc::Status status) {
+                      std::lock_guard lock(mu);
+                      result = status;
+                      done = true;
+                      done_cv.notify_one();
+                    });
+  {
+    std::unique_lock lock(mu);
+    done_cv.wait(lock, [&] { return done; });
+  }
+  EXPECT_EQ(result.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(result.error_message(), HasSubstr("not a valid accelpack.v1.ScheduleRequest"));
+  EXPECT_EQ(Status().rejected_snapshots_total(), 1u);
+  v1::ScheduleResponse response;
+  EXPECT_TRUE(Schedule(Sample(), &response).ok());
+}
+
 TEST_F(Daemon, BadPolicyReloadKeepsTheGoodPolicy) {
   std::ofstream(policy_) << "name: second\n";
   ::kill(pid_, SIGHUP);
