@@ -55,10 +55,14 @@ class GrpcFixture {
     socket_ =
         (std::filesystem::temp_directory_path() / ("bench-" + std::to_string(::getpid()) + ".sock"))
             .string();
-    // accelpackd's own path: it accepts, checks the peer, hands the fd to gRPC.
+    // accelpackd's own path: it accepts, checks the peer, hands the fd to gRPC, whose
+    // Schedule calls pass the unparsable-request interceptor.
     grpc::ServerBuilder builder;
     builder.SetMaxReceiveMessageSize(256 * 1024 * 1024);
     builder.RegisterService(&service_);
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counters;
+    counters.push_back(service::PlacementService::CountUnparsableRequests(&service_));
+    builder.experimental().SetInterceptorCreators(std::move(counters));
     server_ = builder.BuildAndStart();
     listener_ = std::move(
         service::UnixListener::Open({.path = socket_, .mode = 0600, .group = ""}).value());
