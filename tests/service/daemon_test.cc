@@ -74,6 +74,31 @@ class Daemon : public ::testing::Test {
     return stub_->Schedule(&context, request, response);
   }
 
+  // A unary call with raw request bytes (no generated stub): what another client,
+  // or garbage, would send.
+  grpc::Status RawCall(const std::string& method, const std::string& bytes) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::GenericStub generic(channel_);
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer reply;
+    std::mutex mu;
+    std::condition_variable done_cv;
+    bool done = false;
+    grpc::Status result;
+    generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &reply,
+                      [&](grpc::Status status) {
+                        std::lock_guard lock(mu);
+                        result = status;
+                        done = true;
+                        done_cv.notify_one();
+                      });
+    std::unique_lock lock(mu);
+    done_cv.wait(lock, [&] { return done; });
+    return result;
+  }
+
   v1::GetStatusResponse Status() {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -126,27 +151,8 @@ TEST_F(Daemon, SchedulesAndReportsStatus) {
 }
 
 TEST_F(Daemon, AnswersTheStandardHealthCheck) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   // grpc.health.v1.Health/Check with an empty request: a serialized empty message.
-  grpc::GenericStub generic(channel_);
-  grpc::ByteBuffer request;
-  grpc::ByteBuffer reply;
-  grpc::Slice empty("");
-  request = grpc::ByteBuffer(&empty, 1);
-  std::mutex mu;
-  std::condition_variable done_cv;
-  bool done = false;
-  grpc::Status result;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &reply,
-                    [&](grpc::Status status) {
-                      std::lock_guard lock(mu);
-                      result = status;
-                      done = true;
-                      done_cv.notify_one();
-                    });
-  std::unique_lock lock(mu);
-  done_cv.wait(lock, [&] { return done; });
+  const grpc::Status result = RawCall("/grpc.health.v1.Health/Check", "");
   EXPECT_TRUE(result.ok()) << result.error_message();
 }
 
@@ -253,27 +259,7 @@ TEST_F(Daemon, NamesInLogsAreEscapedAndBounded) {
 // Bytes that are no ScheduleRequest fail inside gRPC before Schedule runs: that was
 // INTERNAL with an empty message, and not counted.
 TEST_F(Daemon, UnparsableRequestIsRefusedWithAMessageAndCounted) {
-  grpc::GenericStub generic(channel_);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Slice garbage(std::string("\xff\xff\xff\xff"));
-  grpc::ByteBuffer request(&garbage, 1);
-  grpc::ByteBuffer reply;
-  std::mutex mu;
-  std::condition_variable done_cv;
-  bool done = false;
-  grpc::Status result;
-  generic.UnaryCall(&context, "/accelpack.v1.Placement/Schedule", grpc::StubOptions(), &request,
-                    &reply, [&](grpc::Status status) {
-                      std::lock_guard lock(mu);
-                      result = status;
-                      done = true;
-                      done_cv.notify_one();
-                    });
-  {
-    std::unique_lock lock(mu);
-    done_cv.wait(lock, [&] { return done; });
-  }
+  const grpc::Status result = RawCall("/accelpack.v1.Placement/Schedule", "\xff\xff\xff\xff");
   EXPECT_EQ(result.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(result.error_message(), HasSubstr("not a valid accelpack.v1.ScheduleRequest"));
   EXPECT_EQ(Status().rejected_snapshots_total(), 1u);
