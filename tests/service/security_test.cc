@@ -263,18 +263,27 @@ class OtherUsers : public SocketTest {
     slurm_ = "aps" + tag;
     operator_ = "apo" + tag;
     outsider_ = "apx" + tag;
-    created_ =
-        std::system(("groupadd " + group_ + " && useradd -M -N -s /usr/sbin/nologin " + slurm_ +
-                     " && useradd -M -N -s /usr/sbin/nologin -G " + group_ + " " + operator_ +
-                     " && useradd -M -N -s /usr/sbin/nologin " + outsider_ + " >/dev/null 2>&1")
-                        .c_str()) == 0;
+    // Tests run as parallel processes: useradd may find /etc/passwd locked; retry.
+    for (int attempt = 0; attempt < 5 && !created_; ++attempt) {
+      created_ =
+          std::system(("groupadd " + group_ + " && useradd -M -N -s /usr/sbin/nologin " + slurm_ +
+                       " && useradd -M -N -s /usr/sbin/nologin -G " + group_ + " " + operator_ +
+                       " && useradd -M -N -s /usr/sbin/nologin " + outsider_ + " >/dev/null 2>&1")
+                          .c_str()) == 0;
+      if (!created_) {
+        RemoveUsers();
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    }
   }
-  static void TearDownTestSuite() {
-    if (group_.empty()) return;
+  static void RemoveUsers() {
     const int ignored = std::system(("userdel " + slurm_ + "; userdel " + operator_ + "; userdel " +
-                                     outsider_ + "; groupdel " + group_ + " 2>/dev/null")
+                                     outsider_ + "; groupdel " + group_ + " >/dev/null 2>&1")
                                         .c_str());
     (void)ignored;
+  }
+  static void TearDownTestSuite() {
+    if (!group_.empty()) RemoveUsers();
   }
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to create local users (useradd)";
