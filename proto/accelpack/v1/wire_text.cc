@@ -52,8 +52,9 @@ bool IsPlainAscii(std::string_view text) {
   return true;
 }
 
-// Bytes of the escape sequence that starts at text[pos] with ESC (0x1B) or the C1
-// CSI (U+009B, `csi_length` bytes); at least the introducer itself.
+// Bytes of the escape sequence at text[pos]; `introducer` is 1 for ESC (0x1B), 2
+// for the C1 CSI (U+009B in UTF-8). CSI runs to its final byte, OSC to BEL or
+// ESC \, anything else is ESC and one more byte; at least the introducer itself.
 size_t EscapeSequenceLength(std::string_view text, size_t pos, size_t introducer) {
   size_t i = pos + introducer;
   const bool csi = introducer == 2 || (i < text.size() && text[i] == '[');
