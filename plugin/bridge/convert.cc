@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "accelpack/v1/wire_text.h"
 
 namespace accelpack::bridge {
 namespace {
@@ -174,7 +175,8 @@ absl::StatusOr<PlanData> PlanFromProto(const pb::ScheduleResponse& response,
   PlanData plan;
   const pb::Plan& in = response.plan();
   plan.engine_latency_us = response.engine_latency_us();
-  plan.policy_name = response.policy_name();
+  // The plugin logs the policy name: one short printable line, whatever the core sent.
+  plan.policy_name = wire::OneLine(response.policy_name(), wire::kMaxLabelBytes);
   plan.reservations.reserve(static_cast<size_t>(in.reservations_size()));
   for (const pb::Reservation& reservation : in.reservations()) {
     plan.reservations.push_back(
@@ -193,12 +195,10 @@ absl::StatusOr<PlanData> PlanFromProto(const pb::ScheduleResponse& response,
   }
   plan.reasons.reserve(static_cast<size_t>(in.pending_size()));
   for (const pb::PendingReason& reason : in.pending()) {
-    // A reason goes verbatim into squeue: keep it to one printable line.
-    std::string message = reason.message().substr(0, 200);
-    for (char& c : message) {
-      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-    }
-    plan.reasons.push_back({reason.job_id(), FromProto(reason.code()), std::move(message)});
+    // A reason goes verbatim into squeue: one printable line, cut at a character
+    // boundary, with no terminal escape sequences, whatever the core sent.
+    plan.reasons.push_back({reason.job_id(), FromProto(reason.code()),
+                            wire::OneLine(reason.message(), wire::kMaxReasonBytes)});
   }
   if (absl::Status shape = CheckPlanShape(plan, snap); !shape.ok()) return shape;
   return plan;

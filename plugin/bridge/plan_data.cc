@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "accelpack/v1/wire_text.h"
 
 namespace accelpack::bridge {
 
@@ -146,9 +147,15 @@ absl::Status ExportPlan(const PlanData& plan, ap_plan_t* out) {
 
 void CopyError(absl::string_view message, char* err, size_t errlen) noexcept {
   if (err == nullptr || errlen == 0) return;
-  size_t n = message.size() < errlen - 1 ? message.size() : errlen - 1;
-  std::memcpy(err, message.data(), n);
-  err[n] = '\0';
+  // The plugin logs this: texts from the core or gRPC are escaped and bounded here.
+  std::string text;
+  try {
+    text = wire::Printable(std::string_view(message.data(), message.size()), errlen - 1);
+  } catch (...) {  // out of memory: no message rather than an unchecked one
+    text.clear();
+  }
+  std::memcpy(err, text.data(), text.size());
+  err[text.size()] = '\0';
 }
 
 }  // namespace accelpack::bridge

@@ -48,7 +48,8 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap);
 // an allocation fails; `out` is then empty.
 absl::Status ExportPlan(const PlanData& plan, ap_plan_t* out);
 
-// Writes `message` into a C buffer, always NUL-terminated when errlen > 0.
+// Writes `message` into a C buffer, always NUL-terminated when errlen > 0, escaped
+// (wire::Printable) and cut to fit: the plugin logs it.
 void CopyError(absl::string_view message, char* err, size_t errlen) noexcept;
 
 }  // namespace accelpack::bridge

@@ -232,9 +232,10 @@ static uint32_t _cycle(bool force)
 		      cycle_no, snap_lc.held_ms, source, core_ms,
 		      apply_lc.held_ms, apply_lc.max_hold_ms, apply_lc.yields,
 		      stats.started, stats.dropped, pending);
-	if (snap.skipped_het || snap.skipped_cap)
-		debug("accelpack: cycle %" PRIu64 ": left out %u heterogeneous, %u over MaxPendingJobs",
-		      cycle_no, snap.skipped_het, snap.skipped_cap);
+	if (snap.skipped_het || snap.skipped_cap || snap.skipped_limits)
+		debug("accelpack: cycle %" PRIu64 ": left out %u heterogeneous, %u over MaxPendingJobs, %u held by Slurm's limits or licenses",
+		      cycle_no, snap.skipped_het, snap.skipped_cap,
+		      snap.skipped_limits);
 
 	ap_plan_free(&plan);
 	snapshot_free(&snap);

@@ -20,6 +20,7 @@ typedef struct {
 	uint64_t *fingerprints;		/* per pending job, see job_fingerprint */
 	uint32_t skipped_het;		/* pending jobs left out, by cause */
 	uint32_t skipped_throttle;
+	uint32_t skipped_limits;	/* held by Slurm's limits or licenses */
 	uint32_t skipped_cap;
 	arena_t arena;
 } snapshot_t;

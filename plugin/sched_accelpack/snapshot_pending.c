@@ -10,8 +10,11 @@
 #include "slurm/slurm.h"
 #include "src/common/xmalloc.h"
 #include "src/common/xstring.h"
-#include "src/slurmctld/job_scheduler.h"
 #include "src/slurmctld/slurmctld.h"
+/* after slurmctld.h: they use its types without including it */
+#include "src/slurmctld/acct_policy.h"
+#include "src/slurmctld/job_scheduler.h"
+#include "src/slurmctld/licenses.h"
 
 #include "job_request.h"
 #include "refusals.h"
@@ -27,6 +30,27 @@ static void _say_skipped(job_record_t *job_ptr, const char *why)
 	job_ptr->state_desc = xstrdup(why);
 	job_ptr->state_reason = WAIT_NO_REASON;
 	last_job_update = time(NULL);
+}
+
+/*
+ * Slurm's own gates before placement, as its main scheduler asks them:
+ * association/QOS limits and licenses. A job they hold keeps Slurm's reason;
+ * planning it would only have select_nodes refuse it every cycle.
+ */
+static bool _slurm_allows(job_record_t *job_ptr, time_t now)
+{
+	if (!acct_policy_job_runnable_state(job_ptr) &&
+	    !acct_policy_job_runnable_pre_select(job_ptr, false))
+		return false;
+	if (license_job_test(job_ptr, now, true) != SLURM_SUCCESS) {
+		if (job_ptr->state_reason != WAIT_LICENSES) {
+			job_ptr->state_reason = WAIT_LICENSES;
+			xfree(job_ptr->state_desc);
+			last_job_update = now;
+		}
+		return false;
+	}
+	return true;
 }
 
 /* Open-addressing set of job records already in the snapshot: a job that
@@ -107,6 +131,10 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 		}
 		if (job_ptr->preempt_in_progress)
 			continue;
+		if (!_slurm_allows(job_ptr, snap->snap.now)) {
+			snap->skipped_limits++;
+			continue;
+		}
 		if (((job_ptr->array_task_id != NO_VAL) ||
 		     job_ptr->array_recs) && !job_array_start_test(job_ptr)) {
 			snap->skipped_throttle++;	/* %N throttle */

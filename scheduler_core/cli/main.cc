@@ -6,7 +6,9 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "cli/status_view.h"
@@ -21,8 +23,30 @@ std::string TargetFor(const std::string& socket, const std::string& address) {
   return address.empty() ? "unix:" + socket : address;
 }
 
-int Status(const std::string& target, bool json, int timeout_ms) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+// accelpackd serves TCP only with TLS and client certificates.
+struct TlsFiles {
+  std::string ca, cert, key;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::shared_ptr<grpc::ChannelCredentials> CredentialsFor(const std::string& address,
+                                                         const TlsFiles& tls) {
+  if (address.empty()) return grpc::InsecureChannelCredentials();  // Unix socket: peer uid
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = ReadFile(tls.ca);
+  options.pem_private_key = ReadFile(tls.key);
+  options.pem_cert_chain = ReadFile(tls.cert);
+  return grpc::SslCredentials(options);
+}
+
+int Status(const std::string& target, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+           bool json, int timeout_ms) {
+  auto channel = grpc::CreateChannel(target, credentials);
   auto stub = v1::Placement::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
@@ -72,7 +96,15 @@ int main(int argc, char** argv) {
   std::string address;
   int timeout_ms = 3000;
   app.add_option("--socket", socket, "accelpackd's Unix socket")->capture_default_str();
-  app.add_option("--address", address, "gRPC target instead of the socket (host:port)");
+  app.add_option("--address", address, "gRPC target instead of the socket (host:port, TLS)");
+  TlsFiles tls;
+  auto* tls_ca = app.add_option("--tls-ca", tls.ca, "PEM CA that signed accelpackd's certificate")
+                     ->needs(app.get_option("--address"));
+  auto* tls_cert = app.add_option("--tls-cert", tls.cert, "PEM client certificate for --address");
+  auto* tls_key = app.add_option("--tls-key", tls.key, "PEM client key for --address");
+  tls_ca->needs(tls_cert)->needs(tls_key);
+  tls_cert->needs(tls_ca);
+  tls_key->needs(tls_ca);
   app.add_option("--timeout-ms", timeout_ms, "deadline for the call")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -91,7 +123,21 @@ int main(int argc, char** argv) {
   show->add_option("file", show_path, "policy YAML");
 
   CLI11_PARSE(app, argc, argv);
-  if (status->parsed()) return Status(TargetFor(socket, address), json, timeout_ms);
+  if (status->parsed()) {
+    if (!address.empty() && tls.ca.empty()) {
+      std::cerr << "accelpack: --address needs --tls-ca, --tls-cert and --tls-key "
+                   "(accelpackd serves TCP only with TLS and client certificates)\n";
+      return 2;
+    }
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    try {
+      credentials = CredentialsFor(address, tls);
+    } catch (const std::exception& e) {
+      std::cerr << "accelpack: " << e.what() << "\n";
+      return 2;
+    }
+    return Status(TargetFor(socket, address), credentials, json, timeout_ms);
+  }
   if (check->parsed()) return PolicyCheck(check_path);
   if (show->parsed()) return PolicyShow(show_path);
   return 2;

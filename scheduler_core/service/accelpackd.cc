@@ -4,8 +4,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "accelpack/v1/wire_text.h"
 #include "common/strings.h"
 #include "service/server.h"
+#include "service/unix_listener.h"
 
 int main(int argc, char** argv) {
   accelpack::service::ServerOptions options;
@@ -15,8 +17,21 @@ int main(int argc, char** argv) {
   app.add_option("--socket", options.socket_path, "Unix socket to serve on (empty: none)")
       ->capture_default_str();
   app.add_option("--socket-mode", mode, "permissions of the socket (octal)")->capture_default_str();
-  app.add_option("--socket-group", options.socket_group, "group owning the socket (operators)");
-  app.add_option("--listen", options.tcp_listen, "also serve on TCP host:port (no authentication)");
+  app.add_option("--socket-group", options.socket_group, "group owning the socket");
+  app.add_option("--slurm-user", options.slurm_user,
+                 "user that may Schedule besides root and accelpackd's own (default: slurm, if "
+                 "that user exists)");
+  app.add_option("--operator-group", options.operator_group,
+                 "group whose members may read status (default: --socket-group)");
+  app.add_option("--listen", options.tcp_listen,
+                 "also serve on TCP host:port, TLS with client certificates only");
+  app.add_option("--tls-cert", options.tls_cert, "PEM certificate (chain) for --listen");
+  app.add_option("--tls-key", options.tls_key, "PEM private key for --listen");
+  app.add_option("--tls-client-ca", options.tls_client_ca,
+                 "PEM CA that client certificates must chain to");
+  app.add_option("--tls-scheduler-name", options.tls_scheduler_names,
+                 "client certificate common name that may Schedule over TCP (repeatable)")
+      ->capture_default_str();
   app.add_option("--policy", options.policy_path, "policy file (YAML); reloaded on SIGHUP");
   app.add_option("--topology", options.topology_path,
                  "accelpack-probe JSON report(s): a file or a directory of *.json");
@@ -26,19 +41,20 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", ACCELPACK_VERSION);
   CLI11_PARSE(app, argc, argv);
 
-  try {
-    options.socket_mode = static_cast<unsigned>(std::stoul(mode, nullptr, 8));
-  } catch (const std::exception&) {
-    spdlog::error("--socket-mode {}: expected an octal mode like 0660", mode);
+  const auto parsed_mode = accelpack::service::ParseSocketMode(mode);
+  if (!parsed_mode.ok()) {
+    spdlog::error("{}", accelpack::MessageOf(parsed_mode.status()));
     return 2;
   }
+  options.socket_mode = *parsed_mode;
   // Logs go to stderr, where service managers and the quickstart collect them.
   spdlog::set_default_logger(spdlog::stderr_color_mt("accelpackd"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e accelpackd[%P] %l: %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
   const absl::Status status = accelpack::service::RunServer(options);
   if (!status.ok()) {
-    spdlog::error("{}", accelpack::MessageOf(status));
+    // Start-up errors quote files and names: escaped, bounded, one line.
+    spdlog::error("{}", accelpack::wire::Printable(accelpack::MessageOf(status)));
     return 1;
   }
   return 0;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "accelpack/v1/wire_text.h"
 #include "common/strings.h"
 #include "engine/engine.h"
 #include "engine/usage.h"
@@ -13,21 +14,109 @@ namespace accelpack::service {
 
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(MessageOf(status)));
+// A refusal always says why: the message names the field, with the names it
+// quotes escaped and bounded (they are the caller's bytes).
+std::string RefusalText(const absl::Status& status) {
+  const std::string text = wire::Printable(MessageOf(status));
+  return text.empty() ? Cat("snapshot refused (", absl::StatusCodeToString(status.code()), ")")
+                      : text;
 }
 
 }  // namespace
 
+PlacementService::PlacementService(const PolicyStore* policies, const TopologyBook* topology)
+    : policies_(policies), topology_(topology), record_(std::make_shared<Record>()) {}
+
+PlacementService::PlacementService(const PlacementService& shared, RoleOf role_of,
+                                   Describe describe)
+    : policies_(shared.policies_),
+      topology_(shared.topology_),
+      record_(shared.record_),
+      role_of_(std::move(role_of)),
+      describe_(std::move(describe)) {}
+
+grpc::Status PlacementService::Allow(const grpc::ServerContext& context, Role needed,
+                                     std::string_view call) const {
+  const Role role = role_of_ ? role_of_(context) : Role::kScheduler;
+  if (role >= needed) return grpc::Status::OK;
+  if (role != Role::kDenied) {
+    spdlog::warn("refused {} from {} ({}): {} needs the {} role", call, context.peer(),
+                 describe_ ? describe_(context) : std::string(RoleName(role)), call,
+                 RoleName(needed));
+  }
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      Cat(call, " needs the ", RoleName(needed), " role; this connection is ",
+                          RoleName(role), " (see accelpackd --slurm-user, --operator-group)"));
+}
+
+namespace {
+
+class UnparsableRequestInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  UnparsableRequestInterceptor(grpc::experimental::ServerRpcInfo* info,
+                               std::function<std::string(std::string_view)> record)
+      : info_(info), record_(std::move(record)) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      // Schedule itself never answers INTERNAL: this is gRPC's failed parse.
+      const grpc::Status status = methods->GetSendStatus();
+      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty()) {
+        methods->ModifySendStatus(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                               record_(info_->server_context()->peer())));
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  grpc::experimental::ServerRpcInfo* info_;
+  std::function<std::string(std::string_view)> record_;
+};
+
+class UnparsableRequestCounter final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit UnparsableRequestCounter(std::function<std::string(std::string_view)> record)
+      : record_(std::move(record)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    if (std::string_view(info->method()) != "/accelpack.v1.Placement/Schedule") return nullptr;
+    return new UnparsableRequestInterceptor(info, record_);
+  }
+
+ private:
+  std::function<std::string(std::string_view)> record_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+PlacementService::CountUnparsableRequests(PlacementService* service) {
+  return std::make_unique<UnparsableRequestCounter>(
+      [service](std::string_view peer) { return service->RecordUnparsable(peer); });
+}
+
+std::string PlacementService::RecordUnparsable(std::string_view peer) {
+  RecordRejected();
+  const std::string text =
+      "request: not a valid accelpack.v1.ScheduleRequest message (protobuf parse failed)";
+  spdlog::warn("rejected snapshot from {}: {}", peer, text);
+  return text;
+}
+
 void PlacementService::RecordRejected() {
-  std::lock_guard lock(mu_);
-  last_.set_rejected_snapshots_total(last_.rejected_snapshots_total() + 1);
+  std::lock_guard lock(record_->mu);
+  record_->last.set_rejected_snapshots_total(record_->last.rejected_snapshots_total() + 1);
 }
 
 grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
                                         const v1::ScheduleRequest* request,
                                         v1::ScheduleResponse* response) {
   const auto started = std::chrono::steady_clock::now();
+  if (grpc::Status allowed = Allow(*context, Role::kScheduler, "Schedule"); !allowed.ok())
+    return allowed;
   auto snapshot = SnapshotFromProto(request->snapshot());
   const auto policy = policies_->Current();
   if (snapshot.ok() && topology_ != nullptr) topology_->Annotate(*snapshot);
@@ -35,8 +124,9 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
       snapshot.ok() ? model::ValidateSnapshot(*snapshot, policy->catalog) : snapshot.status();
   if (!valid.ok()) {
     RecordRejected();
-    spdlog::warn("rejected snapshot from {}: {}", context->peer(), MessageOf(valid));
-    return ToGrpc(valid);
+    const std::string text = RefusalText(valid);
+    spdlog::warn("rejected snapshot from {}: {}", context->peer(), text);
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, text);
   }
   const engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline);
   const auto latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -44,37 +134,42 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
                               .count();
   *response->mutable_plan() = PlanToProto(plan, *snapshot, policy->catalog);
   response->set_engine_latency_us(static_cast<uint64_t>(latency_us));
-  response->set_policy_name(policy->pipeline->name);
+  const std::string policy_name = wire::OneLine(policy->pipeline->name, wire::kMaxLabelBytes);
+  response->set_policy_name(policy_name);
 
   const auto usage = engine::UsageByKind(*snapshot, policy->catalog, plan);
   {
-    std::lock_guard lock(mu_);
-    last_.set_has_cycle(true);
-    last_.set_last_cycle_unix(snapshot->now);
-    last_.set_cycles_total(last_.cycles_total() + 1);
-    last_.set_last_cycle_latency_us(static_cast<uint64_t>(latency_us));
-    last_.set_nodes(static_cast<uint32_t>(snapshot->nodes.size()));
-    last_.set_pending_jobs(static_cast<uint32_t>(snapshot->pending.size() - plan.starts.size()));
-    last_.set_running_jobs(static_cast<uint32_t>(snapshot->running.size() + plan.starts.size()));
-    last_.set_started_last_cycle(static_cast<uint32_t>(plan.starts.size()));
-    last_.set_policy_name(policy->pipeline->name);
-    UsageToProto(usage, policy->catalog, last_.mutable_kinds());
+    std::lock_guard lock(record_->mu);
+    v1::GetStatusResponse& last = record_->last;
+    last.set_has_cycle(true);
+    last.set_last_cycle_unix(snapshot->now);
+    last.set_cycles_total(last.cycles_total() + 1);
+    last.set_last_cycle_latency_us(static_cast<uint64_t>(latency_us));
+    last.set_nodes(static_cast<uint32_t>(snapshot->nodes.size()));
+    last.set_pending_jobs(static_cast<uint32_t>(snapshot->pending.size() - plan.starts.size()));
+    last.set_running_jobs(static_cast<uint32_t>(snapshot->running.size() + plan.starts.size()));
+    last.set_started_last_cycle(static_cast<uint32_t>(plan.starts.size()));
+    last.set_policy_name(policy_name);
+    UsageToProto(usage, policy->catalog, last.mutable_kinds());
   }
   // Cycles that start nothing are routine at ~10 per second: keep them at debug.
   const auto level = plan.starts.empty() ? spdlog::level::debug : spdlog::level::info;
   spdlog::log(level,
               "cycle from {}: {} nodes, {} pending, {} running -> {} started, {} reserved, {} us",
-              request->caller().empty() ? context->peer() : request->caller(),
+              request->caller().empty() ? context->peer()
+                                        : wire::Printable(request->caller(), wire::kMaxLabelBytes),
               snapshot->nodes.size(), snapshot->pending.size(), snapshot->running.size(),
               plan.starts.size(), plan.reservations.size(), latency_us);
   return grpc::Status::OK;
 }
 
-grpc::Status PlacementService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+grpc::Status PlacementService::GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest*,
                                          v1::GetStatusResponse* response) {
-  std::lock_guard lock(mu_);
-  *response = last_;
-  response->set_policy_name(policies_->CurrentName());
+  if (grpc::Status allowed = Allow(*context, Role::kReader, "GetStatus"); !allowed.ok())
+    return allowed;
+  std::lock_guard lock(record_->mu);
+  *response = record_->last;
+  response->set_policy_name(wire::OneLine(policies_->CurrentName(), wire::kMaxLabelBytes));
   response->set_version(ACCELPACK_VERSION);
   return grpc::Status::OK;
 }

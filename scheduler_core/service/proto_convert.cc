@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "accelpack/v1/wire_text.h"
 #include "common/strings.h"
 
 namespace accelpack::service {
@@ -119,16 +120,36 @@ v1::JobClass ClassToProto(model::JobClass job_class) {
   return v1::JOB_CLASS_UNSPECIFIED;
 }
 
+// Names are opaque bytes (Slurm's, in any encoding); only their length is bounded
+// here, so that no later log, message or look-up handles megabytes of one name.
+absl::Status Name(const std::string& wire, const FieldPath& field, std::string* out) {
+  if (wire.size() > wire::kMaxNameBytes) {
+    return absl::InvalidArgumentError(Cat(field.ToString(), ": ", wire.size(),
+                                          " bytes, longer than the ", wire::kMaxNameBytes,
+                                          " allowed for a name"));
+  }
+  *out = wire;
+  return absl::OkStatus();
+}
+
 template <typename Repeated>
-std::vector<std::string> Strings(const Repeated& repeated) {
-  return {repeated.begin(), repeated.end()};
+absl::Status Names(const Repeated& repeated, const FieldPath& parent, std::string_view name,
+                   std::vector<std::string>* out) {
+  out->resize(static_cast<size_t>(repeated.size()));
+  for (int i = 0; i < repeated.size(); ++i) {
+    if (repeated[i].size() > wire::kMaxNameBytes) {
+      return Name(repeated[i], parent.Child(name, i), &(*out)[static_cast<size_t>(i)]);
+    }
+    (*out)[static_cast<size_t>(i)] = repeated[i];
+  }
+  return absl::OkStatus();
 }
 
 absl::Status NodeFromProto(const v1::Node& wire, const FieldPath& field, model::Node* node) {
-  node->name = wire.name();
+  ACCELPACK_RETURN_IF_ERROR(Name(wire.name(), field.Child("name"), &node->name));
   node->state = StateFromProto(wire.state());
-  node->partitions = Strings(wire.partitions());
-  node->features = Strings(wire.features());
+  ACCELPACK_RETURN_IF_ERROR(Names(wire.partitions(), field, "partitions", &node->partitions));
+  ACCELPACK_RETURN_IF_ERROR(Names(wire.features(), field, "features", &node->features));
   ACCELPACK_RETURN_IF_ERROR(
       Narrow(wire.cpus_total(), field.Child("cpus_total"), &node->cpus_total));
   ACCELPACK_RETURN_IF_ERROR(
@@ -142,9 +163,9 @@ absl::Status NodeFromProto(const v1::Node& wire, const FieldPath& field, model::
     const v1::AcceleratorPool& pool_wire = wire.accelerators(a);
     const FieldPath at = field.Child("accelerators", a);
     model::AcceleratorPool pool;
-    pool.gres_name = pool_wire.gres_name();
-    pool.gres_type = pool_wire.gres_type();
-    pool.kind = pool_wire.kind();
+    ACCELPACK_RETURN_IF_ERROR(Name(pool_wire.gres_name(), at.Child("gres_name"), &pool.gres_name));
+    ACCELPACK_RETURN_IF_ERROR(Name(pool_wire.gres_type(), at.Child("gres_type"), &pool.gres_type));
+    ACCELPACK_RETURN_IF_ERROR(Name(pool_wire.kind(), at.Child("kind"), &pool.kind));
     ACCELPACK_RETURN_IF_ERROR(Narrow(pool_wire.count(), at.Child("count"), &pool.count));
     ACCELPACK_RETURN_IF_ERROR(
         Narrow(pool_wire.allocated(), at.Child("allocated"), &pool.allocated));
@@ -168,24 +189,30 @@ absl::Status NodeFromProto(const v1::Node& wire, const FieldPath& field, model::
     }
     node->accelerators.push_back(std::move(pool));
   }
-  node->network_switch = wire.topology().network_switch();
-  node->superpod = wire.topology().superpod();
+  const FieldPath topology = field.Child("topology");
+  ACCELPACK_RETURN_IF_ERROR(Name(wire.topology().network_switch(), topology.Child("network_switch"),
+                                 &node->network_switch));
+  ACCELPACK_RETURN_IF_ERROR(
+      Name(wire.topology().superpod(), topology.Child("superpod"), &node->superpod));
   return absl::OkStatus();
 }
 
 absl::Status PendingFromProto(const v1::PendingJob& wire, const FieldPath& field,
                               model::PendingJob* job) {
   job->id = wire.job_id();
-  job->user = wire.user();
-  job->account = wire.account();
-  job->partitions = Strings(wire.partitions());
+  ACCELPACK_RETURN_IF_ERROR(Name(wire.user(), field.Child("user"), &job->user));
+  ACCELPACK_RETURN_IF_ERROR(Name(wire.account(), field.Child("account"), &job->account));
+  ACCELPACK_RETURN_IF_ERROR(Names(wire.partitions(), field, "partitions", &job->partitions));
   job->priority = wire.priority();
   job->submit_time = wire.submit_time_unix();
   job->time_limit_s = wire.time_limit_s();
   ACCELPACK_RETURN_IF_ERROR(Narrow(wire.num_nodes(), field.Child("num_nodes"), &job->num_nodes));
   const v1::AcceleratorRequest& acc = wire.accelerators();
-  job->accelerators.gres_name = acc.gres_name();
-  job->accelerators.allowed_types = Strings(acc.allowed_types());
+  const FieldPath acc_field = field.Child("accelerators");
+  ACCELPACK_RETURN_IF_ERROR(
+      Name(acc.gres_name(), acc_field.Child("gres_name"), &job->accelerators.gres_name));
+  ACCELPACK_RETURN_IF_ERROR(
+      Names(acc.allowed_types(), acc_field, "allowed_types", &job->accelerators.allowed_types));
   ACCELPACK_RETURN_IF_ERROR(Narrow(acc.count_per_node(),
                                    field.Child("accelerators").Child("count_per_node"),
                                    &job->accelerators.count_per_node));
@@ -196,21 +223,25 @@ absl::Status PendingFromProto(const v1::PendingJob& wire, const FieldPath& field
       Narrow(wire.cpus_per_node(), field.Child("cpus_per_node"), &job->cpus_per_node));
   ACCELPACK_RETURN_IF_ERROR(NarrowMemory(
       wire.memory_per_node_mib(), field.Child("memory_per_node_mib"), &job->memory_per_node_mib));
-  job->features = Strings(wire.features());
+  ACCELPACK_RETURN_IF_ERROR(Names(wire.features(), field, "features", &job->features));
   job->job_class = ClassFromProto(wire.job_class());
-  job->required_nodes = Strings(wire.required_nodes());
-  job->excluded_nodes = Strings(wire.excluded_nodes());
-  job->qos = wire.qos();
+  ACCELPACK_RETURN_IF_ERROR(
+      Names(wire.required_nodes(), field, "required_nodes", &job->required_nodes));
+  ACCELPACK_RETURN_IF_ERROR(
+      Names(wire.excluded_nodes(), field, "excluded_nodes", &job->excluded_nodes));
+  ACCELPACK_RETURN_IF_ERROR(Name(wire.qos(), field.Child("qos"), &job->qos));
   job->exclusive = wire.exclusive();
-  job->refused_nodes = Strings(wire.refused_nodes());
+  ACCELPACK_RETURN_IF_ERROR(
+      Names(wire.refused_nodes(), field, "refused_nodes", &job->refused_nodes));
   job->refused_starts = static_cast<int>(std::min<uint32_t>(
       wire.refused_starts(), static_cast<uint32_t>(std::numeric_limits<int>::max())));
-  job->refused_reason = wire.refused_reason();
-  job->reservations = Strings(wire.reservations());
+  job->refused_reason = wire::OneLine(wire.refused_reason(), wire::kMaxReasonBytes);
+  ACCELPACK_RETURN_IF_ERROR(Names(wire.reservations(), field, "reservations", &job->reservations));
   job->reservation_only = wire.reservation_only();
-  job->feature_any.reserve(static_cast<size_t>(wire.feature_any_size()));
-  for (const v1::FeatureClause& clause : wire.feature_any()) {
-    job->feature_any.push_back(Strings(clause.all()));
+  job->feature_any.resize(static_cast<size_t>(wire.feature_any_size()));
+  for (int c = 0; c < wire.feature_any_size(); ++c) {
+    ACCELPACK_RETURN_IF_ERROR(Names(wire.feature_any(c).all(), field.Child("feature_any", c),
+                                    "all", &job->feature_any[static_cast<size_t>(c)]));
   }
   return absl::OkStatus();
 }
@@ -225,9 +256,11 @@ absl::Status RunningFromProto(const v1::RunningJob& wire, const FieldPath& field
     const v1::NodeAllocation& alloc_wire = wire.allocations(a);
     const FieldPath at = field.Child("allocations", a);
     model::NodeAllocation alloc;
-    alloc.node = alloc_wire.node();
-    alloc.gres_name = alloc_wire.gres_name();
-    alloc.gres_type = alloc_wire.gres_type();
+    ACCELPACK_RETURN_IF_ERROR(Name(alloc_wire.node(), at.Child("node"), &alloc.node));
+    ACCELPACK_RETURN_IF_ERROR(
+        Name(alloc_wire.gres_name(), at.Child("gres_name"), &alloc.gres_name));
+    ACCELPACK_RETURN_IF_ERROR(
+        Name(alloc_wire.gres_type(), at.Child("gres_type"), &alloc.gres_type));
     ACCELPACK_RETURN_IF_ERROR(
         Narrow(alloc_wire.device_count(), at.Child("device_count"), &alloc.device_count));
     for (int d = 0; d < alloc_wire.device_indices_size(); ++d) {
@@ -266,10 +299,16 @@ absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wir
     ACCELPACK_RETURN_IF_ERROR(RunningFromProto(wire.running_jobs(j), FieldPath("running_jobs", j),
                                                &snapshot.running[static_cast<size_t>(j)]));
   }
-  snapshot.reservations.reserve(static_cast<size_t>(wire.reservations_size()));
-  for (const v1::AdvancedReservation& in : wire.reservations()) {
-    snapshot.reservations.push_back(
-        {in.name(), in.start_unix(), in.end_unix(), Strings(in.nodes()), in.partial()});
+  snapshot.reservations.resize(static_cast<size_t>(wire.reservations_size()));
+  for (int r = 0; r < wire.reservations_size(); ++r) {
+    const v1::AdvancedReservation& in = wire.reservations(r);
+    model::AdvancedReservation& out = snapshot.reservations[static_cast<size_t>(r)];
+    const FieldPath field("reservations", r);
+    ACCELPACK_RETURN_IF_ERROR(Name(in.name(), field.Child("name"), &out.name));
+    ACCELPACK_RETURN_IF_ERROR(Names(in.nodes(), field, "nodes", &out.nodes));
+    out.start = in.start_unix();
+    out.end = in.end_unix();
+    out.partial = in.partial();
   }
   return snapshot;
 }
@@ -409,7 +448,9 @@ v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
         out->set_code(v1::PENDING_REASON_CYCLE_LIMIT);
         break;
     }
-    out->set_message(reason.message);
+    // Reasons may echo names (any bytes): the wire's `string` must be valid UTF-8,
+    // and squeue shows one printable line.
+    out->set_message(wire::OneLine(reason.message, wire::kMaxReasonBytes));
   }
   return wire;
 }

@@ -1,78 +1,119 @@
 #include "service/server.h"
 
-#include <grp.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_posix.h>
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
-#include <thread>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <unordered_map>
 
+#include "accelpack/v1/wire_text.h"
 #include "common/strings.h"
+#include "service/access.h"
 #include "service/placement_service.h"
 #include "service/policy_store.h"
 #include "service/topology_book.h"
+#include "service/unix_listener.h"
 
 namespace accelpack::service {
 
 namespace {
 
-// True when something already accepts connections on the socket.
-bool SocketAnswers(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-  const bool answers =
-      ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
-  ::close(fd);
-  return answers;
-}
-
-absl::Status PrepareSocketPath(const std::string& path) {
-  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return absl::InvalidArgumentError(Cat("--socket ", path, ": path longer than ",
-                                          sizeof(sockaddr_un{}.sun_path) - 1, " bytes"));
-  }
+absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view option) {
   std::error_code error;
-  const auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, error);
-  if (error) return absl::FailedPreconditionError(Cat(parent.string(), ": ", error.message()));
-  if (std::filesystem::exists(path, error)) {
-    if (SocketAnswers(path)) {
-      return absl::AlreadyExistsError(Cat(path, ": another accelpackd is serving this socket"));
-    }
-    std::filesystem::remove(path, error);  // stale socket of a daemon that died
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return absl::InvalidArgumentError(Cat(option, " ", path, ": not a readable regular file"));
   }
-  return absl::OkStatus();
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad() || text.find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(Cat(option, " ", path, ": cannot read a PEM file there"));
+  }
+  return text;
 }
 
-absl::Status SecureSocket(const ServerOptions& options) {
-  if (::chmod(options.socket_path.c_str(), options.socket_mode) != 0) {
-    return absl::FailedPreconditionError(
-        Cat(options.socket_path, ": chmod: ", std::strerror(errno)));
-  }
-  if (options.socket_group.empty()) return absl::OkStatus();
-  const group* entry = ::getgrnam(options.socket_group.c_str());
-  if (entry == nullptr) {
+// TCP is served only with TLS and a verified client certificate: the certificate's
+// common name decides the role, as the peer's uid does on the Unix socket.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
+    const ServerOptions& options) {
+  if (options.tls_cert.empty() || options.tls_key.empty() || options.tls_client_ca.empty()) {
     return absl::InvalidArgumentError(
-        Cat("--socket-group ", options.socket_group, ": no such group"));
+        Cat("--listen ", options.tcp_listen,
+            ": TCP is served only with TLS and client certificates; give --tls-cert, --tls-key "
+            "and --tls-client-ca (contrib/make-test-ca.sh makes a test CA)"));
   }
-  if (::chown(options.socket_path.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0) {
-    return absl::FailedPreconditionError(
-        Cat(options.socket_path, ": chown: ", std::strerror(errno)));
+  auto cert = ReadPem(options.tls_cert, "--tls-cert");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem(options.tls_key, "--tls-key");
+  if (!key.ok()) return key.status();
+  auto ca = ReadPem(options.tls_client_ca, "--tls-client-ca");
+  if (!ca.ok()) return ca.status();
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = *ca;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
+Role RoleOfCertificate(const grpc::ServerContext& context, const std::vector<std::string>& names) {
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) return Role::kDenied;
+  for (const grpc::string_ref& name : auth->FindPropertyValues("x509_common_name")) {
+    for (const std::string& allowed : names) {
+      if (std::string_view(name.data(), name.size()) == allowed) return Role::kScheduler;
+    }
   }
-  return absl::OkStatus();
+  return Role::kReader;
+}
+
+// Who is behind each accepted connection, by gRPC's peer name ("fd:12"), for log
+// lines only: roles never depend on it (a closed connection's fd number is reused).
+class PeerBook {
+ public:
+  void Remember(int fd, const PeerIdentity& peer, Role role) {
+    std::lock_guard lock(mu_);
+    names_[Cat("fd:", fd)] = Cat(peer.ToString(), ", ", RoleName(role));
+  }
+  std::string Describe(const grpc::ServerContext& context) const {
+    std::lock_guard lock(mu_);
+    const auto it = names_.find(context.peer());
+    return it == names_.end() ? std::string("unknown peer") : it->second;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::string> names_;  // bounded by open fd numbers
+};
+
+// `schedulers`: the server may receive Schedule calls that count (not the readers'
+// or the denied callers'): garbage sent there is a refused snapshot.
+std::unique_ptr<grpc::Server> StartServer(PlacementService* service, bool health, bool schedulers,
+                                          const std::string& tcp_address = "",
+                                          std::shared_ptr<grpc::ServerCredentials> tls = nullptr,
+                                          int* tcp_port = nullptr) {
+  // Read when each server is built: the denied callers' server has no health service.
+  grpc::EnableDefaultHealthCheckService(health);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(service);
+  builder.SetMaxReceiveMessageSize(256 * 1024 * 1024);  // 10k nodes x 100k jobs fit
+  if (schedulers) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counters;
+    counters.push_back(PlacementService::CountUnparsableRequests(service));
+    builder.experimental().SetInterceptorCreators(std::move(counters));
+  }
+  if (!tcp_address.empty()) {
+    // gRPC clones a SO_REUSEPORT listener per poller; asked for port 0, each clone
+    // got a port of its own, and only the first was reported. One listener, one port.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.AddListeningPort(tcp_address, std::move(tls), tcp_port);
+  }
+  return builder.BuildAndStart();
 }
 
 }  // namespace
@@ -101,9 +142,19 @@ absl::Status RunServer(const ServerOptions& options) {
     spdlog::info("topology reports for {} nodes from {}", topology.node_count(),
                  options.topology_path);
   }
-  PlacementService service(&policies, &topology);
+  if (options.socket_path.empty() && options.tcp_listen.empty()) {
+    return absl::InvalidArgumentError("nothing to listen on: give --socket and/or --listen");
+  }
+  auto rules = MakeAccessRules(options.slurm_user, options.operator_group, options.socket_group);
+  if (!rules.ok()) return rules.status();
+  std::shared_ptr<grpc::ServerCredentials> tls;
+  if (!options.tcp_listen.empty()) {
+    auto credentials = TlsCredentials(options);
+    if (!credentials.ok()) return credentials.status();
+    tls = *credentials;
+  }
 
-  // Signals go to one thread; block them before gRPC starts its own threads.
+  // Signals go to one thread; block them before gRPC and the listener start theirs.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -111,38 +162,64 @@ absl::Status RunServer(const ServerOptions& options) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(256 * 1024 * 1024);  // 10k nodes x 100k jobs fit
-  if (options.socket_path.empty() && options.tcp_listen.empty()) {
-    return absl::InvalidArgumentError("nothing to listen on: give --socket and/or --listen");
-  }
+  // One door per role, all onto the same policies and last-cycle record: a
+  // connection's role is fixed when it is accepted, by which server gets it.
+  PlacementService shared(&policies, &topology);
+  PeerBook peers;
+  const auto describe = [&peers](const grpc::ServerContext& context) {
+    return peers.Describe(context);
+  };
+  PlacementService scheduler_door(
+      shared, [](const grpc::ServerContext&) { return Role::kScheduler; }, describe);
+  PlacementService reader_door(
+      shared, [](const grpc::ServerContext&) { return Role::kReader; }, describe);
+  PlacementService denied_door(shared, [](const grpc::ServerContext&) { return Role::kDenied; });
+  std::unique_ptr<grpc::Server> servers[3];
+  std::unique_ptr<UnixListener> listener;
   if (!options.socket_path.empty()) {
-    absl::Status prepared = PrepareSocketPath(options.socket_path);
-    if (!prepared.ok()) return prepared;
-    builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials());
-  }
-  int tcp_port = 0;
-  if (!options.tcp_listen.empty()) {
-    builder.AddListeningPort(options.tcp_listen, grpc::InsecureServerCredentials(), &tcp_port);
-  }
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || (!options.tcp_listen.empty() && tcp_port == 0)) {
-    return absl::UnavailableError(
-        Cat("cannot listen on ", options.socket_path, " ", options.tcp_listen));
-  }
-  if (!options.socket_path.empty()) {
-    absl::Status secured = SecureSocket(options);
-    if (!secured.ok()) {
-      server->Shutdown();
-      return secured;
+    auto opened = UnixListener::Open(
+        {.path = options.socket_path, .mode = options.socket_mode, .group = options.socket_group});
+    if (!opened.ok()) return opened.status();
+    listener = std::move(*opened);
+    servers[static_cast<int>(Role::kScheduler)] = StartServer(&scheduler_door, true, true);
+    servers[static_cast<int>(Role::kReader)] = StartServer(&reader_door, true, false);
+    servers[static_cast<int>(Role::kDenied)] = StartServer(&denied_door, false, false);
+    for (const auto& server : servers) {
+      if (server == nullptr) return absl::InternalError("cannot start the gRPC server");
     }
-    spdlog::info("listening on unix:{} (mode {:#o})", options.socket_path, options.socket_mode);
+    listener->Start([&servers, &rules, &options, &peers](int fd, const PeerIdentity& peer) {
+      const Role role = rules->RoleOf(peer);
+      peers.Remember(fd, peer, role);
+      if (role == Role::kDenied) {
+        spdlog::warn(
+            "refused connection on {} from {}: not root, accelpackd's user, SlurmUser or "
+            "in the operators' group; its calls get PERMISSION_DENIED",
+            options.socket_path, peer.ToString());
+      } else {
+        spdlog::debug("connection fd:{} from {}: {}", fd, peer.ToString(), RoleName(role));
+      }
+      grpc::AddInsecureChannelFromFd(servers[static_cast<int>(role)].get(), fd);
+    });
+    spdlog::info("listening on unix:{} (mode {:04o}); {}", options.socket_path, options.socket_mode,
+                 rules->ToString());
   }
-  if (tcp_port != 0)
-    spdlog::warn("listening on {} (port {}) without authentication", options.tcp_listen, tcp_port);
-  spdlog::info("policy \"{}\" in force", policies.CurrentName());
+  PlacementService tls_door(
+      shared, [names = options.tls_scheduler_names](const grpc::ServerContext& context) {
+        return RoleOfCertificate(context, names);
+      });
+  std::unique_ptr<grpc::Server> tcp_server;
+  if (!options.tcp_listen.empty()) {
+    int tcp_port = 0;
+    tcp_server = StartServer(&tls_door, true, true, options.tcp_listen, tls, &tcp_port);
+    if (tcp_server == nullptr || tcp_port == 0) {
+      return absl::UnavailableError(Cat("--listen ", options.tcp_listen, ": cannot listen"));
+    }
+    spdlog::info(
+        "listening on {} port {} (TLS, client certificates required; Schedule from "
+        "common names {})",
+        options.tcp_listen, tcp_port, Join(options.tls_scheduler_names, ", "));
+  }
+  spdlog::info("policy \"{}\" in force", wire::Printable(policies.CurrentName()));
 
   for (;;) {
     int signal_number = 0;
@@ -154,21 +231,24 @@ absl::Status RunServer(const ServerOptions& options) {
       }
       absl::Status reloaded = policies.ReloadFromFile(options.policy_path);
       if (reloaded.ok()) {
-        spdlog::info("policy reloaded: \"{}\"", policies.CurrentName());
+        spdlog::info("policy reloaded: \"{}\"", wire::Printable(policies.CurrentName()));
       } else {
-        spdlog::error("policy not reloaded, keeping \"{}\": {}", policies.CurrentName(),
-                      MessageOf(reloaded));
+        spdlog::error("policy not reloaded, keeping \"{}\": {}",
+                      wire::Printable(policies.CurrentName()),
+                      wire::Printable(MessageOf(reloaded)));
       }
       continue;
     }
     spdlog::info("signal {}: shutting down", signal_number);
     break;
   }
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  server->Wait();
-  if (!options.socket_path.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove(options.socket_path, ignored);
+  listener.reset();  // no new connections; removes the socket if it is still ours
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  for (auto* server : {servers[0].get(), servers[1].get(), servers[2].get(), tcp_server.get()}) {
+    if (server != nullptr) server->Shutdown(deadline);
+  }
+  for (auto* server : {servers[0].get(), servers[1].get(), servers[2].get(), tcp_server.get()}) {
+    if (server != nullptr) server->Wait();
   }
   spdlog::info("stopped");
   return absl::OkStatus();

@@ -1,8 +1,10 @@
 // accelpackd's server: listens, serves Placement and health, reloads policy on
-// SIGHUP, stops cleanly on SIGTERM/SIGINT.
+// SIGHUP, stops cleanly on SIGTERM/SIGINT. Who may call what: access.h; the
+// Unix socket: unix_listener.h; TCP only with TLS and client certificates.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -11,8 +13,16 @@ namespace accelpack::service {
 struct ServerOptions {
   std::string socket_path = "/run/accelpack/accelpack.sock";  // empty: no Unix socket
   unsigned socket_mode = 0660;
-  std::string socket_group;   // operators' group that may connect; empty: keep
-  std::string tcp_listen;     // "host:port"; empty: none (no authentication on TCP yet)
+  std::string socket_group;    // group owning the socket; empty: keep accelpackd's
+  std::string slurm_user;      // may Schedule besides root; empty: "slurm" if it exists
+  std::string operator_group;  // may read (GetStatus); empty: socket_group
+  std::string tcp_listen;      // "host:port"; empty: none. Needs the three TLS files
+  std::string tls_cert;        // PEM: this server's certificate chain
+  std::string tls_key;         // PEM: its private key
+  std::string tls_client_ca;   // PEM: CA(s) that client certificates must chain to
+  // Client certificate common names that may Schedule over TCP; other verified
+  // clients may only read.
+  std::vector<std::string> tls_scheduler_names = {"slurmctld"};
   std::string policy_path;    // empty: the built-in default policy
   std::string topology_path;  // accelpack-probe report(s): a file or a directory of *.json
 };

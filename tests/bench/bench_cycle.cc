@@ -1,11 +1,13 @@
 // One scheduling cycle at cluster scale: the engine alone, and the same cycle
-// through gRPC over a real Unix socket (serialize, send, validate, schedule,
+// through gRPC over a real Unix socket accepted as accelpackd accepts it
+// (peer credentials, fd handed to gRPC; serialize, send, validate, schedule,
 // answer). The ratio of the two is the transport's share of a cycle.
 //
 //   build/tests/bench/bench_cycle --benchmark_min_time=2
 #include <benchmark/benchmark.h>
 #include <google/protobuf/arena.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #include "service/policy_store.h"
 #include "service/proto_convert.h"
 #include "service/server.h"
+#include "service/unix_listener.h"
 
 namespace accelpack {
 namespace {
@@ -43,33 +46,47 @@ void BM_EngineCycle(benchmark::State& state) {
 
 class GrpcFixture {
  public:
-  GrpcFixture() : policies_(policy::DefaultPolicy()), service_(&policies_) {
+  GrpcFixture()
+      : policies_(policy::DefaultPolicy()),
+        shared_(&policies_),
+        service_(shared_, [](const grpc::ServerContext&) { return service::Role::kScheduler; }) {
     spdlog::set_level(spdlog::level::warn);  // the per-cycle log line is not what we measure
     service::KeepCycleMemoryMapped();        // as accelpackd does
     socket_ =
         (std::filesystem::temp_directory_path() / ("bench-" + std::to_string(::getpid()) + ".sock"))
             .string();
+    // accelpackd's own path: it accepts, checks the peer, hands the fd to gRPC, whose
+    // Schedule calls pass the unparsable-request interceptor.
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("unix:" + socket_, grpc::InsecureServerCredentials());
     builder.SetMaxReceiveMessageSize(256 * 1024 * 1024);
     builder.RegisterService(&service_);
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counters;
+    counters.push_back(service::PlacementService::CountUnparsableRequests(&service_));
+    builder.experimental().SetInterceptorCreators(std::move(counters));
     server_ = builder.BuildAndStart();
+    listener_ = std::move(
+        service::UnixListener::Open({.path = socket_, .mode = 0600, .group = ""}).value());
+    listener_->Start([this](int fd, const service::PeerIdentity&) {
+      grpc::AddInsecureChannelFromFd(server_.get(), fd);
+    });
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(256 * 1024 * 1024);
     stub_ = v1::Placement::NewStub(
         grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args));
   }
   ~GrpcFixture() {
+    listener_.reset();
     server_->Shutdown();
-    std::filesystem::remove(socket_);
   }
   v1::Placement::Stub& stub() { return *stub_; }
 
  private:
   service::PolicyStore policies_;
+  service::PlacementService shared_;
   service::PlacementService service_;
   std::string socket_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<service::UnixListener> listener_;
   std::unique_ptr<v1::Placement::Stub> stub_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "accelpack/v1/wire_text.h"
 #include "snapshot_builder.h"
 
 namespace accelpack::bridge {
@@ -112,6 +113,21 @@ TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   EXPECT_EQ(r.allocations(0).memory_mib(), 100u);
 }
 
+// Slurm's names are C strings in no declared encoding. A Latin-1 user name (and
+// node name) must reach the core: with proto3 `string` fields the core could not
+// even parse the request, and the whole cycle fell back.
+TEST(SnapshotToProto, NonUtf8NamesSurviveTheWire) {
+  SnapshotBuilder b;
+  b.Node({.name = "gpu-\xe9t\xe9"});  // Latin-1 "gpu-ete" with accents
+  b.Job({.id = 7, .required = {"gpu-\xe9t\xe9"}, .user = "j\xf6rg"});
+  const std::string bytes = SnapshotToProto(b.Get()).SerializeAsString();
+  pb::ClusterSnapshot parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  EXPECT_EQ(parsed.pending_jobs(0).user(), "j\xf6rg");
+  EXPECT_EQ(parsed.nodes(0).name(), "gpu-\xe9t\xe9");
+  EXPECT_EQ(parsed.pending_jobs(0).required_nodes(0), "gpu-\xe9t\xe9");
+}
+
 class PlanFromProtoTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -153,6 +169,41 @@ TEST_F(PlanFromProtoTest, GoodPlan) {
   EXPECT_EQ(plan->reservations[0].job_id, 2u);
   EXPECT_EQ(plan->policy_name, "default");
   EXPECT_EQ(plan->engine_latency_us, 17u);
+}
+
+// squeue shows the reason as is: never half a character, never a terminal command.
+TEST_F(PlanFromProtoTest, ReasonsAreOnePrintableLineCutAtACharacterBoundary) {
+  pb::PendingReason* cut = response_.mutable_plan()->add_pending();
+  cut->set_job_id(1);
+  cut->set_message(std::string(199, 'x') + "\xc3\xa9 and more");  // U+00E9 spans bytes 199-200
+  pb::PendingReason* ansi = response_.mutable_plan()->add_pending();
+  ansi->set_job_id(2);
+  ansi->set_message("\x1b[31mred\x1b[0m \x1b]0;title\x07ok\tnow\xff");
+  absl::StatusOr<PlanData> plan = Convert();
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->reasons.at(0).message, std::string(199, 'x'));     // not 199 x + half of U+00E9
+  EXPECT_EQ(plan->reasons.at(1).message, "red ok now\xEF\xBF\xBD");  // invalid byte: U+FFFD
+}
+
+// The plugin logs the policy name each cycle: a 10 MB name is a 10 MB log line.
+TEST_F(PlanFromProtoTest, PolicyNameIsBoundedAndPrintable) {
+  Start(1, {"a", "b"});
+  response_.mutable_plan()->add_pending()->set_job_id(2);
+  response_.set_policy_name("evil\n" + std::string(10 << 20, 'p'));
+  absl::StatusOr<PlanData> plan = Convert();
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_LE(plan->policy_name.size(), wire::kMaxLabelBytes);
+  EXPECT_EQ(plan->policy_name.substr(0, 6), "evil p");
+}
+
+TEST(CopyError, EscapesControlCharactersAndFitsTheBuffer) {
+  char err[32];
+  CopyError("core said: bad\nforged line \x1b[2J", err, sizeof(err));
+  const std::string text = err;
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+  EXPECT_LT(text.size(), sizeof(err));
+  EXPECT_EQ(text.substr(0, 16), "core said: bad\\x");
 }
 
 TEST_F(PlanFromProtoTest, UnknownJobIsGarbage) {

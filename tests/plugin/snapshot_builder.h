@@ -37,6 +37,7 @@ class SnapshotBuilder {
     uint64_t mem = 0;
     std::vector<std::string> partitions = {"batch"};
     std::vector<std::string> features{}, required{}, excluded{};
+    std::string user = "alice";  // Slurm's bytes, in whatever encoding
   };
 
   SnapshotBuilder& Node(NodeSpec spec) {
@@ -77,7 +78,7 @@ class SnapshotBuilder {
     for (const JobSpec& j : jobs_) {
       ap_pending_job_t job{};
       job.job_id = j.id;
-      job.user = Str("alice");
+      job.user = Str(j.user);
       job.account = Str("research");
       job.qos = Str("normal");
       job.partitions = Strs(j.partitions, &job.partition_cnt);

@@ -4,9 +4,10 @@
 set -euo pipefail
 daemon=$1
 cli=$2
+make_ca=${3:-}
 dir=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
 if out=$("$cli" --socket "$dir/none.sock" status 2>&1); then
@@ -14,7 +15,7 @@ if out=$("$cli" --socket "$dir/none.sock" status 2>&1); then
 fi
 grep -q "cannot reach accelpackd" <<<"$out" || { echo "FAIL: unclear error: $out"; exit 1; }
 
-"$daemon" --socket "$dir/core.sock" 2>"$dir/log" & pid=$!
+"$daemon" --socket "$dir/core.sock" 2>"$dir/log" & pids+=($!)
 for _ in $(seq 100); do [ -S "$dir/core.sock" ] && break; sleep 0.1; done
 table=$("$cli" --socket "$dir/core.sock" status)
 grep -q "no scheduling cycle yet" <<<"$table" || { echo "FAIL: table: $table"; exit 1; }
@@ -26,4 +27,22 @@ if "$cli" policy check "$dir/bad.yaml" 2>"$dir/err"; then echo "FAIL: bad policy
 grep -q 'bad.yaml: scorers\[0\]: unknown scorer "nope"' "$dir/err" || { cat "$dir/err"; exit 1; }
 "$cli" policy show > "$dir/shown.yaml"
 "$cli" policy check "$dir/shown.yaml" | grep -q "is valid"
+
+# TCP: only with TLS and a client certificate (contrib/make-test-ca.sh).
+if out=$("$cli" --address 127.0.0.1:1 status 2>&1); then echo "FAIL: --address without TLS"; exit 1; fi
+grep -q "needs --tls-ca" <<<"$out" || { echo "FAIL: unclear TLS error: $out"; exit 1; }
+if [ -n "$make_ca" ]; then
+  "$make_ca" "$dir/ca" >/dev/null
+  "$daemon" --socket "" --listen 127.0.0.1:0 --tls-cert "$dir/ca/server.pem" \
+    --tls-key "$dir/ca/server.key" --tls-client-ca "$dir/ca/ca.pem" 2>"$dir/tls.log" & pids+=($!)
+  port=
+  for _ in $(seq 100); do
+    port=$(sed -n 's/.*listening on 127.0.0.1:0 port \([0-9]*\).*/\1/p' "$dir/tls.log")
+    [ -n "$port" ] && break; sleep 0.1
+  done
+  [ -n "$port" ] || { echo "FAIL: no TLS port: $(cat "$dir/tls.log")"; exit 1; }
+  "$cli" --address "127.0.0.1:$port" --tls-ca "$dir/ca/ca.pem" --tls-cert "$dir/ca/operator.pem" \
+    --tls-key "$dir/ca/operator.key" status | grep -q "no scheduling cycle yet" \
+    || { echo "FAIL: status over TLS"; exit 1; }
+fi
 echo "cli_test: 1 passed, 0 failed"

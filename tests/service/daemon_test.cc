@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "accelpack/v1/placement.grpc.pb.h"
@@ -23,6 +24,7 @@ namespace {
 
 namespace v1 = ::accelpack::v1;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class Daemon : public ::testing::Test {
  protected:
@@ -40,8 +42,11 @@ class Daemon : public ::testing::Test {
       const std::string log = (dir_ / "daemon.log").string();
       FILE* out = std::freopen(log.c_str(), "w", stderr);
       (void)out;
-      ::execl(ACCELPACKD_PATH, "accelpackd", "--socket", socket_.c_str(), "--policy",
-              policy_.c_str(), "--log-level", "debug", static_cast<char*>(nullptr));
+      // ACCELPACKD_UNDER_TEST: run against another build (e.g. an older daemon).
+      const char* under_test = std::getenv("ACCELPACKD_UNDER_TEST");
+      ::execl(under_test != nullptr ? under_test : ACCELPACKD_PATH, "accelpackd", "--socket",
+              socket_.c_str(), "--policy", policy_.c_str(), "--log-level", "debug",
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
@@ -67,6 +72,31 @@ class Daemon : public ::testing::Test {
     *request.mutable_snapshot() = service::SnapshotToProto(snapshot);
     request.set_caller("daemon_test");
     return stub_->Schedule(&context, request, response);
+  }
+
+  // A unary call with raw request bytes (no generated stub): what another client,
+  // or garbage, would send.
+  grpc::Status RawCall(const std::string& method, const std::string& bytes) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::GenericStub generic(channel_);
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer reply;
+    std::mutex mu;
+    std::condition_variable done_cv;
+    bool done = false;
+    grpc::Status result;
+    generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &reply,
+                      [&](grpc::Status status) {
+                        std::lock_guard lock(mu);
+                        result = status;
+                        done = true;
+                        done_cv.notify_one();
+                      });
+    std::unique_lock lock(mu);
+    done_cv.wait(lock, [&] { return done; });
+    return result;
   }
 
   v1::GetStatusResponse Status() {
@@ -121,27 +151,8 @@ TEST_F(Daemon, SchedulesAndReportsStatus) {
 }
 
 TEST_F(Daemon, AnswersTheStandardHealthCheck) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   // grpc.health.v1.Health/Check with an empty request: a serialized empty message.
-  grpc::GenericStub generic(channel_);
-  grpc::ByteBuffer request;
-  grpc::ByteBuffer reply;
-  grpc::Slice empty("");
-  request = grpc::ByteBuffer(&empty, 1);
-  std::mutex mu;
-  std::condition_variable done_cv;
-  bool done = false;
-  grpc::Status result;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &reply,
-                    [&](grpc::Status status) {
-                      std::lock_guard lock(mu);
-                      result = status;
-                      done = true;
-                      done_cv.notify_one();
-                    });
-  std::unique_lock lock(mu);
-  done_cv.wait(lock, [&] { return done; });
+  const grpc::Status result = RawCall("/grpc.health.v1.Health/Check", "");
   EXPECT_TRUE(result.ok()) << result.error_message();
 }
 
@@ -182,10 +193,79 @@ INSTANTIATE_TEST_SUITE_P(
                   "nodes[1].name"},
         Malformed{"duplicate_job", [](model::Snapshot& s) { s.pending[1].id = 1; },
                   "pending_jobs[1].job_id"},
+        Malformed{"overlong_name",
+                  [](model::Snapshot& s) { s.nodes[0].name = std::string(5000, 'n'); },
+                  "nodes[0].name: 5000 bytes, longer than the 1024 allowed"},
         Malformed{"dangling_node",
                   [](model::Snapshot& s) { s.pending[0].required_nodes = {"ghost"}; },
                   "pending_jobs[0].required_nodes[0]"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
+
+std::string ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Slurm's names are bytes in no declared encoding. A Latin-1 user name made the
+// request unparsable (proto3 `string`): INTERNAL, no message, not counted, and
+// every cycle fell back while that job waited.
+TEST_F(Daemon, Latin1NamesAreScheduledAndNodeNamesEchoedExactly) {
+  model::Snapshot snapshot = Sample();
+  snapshot.nodes[0].name = "h100-\xe9";  // Latin-1
+  snapshot.pending[0].user = "j\xf6rg";
+  snapshot.pending[0].account = "f\xfcr";
+  snapshot.pending[0].required_nodes = {"h100-\xe9"};
+  v1::ScheduleResponse response;
+  const grpc::Status status = Schedule(snapshot, &response);
+  ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  ASSERT_EQ(response.plan().starts_size(), 1);
+  EXPECT_EQ(response.plan().starts(0).placements(0).node(), "h100-\xe9");
+  EXPECT_EQ(Status().rejected_snapshots_total(), 0u);
+}
+
+// A node name with a newline forged a daemon log line; a 20 MB name made a 20 MB one.
+TEST_F(Daemon, NamesInLogsAreEscapedAndBounded) {
+  const std::string forged = "\n2026-01-01T00:00:00.000 accelpackd[1] error: FORGED";
+  model::Snapshot bad = Sample();
+  bad.nodes[1].name = "h100-0";
+  bad.nodes[0].name = bad.nodes[1].name = "dup" + forged;  // refused: duplicate, quoted
+  v1::ScheduleResponse response;
+  grpc::Status status = Schedule(bad, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("nodes[1].name"));
+  EXPECT_THAT(status.error_message(), HasSubstr("dup\\x0a2026"));
+
+  bad = Sample();
+  bad.nodes[0].name = std::string(20 << 20, 'n');
+  status = Schedule(bad, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(status.error_message().size(), 2048u);
+
+  // An accepted cycle logs its caller (debug level in this test).
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ScheduleRequest request;
+  *request.mutable_snapshot() = service::SnapshotToProto(Sample());
+  request.set_caller("slurmctld" + forged);
+  ASSERT_TRUE(stub_->Schedule(&context, request, &response).ok());
+  EXPECT_EQ(Status().rejected_snapshots_total(), 2u);
+
+  const std::string log = ReadAll(dir_ / "daemon.log");
+  EXPECT_THAT(log, Not(HasSubstr("\n2026-01-01T00:00:00.000 accelpackd[1] error: FORGED")));
+  EXPECT_THAT(log, HasSubstr("\\x0a2026-01-01T00:00:00.000 accelpackd[1] error: FORGED"));
+  EXPECT_LT(log.size(), 64u << 10) << "a 20 MB name must not make a 20 MB log";
+}
+
+// Bytes that are no ScheduleRequest fail inside gRPC before Schedule runs: that was
+// INTERNAL with an empty message, and not counted.
+TEST_F(Daemon, UnparsableRequestIsRefusedWithAMessageAndCounted) {
+  const grpc::Status result = RawCall("/accelpack.v1.Placement/Schedule", "\xff\xff\xff\xff");
+  EXPECT_EQ(result.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(result.error_message(), HasSubstr("not a valid accelpack.v1.ScheduleRequest"));
+  EXPECT_EQ(Status().rejected_snapshots_total(), 1u);
+  v1::ScheduleResponse response;
+  EXPECT_TRUE(Schedule(Sample(), &response).ok());
+}
 
 TEST_F(Daemon, BadPolicyReloadKeepsTheGoodPolicy) {
   std::ofstream(policy_) << "name: second\n";
