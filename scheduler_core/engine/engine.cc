@@ -467,6 +467,11 @@ PlacementCache::PlacementCache(const ClusterState& state, const Pipeline& pipeli
     : impl_(std::make_unique<Impl>(state, pipeline)) {}
 PlacementCache::~PlacementCache() = default;
 
+std::vector<Candidate> DeviceCandidatesOn(const Job& job, int n, const ClusterState& state,
+                                          std::string_view* reason) {
+  return DeviceCandidates(job, n, state, reason);
+}
+
 Job MakeJob(const model::PendingJob& request, const Pipeline& pipeline, int64_t now) {
   Job job;
   job.request = &request;

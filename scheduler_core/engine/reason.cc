@@ -28,12 +28,16 @@ int ReasonTally::count(std::string_view reason) const {
   return 0;
 }
 
-std::string ReasonTally::Describe() const {
+std::vector<std::pair<std::string_view, int>> ReasonTally::Sorted() const {
   auto sorted = counts_;
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
+  return sorted;
+}
+
+std::string ReasonTally::Describe() const {
   std::string text;
-  for (const auto& [name, n] : sorted) {
+  for (const auto& [name, n] : Sorted()) {
     text += Cat(text.empty() ? "" : ", ", n, " ", name);
   }
   return text.empty() ? "no nodes" : text;

@@ -24,6 +24,8 @@ class ReasonTally {
   void Merge(const ReasonTally& other);
   int total() const { return total_; }
   int count(std::string_view reason) const;
+  // (reason, nodes), most frequent first.
+  std::vector<std::pair<std::string_view, int>> Sorted() const;
   // "8 too few free devices, 4 not in partition": most frequent first.
   std::string Describe() const;
 

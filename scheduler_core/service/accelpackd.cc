@@ -20,6 +20,16 @@ int main(int argc, char** argv) {
   app.add_option("--policy", options.policy_path, "policy file (YAML); reloaded on SIGHUP");
   app.add_option("--topology", options.topology_path,
                  "accelpack-probe JSON report(s): a file or a directory of *.json");
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "serve Prometheus /metrics on HOST:PORT (e.g. 127.0.0.1:9464); off by default");
+  app.add_option("--decision-log", options.decision_log,
+                 "append decisions as JSON lines to this file (rotated, 4 old files kept)");
+  app.add_option("--decision-log-max-mb", options.decision_log_max_bytes,
+                 "rotate the decision log beyond this many MiB")
+      ->transform([](std::string text) {
+        return std::to_string(std::stoull(text) << 20);
+      })
+      ->check(CLI::PositiveNumber);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

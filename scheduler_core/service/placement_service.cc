@@ -22,6 +22,7 @@ grpc::Status ToGrpc(const absl::Status& status) {
 void PlacementService::RecordRejected() {
   std::lock_guard lock(mu_);
   last_.set_rejected_snapshots_total(last_.rejected_snapshots_total() + 1);
+  if (hub_ != nullptr) hub_->OnRejected();
 }
 
 grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
@@ -38,7 +39,11 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
     spdlog::warn("rejected snapshot from {}: {}", context->peer(), MessageOf(valid));
     return ToGrpc(valid);
   }
-  const engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline);
+  const auto engine_started = std::chrono::steady_clock::now();
+  engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline);
+  const auto engine_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - engine_started)
+                             .count();
   const auto latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();
@@ -67,6 +72,19 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
               request->caller().empty() ? context->peer() : request->caller(),
               snapshot->nodes.size(), snapshot->pending.size(), snapshot->running.size(),
               plan.starts.size(), plan.reservations.size(), latency_us);
+  if (hub_ != nullptr) {
+    CycleRecord record;
+    record.snapshot = std::make_shared<const model::Snapshot>(std::move(*snapshot));
+    record.policy = policy;
+    record.plan = std::make_shared<const engine::Plan>(std::move(plan));
+    record.received = started;
+    record.engine_us = static_cast<uint64_t>(engine_us);
+    record.cycle_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                std::chrono::steady_clock::now() - started)
+                                                .count());
+    if (request->has_controller_stats()) record.controller = request->controller_stats();
+    hub_->OnCycle(std::move(record));
+  }
   return grpc::Status::OK;
 }
 

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "accelpack/v1/placement.grpc.pb.h"
+#include "service/operator_hub.h"
 #include "service/policy_store.h"
 #include "service/topology_book.h"
 
@@ -16,8 +17,10 @@ namespace accelpack::service {
 class PlacementService final : public ::accelpack::v1::Placement::Service {
  public:
   // `topology` (may be null) adds probe-reported device groups to each snapshot.
-  explicit PlacementService(const PolicyStore* policies, const TopologyBook* topology = nullptr)
-      : policies_(policies), topology_(topology) {}
+  // `hub` (may be null) receives every planned cycle for operators' views.
+  explicit PlacementService(const PolicyStore* policies, const TopologyBook* topology = nullptr,
+                            OperatorHub* hub = nullptr)
+      : policies_(policies), topology_(topology), hub_(hub) {}
 
   grpc::Status Schedule(grpc::ServerContext* context, const v1::ScheduleRequest* request,
                         v1::ScheduleResponse* response) override;
@@ -29,6 +32,7 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
 
   const PolicyStore* policies_;
   const TopologyBook* topology_;
+  OperatorHub* hub_;
   std::mutex mu_;
   v1::GetStatusResponse last_;  // guarded by mu_
 };

@@ -18,6 +18,9 @@
 #include <thread>
 
 #include "common/strings.h"
+#include "service/metrics.h"
+#include "service/operator_hub.h"
+#include "service/operator_service.h"
 #include "service/placement_service.h"
 #include "service/policy_store.h"
 #include "service/topology_book.h"
@@ -101,7 +104,11 @@ absl::Status RunServer(const ServerOptions& options) {
     spdlog::info("topology reports for {} nodes from {}", topology.node_count(),
                  options.topology_path);
   }
-  PlacementService service(&policies, &topology);
+  OperatorHub hub({.audit_path = options.decision_log,
+                   .audit_max_bytes = options.decision_log_max_bytes});
+  if (absl::Status opened = hub.Open(); !opened.ok()) return opened;
+  PlacementService service(&policies, &topology, &hub);
+  OperationsService operations(&hub, &policies);
 
   // Signals go to one thread; block them before gRPC starts its own threads.
   sigset_t signals;
@@ -114,6 +121,7 @@ absl::Status RunServer(const ServerOptions& options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);
+  builder.RegisterService(&operations);
   builder.SetMaxReceiveMessageSize(256 * 1024 * 1024);  // 10k nodes x 100k jobs fit
   if (options.socket_path.empty() && options.tcp_listen.empty()) {
     return absl::InvalidArgumentError("nothing to listen on: give --socket and/or --listen");
@@ -143,6 +151,15 @@ absl::Status RunServer(const ServerOptions& options) {
   if (tcp_port != 0)
     spdlog::warn("listening on {} (port {}) without authentication", options.tcp_listen, tcp_port);
   spdlog::info("policy \"{}\" in force", policies.CurrentName());
+  MetricsServer metrics;
+  if (!options.metrics_listen.empty()) {
+    absl::Status serving = metrics.Start(options.metrics_listen, [&hub] { return hub.RenderMetrics(); });
+    if (!serving.ok()) {
+      server->Shutdown();
+      return serving;
+    }
+    spdlog::info("serving Prometheus metrics on http://{}/metrics", options.metrics_listen);
+  }
 
   for (;;) {
     int signal_number = 0;
@@ -153,6 +170,7 @@ absl::Status RunServer(const ServerOptions& options) {
         continue;
       }
       absl::Status reloaded = policies.ReloadFromFile(options.policy_path);
+      hub.OnPolicyReload(reloaded.ok());
       if (reloaded.ok()) {
         spdlog::info("policy reloaded: \"{}\"", policies.CurrentName());
       } else {
@@ -164,6 +182,7 @@ absl::Status RunServer(const ServerOptions& options) {
     spdlog::info("signal {}: shutting down", signal_number);
     break;
   }
+  metrics.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
   if (!options.socket_path.empty()) {
