@@ -146,6 +146,19 @@ std::string ShapeShortfall(const Job& job, const std::vector<int>& eligible,
              ")");
 }
 
+bool HasShapeRule(const Job& job, const std::vector<int>& eligible, const ClusterState& state) {
+  if (!job->accelerators.WantsDevices() || job->accelerators.IsFractional()) return false;
+  for (int n : eligible) {
+    const auto& pools = state.node(n).accelerators;
+    for (size_t p = 0; p < pools.size(); ++p) {
+      if (!job->accelerators.Allows(pools[p])) continue;
+      const auto& rule = state.catalog().kind(pools[p].kind_index).rule;
+      if (rule.module_size > 1 || rule.group_size < rule.devices_per_node) return true;
+    }
+  }
+  return false;
+}
+
 // When running jobs end at their time limits, in order, when does the job first
 // fit (ignoring other reservations)? Names the jobs whose end makes the room.
 std::string EarliestStart(const Job& job, const ClusterState& state, const Pipeline& pipeline) {
@@ -322,7 +335,9 @@ std::optional<Explanation> Explain(uint32_t job_id, const model::Snapshot& snaps
       }
       [[fallthrough]];
     default:
-      if (out.code == PendingCode::kTopology || now.count(kReasonNoLegalShape) > 0) {
+      // Kinds with modules or rings: say what the shape needs and what the best node has.
+      if (out.code == PendingCode::kTopology || now.count(kReasonNoLegalShape) > 0 ||
+          (now.count(kReasonTooFewFreeDevices) > 0 && HasShapeRule(job, eligible, state))) {
         out.what_must_change = ShapeShortfall(job, eligible, state);
       }
       if (out.reservation) {
