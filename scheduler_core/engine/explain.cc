@@ -323,22 +323,21 @@ std::optional<Explanation> Explain(uint32_t job_id, const model::Snapshot& snaps
       out.what_must_change =
           "not evaluated: the policy's limits.max_jobs_per_cycle stops before it in the queue";
       break;
-    case PendingCode::kPriority:
+    default:
+      // Fits now somewhere but held there for an earlier job's reservation.
       if (blocking != nullptr) {
         const int64_t room = blocking->planned_start - snapshot.now;
         out.what_must_change =
             Cat("fits now but the nodes are held for job ", blocking->job_id,
                 " (reserved to start by ", UtcTime(blocking->planned_start),
                 "); it could backfill with a time limit of at most ", std::max<int64_t>(room, 0),
-                " s (it has ", job.time_limit_s, " s), or starts after job ", blocking->job_id);
-        break;
+                " s (it has ", job.time_limit_s, " s)");
       }
-      [[fallthrough]];
-    default:
       // Kinds with modules or rings: say what the shape needs and what the best node has.
       if (out.code == PendingCode::kTopology || now.count(kReasonNoLegalShape) > 0 ||
           (now.count(kReasonTooFewFreeDevices) > 0 && HasShapeRule(job, eligible, state))) {
-        out.what_must_change = ShapeShortfall(job, eligible, state);
+        out.what_must_change += Cat(out.what_must_change.empty() ? "" : "; ",
+                                    ShapeShortfall(job, eligible, state));
       }
       if (out.reservation) {
         out.what_must_change += Cat(out.what_must_change.empty() ? "" : "; ",

@@ -158,7 +158,7 @@ void OperatorHub::Derive(const CycleRecord& record) {
 
   MetricsText text;
   const std::pair<const char*, double Figures::*> devices[] = {
-      {"accelpack_devices_total", &Figures::total},
+      {"accelpack_devices", &Figures::total},
       {"accelpack_devices_allocated", &Figures::allocated},
       {"accelpack_devices_idle", &Figures::idle},
       {"accelpack_devices_idle_while_demanded", &Figures::wanted},

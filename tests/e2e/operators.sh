@@ -66,9 +66,10 @@ grep -q "reservation .* on h100-1" "$out/big.txt" || e2e_fail "explain $big: no 
 grep -q "starts when job $r1 ends on h100-1" "$out/big.txt" || e2e_fail "explain $big: does not name job $r1 ending"
 ap explain "$held" >"$out/held.txt"
 e2e_log "explain job held behind the reservation:"; cat "$out/held.txt" >&2
-grep -q "Priority" "$out/held.txt" || e2e_fail "explain $held: not Priority"
-grep -q "held for job $big" "$out/held.txt" || e2e_fail "explain $held: does not name the reserved job $big"
-grep -q "h100-1" "$out/held.txt" || e2e_fail "explain $held: no candidate h100-1"
+grep -q "held for a reserved job" "$out/held.txt" || e2e_fail "explain $held: no node counted as held"
+grep -q "held for job $big (reserved to start by" "$out/held.txt" || e2e_fail "explain $held: does not name the reserved job $big"
+grep -q "time limit of at most" "$out/held.txt" || e2e_fail "explain $held: no backfill counterfactual"
+grep -Eq "^ +h100-1 +h100 +devices \[6,7\] .*protect_accelerators" "$out/held.txt" || e2e_fail "explain $held: no scored candidate h100-1"
 ap explain "$mod" >"$out/mod.txt"
 e2e_log "explain 910C job that needs whole modules:"; cat "$out/mod.txt" >&2
 grep -q "needs 6 free ascend910c devices as whole modules; best node a910c-1 has 5 free" "$out/mod.txt" \

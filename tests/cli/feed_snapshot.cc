@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Test tool: sends one ScheduleRequest, read as JSON from stdin, to accelpackd
+// (as the plugin would) and prints the response as JSON.
+//   feed_snapshot unix:/path/core.sock < request.json
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <iostream>
+#include <iterator>
+#include <string>
+
+#include "accelpack/v1/placement.grpc.pb.h"
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: feed_snapshot TARGET < request.json\n";
+    return 2;
+  }
+  const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  accelpack::v1::ScheduleRequest request;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(text, &request);
+  if (!parsed.ok()) {
+    std::cerr << "feed_snapshot: bad request JSON: " << parsed.ToString() << "\n";
+    return 2;
+  }
+  auto stub = accelpack::v1::Placement::NewStub(
+      grpc::CreateChannel(argv[1], grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  accelpack::v1::ScheduleResponse response;
+  const grpc::Status status = stub->Schedule(&context, request, &response);
+  if (!status.ok()) {
+    std::cerr << "feed_snapshot: " << status.error_message() << "\n";
+    return 1;
+  }
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(response, &out, options);
+  std::cout << out << "\n";
+  return 0;
+}
