@@ -68,8 +68,9 @@ std::vector<std::string> CheckPolicyFile(const std::string& path) {
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   if (std::all_of(lines.begin(), lines.end(), IsBlankOrComment)) {
-    return {Cat(path, ": empty policy file: nothing to check (an empty file would run the "
-                      "built-in default; say so with `name: ...` at least)")};
+    return {Cat(path,
+                ": empty policy file: nothing to check (an empty file would run the "
+                "built-in default; say so with `name: ...` at least)")};
   }
   std::vector<size_t> sections;
   for (size_t i = 0; i < lines.size(); ++i) {

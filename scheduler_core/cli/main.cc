@@ -104,7 +104,11 @@ bool ParseSince(const std::string& text, int64_t* since_unix) {
     *since_unix = value;
     return true;
   }
-  const int64_t scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  const int64_t scale = unit == "s"   ? 1
+                        : unit == "m" ? 60
+                        : unit == "h" ? 3600
+                        : unit == "d" ? 86400
+                                      : 0;
   if (scale == 0) return false;
   *since_unix = now - value * scale;
   return true;
@@ -156,8 +160,10 @@ int main(int argc, char** argv) {
   std::string socket;
   std::string address;
   Connection connection;
-  auto* socket_option = app.add_option("--socket", socket, Cat("accelpackd's Unix socket [", kDefaultSocket, "]"));
-  auto* address_option = app.add_option("--address", address, "gRPC target instead of the socket (unix:PATH, host:port)");
+  auto* socket_option =
+      app.add_option("--socket", socket, Cat("accelpackd's Unix socket [", kDefaultSocket, "]"));
+  auto* address_option = app.add_option("--address", address,
+                                        "gRPC target instead of the socket (unix:PATH, host:port)");
   app.add_option("--timeout-ms", connection.timeout_ms, "deadline for the call")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -165,7 +171,9 @@ int main(int argc, char** argv) {
   std::string format;
   bool no_header = false;
   uint32_t max_age_s = 60;
-  auto json_flag = [&](CLI::App* command) { command->add_flag("--json", json, "machine-readable output (JSON)"); };
+  auto json_flag = [&](CLI::App* command) {
+    command->add_flag("--json", json, "machine-readable output (JSON)");
+  };
   auto table_flags = [&](CLI::App* command) {
     command->set_help_flag("--help", "Print this help message and exit");
     command->add_option("-o,--format", format, "columns to show, comma-separated (see the header)");
@@ -178,7 +186,8 @@ int main(int argc, char** argv) {
 
   auto* status = app.add_subcommand("status", "devices per kind, pending jobs, last cycle");
   json_flag(status);
-  status->footer("IDLE-WHILE-WANTED counts idle devices of a kind some pending job that can run asks for.");
+  status->footer(
+      "IDLE-WHILE-WANTED counts idle devices of a kind some pending job that can run asks for.");
 
   uint32_t job_id = 0;
   uint32_t candidates = 3;
@@ -227,7 +236,8 @@ int main(int argc, char** argv) {
   show->add_option("file", show_path, "policy YAML");
   show->add_flag("--running", show_running, "the policy accelpackd has in force");
   std::string diff_path;
-  auto* diff = policy->add_subcommand("diff", "what FILE would plan differently on the last snapshot");
+  auto* diff =
+      policy->add_subcommand("diff", "what FILE would plan differently on the last snapshot");
   diff->add_option("file", diff_path, "policy YAML")->required()->check(CLI::ExistingFile);
   json_flag(diff);
   age_option(diff);
@@ -259,13 +269,16 @@ int main(int argc, char** argv) {
   if (show->parsed() && !show_running) return PolicyShow(show_path);
   if (show->parsed()) {
     v1::GetPolicyResponse response;
-    if (int rc = Call(connection, &Operations::GetPolicy, v1::GetPolicyRequest{}, &response)) return rc;
+    if (int rc = Call(connection, &Operations::GetPolicy, v1::GetPolicyRequest{}, &response))
+      return rc;
     return Print(Cat("# in force in accelpackd at ", connection.target, "\n", response.yaml()));
   }
   if (status->parsed()) {
     v1::GetStatusResponse response;
-    if (int rc = Call(connection, &Placement::GetStatus, v1::GetStatusRequest{}, &response)) return rc;
-    return Print(json ? accelpack::cli::StatusJson(response) : accelpack::cli::StatusTable(response));
+    if (int rc = Call(connection, &Placement::GetStatus, v1::GetStatusRequest{}, &response))
+      return rc;
+    return Print(json ? accelpack::cli::StatusJson(response)
+                      : accelpack::cli::StatusTable(response));
   }
   if (explain->parsed()) {
     v1::ExplainRequest request;
@@ -291,7 +304,8 @@ int main(int argc, char** argv) {
     v1::ListDecisionsRequest request;
     int64_t since_unix = 0;
     if (!ParseSince(since, &since_unix)) {
-      std::cerr << "accelpack: --since " << since << ": expected 10m, 2h, 1d, 90s or Unix seconds\n";
+      std::cerr << "accelpack: --since " << since
+                << ": expected 10m, 2h, 1d, 90s or Unix seconds\n";
       return kUsage;
     }
     request.set_since_unix(since_unix);
@@ -303,7 +317,8 @@ int main(int argc, char** argv) {
   }
   if (stats->parsed()) {
     v1::GetStatsResponse response;
-    if (int rc = Call(connection, &Operations::GetStats, v1::GetStatsRequest{}, &response)) return rc;
+    if (int rc = Call(connection, &Operations::GetStats, v1::GetStatsRequest{}, &response))
+      return rc;
     return Print(json ? accelpack::cli::ToJson(response) : accelpack::cli::StatsText(response));
   }
   if (diff->parsed()) {

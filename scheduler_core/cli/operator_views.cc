@@ -105,21 +105,24 @@ std::string ToJson(const google::protobuf::Message& message) {
 
 std::string ExplainText(const v1::ExplainResponse& e) {
   std::string out = fmt::format("job {}: {}\n", e.job_id(), e.request());
-  out += fmt::format("  queue position   {} of {} (effective priority {:.1f}, Slurm priority {}, class {})\n",
-                     e.queue_position(), e.queue_length(), e.effective_priority(),
-                     e.slurm_priority(), e.job_class());
+  out += fmt::format(
+      "  queue position   {} of {} (effective priority {:.1f}, Slurm priority {}, class {})\n",
+      e.queue_position(), e.queue_length(), e.effective_priority(), e.slurm_priority(),
+      e.job_class());
   out += fmt::format("  reason           {}: {}\n", CodeName(e.code()), e.reason());
   if (!e.rejections().empty()) {
     out += fmt::format("  nodes            {} in the cluster; turned down by:\n", e.nodes_total());
     for (const auto& r : e.rejections()) {
-      out += fmt::format("    {:>5}  {}{}\n", r.nodes(), r.reason(), r.never() ? "  (never)" : "  (now)");
+      out += fmt::format("    {:>5}  {}{}\n", r.nodes(), r.reason(),
+                         r.never() ? "  (never)" : "  (now)");
     }
   }
   if (!e.candidates().empty()) {
     out += "  best candidates  (score per scorer x weight; ignoring reservations)\n";
     for (const auto& c : e.candidates()) {
       std::vector<std::string> parts;
-      for (const auto& s : c.scores()) parts.push_back(fmt::format("{} {:.1f}x{:g}", s.scorer(), s.score(), s.weight()));
+      for (const auto& s : c.scores())
+        parts.push_back(fmt::format("{} {:.1f}x{:g}", s.scorer(), s.score(), s.weight()));
       std::vector<std::string> devices;
       for (uint32_t d : c.devices()) devices.push_back(std::to_string(d));
       out += fmt::format("    {:<12} {:<12} devices [{}]  total {:.1f}: {}\n", c.node(),
@@ -141,10 +144,12 @@ Table NodesTable(const v1::ListNodesResponse& nodes) {
                "FREE", "SHARED", "STRANDED", "FRAG"});
   for (const auto& node : nodes.nodes()) {
     const std::string cpus = Cat(node.cpus_free(), "/", node.cpus_total());
-    const std::string memory = Cat(node.memory_free_mib() / 1024, "/", node.memory_total_mib() / 1024);
+    const std::string memory =
+        Cat(node.memory_free_mib() / 1024, "/", node.memory_total_mib() / 1024);
     const std::string partitions = Join(node.partitions(), ",");
     if (node.pools().empty()) {
-      table.Add({node.name(), node.state(), partitions, cpus, memory, "-", "0", "0", "0", "0", "0.0", "0.0"});
+      table.Add({node.name(), node.state(), partitions, cpus, memory, "-", "0", "0", "0", "0",
+                 "0.0", "0.0"});
     }
     for (const auto& pool : node.pools()) {
       table.Add({node.name(), node.state(), partitions, cpus, memory, pool.kind(),
@@ -164,8 +169,9 @@ Table DecisionsTable(const v1::ListDecisionsResponse& decisions) {
 }
 
 std::string DiffText(const v1::DiffPolicyResponse& diff) {
-  std::string out = fmt::format("running policy \"{}\" vs \"{}\" on the snapshot of {}\n",
-                                diff.running_policy(), diff.other_policy(), Utc(diff.snapshot_unix()));
+  std::string out =
+      fmt::format("running policy \"{}\" vs \"{}\" on the snapshot of {}\n", diff.running_policy(),
+                  diff.other_policy(), Utc(diff.snapshot_unix()));
   out += fmt::format("starts: {} vs {}\n", diff.starts_running(), diff.starts_other());
   if (diff.starts().empty() && diff.reasons().empty() &&
       std::all_of(diff.kinds().begin(), diff.kinds().end(), [](const auto& k) {
@@ -190,7 +196,8 @@ std::string DiffText(const v1::DiffPolicyResponse& diff) {
   if (!diff.reasons().empty()) {
     out += "\nreasons that differ:\n";
     for (const auto& r : diff.reasons()) {
-      out += fmt::format("  job {}\n    running: {}\n    other:   {}\n", r.job_id(), r.running(), r.other());
+      out += fmt::format("  job {}\n    running: {}\n    other:   {}\n", r.job_id(), r.running(),
+                         r.other());
     }
   }
   return out;
@@ -201,16 +208,18 @@ std::string StatsText(const v1::GetStatsResponse& s) {
   out += fmt::format("cycles                  {}\n", s.cycles_total());
   out += fmt::format("last cycle              {} ({:.1f} s ago)\n", Utc(s.last_cycle_unix()),
                      s.seconds_since_last_cycle());
-  out += fmt::format("core latency (engine)   last {} us, p50 {} us, p99 {} us, max {} us (last 1000 cycles)\n",
-                     s.last_engine_latency_us(), s.engine_latency_p50_us(),
-                     s.engine_latency_p99_us(), s.engine_latency_max_us());
+  out += fmt::format(
+      "core latency (engine)   last {} us, p50 {} us, p99 {} us, max {} us (last 1000 cycles)\n",
+      s.last_engine_latency_us(), s.engine_latency_p50_us(), s.engine_latency_p99_us(),
+      s.engine_latency_max_us());
   out += fmt::format("core call (whole)       last {} us\n", s.last_cycle_latency_us());
   out += fmt::format("starts planned          {}\n", s.starts_total());
   out += fmt::format("rejected snapshots      {}\n", s.rejected_snapshots_total());
   out += fmt::format("policy reloads          {} ok, {} refused\n", s.policy_reloads_total(),
                      s.policy_reload_failures_total());
   if (s.has_controller_stats()) {
-    out += fmt::format("lock hold (controller)  {} us (longest, last cycle)\n", s.controller().lock_hold_us());
+    out += fmt::format("lock hold (controller)  {} us (longest, last cycle)\n",
+                       s.controller().lock_hold_us());
     out += fmt::format("snapshot copy           {} us\n", s.controller().snapshot_us());
     out += fmt::format("fallback cycles         {}\n", s.controller().fallback_cycles_total());
     out += fmt::format("dropped decisions       {}\n", s.controller().dropped_decisions_total());

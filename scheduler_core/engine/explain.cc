@@ -63,8 +63,8 @@ std::string NodeNames(const std::vector<int>& nodes, const model::Snapshot& snap
 
 CandidateExplanation Score(const Job& job, const Candidate& candidate, const ClusterState& state,
                            const Pipeline& pipeline) {
-  CandidateExplanation out{candidate.node, candidate.pool, candidate.devices,
-                           candidate.fraction_milli, 0, {}};
+  CandidateExplanation out{
+      candidate.node, candidate.pool, candidate.devices, candidate.fraction_milli, 0, {}};
   for (const WeightedScorer& ws : pipeline.scorers) {
     const double score = ws.scorer->Score(job, candidate, state);
     out.total += ws.weight * score;
@@ -99,8 +99,7 @@ std::string WhoFreesReservation(const Reservation& reservation, const model::Sna
   }
   const auto& last = ending.rbegin()->second;
   return Cat("starts when ", Join(last, " and "), " by ", UtcTime(ending.rbegin()->first),
-             " (time limit); reserved on ", NodeNames(reservation.nodes, snapshot), " from ",
-             when);
+             " (time limit); reserved on ", NodeNames(reservation.nodes, snapshot), " from ", when);
 }
 
 // For a job whose devices are free but not in a legal shape: the node that comes
@@ -133,8 +132,10 @@ std::string ShapeShortfall(const Job& job, const std::vector<int>& eligible,
     int free = 0;
     const size_t end = std::min(used.size(), begin + static_cast<size_t>(unit));
     for (size_t d = begin; d < end; ++d) free += used[d] == 0 ? 1 : 0;
-    if (free == static_cast<int>(end - begin)) ++whole;
-    else if (free > 0) ++partial;
+    if (free == static_cast<int>(end - begin))
+      ++whole;
+    else if (free > 0)
+      ++partial;
   }
   layout = Cat(whole, " whole ", unit_name, whole == 1 ? "" : "s", " free, ", partial,
                " half-used ", unit_name, partial == 1 ? "" : "s");
@@ -202,9 +203,9 @@ std::string DescribeRequest(const model::PendingJob& job) {
   const auto& acc = job.accelerators;
   std::string devices = "no accelerators";
   if (acc.WantsDevices()) {
-    devices = Cat(acc.gres_name, ":",
-                  acc.allowed_types.empty() ? "any" : Join(acc.allowed_types, "|"), ":",
-                  acc.count_per_node);
+    devices =
+        Cat(acc.gres_name, ":", acc.allowed_types.empty() ? "any" : Join(acc.allowed_types, "|"),
+            ":", acc.count_per_node);
     if (acc.IsFractional()) devices += Cat(" (", acc.fraction_milli, "/1000 of one device)");
   }
   return Cat(job.num_nodes, job.num_nodes == 1 ? " node" : " nodes", " x ", devices, ", ",
@@ -316,8 +317,8 @@ std::optional<Explanation> Explain(uint32_t job_id, const model::Snapshot& snaps
           eligible.size() < static_cast<size_t>(request->num_nodes)
               ? Cat("no node can ever host it as requested (", never.Describe(),
                     "): change the request (", DescribeRequest(*request), ") or the nodes")
-              : Cat("too few nodes can ever host it: ", eligible.size(), " of ",
-                    request->num_nodes, " needed");
+              : Cat("too few nodes can ever host it: ", eligible.size(), " of ", request->num_nodes,
+                    " needed");
       break;
     case PendingCode::kCycleLimit:
       out.what_must_change =
@@ -327,17 +328,16 @@ std::optional<Explanation> Explain(uint32_t job_id, const model::Snapshot& snaps
       // Fits now somewhere but held there for an earlier job's reservation.
       if (blocking != nullptr) {
         const int64_t room = blocking->planned_start - snapshot.now;
-        out.what_must_change =
-            Cat("fits now but the nodes are held for job ", blocking->job_id,
-                " (reserved to start by ", UtcTime(blocking->planned_start),
-                "); it could backfill with a time limit of at most ", std::max<int64_t>(room, 0),
-                " s (it has ", job.time_limit_s, " s)");
+        out.what_must_change = Cat(
+            "fits now but the nodes are held for job ", blocking->job_id, " (reserved to start by ",
+            UtcTime(blocking->planned_start), "); it could backfill with a time limit of at most ",
+            std::max<int64_t>(room, 0), " s (it has ", job.time_limit_s, " s)");
       }
       // Kinds with modules or rings: say what the shape needs and what the best node has.
       if (out.code == PendingCode::kTopology || now.count(kReasonNoLegalShape) > 0 ||
           (now.count(kReasonTooFewFreeDevices) > 0 && HasShapeRule(job, eligible, state))) {
-        out.what_must_change += Cat(out.what_must_change.empty() ? "" : "; ",
-                                    ShapeShortfall(job, eligible, state));
+        out.what_must_change +=
+            Cat(out.what_must_change.empty() ? "" : "; ", ShapeShortfall(job, eligible, state));
       }
       if (out.reservation) {
         out.what_must_change += Cat(out.what_must_change.empty() ? "" : "; ",
@@ -362,11 +362,18 @@ std::vector<NodeUsage> UsageByNode(const model::Snapshot& snapshot, const model:
     int free_milli = 0;
     for (size_t p = 0; p < node.accelerators.size(); ++p) {
       std::span<const int> used = state.used_milli(n, static_cast<int>(p));
-      PoolUsage pool{static_cast<int>(p), static_cast<int>(used.size()), 0, 0, 0, 0,
+      PoolUsage pool{static_cast<int>(p),
+                     static_cast<int>(used.size()),
+                     0,
+                     0,
+                     0,
+                     0,
                      std::vector<int>(used.begin(), used.end())};
       for (int milli : used) {
-        if (milli == 0) ++pool.free;
-        else if (milli < model::kMilliPerDevice) ++pool.shared;
+        if (milli == 0)
+          ++pool.free;
+        else if (milli < model::kMilliPerDevice)
+          ++pool.shared;
       }
       pool.used = pool.devices - pool.free;
       devices_total += pool.devices;
@@ -377,17 +384,16 @@ std::vector<NodeUsage> UsageByNode(const model::Snapshot& snapshot, const model:
     const double free_devices = static_cast<double>(free_milli) / model::kMilliPerDevice;
     double fed = free_devices;
     if (devices_total > 0 && node.cpus_total > 0)
-      fed = std::min(fed, static_cast<double>(std::max(usage.cpus_free, 0)) * devices_total /
-                              node.cpus_total);
+      fed = std::min(
+          fed, static_cast<double>(std::max(usage.cpus_free, 0)) * devices_total / node.cpus_total);
     if (devices_total > 0 && node.memory_total_mib > 0)
       fed = std::min(fed, static_cast<double>(std::max<int64_t>(usage.memory_free_mib, 0)) *
                               devices_total / static_cast<double>(node.memory_total_mib));
     const double stranded = node.Usable() ? std::max(0.0, free_devices - fed) : 0.0;
     for (PoolUsage& pool : usage.pools) {
       const double share =
-          free_milli == 0
-              ? 0.0
-              : static_cast<double>(model::FreeMilli(pool.used_milli)) / free_milli;
+          free_milli == 0 ? 0.0
+                          : static_cast<double>(model::FreeMilli(pool.used_milli)) / free_milli;
       pool.stranded = stranded * share;
     }
     nodes.push_back(std::move(usage));
@@ -439,8 +445,8 @@ PlanComparison ComparePlans(const model::Snapshot& snapshot_a, const model::Cata
     }
     for (const NodeUsage& node : UsageByNode(snapshot, catalog, plan)) {
       for (const PoolUsage& pool : node.pools) {
-        const model::AcceleratorPool& wire =
-            snapshot.nodes[static_cast<size_t>(node.node)].accelerators[static_cast<size_t>(pool.pool)];
+        const model::AcceleratorPool& wire = snapshot.nodes[static_cast<size_t>(node.node)]
+                                                 .accelerators[static_cast<size_t>(pool.pool)];
         auto& entry = kinds[catalog.kind(wire.kind_index).name];
         (is_a ? entry.stranded_a : entry.stranded_b) += pool.stranded;
       }

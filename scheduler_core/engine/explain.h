@@ -50,8 +50,8 @@ struct Explanation {
   PendingCode code = PendingCode::kResources;
   std::string reason;  // the plan's line (what squeue shows)
   int nodes_total = 0;
-  std::vector<RejectionCount> rejections;           // most nodes first
-  std::vector<CandidateExplanation> candidates;     // best first
+  std::vector<RejectionCount> rejections;        // most nodes first
+  std::vector<CandidateExplanation> candidates;  // best first
   std::optional<Reservation> reservation;
   std::string what_must_change;
 };

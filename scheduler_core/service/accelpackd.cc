@@ -26,9 +26,7 @@ int main(int argc, char** argv) {
                  "append decisions as JSON lines to this file (rotated, 4 old files kept)");
   app.add_option("--decision-log-max-mb", options.decision_log_max_bytes,
                  "rotate the decision log beyond this many MiB")
-      ->transform([](std::string text) {
-        return std::to_string(std::stoull(text) << 20);
-      })
+      ->transform([](std::string text) { return std::to_string(std::stoull(text) << 20); })
       ->check(CLI::PositiveNumber);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))

@@ -30,10 +30,10 @@ struct DecisionEntry {
 };
 
 struct DecisionLogOptions {
-  size_t history = 10000;           // entries kept in memory
-  std::string audit_path;           // empty: no file
+  size_t history = 10000;               // entries kept in memory
+  std::string audit_path;               // empty: no file
   uint64_t audit_max_bytes = 64 << 20;  // rotate beyond this
-  int audit_files = 4;              // rotated files kept: path.1 .. path.N
+  int audit_files = 4;                  // rotated files kept: path.1 .. path.N
 };
 
 class DecisionLog {

@@ -29,7 +29,8 @@ std::string Escape(std::string_view value) {
 
 std::string Number(double value) {
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  if (value == std::floor(value) && std::fabs(value) < 1e15) return Cat(static_cast<int64_t>(value));
+  if (value == std::floor(value) && std::fabs(value) < 1e15)
+    return Cat(static_cast<int64_t>(value));
   return fmt::format("{:.9g}", value);
 }
 
@@ -82,8 +83,7 @@ struct MetricsServer::Impl {
 MetricsServer::MetricsServer() : impl_(std::make_unique<Impl>()) {}
 MetricsServer::~MetricsServer() { Stop(); }
 
-absl::Status MetricsServer::Start(const std::string& listen,
-                                  std::function<std::string()> render) {
+absl::Status MetricsServer::Start(const std::string& listen, std::function<std::string()> render) {
   const size_t colon = listen.rfind(':');
   int port = -1;
   if (colon != std::string::npos) {
@@ -100,9 +100,10 @@ absl::Status MetricsServer::Start(const std::string& listen,
         Cat("--metrics-listen ", listen, ": expected HOST:PORT, e.g. 127.0.0.1:9464"));
   }
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   impl_->server.Get("/metrics", [render = std::move(render)](const httplib::Request&,
-                                                            httplib::Response& response) {
+                                                             httplib::Response& response) {
     response.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
   });
   if (!impl_->server.bind_to_port(host, port)) {

@@ -20,14 +20,14 @@ constexpr size_t kMaxQueuedRecords = 64;
 
 // Seconds; the engine takes ~0.1 ms on a small cluster and ~100 ms at 10k nodes.
 std::vector<double> LatencyBounds() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-          0.1,    0.25,    0.5,    1.0,   2.5};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+          0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
 }
 
 uint64_t Percentile(std::vector<uint64_t> values, double fraction) {
   if (values.empty()) return 0;
-  const size_t index =
-      std::min(values.size() - 1, static_cast<size_t>(fraction * static_cast<double>(values.size())));
+  const size_t index = std::min(values.size() - 1,
+                                static_cast<size_t>(fraction * static_cast<double>(values.size())));
   std::nth_element(values.begin(), values.begin() + static_cast<long>(index), values.end());
   return values[index];
 }
@@ -148,10 +148,9 @@ void OperatorHub::Derive(const CycleRecord& record) {
   for (const model::PendingJob& job : snapshot.pending) {
     auto code = codes.find(job.id);
     if (code == codes.end()) continue;  // started
-    const model::JobClass job_class =
-        job.job_class != model::JobClass::kUnspecified
-            ? job.job_class
-            : record.policy->pipeline->queue_order->Classify(job);
+    const model::JobClass job_class = job.job_class != model::JobClass::kUnspecified
+                                          ? job.job_class
+                                          : record.policy->pipeline->queue_order->Classify(job);
     ++pending[{std::string(policy::ClassName(job_class)),
                std::string(engine::PendingCodeName(code->second))}];
   }
@@ -164,13 +163,12 @@ void OperatorHub::Derive(const CycleRecord& record) {
       {"accelpack_devices_idle_while_demanded", &Figures::wanted},
       {"accelpack_devices_unusable", &Figures::unusable},
       {"accelpack_devices_stranded", &Figures::stranded}};
-  const char* help[] = {
-      "Accelerator devices on usable nodes.",
-      "Devices wholly or partly in use after the last cycle's starts.",
-      "Wholly free devices on usable nodes.",
-      "Idle devices of a kind that a pending job which can run asks for.",
-      "Devices on down, drained or reserved nodes.",
-      "Free devices the node's free CPUs or memory cannot feed."};
+  const char* help[] = {"Accelerator devices on usable nodes.",
+                        "Devices wholly or partly in use after the last cycle's starts.",
+                        "Wholly free devices on usable nodes.",
+                        "Idle devices of a kind that a pending job which can run asks for.",
+                        "Devices on down, drained or reserved nodes.",
+                        "Free devices the node's free CPUs or memory cannot feed."};
   for (size_t i = 0; i < std::size(devices); ++i) {
     text.Family(devices[i].first, "gauge", help[i]);
     for (const auto& [key, figures] : by_node_kind) {
@@ -211,7 +209,8 @@ void OperatorHub::Stats(::accelpack::v1::GetStatsResponse* out) const {
   window = engine_us_ring_;
   out->set_engine_latency_p50_us(Percentile(window, 0.5));
   out->set_engine_latency_p99_us(Percentile(window, 0.99));
-  out->set_engine_latency_max_us(window.empty() ? 0 : *std::max_element(window.begin(), window.end()));
+  out->set_engine_latency_max_us(window.empty() ? 0
+                                                : *std::max_element(window.begin(), window.end()));
   if (last_ != nullptr) {
     out->set_last_engine_latency_us(last_->engine_us);
     out->set_last_cycle_latency_us(last_->cycle_us);

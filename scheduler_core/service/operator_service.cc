@@ -94,13 +94,15 @@ grpc::Status OperationsService::Explain(grpc::ServerContext*, const v1::ExplainR
   std::shared_ptr<const CycleRecord> cycle;
   if (auto status = Fresh(request->max_age_s(), &cycle); !status.ok()) return status;
   const auto& policy = *cycle->policy;
-  const int max_candidates =
-      request->max_candidates() == 0 ? 3 : static_cast<int>(std::min(request->max_candidates(), 100u));
+  const int max_candidates = request->max_candidates() == 0
+                                 ? 3
+                                 : static_cast<int>(std::min(request->max_candidates(), 100u));
   auto explanation = engine::Explain(request->job_id(), *cycle->snapshot, policy.catalog,
                                      *policy.pipeline, *cycle->plan, max_candidates);
   if (!explanation) {
     bool running = false;
-    for (const auto& job : cycle->snapshot->running) running = running || job.id == request->job_id();
+    for (const auto& job : cycle->snapshot->running)
+      running = running || job.id == request->job_id();
     return grpc::Status(
         grpc::StatusCode::NOT_FOUND,
         Cat("job ", request->job_id(),
@@ -136,7 +138,9 @@ grpc::Status OperationsService::Explain(grpc::ServerContext*, const v1::ExplainR
     const model::Node& node = snapshot.nodes[static_cast<size_t>(candidate.node)];
     out->set_node(node.name);
     if (candidate.pool >= 0) {
-      out->set_kind(policy.catalog.kind(node.accelerators[static_cast<size_t>(candidate.pool)].kind_index).name);
+      out->set_kind(
+          policy.catalog.kind(node.accelerators[static_cast<size_t>(candidate.pool)].kind_index)
+              .name);
     }
     for (int d : candidate.devices) out->add_devices(static_cast<uint32_t>(d));
     out->set_fraction_milli(static_cast<uint32_t>(candidate.fraction_milli));
@@ -159,8 +163,7 @@ grpc::Status OperationsService::Explain(grpc::ServerContext*, const v1::ExplainR
   return grpc::Status::OK;
 }
 
-grpc::Status OperationsService::ListNodes(grpc::ServerContext*,
-                                          const v1::ListNodesRequest* request,
+grpc::Status OperationsService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest* request,
                                           v1::ListNodesResponse* response) {
   std::shared_ptr<const CycleRecord> cycle;
   if (auto status = Fresh(request->max_age_s(), &cycle); !status.ok()) return status;
@@ -171,9 +174,8 @@ grpc::Status OperationsService::ListNodes(grpc::ServerContext*,
   for (const engine::NodeUsage& usage : engine::UsageByNode(snapshot, catalog, *cycle->plan)) {
     const model::Node& node = snapshot.nodes[static_cast<size_t>(usage.node)];
     if (!request->state().empty() && StateName(node.state) != request->state()) continue;
-    if (!request->partition().empty() &&
-        std::find(node.partitions.begin(), node.partitions.end(), request->partition()) ==
-            node.partitions.end()) {
+    if (!request->partition().empty() && std::find(node.partitions.begin(), node.partitions.end(),
+                                                   request->partition()) == node.partitions.end()) {
       continue;
     }
     v1::NodeView view;
@@ -189,10 +191,11 @@ grpc::Status OperationsService::ListNodes(grpc::ServerContext*,
       out->set_free(static_cast<uint32_t>(pool.free));
       out->set_shared(static_cast<uint32_t>(pool.shared));
       out->set_stranded(pool.stranded);
-      out->set_fragmentation(shapes.empty() ? 0.0
-                                            : policy::PoolFragmentation(shapes, usage.cpus_free, pool.used_milli,
-                                                                        wire.gres_type) /
-                                                  model::kMilliPerDevice);
+      out->set_fragmentation(shapes.empty()
+                                 ? 0.0
+                                 : policy::PoolFragmentation(shapes, usage.cpus_free,
+                                                             pool.used_milli, wire.gres_type) /
+                                       model::kMilliPerDevice);
     }
     if (!request->kind().empty() && view.pools_size() == 0) continue;
     view.set_name(node.name);
@@ -232,7 +235,8 @@ grpc::Status OperationsService::DiffPolicy(grpc::ServerContext*,
   auto config = policy::ParsePolicyYaml(request->policy_yaml(),
                                         request->source().empty() ? "policy" : request->source());
   if (!config.ok()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(MessageOf(config.status())));
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        std::string(MessageOf(config.status())));
   }
   auto other = policy::BuildPolicy(*config);
   if (!other.ok()) {
@@ -247,9 +251,10 @@ grpc::Status OperationsService::DiffPolicy(grpc::ServerContext*,
   for (auto* snapshot : {&snapshot_a, &snapshot_b}) {
     const auto& catalog = snapshot == &snapshot_a ? running->catalog : other->catalog;
     if (absl::Status valid = model::ValidateSnapshot(*snapshot, catalog); !valid.ok()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          Cat("the last snapshot under ", snapshot == &snapshot_a ? "the running" : "the other",
-                              " policy's kinds: ", MessageOf(valid)));
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          Cat("the last snapshot under ", snapshot == &snapshot_a ? "the running" : "the other",
+              " policy's kinds: ", MessageOf(valid)));
     }
   }
   const engine::Plan plan_a = engine::Schedule(snapshot_a, running->catalog, *running->pipeline);

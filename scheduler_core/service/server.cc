@@ -104,8 +104,8 @@ absl::Status RunServer(const ServerOptions& options) {
     spdlog::info("topology reports for {} nodes from {}", topology.node_count(),
                  options.topology_path);
   }
-  OperatorHub hub({.audit_path = options.decision_log,
-                   .audit_max_bytes = options.decision_log_max_bytes});
+  OperatorHub hub(
+      {.audit_path = options.decision_log, .audit_max_bytes = options.decision_log_max_bytes});
   if (absl::Status opened = hub.Open(); !opened.ok()) return opened;
   PlacementService service(&policies, &topology, &hub);
   OperationsService operations(&hub, &policies);
@@ -153,7 +153,8 @@ absl::Status RunServer(const ServerOptions& options) {
   spdlog::info("policy \"{}\" in force", policies.CurrentName());
   MetricsServer metrics;
   if (!options.metrics_listen.empty()) {
-    absl::Status serving = metrics.Start(options.metrics_listen, [&hub] { return hub.RenderMetrics(); });
+    absl::Status serving =
+        metrics.Start(options.metrics_listen, [&hub] { return hub.RenderMetrics(); });
     if (!serving.ok()) {
       server->Shutdown();
       return serving;

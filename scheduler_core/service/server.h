@@ -11,10 +11,10 @@ namespace accelpack::service {
 struct ServerOptions {
   std::string socket_path = "/run/accelpack/accelpack.sock";  // empty: no Unix socket
   unsigned socket_mode = 0660;
-  std::string socket_group;   // operators' group that may connect; empty: keep
-  std::string tcp_listen;     // "host:port"; empty: none (no authentication on TCP yet)
-  std::string policy_path;    // empty: the built-in default policy
-  std::string topology_path;  // accelpack-probe report(s): a file or a directory of *.json
+  std::string socket_group;    // operators' group that may connect; empty: keep
+  std::string tcp_listen;      // "host:port"; empty: none (no authentication on TCP yet)
+  std::string policy_path;     // empty: the built-in default policy
+  std::string topology_path;   // accelpack-probe report(s): a file or a directory of *.json
   std::string metrics_listen;  // "127.0.0.1:9464": serve Prometheus /metrics; empty: off
   std::string decision_log;    // JSON-lines audit file of decisions; empty: none
   uint64_t decision_log_max_bytes = 64 << 20;

@@ -46,7 +46,8 @@ TEST(Table, AlignsAndPicksColumnsCaseInsensitively) {
   EXPECT_EQ(*table.Render("free", false), " 2\n16\n");
   auto bad = table.Render("node,nope", true);
   ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("unknown column \"nope\"; columns: NODE,FREE"));
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("unknown column \"nope\"; columns: NODE,FREE"));
 }
 
 using PolicyCheck = TempDir;
@@ -66,7 +67,8 @@ TEST_F(PolicyCheck, ListsEveryProblemWithItsLine) {
 TEST_F(PolicyCheck, RefusesAnEmptyFileAndPassesAGoodOne) {
   EXPECT_THAT(cli::CheckPolicyFile(Write("e.yaml", "# only a comment\n\n")),
               ElementsAre(HasSubstr("empty policy file")));
-  EXPECT_TRUE(cli::CheckPolicyFile(Write("g.yaml", "name: good\nlimits: {max_reservations: 4}\n")).empty());
+  EXPECT_TRUE(
+      cli::CheckPolicyFile(Write("g.yaml", "name: good\nlimits: {max_reservations: 4}\n")).empty());
   EXPECT_THAT(cli::CheckPolicyFile((dir_ / "missing.yaml").string()),
               ElementsAre(HasSubstr("cannot open")));
 }
@@ -75,7 +77,8 @@ using Conf = TempDir;
 
 TEST_F(Conf, ReadsCoreAddressLikeThePlugin) {
   std::string error;
-  EXPECT_EQ(cli::CoreAddressFromConf(Write("a.conf", "IntervalMs=100\ncoreaddress = unix:/x.sock # c\n"), &error),
+  EXPECT_EQ(cli::CoreAddressFromConf(
+                Write("a.conf", "IntervalMs=100\ncoreaddress = unix:/x.sock # c\n"), &error),
             "unix:/x.sock");
   EXPECT_EQ(cli::CoreAddressFromConf(Write("b.conf", "#CoreAddress=unix:/no\n"), &error), "");
   EXPECT_EQ(cli::CoreAddressFromConf((dir_ / "none.conf").string(), &error), "");
@@ -116,7 +119,8 @@ TEST_F(Decisions, RecordsChangesOnlyAndRotatesTheAuditFile) {
   plan.pending.push_back({2, engine::PendingCode::kResources, "0/1 nodes fit"});
   plan.reservations.push_back({2, 500, {0}});
   const std::string path = (dir_ / "audit.jsonl").string();
-  service::DecisionLog log({.history = 3, .audit_path = path, .audit_max_bytes = 300, .audit_files = 2});
+  service::DecisionLog log(
+      {.history = 3, .audit_path = path, .audit_max_bytes = 300, .audit_files = 2});
   ASSERT_TRUE(log.Open().ok());
   log.Record(1, snapshot, catalog, plan);
   auto entries = log.Query(0, 0);
@@ -139,7 +143,8 @@ TEST_F(Decisions, RecordsChangesOnlyAndRotatesTheAuditFile) {
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_THAT(entries[0].detail, HasSubstr("(reservation on n kept)"));
   EXPECT_EQ(log.Query(0, 0).size(), 3u);
-  for (int cycle = 4; cycle < 20; ++cycle) log.Record(static_cast<uint64_t>(cycle), snapshot, catalog, plan);
+  for (int cycle = 4; cycle < 20; ++cycle)
+    log.Record(static_cast<uint64_t>(cycle), snapshot, catalog, plan);
   EXPECT_TRUE(std::filesystem::exists(path + ".1"));
   EXPECT_TRUE(std::filesystem::exists(path + ".2"));
   EXPECT_FALSE(std::filesystem::exists(path + ".3"));

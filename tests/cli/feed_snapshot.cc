@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
     std::cerr << "usage: feed_snapshot TARGET < request.json\n";
     return 2;
   }
-  const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  const std::string text((std::istreambuf_iterator<char>(std::cin)),
+                         std::istreambuf_iterator<char>());
   accelpack::v1::ScheduleRequest request;
   const auto parsed = google::protobuf::util::JsonStringToMessage(text, &request);
   if (!parsed.ok()) {

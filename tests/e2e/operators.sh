@@ -111,6 +111,8 @@ printf 'name: no-backfill-reservations\nlimits:\n  max_reservations: 0\n' >"$out
 ap policy diff "$out/noresv.yaml" >"$out/diff.txt"
 e2e_log "policy diff:"; cat "$out/diff.txt" >&2
 grep -Eq "^ *$held +\(pending\) +h100-1" "$out/diff.txt" || e2e_fail "policy diff: job $held does not start on h100-1 under the other policy"
+ap status >"$out/status.txt"
+ap nodes >"$out/nodes-all.txt"
 ap nodes --kind h100 >"$out/nodes.txt"
 grep -Eq "^h100-1 .* h100 +8 +6 +2 " "$out/nodes.txt" || { cat "$out/nodes.txt" >&2; e2e_fail "nodes: h100-1 not 8/6/2"; }
 
@@ -157,5 +159,6 @@ python3 -c 'import json,sys; [print(t["expr"]) for p in json.load(open(sys.argv[
 done
 e2e_log "ok: every Grafana dashboard query evaluates"
 ap stats >"$out/stats.txt"; cat "$out/stats.txt" >&2
+ap_stop_recorded prometheus 10
 rm -f "$decision_log"*
 e2e_log "passed"

@@ -97,7 +97,12 @@ TEST(Explain, TopologyShortfallDescribesTheBestNodesModules) {
 TEST(UsageByNode, CountsSharesAndStrandedDevices) {
   model::Snapshot snapshot;
   // 8 devices, 64 CPUs (8 per device): 4 free devices but 16 free CPUs feed only 2.
-  snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2}).UsedMilli({1000, 1000, 1000, 500, 0, 0, 0, 0}).Cpus(64, 48).Build()};
+  snapshot.nodes = {NodeBuilder("n")
+                        .Hopper(8)
+                        .Busy({0, 1, 2})
+                        .UsedMilli({1000, 1000, 1000, 500, 0, 0, 0, 0})
+                        .Cpus(64, 48)
+                        .Build()};
   auto built = policy::BuildPolicy(policy::DefaultPolicy());
   ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
   const auto nodes = engine::UsageByNode(snapshot, built->catalog, engine::Plan{});
@@ -120,7 +125,8 @@ TEST(ComparePlans, SamePolicyHasNoDifferenceAndNodeOrderMovesAStart) {
   auto built = policy::BuildPolicy(policy::DefaultPolicy());
   ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
   const engine::Plan plan = engine::Schedule(snapshot, built->catalog, *built->pipeline);
-  const auto same = engine::ComparePlans(snapshot, built->catalog, plan, snapshot, built->catalog, plan);
+  const auto same =
+      engine::ComparePlans(snapshot, built->catalog, plan, snapshot, built->catalog, plan);
   EXPECT_TRUE(same.starts.empty());
   EXPECT_TRUE(same.reasons.empty());
 
@@ -131,7 +137,8 @@ TEST(ComparePlans, SamePolicyHasNoDifferenceAndNodeOrderMovesAStart) {
   auto other = policy::BuildPolicy(worst);
   ASSERT_TRUE(other.ok()) << MessageOf(other.status());
   const engine::Plan plan_b = engine::Schedule(snapshot, other->catalog, *other->pipeline);
-  const auto diff = engine::ComparePlans(snapshot, built->catalog, plan, snapshot, other->catalog, plan_b);
+  const auto diff =
+      engine::ComparePlans(snapshot, built->catalog, plan, snapshot, other->catalog, plan_b);
   ASSERT_EQ(diff.starts.size(), 1u);
   EXPECT_EQ(diff.starts[0].a, "b[6,7]");
   EXPECT_THAT(diff.starts[0].b, HasSubstr("a["));
