@@ -242,6 +242,13 @@ int main(int argc, char** argv) {
   json_flag(diff);
   age_option(diff);
 
+  for (CLI::App* command : app.get_subcommands({})) {
+    const std::string common =
+        "Options of every command (before or after it): --socket PATH, --address TARGET,\n"
+        "--timeout-ms MS. Exit codes: see accelpack --help.";
+    command->footer(command->get_footer().empty() ? common
+                                                  : command->get_footer() + "\n\n" + common);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
