@@ -6,21 +6,16 @@
 #include <strings.h>
 
 #include <algorithm>
-#include <ctime>
 
 #include "common/strings.h"
+#include "engine/explain.h"
 
 namespace accelpack::cli {
 
 namespace {
 
 std::string Utc(int64_t unix_seconds) {
-  const std::time_t time = static_cast<std::time_t>(unix_seconds);
-  std::tm parts{};
-  if (unix_seconds <= 0 || gmtime_r(&time, &parts) == nullptr) return "-";
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
+  return unix_seconds <= 0 ? "-" : engine::UtcTime(unix_seconds);
 }
 
 bool LooksNumeric(const std::string& cell) {

@@ -16,7 +16,8 @@ namespace accelpack::service {
 namespace {
 
 constexpr size_t kLatencyWindow = 1000;
-constexpr size_t kMaxQueuedRecords = 64;
+// Each queued record keeps a whole snapshot alive: few, so a slow worker costs memory only briefly.
+constexpr size_t kMaxQueuedRecords = 4;
 
 // Seconds; the engine takes ~0.1 ms on a small cluster and ~100 ms at 10k nodes.
 std::vector<double> LatencyBounds() {

@@ -16,22 +16,6 @@ namespace {
 
 constexpr uint32_t kDefaultMaxAgeS = 60;
 
-v1::PendingReasonCode CodeToProto(engine::PendingCode code) {
-  switch (code) {
-    case engine::PendingCode::kResources:
-      return v1::PENDING_REASON_RESOURCES;
-    case engine::PendingCode::kPriority:
-      return v1::PENDING_REASON_PRIORITY;
-    case engine::PendingCode::kNeverFits:
-      return v1::PENDING_REASON_NEVER_FITS;
-    case engine::PendingCode::kTopology:
-      return v1::PENDING_REASON_TOPOLOGY;
-    case engine::PendingCode::kCycleLimit:
-      return v1::PENDING_REASON_CYCLE_LIMIT;
-  }
-  return v1::PENDING_REASON_UNSPECIFIED;
-}
-
 std::string_view StateName(model::NodeState state) {
   switch (state) {
     case model::NodeState::kIdle:
@@ -124,7 +108,7 @@ grpc::Status OperationsService::Explain(grpc::ServerContext*, const v1::ExplainR
   }
   response->set_job_class(std::string(policy::ClassName(explanation->job_class)));
   response->set_code(explanation->started ? v1::PENDING_REASON_UNSPECIFIED
-                                          : CodeToProto(explanation->code));
+                                          : PendingCodeToProto(explanation->code));
   response->set_reason(explanation->reason);
   response->set_nodes_total(static_cast<uint32_t>(explanation->nodes_total));
   for (const auto& rejection : explanation->rejections) {

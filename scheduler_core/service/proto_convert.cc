@@ -367,26 +367,26 @@ v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
   for (const engine::PendingReason& reason : plan.pending) {
     v1::PendingReason* out = wire.add_pending();
     out->set_job_id(reason.job_id);
-    switch (reason.code) {
-      case engine::PendingCode::kResources:
-        out->set_code(v1::PENDING_REASON_RESOURCES);
-        break;
-      case engine::PendingCode::kPriority:
-        out->set_code(v1::PENDING_REASON_PRIORITY);
-        break;
-      case engine::PendingCode::kNeverFits:
-        out->set_code(v1::PENDING_REASON_NEVER_FITS);
-        break;
-      case engine::PendingCode::kTopology:
-        out->set_code(v1::PENDING_REASON_TOPOLOGY);
-        break;
-      case engine::PendingCode::kCycleLimit:
-        out->set_code(v1::PENDING_REASON_CYCLE_LIMIT);
-        break;
-    }
+    out->set_code(PendingCodeToProto(reason.code));
     out->set_message(reason.message);
   }
   return wire;
+}
+
+v1::PendingReasonCode PendingCodeToProto(engine::PendingCode code) {
+  switch (code) {
+    case engine::PendingCode::kResources:
+      return v1::PENDING_REASON_RESOURCES;
+    case engine::PendingCode::kPriority:
+      return v1::PENDING_REASON_PRIORITY;
+    case engine::PendingCode::kNeverFits:
+      return v1::PENDING_REASON_NEVER_FITS;
+    case engine::PendingCode::kTopology:
+      return v1::PENDING_REASON_TOPOLOGY;
+    case engine::PendingCode::kCycleLimit:
+      return v1::PENDING_REASON_CYCLE_LIMIT;
+  }
+  return v1::PENDING_REASON_UNSPECIFIED;
 }
 
 void UsageToProto(const std::vector<engine::KindUsage>& usage, const model::Catalog& catalog,
