@@ -46,8 +46,12 @@ const model::PendingJob* FindPending(const model::Snapshot& snapshot, uint32_t i
 ClusterState StateAfter(const model::Snapshot& snapshot, const model::Catalog& catalog,
                         const Plan& plan) {
   ClusterState state(snapshot, catalog);
+  std::unordered_map<uint32_t, const model::PendingJob*> pending;
+  pending.reserve(snapshot.pending.size());
+  for (const auto& job : snapshot.pending) pending.emplace(job.id, &job);
   for (const JobStart& start : plan.starts) {
-    const model::PendingJob* job = FindPending(snapshot, start.job_id);
+    const auto it = pending.find(start.job_id);
+    const model::PendingJob* job = it == pending.end() ? nullptr : it->second;
     state.Apply(start, job != nullptr ? job->cpus_per_node : 0,
                 job != nullptr ? job->memory_per_node_mib : 0);
   }
@@ -172,6 +176,8 @@ std::string EarliestStart(const Job& job, const ClusterState& state, const Pipel
     return a->start_time + a->time_limit_s < b->start_time + b->time_limit_s;
   });
   ClusterState future = state;
+  // One cache for the whole walk: a release re-evaluates only the nodes it touched.
+  PlacementCache cache(future, pipeline);
   for (size_t i = 0; i < ending.size();) {
     const int64_t at = ending[i]->start_time + ending[i]->time_limit_s;
     std::vector<const model::RunningJob*> now_ending;
@@ -179,7 +185,7 @@ std::string EarliestStart(const Job& job, const ClusterState& state, const Pipel
       for (const Holding& holding : future.Resolve(*ending[i])) future.Give(holding);
       now_ending.push_back(ending[i]);
     }
-    auto start = FindPlacement(job, future, pipeline);
+    auto start = FindPlacement(job, future, pipeline, nullptr, &cache);
     if (!start) continue;
     std::vector<std::string> freeing;
     for (const auto* running : now_ending) {
