@@ -215,8 +215,8 @@ std::string DescribeRequest(const model::PendingJob& job) {
     if (acc.IsFractional()) devices += Cat(" (", acc.fraction_milli, "/1000 of one device)");
   }
   return Cat(job.num_nodes, job.num_nodes == 1 ? " node" : " nodes", " x ", devices, ", ",
-             job.cpus_per_node, " CPUs, ", job.memory_per_node_mib, " MiB",
-             job.exclusive ? ", exclusive" : "");
+             job.cpus_per_node, job.cpus_per_node == 1 ? " CPU, " : " CPUs, ",
+             job.memory_per_node_mib, " MiB", job.exclusive ? ", exclusive" : "");
 }
 
 std::optional<Explanation> Explain(uint32_t job_id, const model::Snapshot& snapshot,

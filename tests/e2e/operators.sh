@@ -160,5 +160,10 @@ done
 e2e_log "ok: every Grafana dashboard query evaluates"
 ap stats >"$out/stats.txt"; cat "$out/stats.txt" >&2
 ap_stop_recorded prometheus 10
+# slurmctld gone: the core's last snapshot goes stale and explain says so (exit 4).
+ap_stop_slurmctld
+sleep 3
+expect_fail 4 "stale snapshot: the last cycle was [0-9]+ s ago \(limit 2 s\)" ap explain "$big" --max-age 2
+ap status >/dev/null || e2e_fail "status after a stale explain"
 rm -f "$decision_log"*
 e2e_log "passed"
