@@ -17,15 +17,6 @@ namespace {
 
 constexpr int64_t kOneYear = 365LL * 24 * 3600;
 
-// "2026-11-29T04:00:00Z": a pure conversion, no clock read.
-std::string UtcTime(int64_t unix_seconds) {
-  const std::time_t time = static_cast<std::time_t>(unix_seconds);
-  std::tm parts{};
-  if (gmtime_r(&time, &parts) == nullptr) return Cat(unix_seconds);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
 constexpr int64_t kNoReservation = std::numeric_limits<int64_t>::max();
 
 // Device candidates on node n; on failure names what was missing.

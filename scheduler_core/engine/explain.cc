@@ -16,15 +16,6 @@
 
 namespace accelpack::engine {
 
-std::string UtcTime(int64_t unix_seconds) {
-  const std::time_t time = static_cast<std::time_t>(unix_seconds);
-  std::tm parts{};
-  if (gmtime_r(&time, &parts) == nullptr) return Cat(unix_seconds);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
-
 namespace {
 
 // The engine's queue order: effective priority, then submit time, then id.

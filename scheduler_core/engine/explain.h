@@ -13,6 +13,7 @@
 
 #include "engine/framework.h"
 #include "engine/plan.h"
+#include "engine/reason.h"
 #include "model/catalog.h"
 #include "model/cluster.h"
 
@@ -62,9 +63,6 @@ struct Explanation {
 std::optional<Explanation> Explain(uint32_t job_id, const model::Snapshot& snapshot,
                                    const model::Catalog& catalog, const Pipeline& pipeline,
                                    const Plan& plan, int max_candidates);
-
-// "2026-11-29T04:00:00Z": a pure conversion, no clock read.
-std::string UtcTime(int64_t unix_seconds);
 
 // "1 node x npu:910c:6, 8 CPUs, 16000 MiB" for messages.
 std::string DescribeRequest(const model::PendingJob& job);

@@ -1,6 +1,7 @@
 // Why nodes turned a job down: counted per reason, told in one squeue line.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,5 +40,9 @@ class ReasonTally {
 PendingCode ClassifyDynamic(const ReasonTally& dynamic, std::string_view gang_reason);
 
 std::string_view PendingCodeName(PendingCode code);
+
+// "2026-11-29T04:00:00Z": a pure conversion, no clock read (reasons name absolute
+// times so the line stays the same from one cycle to the next).
+std::string UtcTime(int64_t unix_seconds);
 
 }  // namespace accelpack::engine
