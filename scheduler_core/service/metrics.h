@@ -27,6 +27,11 @@ class MetricsText {
   // type: "gauge", "counter", "histogram".
   void Family(std::string_view name, std::string_view type, std::string_view help);
   void Sample(std::string_view name, const Labels& labels, double value);
+  // A family of one sample without labels.
+  void Single(std::string_view name, std::string_view type, std::string_view help, double value) {
+    Family(name, type, help);
+    Sample(name, {}, value);
+  }
   const std::string& text() const { return text_; }
 
  private:

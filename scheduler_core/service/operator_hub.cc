@@ -90,11 +90,6 @@ std::shared_ptr<const CycleRecord> OperatorHub::Last() const {
   return last_;
 }
 
-void OperatorHub::Flush() {
-  std::unique_lock lock(mu_);
-  idle_.wait(lock, [&] { return queue_.empty() && !busy_; });
-}
-
 void OperatorHub::Work() {
   std::unique_lock lock(mu_);
   for (;;) {
@@ -102,12 +97,9 @@ void OperatorHub::Work() {
     if (stop_) return;
     auto record = std::move(queue_.front());
     queue_.pop_front();
-    busy_ = true;
     lock.unlock();
     Derive(*record);
     lock.lock();
-    busy_ = false;
-    if (queue_.empty()) idle_.notify_all();
   }
 }
 
@@ -182,12 +174,11 @@ void OperatorHub::Derive(const CycleRecord& record) {
   for (const auto& [key, count] : pending) {
     text.Sample("accelpack_pending_jobs", {{"class", key.first}, {"reason", key.second}}, count);
   }
-  text.Family("accelpack_running_jobs", "gauge", "Running jobs after the last cycle's starts.");
-  text.Sample("accelpack_running_jobs", {},
+  text.Single("accelpack_running_jobs", "gauge", "Running jobs after the last cycle's starts.",
               static_cast<double>(snapshot.running.size() + plan.starts.size()));
-  text.Family("accelpack_last_cycle_timestamp_seconds", "gauge",
-              "Controller clock of the last planned snapshot (Unix seconds).");
-  text.Sample("accelpack_last_cycle_timestamp_seconds", {}, static_cast<double>(snapshot.now));
+  text.Single("accelpack_last_cycle_timestamp_seconds", "gauge",
+              "Controller clock of the last planned snapshot (Unix seconds).",
+              static_cast<double>(snapshot.now));
   text.Family("accelpack_policy_info", "gauge", "The policy in force for the last cycle.");
   text.Sample("accelpack_policy_info", {{"policy", record.policy->pipeline->name}}, 1);
 
@@ -227,39 +218,39 @@ void OperatorHub::Stats(::accelpack::v1::GetStatsResponse* out) const {
 
 std::string OperatorHub::RenderMetrics() const {
   MetricsText text;
-  text.Family("accelpack_cycles_total", "counter", "Scheduling cycles planned by the core.");
-  text.Family("accelpack_rejected_snapshots_total", "counter",
-              "Snapshots refused as malformed (INVALID_ARGUMENT).");
-  text.Family("accelpack_policy_reloads_total", "counter", "Policy reloads on SIGHUP, by result.");
-  text.Family("accelpack_starts_total", "counter", "Job starts the core planned, by kind.");
   std::string derived;
   {
     std::lock_guard lock(mu_);
-    text.Sample("accelpack_cycles_total", {}, static_cast<double>(cycles_));
-    text.Sample("accelpack_rejected_snapshots_total", {}, static_cast<double>(rejected_));
+    text.Single("accelpack_cycles_total", "counter", "Scheduling cycles planned by the core.",
+                static_cast<double>(cycles_));
+    text.Single("accelpack_rejected_snapshots_total", "counter",
+                "Snapshots refused as malformed (INVALID_ARGUMENT).",
+                static_cast<double>(rejected_));
+    text.Single("accelpack_decision_cycles_skipped_total", "counter",
+                "Cycles the decision history and node figures skipped (worker behind).",
+                static_cast<double>(dropped_records_));
+    text.Family("accelpack_policy_reloads_total", "counter",
+                "Policy reloads on SIGHUP, by result.");
     text.Sample("accelpack_policy_reloads_total", {{"result", "ok"}},
                 static_cast<double>(reloads_ok_));
     text.Sample("accelpack_policy_reloads_total", {{"result", "error"}},
                 static_cast<double>(reloads_failed_));
+    text.Family("accelpack_starts_total", "counter", "Job starts the core planned, by kind.");
     for (const auto& [kind, count] : starts_by_kind_) {
       text.Sample("accelpack_starts_total", {{"kind", kind}}, static_cast<double>(count));
     }
     if (controller_) {
-      text.Family("accelpack_controller_lock_hold_seconds", "gauge",
-                  "Longest hold of slurmctld's locks in the plugin's last cycle.");
-      text.Sample("accelpack_controller_lock_hold_seconds", {},
+      text.Single("accelpack_controller_lock_hold_seconds", "gauge",
+                  "Longest hold of slurmctld's locks in the plugin's last cycle.",
                   static_cast<double>(controller_->lock_hold_us()) / 1e6);
-      text.Family("accelpack_controller_snapshot_seconds", "gauge",
-                  "Time the plugin took to copy its last snapshot.");
-      text.Sample("accelpack_controller_snapshot_seconds", {},
+      text.Single("accelpack_controller_snapshot_seconds", "gauge",
+                  "Time the plugin took to copy its last snapshot.",
                   static_cast<double>(controller_->snapshot_us()) / 1e6);
-      text.Family("accelpack_controller_fallback_cycles_total", "counter",
-                  "Cycles the plugin ran with its built-in policy.");
-      text.Sample("accelpack_controller_fallback_cycles_total", {},
+      text.Single("accelpack_controller_fallback_cycles_total", "counter",
+                  "Cycles the plugin ran with its built-in policy.",
                   static_cast<double>(controller_->fallback_cycles_total()));
-      text.Family("accelpack_controller_dropped_decisions_total", "counter",
-                  "Planned starts the plugin dropped (refused or no longer fitting).");
-      text.Sample("accelpack_controller_dropped_decisions_total", {},
+      text.Single("accelpack_controller_dropped_decisions_total", "counter",
+                  "Planned starts the plugin dropped (refused or no longer fitting).",
                   static_cast<double>(controller_->dropped_decisions_total()));
     }
     derived = derived_metrics_;

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,8 +62,6 @@ class OperatorHub {
   const DecisionLog& decisions() const { return decisions_; }
   // Prometheus text for /metrics.
   std::string RenderMetrics() const;
-  // Blocks until the worker has processed every cycle handed over so far (tests).
-  void Flush();
 
  private:
   void Work();
@@ -74,9 +73,7 @@ class OperatorHub {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::condition_variable idle_;
   bool stop_ = false;
-  bool busy_ = false;
   std::deque<std::shared_ptr<const CycleRecord>> queue_;  // to the worker
   uint64_t dropped_records_ = 0;
   std::shared_ptr<const CycleRecord> last_;
