@@ -186,6 +186,7 @@ int main(int argc, char** argv) {
 
   auto* status = app.add_subcommand("status", "devices per kind, pending jobs, last cycle");
   json_flag(status);
+  table_flags(status);
   status->footer(
       "IDLE-WHILE-WANTED counts idle devices of a kind some pending job that can run asks for.");
 
@@ -284,8 +285,11 @@ int main(int argc, char** argv) {
     v1::GetStatusResponse response;
     if (int rc = Call(connection, &Placement::GetStatus, v1::GetStatusRequest{}, &response))
       return rc;
-    return Print(json ? accelpack::cli::StatusJson(response)
-                      : accelpack::cli::StatusTable(response));
+    if (json) return Print(accelpack::cli::StatusJson(response));
+    if (!format.empty() || no_header) {
+      return PrintTable(accelpack::cli::KindsTable(response), format, !no_header);
+    }
+    return Print(accelpack::cli::StatusTable(response));
   }
   if (explain->parsed()) {
     v1::ExplainRequest request;

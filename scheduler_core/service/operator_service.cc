@@ -2,6 +2,7 @@
 #include "service/operator_service.h"
 
 #include <cmath>
+#include <unordered_set>
 
 #include "common/strings.h"
 #include "engine/engine.h"
@@ -34,10 +35,16 @@ std::string_view StateName(model::NodeState state) {
   return "unknown";
 }
 
-// The queue's typical shapes (FGD's workload table), from the pending jobs.
-policy::ShapeTable QueueShapes(const model::Snapshot& snapshot) {
+// The queue's typical shapes (FGD's workload table), from the pending jobs that
+// can run somewhere: a shape no node can ever host would count every free device.
+policy::ShapeTable QueueShapes(const model::Snapshot& snapshot, const engine::Plan& plan) {
+  std::unordered_set<uint32_t> never;
+  for (const auto& reason : plan.pending) {
+    if (reason.code == engine::PendingCode::kNeverFits) never.insert(reason.job_id);
+  }
   std::map<std::tuple<int, int, int, std::vector<std::string>>, int> counted;
   for (const model::PendingJob& job : snapshot.pending) {
+    if (never.contains(job.id)) continue;
     const auto& acc = job.accelerators;
     const int milli = acc.IsFractional() ? acc.fraction_milli : model::kMilliPerDevice;
     ++counted[{job.cpus_per_node, acc.WantsDevices() ? acc.count_per_node : 0,
@@ -153,7 +160,7 @@ grpc::Status OperationsService::ListNodes(grpc::ServerContext*, const v1::ListNo
   if (auto status = Fresh(request->max_age_s(), &cycle); !status.ok()) return status;
   const model::Snapshot& snapshot = *cycle->snapshot;
   const model::Catalog& catalog = cycle->policy->catalog;
-  const policy::ShapeTable shapes = QueueShapes(snapshot);
+  const policy::ShapeTable shapes = QueueShapes(snapshot, *cycle->plan);
   response->set_snapshot_unix(snapshot.now);
   for (const engine::NodeUsage& usage : engine::UsageByNode(snapshot, catalog, *cycle->plan)) {
     const model::Node& node = snapshot.nodes[static_cast<size_t>(usage.node)];
@@ -175,7 +182,7 @@ grpc::Status OperationsService::ListNodes(grpc::ServerContext*, const v1::ListNo
       out->set_free(static_cast<uint32_t>(pool.free));
       out->set_shared(static_cast<uint32_t>(pool.shared));
       out->set_stranded(pool.stranded);
-      out->set_fragmentation(shapes.empty()
+      out->set_fragmentation(shapes.empty() || !node.Usable()
                                  ? 0.0
                                  : policy::PoolFragmentation(shapes, usage.cpus_free,
                                                              pool.used_milli, wire.gres_type) /

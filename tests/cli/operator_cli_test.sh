@@ -53,6 +53,15 @@ grep -Eq "^h100-2 +idle .* h100 +8 +0 +8 +0 " "$dir/out" || fail "nodes: h100-2:
 expect 0 "^a910c-1 +16$" "$cli" nodes --state drained -o node,devices -h
 [ "$(wc -l <"$dir/out")" -eq 1 ] || fail "nodes --state drained: $(cat "$dir/out")"
 expect 2 'unknown column "bogus"' "$cli" nodes -o node,bogus
+# FRAG: the queue's runnable shape (2 GPUs, 8 CPUs) cannot use h100-1's half-free
+# device; the never-fitting shapes do not count; a drained node has none.
+"$cli" nodes --json | python3 -c '
+import json,sys
+pools={n["name"]: n["pools"][0] for n in json.load(sys.stdin)["nodes"]}
+assert abs(pools["h100-1"]["fragmentation"]-0.5) < 1e-9, pools
+assert pools["h100-2"]["fragmentation"]==0 and pools["a910c-1"]["fragmentation"]==0, pools' \
+  || fail "nodes: fragmentation"
+expect 0 "^h100 +10 +0$" "$cli" status -o kind,idle,idle-while-wanted -h
 # h100-1: 2.5 devices free, 8 CPUs left feed one (8 per device): 1.5 stranded.
 expect 0 '"stranded": 1.5' "$cli" nodes --kind h100 --json
 expect 0 "4711 +start +h100-1 devices" "$cli" decisions
