@@ -23,6 +23,8 @@ packages=(
   slurmctld slurmd slurm-client munge libslurm-dev dpkg-dev
   # tools used by the scripts
   procps psmisc iproute2 util-linux python3 curl
+  # /metrics in accelpackd; Prometheus for its end-to-end test (run directly, no systemd)
+  libcpp-httplib-dev prometheus
 )
 
 missing=()

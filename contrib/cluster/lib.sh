@@ -212,7 +212,10 @@ ap_start_accelpackd() {
   bin=$(ap_accelpackd_bin)
   [ -n "$bin" ] || ap_die "accelpackd not found (build it: cmake --build $AP_BUILD_DIR --target accelpackd)"
   rm -f "$AP_RUN_DIR/accelpack.sock"
-  ap_spawn accelpackd "$bin" --socket "$AP_RUN_DIR/accelpack.sock" --policy "$AP_RUN_DIR/conf/policy.yaml"
+  # ACCELPACK_ACCELPACKD_ARGS: extra options (e.g. --metrics-listen), split on spaces.
+  # shellcheck disable=SC2086
+  ap_spawn accelpackd "$bin" --socket "$AP_RUN_DIR/accelpack.sock" --policy "$AP_RUN_DIR/conf/policy.yaml" \
+    ${ACCELPACK_ACCELPACKD_ARGS:-}
   for ((i = 0; i < 100; i++)); do
     [ -S "$AP_RUN_DIR/accelpack.sock" ] && return 0
     ap_pid_alive "$(ap_pidfile_pid "$AP_RUN_DIR/pid/accelpackd.pid")" \

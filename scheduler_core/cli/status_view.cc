@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/operator_views.h"
+
 namespace accelpack::cli {
 
 namespace {
@@ -25,23 +27,28 @@ std::string StatusTable(const v1::GetStatusResponse& status) {
   out += fmt::format("nodes: {}   pending jobs: {}   running jobs: {}   started last cycle: {}\n\n",
                      status.nodes(), status.pending_jobs(), status.running_jobs(),
                      status.started_last_cycle());
-  out += fmt::format("{:<18} {:>6} {:>10} {:>6} {:>8} {:>9} {:>18}\n", "KIND", "TOTAL", "ALLOCATED",
-                     "IDLE", "ALLOC%", "UNUSABLE", "IDLE-WHILE-WANTED");
+  return out + KindsTable(status).Render("", true).value();
+}
+
+Table KindsTable(const v1::GetStatusResponse& status) {
+  Table table({"KIND", "TOTAL", "ALLOCATED", "IDLE", "ALLOC%", "UNUSABLE", "IDLE-WHILE-WANTED"});
   uint32_t total = 0, allocated = 0, idle = 0, unusable = 0, wanted = 0;
+  auto add = [&](const std::string& kind, uint32_t t, uint32_t a, uint32_t i, uint32_t u,
+                 uint32_t w) {
+    table.Add({kind, fmt::format("{}", t), fmt::format("{}", a), fmt::format("{}", i),
+               fmt::format("{:.1f}", Percent(a, t)), fmt::format("{}", u), fmt::format("{}", w)});
+  };
   for (const auto& kind : status.kinds()) {
-    out += fmt::format("{:<18} {:>6} {:>10} {:>6} {:>7.1f}% {:>9} {:>18}\n", kind.kind(),
-                       kind.devices_total(), kind.devices_allocated(), kind.devices_idle(),
-                       Percent(kind.devices_allocated(), kind.devices_total()),
-                       kind.devices_unusable(), kind.devices_idle_while_demanded());
+    add(kind.kind(), kind.devices_total(), kind.devices_allocated(), kind.devices_idle(),
+        kind.devices_unusable(), kind.devices_idle_while_demanded());
     total += kind.devices_total();
     allocated += kind.devices_allocated();
     idle += kind.devices_idle();
     unusable += kind.devices_unusable();
     wanted += kind.devices_idle_while_demanded();
   }
-  out += fmt::format("{:<18} {:>6} {:>10} {:>6} {:>7.1f}% {:>9} {:>18}\n", "all", total, allocated,
-                     idle, Percent(allocated, total), unusable, wanted);
-  return out;
+  add("all", total, allocated, idle, unusable, wanted);
+  return table;
 }
 
 std::string StatusJson(const v1::GetStatusResponse& status) {

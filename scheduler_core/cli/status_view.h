@@ -8,6 +8,9 @@
 namespace accelpack::cli {
 
 std::string StatusTable(const ::accelpack::v1::GetStatusResponse& status);
+// The per-kind rows alone (with an "all" row), for `status -o COLUMNS`.
+class Table;
+Table KindsTable(const ::accelpack::v1::GetStatusResponse& status);
 std::string StatusJson(const ::accelpack::v1::GetStatusResponse& status);
 
 }  // namespace accelpack::cli

@@ -26,15 +26,6 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
   return sum;
 }
 
-// "2026-11-29T04:00:00Z": a pure conversion, no clock read.
-std::string UtcTime(int64_t unix_seconds) {
-  const std::time_t time = static_cast<std::time_t>(unix_seconds);
-  std::tm parts{};
-  if (gmtime_r(&time, &parts) == nullptr) return Cat(unix_seconds);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
 constexpr int64_t kNoReservation = std::numeric_limits<int64_t>::max();
 
 // Device candidates on node n; on failure names what was missing.
@@ -512,6 +503,11 @@ struct PlacementCache::Impl {
 PlacementCache::PlacementCache(const ClusterState& state, const Pipeline& pipeline)
     : impl_(std::make_unique<Impl>(state, pipeline)) {}
 PlacementCache::~PlacementCache() = default;
+
+std::vector<Candidate> DeviceCandidatesOn(const Job& job, int n, const ClusterState& state,
+                                          std::string_view* reason) {
+  return DeviceCandidates(job, n, state, reason);
+}
 
 Job MakeJob(const model::PendingJob& request, const Pipeline& pipeline, int64_t now) {
   Job job;

@@ -52,6 +52,11 @@ std::optional<JobStart> FindPlacement(const Job& job, const ClusterState& state,
                                       const Pipeline& pipeline, PlacementFailure* failure = nullptr,
                                       PlacementCache* cache = nullptr);
 
+// The ways `job` could take devices on node n as `state` has it now (one for a job
+// without accelerators); empty with `reason` set when none. Filters not applied.
+std::vector<Candidate> DeviceCandidatesOn(const Job& job, int n, const ClusterState& state,
+                                          std::string_view* reason);
+
 // Wraps a pending job with its class, effective priority and time limit.
 Job MakeJob(const model::PendingJob& request, const Pipeline& pipeline, int64_t now);
 

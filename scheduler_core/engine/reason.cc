@@ -1,6 +1,7 @@
 #include "engine/reason.h"
 
 #include <algorithm>
+#include <ctime>
 
 #include "common/strings.h"
 
@@ -28,12 +29,16 @@ int ReasonTally::count(std::string_view reason) const {
   return 0;
 }
 
-std::string ReasonTally::Describe() const {
+std::vector<std::pair<std::string_view, int>> ReasonTally::Sorted() const {
   auto sorted = counts_;
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
+  return sorted;
+}
+
+std::string ReasonTally::Describe() const {
   std::string text;
-  for (const auto& [name, n] : sorted) {
+  for (const auto& [name, n] : Sorted()) {
     text += Cat(text.empty() ? "" : ", ", n, " ", name);
   }
   return text.empty() ? "no nodes" : text;
@@ -45,6 +50,15 @@ PendingCode ClassifyDynamic(const ReasonTally& dynamic, std::string_view gang_re
   if (held > 0 && held >= dynamic.total() - shape) return PendingCode::kPriority;
   if (shape > 0 && shape == dynamic.total() && gang_reason.empty()) return PendingCode::kTopology;
   return PendingCode::kResources;
+}
+
+std::string UtcTime(int64_t unix_seconds) {
+  const std::time_t time = static_cast<std::time_t>(unix_seconds);
+  std::tm parts{};
+  if (gmtime_r(&time, &parts) == nullptr) return Cat(unix_seconds);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
 }
 
 std::string_view PendingCodeName(PendingCode code) {

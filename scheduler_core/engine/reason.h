@@ -1,6 +1,7 @@
 // Why nodes turned a job down: counted per reason, told in one squeue line.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,8 @@ class ReasonTally {
   void Merge(const ReasonTally& other);
   int total() const { return total_; }
   int count(std::string_view reason) const;
+  // (reason, nodes), most frequent first.
+  std::vector<std::pair<std::string_view, int>> Sorted() const;
   // "8 too few free devices, 4 not in partition": most frequent first.
   std::string Describe() const;
 
@@ -39,5 +42,9 @@ class ReasonTally {
 PendingCode ClassifyDynamic(const ReasonTally& dynamic, std::string_view gang_reason);
 
 std::string_view PendingCodeName(PendingCode code);
+
+// "2026-11-29T04:00:00Z": a pure conversion, no clock read (reasons name absolute
+// times so the line stays the same from one cycle to the next).
+std::string UtcTime(int64_t unix_seconds);
 
 }  // namespace accelpack::engine

@@ -10,10 +10,15 @@ namespace accelpack::engine {
 std::vector<KindUsage> UsageByKind(const model::Snapshot& snapshot, const model::Catalog& catalog,
                                    const Plan& plan) {
   ClusterState state(snapshot, catalog);
-  std::unordered_set<uint32_t> started;
+  // Started jobs no longer want anything, and a job that can never run (an
+  // illegal count, a kind the cluster lacks) wants nothing the devices could give.
+  std::unordered_set<uint32_t> not_wanting;
   for (const JobStart& start : plan.starts) {
     state.Apply(start, 0, 0);
-    started.insert(start.job_id);
+    not_wanting.insert(start.job_id);
+  }
+  for (const PendingReason& reason : plan.pending) {
+    if (reason.code == PendingCode::kNeverFits) not_wanting.insert(reason.job_id);
   }
   // Kinds some still-pending job could use: checked once per distinct GRES type
   // in the cluster, not per node, so this stays linear in the queue.
@@ -31,7 +36,7 @@ std::vector<KindUsage> UsageByKind(const model::Snapshot& snapshot, const model:
   std::vector<bool> type_demanded(types.size(), false);
   for (const model::PendingJob& job : snapshot.pending) {
     if (undemanded == 0) break;
-    if (started.contains(job.id) || !job.accelerators.WantsDevices()) continue;
+    if (not_wanting.contains(job.id) || !job.accelerators.WantsDevices()) continue;
     for (size_t t = 0; t < types.size(); ++t) {
       if (type_demanded[t] || !job.accelerators.Allows(*types[t])) continue;
       type_demanded[t] = true;

@@ -35,11 +35,21 @@ int main(int argc, char** argv) {
   app.add_option("--policy", options.policy_path, "policy file (YAML); reloaded on SIGHUP");
   app.add_option("--topology", options.topology_path,
                  "accelpack-probe JSON report(s): a file or a directory of *.json");
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "serve Prometheus /metrics on HOST:PORT (e.g. 127.0.0.1:9464); off by default");
+  app.add_option("--decision-log", options.decision_log,
+                 "append decisions as JSON lines to this file (rotated, 4 old files kept)");
+  uint64_t decision_log_max_mb = 64;
+  app.add_option("--decision-log-max-mb", decision_log_max_mb,
+                 "rotate the decision log beyond this many MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
   app.set_version_flag("--version", ACCELPACK_VERSION);
   CLI11_PARSE(app, argc, argv);
+  options.decision_log_max_bytes = decision_log_max_mb << 20;
 
   const auto parsed_mode = accelpack::service::ParseSocketMode(mode);
   if (!parsed_mode.ok()) {

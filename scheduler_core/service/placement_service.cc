@@ -24,13 +24,15 @@ std::string RefusalText(const absl::Status& status) {
 
 }  // namespace
 
-PlacementService::PlacementService(const PolicyStore* policies, const TopologyBook* topology)
-    : policies_(policies), topology_(topology), record_(std::make_shared<Record>()) {}
+PlacementService::PlacementService(const PolicyStore* policies, const TopologyBook* topology,
+                                   OperatorHub* hub)
+    : policies_(policies), topology_(topology), hub_(hub), record_(std::make_shared<Record>()) {}
 
 PlacementService::PlacementService(const PlacementService& shared, RoleOf role_of,
                                    Describe describe)
     : policies_(shared.policies_),
       topology_(shared.topology_),
+      hub_(shared.hub_),
       record_(shared.record_),
       role_of_(std::move(role_of)),
       describe_(std::move(describe)) {}
@@ -109,6 +111,7 @@ std::string PlacementService::RecordUnparsable(std::string_view peer) {
 void PlacementService::RecordRejected() {
   std::lock_guard lock(record_->mu);
   record_->last.set_rejected_snapshots_total(record_->last.rejected_snapshots_total() + 1);
+  if (hub_ != nullptr) hub_->OnRejected();
 }
 
 grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
@@ -128,7 +131,11 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
     spdlog::warn("rejected snapshot from {}: {}", context->peer(), text);
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, text);
   }
-  const engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline);
+  const auto engine_started = std::chrono::steady_clock::now();
+  engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline);
+  const auto engine_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - engine_started)
+                             .count();
   const auto latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();
@@ -160,6 +167,19 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
                                         : wire::Printable(request->caller(), wire::kMaxLabelBytes),
               snapshot->nodes.size(), snapshot->pending.size(), snapshot->running.size(),
               plan.starts.size(), plan.reservations.size(), latency_us);
+  if (hub_ != nullptr) {
+    CycleRecord record;
+    record.snapshot = std::make_shared<const model::Snapshot>(std::move(*snapshot));
+    record.policy = policy;
+    record.plan = std::make_shared<const engine::Plan>(std::move(plan));
+    record.received = started;
+    record.engine_us = static_cast<uint64_t>(engine_us);
+    record.cycle_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                std::chrono::steady_clock::now() - started)
+                                                .count());
+    if (request->has_controller_stats()) record.controller = request->controller_stats();
+    hub_->OnCycle(std::move(record));
+  }
   return grpc::Status::OK;
 }
 

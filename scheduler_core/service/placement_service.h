@@ -18,6 +18,7 @@
 
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "service/access.h"
+#include "service/operator_hub.h"
 #include "service/policy_store.h"
 #include "service/topology_book.h"
 
@@ -32,8 +33,10 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
 
   // Serves every caller as a scheduler: for in-process use (tests, benchmarks).
   // `topology` (may be null) adds probe-reported device groups to each snapshot.
-  explicit PlacementService(const PolicyStore* policies, const TopologyBook* topology = nullptr);
-  // Another door to `shared`'s policies and last-cycle record, whose callers have
+  // `hub` (may be null) receives every planned cycle for operators' views.
+  explicit PlacementService(const PolicyStore* policies, const TopologyBook* topology = nullptr,
+                            OperatorHub* hub = nullptr);
+  // Another door to `shared`'s policies, hub and last-cycle record, whose callers have
   // the role `role_of` gives them. Refused denied callers are not logged here:
   // whoever decided they are denied logged them once.
   PlacementService(const PlacementService& shared, RoleOf role_of, Describe describe = {});
@@ -62,6 +65,7 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
 
   const PolicyStore* policies_;
   const TopologyBook* topology_;
+  OperatorHub* hub_;
   std::shared_ptr<Record> record_;
   RoleOf role_of_;  // empty: everyone is a scheduler
   Describe describe_;

@@ -22,6 +22,7 @@ PolicyStore::PolicyStore(const policy::PolicyConfig& config) {
   absl::Status status;
   current_ = BuildShared(config, &status);
   if (current_ == nullptr) std::abort();  // callers pass a validated config
+  current_yaml_ = policy::PolicyToYaml(config);
 }
 
 absl::Status PolicyStore::ReloadFromFile(const std::string& path) {
@@ -32,6 +33,7 @@ absl::Status PolicyStore::ReloadFromFile(const std::string& path) {
   if (built == nullptr) return status;
   std::lock_guard lock(mu_);
   current_ = std::move(built);
+  current_yaml_ = policy::PolicyToYaml(*config);
   return absl::OkStatus();
 }
 
@@ -41,5 +43,10 @@ std::shared_ptr<const policy::BuiltPolicy> PolicyStore::Current() const {
 }
 
 std::string PolicyStore::CurrentName() const { return Current()->pipeline->name; }
+
+std::string PolicyStore::CurrentYaml() const {
+  std::lock_guard lock(mu_);
+  return current_yaml_;
+}
 
 }  // namespace accelpack::service

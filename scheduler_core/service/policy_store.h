@@ -23,10 +23,13 @@ class PolicyStore {
 
   std::shared_ptr<const policy::BuiltPolicy> Current() const;
   std::string CurrentName() const;
+  // The policy in force in full, as `accelpack policy show` prints a file.
+  std::string CurrentYaml() const;
 
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const policy::BuiltPolicy> current_;  // guarded by mu_
+  std::string current_yaml_;                            // guarded by mu_
 };
 
 }  // namespace accelpack::service

@@ -240,8 +240,8 @@ absl::Status PendingFromProto(const v1::PendingJob& wire, const FieldPath& field
   job->reservation_only = wire.reservation_only();
   job->feature_any.resize(static_cast<size_t>(wire.feature_any_size()));
   for (int c = 0; c < wire.feature_any_size(); ++c) {
-    ACCELPACK_RETURN_IF_ERROR(Names(wire.feature_any(c).all(), field.Child("feature_any", c),
-                                    "all", &job->feature_any[static_cast<size_t>(c)]));
+    ACCELPACK_RETURN_IF_ERROR(Names(wire.feature_any(c).all(), field.Child("feature_any", c), "all",
+                                    &job->feature_any[static_cast<size_t>(c)]));
   }
   return absl::OkStatus();
 }
@@ -431,28 +431,28 @@ v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
   for (const engine::PendingReason& reason : plan.pending) {
     v1::PendingReason* out = wire.add_pending();
     out->set_job_id(reason.job_id);
-    switch (reason.code) {
-      case engine::PendingCode::kResources:
-        out->set_code(v1::PENDING_REASON_RESOURCES);
-        break;
-      case engine::PendingCode::kPriority:
-        out->set_code(v1::PENDING_REASON_PRIORITY);
-        break;
-      case engine::PendingCode::kNeverFits:
-        out->set_code(v1::PENDING_REASON_NEVER_FITS);
-        break;
-      case engine::PendingCode::kTopology:
-        out->set_code(v1::PENDING_REASON_TOPOLOGY);
-        break;
-      case engine::PendingCode::kCycleLimit:
-        out->set_code(v1::PENDING_REASON_CYCLE_LIMIT);
-        break;
-    }
+    out->set_code(PendingCodeToProto(reason.code));
     // Reasons may echo names (any bytes): the wire's `string` must be valid UTF-8,
     // and squeue shows one printable line.
     out->set_message(wire::OneLine(reason.message, wire::kMaxReasonBytes));
   }
   return wire;
+}
+
+v1::PendingReasonCode PendingCodeToProto(engine::PendingCode code) {
+  switch (code) {
+    case engine::PendingCode::kResources:
+      return v1::PENDING_REASON_RESOURCES;
+    case engine::PendingCode::kPriority:
+      return v1::PENDING_REASON_PRIORITY;
+    case engine::PendingCode::kNeverFits:
+      return v1::PENDING_REASON_NEVER_FITS;
+    case engine::PendingCode::kTopology:
+      return v1::PENDING_REASON_TOPOLOGY;
+    case engine::PendingCode::kCycleLimit:
+      return v1::PENDING_REASON_CYCLE_LIMIT;
+  }
+  return v1::PENDING_REASON_UNSPECIFIED;
 }
 
 void UsageToProto(const std::vector<engine::KindUsage>& usage, const model::Catalog& catalog,

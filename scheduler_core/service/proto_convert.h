@@ -20,6 +20,8 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot);
 v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
                      const model::Catalog& catalog);
 
+v1::PendingReasonCode PendingCodeToProto(engine::PendingCode code);
+
 void UsageToProto(const std::vector<engine::KindUsage>& usage, const model::Catalog& catalog,
                   google::protobuf::RepeatedPtrField<v1::KindUsage>* out);
 

@@ -17,6 +17,9 @@
 #include "accelpack/v1/wire_text.h"
 #include "common/strings.h"
 #include "service/access.h"
+#include "service/metrics.h"
+#include "service/operator_hub.h"
+#include "service/operator_service.h"
 #include "service/placement_service.h"
 #include "service/policy_store.h"
 #include "service/topology_book.h"
@@ -93,7 +96,8 @@ class PeerBook {
 
 // `schedulers`: the server may receive Schedule calls that count (not the readers'
 // or the denied callers'): garbage sent there is a refused snapshot.
-std::unique_ptr<grpc::Server> StartServer(PlacementService* service, bool health, bool schedulers,
+std::unique_ptr<grpc::Server> StartServer(PlacementService* service, grpc::Service* operations,
+                                          bool health, bool schedulers,
                                           const std::string& tcp_address = "",
                                           std::shared_ptr<grpc::ServerCredentials> tls = nullptr,
                                           int* tcp_port = nullptr) {
@@ -101,6 +105,7 @@ std::unique_ptr<grpc::Server> StartServer(PlacementService* service, bool health
   grpc::EnableDefaultHealthCheckService(health);
   grpc::ServerBuilder builder;
   builder.RegisterService(service);
+  if (operations != nullptr) builder.RegisterService(operations);
   builder.SetMaxReceiveMessageSize(256 * 1024 * 1024);  // 10k nodes x 100k jobs fit
   if (schedulers) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counters;
@@ -153,6 +158,11 @@ absl::Status RunServer(const ServerOptions& options) {
     if (!credentials.ok()) return credentials.status();
     tls = *credentials;
   }
+  OperatorHub hub(
+      {.audit_path = options.decision_log, .audit_max_bytes = options.decision_log_max_bytes});
+  if (absl::Status opened = hub.Open(); !opened.ok()) return opened;
+  // Read-only: served to schedulers and readers, never to denied callers.
+  OperationsService operations(&hub, &policies);
 
   // Signals go to one thread; block them before gRPC and the listener start theirs.
   sigset_t signals;
@@ -162,9 +172,9 @@ absl::Status RunServer(const ServerOptions& options) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // One door per role, all onto the same policies and last-cycle record: a
+  // One door per role, all onto the same policies, hub and last-cycle record: a
   // connection's role is fixed when it is accepted, by which server gets it.
-  PlacementService shared(&policies, &topology);
+  PlacementService shared(&policies, &topology, &hub);
   PeerBook peers;
   const auto describe = [&peers](const grpc::ServerContext& context) {
     return peers.Describe(context);
@@ -181,9 +191,10 @@ absl::Status RunServer(const ServerOptions& options) {
         {.path = options.socket_path, .mode = options.socket_mode, .group = options.socket_group});
     if (!opened.ok()) return opened.status();
     listener = std::move(*opened);
-    servers[static_cast<int>(Role::kScheduler)] = StartServer(&scheduler_door, true, true);
-    servers[static_cast<int>(Role::kReader)] = StartServer(&reader_door, true, false);
-    servers[static_cast<int>(Role::kDenied)] = StartServer(&denied_door, false, false);
+    servers[static_cast<int>(Role::kScheduler)] =
+        StartServer(&scheduler_door, &operations, true, true);
+    servers[static_cast<int>(Role::kReader)] = StartServer(&reader_door, &operations, true, false);
+    servers[static_cast<int>(Role::kDenied)] = StartServer(&denied_door, nullptr, false, false);
     for (const auto& server : servers) {
       if (server == nullptr) return absl::InternalError("cannot start the gRPC server");
     }
@@ -210,7 +221,8 @@ absl::Status RunServer(const ServerOptions& options) {
   std::unique_ptr<grpc::Server> tcp_server;
   if (!options.tcp_listen.empty()) {
     int tcp_port = 0;
-    tcp_server = StartServer(&tls_door, true, true, options.tcp_listen, tls, &tcp_port);
+    tcp_server =
+        StartServer(&tls_door, &operations, true, true, options.tcp_listen, tls, &tcp_port);
     if (tcp_server == nullptr || tcp_port == 0) {
       return absl::UnavailableError(Cat("--listen ", options.tcp_listen, ": cannot listen"));
     }
@@ -220,6 +232,20 @@ absl::Status RunServer(const ServerOptions& options) {
         options.tcp_listen, tcp_port, Join(options.tls_scheduler_names, ", "));
   }
   spdlog::info("policy \"{}\" in force", wire::Printable(policies.CurrentName()));
+  MetricsServer metrics;
+  if (!options.metrics_listen.empty()) {
+    absl::Status serving =
+        metrics.Start(options.metrics_listen, [&hub] { return hub.RenderMetrics(); });
+    if (!serving.ok()) {
+      listener.reset();
+      for (auto* server :
+           {servers[0].get(), servers[1].get(), servers[2].get(), tcp_server.get()}) {
+        if (server != nullptr) server->Shutdown();
+      }
+      return serving;
+    }
+    spdlog::info("serving Prometheus metrics on http://{}/metrics", options.metrics_listen);
+  }
 
   for (;;) {
     int signal_number = 0;
@@ -230,6 +256,7 @@ absl::Status RunServer(const ServerOptions& options) {
         continue;
       }
       absl::Status reloaded = policies.ReloadFromFile(options.policy_path);
+      hub.OnPolicyReload(reloaded.ok());
       if (reloaded.ok()) {
         spdlog::info("policy reloaded: \"{}\"", wire::Printable(policies.CurrentName()));
       } else {
@@ -242,6 +269,7 @@ absl::Status RunServer(const ServerOptions& options) {
     spdlog::info("signal {}: shutting down", signal_number);
     break;
   }
+  metrics.Stop();
   listener.reset();  // no new connections; removes the socket if it is still ours
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
   for (auto* server : {servers[0].get(), servers[1].get(), servers[2].get(), tcp_server.get()}) {

@@ -25,6 +25,9 @@ struct ServerOptions {
   std::vector<std::string> tls_scheduler_names = {"slurmctld"};
   std::string policy_path;    // empty: the built-in default policy
   std::string topology_path;  // accelpack-probe report(s): a file or a directory of *.json
+  std::string metrics_listen;  // "127.0.0.1:9464": serve Prometheus /metrics; empty: off
+  std::string decision_log;    // JSON-lines audit file of decisions; empty: none
+  uint64_t decision_log_max_bytes = 64 << 20;
 };
 
 // Every cycle builds and drops the same ~100 MB (snapshot, plan, messages) on a

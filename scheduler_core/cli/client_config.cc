@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "cli/client_config.h"
+
+#include <strings.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/strings.h"
+#include "policy/policy.h"
+
+namespace accelpack::cli {
+
+namespace {
+
+std::string Trim(std::string_view text) {
+  const size_t begin = text.find_first_not_of(" \t\r");
+  if (begin == std::string_view::npos) return {};
+  const size_t end = text.find_last_not_of(" \t\r");
+  return std::string(text.substr(begin, end - begin + 1));
+}
+
+bool IsBlankOrComment(std::string_view line) {
+  const std::string trimmed = Trim(line);
+  return trimmed.empty() || trimmed.front() == '#';
+}
+
+// A top-level key starts in column 0 and is not a comment, list item or document marker.
+bool StartsSection(std::string_view line) {
+  return !line.empty() && line.front() != ' ' && line.front() != '\t' && line.front() != '#' &&
+         line.front() != '-' && line.find(':') != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string AcceleratorConfPath() {
+  if (const char* explicit_path = std::getenv("ACCELPACK_CONF"); explicit_path && *explicit_path)
+    return explicit_path;
+  if (const char* slurm = std::getenv("SLURM_CONF"); slurm && *slurm)
+    return (std::filesystem::path(slurm).parent_path() / "accelpack.conf").string();
+  return "/etc/slurm/accelpack.conf";
+}
+
+std::string CoreAddressFromConf(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    if (std::filesystem::exists(path)) *error = Cat(path, ": cannot read");
+    return {};
+  }
+  std::string line;
+  std::string address;
+  while (std::getline(in, line)) {
+    if (const size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    const size_t equals = line.find('=');
+    if (equals == std::string::npos) continue;
+    if (strcasecmp(Trim(line.substr(0, equals)).c_str(), "CoreAddress") == 0)
+      address = Trim(line.substr(equals + 1));
+  }
+  return address;
+}
+
+std::vector<std::string> CheckPolicyFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return {Cat(path, ": cannot open policy file")};
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  if (std::all_of(lines.begin(), lines.end(), IsBlankOrComment)) {
+    return {Cat(path,
+                ": empty policy file: nothing to check (an empty file would run the "
+                "built-in default; say so with `name: ...` at least)")};
+  }
+  std::vector<size_t> sections;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (StartsSection(lines[i])) sections.push_back(i);
+  }
+  std::vector<std::string> problems;
+  auto add = [&](const std::string& problem) {
+    if (std::find(problems.begin(), problems.end(), problem) == problems.end())
+      problems.push_back(problem);
+  };
+  for (size_t s = 0; s < sections.size(); ++s) {
+    const size_t end = s + 1 < sections.size() ? sections[s + 1] : lines.size();
+    std::string text;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      text += (i >= sections[s] && i < end) ? lines[i] : "";
+      text += '\n';
+    }
+    auto parsed = policy::ParsePolicyYaml(text, path);
+    if (!parsed.ok()) {
+      add(std::string(MessageOf(parsed.status())));
+      continue;
+    }
+    if (auto built = policy::BuildPolicy(*parsed); !built.ok())
+      add(std::string(MessageOf(built.status())));
+  }
+  // Problems that only the sections together have (or YAML that splits badly).
+  std::string whole;
+  for (const auto& line : lines) whole += line + '\n';
+  auto parsed = policy::ParsePolicyYaml(whole, path);
+  if (!parsed.ok()) {
+    if (problems.empty()) add(std::string(MessageOf(parsed.status())));
+  } else if (auto built = policy::BuildPolicy(*parsed); !built.ok()) {
+    add(std::string(MessageOf(built.status())));
+  }
+  return problems;
+}
+
+}  // namespace accelpack::cli

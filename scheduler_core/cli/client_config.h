@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Where the CLI finds accelpackd, and policy-file checks that report every
+// problem at once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace accelpack::cli {
+
+// The accelpack.conf the plugin reads: $ACCELPACK_CONF, else beside
+// $SLURM_CONF, else /etc/slurm/accelpack.conf.
+std::string AcceleratorConfPath();
+
+// CoreAddress from that file ("unix:/run/accelpack/accelpack.sock"), or empty
+// when the file or the key is missing. `error` is set for an unreadable file.
+std::string CoreAddressFromConf(const std::string& path, std::string* error);
+
+// Every problem of a policy file, each "file:line:column: key: problem", in
+// file order; empty when the file is valid. Each top-level section is checked
+// on its own (other sections blanked, so line numbers stay), then the whole.
+// An empty file (nothing but comments) is a problem: it would silently mean
+// the built-in default.
+std::vector<std::string> CheckPolicyFile(const std::string& path);
+
+}  // namespace accelpack::cli
