@@ -125,7 +125,7 @@ struct Holds {
 
   bool Allows(const Job& job, int n) const {
     const int64_t start = reserved_start[static_cast<size_t>(n)];
-    return start == kNoReservation || now + job.time_limit_s <= start;
+    return start == kNoReservation || model::AddTimes(now, job.time_limit_s) <= start;
   }
 };
 
@@ -460,7 +460,9 @@ Job MakeJob(const model::PendingJob& request, const Pipeline& pipeline, int64_t 
   job.effective_priority = pipeline.queue_order->EffectivePriority(request, job.job_class, now);
   const int64_t fallback =
       pipeline.limits.default_time_limit_s > 0 ? pipeline.limits.default_time_limit_s : kOneYear;
-  job.time_limit_s = request.time_limit_s > 0 ? request.time_limit_s : fallback;
+  // Bounded as snapshot times are, so end times stay sums of two bounded values.
+  job.time_limit_s =
+      std::min(request.time_limit_s > 0 ? request.time_limit_s : fallback, model::kMaxTimeS);
   return job;
 }
 
@@ -502,7 +504,8 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
   ends.reserve(snapshot.running.size());
   for (const auto& running : snapshot.running) {
     if (running.time_limit_s > 0) {
-      ends.push_back({running.start_time + running.time_limit_s, state.Resolve(running)});
+      ends.push_back(
+          {model::AddTimes(running.start_time, running.time_limit_s), state.Resolve(running)});
     }
   }
   bool ends_sorted = false;
@@ -532,7 +535,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     if (start) {
       state.Apply(*start, job->cpus_per_node, job->memory_per_node_mib);
       ends.push_back(
-          {snapshot.now + job.time_limit_s,
+          {model::AddTimes(snapshot.now, job.time_limit_s),
            ClusterState::HoldingsOf(*start, job->cpus_per_node, job->memory_per_node_mib)});
       ends_sorted = false;
       plan.starts.push_back(std::move(*start));

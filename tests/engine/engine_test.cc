@@ -343,5 +343,21 @@ TEST(Determinism, InputOrderDoesNotMatter) {
   EXPECT_EQ(RunEngine(snapshot).Started(), RunEngine(shuffled).Started());
 }
 
+// Issue 12, finding 3: the largest times validation lets through give sane reasons
+// (the engine's sums of two times cannot overflow), never a start "by -9223372035...".
+TEST(ExtremeTimes, LargestValidTimesGiveAReasonableReservation) {
+  model::Snapshot snapshot;
+  snapshot.now = model::kMaxTimeS - 10;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build()};
+  snapshot.running = {Running(9, "a", "gpu", "h100", {0, 1, 2, 3, 4, 5, 6, 7},
+                              model::kMaxTimeS - 100, model::kMaxTimeS)};
+  snapshot.pending = {
+      JobBuilder(1).Gpus(8).TimeLimit(model::kMaxTimeS).Submitted(-model::kMaxTimeS).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_NE(outcome.Pending(1), nullptr);
+  EXPECT_THAT(outcome.Pending(1)->message, ::testing::Not(::testing::HasSubstr("by -")));
+  for (const auto& reservation : outcome.plan.reservations) EXPECT_GT(reservation.planned_start, 0);
+}
+
 }  // namespace
 }  // namespace accelpack::testing
