@@ -103,6 +103,24 @@ absl::Status CheckListLength(size_t length, std::string_view field, size_t limit
   return absl::OkStatus();
 }
 
+// Drops repeated names, keeping the first of each: membership is all a node's
+// lists mean, and the engine's filters count on distinct names.
+void DropRepeatedNames(std::vector<std::string>& names) {
+  std::unordered_set<std::string_view> seen;
+  std::vector<bool> first(names.size());
+  bool repeated = false;
+  for (size_t i = 0; i < names.size(); ++i) {
+    first[i] = seen.insert(names[i]).second;
+    repeated = repeated || !first[i];
+  }
+  if (!repeated) return;
+  std::vector<std::string> distinct;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (first[i]) distinct.push_back(std::move(names[i]));
+  }
+  names = std::move(distinct);
+}
+
 absl::Status ValidateNode(Node& node, const std::string& field, const Catalog& catalog) {
   if (node.name.empty()) return Invalid(field + ".name", "empty");
   for (auto status :
@@ -111,6 +129,8 @@ absl::Status ValidateNode(Node& node, const std::string& field, const Catalog& c
         CheckListLength(node.accelerators.size(), field + ".accelerators", kMaxPoolsPerNode)}) {
     if (!status.ok()) return status;
   }
+  DropRepeatedNames(node.partitions);
+  DropRepeatedNames(node.features);
   if (node.cpus_total < 0) return Invalid(field + ".cpus_total", "negative");
   if (node.cpus_allocated < 0 || node.cpus_allocated > node.cpus_total) {
     return Invalid(field + ".cpus_allocated",
