@@ -38,7 +38,11 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
     spdlog::warn("rejected snapshot from {}: {}", context->peer(), MessageOf(valid));
     return ToGrpc(valid);
   }
-  const engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline);
+  // A cycle whose caller has given up (deadline passed, plugin gone) stops early.
+  engine::WorkBudget budget;
+  budget.cancelled = [context] { return context->IsCancelled(); };
+  const engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline, budget);
+  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gave up");
   const auto latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();

@@ -359,5 +359,73 @@ TEST(ExtremeTimes, LargestValidTimesGiveAReasonableReservation) {
   for (const auto& reservation : outcome.plan.reservations) EXPECT_GT(reservation.planned_start, 0);
 }
 
+// Issue 12, finding 2: a cycle's work is bounded by the caller, deterministically
+// for a given budget (no clock in the engine), and a caller that gave up stops it.
+TEST(WorkBudget, ABudgetStopsTheCycleTheSameWayEveryTime) {
+  model::Snapshot snapshot = SyntheticCluster(64, 200, 0.5, 3);
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  engine::WorkBudget budget;
+  budget.max_node_evaluations = 2000;
+  const engine::Plan first = engine::Schedule(snapshot, built->catalog, *built->pipeline, budget);
+  const engine::Plan second = engine::Schedule(snapshot, built->catalog, *built->pipeline, budget);
+  const engine::Plan unbounded = engine::Schedule(snapshot, built->catalog, *built->pipeline);
+  size_t not_evaluated = 0;
+  for (const auto& reason : first.pending) {
+    if (reason.code == PendingCode::kCycleLimit) {
+      EXPECT_EQ(reason.message, "not evaluated: the cycle's work budget ran out");
+      ++not_evaluated;
+    }
+  }
+  EXPECT_GT(not_evaluated, 0u);
+  EXPECT_EQ(first.starts.size() + first.pending.size(), snapshot.pending.size());
+  EXPECT_LT(first.starts.size(), unbounded.starts.size());
+  ASSERT_EQ(first.starts.size(), second.starts.size());
+  for (size_t i = 0; i < first.starts.size(); ++i) {
+    EXPECT_EQ(first.starts[i].job_id, second.starts[i].job_id);
+  }
+}
+
+TEST(WorkBudget, ACancelledCallerStopsTheCycle) {
+  model::Snapshot snapshot = SyntheticCluster(64, 200, 0.5, 3);
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  int polls = 0;
+  engine::WorkBudget budget;
+  budget.cancelled = [&polls] { return ++polls > 0; };
+  const engine::Plan plan = engine::Schedule(snapshot, built->catalog, *built->pipeline, budget);
+  EXPECT_GE(polls, 1);
+  EXPECT_TRUE(plan.starts.empty());
+  ASSERT_EQ(plan.pending.size(), snapshot.pending.size());
+  EXPECT_EQ(plan.pending[0].message, "not evaluated: the caller cancelled the cycle");
+}
+
+// Issue 12, finding 2: long name lists (partitions, features, -x nodes) cost hash
+// look-ups, not list x list scans, and give the same answers as short ones.
+TEST(NameLists, LongListsFilterAsShortOnes) {
+  model::Snapshot snapshot;
+  for (int n = 0; n < 200; ++n) {
+    snapshot.nodes.push_back(NodeBuilder(Cat("n", n))
+                                 .Hopper(8)
+                                 .Partitions({Cat("p", n % 7)})
+                                 .Features({Cat("f", n % 5), "ib"})
+                                 .Build());
+  }
+  std::vector<std::string> partitions, excluded;
+  for (int p = 0; p < 1000; ++p) partitions.push_back(Cat("other", p));
+  partitions.push_back("p3");
+  for (int n = 0; n < 199; ++n) {
+    if (n != 136) excluded.push_back(Cat("n", n));  // n136 is in p3 and has f1
+  }
+  snapshot.pending = {JobBuilder(1)
+                          .Gpus(1)
+                          .Partitions(partitions)
+                          .Features({"ib", "f1", "ib"})
+                          .Excluded(excluded)
+                          .Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"n136"}));
+}
+
 }  // namespace
 }  // namespace accelpack::testing
