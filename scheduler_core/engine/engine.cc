@@ -202,6 +202,7 @@ struct CoarseShape {
   // Device evaluations per entry of `nodes`, on the cache's own state.
   std::vector<DeviceEval> device_evals;
   bool cached = false;
+  std::vector<int32_t> slot_of_node;  // per node: its entry in `nodes`, or -1
 };
 
 // The static verdict of one fine shape: eligible nodes and why the others are not.
@@ -211,14 +212,33 @@ struct Eligibility {
   ReasonTally rejected;
 };
 
+// A node that fits a fine shape, with its score when it was evaluated.
+struct Ranked {
+  double score;
+  int32_t slot;
+  uint32_t version;
+};
+// Heap order: the highest score on top, the first in name order among equal ones.
+bool RanksBelow(const Ranked& a, const Ranked& b) {
+  return a.score != b.score ? a.score < b.score : a.slot > b.slot;
+}
+
 struct FineShape {
   CoarseShape* coarse = nullptr;
   Eligibility eligibility;
   std::vector<NodeEval> evals;  // per eligible node, when cached
   bool cached = false;
+  std::vector<int32_t> slot_of_coarse;  // per entry of the coarse nodes: eligible slot or -1
+  // The fitting nodes as a heap (entries of changed nodes go stale and are dropped
+  // when they surface), caught up with the state's changes up to `seen_changes`: a
+  // single-node job costs the nodes that changed since, not a pass over all.
+  std::vector<Ranked> ranking;
+  bool ranked = false;
+  size_t seen_changes = 0;
 };
 
 class ShapeCache;
+struct Holds;
 
 // Evaluations of one fine shape on one state: through the shape's caches when it
 // has them, else through one scratch slot per level.
@@ -240,6 +260,9 @@ class Evaluator {
   // Why the node at `slot` rejects the job (empty: it fits), in the pipeline's order.
   std::string_view ReasonAt(const Job& job, size_t slot);
   const Candidate& BestOf(const Job& job, size_t slot);
+  // The best node for a single-node job through the shape's ranking (cached shapes
+  // only): its slot, or -1 when none fits (and holds allow).
+  int BestRanked(const Job& job, const Holds* holds);
   const FineShape& shape() const { return shape_; }
 
  private:
@@ -320,6 +343,10 @@ class ShapeCache {
       coarse->rejection_reason.push_back(reason);
     }
     if (meter_ != nullptr) meter_->Spend(static_cast<uint64_t>(state_.node_count()));
+    coarse->slot_of_node.assign(static_cast<size_t>(state_.node_count()), -1);
+    for (size_t slot = 0; slot < coarse->nodes.size(); ++slot) {
+      coarse->slot_of_node[static_cast<size_t>(coarse->nodes[slot])] = static_cast<int32_t>(slot);
+    }
     const size_t slots = coarse->nodes.size();
     coarse->cached = cacheable_ && device_evals_ + slots <= kMaxCachedDeviceEvals;
     if (coarse->cached) {
@@ -349,6 +376,11 @@ class ShapeCache {
       }
     }
     if (meter_ != nullptr) meter_->Spend(coarse.nodes.size());
+    fine->slot_of_coarse.assign(coarse.nodes.size(), -1);
+    for (size_t slot = 0; slot < eligibility.coarse_slot.size(); ++slot) {
+      fine->slot_of_coarse[static_cast<size_t>(eligibility.coarse_slot[slot])] =
+          static_cast<int32_t>(slot);
+    }
     const size_t slots = eligibility.nodes.size();
     // A fine shape caches only on top of a cached coarse one: its verdicts index
     // the coarse level's candidates.
@@ -473,6 +505,53 @@ struct Holds {
     return !exclude_held && model::AddTimes(now, job.time_limit_s) <= start;
   }
 };
+
+int Evaluator::BestRanked(const Job& job, const Holds* holds) {
+  FineShape& shape = shape_;
+  const ClusterState& state = cache_state_;
+  const auto& nodes = shape.eligibility.nodes;
+  auto push = [&](size_t slot) {
+    const NodeEval& eval = Get(job, slot);
+    if (!eval.fits()) return;
+    shape.ranking.push_back({eval.score, static_cast<int32_t>(slot), eval.version});
+    std::push_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow);
+  };
+  // Stale entries pile up as nodes change; past a bound the heap is rebuilt.
+  if (shape.ranked && shape.ranking.size() > 2 * nodes.size() + 64) shape.ranked = false;
+  if (!shape.ranked) {
+    shape.ranking.clear();
+    for (size_t slot = 0; slot < nodes.size(); ++slot) push(slot);
+    shape.ranked = true;
+  } else {
+    const std::vector<int32_t>& coarse_slots = shape.coarse->slot_of_node;
+    for (size_t i = shape.seen_changes; i < state.change_count(); ++i) {
+      const int32_t coarse_slot = coarse_slots[static_cast<size_t>(state.changed_node(i))];
+      if (coarse_slot < 0) continue;
+      const int32_t slot = shape.slot_of_coarse[static_cast<size_t>(coarse_slot)];
+      if (slot >= 0) push(static_cast<size_t>(slot));
+    }
+  }
+  shape.seen_changes = state.change_count();
+  // Drop stale entries; set aside fitting nodes the holds keep from this job.
+  std::vector<Ranked> held;
+  int best = -1;
+  while (!shape.ranking.empty()) {
+    const Ranked top = shape.ranking.front();
+    const int n = nodes[static_cast<size_t>(top.slot)];
+    std::pop_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow);
+    shape.ranking.pop_back();
+    if (top.version != state.version(n)) continue;
+    held.push_back(top);
+    if (holds != nullptr && !holds->Allows(job, n)) continue;
+    best = top.slot;
+    break;
+  }
+  for (const Ranked& entry : held) {
+    shape.ranking.push_back(entry);
+    std::push_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow);
+  }
+  return best;
+}
 
 // Why each eligible node turned the job down now (only computed on failure).
 ReasonTally TallyRejections(const Job& job, Evaluator& evaluator, const Holds* holds) {
@@ -605,6 +684,13 @@ JobStart MakeStart(const Job& job, std::vector<ScoredNode> chosen, const Cluster
 std::optional<JobStart> Place(const Job& job, Evaluator& evaluator, const ClusterState& state,
                               const Holds* holds, std::string_view* gang_reason) {
   const bool single = job->num_nodes == 1 && job->required_nodes.empty();
+  if (single && evaluator.shape().cached) {
+    const int slot = evaluator.BestRanked(job, holds);
+    if (slot < 0) return std::nullopt;
+    const double score = evaluator.Get(job, static_cast<size_t>(slot)).score;
+    return MakeStart(job, {ScoredNode{evaluator.BestOf(job, static_cast<size_t>(slot)), score}},
+                     state);
+  }
   const auto& eligible = evaluator.shape().eligibility.nodes;
   size_t best_slot = 0;
   bool found = false;

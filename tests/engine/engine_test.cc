@@ -427,5 +427,56 @@ TEST(NameLists, LongListsFilterAsShortOnes) {
   EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"n136"}));
 }
 
+// A filter that lets everything through but forbids caching: the engine then
+// evaluates every node for every job, the reference the caches must agree with.
+class NoCacheFilter final : public engine::Filter {
+ public:
+  std::string_view name() const override { return "no_cache"; }
+  engine::FilterStage stage() const override { return engine::FilterStage::kDynamic; }
+  std::string_view Reject(const engine::Job&, int, const engine::ClusterState&) const override {
+    return {};
+  }
+  bool DependsOnlyOnShape() const override { return false; }
+};
+
+// The shape caches (two levels, the per-shape ranking, the horizon check) make the
+// same plan as evaluating everything afresh, also when every job has its own
+// CPUs, memory and time limit.
+TEST(ShapeCache, CachedPlansEqualUncachedOnes) {
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    model::Snapshot snapshot = SyntheticCluster(96, 400, 0.6, seed);
+    for (size_t j = 0; j < snapshot.pending.size(); ++j) {
+      auto& job = snapshot.pending[j];
+      job.cpus_per_node = 1 + static_cast<int>((j * 7 + seed) % 24);
+      job.memory_per_node_mib = 1024 * static_cast<int64_t>(1 + (j * 13) % 40);
+      job.time_limit_s = 600 + static_cast<int64_t>((j * 977) % 20000);
+    }
+    snapshot.running = {Running(100000, "node0-h100", "gpu", "h100", {}, 99000, 4000)};
+    auto cached = policy::BuildPolicy(policy::DefaultPolicy());
+    auto uncached = policy::BuildPolicy(policy::DefaultPolicy());
+    uncached->pipeline->filters.push_back(std::make_unique<NoCacheFilter>());
+    ASSERT_TRUE(model::ValidateSnapshot(snapshot, cached->catalog).ok());
+    const engine::Plan a = engine::Schedule(snapshot, cached->catalog, *cached->pipeline);
+    const engine::Plan b = engine::Schedule(snapshot, uncached->catalog, *uncached->pipeline);
+    ASSERT_EQ(a.starts.size(), b.starts.size()) << "seed " << seed;
+    for (size_t i = 0; i < a.starts.size(); ++i) {
+      EXPECT_EQ(a.starts[i].job_id, b.starts[i].job_id);
+      ASSERT_EQ(a.starts[i].placements.size(), b.starts[i].placements.size());
+      for (size_t p = 0; p < a.starts[i].placements.size(); ++p) {
+        EXPECT_EQ(a.starts[i].placements[p].node, b.starts[i].placements[p].node);
+        EXPECT_EQ(a.starts[i].placements[p].devices, b.starts[i].placements[p].devices);
+      }
+    }
+    ASSERT_EQ(a.pending.size(), b.pending.size());
+    for (size_t i = 0; i < a.pending.size(); ++i) {
+      EXPECT_EQ(a.pending[i].job_id, b.pending[i].job_id);
+      EXPECT_EQ(a.pending[i].message, b.pending[i].message);
+    }
+    EXPECT_EQ(a.reservations.size(), b.reservations.size());
+    EXPECT_GT(a.starts.size(), 50u);
+    EXPECT_GT(a.reservations.size(), 0u) << "seed " << seed;
+  }
+}
+
 }  // namespace
 }  // namespace accelpack::testing
