@@ -510,17 +510,18 @@ int Evaluator::BestRanked(const Job& job, const Holds* holds) {
   FineShape& shape = shape_;
   const ClusterState& state = cache_state_;
   const auto& nodes = shape.eligibility.nodes;
-  auto push = [&](size_t slot) {
+  auto push = [&](size_t slot, bool keep_heap) {
     const NodeEval& eval = Get(job, slot);
     if (!eval.fits()) return;
     shape.ranking.push_back({eval.score, static_cast<int32_t>(slot), eval.version});
-    std::push_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow);
+    if (keep_heap) std::push_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow);
   };
   // Stale entries pile up as nodes change; past a bound the heap is rebuilt.
   if (shape.ranked && shape.ranking.size() > 2 * nodes.size() + 64) shape.ranked = false;
   if (!shape.ranked) {
     shape.ranking.clear();
-    for (size_t slot = 0; slot < nodes.size(); ++slot) push(slot);
+    for (size_t slot = 0; slot < nodes.size(); ++slot) push(slot, false);
+    std::make_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow);
     shape.ranked = true;
   } else {
     const std::vector<int32_t>& coarse_slots = shape.coarse->slot_of_node;
@@ -528,7 +529,7 @@ int Evaluator::BestRanked(const Job& job, const Holds* holds) {
       const int32_t coarse_slot = coarse_slots[static_cast<size_t>(state.changed_node(i))];
       if (coarse_slot < 0) continue;
       const int32_t slot = shape.slot_of_coarse[static_cast<size_t>(coarse_slot)];
-      if (slot >= 0) push(static_cast<size_t>(slot));
+      if (slot >= 0) push(static_cast<size_t>(slot), true);
     }
   }
   shape.seen_changes = state.change_count();
