@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,7 +10,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include "common/strings.h"
 #include "model/cluster.h"
@@ -28,10 +31,46 @@ struct ParseError {
   std::string message;
 };
 
-[[noreturn]] void Fail(const YAML::Node& node, std::string_view path, std::string_view problem) {
-  const YAML::Mark mark = node.Mark();
+[[noreturn]] void Fail(const YAML::Mark& mark, std::string_view path, std::string_view problem) {
   throw ParseError{Cat(mark.line + 1, ":", mark.column + 1, ": ", path, ": ", problem)};
 }
+
+[[noreturn]] void Fail(const YAML::Node& node, std::string_view path, std::string_view problem) {
+  Fail(node.Mark(), path, problem);
+}
+
+// Where a second YAML document starts, if the text has one. Walks the documents
+// itself, at most two: yaml-cpp's LoadAll never returns on some malformed input
+// (",:a:" yields empty documents without end, eating memory).
+class SecondDocument final : public YAML::EventHandler {
+ public:
+  static std::optional<YAML::Mark> In(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    SecondDocument finder;
+    for (int document = 0; document < 2 && parser.HandleNextDocument(finder); ++document) {
+    }
+    return finder.second_;
+  }
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (seen_++ == 1) second_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  int seen_ = 0;
+  std::optional<YAML::Mark> second_;
+};
 
 template <typename T>
 T As(const YAML::Node& node, std::string_view path, std::string_view expected) {
@@ -218,14 +257,13 @@ PolicyConfig ParseDocument(const YAML::Node& root) {
 absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view text, std::string_view source) {
   PolicyConfig config;
   try {
+    const std::string owned(text);
     // One document: a second one (after "---") would be silently ignored otherwise.
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.size() > 1) {
-      Fail(documents[1], "policy",
-           Cat("a policy file holds one YAML document, found ", documents.size(),
-               " (remove the extra \"---\")"));
+    if (const std::optional<YAML::Mark> second = SecondDocument::In(owned)) {
+      Fail(*second, "policy",
+           "a policy file holds one YAML document, found more (remove the extra \"---\")");
     }
-    config = ParseDocument(documents.empty() ? YAML::Node() : documents.front());
+    config = ParseDocument(YAML::Load(owned));
   } catch (const ParseError& error) {
     return absl::InvalidArgumentError(Cat(source, ":", error.message));
   } catch (const YAML::Exception& error) {
