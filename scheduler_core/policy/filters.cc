@@ -16,6 +16,14 @@ bool Contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+// Up to this many names a job's list is scanned; beyond, its hash set is asked
+// (hashing costs more than comparing a few short names).
+constexpr size_t kScanUpTo = 8;
+
+bool UseSets(const Job& job, size_t list_size) {
+  return job.names != nullptr && list_size > kScanUpTo;
+}
+
 // A filter defined by its name, stage, reason and a predicate.
 template <typename Predicate>
 class SimpleFilter final : public engine::Filter {
@@ -86,7 +94,7 @@ std::unique_ptr<engine::Filter> MakePartitionFilter() {
               [](const Job& job, int n, const ClusterState& state) {
                 if (job->partitions.empty()) return true;
                 const auto& node_partitions = state.node(n).partitions;
-                if (job.names != nullptr) {
+                if (UseSets(job, job->partitions.size())) {
                   return std::any_of(node_partitions.begin(), node_partitions.end(),
                                      [&](const std::string& p) {
                                        return job.names->partitions.contains(std::string_view(p));
@@ -103,7 +111,7 @@ std::unique_ptr<engine::Filter> MakeFeatureFilter() {
               Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
                 const auto& features = state.node(n).features;
                 if (job->features.empty()) return true;
-                if (job.names != nullptr) {
+                if (UseSets(job, job->features.size())) {
                   // Node features are distinct (validation): all of the job's are
                   // there when as many of the node's are among them.
                   const auto found =
@@ -120,7 +128,7 @@ std::unique_ptr<engine::Filter> MakeFeatureFilter() {
 std::unique_ptr<engine::Filter> MakeExcludedNodesFilter() {
   return Make("excluded_nodes", FilterStage::kStatic, "excluded by the job (-x)",
               Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
-                if (job.names != nullptr) {
+                if (UseSets(job, job->excluded_nodes.size())) {
                   return !job.names->excluded_nodes.contains(std::string_view(state.node(n).name));
                 }
                 return !Contains(job->excluded_nodes, state.node(n).name);
