@@ -219,9 +219,12 @@ struct Ranked {
   uint32_t version;
 };
 // Heap order: the highest score on top, the first in name order among equal ones.
-bool RanksBelow(const Ranked& a, const Ranked& b) {
-  return a.score != b.score ? a.score < b.score : a.slot > b.slot;
-}
+// (A type, not a function, so the heap algorithms inline it.)
+struct RanksBelow {
+  bool operator()(const Ranked& a, const Ranked& b) const {
+    return a.score != b.score ? a.score < b.score : a.slot > b.slot;
+  }
+};
 
 struct FineShape {
   CoarseShape* coarse = nullptr;
@@ -514,14 +517,14 @@ int Evaluator::BestRanked(const Job& job, const Holds* holds) {
     const NodeEval& eval = Get(job, slot);
     if (!eval.fits()) return;
     shape.ranking.push_back({eval.score, static_cast<int32_t>(slot), eval.version});
-    if (keep_heap) std::push_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow);
+    if (keep_heap) std::push_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow{});
   };
   // Stale entries pile up as nodes change; past a bound the heap is rebuilt.
   if (shape.ranked && shape.ranking.size() > 2 * nodes.size() + 64) shape.ranked = false;
   if (!shape.ranked) {
     shape.ranking.clear();
     for (size_t slot = 0; slot < nodes.size(); ++slot) push(slot, false);
-    std::make_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow);
+    std::make_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow{});
     shape.ranked = true;
   } else {
     const std::vector<int32_t>& coarse_slots = shape.coarse->slot_of_node;
@@ -539,7 +542,7 @@ int Evaluator::BestRanked(const Job& job, const Holds* holds) {
   while (!shape.ranking.empty()) {
     const Ranked top = shape.ranking.front();
     const int n = nodes[static_cast<size_t>(top.slot)];
-    std::pop_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow);
+    std::pop_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow{});
     shape.ranking.pop_back();
     if (top.version != state.version(n)) continue;
     held.push_back(top);
@@ -549,7 +552,7 @@ int Evaluator::BestRanked(const Job& job, const Holds* holds) {
   }
   for (const Ranked& entry : held) {
     shape.ranking.push_back(entry);
-    std::push_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow);
+    std::push_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow{});
   }
   return best;
 }
