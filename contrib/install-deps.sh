@@ -17,6 +17,8 @@ packages=(
   libhwloc-dev hwloc
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # the sanitizer build and the fuzzers (clang's libFuzzer, ASan, UBSan)
+  clang libclang-rt-14-dev
   # config, CLI, logging, JSON
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   # the real Slurm cluster for end-to-end tests and the quickstart

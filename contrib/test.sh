@@ -25,3 +25,9 @@ cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACCELPACK_WERRO
 cmake --build "$build" -j"$(nproc)"
 # End-to-end tests are RUN_SERIAL; the rest share the cores.
 ctest --test-dir "$build" -j"$(nproc)" "${ctest_args[@]}"
+
+# Hostile input (issue 12): the unit and integration tests again under ASan+UBSan
+# (clang, its own build dir), then a short libFuzzer run of the snapshot path and
+# the policy loader against the plan checker; ~8 min on 2 cores with a warm
+# ccache. ACCELPACK_FUZZ_SECONDS=0 skips the fuzzing; docs/fuzzing.md runs it longer.
+bash "$repo/contrib/sanitize.sh" "${ACCELPACK_ASAN_BUILD_DIR:-$repo/build-asan}"

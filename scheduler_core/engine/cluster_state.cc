@@ -66,6 +66,7 @@ std::vector<Holding> ClusterState::HoldingsOf(const JobStart& start, int cpus_pe
 void ClusterState::Adjust(const Holding& holding, int sign) {
   const size_t n = static_cast<size_t>(holding.node);
   ++version_[n];
+  changes_.push_back(holding.node);
   const model::Node& info = node(holding.node);
   cpus_free_[n] = std::clamp(cpus_free_[n] - sign * holding.cpus, 0, info.cpus_total);
   memory_free_[n] =

@@ -59,6 +59,10 @@ class ClusterState {
   }
   // Changes whenever node n's free resources change; lets callers cache per node.
   uint32_t version(int n) const { return version_[static_cast<size_t>(n)]; }
+  // Every change so far, as the node it touched, in order: callers that keep a
+  // ranking of nodes catch up on what changed since they last looked.
+  size_t change_count() const { return changes_.size(); }
+  int changed_node(size_t i) const { return changes_[i]; }
 
   void Take(const Holding& holding) { Adjust(holding, +1); }
   void Give(const Holding& holding) { Adjust(holding, -1); }
@@ -94,6 +98,7 @@ class ClusterState {
   std::vector<int> cpus_free_;
   std::vector<int64_t> memory_free_;
   std::vector<uint32_t> version_;
+  std::vector<int> changes_;
   std::vector<int> used_;  // per device of the whole cluster, milli in use
   std::vector<std::vector<std::pair<int, int>>> hosted_;  // per node; empty for most
 };

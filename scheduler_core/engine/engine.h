@@ -5,6 +5,8 @@
 // The daemon, the simulator and the tests all run this code.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,9 +18,20 @@
 
 namespace accelpack::engine {
 
+// What a cycle may spend, without a clock in the engine. Work is counted in node
+// evaluations, so a cycle with a given budget makes the same plan every time;
+// `cancelled` is polled every few thousand evaluations and lets a caller whose
+// client has gone (deadline passed) stop the cycle. Jobs not evaluated get the
+// reason kCycleLimit "not evaluated: ...". The default: unbounded, never cancelled
+// (the simulator and tests run so).
+struct WorkBudget {
+  uint64_t max_node_evaluations = 0;  // 0: unbounded
+  std::function<bool()> cancelled;    // empty: never
+};
+
 // One scheduling cycle over a snapshot that passed model::ValidateSnapshot.
 Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
-              const Pipeline& pipeline);
+              const Pipeline& pipeline, const WorkBudget& budget = {});
 
 // Why a single placement attempt failed: counts per reason over the nodes.
 struct PlacementFailure {
@@ -27,8 +40,10 @@ struct PlacementFailure {
 };
 
 // What the engine learns about job shapes on one ClusterState (where each shape
-// may ever run; each node's evaluation until the node changes), kept across
-// placements so a stream of similar jobs costs one pass per change, not per job.
+// may ever run; each node's device candidates and evaluation until the node
+// changes), kept across placements so a stream of similar jobs costs one pass per
+// change, not per job; jobs that differ only in CPUs and memory share the device
+// search. Bounded in memory.
 // Bound to one state and pipeline, which must outlive it. Not thread-safe.
 class PlacementCache {
  public:

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/cluster_state.h"
@@ -22,12 +23,35 @@
 
 namespace accelpack::engine {
 
+// Hash lookups over a textual list; finds std::string_view keys without copies.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+};
+using NameSet = std::unordered_set<std::string, NameHash, std::equal_to<>>;
+
+// A job's name lists as hash sets, built once per job shape by the engine, so a
+// filter's look-up costs the same however long the lists are.
+struct JobNameSets {
+  NameSet partitions;
+  NameSet features;
+  NameSet excluded_nodes;
+
+  explicit JobNameSets(const model::PendingJob& job)
+      : partitions(job.partitions.begin(), job.partitions.end()),
+        features(job.features.begin(), job.features.end()),
+        excluded_nodes(job.excluded_nodes.begin(), job.excluded_nodes.end()) {}
+};
+
 // A pending job as the pipeline sees it: the request plus what the queue order decided.
 struct Job {
   const model::PendingJob* request = nullptr;
   model::JobClass job_class = model::JobClass::kOther;
   double effective_priority = 0;
   int64_t time_limit_s = 0;  // the request's, or the policy's default
+  // Set by the engine while it evaluates the job; filters fall back to the lists
+  // when null (a job built by hand in a test).
+  const JobNameSets* names = nullptr;
 
   const model::PendingJob& operator*() const { return *request; }
   const model::PendingJob* operator->() const { return request; }
@@ -73,6 +97,9 @@ class Filter {
   // request, CPUs, memory, nodes, class) and the node: the engine then reuses it
   // for every job of that shape until the node changes.
   virtual bool DependsOnlyOnShape() const { return true; }
+  // False when the verdict does not read the job's CPUs or memory: the engine then
+  // shares it between jobs that differ only there (every job may ask its own --mem).
+  virtual bool ReadsCpusOrMemory() const { return true; }
 };
 
 class Scorer {

@@ -24,6 +24,19 @@ bool TopologyRule::IsLegalCount(int count) const {
   return std::find(legal_counts.begin(), legal_counts.end(), count) != legal_counts.end();
 }
 
+std::optional<int> TopologyRule::GroupsForCount(int count, int largest_group,
+                                                int groups_available) const {
+  if (count < 1 || largest_group < 1) return std::nullopt;
+  const bool whole_modules = module_size > 1 && count % module_size == 0;
+  for (int groups = (count + largest_group - 1) / largest_group; groups <= groups_available;
+       ++groups) {
+    if (count % groups != 0) continue;
+    if (whole_modules && (count / groups) % module_size != 0) continue;
+    return groups;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 TopologyRule HopperHgx() { return TopologyRule{}; }

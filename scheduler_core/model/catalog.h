@@ -38,6 +38,14 @@ struct TopologyRule {
   bool gang_within_superpod = false;
 
   bool IsLegalCount(int count) const;
+  // The module a device belongs to: modules are dies module_size at a time by
+  // device index, whatever groups a probe reports.
+  int ModuleOf(int device) const { return device / module_size; }
+  // Over how many groups (of at most `largest_group` devices, `groups_available`
+  // of them) `count` devices spread: the fewest that split it evenly, and, when
+  // `count` is whole modules, into whole modules per group (a 910C 6 over groups
+  // of 4 is 2 + 2 + 2, never 3 + 3). nullopt when no such split exists.
+  std::optional<int> GroupsForCount(int count, int largest_group, int groups_available) const;
 };
 
 struct AcceleratorKind {

@@ -17,6 +17,26 @@ namespace accelpack::model {
 
 inline constexpr int kMilliPerDevice = 1000;
 
+// Bounds on every time in a snapshot (Unix seconds) and every time limit (seconds):
+// about 34,800 years, beyond any real clock and Slurm's largest limit (2^32 - 2
+// minutes), and small enough that the engine's sums and differences of two times
+// (start + limit, now - submit) can never overflow int64.
+inline constexpr int64_t kMaxTimeS = int64_t{1} << 40;
+
+// Bounds on list lengths, so that a request's cost is bounded by the cluster, not
+// by what the request says: names per list (partitions, features), accelerator
+// pools per node. A job's node lists are bounded by the snapshot's node count.
+inline constexpr size_t kMaxNamesPerList = 1024;
+inline constexpr size_t kMaxPoolsPerNode = 64;
+
+// a + b for times, saturating at kMaxTimeS * 2 (never reached by validated input).
+inline int64_t AddTimes(int64_t a, int64_t b) {
+  constexpr int64_t kCeiling = 2 * kMaxTimeS;
+  if (a > kCeiling || b > kCeiling) return kCeiling;
+  if (a < -kCeiling || b < -kCeiling) return -kCeiling;
+  return a + b;
+}
+
 enum class NodeState { kIdle, kMixed, kAllocated, kDown, kDrained, kReserved };
 enum class JobClass { kUnspecified, kInference, kTraining, kOther };
 

@@ -12,24 +12,29 @@ bool IsFree(std::span<const int> used, int device) {
   return used[static_cast<size_t>(device)] == 0;
 }
 
-// Free devices of one group to take: whole modules (consecutive devices of the
-// group, module_size at a time) when `take_modules`, else single devices,
-// preferring those whose module is already partly busy.
+// Free devices of one group to take: whole modules when `take_modules`, else
+// single devices, preferring those whose module is already partly busy. A module
+// is whole only when all its dies are free and all of them sit in this group: the
+// rule table defines modules by device index (dies 2k and 2k+1 on a 910C), so a
+// group whose count is odd, or that lists dies out of order, cannot split one.
 std::vector<int> TakeFromGroup(const TopologyRule& rule, std::span<const int> used,
                                std::span<const int> group, int devices_wanted, bool take_modules) {
   std::vector<int> whole_modules;
   std::vector<int> preferred;
   std::vector<int> others;
-  for (size_t first = 0; first < group.size(); first += static_cast<size_t>(rule.module_size)) {
-    const size_t last = std::min(group.size(), first + static_cast<size_t>(rule.module_size));
-    int free_devices = 0;
-    for (size_t i = first; i < last; ++i) free_devices += IsFree(used, group[i]) ? 1 : 0;
-    const bool whole = free_devices == static_cast<int>(last - first);
-    for (size_t i = first; i < last; ++i) {
-      if (!IsFree(used, group[i])) continue;
-      if (whole) whole_modules.push_back(group[i]);
-      (whole ? others : preferred).push_back(group[i]);
+  for (int device : group) {
+    if (!IsFree(used, device)) continue;
+    const int first = rule.ModuleOf(device) * rule.module_size;
+    bool whole = true;
+    for (int die = first; die < first + rule.module_size && whole; ++die) {
+      whole = die < static_cast<int>(used.size()) && IsFree(used, die) &&
+              std::find(group.begin(), group.end(), die) != group.end();
     }
+    // A module's dies are taken together, once, from its lowest die.
+    if (whole && device == first) {
+      for (int die = first; die < first + rule.module_size; ++die) whole_modules.push_back(die);
+    }
+    (whole ? others : preferred).push_back(device);
   }
   std::vector<int>& pick = take_modules ? whole_modules : preferred;
   if (!take_modules) pick.insert(pick.end(), others.begin(), others.end());
@@ -88,9 +93,10 @@ std::optional<std::vector<int>> ChooseWholeDevices(const TopologyRule& rule,
   for (const auto& group : groups) largest = std::max(largest, group.size());
   const int group_size = static_cast<int>(largest);
   const bool take_modules = rule.module_size > 1 && count % rule.module_size == 0;
-  const int groups_needed = (count + group_size - 1) / group_size;
-  if (count % groups_needed != 0) return std::nullopt;
-  const int per_group = count / groups_needed;
+  const std::optional<int> groups_needed =
+      rule.GroupsForCount(count, group_size, static_cast<int>(groups.size()));
+  if (!groups_needed) return std::nullopt;
+  const int per_group = count / *groups_needed;
 
   // Groups that can give per_group, fullest first (best fit), ties by order.
   struct Candidate {
@@ -102,12 +108,12 @@ std::optional<std::vector<int>> ChooseWholeDevices(const TopologyRule& rule,
     std::vector<int> taken = TakeFromGroup(rule, used_milli, group, per_group, take_modules);
     if (!taken.empty()) candidates.push_back({FreeInGroup(used_milli, group), std::move(taken)});
   }
-  if (static_cast<int>(candidates.size()) < groups_needed) return std::nullopt;
+  if (static_cast<int>(candidates.size()) < *groups_needed) return std::nullopt;
   std::stable_sort(
       candidates.begin(), candidates.end(),
       [](const Candidate& a, const Candidate& b) { return a.free_devices < b.free_devices; });
   std::vector<int> chosen;
-  for (int g = 0; g < groups_needed; ++g) {
+  for (int g = 0; g < *groups_needed; ++g) {
     const auto& taken = candidates[static_cast<size_t>(g)].devices;
     chosen.insert(chosen.end(), taken.begin(), taken.end());
   }

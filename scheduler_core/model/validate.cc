@@ -89,8 +89,48 @@ absl::Status ValidatePool(AcceleratorPool& pool, const std::string& field, const
   return absl::OkStatus();
 }
 
+// `now` and time limits are never negative; a submit or start time may be (a
+// controller's clock, a test's epoch), within the same bound.
+absl::Status CheckTime(int64_t value, std::string_view field, int64_t low = 0) {
+  if (value < low || value > kMaxTimeS) {
+    return Invalid(field, Cat(value, " outside ", low, "..", kMaxTimeS));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckListLength(size_t length, std::string_view field, size_t limit) {
+  if (length > limit) return Invalid(field, Cat(length, " entries, more than ", limit));
+  return absl::OkStatus();
+}
+
+// Drops repeated names, keeping the first of each: membership is all a node's
+// lists mean, and the engine's filters count on distinct names.
+void DropRepeatedNames(std::vector<std::string>& names) {
+  std::unordered_set<std::string_view> seen;
+  std::vector<bool> first(names.size());
+  bool repeated = false;
+  for (size_t i = 0; i < names.size(); ++i) {
+    first[i] = seen.insert(names[i]).second;
+    repeated = repeated || !first[i];
+  }
+  if (!repeated) return;
+  std::vector<std::string> distinct;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (first[i]) distinct.push_back(std::move(names[i]));
+  }
+  names = std::move(distinct);
+}
+
 absl::Status ValidateNode(Node& node, const std::string& field, const Catalog& catalog) {
   if (node.name.empty()) return Invalid(field + ".name", "empty");
+  for (auto status :
+       {CheckListLength(node.partitions.size(), field + ".partitions", kMaxNamesPerList),
+        CheckListLength(node.features.size(), field + ".features", kMaxNamesPerList),
+        CheckListLength(node.accelerators.size(), field + ".accelerators", kMaxPoolsPerNode)}) {
+    if (!status.ok()) return status;
+  }
+  DropRepeatedNames(node.partitions);
+  DropRepeatedNames(node.features);
   if (node.cpus_total < 0) return Invalid(field + ".cpus_total", "negative");
   if (node.cpus_allocated < 0 || node.cpus_allocated > node.cpus_total) {
     return Invalid(field + ".cpus_allocated",
@@ -135,7 +175,16 @@ absl::Status ValidatePending(const PendingJob& job, const std::string& field,
   }
   if (job.cpus_per_node < 0) return Invalid(field + ".cpus_per_node", "negative");
   if (job.memory_per_node_mib < 0) return Invalid(field + ".memory_per_node_mib", "negative");
-  if (job.time_limit_s < 0) return Invalid(field + ".time_limit_s", "negative");
+  for (auto status :
+       {CheckTime(job.submit_time, field + ".submit_time_unix", -kMaxTimeS),
+        CheckTime(job.time_limit_s, field + ".time_limit_s"),
+        CheckListLength(job.partitions.size(), field + ".partitions", kMaxNamesPerList),
+        CheckListLength(job.features.size(), field + ".features", kMaxNamesPerList),
+        CheckListLength(job.accelerators.allowed_types.size(), field + ".accelerators.types",
+                        kMaxNamesPerList),
+        CheckListLength(job.excluded_nodes.size(), field + ".excluded_nodes", nodes.size())}) {
+    if (!status.ok()) return status;
+  }
   const AcceleratorRequest& acc = job.accelerators;
   if (acc.count_per_node < 0 || acc.count_per_node > 64) {
     return Invalid(field + ".accelerators.count_per_node",
@@ -169,7 +218,10 @@ absl::Status ValidatePending(const PendingJob& job, const std::string& field,
 absl::Status ValidateRunning(const RunningJob& job, const std::string& field,
                              const std::unordered_set<std::string_view>& nodes) {
   if (job.id == 0) return Invalid(field + ".job_id", "0 is not a job id");
-  if (job.time_limit_s < 0) return Invalid(field + ".time_limit_s", "negative");
+  for (auto status : {CheckTime(job.start_time, field + ".start_time_unix", -kMaxTimeS),
+                      CheckTime(job.time_limit_s, field + ".time_limit_s")}) {
+    if (!status.ok()) return status;
+  }
   for (size_t a = 0; a < job.allocations.size(); ++a) {
     const NodeAllocation& alloc = job.allocations[a];
     const std::string at = Cat(field, ".allocations[", a, "]");
@@ -187,7 +239,7 @@ absl::Status ValidateRunning(const RunningJob& job, const std::string& field,
 }  // namespace
 
 absl::Status ValidateSnapshot(Snapshot& snapshot, const Catalog& catalog) {
-  if (snapshot.now < 0) return Invalid("now_unix", "negative");
+  if (absl::Status status = CheckTime(snapshot.now, "now_unix"); !status.ok()) return status;
   std::unordered_set<std::string_view> node_names;
   node_names.reserve(snapshot.nodes.size());
   for (size_t n = 0; n < snapshot.nodes.size(); ++n) {

@@ -16,14 +16,28 @@ bool Contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+// Up to this many names a job's list is scanned; beyond, its hash set is asked
+// (hashing costs more than comparing a few short names).
+constexpr size_t kScanUpTo = 8;
+
+bool UseSets(const Job& job, size_t list_size) {
+  return job.names != nullptr && list_size > kScanUpTo;
+}
+
 // A filter defined by its name, stage, reason and a predicate.
 template <typename Predicate>
 class SimpleFilter final : public engine::Filter {
  public:
-  SimpleFilter(std::string_view name, FilterStage stage, std::string_view reason, Predicate accepts)
-      : name_(name), stage_(stage), reason_(reason), accepts_(std::move(accepts)) {}
+  SimpleFilter(std::string_view name, FilterStage stage, std::string_view reason,
+               bool reads_cpus_or_memory, Predicate accepts)
+      : name_(name),
+        stage_(stage),
+        reason_(reason),
+        reads_cpus_or_memory_(reads_cpus_or_memory),
+        accepts_(std::move(accepts)) {}
   std::string_view name() const override { return name_; }
   FilterStage stage() const override { return stage_; }
+  bool ReadsCpusOrMemory() const override { return reads_cpus_or_memory_; }
   std::string_view Reject(const Job& job, int n, const ClusterState& state) const override {
     return accepts_(job, n, state) ? std::string_view() : reason_;
   }
@@ -32,13 +46,18 @@ class SimpleFilter final : public engine::Filter {
   std::string_view name_;
   FilterStage stage_;
   std::string_view reason_;
+  bool reads_cpus_or_memory_;
   Predicate accepts_;
 };
 
+// Whether a filter reads the job's CPUs or memory (see Filter::ReadsCpusOrMemory).
+enum class Reads { kNeitherCpusNorMemory, kCpusOrMemory };
+
 template <typename Predicate>
 std::unique_ptr<engine::Filter> Make(std::string_view name, FilterStage stage,
-                                     std::string_view reason, Predicate accepts) {
-  return std::make_unique<SimpleFilter<Predicate>>(name, stage, reason, std::move(accepts));
+                                     std::string_view reason, Reads reads, Predicate accepts) {
+  return std::make_unique<SimpleFilter<Predicate>>(
+      name, stage, reason, reads == Reads::kCpusOrMemory, std::move(accepts));
 }
 
 // The accelerator filter has three reasons, so it is a class of its own.
@@ -46,6 +65,7 @@ class AcceleratorTypeFilter final : public engine::Filter {
  public:
   std::string_view name() const override { return "accelerator_type"; }
   FilterStage stage() const override { return FilterStage::kStatic; }
+  bool ReadsCpusOrMemory() const override { return false; }
   std::string_view Reject(const Job& job, int n, const ClusterState& state) const override {
     const model::AcceleratorRequest& request = job->accelerators;
     if (!request.WantsDevices()) return {};
@@ -70,10 +90,16 @@ class AcceleratorTypeFilter final : public engine::Filter {
 }  // namespace
 
 std::unique_ptr<engine::Filter> MakePartitionFilter() {
-  return Make("partition", FilterStage::kStatic, "not in partition",
+  return Make("partition", FilterStage::kStatic, "not in partition", Reads::kNeitherCpusNorMemory,
               [](const Job& job, int n, const ClusterState& state) {
                 if (job->partitions.empty()) return true;
                 const auto& node_partitions = state.node(n).partitions;
+                if (UseSets(job, job->partitions.size())) {
+                  return std::any_of(node_partitions.begin(), node_partitions.end(),
+                                     [&](const std::string& p) {
+                                       return job.names->partitions.contains(std::string_view(p));
+                                     });
+                }
                 return std::any_of(
                     job->partitions.begin(), job->partitions.end(),
                     [&](const std::string& p) { return Contains(node_partitions, p); });
@@ -82,22 +108,34 @@ std::unique_ptr<engine::Filter> MakePartitionFilter() {
 
 std::unique_ptr<engine::Filter> MakeFeatureFilter() {
   return Make("features", FilterStage::kStatic, "missing a required feature",
-              [](const Job& job, int n, const ClusterState& state) {
+              Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
                 const auto& features = state.node(n).features;
                 auto has_all = [&](const std::vector<std::string>& wanted) {
                   return std::all_of(wanted.begin(), wanted.end(),
                                      [&](const std::string& f) { return Contains(features, f); });
                 };
-                return has_all(job->features) &&
-                       (job->feature_any.empty() ||
-                        std::any_of(job->feature_any.begin(), job->feature_any.end(), has_all));
+                const bool any =
+                    job->feature_any.empty() ||
+                    std::any_of(job->feature_any.begin(), job->feature_any.end(), has_all);
+                if (!any) return false;
+                if (job->features.empty()) return true;
+                if (UseSets(job, job->features.size())) {
+                  // Node features are distinct (validation): all of the job's are
+                  // there when as many of the node's are among them.
+                  const auto found =
+                      std::count_if(features.begin(), features.end(), [&](const std::string& f) {
+                        return job.names->features.contains(std::string_view(f));
+                      });
+                  return static_cast<size_t>(found) >= job.names->features.size();
+                }
+                return has_all(job->features);
               });
 }
 
 std::unique_ptr<engine::Filter> MakeReservationFilter() {
   return Make(
       "reservation", FilterStage::kStatic, "outside the job's reservation",
-      [](const Job& job, int n, const ClusterState& state) {
+      Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
         if (!job->reservation_only) return true;
         const std::string& name = state.node(n).name;
         for (const auto& reservation : state.snapshot().reservations) {
@@ -111,7 +149,10 @@ std::unique_ptr<engine::Filter> MakeReservationFilter() {
 
 std::unique_ptr<engine::Filter> MakeExcludedNodesFilter() {
   return Make("excluded_nodes", FilterStage::kStatic, "excluded by the job (-x)",
-              [](const Job& job, int n, const ClusterState& state) {
+              Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
+                if (UseSets(job, job->excluded_nodes.size())) {
+                  return !job.names->excluded_nodes.contains(std::string_view(state.node(n).name));
+                }
                 return !Contains(job->excluded_nodes, state.node(n).name);
               });
 }
@@ -122,7 +163,7 @@ std::unique_ptr<engine::Filter> MakeAcceleratorTypeFilter() {
 
 std::unique_ptr<engine::Filter> MakeCapacityFilter() {
   return Make("capacity", FilterStage::kStatic, "node too small (CPUs or memory)",
-              [](const Job& job, int n, const ClusterState& state) {
+              Reads::kCpusOrMemory, [](const Job& job, int n, const ClusterState& state) {
                 const model::Node& node = state.node(n);
                 return job->cpus_per_node <= node.cpus_total &&
                        job->memory_per_node_mib <= node.memory_total_mib;
@@ -131,11 +172,12 @@ std::unique_ptr<engine::Filter> MakeCapacityFilter() {
 
 std::unique_ptr<engine::Filter> MakeNodeStateFilter() {
   return Make("node_state", FilterStage::kDynamic, "node down, drained or reserved",
+              Reads::kNeitherCpusNorMemory,
               [](const Job&, int n, const ClusterState& state) { return state.node(n).Usable(); });
 }
 
 std::unique_ptr<engine::Filter> MakeFreeCpusFilter() {
-  return Make("free_cpus", FilterStage::kDynamic, "too few free CPUs",
+  return Make("free_cpus", FilterStage::kDynamic, "too few free CPUs", Reads::kCpusOrMemory,
               [](const Job& job, int n, const ClusterState& state) {
                 return job->cpus_per_node <= state.cpus_free(n);
               });
@@ -143,7 +185,7 @@ std::unique_ptr<engine::Filter> MakeFreeCpusFilter() {
 
 std::unique_ptr<engine::Filter> MakeExclusiveFilter() {
   return Make("exclusive", FilterStage::kDynamic, "exclusive job: node not idle",
-              [](const Job& job, int n, const ClusterState& state) {
+              Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
                 if (!job->exclusive) return true;
                 const model::Node& node = state.node(n);
                 if (state.cpus_free(n) < node.cpus_total) return false;
@@ -161,13 +203,13 @@ std::unique_ptr<engine::Filter> MakeExclusiveFilter() {
 
 std::unique_ptr<engine::Filter> MakeRefusedNodesFilter() {
   return Make("refused_nodes", FilterStage::kStatic, "Slurm refused the start here recently",
-              [](const Job& job, int n, const ClusterState& state) {
+              Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
                 return !Contains(job->refused_nodes, state.node(n).name);
               });
 }
 
 std::unique_ptr<engine::Filter> MakeFreeMemoryFilter() {
-  return Make("free_memory", FilterStage::kDynamic, "too little free memory",
+  return Make("free_memory", FilterStage::kDynamic, "too little free memory", Reads::kCpusOrMemory,
               [](const Job& job, int n, const ClusterState& state) {
                 return job->memory_per_node_mib <= state.memory_free(n);
               });

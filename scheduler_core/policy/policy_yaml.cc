@@ -1,25 +1,76 @@
 // The policy file format (YAML). Every error names file:line:column and the key.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include "common/strings.h"
+#include "model/cluster.h"
 #include "policy/policy.h"
+#include "policy/registry.h"
 
 namespace accelpack::policy {
 
 namespace {
+
+// Real policies are a few KiB; a bound keeps a mistaken path (a log, a disk image) cheap.
+constexpr off_t kMaxPolicyFileBytes = 1 << 20;
 
 // Thrown only inside this file and always turned into a Status at the boundary.
 struct ParseError {
   std::string message;
 };
 
-[[noreturn]] void Fail(const YAML::Node& node, std::string_view path, std::string_view problem) {
-  const YAML::Mark mark = node.Mark();
+[[noreturn]] void Fail(const YAML::Mark& mark, std::string_view path, std::string_view problem) {
   throw ParseError{Cat(mark.line + 1, ":", mark.column + 1, ": ", path, ": ", problem)};
 }
+
+[[noreturn]] void Fail(const YAML::Node& node, std::string_view path, std::string_view problem) {
+  Fail(node.Mark(), path, problem);
+}
+
+// Where a second YAML document starts, if the text has one. Walks the documents
+// itself, at most two: yaml-cpp's LoadAll never returns on some malformed input
+// (",:a:" yields empty documents without end, eating memory).
+class SecondDocument final : public YAML::EventHandler {
+ public:
+  static std::optional<YAML::Mark> In(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    SecondDocument finder;
+    for (int document = 0; document < 2 && parser.HandleNextDocument(finder); ++document) {
+    }
+    return finder.second_;
+  }
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (seen_++ == 1) second_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  int seen_ = 0;
+  std::optional<YAML::Mark> second_;
+};
 
 template <typename T>
 T As(const YAML::Node& node, std::string_view path, std::string_view expected) {
@@ -27,6 +78,31 @@ T As(const YAML::Node& node, std::string_view path, std::string_view expected) {
     return node.as<T>();
   } catch (const YAML::Exception&) {
     Fail(node, path, Cat("expected ", expected));
+  }
+}
+
+// A number that is a number: NaN and infinities are refused (a NaN weight makes
+// every comparison false, so the queue order would be lost).
+double Number(const YAML::Node& node, std::string_view path) {
+  const double value = As<double>(node, path, "a number");
+  if (!std::isfinite(value)) Fail(node, path, "expected a finite number");
+  return value;
+}
+
+// Duplicate keys are refused anywhere in the file: YAML forbids them, and a reader
+// would not know which of the two took effect.
+void RefuseDuplicateKeys(const YAML::Node& node, const std::string& path) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) RefuseDuplicateKeys(node[i], Cat(path, "[", i, "]"));
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "?";
+    const std::string at = path.empty() ? key : Cat(path, ".", key);
+    if (!seen.insert(key).second) Fail(entry.first, at, "duplicate key");
+    RefuseDuplicateKeys(entry.second, at);
   }
 }
 
@@ -52,11 +128,9 @@ void ParseQueue(const YAML::Node& node, QueueOrderConfig& queue) {
             {"priority_weight", "age_weight_per_hour", "default_class", "class_boost",
              "partition_classes", "qos_classes", "max_wait_s"});
   if (node["priority_weight"])
-    queue.priority_weight =
-        As<double>(node["priority_weight"], "queue.priority_weight", "a number");
+    queue.priority_weight = Number(node["priority_weight"], "queue.priority_weight");
   if (node["age_weight_per_hour"]) {
-    queue.age_weight_per_hour =
-        As<double>(node["age_weight_per_hour"], "queue.age_weight_per_hour", "a number");
+    queue.age_weight_per_hour = Number(node["age_weight_per_hour"], "queue.age_weight_per_hour");
   }
   if (node["default_class"])
     queue.default_class = ClassAt(node["default_class"], "queue.default_class");
@@ -65,7 +139,7 @@ void ParseQueue(const YAML::Node& node, QueueOrderConfig& queue) {
     queue.class_boost.clear();
     for (const auto& entry : boost) {
       const std::string path = Cat("queue.class_boost.", entry.first.as<std::string>());
-      queue.class_boost[ClassAt(entry.first, path)] = As<double>(entry.second, path, "a number");
+      queue.class_boost[ClassAt(entry.first, path)] = Number(entry.second, path);
     }
   }
   if (const YAML::Node bounds = node["max_wait_s"]) {
@@ -104,34 +178,52 @@ void ParseScorers(const YAML::Node& node, std::vector<ScorerConfig>& scorers) {
     ScorerConfig scorer;
     if (!item["name"]) Fail(item, path + ".name", "missing");
     scorer.name = As<std::string>(item["name"], path + ".name", "a scorer name");
-    if (item["weight"]) scorer.weight = As<double>(item["weight"], path + ".weight", "a number");
-    if (const YAML::Node args = item["args"]) {
+    if (item["weight"]) {
+      scorer.weight = Number(item["weight"], path + ".weight");
+      if (scorer.weight < 0) Fail(item["weight"], path + ".weight", "must be >= 0");
+    }
+    const YAML::Node args = item["args"];
+    if (args) {
       if (!args.IsMap()) Fail(args, path + ".args", "expected a mapping");
       for (const auto& entry : args) {
         const std::string key = entry.first.as<std::string>();
         scorer.args[key] = As<std::string>(entry.second, Cat(path, ".args.", key), "a scalar");
       }
     }
+    // Built here, not only at the end, so its error points into the file.
+    if (auto built = MakeScorer(scorer.name, scorer.args); !built.ok()) {
+      Fail(args ? args : item, path, MessageOf(built.status()));
+    }
     scorers.push_back(std::move(scorer));
   }
 }
 
+template <typename T>
+T Bounded(const YAML::Node& node, std::string_view path, T high) {
+  const T value = As<T>(node, path, "an integer");
+  if (value < 0 || value > high) Fail(node, path, Cat(value, " outside 0..", high));
+  return value;
+}
+
 void ParseLimits(const YAML::Node& node, engine::EngineLimits& limits) {
   ExpectMap(node, "limits", {"max_reservations", "max_jobs_per_cycle", "default_time_limit_s"});
+  constexpr int kMaxCount = std::numeric_limits<int>::max();
   if (node["max_reservations"])
     limits.max_reservations =
-        As<int>(node["max_reservations"], "limits.max_reservations", "an integer");
+        Bounded(node["max_reservations"], "limits.max_reservations", kMaxCount);
   if (node["max_jobs_per_cycle"])
     limits.max_jobs_per_cycle =
-        As<int>(node["max_jobs_per_cycle"], "limits.max_jobs_per_cycle", "an integer");
+        Bounded(node["max_jobs_per_cycle"], "limits.max_jobs_per_cycle", kMaxCount);
   if (node["default_time_limit_s"]) {
+    // Bounded as snapshot time limits are (model::kMaxTimeS), so that no end time overflows.
     limits.default_time_limit_s =
-        As<int64_t>(node["default_time_limit_s"], "limits.default_time_limit_s", "an integer");
+        Bounded(node["default_time_limit_s"], "limits.default_time_limit_s", model::kMaxTimeS);
   }
 }
 
 void ParseKinds(const YAML::Node& node, std::vector<model::GresKindMapping>& kinds) {
   if (!node.IsSequence()) Fail(node, "kinds", "expected a list");
+  model::Catalog catalog = model::Catalog::BuiltIn();
   for (size_t i = 0; i < node.size(); ++i) {
     const YAML::Node item = node[i];
     const std::string path = Cat("kinds[", i, "]");
@@ -143,12 +235,16 @@ void ParseKinds(const YAML::Node& node, std::vector<model::GresKindMapping>& kin
       Fail(item["gres"], path + ".gres", "expected NAME:TYPE");
     kinds.push_back({gres.substr(0, colon), gres.substr(colon + 1),
                      As<std::string>(item["kind"], path + ".kind", "a kind name")});
+    if (absl::Status status = catalog.MapGres(kinds.back()); !status.ok()) {
+      Fail(item["kind"], path + ".kind", MessageOf(status));
+    }
   }
 }
 
 PolicyConfig ParseDocument(const YAML::Node& root) {
   PolicyConfig config = DefaultPolicy();
   if (!root || root.IsNull()) return config;
+  RefuseDuplicateKeys(root, "");
   ExpectMap(root, "policy", {"name", "queue", "filters", "scorers", "limits", "kinds"});
   if (root["name"]) config.name = As<std::string>(root["name"], "name", "a string");
   if (root["queue"]) ParseQueue(root["queue"], config.queue);
@@ -156,8 +252,11 @@ PolicyConfig ParseDocument(const YAML::Node& root) {
     if (!filters.IsSequence()) Fail(filters, "filters", "expected a list of filter names");
     config.filters.clear();
     for (size_t i = 0; i < filters.size(); ++i) {
-      config.filters.push_back(
-          As<std::string>(filters[i], Cat("filters[", i, "]"), "a filter name"));
+      const std::string path = Cat("filters[", i, "]");
+      config.filters.push_back(As<std::string>(filters[i], path, "a filter name"));
+      if (auto built = MakeFilter(config.filters.back()); !built.ok()) {
+        Fail(filters[i], path, MessageOf(built.status()));
+      }
     }
   }
   if (root["scorers"]) ParseScorers(root["scorers"], config.scorers);
@@ -171,7 +270,13 @@ PolicyConfig ParseDocument(const YAML::Node& root) {
 absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view text, std::string_view source) {
   PolicyConfig config;
   try {
-    config = ParseDocument(YAML::Load(std::string(text)));
+    const std::string owned(text);
+    // One document: a second one (after "---") would be silently ignored otherwise.
+    if (const std::optional<YAML::Mark> second = SecondDocument::In(owned)) {
+      Fail(*second, "policy",
+           "a policy file holds one YAML document, found more (remove the extra \"---\")");
+    }
+    config = ParseDocument(YAML::Load(owned));
   } catch (const ParseError& error) {
     return absl::InvalidArgumentError(Cat(source, ":", error.message));
   } catch (const YAML::Exception& error) {
@@ -185,12 +290,42 @@ absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view text, std::string_
 }
 
 absl::StatusOr<PolicyConfig> LoadPolicyFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(Cat(path, ": cannot open policy file"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(Cat(path, ": read error"));
-  return ParsePolicyYaml(text.str(), path);
+  // Non-blocking open, then fstat of what was opened: a FIFO or device at the path
+  // must be refused, not waited on (the reload runs on the daemon's signal thread).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    return absl::NotFoundError(Cat(path, ": cannot open policy file: ", std::strerror(errno)));
+  }
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    return absl::FailedPreconditionError(Cat(path, ": cannot stat: ", std::strerror(errno)));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return absl::FailedPreconditionError(Cat(path, ": not a regular file"));
+  }
+  if (info.st_size > kMaxPolicyFileBytes) {
+    return absl::FailedPreconditionError(
+        Cat(path, ": ", info.st_size, " bytes, more than a policy file's ", kMaxPolicyFileBytes));
+  }
+  std::string text;
+  char buffer[16384];
+  while (true) {
+    const ssize_t got = ::read(fd, buffer, sizeof(buffer));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return absl::DataLossError(Cat(path, ": read error: ", std::strerror(errno)));
+    if (got == 0) break;
+    text.append(buffer, static_cast<size_t>(got));
+    // The file may grow while we read it: the bound holds for what we read.
+    if (text.size() > static_cast<size_t>(kMaxPolicyFileBytes)) {
+      return absl::FailedPreconditionError(
+          Cat(path, ": more than a policy file's ", kMaxPolicyFileBytes, " bytes"));
+    }
+  }
+  return ParsePolicyYaml(text, path);
 }
 
 std::string PolicyToYaml(const PolicyConfig& config) {

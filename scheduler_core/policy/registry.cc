@@ -1,5 +1,6 @@
 #include "policy/registry.h"
 
+#include <cmath>
 #include <cstdlib>
 
 #include "common/strings.h"
@@ -93,7 +94,8 @@ std::optional<double> ParseNumber(std::string_view text) {
   const std::string copy(text);  // strtod needs the terminating NUL
   char* end = nullptr;
   const double value = std::strtod(copy.c_str(), &end);
-  if (copy.empty() || *end != '\0') return std::nullopt;
+  // NaN and infinities are no plugin's number: a NaN weight or speed breaks every comparison.
+  if (copy.empty() || *end != '\0' || !std::isfinite(value)) return std::nullopt;
   return value;
 }
 

@@ -25,7 +25,7 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeScorer(std::string_view name
 std::vector<std::string> FilterNames();
 std::vector<std::string> ScorerNames();
 
-// The number `text` spells out in full ("1.5", "2e3"), or nothing.
+// The finite number `text` spells out in full ("1.5", "2e3"), or nothing ("nan", "inf").
 std::optional<double> ParseNumber(std::string_view text);
 
 // A number argument of a plugin, or `fallback` when absent.

@@ -132,7 +132,11 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, text);
   }
   const auto engine_started = std::chrono::steady_clock::now();
-  engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline);
+  // A cycle whose caller has given up (deadline passed, plugin gone) stops early.
+  engine::WorkBudget budget;
+  budget.cancelled = [context] { return context->IsCancelled(); };
+  engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline, budget);
+  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gave up");
   const auto engine_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::steady_clock::now() - engine_started)
                              .count();

@@ -43,7 +43,7 @@ absl::StatusOr<CsvFile> CsvFile::Read(const std::string& path) {
 
 absl::StatusOr<CsvFile> CsvFile::Parse(std::string text, std::string name) {
   CsvFile file(std::move(text), std::move(name));
-  std::string_view all = file.text_;
+  std::string_view all = *file.text_;
   if (all.starts_with("\xEF\xBB\xBF")) all.remove_prefix(3);  // UTF-8 byte order mark
   int line_number = 0;
   bool header_done = false;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,9 +49,13 @@ class CsvFile {
   std::string Where(const Row& row, int column) const;
 
  private:
-  CsvFile(std::string text, std::string name) : text_(std::move(text)), name_(std::move(name)) {}
+  CsvFile(std::string text, std::string name)
+      : text_(std::make_shared<const std::string>(std::move(text))), name_(std::move(name)) {}
 
-  std::string text_;  // rows view into it
+  // Rows and header view into it. On the heap, so that moving or copying a CsvFile
+  // never moves the characters: a short std::string keeps them inside itself (SSO)
+  // and a move would leave every view dangling.
+  std::shared_ptr<const std::string> text_;
   std::string name_;
   std::vector<std::string_view> header_;
   std::vector<Row> rows_;

@@ -12,11 +12,21 @@
 #include <iostream>
 
 #include "common/strings.h"
+#include "policy/registry.h"
 #include "sim/sim.h"
 
 namespace {
 
 using namespace accelpack;
+
+// Bounds on the simulator's arguments: what a workstation replays in minutes. Beyond
+// them a typo (h100:99999999, --load 1e-308) would run for hours, not fail.
+constexpr int kMaxSimNodes = 20000;
+constexpr int kMaxSimCpus = 4096;
+constexpr int kMaxSimJobs = 1000000;
+constexpr double kMinLoad = 0.01, kMaxLoad = 10;
+constexpr double kMaxSpeed = 1000;
+constexpr int64_t kMaxIntervalS = 86400;
 
 absl::StatusOr<std::vector<uint64_t>> ParseSeeds(std::string_view text) {
   std::vector<uint64_t> seeds;
@@ -82,6 +92,10 @@ int RunStaticCommand(const std::vector<std::string>& pod_files, const std::strin
                      const std::string& tie_break, bool progress) {
   auto seeds = ParseSeeds(seeds_text);
   if (!seeds.ok()) return Fail(seeds.status());
+  if (!(max_load > 0 && max_load <= kMaxLoad)) {
+    return Fail(
+        absl::InvalidArgumentError(Cat("--max-load: ", max_load, " outside (0, ", kMaxLoad, "]")));
+  }
   auto nodes = sim::LoadOpenbNodes(node_file);
   if (!nodes.ok()) return Fail(nodes.status());
   std::vector<sim::StaticWorkload> workloads;
@@ -145,8 +159,29 @@ int RunStaticCommand(const std::vector<std::string>& pod_files, const std::strin
   return 0;
 }
 
+// A finite number in [low, high] (decimal, whole text), or an error naming the flag.
+absl::StatusOr<double> NumberIn(std::string_view flag, std::string_view what, std::string_view text,
+                                double low, double high) {
+  const std::optional<double> value = policy::ParseNumber(text);
+  if (!value || *value < low || *value > high) {
+    return absl::InvalidArgumentError(
+        Cat(flag, ": ", what, " must be a number in ", low, "..", high, ", got \"", text, "\""));
+  }
+  return *value;
+}
+
+absl::StatusOr<int> CountIn(std::string_view flag, std::string_view text, int low, int high) {
+  auto value = NumberIn(flag, "count", text, low, high);
+  if (!value.ok()) return value.status();
+  if (*value != static_cast<double>(static_cast<int>(*value))) {
+    return absl::InvalidArgumentError(Cat(flag, ": expected a whole number, got \"", text, "\""));
+  }
+  return static_cast<int>(*value);
+}
+
 absl::StatusOr<std::vector<sim::NodeGroup>> ParseCluster(std::string_view text) {
   std::vector<sim::NodeGroup> groups;
+  int total_nodes = 0;
   const model::Catalog& catalog = model::Catalog::BuiltIn();
   for (const std::string& item : SplitNonEmpty(text, ',')) {
     const auto fields = SplitNonEmpty(item, ':');
@@ -164,17 +199,42 @@ absl::StatusOr<std::vector<sim::NodeGroup>> ParseCluster(std::string_view text) 
     if (g.gres_type.empty()) g.gres_type = g.kind;
     g.devices = catalog.kind(*kind).rule.devices_per_node;
     if (catalog.kind(*kind).rule.gang_within_superpod) g.nodes_per_superpod = 48;
-    try {
-      g.nodes = std::stoi(fields[1]);
-      if (fields.size() == 3) g.cpus = std::stoi(fields[2]);
-    } catch (const std::exception&) {
-      return absl::InvalidArgumentError(Cat("--cluster: expected numbers in \"", item, "\""));
+    auto nodes = CountIn(Cat("--cluster ", item), fields[1], 1, kMaxSimNodes);
+    if (!nodes.ok()) return nodes.status();
+    g.nodes = *nodes;
+    if (fields.size() == 3) {
+      auto cpus = CountIn(Cat("--cluster ", item, " CPUs"), fields[2], 1, kMaxSimCpus);
+      if (!cpus.ok()) return cpus.status();
+      g.cpus = *cpus;
     }
-    if (g.nodes < 1 || g.cpus < 1)
-      return absl::InvalidArgumentError(Cat("--cluster: counts must be >= 1 in \"", item, "\""));
+    total_nodes += g.nodes;
     groups.push_back(std::move(g));
   }
+  if (groups.empty()) return absl::InvalidArgumentError("--cluster: no node group");
+  if (total_nodes > kMaxSimNodes) {
+    return absl::InvalidArgumentError(
+        Cat("--cluster: ", total_nodes, " nodes in all, more than ", kMaxSimNodes));
+  }
   return groups;
+}
+
+// Checks the dynamic replay's numbers before any trace is read.
+absl::Status CheckDynamicOptions(const sim::DynamicOptions& options, int64_t interval) {
+  if (options.jobs < 1 || options.jobs > kMaxSimJobs) {
+    return absl::InvalidArgumentError(Cat("--jobs: ", options.jobs, " outside 1..", kMaxSimJobs));
+  }
+  if (!(options.load >= kMinLoad && options.load <= kMaxLoad)) {
+    return absl::InvalidArgumentError(
+        Cat("--load: ", options.load, " outside ", kMinLoad, "..", kMaxLoad));
+  }
+  if (interval < 1 || interval > kMaxIntervalS) {
+    return absl::InvalidArgumentError(
+        Cat("--cycle-interval: ", interval, " s outside 1..", kMaxIntervalS));
+  }
+  if (options.share_openb + options.share_dlrm + options.share_kalos <= 0) {
+    return absl::InvalidArgumentError("--mix: at least one share must be > 0");
+  }
+  return absl::OkStatus();
 }
 
 // "a=1,b=2" -> map; values parsed by the caller.
@@ -208,23 +268,41 @@ int RunDynamicCommand(const std::string& traces, const std::string& cluster_text
   if (!speed_pairs.ok()) return Fail(speed_pairs.status());
   auto type_pairs = ParsePairs("--types", types);
   if (!type_pairs.ok()) return Fail(type_pairs.status());
-  try {
-    for (const auto& [k, v] : *mix_pairs) {
-      if (k == "openb")
-        options.share_openb = std::stod(v);
-      else if (k == "dlrm")
-        options.share_dlrm = std::stod(v);
-      else if (k == "kalos")
-        options.share_kalos = std::stod(v);
-      else
-        return Fail(absl::InvalidArgumentError(
-            Cat("--mix: unknown source \"", k, "\" (openb, dlrm, kalos)")));
+  const std::map<std::string, double*> shares = {{"openb", &options.share_openb},
+                                                 {"dlrm", &options.share_dlrm},
+                                                 {"kalos", &options.share_kalos}};
+  for (const auto& [k, v] : *mix_pairs) {
+    auto target = shares.find(k);
+    if (target == shares.end()) {
+      return Fail(absl::InvalidArgumentError(
+          Cat("--mix: unknown source \"", k, "\" (openb, dlrm, kalos)")));
     }
-    for (const auto& [k, v] : *speed_pairs) options.speed[k] = std::stod(v);
-  } catch (const std::exception&) {
-    return Fail(absl::InvalidArgumentError("--mix/--speed: expected numbers"));
+    auto share = NumberIn("--mix", Cat("the share of ", k), v, 0, 1e6);
+    if (!share.ok()) return Fail(share.status());
+    *target->second = *share;
   }
-  for (const auto& [k, v] : *type_pairs) options.allowed_types[k] = SplitNonEmpty(v, '|');
+  for (const auto& [k, v] : *speed_pairs) {
+    if (!model::Catalog::BuiltIn().FindKind(k)) {
+      return Fail(absl::InvalidArgumentError(Cat("--speed: unknown kind \"", k, "\"")));
+    }
+    // A speed of 0 would make durations infinite; tiny ones, endless replays.
+    auto speed = NumberIn("--speed", Cat("the speed of ", k), v, 0.01, kMaxSpeed);
+    if (!speed.ok()) return Fail(speed.status());
+    options.speed[k] = *speed;
+  }
+  for (const auto& [k, v] : *type_pairs) {
+    if (!shares.contains(k)) {
+      return Fail(absl::InvalidArgumentError(
+          Cat("--types: unknown source \"", k, "\" (openb, dlrm, kalos)")));
+    }
+    options.allowed_types[k] = SplitNonEmpty(v, '|');
+    if (options.allowed_types[k].empty()) {
+      return Fail(absl::InvalidArgumentError(Cat("--types: no type given for ", k)));
+    }
+  }
+  if (absl::Status status = CheckDynamicOptions(options, interval); !status.ok()) {
+    return Fail(status);
+  }
   const std::filesystem::path dir(traces);
   sim::DynamicSources sources;
   auto openb = sim::LoadOpenbPods((dir / "alibaba-openb/openb_pod_list_default.csv").string());

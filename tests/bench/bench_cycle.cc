@@ -11,11 +11,15 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "cluster_builder.h"
+#include "common/strings.h"
 #include "engine/engine.h"
 #include "policy/policy.h"
 #include "service/placement_service.h"
@@ -32,6 +36,94 @@ constexpr double kBusyShare = 0.7;  // a cluster in steady state: most devices t
 void BM_EngineCycle(benchmark::State& state) {
   model::Snapshot snapshot = testing::SyntheticCluster(
       static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  if (!model::ValidateSnapshot(snapshot, built->catalog).ok())
+    state.SkipWithError("invalid snapshot");
+  size_t started = 0;
+  for (auto _ : state) {
+    engine::Plan plan = engine::Schedule(snapshot, built->catalog, *built->pipeline);
+    started = plan.starts.size();
+    benchmark::DoNotOptimize(plan);
+  }
+  state.counters["started"] = static_cast<double>(started);
+}
+
+// Per-job CPUs, memory and time limits drawn from real traces, as a queue of many
+// users has them: (CPUs, memory) pairs of the Alibaba openb pod list (103 distinct
+// pairs), time limits from Microsoft Philly runtimes x U(1.5, 3) rounded up to
+// minutes (thousands of distinct values). Falls back to nothing when the traces
+// (../shared/traces, or $ACCELPACK_TRACES) are absent.
+struct TraceShapes {
+  std::vector<std::pair<int, int64_t>> cpus_memory;
+  std::vector<int64_t> runtimes_s;
+  bool ok() const { return !cpus_memory.empty() && !runtimes_s.empty(); }
+};
+
+const TraceShapes& Shapes() {
+  static const TraceShapes* const kShapes = [] {
+    auto* shapes = new TraceShapes;
+    const char* from_env = std::getenv("ACCELPACK_TRACES");
+    const std::filesystem::path traces =
+        from_env != nullptr
+            ? std::filesystem::path(from_env)
+            : std::filesystem::path(ACCELPACK_SOURCE_DIR) / ".." / "shared" / "traces";
+    std::ifstream pods(traces / "alibaba-openb" / "openb_pod_list_default.csv");
+    std::string line;
+    std::getline(pods, line);  // header: name,cpu_milli,memory_mib,...
+    while (std::getline(pods, line)) {
+      const auto fields = Split(line, ',');
+      if (fields.size() < 3) continue;
+      const int cpus = std::max(1, (std::stoi(std::string(fields[1])) + 999) / 1000);
+      shapes->cpus_memory.emplace_back(std::min(cpus, 64), std::stoll(std::string(fields[2])));
+    }
+    std::ifstream runtimes(traces / "philly" / "job_runtimes_s.csv");
+    std::getline(runtimes, line);
+    while (std::getline(runtimes, line)) {
+      shapes->runtimes_s.push_back(static_cast<int64_t>(std::stod(line)));
+    }
+    return shapes;
+  }();
+  return *kShapes;
+}
+
+enum class Diversity { kSame, kTrace, kEveryMemoryDistinct };
+
+// The synthetic cycle with each job's CPUs, memory and time limit varied as `diversity` says.
+model::Snapshot DiverseCluster(int nodes, int pending, Diversity diversity) {
+  model::Snapshot snapshot = testing::SyntheticCluster(nodes, pending, kBusyShare, 42);
+  const TraceShapes& shapes = Shapes();
+  uint64_t rng = 7;
+  auto next = [&rng](uint64_t below) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (rng >> 33) % below;
+  };
+  for (size_t j = 0; j < snapshot.pending.size(); ++j) {
+    model::PendingJob& job = snapshot.pending[j];
+    if (diversity == Diversity::kTrace) {
+      const auto& [cpus, memory] = shapes.cpus_memory[next(shapes.cpus_memory.size())];
+      job.cpus_per_node = cpus;
+      job.memory_per_node_mib = memory;
+      const int64_t runtime = shapes.runtimes_s[next(shapes.runtimes_s.size())];
+      const int64_t limit = static_cast<int64_t>(static_cast<double>(runtime) *
+                                                 (1.5 + static_cast<double>(next(1000)) / 666.0));
+      job.time_limit_s = std::max<int64_t>(600, (limit + 59) / 60 * 60);
+    } else if (diversity == Diversity::kEveryMemoryDistinct) {
+      job.memory_per_node_mib = 16 * 1024 + static_cast<int64_t>(j);  // the issue's --mem case
+    }
+  }
+  return snapshot;
+}
+
+// Same-shape, trace-diverse and all-distinct-memory queues in one benchmark run, so
+// their ratio is robust to the shared machine's speed.
+void BM_EngineCycleShapes(benchmark::State& state) {
+  const auto diversity = static_cast<Diversity>(state.range(2));
+  if (diversity == Diversity::kTrace && !Shapes().ok()) {
+    state.SkipWithError("../shared/traces not found");
+    return;
+  }
+  model::Snapshot snapshot =
+      DiverseCluster(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), diversity);
   auto built = policy::BuildPolicy(policy::DefaultPolicy());
   if (!model::ValidateSnapshot(snapshot, built->catalog).ok())
     state.SkipWithError("invalid snapshot");
@@ -141,6 +233,13 @@ void Sizes(benchmark::internal::Benchmark* bench) {
 }
 
 BENCHMARK(BM_EngineCycle)->Apply(Sizes);
+// diversity: 0 every job of a few shapes, 1 CPUs/memory/time limit from traces,
+// 2 every job a different --mem.
+BENCHMARK(BM_EngineCycleShapes)
+    ->ArgsProduct({{512, 4096}, {1000, 10000}, {0, 1, 2}})
+    ->ArgNames({"nodes", "pending", "diversity"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_GrpcCycle)->Apply(Sizes);
 
 }  // namespace

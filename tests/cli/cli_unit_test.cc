@@ -60,7 +60,7 @@ TEST_F(PolicyCheck, ListsEveryProblemWithItsLine) {
                           "filters: [partition]\n");
   const auto problems = cli::CheckPolicyFile(path);
   ASSERT_EQ(problems.size(), 2u) << ::testing::PrintToString(problems);
-  EXPECT_THAT(problems[0], HasSubstr("p.yaml: scorers[0]: unknown scorer \"nope\""));
+  EXPECT_THAT(problems[0], HasSubstr("p.yaml:3:5: scorers[0]: unknown scorer \"nope\""));
   EXPECT_THAT(problems[1], HasSubstr("p.yaml:5:"));  // line numbers kept per section
 }
 

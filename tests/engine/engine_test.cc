@@ -452,5 +452,140 @@ TEST(Determinism, InputOrderDoesNotMatter) {
   EXPECT_EQ(RunEngine(snapshot).Started(), RunEngine(shuffled).Started());
 }
 
+// Issue 12, finding 3: the largest times validation lets through give sane reasons
+// (the engine's sums of two times cannot overflow), never a start "by -9223372035...".
+TEST(ExtremeTimes, LargestValidTimesGiveAReasonableReservation) {
+  model::Snapshot snapshot;
+  snapshot.now = model::kMaxTimeS - 10;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build()};
+  snapshot.running = {Running(9, "a", "gpu", "h100", {0, 1, 2, 3, 4, 5, 6, 7},
+                              model::kMaxTimeS - 100, model::kMaxTimeS)};
+  snapshot.pending = {
+      JobBuilder(1).Gpus(8).TimeLimit(model::kMaxTimeS).Submitted(-model::kMaxTimeS).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_NE(outcome.Pending(1), nullptr);
+  EXPECT_THAT(outcome.Pending(1)->message, ::testing::Not(::testing::HasSubstr("by -")));
+  for (const auto& reservation : outcome.plan.reservations) EXPECT_GT(reservation.planned_start, 0);
+}
+
+// Issue 12, finding 2: a cycle's work is bounded by the caller, deterministically
+// for a given budget (no clock in the engine), and a caller that gave up stops it.
+TEST(WorkBudget, ABudgetStopsTheCycleTheSameWayEveryTime) {
+  model::Snapshot snapshot = SyntheticCluster(64, 200, 0.5, 3);
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  engine::WorkBudget budget;
+  budget.max_node_evaluations = 2000;
+  const engine::Plan first = engine::Schedule(snapshot, built->catalog, *built->pipeline, budget);
+  const engine::Plan second = engine::Schedule(snapshot, built->catalog, *built->pipeline, budget);
+  const engine::Plan unbounded = engine::Schedule(snapshot, built->catalog, *built->pipeline);
+  size_t not_evaluated = 0;
+  for (const auto& reason : first.pending) {
+    if (reason.code == PendingCode::kCycleLimit) {
+      EXPECT_EQ(reason.message, "not evaluated: the cycle's work budget ran out");
+      ++not_evaluated;
+    }
+  }
+  EXPECT_GT(not_evaluated, 0u);
+  EXPECT_EQ(first.starts.size() + first.pending.size(), snapshot.pending.size());
+  EXPECT_LT(first.starts.size(), unbounded.starts.size());
+  ASSERT_EQ(first.starts.size(), second.starts.size());
+  for (size_t i = 0; i < first.starts.size(); ++i) {
+    EXPECT_EQ(first.starts[i].job_id, second.starts[i].job_id);
+  }
+}
+
+TEST(WorkBudget, ACancelledCallerStopsTheCycle) {
+  model::Snapshot snapshot = SyntheticCluster(64, 200, 0.5, 3);
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  int polls = 0;
+  engine::WorkBudget budget;
+  budget.cancelled = [&polls] { return ++polls > 0; };
+  const engine::Plan plan = engine::Schedule(snapshot, built->catalog, *built->pipeline, budget);
+  EXPECT_GE(polls, 1);
+  EXPECT_TRUE(plan.starts.empty());
+  ASSERT_EQ(plan.pending.size(), snapshot.pending.size());
+  EXPECT_EQ(plan.pending[0].message, "not evaluated: the caller cancelled the cycle");
+}
+
+// Issue 12, finding 2: long name lists (partitions, features, -x nodes) cost hash
+// look-ups, not list x list scans, and give the same answers as short ones.
+TEST(NameLists, LongListsFilterAsShortOnes) {
+  model::Snapshot snapshot;
+  for (int n = 0; n < 200; ++n) {
+    snapshot.nodes.push_back(NodeBuilder(Cat("n", n))
+                                 .Hopper(8)
+                                 .Partitions({Cat("p", n % 7)})
+                                 .Features({Cat("f", n % 5), "ib"})
+                                 .Build());
+  }
+  std::vector<std::string> partitions, excluded;
+  for (int p = 0; p < 1000; ++p) partitions.push_back(Cat("other", p));
+  partitions.push_back("p3");
+  for (int n = 0; n < 199; ++n) {
+    if (n != 136) excluded.push_back(Cat("n", n));  // n136 is in p3 and has f1
+  }
+  snapshot.pending = {JobBuilder(1)
+                          .Gpus(1)
+                          .Partitions(partitions)
+                          .Features({"ib", "f1", "ib"})
+                          .Excluded(excluded)
+                          .Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"n136"}));
+}
+
+// A filter that lets everything through but forbids caching: the engine then
+// evaluates every node for every job, the reference the caches must agree with.
+class NoCacheFilter final : public engine::Filter {
+ public:
+  std::string_view name() const override { return "no_cache"; }
+  engine::FilterStage stage() const override { return engine::FilterStage::kDynamic; }
+  std::string_view Reject(const engine::Job&, int, const engine::ClusterState&) const override {
+    return {};
+  }
+  bool DependsOnlyOnShape() const override { return false; }
+};
+
+// The shape caches (two levels, the per-shape ranking, the horizon check) make the
+// same plan as evaluating everything afresh, also when every job has its own
+// CPUs, memory and time limit.
+TEST(ShapeCache, CachedPlansEqualUncachedOnes) {
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    model::Snapshot snapshot = SyntheticCluster(96, 400, 0.6, seed);
+    for (size_t j = 0; j < snapshot.pending.size(); ++j) {
+      auto& job = snapshot.pending[j];
+      job.cpus_per_node = 1 + static_cast<int>((j * 7 + seed) % 24);
+      job.memory_per_node_mib = 1024 * static_cast<int64_t>(1 + (j * 13) % 40);
+      job.time_limit_s = 600 + static_cast<int64_t>((j * 977) % 20000);
+    }
+    snapshot.running = {Running(100000, "node0-h100", "gpu", "h100", {}, 99000, 4000)};
+    auto cached = policy::BuildPolicy(policy::DefaultPolicy());
+    auto uncached = policy::BuildPolicy(policy::DefaultPolicy());
+    uncached->pipeline->filters.push_back(std::make_unique<NoCacheFilter>());
+    ASSERT_TRUE(model::ValidateSnapshot(snapshot, cached->catalog).ok());
+    const engine::Plan a = engine::Schedule(snapshot, cached->catalog, *cached->pipeline);
+    const engine::Plan b = engine::Schedule(snapshot, uncached->catalog, *uncached->pipeline);
+    ASSERT_EQ(a.starts.size(), b.starts.size()) << "seed " << seed;
+    for (size_t i = 0; i < a.starts.size(); ++i) {
+      EXPECT_EQ(a.starts[i].job_id, b.starts[i].job_id);
+      ASSERT_EQ(a.starts[i].placements.size(), b.starts[i].placements.size());
+      for (size_t p = 0; p < a.starts[i].placements.size(); ++p) {
+        EXPECT_EQ(a.starts[i].placements[p].node, b.starts[i].placements[p].node);
+        EXPECT_EQ(a.starts[i].placements[p].devices, b.starts[i].placements[p].devices);
+      }
+    }
+    ASSERT_EQ(a.pending.size(), b.pending.size());
+    for (size_t i = 0; i < a.pending.size(); ++i) {
+      EXPECT_EQ(a.pending[i].job_id, b.pending[i].job_id);
+      EXPECT_EQ(a.pending[i].message, b.pending[i].message);
+    }
+    EXPECT_EQ(a.reservations.size(), b.reservations.size());
+    EXPECT_GT(a.starts.size(), 50u);
+    EXPECT_GT(a.reservations.size(), 0u) << "seed " << seed;
+  }
+}
+
 }  // namespace
 }  // namespace accelpack::testing

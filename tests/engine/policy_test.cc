@@ -3,6 +3,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "common/strings.h"
 #include "engine_test_util.h"
@@ -68,7 +73,7 @@ TEST(PolicyFile, WrongTypeNamesTheKey) {
 
 TEST(PolicyFile, UnknownScorerIsRefusedBeforeItTakesEffect) {
   EXPECT_THAT(ErrorOf("scorers:\n  - {name: magic}\n"),
-              HasSubstr("site.yaml: scorers[0]: unknown scorer \"magic\""));
+              HasSubstr("site.yaml:2:5: scorers[0]: unknown scorer \"magic\""));
 }
 
 TEST(PolicyFile, UnknownClass) {
@@ -78,7 +83,7 @@ TEST(PolicyFile, UnknownClass) {
 
 TEST(PolicyFile, MappingToUnknownKind) {
   EXPECT_THAT(ErrorOf("kinds:\n  - {gres: \"gpu:x\", kind: nope}\n"),
-              HasSubstr("kinds[0]: gres gpu:x: unknown kind nope"));
+              HasSubstr("site.yaml:2:27: kinds[0].kind: gres gpu:x: unknown kind nope"));
 }
 
 TEST(PolicyFile, NotYaml) { EXPECT_THAT(ErrorOf("queue: [unclosed\n"), HasSubstr("site.yaml:")); }
@@ -86,7 +91,99 @@ TEST(PolicyFile, NotYaml) { EXPECT_THAT(ErrorOf("queue: [unclosed\n"), HasSubstr
 TEST(PolicyFile, MissingFile) {
   auto loaded = LoadPolicyFile("/nonexistent/policy.yaml");
   ASSERT_FALSE(loaded.ok());
-  EXPECT_EQ(MessageOf(loaded.status()), "/nonexistent/policy.yaml: cannot open policy file");
+  EXPECT_THAT(MessageOf(loaded.status()),
+              HasSubstr("/nonexistent/policy.yaml: cannot open policy file"));
+}
+
+// Issue 12, finding 5: every number of the file must be finite.
+TEST(PolicyFile, NanAndInfinityAreRefusedForEveryNumber) {
+  for (const char* bad : {".nan", ".inf", "-.inf", ".NaN"}) {
+    EXPECT_THAT(ErrorOf(Cat("queue:\n  priority_weight: ", bad, "\n")),
+                HasSubstr("site.yaml:2:20: queue.priority_weight: expected a finite number"))
+        << bad;
+    EXPECT_THAT(ErrorOf(Cat("queue:\n  age_weight_per_hour: ", bad, "\n")),
+                HasSubstr("queue.age_weight_per_hour: expected a finite number"));
+    EXPECT_THAT(ErrorOf(Cat("queue:\n  class_boost: {training: ", bad, "}\n")),
+                HasSubstr("queue.class_boost.training: expected a finite number"));
+    EXPECT_THAT(ErrorOf(Cat("scorers:\n  - {name: best_fit_cpu, weight: ", bad, "}\n")),
+                HasSubstr("scorers[0].weight: expected a finite number"));
+  }
+  for (const char* bad : {"nan", "inf", "-inf", "infinity", "NAN"}) {
+    EXPECT_THAT(ErrorOf(Cat("scorers:\n  - name: kind_preference\n    args: {speeds: \"h100=", bad,
+                            "\"}\n")),
+                HasSubstr("site.yaml:3:11: scorers[0]: scorer kind_preference: speeds: speed of "
+                          "h100 must be a number > 0"))
+        << bad;
+  }
+}
+
+TEST(PolicyFile, DuplicateKeysAreRefusedAtAnyDepth) {
+  EXPECT_EQ(ErrorOf("name: a\nname: b\n"), "site.yaml:2:1: name: duplicate key");
+  EXPECT_EQ(ErrorOf("queue:\n  class_boost: {training: 1, training: 2}\n"),
+            "site.yaml:2:30: queue.class_boost.training: duplicate key");
+  EXPECT_THAT(ErrorOf("scorers:\n  - {name: best_fit_cpu, weight: 1, weight: 2}\n"),
+              HasSubstr("site.yaml:2:37: scorers[0].weight: duplicate key"));
+}
+
+TEST(PolicyFile, ASecondYamlDocumentIsRefused) {
+  EXPECT_THAT(
+      ErrorOf("name: a\n---\nname: b\n"),
+      HasSubstr("site.yaml:2:1: policy: a policy file holds one YAML document, found more"));
+}
+
+// Found by fuzz_policy: yaml-cpp's LoadAll never returned on this text.
+TEST(PolicyFile, MalformedTextEndsInAnAnswer) {
+  EXPECT_THAT(ErrorOf(",:a:"), HasSubstr("site.yaml:"));
+}
+
+TEST(PolicyFile, PluginErrorsNameLineAndColumn) {
+  EXPECT_EQ(ErrorOf("filters: [partition, teleport]\n"),
+            "site.yaml:1:22: filters[1]: unknown filter \"teleport\" (known: accelerator_type, "
+            "capacity, excluded_nodes, exclusive, features, free_cpus, free_memory, node_state, "
+            "partition, refused_nodes, reservation)");
+  EXPECT_THAT(ErrorOf("scorers:\n  - name: node_order\n    args: {x: 1}\n"),
+              HasSubstr("site.yaml:3:11: scorers[0]: scorer node_order: takes no arguments"));
+}
+
+// Issue 12, finding 3: a default time limit that overflows every end time.
+TEST(PolicyFile, HugeDefaultTimeLimitIsRefused) {
+  EXPECT_THAT(ErrorOf("limits:\n  default_time_limit_s: 9223372036854775807\n"),
+              HasSubstr("site.yaml:2:25: limits.default_time_limit_s: 9223372036854775807 outside "
+                        "0..1099511627776"));
+  EXPECT_THAT(ErrorOf("limits:\n  max_reservations: -1\n"),
+              HasSubstr("limits.max_reservations: -1 outside 0.."));
+}
+
+class PolicyPath : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           Cat("policy-path-", ::getpid(), "-", ::testing::UnitTest::GetInstance()->random_seed());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+// A FIFO at the policy path used to block the reader (the daemon's signal thread)
+// until a writer came; now it is refused at once.
+TEST_F(PolicyPath, FifoIsRefusedWithoutBlocking) {
+  const std::string fifo = (dir_ / "policy.yaml").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto loaded = LoadPolicyFile(fifo);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(MessageOf(loaded.status()), HasSubstr("not a regular file"));
+}
+
+TEST_F(PolicyPath, DirectoryAndOversizedFileAreRefused) {
+  auto loaded = LoadPolicyFile(dir_.string());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(MessageOf(loaded.status()), HasSubstr("not a regular file"));
+  const std::string big = (dir_ / "big.yaml").string();
+  std::ofstream(big) << "# " << std::string(2 << 20, 'x') << "\n";
+  loaded = LoadPolicyFile(big);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(MessageOf(loaded.status()), HasSubstr("more than a policy file's 1048576"));
 }
 
 TEST(PolicyFile, ShowThenParseRoundTrips) {

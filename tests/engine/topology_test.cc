@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "model/catalog.h"
 #include "model/cluster.h"
 
@@ -102,6 +104,68 @@ TEST(Ascend910CRule, SingleDiePrefersABrokenModule) {
 
 TEST(Ascend910CRule, HalfBusyModulesCannotHostAPair) {
   EXPECT_FALSE(ChooseWholeDevices(RuleOf("ascend910c"), Used(16, {0, 2, 4, 6, 8, 10, 12, 14}), 2));
+}
+
+// Every module (dies 2k, 2k+1) is either wholly in `chosen` or wholly out.
+bool KeepsModulesWhole(const std::vector<int>& chosen) {
+  for (int die : chosen) {
+    if (std::find(chosen.begin(), chosen.end(), die ^ 1) == chosen.end()) return false;
+  }
+  return true;
+}
+
+std::vector<std::vector<int>> GroupsOf(int devices, int size) {
+  std::vector<std::vector<int>> groups;
+  for (int first = 0; first < devices; first += size) {
+    groups.emplace_back();
+    for (int d = first; d < std::min(devices, first + size); ++d) groups.back().push_back(d);
+  }
+  return groups;
+}
+
+// Issue 12, finding 1: probe groups holding an odd share split a two-die module.
+TEST(Ascend910CRule, TenOverTwoProbeGroupsOfEightNeverSplitsAModule) {
+  // 10 = 5 + 5 took [0-4, 8-12], splitting modules (4,5) and (12,13); no even
+  // whole-module split over two groups exists, so no shape is legal.
+  auto chosen = ChooseWholeDevices(RuleOf("ascend910c"), Used(16, {}), 10, GroupsOf(16, 8));
+  EXPECT_FALSE(chosen) << ::testing::PrintToString(*chosen);
+}
+
+TEST(Ascend910CRule, SixOverFourProbeGroupsOfFourTakesAModuleFromThree) {
+  // 6 = 3 + 3 took [0,1,2,4,5,6]; 2 + 2 + 2 keeps every module whole.
+  auto chosen = ChooseWholeDevices(RuleOf("ascend910c"), Used(16, {}), 6, GroupsOf(16, 4));
+  ASSERT_TRUE(chosen);
+  EXPECT_EQ(*chosen, (std::vector<int>{0, 1, 4, 5, 8, 9}));
+}
+
+TEST(Ascend910CRule, OddProbeGroupsCannotPairDiesOfTwoModules) {
+  // Groups {0,1,2} {3,4,5} ...: dies 2 and 3 are one module split across groups,
+  // so a pair never takes (2,3) nor a die pair straddling two modules.
+  const std::vector<std::vector<int>> groups = {{0, 1, 2},   {3, 4, 5},    {6, 7, 8},
+                                                {9, 10, 11}, {12, 13, 14}, {15}};
+  auto chosen = ChooseWholeDevices(RuleOf("ascend910c"), Used(16, {0, 4}), 2, groups);
+  ASSERT_TRUE(chosen);
+  EXPECT_EQ(*chosen, (std::vector<int>{6, 7}));
+}
+
+TEST(Ascend910CRule, EvenCountsKeepModulesWholeUnderAnyProbeGrouping) {
+  const auto& rule = RuleOf("ascend910c");
+  for (int size : {1, 2, 3, 4, 5, 6, 7, 8, 16}) {
+    for (int busy_seed = 0; busy_seed < 64; ++busy_seed) {
+      std::vector<int> busy;
+      // Each seed busies a different subset of dies, by the seed's bits over d % 6.
+      for (int d = 0; d < 16; ++d) {
+        if ((busy_seed >> (d % 6)) & 1) busy.push_back(d);
+      }
+      for (int count = 2; count <= 16; count += 2) {
+        auto chosen = ChooseWholeDevices(rule, Used(16, busy), count, GroupsOf(16, size));
+        if (!chosen) continue;
+        EXPECT_EQ(static_cast<int>(chosen->size()), count);
+        EXPECT_TRUE(KeepsModulesWhole(*chosen)) << "groups of " << size << ", count " << count
+                                                << ": " << ::testing::PrintToString(*chosen);
+      }
+    }
+  }
 }
 
 TEST(Shares, DevicesWithRoomForAShare) {

@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "cluster_builder.h"
 #include "common/strings.h"
 #include "model/cluster.h"
@@ -112,6 +114,54 @@ TEST(Validate, ZeroNodeJob) {
   auto snapshot = Good();
   snapshot.pending[0].num_nodes = 0;
   EXPECT_EQ(ErrorOf(snapshot), "pending_jobs[0].num_nodes: 0 is not a node count");
+}
+
+// Issue 12, finding 3: times near int64's limits used to pass (only negatives were
+// refused) and overflowed now + limit, start + limit and now - submit in the engine.
+TEST(Validate, TimesBeyondTheBoundAreRefused) {
+  constexpr int64_t kHuge = std::numeric_limits<int64_t>::max() - 5;
+  auto snapshot = Good();
+  snapshot.now = kHuge;
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("now_unix: 9223372036854775802 outside 0.."));
+  snapshot = Good();
+  snapshot.pending[0].time_limit_s = kHuge;
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("pending_jobs[0].time_limit_s: 9223372036854775802"));
+  snapshot = Good();
+  snapshot.pending[0].submit_time = std::numeric_limits<int64_t>::min();
+  EXPECT_THAT(ErrorOf(snapshot),
+              HasSubstr("pending_jobs[0].submit_time_unix: -9223372036854775808"));
+  snapshot = Good();
+  snapshot.running[0].start_time = kHuge;
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("running_jobs[0].start_time_unix:"));
+  snapshot = Good();
+  snapshot.running[0].time_limit_s = kHuge;
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("running_jobs[0].time_limit_s:"));
+}
+
+// Issue 12, finding 2: list lengths are bounded, so a request's cost is the cluster's.
+TEST(Validate, OverlongListsAreRefused) {
+  auto snapshot = Good();
+  snapshot.pending[0].partitions.assign(model::kMaxNamesPerList + 1, "p");
+  EXPECT_THAT(ErrorOf(snapshot),
+              HasSubstr("pending_jobs[0].partitions: 1025 entries, more than 1024"));
+  snapshot = Good();
+  snapshot.pending[0].features.assign(5000, "f");
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("pending_jobs[0].features: 5000 entries"));
+  snapshot = Good();
+  snapshot.pending[0].excluded_nodes = {"a", "b", "a"};
+  EXPECT_THAT(ErrorOf(snapshot),
+              HasSubstr("pending_jobs[0].excluded_nodes: 3 entries, more than 2"));
+  snapshot = Good();
+  snapshot.nodes[0].features.assign(2000, "f");
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("nodes[0].features: 2000 entries"));
+  snapshot = Good();
+  for (int p = 0; p < 65; ++p) {
+    model::AcceleratorPool pool = snapshot.nodes[0].accelerators[0];
+    pool.gres_type = Cat("t", p);
+    pool.kind = "h100";
+    snapshot.nodes[0].accelerators.push_back(pool);
+  }
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("nodes[0].accelerators: 66 entries, more than 64"));
 }
 
 }  // namespace

@@ -24,7 +24,11 @@ python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["has_cycle"] is Fa
 
 printf 'scorers:\n  - {name: nope}\n' > "$dir/bad.yaml"
 if "$cli" policy check "$dir/bad.yaml" 2>"$dir/err"; then echo "FAIL: bad policy accepted"; exit 1; fi
-grep -q 'bad.yaml: scorers\[0\]: unknown scorer "nope"' "$dir/err" || { cat "$dir/err"; exit 1; }
+grep -q 'bad.yaml:2:5: scorers\[0\]: unknown scorer "nope"' "$dir/err" || { cat "$dir/err"; exit 1; }
+# Issue 12: a default time limit that would overflow every end time is refused.
+printf 'limits:\n  default_time_limit_s: 9223372036854775807\n' > "$dir/huge.yaml"
+if "$cli" policy check "$dir/huge.yaml" 2>"$dir/err"; then echo "FAIL: INT64_MAX limit accepted"; exit 1; fi
+grep -q 'huge.yaml:2:25: limits.default_time_limit_s: 9223372036854775807 outside' "$dir/err" || { cat "$dir/err"; exit 1; }
 "$cli" policy show > "$dir/shown.yaml"
 "$cli" policy check "$dir/shown.yaml" | grep -q "is valid"
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "common/strings.h"
 #include "engine/engine.h"
@@ -25,6 +26,30 @@ std::string ErrorOf(const absl::Status& status) {
 }
 
 // ------------------------------------------------------------------ loaders
+
+// Issue 12, finding 6: rows are views into the file's text. A short text lives
+// inside the std::string (SSO), so moving the CsvFile (as returning it does) left
+// the views pointing into a dead stack frame (ASan: stack-use-after-return); a
+// copy's views pointed into the original. Both must read their own text.
+TEST(Csv, ShortFilesAndCopiesKeepTheirViews) {
+  for (std::string text :
+       {std::string("a,b\n1,2\n"), std::string("name,v\n") + std::string(200, 'x') + ",7\n"}) {
+    std::optional<CsvFile> copy;
+    {
+      auto parsed = CsvFile::Parse(text, "t.csv");
+      ASSERT_TRUE(parsed.ok()) << ErrorOf(parsed.status());
+      copy.emplace(*parsed);
+    }
+    // Reuse what the original held, so a dangling view reads something else.
+    std::vector<std::string> scribble(64, std::string(text.size(), '#'));
+    ASSERT_EQ(copy->rows().size(), 1u);
+    EXPECT_EQ(copy->header()[1], text.starts_with("a,") ? "b" : "v");
+    EXPECT_EQ(copy->rows()[0].fields[1], text.starts_with("a,") ? "2" : "7");
+    auto moved = std::move(*copy);
+    copy.reset();
+    EXPECT_EQ(moved.rows()[0].fields[1], text.starts_with("a,") ? "2" : "7");
+  }
+}
 
 TEST(Loaders, BadIntegerNamesFileLineColumn) {
   auto pods = ParseOpenbPods(

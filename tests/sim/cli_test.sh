@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# accelpack-sim refuses bad arguments at once (exit 1, a message naming the flag),
+# before reading any trace: issue 12, finding 6. Usage: cli_test.sh ACCELPACK_SIM
+set -u
+sim="$1"
+fails=0
+# expect_refused PATTERN ARGS...: the run must fail within 10 s and print PATTERN.
+expect_refused() {
+  local pattern="$1"
+  shift
+  local out rc
+  out="$(timeout 10 "$sim" "$@" --traces /nonexistent --out /nonexistent 2>&1)"
+  rc=$?
+  if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || ! grep -qF -- "$pattern" <<<"$out"; then
+    echo "FAIL: $* -> rc $rc: $out (wanted: $pattern)"
+    fails=$((fails + 1))
+  fi
+}
+expect_refused "count must be a number in 1..20000, got \"99999999\"" dynamic --cluster h100:99999999
+expect_refused "nodes in all, more than 20000" dynamic --cluster h100:15000,ascend910b:15000
+expect_refused "--cluster h100:x: count must be a number" dynamic --cluster h100:x
+expect_refused "unknown kind \"tpu\"" dynamic --cluster tpu:4
+expect_refused "--load: 1e-308 outside 0.01..10" dynamic --load 1e-308
+expect_refused "--load: nan outside" dynamic --load nan
+expect_refused "the speed of h100 must be a number in 0.01..1000, got \"0\"" dynamic --speed h100=0
+expect_refused "got \"nan\"" dynamic --speed h100=nan
+expect_refused "got \"inf\"" dynamic --speed h100=inf
+expect_refused "--speed: unknown kind \"h999\"" dynamic --speed h999=1
+expect_refused "the share of dlrm must be a number in 0..1000000, got \"-0.5\"" dynamic --mix openb=1,dlrm=-0.5
+expect_refused "--mix: at least one share must be > 0" dynamic --mix openb=0,dlrm=0,kalos=0
+expect_refused "--types: unknown source \"k8s\"" dynamic --types k8s=h100
+expect_refused "--cycle-interval: 0 s outside 1..86400" dynamic --cycle-interval 0
+expect_refused "--cycle-interval: -5 s outside" dynamic --cycle-interval -5
+expect_refused "--jobs: 0 outside" dynamic --jobs 0
+[ "$fails" -eq 0 ] && echo "all refused as expected"
+exit "$fails"
