@@ -82,7 +82,9 @@ absl::StatusOr<policy::PolicyConfig> ResolvePolicy(std::string_view name_or_file
     return policy::PresetPolicy(name_or_file, seed, extra);
   }
   if (std::filesystem::exists(std::string(name_or_file))) {
-    return policy::LoadPolicyFile(std::string(name_or_file));
+    auto config = policy::LoadPolicyFile(std::string(name_or_file));
+    if (config.ok()) policy::AddWorkloadShapes(*config, extra);
+    return config;
   }
   return absl::InvalidArgumentError(Cat("policy \"", name_or_file, "\": neither a preset (",
                                         Join(names, ", "), ") nor a policy file"));

@@ -155,11 +155,24 @@ TEST(Metrics, ShapesArgRoundTrip) {
 class Placement {
  public:
   Placement(std::vector<OpenbNode> nodes, std::vector<std::vector<int>> used,
-            std::string_view policy, policy::ShapeTable shapes = TwoShapes()) {
-    policy::PluginArgs extra = {{"tie_break", "name"}, {"shapes", policy::ShapesToArg(shapes)}};
-    auto config = ResolvePolicy(policy, 1, extra);
-    EXPECT_TRUE(config.ok()) << config.status();
-    auto built = policy::BuildPolicy(*config);
+            std::string_view policy, policy::ShapeTable shapes = TwoShapes(),
+            std::string tie_break = "name")
+      : Placement(
+            std::move(nodes), std::move(used),
+            *ResolvePolicy(policy, 1,
+                           {{"tie_break", tie_break}, {"shapes", policy::ShapesToArg(shapes)}})) {}
+
+  // One scorer alone, with the workload's shapes as the simulator gives them.
+  static policy::PolicyConfig Only(std::string scorer, const policy::ShapeTable& shapes) {
+    policy::PolicyConfig config = policy::DefaultPolicy();
+    config.scorers = {{std::move(scorer), 1, {}}};
+    policy::AddWorkloadShapes(config, {{"shapes", policy::ShapesToArg(shapes)}});
+    return config;
+  }
+
+  Placement(std::vector<OpenbNode> nodes, std::vector<std::vector<int>> used,
+            const policy::PolicyConfig& config) {
+    auto built = policy::BuildPolicy(config);
     EXPECT_TRUE(built.ok()) << built.status();
     built_ = std::make_unique<policy::BuiltPolicy>(std::move(*built));
     EXPECT_TRUE(AddOpenbKinds(nodes, built_->catalog).ok());
@@ -232,6 +245,82 @@ TEST(Baselines, SlurmDefaultTakesFirstNodeThatFits) {
   EXPECT_EQ(q.Place(4000, 1, 1000).first, "a");
 }
 
+TEST(Baselines, SimonTieBreakPrefersTheSmallerNode) {
+  // GpuPacking scores every node 0 for a CPU-only task. The artifact's Simon plugin
+  // then prefers the node where 8 CPUs are the larger share of the rest:
+  // a (96 CPUs): 8/88 -> 9; b (64 CPUs): 8/56 -> 14 -> b. By name a would win.
+  const std::vector<OpenbNode> nodes = {{"a", 96000, 262144, 2, "T4"},
+                                        {"b", 64000, 262144, 2, "T4"}};
+  Placement simon(nodes, {{0, 0}, {0, 0}}, "gpupacking", TwoShapes(), "simon");
+  EXPECT_EQ(simon.Place(8000, 0, 0).first, "b");
+  Placement name(nodes, {{0, 0}, {0, 0}}, "gpupacking", TwoShapes(), "name");
+  EXPECT_EQ(name.Place(8000, 0, 0).first, "a");
+}
+
+// ---------------------------------------------------------- our own scorers
+
+TEST(OurScorers, FragmentationKeepsRoomForTheTypicalShape) {
+  // Every typical task wants 2 whole GPUs. a: 4 GPUs, 1 used (3 free); b: 2 used (2 free).
+  // One GPU on b leaves 1 free, which no 2-GPU task can use: fragment 0 -> 1000,
+  //   decrease -1 device -> 50 - 6.25 = 43.75.
+  // One GPU on a leaves 2 free, still a 2-GPU slot: fragment 0 -> 0 -> 50.
+  // Best fit takes b (1 of 4 left instead of 2 of 4); fragmentation takes a.
+  const std::vector<OpenbNode> nodes = {{"a", 64000, 262144, 4, "T4"},
+                                        {"b", 64000, 262144, 4, "T4"}};
+  const policy::ShapeTable two_gpus = {{4000, 2, 1000, {}, 1.0}};
+  const std::vector<std::vector<int>> used = {{1000, 0, 0, 0}, {1000, 1000, 0, 0}};
+  Placement best_fit(nodes, used, Placement::Only("best_fit_devices", two_gpus));
+  EXPECT_EQ(best_fit.Place(4000, 1, 1000).first, "b");
+  Placement fragmentation(nodes, used, Placement::Only("fragmentation", two_gpus));
+  EXPECT_EQ(fragmentation.Place(4000, 1, 1000).first, "a");
+}
+
+TEST(OurScorers, FragmentationScoreArithmetic) {
+  const std::vector<OpenbNode> nodes = {{"a", 64000, 262144, 4, "T4"}};
+  const policy::ShapeTable two_gpus = {{4000, 2, 1000, {}, 1.0}};
+  auto scorer = policy::MakeScorer("fragmentation", {{"shapes", policy::ShapesToArg(two_gpus)}});
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  model::Catalog catalog = model::Catalog::BuiltIn();
+  ASSERT_TRUE(AddOpenbKinds(nodes, catalog).ok());
+  model::Snapshot snapshot = OpenbSnapshot(nodes);
+  snapshot.nodes[0].accelerators[0].used_milli = {1000, 1000, 0, 0};
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, catalog).ok());
+  engine::ClusterState state(snapshot, catalog);
+  model::PendingJob request;
+  request.cpus_per_node = 4000;
+  const engine::Job job{&request};
+  // One of the two free GPUs: fragment 0 -> 1000 milli: 50 - 6.25.
+  EXPECT_DOUBLE_EQ((*scorer)->Score(job, {0, 0, {2}, 0}, state), 43.75);
+  // Both: nothing free, nothing fragmented: 50.
+  EXPECT_DOUBLE_EQ((*scorer)->Score(job, {0, 0, {2, 3}, 0}, state), 50);
+  // Without a shape table every placement is "no change".
+  auto blind = policy::MakeScorer("fragmentation", {});
+  ASSERT_TRUE(blind.ok());
+  EXPECT_DOUBLE_EQ((*blind)->Score(job, {0, 0, {2}, 0}, state), 50);
+}
+
+TEST(OurScorers, KindPressureKeepsPortableWorkOffPinnedKinds) {
+  // Shapes: 1 GPU anywhere (0.75), 1 GPU pinned to T4 (0.25). Devices: 2 T4, 6 P100.
+  // Pinned demand share 0.25 / T4 capacity share 2/8 -> pressure(t4) = 1 -> score 0;
+  // pressure(p100) = 0 -> 100. Best fit would take T4 node a (1 of 2 left, not 5 of 6).
+  const std::vector<OpenbNode> nodes = {{"a", 64000, 262144, 2, "T4"},
+                                        {"b", 64000, 262144, 6, "P100"}};
+  const policy::ShapeTable shapes = {{4000, 1, 1000, {}, 0.75}, {4000, 1, 1000, {"t4"}, 0.25}};
+  const std::vector<std::vector<int>> used = {{0, 0}, {0, 0, 0, 0, 0, 0}};
+  Placement best_fit(nodes, used, Placement::Only("best_fit_devices", shapes));
+  EXPECT_EQ(best_fit.Place(4000, 1, 1000).first, "a");
+  Placement pressure(nodes, used, Placement::Only("kind_pressure", shapes));
+  EXPECT_EQ(pressure.Place(4000, 1, 1000).first, "b");
+}
+
+TEST(OurScorers, DefaultPolicyTakesTheWorkloadShapes) {
+  auto config = ResolvePolicy("accelpack-default", 1, {{"shapes", "4000:2:1000::1"}});
+  ASSERT_TRUE(config.ok());
+  int given = 0;
+  for (const auto& scorer : config->scorers) given += scorer.args.contains("shapes") ? 1 : 0;
+  EXPECT_GE(given, 2);  // fragmentation and kind_pressure
+}
+
 TEST(Baselines, UnknownArgumentRejected) {
   auto scorer = policy::MakeScorer("best_fit", {{"colour", "blue"}});
   ASSERT_FALSE(scorer.ok());
@@ -284,7 +373,7 @@ TEST(StaticProtocol, DeterministicPerSeed) {
   auto pods = LoadOpenbPods((kData / "openb_pods_excerpt.csv").string());
   ASSERT_TRUE(nodes.ok() && pods.ok());
   const StaticWorkload workload{"excerpt", *pods};
-  for (const char* policy : {"random", "fgd", "gpuclustering"}) {
+  for (const char* policy : {"random", "fgd", "gpuclustering", "accelpack-default"}) {
     auto a = RunStatic(*nodes, workload, policy, 7);
     auto b = RunStatic(*nodes, workload, policy, 7);
     auto c = RunStatic(*nodes, workload, policy, 8);
