@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -332,33 +333,43 @@ TEST(Baselines, UnknownArgumentRejected) {
 
 std::vector<OpenbPod> OneGpuPods() { return {{"p", 1000, 1024, 1, 1000, {}, "BE"}}; }
 
-TEST(StaticProtocol, DrawsUntilLoadReached) {
-  // 4 GPUs x 1.3 = 5.2 GPUs: 1-GPU tasks -> 6 (5 < 5.2 <= 6).
-  EXPECT_EQ(DrawTasks(OneGpuPods(), 4000, 1.3, 1).size(), 6u);
-  // 500-milli tasks: 5200 / 500 = 10.4 -> 11.
-  EXPECT_EQ(DrawTasks({{"p", 1000, 1024, 1, 500, {}, ""}}, 4000, 1.3, 1).size(), 11u);
+TEST(StaticProtocol, DrawsUpToTheLoadAsTheArtifact) {
+  // 4 GPUs x 1.3 = 5.2 GPUs: the list's one 1-GPU pod, then draws while the total
+  // stays <= 5.2 GPUs -> 5 tasks (a sixth would make 6 > 5.2).
+  EXPECT_EQ(DrawTasks(OneGpuPods(), 4000, 1.3, 1).size(), 5u);
+  // 500-milli tasks: 10 x 500 = 5000 <= 5200 < 5500 -> 10.
+  EXPECT_EQ(DrawTasks({{"p", 1000, 1024, 1, 500, {}, ""}}, 4000, 1.3, 1).size(), 10u);
+  // A list asking for more than the target loses random pods until it fits:
+  // 8 one-GPU pods (8 GPUs) on 4 GPUs x 1.3 -> 5 pods left (5 <= 5.2), each once.
+  std::vector<OpenbPod> eight(8, OneGpuPods().front());
+  auto kept = DrawTasks(eight, 4000, 1.3, 1);
+  ASSERT_EQ(kept.size(), 5u);
+  std::sort(kept.begin(), kept.end());
+  EXPECT_EQ(std::adjacent_find(kept.begin(), kept.end()), kept.end());
   // CPU-only tasks never reach a GPU load: nothing is drawn.
   EXPECT_TRUE(DrawTasks({{"p", 1000, 1024, 0, 0, {}, ""}}, 4000, 1.3, 1).empty());
 }
 
 TEST(StaticProtocol, UnallocatedAtArrivedLoads) {
-  // 2 nodes x 2 GPUs; 6 one-GPU tasks. Loads after each task: 25, 50, ... 150 %.
+  // 2 nodes x 2 GPUs; 5 one-GPU tasks. Loads after each task: 25, 50, ... 125 %.
   // 90 % and 100 % are first reached by task 4 (all placed: 0 % unallocated);
-  // 110 % by task 5 (skipped), 130 % by task 6 (skipped): still 0 % unallocated.
+  // 110 % by task 5 (skipped); 130 % is never reached: the end state, still 0 %.
   auto run = RunStatic(TwoNodes(), {"one", OneGpuPods()}, "bestfit", 1);
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->points.size(), 4u);
-  EXPECT_EQ(run->tasks, 6);
+  EXPECT_EQ(run->tasks, 5);
   EXPECT_DOUBLE_EQ(run->points[0].unallocated_pct, 0);
   EXPECT_EQ(run->points[1].placed, 4);
   EXPECT_EQ(run->points[2].skipped, 1);
-  EXPECT_EQ(run->points[3].skipped, 2);
+  EXPECT_EQ(run->points[3].skipped, 1);
+  EXPECT_DOUBLE_EQ(run->points[3].arrived_pct, 130);
   EXPECT_DOUBLE_EQ(run->points[3].frag_rate_pct, 0);  // nothing idle
 }
 
 TEST(StaticProtocol, HalfGpuTasksLeaveHalves) {
   // One node of 2 GPUs, 700-milli tasks: each GPU takes one (300 left each).
-  // Load 1.3 x 2000 = 2600 -> 4 tasks; 2 placed: unallocated 100 * (1 - 1400/2000) = 30 %.
+  // Load 1.3 x 2000 = 2600 -> 3 tasks (2100; a fourth would pass it); 2 placed: unallocated 100 *
+  // (1 - 1400/2000) = 30 %.
   std::vector<OpenbNode> one = {{"a", 64000, 262144, 2, "T4"}};
   auto run = RunStatic(one, {"share", {{"p", 1000, 1024, 1, 700, {}, ""}}}, "fgd", 1);
   ASSERT_TRUE(run.ok()) << run.status();
