@@ -16,6 +16,7 @@
 // Thread-safety: a FragModel is immutable after construction.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,6 +35,7 @@ struct TaskShape {
   int gpu_milli = 0;                       // share of each device, 1..1000
   std::vector<std::string> allowed_types;  // GRES types; empty: any
   double weight = 0;                       // popularity; a table's weights sum to 1
+  int64_t memory_mib = 0;                  // mean memory of the shape's tasks; 0: unknown
 };
 using ShapeTable = std::vector<TaskShape>;
 
@@ -42,21 +44,28 @@ using ShapeTable = std::vector<TaskShape>;
 ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage = 0.95);
 
 // Serialised shape table for the `shapes` argument of `fgd` and `fragmentation`:
-// "cpus:count:milli:type|type:weight;..." (types may be empty).
+// "cpus:count:milli:type|type:weight[:memory_mib];..." (types may be empty).
 std::string ShapesToArg(const ShapeTable& shapes);
 absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text);
 
+// What a node has left besides devices.
+struct Room {
+  int cpus = 0;
+  int64_t memory_mib = 0;
+};
+
 class FragModel {
  public:
-  explicit FragModel(ShapeTable shapes);
+  // `count_memory`: a shape also needs its memory (FGD's own measure ignores it).
+  explicit FragModel(ShapeTable shapes, bool count_memory = false);
 
   bool empty() const { return shapes_.empty(); }
 
-  // One pool with `cpus_free` CPUs and per-device usage `used`, in milli-devices.
-  double Pool(int cpus_free, std::span<const int> used, std::string_view type) const;
+  // One pool with `room` left on its node and per-device usage `used`, in milli-devices.
+  double Pool(Room room, std::span<const int> used, std::string_view type) const;
 
-  // The whole node: every pool, sharing the node's free CPUs.
-  double Node(const engine::ClusterState& state, int n, int cpus_free) const;
+  // The whole node: every pool, sharing the node's free CPUs and memory.
+  double Node(const engine::ClusterState& state, int n) const;
 
   // Fragmentation of the candidate's node before the placement minus after it,
   // in milli-devices: > 0 when the placement leaves less fragment behind.
@@ -65,6 +74,7 @@ class FragModel {
 
  private:
   ShapeTable shapes_;
+  bool count_memory_ = false;
   std::vector<int> thresholds_;    // distinct per-device shares, ascending
   std::vector<int> threshold_of_;  // per shape; -1 for shapes without devices
 };

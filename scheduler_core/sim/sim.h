@@ -2,8 +2,9 @@
 //
 // Two modes:
 //  - static: the FGD protocol (Weng et al., ATC 2023) on the openb traces. The
-//    pod list, tuned to `max_load` x capacity (DrawTasks), is placed one at a time with engine::FindPlacement on a
-//    single ClusterState, never leaving; a task that fits nowhere is skipped.
+//    pod list, tuned to `max_load` x capacity (DrawTasks), is placed one task at
+//    a time with engine::FindPlacement on a single ClusterState, never leaving;
+//    a task that fits nowhere is skipped.
 //    Reports unallocated GPU % and FGD fragmentation at given arrived loads.
 //  - dynamic: an event-driven replay with arrivals, durations, departures, time
 //    limits, gangs, queueing and backfill. Each cycle builds a model::Snapshot

@@ -135,6 +135,7 @@ policy::ShapeTable ShapesOf(const std::vector<OpenbPod>& pods) {
     shape.gpu_milli = pod.num_gpu > 0 ? pod.gpu_milli : 0;
     for (const auto& model : pod.gpu_spec) shape.allowed_types.push_back(Lower(model));
     shape.weight = 1;
+    shape.memory_mib = pod.memory_mib;
     counted.push_back(std::move(shape));
   }
   return policy::TypicalShapes(std::move(counted));

@@ -140,10 +140,13 @@ TEST(Metrics, TypicalShapesCoverAndRenormalise) {
 }
 
 TEST(Metrics, ShapesArgRoundTrip) {
-  policy::ShapeTable shapes = {{4000, 1, 460, {"v100m16", "v100m32"}, 0.25}, {0, 0, 0, {}, 0.75}};
+  policy::ShapeTable shapes = {{4000, 1, 460, {"v100m16", "v100m32"}, 0.25, 8192},
+                               {0, 0, 0, {}, 0.75}};
   auto parsed = policy::ShapesFromArg(policy::ShapesToArg(shapes));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_EQ(parsed->size(), 2u);
+  EXPECT_EQ((*parsed)[0].memory_mib, 8192);
+  EXPECT_EQ((*parsed)[1].memory_mib, 0);
   EXPECT_EQ((*parsed)[0].allowed_types, shapes[0].allowed_types);
   EXPECT_EQ((*parsed)[0].gpu_milli, 460);
   EXPECT_DOUBLE_EQ((*parsed)[1].weight, 0.75);
@@ -184,11 +187,20 @@ class Placement {
     state_ = std::make_unique<engine::ClusterState>(snapshot_, built_->catalog);
   }
 
+  // Marks `mib` of the named node's memory as used (before the first Place).
+  void UseMemory(std::string_view node, int64_t mib) {
+    for (auto& n : snapshot_.nodes) {
+      if (n.name == node) n.memory_allocated_mib = mib;
+    }
+    state_ = std::make_unique<engine::ClusterState>(snapshot_, built_->catalog);
+  }
+
   // (node name, first device) chosen for a task, or ("", -1).
-  std::pair<std::string, int> Place(int cpus, int gpus, int milli) {
+  std::pair<std::string, int> Place(int cpus, int gpus, int milli, int64_t memory_mib = 0) {
     model::PendingJob request;
     request.id = 1;
     request.cpus_per_node = cpus;
+    request.memory_per_node_mib = memory_mib;
     if (gpus > 0) {
       request.accelerators.gres_name = "gpu";
       request.accelerators.count_per_node = gpus;
@@ -298,6 +310,26 @@ TEST(OurScorers, FragmentationScoreArithmetic) {
   auto blind = policy::MakeScorer("fragmentation", {});
   ASSERT_TRUE(blind.ok());
   EXPECT_DOUBLE_EQ((*blind)->Score(job, {0, 0, {2}, 0}, state), 50);
+}
+
+TEST(OurScorers, FragmentationCountsMemory) {
+  // Typical task: 1 GPU with 100 GiB. Nodes of 2 GPUs and 200 GiB; b has 1 GPU and
+  // 50 GiB in use. A task of 1 GPU and 150 GiB:
+  //   on a: 1 GPU and 50 GiB left, too little memory for the typical task: fragment
+  //         0 -> 1000 milli, -1 device -> 43.75;
+  //   on b: nothing left, fragment 0 -> 0 -> 50. Fragmentation takes b.
+  // FGD's own measure ignores memory: a's leftover GPU looks usable, both score the
+  // same integer and the name order takes a.
+  const std::vector<OpenbNode> nodes = {{"a", 64000, 204800, 2, "T4"},
+                                        {"b", 64000, 204800, 2, "T4"}};
+  const policy::ShapeTable shapes = {{4000, 1, 1000, {}, 1.0, 102400}};
+  const std::vector<std::vector<int>> used = {{0, 0}, {1000, 0}};
+  Placement fragmentation(nodes, used, Placement::Only("fragmentation", shapes));
+  fragmentation.UseMemory("b", 51200);
+  EXPECT_EQ(fragmentation.Place(4000, 1, 1000, 153600).first, "b");
+  Placement fgd(nodes, used, "fgd", shapes);
+  fgd.UseMemory("b", 51200);
+  EXPECT_EQ(fgd.Place(4000, 1, 1000, 153600).first, "a");
 }
 
 TEST(OurScorers, KindPressureKeepsPortableWorkOffPinnedKinds) {
