@@ -37,9 +37,11 @@ double Unit(uint64_t seed, uint64_t a, uint64_t b, uint64_t c = 0) {
 }
 
 // Arguments every baseline takes.
+enum class TieBreak { kName, kRandom, kSimon };
+
 struct Common {
   uint64_t seed = 1;
-  bool random_ties = false;
+  TieBreak ties = TieBreak::kName;
   double max_cpus = 128000;
   double max_devices = 8;
 };
@@ -58,11 +60,14 @@ absl::StatusOr<Common> ParseCommon(const PluginArgs& args, std::set<std::string>
   if (*seed < 0) return absl::InvalidArgumentError("seed: must be >= 0");
   common.seed = static_cast<uint64_t>(*seed);
   if (auto it = args.find("tie_break"); it != args.end()) {
-    if (it->second != "random" && it->second != "name") {
+    if (it->second == "random") {
+      common.ties = TieBreak::kRandom;
+    } else if (it->second == "simon") {
+      common.ties = TieBreak::kSimon;
+    } else if (it->second != "name") {
       return absl::InvalidArgumentError(
-          Cat("tie_break: expected random or name, got \"", it->second, "\""));
+          Cat("tie_break: expected name, simon or random, got \"", it->second, "\""));
     }
-    common.random_ties = it->second == "random";
   }
   auto max_cpus = NumberArg(args, "max_cpus", common.max_cpus);
   if (!max_cpus.ok()) return max_cpus.status();
@@ -113,6 +118,27 @@ double DeviceFullness(const Candidate& c, const ClusterState& state) {
          static_cast<double>(kMilli);
 }
 
+// The artifact's simulator always runs its "Simon" score plugin beside the
+// policy's (weight 1 against the policy's 1000, scores min-max normalised over
+// the nodes), so among equal policy integers it prefers the node where the task's
+// largest request is the largest share of what the node has beyond it:
+// round(100 x max(cpu / (node cpus - cpu), memory / (node memory - memory))), on
+// node totals, not on what is free (GPUs are pod annotations there, not requests).
+// Normalisation keeps the order, so the raw integer orders ties the same way.
+// e.g. 8 CPUs on a 96-CPU node: 8/88 -> 9; on a 128-CPU node: 8/120 -> 7.
+double SimonScore(const Job& job, const Candidate& c, const ClusterState& state) {
+  const model::Node& node = state.node(c.node);
+  auto share = [](double request, double total) {
+    const double beyond = total - request;
+    if (beyond <= 0) return request > 0 ? 1.0 : 0.0;
+    return request / beyond;
+  };
+  const double largest = std::max(share(job->cpus_per_node, node.cpus_total),
+                                  share(static_cast<double>(job->memory_per_node_mib),
+                                        static_cast<double>(node.memory_total_mib)));
+  return std::round(100.0 * largest);
+}
+
 // Base for the baselines: an integer score 0..100 as the artifact computes it,
 // then a random order among equal integers (Kubernetes picks a random node among
 // the top-scored), then a preference among one node's devices.
@@ -122,13 +148,17 @@ class Baseline : public engine::Scorer {
 
   double Score(const Job& job, const Candidate& candidate, const ClusterState& state) const final {
     const double integer = std::clamp(std::floor(Raw(job, candidate, state)), 0.0, 100.0);
-    const double tie = common_.random_ties ? 0.5 * Unit(common_.seed, job->id,
-                                                        static_cast<uint64_t>(candidate.node))
-                                           : 0;
+    double tie = 0;
+    if (common_.ties == TieBreak::kRandom) {
+      tie = 0.5 * Unit(common_.seed, job->id, static_cast<uint64_t>(candidate.node));
+    } else if (common_.ties == TieBreak::kSimon) {
+      const double simon = SimonScore(job, candidate, state);
+      tie = 0.5 * simon / (simon + 1);  // monotone into [0, 0.5): below one integer step
+    }
     return integer + tie + 1e-4 * DevicePreference(job, candidate, state);
   }
   // The random tie break reads the job id, so scores differ between jobs of one shape.
-  bool DependsOnlyOnShape() const override { return !common_.random_ties; }
+  bool DependsOnlyOnShape() const override { return common_.ties != TieBreak::kRandom; }
 
  protected:
   // The artifact's score, before truncation to an integer.
@@ -258,74 +288,6 @@ class GpuPackingScorer final : public Baseline {
   }
 };
 
-// FGD's fragmentation measure, precomputed per shape table so one pool costs a
-// pass over its devices per distinct per-device share plus one pass over shapes.
-class FragModel {
- public:
-  explicit FragModel(ShapeTable shapes) : shapes_(std::move(shapes)) {
-    for (const TaskShape& s : shapes_) {
-      if (s.gpu_count > 0) thresholds_.push_back(s.gpu_milli);
-    }
-    std::sort(thresholds_.begin(), thresholds_.end());
-    thresholds_.erase(std::unique(thresholds_.begin(), thresholds_.end()), thresholds_.end());
-    for (const TaskShape& s : shapes_) {
-      threshold_of_.push_back(
-          s.gpu_count > 0 ? static_cast<int>(std::lower_bound(thresholds_.begin(),
-                                                              thresholds_.end(), s.gpu_milli) -
-                                             thresholds_.begin())
-                          : -1);
-    }
-  }
-
-  double Pool(int cpus_free, std::span<const int> used, std::string_view type) const {
-    const int free_total = model::FreeMilli(used);
-    if (free_total == 0) return 0;
-    thread_local std::vector<int> count_ge;
-    thread_local std::vector<int> sum_lt;
-    count_ge.assign(thresholds_.size(), 0);
-    sum_lt.assign(thresholds_.size(), 0);
-    for (int u : used) {
-      const int left = kMilli - u;
-      for (size_t t = 0; t < thresholds_.size(); ++t) {
-        if (left >= thresholds_[t]) {
-          ++count_ge[t];
-        } else {
-          sum_lt[t] += left;
-        }
-      }
-    }
-    double frag = 0;
-    for (size_t i = 0; i < shapes_.size(); ++i) {
-      const TaskShape& s = shapes_[i];
-      const int t = threshold_of_[i];
-      const bool hosts = t >= 0 && TypeAllowed(s, type) &&
-                         count_ge[static_cast<size_t>(t)] >= s.gpu_count && cpus_free >= s.cpus;
-      frag += s.weight * (hosts ? sum_lt[static_cast<size_t>(t)] : free_total);
-    }
-    return frag;
-  }
-
-  // The whole node: every pool, sharing the node's free CPUs.
-  double Node(const ClusterState& state, int n, int cpus_free) const {
-    double frag = 0;
-    const auto& pools = state.node(n).accelerators;
-    for (size_t p = 0; p < pools.size(); ++p) {
-      frag += Pool(cpus_free, state.used_milli(n, static_cast<int>(p)), pools[p].gres_type);
-    }
-    return frag;
-  }
-
- private:
-  static bool TypeAllowed(const TaskShape& s, std::string_view type) {
-    return s.allowed_types.empty() ||
-           std::find(s.allowed_types.begin(), s.allowed_types.end(), type) != s.allowed_types.end();
-  }
-
-  ShapeTable shapes_;
-  std::vector<int> thresholds_;    // distinct per-device shares, ascending
-  std::vector<int> threshold_of_;  // per shape; -1 for shapes without devices
-};
-
 class FgdScorer final : public Baseline {
  public:
   FgdScorer(Common common, ShapeTable shapes) : Baseline(common), model_(std::move(shapes)) {}
@@ -335,25 +297,7 @@ class FgdScorer final : public Baseline {
   // sigmoid(fragmentation before - after, in devices) * 100: 50 when the
   // placement leaves the expected fragmentation as it was, more when it shrinks.
   double Raw(const Job& job, const Candidate& c, const ClusterState& state) const override {
-    const int cpus_free = state.cpus_free(c.node);
-    const int cpus_after = cpus_free - job->cpus_per_node;
-    double before = 0;
-    double after = 0;
-    const auto& pools = state.node(c.node).accelerators;
-    for (size_t p = 0; p < pools.size(); ++p) {
-      std::span<const int> used = state.used_milli(c.node, static_cast<int>(p));
-      before += model_.Pool(cpus_free, used, pools[p].gres_type);
-      if (static_cast<int>(p) != c.pool) {
-        after += model_.Pool(cpus_after, used, pools[p].gres_type);
-        continue;
-      }
-      thread_local std::vector<int> taken;
-      taken.assign(used.begin(), used.end());
-      const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
-      for (int d : c.devices) taken[static_cast<size_t>(d)] += share;
-      after += model_.Pool(cpus_after, taken, pools[p].gres_type);
-    }
-    return 100.0 / (1.0 + std::exp(-(before - after) / kMilli));
+    return 100.0 / (1.0 + std::exp(-model_.Decrease(job, c, state) / kMilli));
   }
   // The artifact takes the first device with the best integer score.
   double DevicePreference(const Job&, const Candidate&, const ClusterState&) const override {
@@ -372,99 +316,7 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> Make(const PluginArgs& args,
   return std::make_unique<T>(*common);
 }
 
-absl::StatusOr<int> ParseInt(std::string_view text, std::string_view what) {
-  const std::string s(text);
-  char* end = nullptr;
-  const long value = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || value < 0 || value > 1'000'000'000) {
-    return absl::InvalidArgumentError(Cat(what, ": expected a count, got \"", text, "\""));
-  }
-  return static_cast<int>(value);
-}
-
 }  // namespace
-
-ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage) {
-  std::map<std::tuple<int, int, int, std::vector<std::string>>, double> merged;
-  double total = 0;
-  for (TaskShape& s : counted) {
-    merged[{s.cpus, s.gpu_count, s.gpu_milli, std::move(s.allowed_types)}] += s.weight;
-    total += s.weight;
-  }
-  ShapeTable table;
-  for (auto& [key, weight] : merged) {
-    table.push_back(
-        {std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), weight});
-  }
-  // Most popular first; equal counts in a fixed order so the table is reproducible.
-  std::stable_sort(table.begin(), table.end(),
-                   [](const TaskShape& a, const TaskShape& b) { return a.weight > b.weight; });
-  double covered = 0;
-  size_t keep = 0;
-  while (keep < table.size() && covered < coverage * total) covered += table[keep++].weight;
-  table.resize(keep);
-  for (TaskShape& s : table) s.weight /= covered;
-  return table;
-}
-
-double PoolFragmentation(const ShapeTable& shapes, int cpus_free, std::span<const int> used_milli,
-                         std::string_view gres_type) {
-  return FragModel(shapes).Pool(cpus_free, used_milli, gres_type);
-}
-
-double ClusterFragmentation(const ShapeTable& shapes, const engine::ClusterState& state) {
-  const FragModel model(shapes);
-  double frag = 0;
-  for (int n = 0; n < state.node_count(); ++n) frag += model.Node(state, n, state.cpus_free(n));
-  return frag;
-}
-
-std::string ShapesToArg(const ShapeTable& shapes) {
-  std::vector<std::string> parts;
-  for (const TaskShape& s : shapes) {
-    parts.push_back(Cat(s.cpus, ":", s.gpu_count, ":", s.gpu_milli, ":", Join(s.allowed_types, "|"),
-                        ":", fmt::format("{:.17g}", s.weight)));
-  }
-  return Join(parts, ";");
-}
-
-absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text) {
-  ShapeTable table;
-  if (text.empty()) return absl::InvalidArgumentError("shapes: empty");
-  const auto entries = Split(text, ';');
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const auto fields = Split(entries[i], ':');
-    const std::string where = Cat("shapes[", i, "]");
-    if (fields.size() != 5) {
-      return absl::InvalidArgumentError(
-          Cat(where, ": expected cpus:count:milli:types:weight, got \"", entries[i], "\""));
-    }
-    TaskShape s;
-    auto cpus = ParseInt(fields[0], where + ".cpus");
-    auto count = ParseInt(fields[1], where + ".count");
-    auto milli = ParseInt(fields[2], where + ".milli");
-    for (const auto* v : {&cpus, &count, &milli}) {
-      if (!v->ok()) return v->status();
-    }
-    s.cpus = *cpus;
-    s.gpu_count = *count;
-    s.gpu_milli = *milli;
-    if (s.gpu_count > 0 && (s.gpu_milli < 1 || s.gpu_milli > kMilli)) {
-      return absl::InvalidArgumentError(Cat(where, ".milli: ", s.gpu_milli, " outside 1..1000"));
-    }
-    if (!fields[3].empty()) {
-      for (std::string_view type : Split(fields[3], '|')) s.allowed_types.emplace_back(type);
-    }
-    const std::optional<double> weight = ParseNumber(fields[4]);
-    if (!weight || !(*weight >= 0)) {
-      return absl::InvalidArgumentError(
-          Cat(where, ".weight: expected a number >= 0, got \"", fields[4], "\""));
-    }
-    s.weight = *weight;
-    table.push_back(std::move(s));
-  }
-  return table;
-}
 
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeRandomScorer(const PluginArgs& args) {
   return Make<RandomScorer>(args, {});
@@ -529,9 +381,24 @@ std::vector<std::string> PresetNames() {
   return names;
 }
 
+void AddWorkloadShapes(PolicyConfig& config, const PluginArgs& extra) {
+  const auto shapes = extra.find("shapes");
+  if (shapes == extra.end()) return;
+  for (ScorerConfig& scorer : config.scorers) {
+    if ((scorer.name == "fragmentation" || scorer.name == "kind_pressure") &&
+        !scorer.args.contains("shapes")) {
+      scorer.args["shapes"] = shapes->second;
+    }
+  }
+}
+
 absl::StatusOr<PolicyConfig> PresetPolicy(std::string_view name, uint64_t seed,
                                           const PluginArgs& extra) {
-  if (name == "accelpack-default") return DefaultPolicy();
+  if (name == "accelpack-default") {
+    PolicyConfig config = DefaultPolicy();
+    AddWorkloadShapes(config, extra);
+    return config;
+  }
   PolicyConfig config;
   config.name = std::string(name);
   config.filters = StandardFilters();

@@ -8,6 +8,10 @@
 // medians this reproduces them (FGD 4.95 vs 4.77 on openb default), while a
 // random pick among tied nodes (`tie_break: random`, a deterministic hash of
 // seed, job id and node) leaves FGD and GpuPacking several points worse.
+// `tie_break: simon` orders ties as the artifact's own "Simon" score plugin
+// would (the node where the task is the largest share of capacity first); it
+// drifts much further from the published figures (docs/benchmarks-sim.md), so
+// the artifact's experiments did not effectively run it.
 //
 //   random          uniformly random feasible node (and device)
 //   dot_product     Tetris: smallest dot product of free and requested (CPU, GPU)
@@ -31,39 +35,11 @@
 
 #include "absl/status/statusor.h"
 #include "engine/framework.h"
+#include "policy/fragmentation.h"
 #include "policy/policy.h"
 #include "policy/registry.h"
 
 namespace accelpack::policy {
-
-// One task shape of a workload and its share of tasks.
-struct TaskShape {
-  int cpus = 0;                            // per node, in the snapshot's CPU unit
-  int gpu_count = 0;                       // devices per node; 0: a task without devices
-  int gpu_milli = 0;                       // share of each device, 1..1000
-  std::vector<std::string> allowed_types;  // GRES types; empty: any
-  double weight = 0;                       // popularity; a table's weights sum to 1
-};
-using ShapeTable = std::vector<TaskShape>;
-
-// The typical shapes of a workload as FGD defines them: shapes by count, most
-// popular first, until `coverage` of all tasks is covered; weights renormalised.
-ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage = 0.95);
-
-// FGD's fragmentation of one device pool for a shape table, in milli-devices:
-// for each shape, all free device share when the pool cannot host it (too few
-// devices with room, too few free CPUs, wrong type, or a shape without devices),
-// else the free shares of devices too small for it; weighted by popularity.
-double PoolFragmentation(const ShapeTable& shapes, int cpus_free, std::span<const int> used_milli,
-                         std::string_view gres_type);
-
-// The sum of PoolFragmentation over every pool of every node, in milli-devices.
-double ClusterFragmentation(const ShapeTable& shapes, const engine::ClusterState& state);
-
-// Serialised shape table for the `fgd` scorer's `shapes` argument:
-// "cpus:count:milli:type|type:weight;..." (types may be empty).
-std::string ShapesToArg(const ShapeTable& shapes);
-absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text);
 
 // Scorer factories (registry entries call these with a policy's arguments).
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeRandomScorer(const PluginArgs& args);
@@ -80,6 +56,10 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFgdScorer(const PluginArgs& 
 // `seed` drives random choices and tie breaks; `extra` adds scorer arguments
 // (e.g. shapes, max_cpus).
 std::vector<std::string> PresetNames();
+
+// Gives every `fragmentation` scorer of `config` that has no table of its own the
+// workload's typical shapes from `extra` ("shapes"), as the simulator knows them.
+void AddWorkloadShapes(PolicyConfig& config, const PluginArgs& extra);
 absl::StatusOr<PolicyConfig> PresetPolicy(std::string_view name, uint64_t seed,
                                           const PluginArgs& extra = {});
 

@@ -34,12 +34,21 @@ PolicyConfig DefaultPolicy() {
                              {model::JobClass::kOther, 3600}};
   config.filters = {"partition", "features",   "excluded_nodes", "accelerator_type",
                     "capacity",  "node_state", "free_cpus",      "free_memory"};
-  // In tiers (10:1 and 1000:1): first strand no devices (a job that eats a node's CPUs
-  // leaves its free accelerators unusable), then device fit, then CPU fit. On the
-  // FGD openb traces this leaves 4.9 % of GPUs unallocated against 9.8 % without the
-  // first tier (docs/benchmarks.md).
-  config.scorers = {
-      {"protect_accelerators", 10000, {}}, {"best_fit_devices", 1000, {}}, {"best_fit_cpu", 1, {}}};
+  // Tiers, all measured on the FGD openb traces (docs/benchmarks-sim.md):
+  //  - strand no devices: a job that eats a node's CPUs or memory leaves its free
+  //    accelerators unusable (protect_accelerators);
+  //  - at the same weight, the expected fragmentation over the workload's typical
+  //    shapes (fragmentation, FGD's measure as a continuous gradient);
+  //  - portable work keeps off the kinds that pinned work needs (kind_pressure);
+  //  - then CPU fit, then device fit break what is left.
+  // Without a shape table (`shapes`, which the simulator fills in from the replayed
+  // workload) the two workload scorers are neutral and the policy is the stranding
+  // guard plus best fit.
+  config.scorers = {{"protect_accelerators", 10000, {}},
+                    {"fragmentation", 10000, {}},
+                    {"kind_pressure", 1000, {}},
+                    {"best_fit_cpu", 50, {}},
+                    {"best_fit_devices", 1, {}}};
   return config;
 }
 

@@ -51,6 +51,8 @@ const std::map<std::string, ScorerFactory, std::less<>>& Scorers() {
       {"gpu_packing", &MakeGpuPackingScorer},
       {"best_fit", &MakeBestFitScorer},
       {"fgd", &MakeFgdScorer},
+      {"fragmentation", &MakeFragmentationScorer},
+      {"kind_pressure", &MakeKindPressureScorer},
   };
   return *kScorers;
 }

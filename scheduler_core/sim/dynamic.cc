@@ -211,7 +211,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     counted.push_back(
         {j.cpus_per_node, j.devices_per_node,
          j.devices_per_node == 0 ? 0 : (j.fraction_milli > 0 ? j.fraction_milli : kMilli),
-         j.allowed_types, 1});
+         j.allowed_types, 1, j.memory_mib});
   }
   const policy::PluginArgs extra = {
       {"max_cpus", std::to_string(max_cpus)},

@@ -371,8 +371,9 @@ int main(int argc, char** argv) {
   st->add_option("--reference", reference,
                  "published results (default: fgd_reference_unallocated.csv beside the pods)");
   st->add_option("--max-load", max_load, "arrived load to draw up to")->capture_default_str();
-  st->add_option("--tie-break", tie_break, "baselines' order among equal scores: random or name")
-      ->check(CLI::IsMember({"random", "name"}))
+  st->add_option("--tie-break", tie_break,
+                 "baselines' order among equal scores: name, simon or random")
+      ->check(CLI::IsMember({"random", "name", "simon"}))
       ->capture_default_str();
 
   auto* dy = app.add_subcommand(

@@ -55,9 +55,23 @@ absl::Status WriteFile(const std::filesystem::path& path, std::string_view text)
 struct Series {
   std::string name;
   std::vector<std::pair<double, double>> points;
+  // Optional, per point: the spread over seeds (min, max), drawn as a band.
+  std::vector<std::pair<double, double>> spread;
+  // Optional: reference values (x, y) drawn as open circles in the series' colour.
+  std::vector<std::pair<double, double>> marks;
 };
 
-// A line chart as inline SVG; axes start at the data's minimum x and at 0 for y.
+// A step of 1, 2 or 5 x 10^k giving about `ticks` intervals over `span`.
+double NiceStep(double span, int ticks) {
+  const double raw = span / ticks;
+  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    if (m * power >= raw) return m * power;
+  }
+  return 10 * power;
+}
+
+// A line chart as inline SVG; x spans the data, y starts at 0; ticks at even values.
 std::string LineChart(std::string_view title, std::string_view x_label, std::string_view y_label,
                       const std::vector<Series>& series) {
   constexpr double kW = 640, kH = 320, kL = 56, kR = 150, kT = 28, kB = 40;
@@ -68,10 +82,15 @@ std::string LineChart(std::string_view title, std::string_view x_label, std::str
       x_max = std::max(x_max, x);
       y_max = std::max(y_max, y);
     }
+    for (const auto& [low, high] : s.spread) y_max = std::max(y_max, high);
+    for (const auto& [x, y] : s.marks) y_max = std::max(y_max, y);
   }
   if (x_min > x_max) x_min = 0, x_max = 1;
   if (x_max == x_min) x_max = x_min + 1;
-  y_max = y_max <= 0 ? 1 : y_max * 1.08;
+  if (y_max <= 0) y_max = 1;
+  const double y_step = NiceStep(y_max, 5);
+  y_max = std::ceil(y_max / y_step) * y_step;
+  const double x_step = NiceStep(x_max - x_min, 5);
   const double pw = kW - kL - kR, ph = kH - kT - kB;
   auto sx = [&](double x) { return kL + (x - x_min) / (x_max - x_min) * pw; };
   auto sy = [&](double y) { return kT + ph - y / y_max * ph; };
@@ -79,13 +98,14 @@ std::string LineChart(std::string_view title, std::string_view x_label, std::str
       "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' "
       "font-size='11'><text x='{}' y='16' font-size='13' font-weight='bold'>{}</text>",
       kW, kH, kL, Escape(title));
-  for (int i = 0; i <= 4; ++i) {
-    const double y = y_max * i / 4, x = x_min + (x_max - x_min) * i / 4;
+  for (double y = 0; y <= y_max + 1e-9; y += y_step) {
     svg += fmt::format("<line x1='{:.1f}' x2='{:.1f}' y1='{:.1f}' y2='{:.1f}' stroke='#ddd'/>", kL,
                        kL + pw, sy(y), sy(y));
-    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='end'>{:.3g}</text>", kL - 4,
+    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='end'>{:g}</text>", kL - 4,
                        sy(y) + 4, y);
-    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='middle'>{:.3g}</text>", sx(x),
+  }
+  for (double x = std::ceil(x_min / x_step) * x_step; x <= x_max + 1e-9; x += x_step) {
+    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='middle'>{:g}</text>", sx(x),
                        kT + ph + 14, x);
   }
   svg += fmt::format("<rect x='{}' y='{}' width='{}' height='{}' fill='none' stroke='#888'/>", kL,
@@ -96,17 +116,35 @@ std::string LineChart(std::string_view title, std::string_view x_label, std::str
       "<text transform='translate(14,{:.1f}) rotate(-90)' text-anchor='middle'>{}</text>",
       kT + ph / 2, Escape(y_label));
   for (size_t i = 0; i < series.size(); ++i) {
+    const Series& s = series[i];
+    if (s.spread.size() == s.points.size() && !s.points.empty()) {
+      std::string band;
+      for (size_t k = 0; k < s.points.size(); ++k) {
+        band += fmt::format("{}{:.1f},{:.1f}", band.empty() ? "M" : " L", sx(s.points[k].first),
+                            sy(s.spread[k].second));
+      }
+      for (size_t k = s.points.size(); k-- > 0;) {
+        band += fmt::format(" L{:.1f},{:.1f}", sx(s.points[k].first), sy(s.spread[k].first));
+      }
+      svg += fmt::format("<path d='{} Z' fill='{}' fill-opacity='0.15' stroke='none'/>", band,
+                         Color(i));
+    }
     std::string path;
-    for (const auto& [x, y] : series[i].points) {
+    for (const auto& [x, y] : s.points) {
       path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", sx(x), sy(y));
     }
     svg += fmt::format("<path d='{}' fill='none' stroke='{}' stroke-width='1.6'/>", path, Color(i));
+    for (const auto& [x, y] : s.marks) {
+      if (x < x_min || x > x_max) continue;
+      svg += fmt::format(
+          "<circle cx='{:.1f}' cy='{:.1f}' r='3.5' fill='white' stroke='{}' stroke-width='1.6'/>",
+          sx(x), sy(y), Color(i));
+    }
     const double ly = kT + 12 + 16.0 * static_cast<double>(i);
     svg += fmt::format(
         "<line x1='{:.1f}' x2='{:.1f}' y1='{:.1f}' y2='{:.1f}' stroke='{}' stroke-width='3'/>",
         kL + pw + 10, kL + pw + 28, ly - 4, ly - 4, Color(i));
-    svg += fmt::format("<text x='{:.1f}' y='{:.1f}'>{}</text>", kL + pw + 32, ly,
-                       Escape(series[i].name));
+    svg += fmt::format("<text x='{:.1f}' y='{:.1f}'>{}</text>", kL + pw + 32, ly, Escape(s.name));
   }
   return svg + "</svg>";
 }
@@ -255,11 +293,18 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
       "workload,policy,arrived_pct,median_unallocated_pct,published_pct,delta_pp,median_frag_rate_"
       "pct,"
       "median_frag_amount_gpus,seeds,median_seconds\n";
-  std::string body =
-      "<p>FGD protocol (ATC'23): tasks drawn with replacement until 1.3x the cluster's GPUs, "
-      "placed one by "
-      "one, none leaving. Medians over seeds; <i>published</i> is the paper artifact's median "
-      "(fgd_reference_unallocated.csv); cells more than 1 point away are marked.</p>";
+  std::set<uint64_t> seeds;
+  for (const StaticRun& run : runs) seeds.insert(run.seed);
+  std::vector<std::string> seed_names;
+  for (uint64_t seed : seeds) seed_names.push_back(std::to_string(seed));
+  std::string body = fmt::format(
+      "<p>FGD protocol (ATC'23): the pod list tuned to 1.3x the cluster's GPUs as the "
+      "artifact does (every pod once, then random removals or draws), shuffled, placed one by "
+      "one, none leaving. Medians over seeds {}; <i>published</i> is the paper artifact's "
+      "median (fgd_reference_unallocated.csv). <span class='miss'>Red</span>: more than 1 "
+      "point from the published median. Fragmentation rate and amount (GPUs) at 100 % use "
+      "the workload's typical shapes.</p>",
+      Escape(Join(seed_names, ", ")));
   json["summary"] = nlohmann::json::array();
   for (const std::string& workload : workloads) {
     std::set<double> loads;
@@ -270,13 +315,14 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
     }
     std::string table = "<table><tr><th class='l'>policy</th>";
     for (double load : loads) table += fmt::format("<th>{:.0f}% ours</th><th>published</th>", load);
-    table += "<th>frag rate @100%</th><th>s/run</th></tr>";
+    table += "<th>frag rate @100%</th><th>frag amount @100% (GPUs)</th><th>s/run</th></tr>";
     std::vector<Series> curves;
     for (const std::string& policy : policies) {
       const auto& group = groups[{workload, policy}];
       if (group.empty()) continue;
       table += fmt::format("<tr><td class='l'>{}</td>", Escape(policy));
       double frag100 = 0;
+      double frag_amount100 = 0;
       std::vector<double> seconds;
       for (const StaticRun* run : group) seconds.push_back(run->seconds);
       for (double load : loads) {
@@ -290,7 +336,10 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
           }
         }
         const double ours = Median(unalloc);
-        if (load == 100) frag100 = Median(rate);
+        if (load == 100) {
+          frag100 = Median(rate);
+          frag_amount100 = Median(amount);
+        }
         const std::string label = ReferenceLabel(policy);
         auto it = reference.values.find({workload, static_cast<int>(std::lround(load)), label});
         const bool has_ref = it != reference.values.end();
@@ -312,24 +361,34 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
         table += fmt::format("<td{}>{}</td><td>{}</td>", miss ? " class='miss'" : "", Num(ours),
                              has_ref ? Num(published) : "&ndash;");
       }
-      table +=
-          fmt::format("<td>{}%</td><td>{}</td></tr>", Num(frag100, 1), Num(Median(seconds), 2));
-      // Median curve over seeds, point by point (every run samples the same load grid).
+      table += fmt::format("<td>{}%</td><td>{}</td><td>{}</td></tr>", Num(frag100, 1),
+                           Num(frag_amount100, 1), Num(Median(seconds), 2));
+      // Median curve over seeds, point by point (every run samples the same load grid),
+      // with the min-max band over seeds; from 85 % arrived, where policies differ.
       size_t length = SIZE_MAX;
       for (const StaticRun* run : group) length = std::min(length, run->curve.size());
-      Series series{policy, {}};
+      Series series{policy, {}, {}, {}};
       for (size_t i = 0; i < length; ++i) {
         std::vector<double> ys;
         for (const StaticRun* run : group) ys.push_back(run->curve[i].second);
-        if (group.front()->curve[i].first >= 50)
-          series.points.emplace_back(group.front()->curve[i].first, Median(ys));
+        if (group.front()->curve[i].first < 85) continue;
+        series.points.emplace_back(group.front()->curve[i].first, Median(ys));
+        series.spread.emplace_back(*std::min_element(ys.begin(), ys.end()),
+                                   *std::max_element(ys.begin(), ys.end()));
+      }
+      for (double load : loads) {
+        auto it = reference.values.find(
+            {workload, static_cast<int>(std::lround(load)), ReferenceLabel(policy)});
+        if (it != reference.values.end()) series.marks.emplace_back(load, it->second);
       }
       curves.push_back(std::move(series));
     }
     table += "</table>";
     body += fmt::format("<h2>{}</h2><div class='charts'>{}</div>{}", Escape(workload),
                         LineChart(Cat("unallocated GPU % vs arrived load: ", workload),
-                                  "arrived load (% of GPUs)", "unallocated GPU %", curves),
+                                  "arrived load (% of GPUs); band: min-max over seeds; "
+                                  "circles: published medians",
+                                  "unallocated GPU %", curves),
                         table);
   }
   for (auto status : {WriteFile(std::filesystem::path(dir) / "static_runs.csv", runs_csv),
@@ -460,7 +519,7 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
                           {"jct_p99_s", s.jct_p99_s}};
     }
     csv += "\n";
-    Series total{r.policy, {}}, q{r.policy, {}};
+    Series total{r.policy, {}, {}, {}}, q{r.policy, {}, {}, {}};
     for (const auto& p : r.series) {
       double devices = 0, used = 0;
       for (const auto& g : options.cluster) {

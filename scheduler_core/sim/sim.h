@@ -1,10 +1,10 @@
 // accelpack-sim: replays workloads through the very engine the daemon runs.
 //
 // Two modes:
-//  - static: the FGD protocol (Weng et al., ATC 2023) on the openb traces. Tasks
-//    are drawn with replacement from a pod list until requested GPUs reach
-//    `max_load` x capacity, placed one at a time with engine::FindPlacement on a
-//    single ClusterState, never leaving; a task that fits nowhere is skipped.
+//  - static: the FGD protocol (Weng et al., ATC 2023) on the openb traces. The
+//    pod list, tuned to `max_load` x capacity (DrawTasks), is placed one task at
+//    a time with engine::FindPlacement on a single ClusterState, never leaving;
+//    a task that fits nowhere is skipped.
 //    Reports unallocated GPU % and FGD fragmentation at given arrived loads.
 //  - dynamic: an event-driven replay with arrivals, durations, departures, time
 //    limits, gangs, queueing and backfill. Each cycle builds a model::Snapshot
@@ -93,8 +93,10 @@ struct StaticRun {
   double seconds = 0;                            // wall clock of the placement loop
 };
 
-// Indices of the tasks the protocol places, in order: drawn uniformly with
-// replacement until their GPU requests reach max_load x capacity, then shuffled.
+// Indices of the tasks the protocol places, in order, as the FGD artifact's
+// workload tuning builds them: every pod of the list once, then random pods
+// removed until the GPU requests are <= max_load x capacity, or uniform draws with
+// replacement added while a draw's per-GPU share keeps them <= it; then shuffled.
 std::vector<size_t> DrawTasks(const std::vector<OpenbPod>& pods, int64_t capacity_milli,
                               double max_load, uint64_t seed);
 

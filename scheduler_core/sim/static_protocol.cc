@@ -82,7 +82,9 @@ absl::StatusOr<policy::PolicyConfig> ResolvePolicy(std::string_view name_or_file
     return policy::PresetPolicy(name_or_file, seed, extra);
   }
   if (std::filesystem::exists(std::string(name_or_file))) {
-    return policy::LoadPolicyFile(std::string(name_or_file));
+    auto config = policy::LoadPolicyFile(std::string(name_or_file));
+    if (config.ok()) policy::AddWorkloadShapes(*config, extra);
+    return config;
   }
   return absl::InvalidArgumentError(Cat("policy \"", name_or_file, "\": neither a preset (",
                                         Join(names, ", "), ") nor a policy file"));
@@ -91,16 +93,33 @@ absl::StatusOr<policy::PolicyConfig> ResolvePolicy(std::string_view name_or_file
 std::vector<size_t> DrawTasks(const std::vector<OpenbPod>& pods, int64_t capacity_milli,
                               double max_load, uint64_t seed) {
   std::vector<size_t> tasks;
-  if (pods.empty()) return tasks;
-  Rng rng(seed);
-  const double target = max_load * static_cast<double>(capacity_milli);
-  double requested = 0;
   const bool any_gpu =
       std::any_of(pods.begin(), pods.end(), [](const OpenbPod& p) { return RequestMilli(p) > 0; });
-  while (any_gpu && requested < target) {
-    const size_t i = rng.Index(pods.size());
+  if (!any_gpu) return tasks;
+  Rng rng(seed);
+  const double target = max_load * static_cast<double>(capacity_milli);
+  // As the artifact's workload tuning does: every pod of the list once, then random
+  // removals down to the target, or uniform draws with replacement up to it (a draw
+  // that would pass the target by more than its per-GPU share ends the list).
+  double requested = 0;
+  for (size_t i = 0; i < pods.size(); ++i) {
     tasks.push_back(i);
     requested += static_cast<double>(RequestMilli(pods[i]));
+  }
+  if (requested > target) {
+    while (requested > target && !tasks.empty()) {
+      const size_t k = rng.Index(tasks.size());
+      requested -= static_cast<double>(RequestMilli(pods[tasks[k]]));
+      tasks.erase(tasks.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+  } else {
+    for (;;) {
+      const size_t i = rng.Index(pods.size());
+      const int per_gpu = pods[i].num_gpu > 0 ? pods[i].gpu_milli : 0;
+      if (requested + per_gpu > target) break;
+      tasks.push_back(i);
+      requested += static_cast<double>(RequestMilli(pods[i]));
+    }
   }
   for (size_t i = tasks.size(); i > 1; --i) std::swap(tasks[i - 1], tasks[rng.Index(i)]);
   return tasks;
@@ -116,6 +135,7 @@ policy::ShapeTable ShapesOf(const std::vector<OpenbPod>& pods) {
     shape.gpu_milli = pod.num_gpu > 0 ? pod.gpu_milli : 0;
     for (const auto& model : pod.gpu_spec) shape.allowed_types.push_back(Lower(model));
     shape.weight = 1;
+    shape.memory_mib = pod.memory_mib;
     counted.push_back(std::move(shape));
   }
   return policy::TypicalShapes(std::move(counted));
@@ -214,6 +234,19 @@ absl::StatusOr<StaticRun> RunStatic(const std::vector<OpenbNode>& nodes,
   int64_t allocated = 0;
   int64_t placed = 0;
   int64_t skipped = 0;
+  auto record = [&](double at_load) {
+    StaticPoint point;
+    point.arrived_pct = 100.0 * at_load;
+    point.unallocated_pct =
+        100.0 * (1.0 - static_cast<double>(allocated) / static_cast<double>(capacity));
+    const double frag = policy::ClusterFragmentation(shapes, state);
+    const double idle = static_cast<double>(capacity - allocated);
+    point.frag_amount_gpus = frag / model::kMilliPerDevice;
+    point.frag_rate_pct = idle > 0 ? 100.0 * frag / idle : 0;
+    point.placed = placed;
+    point.skipped = skipped;
+    run.points.push_back(point);
+  };
   const auto started = std::chrono::steady_clock::now();
   for (size_t t = 0; t < tasks.size(); ++t) {
     const OpenbPod& pod = workload.pods[tasks[t]];
@@ -235,19 +268,12 @@ absl::StatusOr<StaticRun> RunStatic(const std::vector<OpenbNode>& nodes,
       next_curve += options.curve_step;
     }
     while (next_load < loads.size() && loads[next_load] <= load + 1e-12) {
-      StaticPoint point;
-      point.arrived_pct = 100.0 * loads[next_load];
-      point.unallocated_pct = unallocated;
-      const double frag = policy::ClusterFragmentation(shapes, state);
-      const double idle = static_cast<double>(capacity - allocated);
-      point.frag_amount_gpus = frag / model::kMilliPerDevice;
-      point.frag_rate_pct = idle > 0 ? 100.0 * frag / idle : 0;
-      point.placed = placed;
-      point.skipped = skipped;
-      run.points.push_back(point);
+      record(loads[next_load]);
       ++next_load;
     }
   }
+  // The draw stops just short of max_load: loads not reached report the end state.
+  for (; next_load < loads.size(); ++next_load) record(loads[next_load]);
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return run;
 }

@@ -149,7 +149,9 @@ TEST(Engine, AJobThatWouldRunIntoAReservationKeepsOff) {
   model::Snapshot snapshot = WithMaintenanceOnA();
   snapshot.pending = {JobBuilder(1).Gpus(2).TimeLimit(3600).Build(),  // would reach 8600
                       JobBuilder(2).Gpus(2).TimeLimit(600).Build()};  // ends at 5600
-  Outcome outcome = RunEngine(snapshot);
+  policy::PolicyConfig device_fit = policy::DefaultPolicy();
+  device_fit.scorers = {{"best_fit_devices", 1, {}}};
+  Outcome outcome = RunEngine(snapshot, device_fit);
   EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"b"}));
   EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"a"}));
 

@@ -61,7 +61,8 @@ TEST(Explain, ReservedJobNamesTheRunningJobThatFreesItsRoom) {
   EXPECT_THAT(held->what_must_change, HasSubstr("held for job 1"));
   EXPECT_THAT(held->what_must_change, HasSubstr("time limit of at most 1000 s"));
   ASSERT_EQ(held->candidates.size(), 1u);
-  EXPECT_EQ(held->candidates[0].scores.size(), 3u);  // the default policy's scorers
+  // one score per scorer of the default policy
+  EXPECT_EQ(held->candidates[0].scores.size(), policy::DefaultPolicy().scorers.size());
 }
 
 TEST(Explain, NeverFittingJobNamesTheStaticFilter) {

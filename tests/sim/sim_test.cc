@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -164,10 +165,13 @@ TEST(Metrics, TypicalShapesCoverAndRenormalise) {
 }
 
 TEST(Metrics, ShapesArgRoundTrip) {
-  policy::ShapeTable shapes = {{4000, 1, 460, {"v100m16", "v100m32"}, 0.25}, {0, 0, 0, {}, 0.75}};
+  policy::ShapeTable shapes = {{4000, 1, 460, {"v100m16", "v100m32"}, 0.25, 8192},
+                               {0, 0, 0, {}, 0.75}};
   auto parsed = policy::ShapesFromArg(policy::ShapesToArg(shapes));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_EQ(parsed->size(), 2u);
+  EXPECT_EQ((*parsed)[0].memory_mib, 8192);
+  EXPECT_EQ((*parsed)[1].memory_mib, 0);
   EXPECT_EQ((*parsed)[0].allowed_types, shapes[0].allowed_types);
   EXPECT_EQ((*parsed)[0].gpu_milli, 460);
   EXPECT_DOUBLE_EQ((*parsed)[1].weight, 0.75);
@@ -180,11 +184,24 @@ TEST(Metrics, ShapesArgRoundTrip) {
 class Placement {
  public:
   Placement(std::vector<OpenbNode> nodes, std::vector<std::vector<int>> used,
-            std::string_view policy, policy::ShapeTable shapes = TwoShapes()) {
-    policy::PluginArgs extra = {{"tie_break", "name"}, {"shapes", policy::ShapesToArg(shapes)}};
-    auto config = ResolvePolicy(policy, 1, extra);
-    EXPECT_TRUE(config.ok()) << config.status();
-    auto built = policy::BuildPolicy(*config);
+            std::string_view policy, policy::ShapeTable shapes = TwoShapes(),
+            std::string tie_break = "name")
+      : Placement(
+            std::move(nodes), std::move(used),
+            *ResolvePolicy(policy, 1,
+                           {{"tie_break", tie_break}, {"shapes", policy::ShapesToArg(shapes)}})) {}
+
+  // One scorer alone, with the workload's shapes as the simulator gives them.
+  static policy::PolicyConfig Only(std::string scorer, const policy::ShapeTable& shapes) {
+    policy::PolicyConfig config = policy::DefaultPolicy();
+    config.scorers = {{std::move(scorer), 1, {}}};
+    policy::AddWorkloadShapes(config, {{"shapes", policy::ShapesToArg(shapes)}});
+    return config;
+  }
+
+  Placement(std::vector<OpenbNode> nodes, std::vector<std::vector<int>> used,
+            const policy::PolicyConfig& config) {
+    auto built = policy::BuildPolicy(config);
     EXPECT_TRUE(built.ok()) << built.status();
     built_ = std::make_unique<policy::BuiltPolicy>(std::move(*built));
     EXPECT_TRUE(AddOpenbKinds(nodes, built_->catalog).ok());
@@ -195,11 +212,20 @@ class Placement {
     state_ = std::make_unique<engine::ClusterState>(snapshot_, built_->catalog);
   }
 
+  // Marks `mib` of the named node's memory as used (before the first Place).
+  void UseMemory(std::string_view node, int64_t mib) {
+    for (auto& n : snapshot_.nodes) {
+      if (n.name == node) n.memory_allocated_mib = mib;
+    }
+    state_ = std::make_unique<engine::ClusterState>(snapshot_, built_->catalog);
+  }
+
   // (node name, first device) chosen for a task, or ("", -1).
-  std::pair<std::string, int> Place(int cpus, int gpus, int milli) {
+  std::pair<std::string, int> Place(int cpus, int gpus, int milli, int64_t memory_mib = 0) {
     model::PendingJob request;
     request.id = 1;
     request.cpus_per_node = cpus;
+    request.memory_per_node_mib = memory_mib;
     if (gpus > 0) {
       request.accelerators.gres_name = "gpu";
       request.accelerators.count_per_node = gpus;
@@ -257,6 +283,102 @@ TEST(Baselines, SlurmDefaultTakesFirstNodeThatFits) {
   EXPECT_EQ(q.Place(4000, 1, 1000).first, "a");
 }
 
+TEST(Baselines, SimonTieBreakPrefersTheSmallerNode) {
+  // GpuPacking scores every node 0 for a CPU-only task. The artifact's Simon plugin
+  // then prefers the node where 8 CPUs are the larger share of the rest:
+  // a (96 CPUs): 8/88 -> 9; b (64 CPUs): 8/56 -> 14 -> b. By name a would win.
+  const std::vector<OpenbNode> nodes = {{"a", 96000, 262144, 2, "T4"},
+                                        {"b", 64000, 262144, 2, "T4"}};
+  Placement simon(nodes, {{0, 0}, {0, 0}}, "gpupacking", TwoShapes(), "simon");
+  EXPECT_EQ(simon.Place(8000, 0, 0).first, "b");
+  Placement name(nodes, {{0, 0}, {0, 0}}, "gpupacking", TwoShapes(), "name");
+  EXPECT_EQ(name.Place(8000, 0, 0).first, "a");
+}
+
+// ---------------------------------------------------------- our own scorers
+
+TEST(OurScorers, FragmentationKeepsRoomForTheTypicalShape) {
+  // Every typical task wants 2 whole GPUs. a: 4 GPUs, 1 used (3 free); b: 2 used (2 free).
+  // One GPU on b leaves 1 free, which no 2-GPU task can use: fragment 0 -> 1000,
+  //   decrease -1 device -> 50 - 6.25 = 43.75.
+  // One GPU on a leaves 2 free, still a 2-GPU slot: fragment 0 -> 0 -> 50.
+  // Best fit takes b (1 of 4 left instead of 2 of 4); fragmentation takes a.
+  const std::vector<OpenbNode> nodes = {{"a", 64000, 262144, 4, "T4"},
+                                        {"b", 64000, 262144, 4, "T4"}};
+  const policy::ShapeTable two_gpus = {{4000, 2, 1000, {}, 1.0}};
+  const std::vector<std::vector<int>> used = {{1000, 0, 0, 0}, {1000, 1000, 0, 0}};
+  Placement best_fit(nodes, used, Placement::Only("best_fit_devices", two_gpus));
+  EXPECT_EQ(best_fit.Place(4000, 1, 1000).first, "b");
+  Placement fragmentation(nodes, used, Placement::Only("fragmentation", two_gpus));
+  EXPECT_EQ(fragmentation.Place(4000, 1, 1000).first, "a");
+}
+
+TEST(OurScorers, FragmentationScoreArithmetic) {
+  const std::vector<OpenbNode> nodes = {{"a", 64000, 262144, 4, "T4"}};
+  const policy::ShapeTable two_gpus = {{4000, 2, 1000, {}, 1.0}};
+  auto scorer = policy::MakeScorer("fragmentation", {{"shapes", policy::ShapesToArg(two_gpus)}});
+  ASSERT_TRUE(scorer.ok()) << scorer.status();
+  model::Catalog catalog = model::Catalog::BuiltIn();
+  ASSERT_TRUE(AddOpenbKinds(nodes, catalog).ok());
+  model::Snapshot snapshot = OpenbSnapshot(nodes);
+  snapshot.nodes[0].accelerators[0].used_milli = {1000, 1000, 0, 0};
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, catalog).ok());
+  engine::ClusterState state(snapshot, catalog);
+  model::PendingJob request;
+  request.cpus_per_node = 4000;
+  const engine::Job job{&request};
+  // One of the two free GPUs: fragment 0 -> 1000 milli: 50 - 6.25.
+  EXPECT_DOUBLE_EQ((*scorer)->Score(job, {0, 0, {2}, 0}, state), 43.75);
+  // Both: nothing free, nothing fragmented: 50.
+  EXPECT_DOUBLE_EQ((*scorer)->Score(job, {0, 0, {2, 3}, 0}, state), 50);
+  // Without a shape table every placement is "no change".
+  auto blind = policy::MakeScorer("fragmentation", {});
+  ASSERT_TRUE(blind.ok());
+  EXPECT_DOUBLE_EQ((*blind)->Score(job, {0, 0, {2}, 0}, state), 50);
+}
+
+TEST(OurScorers, FragmentationCountsMemory) {
+  // Typical task: 1 GPU with 100 GiB. Nodes of 2 GPUs and 200 GiB; b has 1 GPU and
+  // 50 GiB in use. A task of 1 GPU and 150 GiB:
+  //   on a: 1 GPU and 50 GiB left, too little memory for the typical task: fragment
+  //         0 -> 1000 milli, -1 device -> 43.75;
+  //   on b: nothing left, fragment 0 -> 0 -> 50. Fragmentation takes b.
+  // FGD's own measure ignores memory: a's leftover GPU looks usable, both score the
+  // same integer and the name order takes a.
+  const std::vector<OpenbNode> nodes = {{"a", 64000, 204800, 2, "T4"},
+                                        {"b", 64000, 204800, 2, "T4"}};
+  const policy::ShapeTable shapes = {{4000, 1, 1000, {}, 1.0, 102400}};
+  const std::vector<std::vector<int>> used = {{0, 0}, {1000, 0}};
+  Placement fragmentation(nodes, used, Placement::Only("fragmentation", shapes));
+  fragmentation.UseMemory("b", 51200);
+  EXPECT_EQ(fragmentation.Place(4000, 1, 1000, 153600).first, "b");
+  Placement fgd(nodes, used, "fgd", shapes);
+  fgd.UseMemory("b", 51200);
+  EXPECT_EQ(fgd.Place(4000, 1, 1000, 153600).first, "a");
+}
+
+TEST(OurScorers, KindPressureKeepsPortableWorkOffPinnedKinds) {
+  // Shapes: 1 GPU anywhere (0.75), 1 GPU pinned to T4 (0.25). Devices: 2 T4, 6 P100.
+  // Pinned demand share 0.25 / T4 capacity share 2/8 -> pressure(t4) = 1 -> score 0;
+  // pressure(p100) = 0 -> 100. Best fit would take T4 node a (1 of 2 left, not 5 of 6).
+  const std::vector<OpenbNode> nodes = {{"a", 64000, 262144, 2, "T4"},
+                                        {"b", 64000, 262144, 6, "P100"}};
+  const policy::ShapeTable shapes = {{4000, 1, 1000, {}, 0.75}, {4000, 1, 1000, {"t4"}, 0.25}};
+  const std::vector<std::vector<int>> used = {{0, 0}, {0, 0, 0, 0, 0, 0}};
+  Placement best_fit(nodes, used, Placement::Only("best_fit_devices", shapes));
+  EXPECT_EQ(best_fit.Place(4000, 1, 1000).first, "a");
+  Placement pressure(nodes, used, Placement::Only("kind_pressure", shapes));
+  EXPECT_EQ(pressure.Place(4000, 1, 1000).first, "b");
+}
+
+TEST(OurScorers, DefaultPolicyTakesTheWorkloadShapes) {
+  auto config = ResolvePolicy("accelpack-default", 1, {{"shapes", "4000:2:1000::1"}});
+  ASSERT_TRUE(config.ok());
+  int given = 0;
+  for (const auto& scorer : config->scorers) given += scorer.args.contains("shapes") ? 1 : 0;
+  EXPECT_GE(given, 2);  // fragmentation and kind_pressure
+}
+
 TEST(Baselines, UnknownArgumentRejected) {
   auto scorer = policy::MakeScorer("best_fit", {{"colour", "blue"}});
   ASSERT_FALSE(scorer.ok());
@@ -268,33 +390,43 @@ TEST(Baselines, UnknownArgumentRejected) {
 
 std::vector<OpenbPod> OneGpuPods() { return {{"p", 1000, 1024, 1, 1000, {}, "BE"}}; }
 
-TEST(StaticProtocol, DrawsUntilLoadReached) {
-  // 4 GPUs x 1.3 = 5.2 GPUs: 1-GPU tasks -> 6 (5 < 5.2 <= 6).
-  EXPECT_EQ(DrawTasks(OneGpuPods(), 4000, 1.3, 1).size(), 6u);
-  // 500-milli tasks: 5200 / 500 = 10.4 -> 11.
-  EXPECT_EQ(DrawTasks({{"p", 1000, 1024, 1, 500, {}, ""}}, 4000, 1.3, 1).size(), 11u);
+TEST(StaticProtocol, DrawsUpToTheLoadAsTheArtifact) {
+  // 4 GPUs x 1.3 = 5.2 GPUs: the list's one 1-GPU pod, then draws while the total
+  // stays <= 5.2 GPUs -> 5 tasks (a sixth would make 6 > 5.2).
+  EXPECT_EQ(DrawTasks(OneGpuPods(), 4000, 1.3, 1).size(), 5u);
+  // 500-milli tasks: 10 x 500 = 5000 <= 5200 < 5500 -> 10.
+  EXPECT_EQ(DrawTasks({{"p", 1000, 1024, 1, 500, {}, ""}}, 4000, 1.3, 1).size(), 10u);
+  // A list asking for more than the target loses random pods until it fits:
+  // 8 one-GPU pods (8 GPUs) on 4 GPUs x 1.3 -> 5 pods left (5 <= 5.2), each once.
+  std::vector<OpenbPod> eight(8, OneGpuPods().front());
+  auto kept = DrawTasks(eight, 4000, 1.3, 1);
+  ASSERT_EQ(kept.size(), 5u);
+  std::sort(kept.begin(), kept.end());
+  EXPECT_EQ(std::adjacent_find(kept.begin(), kept.end()), kept.end());
   // CPU-only tasks never reach a GPU load: nothing is drawn.
   EXPECT_TRUE(DrawTasks({{"p", 1000, 1024, 0, 0, {}, ""}}, 4000, 1.3, 1).empty());
 }
 
 TEST(StaticProtocol, UnallocatedAtArrivedLoads) {
-  // 2 nodes x 2 GPUs; 6 one-GPU tasks. Loads after each task: 25, 50, ... 150 %.
+  // 2 nodes x 2 GPUs; 5 one-GPU tasks. Loads after each task: 25, 50, ... 125 %.
   // 90 % and 100 % are first reached by task 4 (all placed: 0 % unallocated);
-  // 110 % by task 5 (skipped), 130 % by task 6 (skipped): still 0 % unallocated.
+  // 110 % by task 5 (skipped); 130 % is never reached: the end state, still 0 %.
   auto run = RunStatic(TwoNodes(), {"one", OneGpuPods()}, "bestfit", 1);
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->points.size(), 4u);
-  EXPECT_EQ(run->tasks, 6);
+  EXPECT_EQ(run->tasks, 5);
   EXPECT_DOUBLE_EQ(run->points[0].unallocated_pct, 0);
   EXPECT_EQ(run->points[1].placed, 4);
   EXPECT_EQ(run->points[2].skipped, 1);
-  EXPECT_EQ(run->points[3].skipped, 2);
+  EXPECT_EQ(run->points[3].skipped, 1);
+  EXPECT_DOUBLE_EQ(run->points[3].arrived_pct, 130);
   EXPECT_DOUBLE_EQ(run->points[3].frag_rate_pct, 0);  // nothing idle
 }
 
 TEST(StaticProtocol, HalfGpuTasksLeaveHalves) {
   // One node of 2 GPUs, 700-milli tasks: each GPU takes one (300 left each).
-  // Load 1.3 x 2000 = 2600 -> 4 tasks; 2 placed: unallocated 100 * (1 - 1400/2000) = 30 %.
+  // Load 1.3 x 2000 = 2600 -> 3 tasks (2100; a fourth would pass it); 2 placed: unallocated 100 *
+  // (1 - 1400/2000) = 30 %.
   std::vector<OpenbNode> one = {{"a", 64000, 262144, 2, "T4"}};
   auto run = RunStatic(one, {"share", {{"p", 1000, 1024, 1, 700, {}, ""}}}, "fgd", 1);
   ASSERT_TRUE(run.ok()) << run.status();
@@ -309,7 +441,7 @@ TEST(StaticProtocol, DeterministicPerSeed) {
   auto pods = LoadOpenbPods((kData / "openb_pods_excerpt.csv").string());
   ASSERT_TRUE(nodes.ok() && pods.ok());
   const StaticWorkload workload{"excerpt", *pods};
-  for (const char* policy : {"random", "fgd", "gpuclustering"}) {
+  for (const char* policy : {"random", "fgd", "gpuclustering", "accelpack-default"}) {
     auto a = RunStatic(*nodes, workload, policy, 7);
     auto b = RunStatic(*nodes, workload, policy, 7);
     auto c = RunStatic(*nodes, workload, policy, 8);

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// FGD's expected fragmentation and our continuous gradient scorer; see fragmentation.h.
+#include "policy/fragmentation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+
+#include "common/strings.h"
+#include "model/cluster.h"
+#include "model/topology.h"
+
+namespace accelpack::policy {
+
+namespace {
+
+constexpr int kMilli = model::kMilliPerDevice;
+
+bool TypeAllowed(const TaskShape& s, std::string_view type) {
+  return s.allowed_types.empty() ||
+         std::find(s.allowed_types.begin(), s.allowed_types.end(), type) != s.allowed_types.end();
+}
+
+absl::StatusOr<int> ParseCount(std::string_view text, std::string_view what) {
+  const std::string s(text);
+  char* end = nullptr;
+  const long value = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || value < 0 || value > 1'000'000'000) {
+    return absl::InvalidArgumentError(Cat(what, ": expected a count, got \"", text, "\""));
+  }
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+FragModel::FragModel(ShapeTable shapes, bool count_memory)
+    : shapes_(std::move(shapes)), count_memory_(count_memory) {
+  for (const TaskShape& s : shapes_) {
+    if (s.gpu_count > 0) thresholds_.push_back(s.gpu_milli);
+  }
+  std::sort(thresholds_.begin(), thresholds_.end());
+  thresholds_.erase(std::unique(thresholds_.begin(), thresholds_.end()), thresholds_.end());
+  for (const TaskShape& s : shapes_) {
+    threshold_of_.push_back(
+        s.gpu_count > 0 ? static_cast<int>(std::lower_bound(thresholds_.begin(), thresholds_.end(),
+                                                            s.gpu_milli) -
+                                           thresholds_.begin())
+                        : -1);
+  }
+}
+
+// One pass over the devices per distinct per-device share, then one over shapes.
+double FragModel::Pool(Room room, std::span<const int> used, std::string_view type) const {
+  const int free_total = model::FreeMilli(used);
+  if (free_total == 0) return 0;
+  thread_local std::vector<int> count_ge;
+  thread_local std::vector<int> sum_lt;
+  count_ge.assign(thresholds_.size(), 0);
+  sum_lt.assign(thresholds_.size(), 0);
+  for (int u : used) {
+    const int left = kMilli - u;
+    for (size_t t = 0; t < thresholds_.size(); ++t) {
+      if (left >= thresholds_[t]) {
+        ++count_ge[t];
+      } else {
+        sum_lt[t] += left;
+      }
+    }
+  }
+  double frag = 0;
+  for (size_t i = 0; i < shapes_.size(); ++i) {
+    const TaskShape& s = shapes_[i];
+    const int t = threshold_of_[i];
+    const bool hosts = t >= 0 && TypeAllowed(s, type) &&
+                       count_ge[static_cast<size_t>(t)] >= s.gpu_count && room.cpus >= s.cpus &&
+                       (!count_memory_ || room.memory_mib >= s.memory_mib);
+    frag += s.weight * (hosts ? sum_lt[static_cast<size_t>(t)] : free_total);
+  }
+  return frag;
+}
+
+double FragModel::Node(const engine::ClusterState& state, int n) const {
+  double frag = 0;
+  const Room room{state.cpus_free(n), state.memory_free(n)};
+  const auto& pools = state.node(n).accelerators;
+  for (size_t p = 0; p < pools.size(); ++p) {
+    frag += Pool(room, state.used_milli(n, static_cast<int>(p)), pools[p].gres_type);
+  }
+  return frag;
+}
+
+double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
+                           const engine::ClusterState& state) const {
+  const Room room{state.cpus_free(c.node), state.memory_free(c.node)};
+  const Room room_after{room.cpus - job->cpus_per_node, room.memory_mib - job->memory_per_node_mib};
+  double before = 0;
+  double after = 0;
+  const auto& pools = state.node(c.node).accelerators;
+  for (size_t p = 0; p < pools.size(); ++p) {
+    std::span<const int> used = state.used_milli(c.node, static_cast<int>(p));
+    before += Pool(room, used, pools[p].gres_type);
+    if (static_cast<int>(p) != c.pool) {
+      after += Pool(room_after, used, pools[p].gres_type);
+      continue;
+    }
+    thread_local std::vector<int> taken;
+    taken.assign(used.begin(), used.end());
+    const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
+    for (int d : c.devices) taken[static_cast<size_t>(d)] += share;
+    after += Pool(room_after, taken, pools[p].gres_type);
+  }
+  return before - after;
+}
+
+namespace {
+
+class Fragmentation final : public engine::Scorer {
+ public:
+  explicit Fragmentation(ShapeTable shapes) : model_(std::move(shapes), /*count_memory=*/true) {}
+  std::string_view name() const override { return "fragmentation"; }
+  // e.g. shapes {1 whole GPU: 0.5, 4 whole GPUs: 0.5}, 8-GPU node with 5 free:
+  // 1 GPU there leaves 4 free, which hosts both shapes: fragment 2.5 -> 0 devices,
+  // +2.5 -> 65.6; on an empty 8-GPU node the fragment stays 0 -> 50.
+  double Score(const engine::Job& job, const engine::Candidate& candidate,
+               const engine::ClusterState& state) const override {
+    if (model_.empty()) return kNoChange;
+    const double devices = model_.Decrease(job, candidate, state) / kMilli;
+    return std::clamp(kNoChange + kPointsPerDevice * devices, 0.0, 100.0);
+  }
+
+ private:
+  static constexpr double kNoChange = 50;
+  static constexpr double kPointsPerDevice = 6.25;  // 8 devices span the range
+  FragModel model_;
+};
+
+// Scarcity of each accelerator type (GPU model) for the work pinned to it; for each
+// type c:
+//   pressure(c) = (share of the workload's expected device demand that can only run
+//                  on a set of classes including c, spread over that set by capacity)
+//                 / (c's share of the cluster's devices)
+// e.g. shapes {1 GPU on any: 0.75, 1 GPU pinned to t4: 0.25}, a cluster of 2 T4
+// and 6 P100 devices: pinned demand share 0.25 / capacity share 0.25 -> pressure(t4)
+// = 1.0, pressure(p100) = 0. A placement scores 100 x (1 - pressure) of its pool's
+// type (capped to 0..100), so portable work keeps off the types pinned work needs;
+// a job pinned to one type sees one value everywhere, CPU-only jobs score 100.
+// Depends only on the job and the (fixed) pool, so the placement cache stays valid.
+// (Pressing by node size as well, i.e. classes of type x devices x CPUs so that big
+// shapes press on big nodes, measured worse on multigpu40: 3.12 against 3.07 %.)
+class KindPressure final : public engine::Scorer {
+ public:
+  explicit KindPressure(ShapeTable shapes) : shapes_(std::move(shapes)) {}
+  std::string_view name() const override { return "kind_pressure"; }
+  double Score(const engine::Job&, const engine::Candidate& candidate,
+               const engine::ClusterState& state) const override {
+    if (candidate.pool < 0 || shapes_.empty()) return 100;
+    const double p =
+        PressureOf(state)[static_cast<size_t>(candidate.node)][static_cast<size_t>(candidate.pool)];
+    return 100.0 * std::clamp(1.0 - p, 0.0, 1.0);
+  }
+
+ private:
+  using PerPool = std::vector<std::vector<double>>;  // [node][pool]
+  using Class = std::string;                         // the pool's GRES type
+
+  // Computed once per snapshot (pools never change within one); one entry, so a
+  // daemon's new snapshot each cycle replaces it. A new snapshot at the same
+  // address with as many nodes reuses it: pools rarely change, and a stale value
+  // only shifts a preference.
+  const PerPool& PressureOf(const engine::ClusterState& state) const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const model::Snapshot* snapshot = &state.snapshot();
+    if (snapshot != cached_for_ || cached_.size() != snapshot->nodes.size()) {
+      cached_ = Compute(*snapshot);
+      cached_for_ = snapshot;
+    }
+    return cached_;
+  }
+
+  PerPool Compute(const model::Snapshot& snapshot) const {
+    std::map<Class, double> capacity;
+    double capacity_total = 0;
+    for (const model::Node& node : snapshot.nodes) {
+      for (const auto& pool : node.accelerators) {
+        capacity[pool.gres_type] += pool.count;
+        capacity_total += pool.count;
+      }
+    }
+    std::map<Class, double> pinned;
+    double demand_total = 0;
+    for (const TaskShape& s : shapes_) {
+      const double demand = s.weight * s.gpu_count * s.gpu_milli;
+      demand_total += demand;
+      if (demand == 0) continue;
+      auto hosts = [&](const Class& c) { return TypeAllowed(s, c); };
+      double reachable = 0;
+      for (const auto& [c, count] : capacity) reachable += hosts(c) ? count : 0;
+      if (reachable == 0 || reachable == capacity_total) continue;  // fits nowhere or anywhere
+      for (const auto& [c, count] : capacity) {
+        if (hosts(c)) pinned[c] += demand * count / reachable;
+      }
+    }
+    PerPool pressure(snapshot.nodes.size());
+    for (size_t n = 0; n < snapshot.nodes.size(); ++n) {
+      const model::Node& node = snapshot.nodes[n];
+      for (const auto& pool : node.accelerators) {
+        const Class& c = pool.gres_type;
+        const auto it = pinned.find(c);
+        pressure[n].push_back(it == pinned.end() || demand_total == 0
+                                  ? 0
+                                  : (it->second / demand_total) / (capacity[c] / capacity_total));
+      }
+    }
+    return pressure;
+  }
+
+  ShapeTable shapes_;
+  mutable std::mutex mutex_;
+  mutable const model::Snapshot* cached_for_ = nullptr;
+  mutable PerPool cached_;
+};
+
+absl::StatusOr<ShapeTable> ShapesArg(const PluginArgs& args, std::string_view known = "shapes") {
+  ShapeTable shapes;
+  for (const auto& [key, value] : args) {
+    if (key != "shapes") {
+      return absl::InvalidArgumentError(Cat("unknown argument \"", key, "\" (known: ", known, ")"));
+    }
+    auto parsed = ShapesFromArg(value);
+    if (!parsed.ok()) return parsed.status();
+    shapes = std::move(*parsed);
+  }
+  return shapes;
+}
+
+}  // namespace
+
+ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage) {
+  // Memory is not part of a shape (FGD's shapes are CPU and GPU): a shape carries
+  // the mean memory of its tasks.
+  std::map<std::tuple<int, int, int, std::vector<std::string>>, std::pair<double, double>> merged;
+  double total = 0;
+  for (TaskShape& s : counted) {
+    auto& [weight, memory] = merged[{s.cpus, s.gpu_count, s.gpu_milli, std::move(s.allowed_types)}];
+    weight += s.weight;
+    memory += s.weight * static_cast<double>(s.memory_mib);
+    total += s.weight;
+  }
+  ShapeTable table;
+  for (auto& [key, sums] : merged) {
+    const auto [weight, memory] = sums;
+    table.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), weight,
+                     weight > 0 ? std::llround(memory / weight) : 0});
+  }
+  // Most popular first; equal counts in a fixed order so the table is reproducible.
+  std::stable_sort(table.begin(), table.end(),
+                   [](const TaskShape& a, const TaskShape& b) { return a.weight > b.weight; });
+  double covered = 0;
+  size_t keep = 0;
+  while (keep < table.size() && covered < coverage * total) covered += table[keep++].weight;
+  table.resize(keep);
+  for (TaskShape& s : table) s.weight /= covered;
+  return table;
+}
+
+double PoolFragmentation(const ShapeTable& shapes, int cpus_free, std::span<const int> used_milli,
+                         std::string_view gres_type) {
+  return FragModel(shapes).Pool({cpus_free, 0}, used_milli, gres_type);
+}
+
+double ClusterFragmentation(const ShapeTable& shapes, const engine::ClusterState& state) {
+  const FragModel model(shapes);
+  double frag = 0;
+  for (int n = 0; n < state.node_count(); ++n) frag += model.Node(state, n);
+  return frag;
+}
+
+std::string ShapesToArg(const ShapeTable& shapes) {
+  std::vector<std::string> parts;
+  for (const TaskShape& s : shapes) {
+    parts.push_back(Cat(s.cpus, ":", s.gpu_count, ":", s.gpu_milli, ":", Join(s.allowed_types, "|"),
+                        ":", fmt::format("{:.17g}", s.weight),
+                        s.memory_mib > 0 ? Cat(":", s.memory_mib) : ""));
+  }
+  return Join(parts, ";");
+}
+
+absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text) {
+  ShapeTable table;
+  if (text.empty()) return absl::InvalidArgumentError("shapes: empty");
+  const auto entries = Split(text, ';');
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto fields = Split(entries[i], ':');
+    const std::string where = Cat("shapes[", i, "]");
+    if (fields.size() != 5 && fields.size() != 6) {
+      return absl::InvalidArgumentError(
+          Cat(where, ": expected cpus:count:milli:types:weight[:memory_mib], got \"", entries[i],
+              "\""));
+    }
+    TaskShape s;
+    auto cpus = ParseCount(fields[0], where + ".cpus");
+    auto count = ParseCount(fields[1], where + ".count");
+    auto milli = ParseCount(fields[2], where + ".milli");
+    for (const auto* v : {&cpus, &count, &milli}) {
+      if (!v->ok()) return v->status();
+    }
+    s.cpus = *cpus;
+    s.gpu_count = *count;
+    s.gpu_milli = *milli;
+    if (s.gpu_count > 0 && (s.gpu_milli < 1 || s.gpu_milli > kMilli)) {
+      return absl::InvalidArgumentError(Cat(where, ".milli: ", s.gpu_milli, " outside 1..1000"));
+    }
+    if (!fields[3].empty()) {
+      for (std::string_view type : Split(fields[3], '|')) s.allowed_types.emplace_back(type);
+    }
+    const std::optional<double> weight = ParseNumber(fields[4]);
+    if (!weight || !(*weight >= 0)) {
+      return absl::InvalidArgumentError(
+          Cat(where, ".weight: expected a number >= 0, got \"", fields[4], "\""));
+    }
+    s.weight = *weight;
+    if (fields.size() == 6) {
+      auto memory = ParseCount(fields[5], where + ".memory_mib");
+      if (!memory.ok()) return memory.status();
+      s.memory_mib = *memory;
+    }
+    table.push_back(std::move(s));
+  }
+  return table;
+}
+
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFragmentationScorer(const PluginArgs& args) {
+  PluginArgs table_args = args;
+  auto size_weight = NumberArg(args, "size_weight", 0);
+  if (!size_weight.ok()) return size_weight.status();
+  if (!(*size_weight >= 0)) return absl::InvalidArgumentError("size_weight: must be >= 0");
+  table_args.erase("size_weight");
+  auto shapes = ShapesArg(table_args, "shapes, size_weight");
+  if (!shapes.ok()) return shapes.status();
+  // A shape's weight grows with the devices it asks for, so the fragment that
+  // stops a large task counts in proportion to the demand it strands.
+  double total = 0;
+  for (TaskShape& s : *shapes) {
+    s.weight *= 1 + *size_weight * s.gpu_count * s.gpu_milli / static_cast<double>(kMilli);
+    total += s.weight;
+  }
+  if (total > 0) {
+    for (TaskShape& s : *shapes) s.weight /= total;
+  }
+  return std::make_unique<Fragmentation>(std::move(*shapes));
+}
+
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPressureScorer(const PluginArgs& args) {
+  auto shapes = ShapesArg(args);
+  if (!shapes.ok()) return shapes.status();
+  return std::make_unique<KindPressure>(std::move(*shapes));
+}
+
+}  // namespace accelpack::policy

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Expected fragmentation of a node for a workload's typical task shapes, as
+// defined by Weng et al., "Beware of Fragmentation" (USENIX ATC 2023), and the
+// placement's gradient of it. Shared by the `fgd` baseline (the paper's integer
+// score) and our own `fragmentation` scorer (the continuous gradient).
+//
+// For one shape m and one device pool: all of the pool's free device share counts
+// as fragment when the pool cannot host m (too few devices with room, too few free
+// CPUs, a GPU model m does not allow, or m asks for no device at all); otherwise
+// only the free shares of devices too small for m's per-device share. The node's
+// fragmentation is the popularity-weighted sum over shapes and pools. A shape
+// pinned to a model therefore only "uses" nodes of that model: portable work placed
+// on the model pinned work needs grows the expected fragmentation, placed elsewhere
+// it shrinks it, which is demand pressure per kind without any extra table.
+//
+// Thread-safety: a FragModel is immutable after construction.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/framework.h"
+#include "policy/registry.h"
+
+namespace accelpack::policy {
+
+// One task shape of a workload and its share of tasks.
+struct TaskShape {
+  int cpus = 0;                            // per node, in the snapshot's CPU unit
+  int gpu_count = 0;                       // devices per node; 0: a task without devices
+  int gpu_milli = 0;                       // share of each device, 1..1000
+  std::vector<std::string> allowed_types;  // GRES types; empty: any
+  double weight = 0;                       // popularity; a table's weights sum to 1
+  int64_t memory_mib = 0;                  // mean memory of the shape's tasks; 0: unknown
+};
+using ShapeTable = std::vector<TaskShape>;
+
+// The typical shapes of a workload as FGD defines them: shapes by count, most
+// popular first, until `coverage` of all tasks is covered; weights renormalised.
+ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage = 0.95);
+
+// Serialised shape table for the `shapes` argument of `fgd` and `fragmentation`:
+// "cpus:count:milli:type|type:weight[:memory_mib];..." (types may be empty).
+std::string ShapesToArg(const ShapeTable& shapes);
+absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text);
+
+// What a node has left besides devices.
+struct Room {
+  int cpus = 0;
+  int64_t memory_mib = 0;
+};
+
+class FragModel {
+ public:
+  // `count_memory`: a shape also needs its memory (FGD's own measure ignores it).
+  explicit FragModel(ShapeTable shapes, bool count_memory = false);
+
+  bool empty() const { return shapes_.empty(); }
+
+  // One pool with `room` left on its node and per-device usage `used`, in milli-devices.
+  double Pool(Room room, std::span<const int> used, std::string_view type) const;
+
+  // The whole node: every pool, sharing the node's free CPUs and memory.
+  double Node(const engine::ClusterState& state, int n) const;
+
+  // Fragmentation of the candidate's node before the placement minus after it,
+  // in milli-devices: > 0 when the placement leaves less fragment behind.
+  double Decrease(const engine::Job& job, const engine::Candidate& candidate,
+                  const engine::ClusterState& state) const;
+
+ private:
+  ShapeTable shapes_;
+  bool count_memory_ = false;
+  std::vector<int> thresholds_;    // distinct per-device shares, ascending
+  std::vector<int> threshold_of_;  // per shape; -1 for shapes without devices
+};
+
+// FGD's fragmentation of one device pool for a shape table, in milli-devices.
+double PoolFragmentation(const ShapeTable& shapes, int cpus_free, std::span<const int> used_milli,
+                         std::string_view gres_type);
+
+// The sum of PoolFragmentation over every pool of every node, in milli-devices.
+double ClusterFragmentation(const ShapeTable& shapes, const engine::ClusterState& state);
+
+// Scorer `fragmentation` (our default's first tier): the continuous decrease of the
+// candidate node's expected fragmentation, 50 + 6.25 points per device of fragment
+// the placement removes (8 devices span the range; 50: no change). Unlike the `fgd`
+// baseline it is not truncated to the artifact's integer sigmoid, so placements
+// that differ by a fraction of a device are told apart. `shapes` is the workload's
+// typical-shape table (ShapesToArg); the simulator passes the replayed workload's,
+// a site gives its own (e.g. from `sacct`); without it every placement scores 50
+// and the next tier decides.
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFragmentationScorer(const PluginArgs& args);
+
+// Scorer `kind_pressure`: portable work keeps off the accelerator types that the
+// workload's pinned shapes need, in proportion to how scarce those types are for
+// them (see KindPressure in fragmentation.cc). Same `shapes` argument.
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPressureScorer(const PluginArgs& args);
+
+}  // namespace accelpack::policy
