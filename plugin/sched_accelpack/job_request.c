@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "slurm/slurm.h"
-#include "src/common/gres.h"
 #include "src/common/xmalloc.h"
 #include "src/common/xstring.h"
 #include "src/slurmctld/slurmctld.h"
@@ -80,7 +79,7 @@ static void _job_gres(job_record_t *job_ptr, uint32_t num_nodes,
 extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 			const char *accel_gres, ap_pending_job_t *out)
 {
-	struct job_details *details = job_ptr->details;
+	job_details_t *details = job_ptr->details;
 	uint32_t num_nodes, cpus;
 	uint64_t mem;
 
