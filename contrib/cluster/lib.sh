@@ -15,6 +15,8 @@
 #   ACCELPACK_CTLD_PORT   slurmctld port [6817; if busy, the next free of 6917, 7017, ...]
 #   ACCELPACK_SLURMD_PORT first of 8 slurmd ports             [ctld port + 10004]
 #   ACCELPACK_PLUGIN_CONF_EXTRA  lines appended to accelpack.conf (e.g. StatsEveryCycles=1)
+#   ACCELPACK_SLURM_CONF_EXTRA   lines appended to slurm.conf (e.g. TopologyPlugin=...)
+#   ACCELPACK_TOPOLOGY_CONF      a file installed as the cluster's topology.conf
 #   ACCELPACK_PLUGIN_DIR  extra directory searched for Slurm plugins first (e.g.
 #                         a build dir holding sched_accelpack.so)
 #   ACCELPACK_SLURM_PREFIX  a Slurm installed under a prefix (contrib/slurm-prefix.sh
@@ -205,6 +207,12 @@ ap_write_config() {
   ap_render "$(ap_template accelpack.conf)" "$d/conf/accelpack.conf"
   if [ -n "${ACCELPACK_PLUGIN_CONF_EXTRA:-}" ]; then
     printf '%s\n' "$ACCELPACK_PLUGIN_CONF_EXTRA" >>"$d/conf/accelpack.conf"
+  fi
+  if [ -n "${ACCELPACK_SLURM_CONF_EXTRA:-}" ]; then
+    printf '%s\n' "$ACCELPACK_SLURM_CONF_EXTRA" >>"$d/conf/slurm.conf"
+  fi
+  if [ -n "${ACCELPACK_TOPOLOGY_CONF:-}" ]; then
+    cp "$ACCELPACK_TOPOLOGY_CONF" "$d/conf/topology.conf"
   fi
   cp "$AP_POLICY" "$d/conf/policy.yaml"
   chmod 0644 "$d"/conf/*
