@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# topology/block (Slurm 23.11 and newer; the test needs --segment, 24.11) as the SuperPoD label: where a site
-# describes its NVL72 racks / Ascend SuperPoDs as blocks, the plugin sends each
-# node's block as its SuperPoD, so an Ascend 910C gang never spans two blocks.
+# topology/block (Slurm 23.11 and newer; this test needs --segment, 24.11) as the
+# SuperPoD label: where a site describes its NVL72 racks / Ascend SuperPoDs as
+# blocks, the plugin sends each node's block as its SuperPoD, so an Ascend 910C
+# gang never spans two blocks.
 # No node has a superpod_ feature here: the label can only come from the block.
 # With a910c-1 and a910c-2 in different blocks a two-node 910C job waits with a
 # reason that names the SuperPoD; after topology.conf puts both in one block and
