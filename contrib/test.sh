@@ -79,6 +79,7 @@ phase "tests (Debian's Slurm $(slurmctld -V | cut -d' ' -f2))"
 ctest --test-dir "$build" -j"$(nproc)" "${ctest_args[@]}"
 if [ "$releases" -eq 1 ] && [ "$quick" -eq 0 ]; then
   phase "end-to-end tests again, against Slurm $e2e_release in $prefix"
-  ACCELPACK_SLURM_PREFIX="$prefix" ctest --test-dir "$build" -L e2e "${ctest_args[@]}"
+  # the install step's checks too: against the prefix's slurmctld
+  ACCELPACK_SLURM_PREFIX="$prefix" ctest --test-dir "$build" -L 'e2e|install' "${ctest_args[@]}"
 fi
 phase "done"
