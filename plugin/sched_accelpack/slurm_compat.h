@@ -67,8 +67,8 @@ typedef struct job_details job_details_t;
 #endif
 
 /* 26.05 runs plugin threads from slurmctld's thread pool: created with a
- * name, and joined through the pool (a pooled thread is reused, so
- * pthread_join() on it would wait forever). */
+ * name, and joined through the pool (threadpool_join(), which keeps the
+ * pool's books), not with pthread_join(). */
 #if COMPAT_SLURM_AT_LEAST(26, 5)
 #include "src/common/threadpool.h"
 #define compat_thread_create(name, id, func, arg) \
