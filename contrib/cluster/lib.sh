@@ -156,7 +156,10 @@ ap_marked_pids() {
 
 # --- configuration -------------------------------------------------------------
 
-ap_port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+# Any socket on the port counts, not only a listener: connections of a cluster
+# stopped a moment ago linger (TIME_WAIT); a slurmctld 24.11.5 started one second
+# after the previous test's failed once to bind its port.
+ap_port_busy() { ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
 
 # Picks free ports unless they were given: several clusters (a developer's and
 # a test's) may run on one machine, each on its own ports.
