@@ -1,18 +1,52 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Fetches and configures the Slurm source tree that matches the INSTALLED slurmctld
-# exactly, so sched/accelpack compiles against the very struct layouts the running
-# controller uses. Nothing of Slurm is committed to accelpack; this tree is a cache.
+# Finds or makes the configured Slurm source tree sched/accelpack compiles against.
+# It must be the Slurm the site runs, exactly (slurmctld refuses a plugin of another
+# version, micro release included, and struct layouts change between releases).
+# Nothing of Slurm is committed to accelpack; these trees are caches.
 #
 #   contrib/slurm-source.sh [--print-dir] [CACHE_ROOT]
+#       Debian's packages: fetches the source of the INSTALLED slurmctld package
+#       (apt-get source) into CACHE_ROOT/slurm-src-<version> and configures it.
+#   contrib/slurm-source.sh --tree DIR
+#       a site that built Slurm from source: the tree it was built in (./configure
+#       already run there, with the site's flags). Checked, then printed.
+#   contrib/slurm-source.sh --tarball slurm-<version>.tar.xz [CACHE_ROOT]
+#       a release tarball: unpacked and configured (contrib/slurm-prefix.sh
+#       --configure-only; checked against a SHA256SUMS beside it).
 #
-# CACHE_ROOT defaults to $ACCELPACK_SLURM_CACHE or /var/cache/accelpack. The tree lands
-# in CACHE_ROOT/slurm-src-<version>; the last line of stdout is its path. --print-dir
-# only prints the path the tree would have (nothing fetched). Idempotent: a tree that is
-# already configured (has config.h and the stamp file) is reused as is. Needs root the
-# first time (apt-get update for the deb-src entry).
+# The last line of stdout is the tree's path: pass it as -DACCELPACK_SLURM_SRC=<tree>
+# (the Debian tree is found without it). CACHE_ROOT defaults to $ACCELPACK_SLURM_CACHE
+# or /var/cache/accelpack. --print-dir only prints the path the Debian tree would
+# have (nothing fetched). Idempotent: a tree already configured (config.h and the
+# stamp file) is reused as is. Debian's needs root the first time (apt-get update
+# for the deb-src entry).
 set -euo pipefail
+
+die() { echo "slurm-source: $*" >&2; exit 1; }
+log() { echo "slurm-source: $*" >&2; }
+
+case "${1:-}" in
+  --tree)
+    tree=${2:?usage: slurm-source.sh --tree DIR}
+    [ -d "$tree" ] || die "no directory $tree"
+    tree=$(cd "$tree" && pwd)
+    [ -f "$tree/src/slurmctld/slurmctld.h" ] || die "$tree is not a Slurm source tree (no src/slurmctld/slurmctld.h)"
+    [ -f "$tree/config.h" ] ||
+      die "$tree is not configured (no config.h): run its ./configure with the flags Slurm was built with"
+    ver=$(sed -n 's/^#define SLURM_VERSION_STRING "\(.*\)"$/\1/p' "$tree/config.h")
+    log "Slurm ${ver:-?} source tree at $tree"
+    echo "$tree"
+    exit 0
+    ;;
+  --tarball)
+    tarball=${2:?usage: slurm-source.sh --tarball slurm-<version>.tar.xz [CACHE_ROOT]}
+    key=$(bash "$(dirname "${BASH_SOURCE[0]}")/slurm-prefix.sh" --configure-only "$tarball" ${3:+"$3"} | tail -1)
+    echo "$key/src"
+    exit 0
+    ;;
+esac
 
 print_only=0
 if [ "${1:-}" = "--print-dir" ]; then
@@ -20,9 +54,6 @@ if [ "${1:-}" = "--print-dir" ]; then
   shift
 fi
 cache_root=${1:-${ACCELPACK_SLURM_CACHE:-/var/cache/accelpack}}
-
-die() { echo "slurm-source: $*" >&2; exit 1; }
-log() { echo "slurm-source: $*" >&2; }
 
 # The binary package's version is what slurmctld reports; the source package version is
 # what apt-get source needs (they are equal on Debian, but ask dpkg for both).

@@ -15,8 +15,16 @@
 #   ACCELPACK_CTLD_PORT   slurmctld port [6817; if busy, the next free of 6917, 7017, ...]
 #   ACCELPACK_SLURMD_PORT first of 8 slurmd ports             [ctld port + 10004]
 #   ACCELPACK_PLUGIN_CONF_EXTRA  lines appended to accelpack.conf (e.g. StatsEveryCycles=1)
+#   ACCELPACK_SLURM_CONF_EXTRA   lines appended to slurm.conf (e.g. TopologyPlugin=...)
+#   ACCELPACK_TOPOLOGY_CONF      a file installed as the cluster's topology.conf
 #   ACCELPACK_PLUGIN_DIR  extra directory searched for Slurm plugins first (e.g.
 #                         a build dir holding sched_accelpack.so)
+#   ACCELPACK_SLURM_PREFIX  a Slurm installed under a prefix (contrib/slurm-prefix.sh
+#                         builds one): its daemons, commands and plugins are used
+#                         instead of Debian's                      [empty: Debian's]
+#
+# Config templates: NAME.in here, or slurm-<major>.<minor>/NAME.in where a release
+# needs a different one (the newest such directory not newer than the running Slurm).
 
 AP_CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 AP_REPO_DIR="$(cd "$AP_CLUSTER_DIR/../.." && pwd)"
@@ -28,11 +36,39 @@ AP_CTLD_PORT="${ACCELPACK_CTLD_PORT:-6817}"
 AP_SLURMD_PORT="${ACCELPACK_SLURMD_PORT:-$((AP_CTLD_PORT + 10004))}"
 AP_NODES=(h100-1 h100-2 h200-1 h200-2 a910b-1 a910b-2 a910c-1 a910c-2)
 AP_PLUGIN_DIR=/usr/lib/x86_64-linux-gnu/slurm-wlm
+AP_SLURM_PREFIX="${ACCELPACK_SLURM_PREFIX:-}"
 
 export SLURM_CONF="$AP_RUN_DIR/conf/slurm.conf"
 
 ap_log() { printf '%s [cluster] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 ap_die() { ap_log "ERROR: $*"; exit 1; }
+
+# A Slurm under a prefix: its commands first on PATH (for the tests and the user's
+# shell via env.sh), its plugins in PluginDir.
+if [ -n "$AP_SLURM_PREFIX" ]; then
+  [ -x "$AP_SLURM_PREFIX/sbin/slurmctld" ] ||
+    ap_die "ACCELPACK_SLURM_PREFIX=$AP_SLURM_PREFIX has no sbin/slurmctld (build one: contrib/slurm-prefix.sh)"
+  export PATH="$AP_SLURM_PREFIX/bin:$AP_SLURM_PREFIX/sbin:$PATH"
+  AP_PLUGIN_DIR="$AP_SLURM_PREFIX/lib/slurm"
+fi
+
+# The running Slurm's version: "slurm-wlm 22.05.8" (Debian) or "slurm 26.05.3".
+ap_slurm_version() { slurmctld -V 2>/dev/null | awk '{ print $2 }'; }
+
+# a <= b in version order
+ap_version_le() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1)" = "$1" ]; }
+
+# Template NAME for the Slurm in use (see the header).
+ap_template() {
+  local name=$1 ver best="" d rel
+  ver=$(ap_slurm_version)
+  for d in "$AP_CLUSTER_DIR"/slurm-*/; do
+    rel=$(basename "$d"); rel=${rel#slurm-}
+    [ -f "$d/$name.in" ] && ap_version_le "$rel" "$ver" || continue
+    if [ -z "$best" ] || ap_version_le "$best" "$rel"; then best=$rel; fi
+  done
+  if [ -n "$best" ]; then echo "$AP_CLUSTER_DIR/slurm-$best/$name.in"; else echo "$AP_CLUSTER_DIR/$name.in"; fi
+}
 
 ap_accelpackd_bin() {
   if [ -n "${ACCELPACK_ACCELPACKD:-}" ]; then echo "$ACCELPACK_ACCELPACKD"; return; fi
@@ -120,7 +156,10 @@ ap_marked_pids() {
 
 # --- configuration -------------------------------------------------------------
 
-ap_port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+# Any socket on the port counts, not only a listener: connections of a cluster
+# stopped a moment ago linger (TIME_WAIT); a slurmctld 24.11.5 started one second
+# after the previous test's failed once to bind its port.
+ap_port_busy() { ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
 
 # Picks free ports unless they were given: several clusters (a developer's and
 # a test's) may run on one machine, each on its own ports.
@@ -165,12 +204,18 @@ ap_write_config() {
   chmod 1777 "$d/jobs"   # job output of every user
   for i in 0 1 2 3 4 5 6 7; do ln -sfn /dev/null "$d/dev/nvidia$i"; done
   for n in "${AP_NODES[@]}"; do install -d -m 0755 "$d/spool/$n"; done
-  ap_render "$AP_CLUSTER_DIR/slurm.conf.in" "$d/conf/slurm.conf"
-  ap_render "$AP_CLUSTER_DIR/gres.conf.in" "$d/conf/gres.conf"
-  ap_render "$AP_CLUSTER_DIR/cgroup.conf.in" "$d/conf/cgroup.conf"
-  ap_render "$AP_CLUSTER_DIR/accelpack.conf.in" "$d/conf/accelpack.conf"
+  ap_render "$(ap_template slurm.conf)" "$d/conf/slurm.conf"
+  ap_render "$(ap_template gres.conf)" "$d/conf/gres.conf"
+  ap_render "$(ap_template cgroup.conf)" "$d/conf/cgroup.conf"
+  ap_render "$(ap_template accelpack.conf)" "$d/conf/accelpack.conf"
   if [ -n "${ACCELPACK_PLUGIN_CONF_EXTRA:-}" ]; then
     printf '%s\n' "$ACCELPACK_PLUGIN_CONF_EXTRA" >>"$d/conf/accelpack.conf"
+  fi
+  if [ -n "${ACCELPACK_SLURM_CONF_EXTRA:-}" ]; then
+    printf '%s\n' "$ACCELPACK_SLURM_CONF_EXTRA" >>"$d/conf/slurm.conf"
+  fi
+  if [ -n "${ACCELPACK_TOPOLOGY_CONF:-}" ]; then
+    cp "$ACCELPACK_TOPOLOGY_CONF" "$d/conf/topology.conf"
   fi
   cp "$AP_POLICY" "$d/conf/policy.yaml"
   chmod 0644 "$d"/conf/*
@@ -179,6 +224,10 @@ ap_write_config() {
 export SLURM_CONF=$d/conf/slurm.conf
 export ACCELPACK_RUN_DIR=$d
 EOF
+  if [ -n "$AP_SLURM_PREFIX" ]; then
+    printf 'export ACCELPACK_SLURM_PREFIX=%s\nexport PATH=%s/bin:%s/sbin:$PATH\n' \
+      "$AP_SLURM_PREFIX" "$AP_SLURM_PREFIX" "$AP_SLURM_PREFIX" >>"$d/env.sh"
+  fi
 }
 
 # --- daemons -------------------------------------------------------------------
@@ -289,7 +338,7 @@ ap_cluster_up() {
   ap_pick_ports
   rm -rf "$AP_RUN_DIR/state" "$AP_RUN_DIR/spool" "$AP_RUN_DIR/log" "$AP_RUN_DIR/pid" "$AP_RUN_DIR/run" "$AP_RUN_DIR/jobs"
   ap_write_config
-  ap_log "run dir $AP_RUN_DIR, mode $AP_MODE, slurmctld port $AP_CTLD_PORT"
+  ap_log "run dir $AP_RUN_DIR, mode $AP_MODE, Slurm $(ap_slurm_version) ($(command -v slurmctld)), slurmctld port $AP_CTLD_PORT"
   ap_start_munge
   if [ "$AP_MODE" = accelpack ]; then ap_start_accelpackd; fi
   ap_start_slurmctld

@@ -22,7 +22,6 @@
 #include "src/slurmctld/fed_mgr.h"
 #include "src/slurmctld/job_scheduler.h"
 #include "src/slurmctld/node_scheduler.h"
-#include "src/slurmctld/srun_comm.h"
 
 #include "apply.h"
 #include "job_request.h"
@@ -130,7 +129,7 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 {
 	const ap_pending_job_t *job = &snap->pending[pidx];
 	job_record_t *job_ptr = find_job_record(start->job_id);
-	struct job_details *details;
+	job_details_t *details;
 	bitstr_t *chosen = NULL, *orig_exc = NULL;
 	part_record_t *part_ptr;
 	ap_pending_job_t live;
@@ -211,8 +210,7 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	if (fed_mgr_job_lock(job_ptr)) {
 		rc = ESLURM_FED_JOB_LOCK;
 	} else {
-		rc = select_nodes(job_ptr, false, NULL, NULL, false,
-				  SLURMDB_JOB_FLAG_SCHED);
+		rc = compat_select_nodes(job_ptr, SLURMDB_JOB_FLAG_SCHED);
 		if (rc == SLURM_SUCCESS)
 			fed_mgr_job_start(job_ptr, job_ptr->start_time);
 		else

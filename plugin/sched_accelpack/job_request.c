@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "slurm/slurm.h"
-#include "src/common/gres.h"
 #include "src/common/xmalloc.h"
 #include "src/common/xstring.h"
 #include "src/slurmctld/slurmctld.h"
@@ -150,7 +149,7 @@ static void _job_reservations(job_record_t *job_ptr, arena_t *arena,
  * user's jobs (=user) is treated as whole: when in doubt, wait for an idle node. */
 static bool _exclusive(job_record_t *job_ptr)
 {
-	struct job_details *details = job_ptr->details;
+	job_details_t *details = job_ptr->details;
 	part_record_t *part_ptr = job_ptr->part_ptr;
 
 	if (details->whole_node || (details->share_res == 0))
@@ -164,7 +163,7 @@ static bool _exclusive(job_record_t *job_ptr)
 extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 			const char *accel_gres, ap_pending_job_t *out)
 {
-	struct job_details *details = job_ptr->details;
+	job_details_t *details = job_ptr->details;
 	uint32_t num_nodes, cpus;
 	uint64_t mem;
 

@@ -14,10 +14,10 @@
 
 #include "lifecycle.h"
 #include "lock_clock.h"
+#include "slurm_compat.h"
 
 /* The scheduler's locks, as backfill and the main scheduler take them. */
-static const slurmctld_lock_t sched_locks = {
-	READ_LOCK, WRITE_LOCK, WRITE_LOCK, READ_LOCK, READ_LOCK };
+static const slurmctld_lock_t sched_locks = COMPAT_SCHED_LOCKS;
 
 extern void clock_now(struct timespec *ts)
 {

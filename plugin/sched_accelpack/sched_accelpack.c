@@ -17,6 +17,7 @@
 #include "accelpack_slurm_build.h"
 #include "agent.h"
 #include "lifecycle.h"
+#include "slurm_compat.h"
 
 const char plugin_name[] = "accelpack placement scheduler plugin";
 const char plugin_type[] = "sched/accelpack";
@@ -45,7 +46,7 @@ extern int init(void)
 	info("accelpack: sched/accelpack loaded (built against Slurm %s, package %s)",
 	     ACCELPACK_SLURM_VERSION, ACCELPACK_SLURM_PACKAGE_VERSION);
 	/* joined in fini(), so not detached */
-	slurm_thread_create(&agent_thread, agent_main, NULL);
+	compat_thread_create("accelpack", &agent_thread, agent_main, NULL);
 	slurm_mutex_unlock(&thread_flag_mutex);
 	return SLURM_SUCCESS;
 }
@@ -56,9 +57,10 @@ extern void fini(void)
 	if (agent_thread) {
 		verbose("accelpack: sched/accelpack shutting down");
 		agent_stop();
-		pthread_join(agent_thread, NULL);
+		compat_thread_join(agent_thread);
 		agent_thread = 0;
 	}
+	compat_topology_free();
 	slurm_mutex_unlock(&thread_flag_mutex);
 }
 

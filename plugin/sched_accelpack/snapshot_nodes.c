@@ -9,10 +9,7 @@
 
 #include "slurm/slurm.h"
 #include "src/common/bitstring.h"
-#include "src/common/gres.h"
 #include "src/common/node_conf.h"
-#include "src/common/select.h"
-#include "src/common/slurm_topology.h"
 #include "src/common/xmalloc.h"
 #include "src/common/xstring.h"
 #include "src/slurmctld/slurmctld.h"
@@ -167,35 +164,6 @@ static ap_node_state_t _node_state(node_record_t *node_ptr,
 	return AP_NODE_IDLE;
 }
 
-/* Leaf switch of each node (by node index) from topology/tree's table; NULL
- * where topology.conf names none, or no table at all (no topology/tree). The
- * names stay slurmctld's: copy them. */
-static const char **_leaf_switches(arena_t *arena)
-{
-	const char **by_node;
-
-	if (!switch_record_table || (switch_record_cnt <= 0) ||
-	    (node_record_count <= 0))
-		return NULL;
-	by_node = arena_alloc(arena, (size_t) node_record_count *
-					     sizeof(char *));
-	for (int s = 0; s < switch_record_cnt; s++) {
-		switch_record_t *sw = &switch_record_table[s];
-		int first, last;
-
-		if ((sw->level != 0) || !sw->node_bitmap)
-			continue;
-		first = bit_ffs(sw->node_bitmap);
-		last = bit_fls(sw->node_bitmap);
-		for (int n = first; (n >= 0) && (n <= last) &&
-		     (n < node_record_count); n++) {
-			if (!by_node[n] && bit_test(sw->node_bitmap, n))
-				by_node[n] = sw->name;
-		}
-	}
-	return by_node;
-}
-
 /* Slurm has no notion of a SuperPoD: sites label a node with the feature
  * "superpod_NAME". RET NAME copied into the arena, or NULL */
 static const char *_superpod(arena_t *arena, const char *const *features,
@@ -216,13 +184,14 @@ extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 			   time_t now)
 {
 	node_record_t *node_ptr;
-	const char **leaf_switch = _leaf_switches(&snap->arena);
+	const char *const *leaf_switch, *const *block;
 	int i;
 
 	/* cons_tres keeps allocated CPUs/memory per node in its select
 	 * nodeinfo; set_all refreshes them only when nodes changed. This is
 	 * the same source scontrol show node reads (CPUAlloc, AllocMem). */
 	(void) select_g_select_nodeinfo_set_all();
+	compat_topology_labels(&leaf_switch, &block);
 	snap->nodes = arena_alloc(&snap->arena,
 				  (size_t) (node_record_count ?
 					    node_record_count : 1) *
@@ -237,14 +206,7 @@ extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 		node->name = arena_strdup(&snap->arena, node_ptr->name);
 		node->cpus_total = node_ptr->cpus_efctv ? node_ptr->cpus_efctv :
 			node_ptr->cpus;
-		select_g_select_nodeinfo_get(node_ptr->select_nodeinfo,
-					     SELECT_NODEDATA_SUBCNT,
-					     NODE_STATE_ALLOCATED,
-					     &alloc_cpus);
-		select_g_select_nodeinfo_get(node_ptr->select_nodeinfo,
-					     SELECT_NODEDATA_MEM_ALLOC,
-					     NODE_STATE_ALLOCATED,
-					     &alloc_mem);
+		compat_node_alloc(node_ptr, &alloc_cpus, &alloc_mem);
 		node->cpus_alloc = alloc_cpus;
 		node->mem_total_mib = node_ptr->real_memory >
 			node_ptr->mem_spec_limit ?
@@ -269,8 +231,14 @@ extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 					   node_ptr->features_act :
 					   node_ptr->features,
 					   ",", &node->features);
-		node->superpod = _superpod(&snap->arena, node->features,
-					   node->feature_cnt);
+		/* topology/block's block is the NVLink domain slurmctld
+		 * itself places by; the feature labels the rest. */
+		if (block && block[node_ptr->index])
+			node->superpod = arena_strdup(&snap->arena,
+						      block[node_ptr->index]);
+		else
+			node->superpod = _superpod(&snap->arena, node->features,
+						   node->feature_cnt);
 		if (leaf_switch && leaf_switch[node_ptr->index])
 			node->network_switch =
 				arena_strdup(&snap->arena,

@@ -39,7 +39,7 @@ static void _say_skipped(job_record_t *job_ptr, const char *why)
  */
 static bool _slurm_allows(job_record_t *job_ptr, time_t now)
 {
-	if (!acct_policy_job_runnable_state(job_ptr) &&
+	if (COMPAT_LIMITS_MAY_HOLD(job_ptr) &&
 	    !acct_policy_job_runnable_pre_select(job_ptr, false))
 		return false;
 	if (license_job_test(job_ptr, now, true) != SLURM_SUCCESS) {

@@ -9,7 +9,6 @@
 
 #include "slurm/slurm.h"
 #include "src/common/bitstring.h"
-#include "src/common/gres.h"
 #include "src/common/job_resources.h"
 #include "src/common/node_conf.h"
 #include "src/common/xmalloc.h"

@@ -16,6 +16,8 @@ e2e_init accelpack "${1:-}"
 n_lat=${ACCELPACK_BENCH_LATENCY_JOBS:-30}
 n_pending=${ACCELPACK_BENCH_PENDING:-1000}
 results_dir="$ACCELPACK_BUILD_DIR/e2e-results"
+# A Slurm under a prefix (another release) keeps its own figures.
+[ -n "${ACCELPACK_SLURM_PREFIX:-}" ] && results_dir="$results_dir/slurm-$(ap_slurm_version)"
 mkdir -p "$results_dir"
 out="$results_dir/bench_scale.txt"
 

@@ -21,16 +21,30 @@ e2e_check() {  # e2e_check "what" command...
 }
 
 # Finds sched_accelpack.so in the build dir (loaded from there via PluginDir, so
-# the test exercises the plugin just built, not a stale installed copy).
+# the test exercises the plugin just built, not a stale installed copy): the one
+# built for the Slurm release in use (plugin/slurm-<version>/, see
+# ACCELPACK_SLURM_EXTRA_SRC), else the build's main one.
 e2e_find_plugin_dir() {
-  local so
-  so=$(find "$1" -name sched_accelpack.so -type f 2>/dev/null | head -1)
+  local ver so
+  ver=$(slurmctld -V 2>/dev/null | awk '{ print $2 }')
+  if [ -n "$ver" ] && [ -f "$1/plugin/slurm-$ver/sched_accelpack.so" ]; then
+    echo "$1/plugin/slurm-$ver"
+    return 0
+  fi
+  so=$(find "$1" -name sched_accelpack.so -type f -not -path '*/slurm-*/*' 2>/dev/null | head -1)
   [ -n "$so" ] && dirname "$so"
 }
 
 e2e_init() {
   local mode=$1 build=${2:-$E2E_REPO/build} pdir
   [ "$(id -u)" -eq 0 ] || e2e_skip "end-to-end tests need root (they start slurmd and munged)"
+  # A Slurm under a prefix (ACCELPACK_SLURM_PREFIX) is asked for on purpose: missing
+  # is a failure, not a skip.
+  if [ -n "${ACCELPACK_SLURM_PREFIX:-}" ]; then
+    [ -x "$ACCELPACK_SLURM_PREFIX/sbin/slurmctld" ] ||
+      e2e_fail "ACCELPACK_SLURM_PREFIX=$ACCELPACK_SLURM_PREFIX has no sbin/slurmctld"
+    export PATH="$ACCELPACK_SLURM_PREFIX/bin:$ACCELPACK_SLURM_PREFIX/sbin:$PATH"
+  fi
   command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null \
     || e2e_skip "slurmctld/slurmd/munge not installed (contrib/install-deps.sh)"
   build=$(cd "$build" 2>/dev/null && pwd) || e2e_skip "build dir $2 does not exist"
