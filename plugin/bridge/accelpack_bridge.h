@@ -168,6 +168,13 @@ typedef struct {
 	uint32_t running_cnt;
 	const ap_adv_resv_t *adv_resv;
 	uint32_t adv_resv_cnt;
+	/* What only the controller knows, about the previous cycle (sent to the
+	 * core for its metrics; has_stats false: none yet). */
+	bool has_stats;
+	uint64_t lock_hold_us;		/* longest single hold of the locks */
+	uint64_t snapshot_us;		/* time the copy held the locks */
+	uint64_t fallback_cycles_total;	/* cycles planned by the built-in policy */
+	uint64_t dropped_decisions_total; /* planned starts not carried out */
 } ap_snapshot_t;
 
 /* One job to start now, on exactly these nodes (num_nodes of them). */

@@ -99,6 +99,13 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
     auto* request = google::protobuf::Arena::CreateMessage<accelpack::v1::ScheduleRequest>(&arena);
     accelpack::bridge::FillSnapshot(*snap, request->mutable_snapshot());
     request->set_caller(client->caller);
+    if (snap->has_stats) {
+      accelpack::v1::ControllerStats* stats = request->mutable_controller_stats();
+      stats->set_lock_hold_us(snap->lock_hold_us);
+      stats->set_snapshot_us(snap->snapshot_us);
+      stats->set_fallback_cycles_total(snap->fallback_cycles_total);
+      stats->set_dropped_decisions_total(snap->dropped_decisions_total);
+    }
     auto& response =
         *google::protobuf::Arena::CreateMessage<accelpack::v1::ScheduleResponse>(&arena);
     grpc::ClientContext context;

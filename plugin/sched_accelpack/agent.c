@@ -40,6 +40,10 @@ static char *client_address = NULL;
 static bool core_down = false;
 static struct timespec outage_start, next_core_try;
 static uint64_t cycle_no = 0;
+/* Figures only the controller has, sent with the next snapshot (the core
+ * exports them: accelpack stats, /metrics). */
+static uint64_t fallback_cycles = 0, dropped_total = 0;
+static double last_apply_hold_ms = 0;
 
 /* Read accelpack.conf if asked to; keep the previous settings on error. */
 static void _maybe_load_config(void)
@@ -206,10 +210,20 @@ static uint32_t _cycle(bool force)
 		return 0;
 	}
 
+	snap.snap.has_stats = true;
+	snap.snap.snapshot_us = (uint64_t) (snap_lc.held_ms * 1e3);
+	snap.snap.lock_hold_us = (uint64_t) ((snap_lc.max_hold_ms >
+					      last_apply_hold_ms ?
+					      snap_lc.max_hold_ms :
+					      last_apply_hold_ms) * 1e3);
+	snap.snap.fallback_cycles_total = fallback_cycles;
+	snap.snap.dropped_decisions_total = dropped_total;
 	if (!(source = _plan(&snap, &plan, &core_ms))) {
 		snapshot_free(&snap);
 		return 0;
 	}
+	if (xstrcmp(source, "core"))
+		fallback_cycles++;
 
 	lock_clock_acquire(&apply_lc);
 	apply_plan(&snap, &plan, source, cycle_no, &conf, &apply_lc, &stats);
@@ -218,6 +232,8 @@ static uint32_t _cycle(bool force)
 	seen_at = time(NULL);
 	lock_clock_release(&apply_lc);
 	_count_futile(source, &stats);
+	dropped_total += stats.dropped;
+	last_apply_hold_ms = apply_lc.max_hold_ms;
 
 	if ((cycle_no % conf.stats_cycles) == 0 ||
 	    (apply_lc.max_hold_ms > conf.max_lock_ms * 2.0) ||

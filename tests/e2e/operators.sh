@@ -159,6 +159,8 @@ python3 -c 'import json,sys; [print(t["expr"]) for p in json.load(open(sys.argv[
 done
 e2e_log "ok: every Grafana dashboard query evaluates"
 ap stats >"$out/stats.txt"; cat "$out/stats.txt" >&2
+grep -q '^lock hold (controller) ' "$out/stats.txt" ||
+  e2e_fail "accelpack stats shows no lock hold from the plugin"
 ap_stop_recorded prometheus 10
 # slurmctld gone: the core's last snapshot goes stale and explain says so (exit 4).
 ap_stop_slurmctld

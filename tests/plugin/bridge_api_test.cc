@@ -28,11 +28,15 @@ class FakeCore final : public pb::Placement::Service {
   std::atomic<Mode> mode{Mode::kGood};
   std::atomic<int> calls{0};
   std::string last_caller;
+  pb::ControllerStats last_stats;
+  bool had_stats = false;
 
   grpc::Status Schedule(grpc::ServerContext*, const pb::ScheduleRequest* request,
                         pb::ScheduleResponse* response) override {
     ++calls;
     last_caller = request->caller();
+    had_stats = request->has_controller_stats();
+    last_stats = request->controller_stats();
     switch (mode.load()) {
       case Mode::kSlow:
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -101,6 +105,25 @@ TEST_F(BridgeApiTest, GoodAnswerBecomesAPlan) {
   EXPECT_STREQ(plan_.starts[0].nodes[0], "a");
   EXPECT_STREQ(plan_.policy_name, "fake");
   EXPECT_EQ(core_.last_caller, "test@here");
+}
+
+// What only the controller knows travels with the snapshot, when the plugin has it.
+TEST_F(BridgeApiTest, ControllerFiguresTravelWithTheSnapshot) {
+  ASSERT_EQ(Call(), AP_OK) << err_;
+  EXPECT_FALSE(core_.had_stats);
+  ap_plan_free(&plan_);
+  ap_snapshot_t snap = b_.Get();
+  snap.has_stats = true;
+  snap.lock_hold_us = 2500;
+  snap.snapshot_us = 2100;
+  snap.fallback_cycles_total = 3;
+  snap.dropped_decisions_total = 4;
+  ASSERT_EQ(ap_client_schedule(client_, &snap, 1000, &plan_, err_, sizeof(err_)), AP_OK) << err_;
+  ASSERT_TRUE(core_.had_stats);
+  EXPECT_EQ(core_.last_stats.lock_hold_us(), 2500u);
+  EXPECT_EQ(core_.last_stats.snapshot_us(), 2100u);
+  EXPECT_EQ(core_.last_stats.fallback_cycles_total(), 3u);
+  EXPECT_EQ(core_.last_stats.dropped_decisions_total(), 4u);
 }
 
 TEST_F(BridgeApiTest, LateCoreIsDeadline) {
