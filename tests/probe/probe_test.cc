@@ -432,7 +432,8 @@ TEST(ProbeMixedNode, Report) {
   json unnumbered = AscendDevice({0, "unknown", "0000:82:00.0", "19e5:d999", {1}, s1}, "", "");
   unnumbered["index"] = nullptr;
   unnumbered["file"] = nullptr;
-  expected["unnumbered_devices"] = {unnumbered};
+  // Spelled as an array: a one-element braced list is an object to some compilers.
+  expected["unnumbered_devices"] = nlohmann::json::array({unnumbered});
   EXPECT_EQ(BuildReport(Probe(MixedNode())), expected);
 }
 
