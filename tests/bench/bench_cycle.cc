@@ -33,9 +33,8 @@ namespace {
 
 constexpr double kBusyShare = 0.7;  // a cluster in steady state: most devices taken
 
-void BM_EngineCycle(benchmark::State& state) {
-  model::Snapshot snapshot = testing::SyntheticCluster(
-      static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
+// The engine with the default policy on `snapshot`, once per iteration.
+void RunEngineCycles(benchmark::State& state, model::Snapshot& snapshot) {
   auto built = policy::BuildPolicy(policy::DefaultPolicy());
   if (!model::ValidateSnapshot(snapshot, built->catalog).ok())
     state.SkipWithError("invalid snapshot");
@@ -46,6 +45,12 @@ void BM_EngineCycle(benchmark::State& state) {
     benchmark::DoNotOptimize(plan);
   }
   state.counters["started"] = static_cast<double>(started);
+}
+
+void BM_EngineCycle(benchmark::State& state) {
+  model::Snapshot snapshot = testing::SyntheticCluster(
+      static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
+  RunEngineCycles(state, snapshot);
 }
 
 // Per-job CPUs, memory and time limits drawn from real traces, as a queue of many
@@ -124,16 +129,7 @@ void BM_EngineCycleShapes(benchmark::State& state) {
   }
   model::Snapshot snapshot =
       DiverseCluster(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), diversity);
-  auto built = policy::BuildPolicy(policy::DefaultPolicy());
-  if (!model::ValidateSnapshot(snapshot, built->catalog).ok())
-    state.SkipWithError("invalid snapshot");
-  size_t started = 0;
-  for (auto _ : state) {
-    engine::Plan plan = engine::Schedule(snapshot, built->catalog, *built->pipeline);
-    started = plan.starts.size();
-    benchmark::DoNotOptimize(plan);
-  }
-  state.counters["started"] = static_cast<double>(started);
+  RunEngineCycles(state, snapshot);
 }
 
 class GrpcFixture {
