@@ -379,7 +379,7 @@ ap_wait_jobs() {
   start=$(date +%s); total=$(wc -l <"$joblist"); since=$start
   while :; do
     now=$(date +%s)
-    line=$(squeue -h -o '%i %t' 2>/dev/null | awk 'NR == FNR { want[$1] = 1; next }
+    line=$(squeue -h -r -o '%i %t' 2>/dev/null | awk 'NR == FNR { want[$1] = 1; next }
       ($1 in want) { if ($2 == "PD") p++; else r++ } END { print p + 0, r + 0 }' "$joblist" -)
     read -r pend run <<<"$line"
     if [ -t 2 ]; then

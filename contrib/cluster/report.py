@@ -9,6 +9,15 @@
       (mean, p50, max) per class. Exit 1 if a job did not complete.
   report.py compare A.json B.json
       prints two summaries side by side.
+  report.py medians SUMMARY.json...
+      groups summaries by label (one per scheduler, several paired runs each)
+      and prints each run and the median per label as a Markdown table.
+
+JOBLIST lines: JOBID CLASS KIND DEVICES_PER_NODE NODES SECONDS NAME; an array
+task's JOBID is ARRAYID_TASK. KIND "gpu" (untyped --gres=gpu:N) is read off
+the node the job ran on. JOBLIST.meta, when present, gives the devices per
+kind ({"capacity": {"h100": 16, ...}}, e.g. without a drained node);
+otherwise every kind has 2 nodes x 8 devices.
 """
 import json
 import re
@@ -35,7 +44,23 @@ def scontrol_jobs():
         if line.startswith("JobId="):
             rec = parse_job_line(line)
             jobs[rec["JobId"]] = rec
+            if rec.get("ArrayTaskId", "N/A") not in ("N/A", "") and "ArrayJobId" in rec:
+                jobs[f"{rec['ArrayJobId']}_{rec['ArrayTaskId']}"] = rec
     return jobs
+
+
+def node_kind(nodelist):
+    """Accelerator model of the nodes a job ran on ("h100-[1-2]" -> "h100")."""
+    m = re.match(r"a?(h100|h200|910b|910c)", nodelist or "")
+    return m.group(1) if m else None
+
+
+def capacity_per_kind(joblist):
+    try:
+        with open(joblist + ".meta") as f:
+            return {k: int(v) for k, v in json.load(f)["capacity"].items()}
+    except FileNotFoundError:
+        return {k: DEVICES_PER_NODE * NODES_PER_KIND for k in KINDS}
 
 
 def ts(value):
@@ -71,6 +96,8 @@ def run(joblist, summary_path, label, quiet):
         submit, start, end = ts(rec.get("SubmitTime")), ts(rec.get("StartTime")), ts(rec.get("EndTime"))
         if state != "COMPLETED":
             problems.append(f"job {w['id']} ({w['name']}) is {state} ({rec.get('Reason', '')})")
+        if w["kind"] not in KINDS:
+            w = dict(w, kind=node_kind(rec.get("NodeList")) or w["kind"])
         rows.append(dict(w, state=state, submit=submit, start=start, end=end,
                          nodelist=rec.get("NodeList", "?"), partition=rec.get("Partition", "?"),
                          gres=rec.get("TresPerNode", "?")))
@@ -88,13 +115,13 @@ def run(joblist, summary_path, label, quiet):
         t0 = min(r["submit"] for r in done)
         t1 = max(r["end"] for r in done)
         makespan = max(t1 - t0, 1.0)
-        used = {k: 0.0 for k in KINDS}
+        capacity = capacity_per_kind(joblist)
+        used = {k: 0.0 for k in capacity}
         for r in done:
             used[r["kind"]] = used.get(r["kind"], 0.0) + r["devices"] * r["nodes"] * (r["end"] - r["start"])
-        capacity = DEVICES_PER_NODE * NODES_PER_KIND
         summary["makespan_s"] = makespan
-        summary["utilization"] = sum(used.values()) / (capacity * len(KINDS) * makespan)
-        summary["utilization_by_kind"] = {k: used[k] / (capacity * makespan) for k in KINDS}
+        summary["utilization"] = sum(used.values()) / (sum(capacity.values()) * makespan)
+        summary["utilization_by_kind"] = {k: used[k] / (capacity[k] * makespan) for k in capacity}
         summary["delay"] = {}
         for cls in ("inference", "training"):
             summary["delay"][cls] = stats([r["start"] - r["submit"] for r in done if r["class"] == cls])
@@ -132,6 +159,52 @@ def compare(paths):
         print(f"{name:<30}" + "".join(f"{v:>22}" for v in vals))
 
 
+def medians(paths):
+    by_label = {}
+    for p in paths:
+        s = json.load(open(p))
+        by_label.setdefault(s["label"], []).append(s)
+    labels = sorted(by_label)
+    runs = max(len(v) for v in by_label.values())
+
+    def cell(s, key):
+        if key == "utilization":
+            return fmt(s.get("utilization"), True)
+        if key == "makespan":
+            return fmt(s.get("makespan_s"))
+        if key == "completed":
+            return f"{s['completed']}/{s['jobs']}"
+        return fmt(s.get("delay", {}).get(key, {}).get("mean"))
+
+    keys = ["utilization", "makespan", "inference", "training", "completed"]
+    heads = ["utilization", "makespan (s)", "inference wait mean (s)", "training wait mean (s)", "completed"]
+    print("| run | " + " | ".join(f"{h}: {' / '.join(labels)}" for h in heads) + " |")
+    print("|---" * (len(heads) + 1) + "|")
+    for i in range(runs):
+        row = [" / ".join(cell(by_label[l][i], k) if i < len(by_label[l]) else "-" for l in labels) for k in keys]
+        print(f"| {i + 1} | " + " | ".join(row) + " |")
+
+    def med(vals):
+        vals = [v for v in vals if v is not None]
+        return statistics.median(vals) if vals else None
+
+    row = []
+    for k in keys[:-1]:
+        vals = []
+        for l in labels:
+            ss = by_label[l]
+            if k == "utilization":
+                vals.append(fmt(med([s.get("utilization") for s in ss]), True))
+            elif k == "makespan":
+                vals.append(fmt(med([s.get("makespan_s") for s in ss])))
+            else:
+                vals.append(fmt(med([s.get("delay", {}).get(k, {}).get("mean") for s in ss])))
+        row.append(" / ".join(vals))
+    ok = sum(s["completed"] == s["jobs"] for ss in by_label.values() for s in ss)
+    row.append(f"{ok}/{sum(len(v) for v in by_label.values())} runs complete")
+    print("| **median** | " + " | ".join(row) + " |")
+
+
 def main(argv):
     if len(argv) >= 4 and argv[1] == "run":
         label = "run"
@@ -140,6 +213,9 @@ def main(argv):
         return run(argv[2], argv[3], label, "--quiet" in argv)
     if len(argv) >= 3 and argv[1] == "compare":
         compare(argv[2:])
+        return 0
+    if len(argv) >= 3 and argv[1] == "medians":
+        medians(argv[2:])
         return 0
     print(__doc__, file=sys.stderr)
     return 2
