@@ -22,6 +22,7 @@
 #include "src/slurmctld/fed_mgr.h"
 #include "src/slurmctld/job_scheduler.h"
 #include "src/slurmctld/node_scheduler.h"
+#include "src/slurmctld/reservation.h"
 
 #include "apply.h"
 #include "job_request.h"
@@ -101,6 +102,35 @@ static void _pick_reservation(job_record_t *job_ptr, bitstr_t *chosen)
 	list_iterator_destroy(iter);
 }
 
+/* A job that asked for no reservation runs inside a MAGNETIC one that holds
+ * the chosen nodes only when pointed at it, as Slurm's scheduler does per
+ * queue record (job_queue_rec_magnetic_resv). RET true if pointed (undo with
+ * job_resv_clear_magnetic_flag when the start fails). */
+static bool _pick_magnetic(job_record_t *job_ptr, bitstr_t *chosen)
+{
+	list_t *queue = job_magnetic_queue(job_ptr);
+	list_itr_t *iter;
+	job_queue_rec_t *rec;
+	bool pointed = false;
+
+	if (!queue)
+		return false;
+	job_resv_clear_magnetic_flag(job_ptr);
+	iter = list_iterator_create(queue);
+	while ((rec = list_next(iter))) {
+		if (rec->resv_ptr && rec->resv_ptr->node_bitmap &&
+		    (rec->resv_ptr->start_time <= time(NULL)) &&
+		    bit_super_set(chosen, rec->resv_ptr->node_bitmap)) {
+			job_queue_rec_magnetic_resv(rec);
+			pointed = true;
+			break;
+		}
+	}
+	list_iterator_destroy(iter);
+	FREE_NULL_LIST(queue);
+	return pointed;
+}
+
 /* Write a pending reason; touch last_job_update only on a real change, so a
  * steady queue does not make every client refresh every cycle. */
 static bool _set_reason(job_record_t *job_ptr, enum job_state_reason reason,
@@ -134,7 +164,7 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	part_record_t *part_ptr;
 	ap_pending_job_t live;
 	arena_t tmp = { 0 };
-	bool is_array_head, fingerprint_ok;
+	bool is_array_head, fingerprint_ok, magnetic;
 	char *nodes = NULL;
 	int rc;
 
@@ -190,6 +220,7 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	}
 	job_ptr->part_ptr = part_ptr;
 	_pick_reservation(job_ptr, chosen);
+	magnetic = _pick_magnetic(job_ptr, chosen);
 
 	/*
 	 * Backfill's trick to place a job on nodes of our choosing: exclude
@@ -238,6 +269,8 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	FREE_NULL_BITMAP(orig_exc);
 
 	if (rc != SLURM_SUCCESS) {
+		if (magnetic)
+			job_resv_clear_magnetic_flag(job_ptr);
 		*refused = true;
 		*why = xstrdup_printf("select_nodes: %s", slurm_strerror(rc));
 		goto fail;

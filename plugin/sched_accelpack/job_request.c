@@ -10,6 +10,8 @@
 #include "slurm/slurm.h"
 #include "src/common/xmalloc.h"
 #include "src/common/xstring.h"
+#include "src/slurmctld/job_scheduler.h"
+#include "src/slurmctld/reservation.h"
 #include "src/slurmctld/slurmctld.h"
 
 #include "copy_util.h"
@@ -78,20 +80,31 @@ static void _job_gres(job_record_t *job_ptr, uint32_t num_nodes,
 
 /*
  * --constraint: "a&b" and "a,b" are required on every node; "a|b" and "[a|b]"
- * are alternatives (a node needs every feature of one "&" clause); counts
- * ("a*2") are dropped. Grouping with parentheses is not flattened: such a job
- * gets no feature constraint here and select_nodes enforces it (a start it
- * refuses is remembered, see refusals.h).
+ * are alternatives (a node needs every feature of one "&" clause). A feature
+ * with a count ("a*2": at least two of the job's nodes have it) is required of
+ * no node in particular, so it is dropped, never sent as required everywhere:
+ * the constraint stays a superset of the nodes Slurm would take, and
+ * select_nodes enforces the count (a start it refuses is remembered, see
+ * refusals.h). Grouping with parentheses is not flattened: such a job gets no
+ * feature constraint here.
  */
 static void _job_features(const char *expr, arena_t *arena,
 			  ap_pending_job_t *out)
 {
 	char *copy, *w;
+	const char *const *all;
+	const char **kept;
+	uint32_t cnt;
 
 	if (!expr || !expr[0] || strchr(expr, '('))
 		return;
 	if (!strchr(expr, '|')) {
-		out->feature_cnt = copy_split(arena, expr, "&,[]", &out->features);
+		cnt = copy_split(arena, expr, "&,[]", &all);
+		kept = arena_alloc(arena, (cnt ? cnt : 1) * sizeof(char *));
+		for (uint32_t i = 0; i < cnt; i++)
+			if (!strchr(all[i], '*'))
+				kept[out->feature_cnt++] = all[i];
+		out->features = kept;
 		return;
 	}
 	/* Alternatives: drop brackets and counts, split at '|'. */
@@ -110,8 +123,58 @@ static void _job_features(const char *expr, arena_t *arena,
 	out->feature_any_cnt = copy_split(arena, copy, "|", &out->feature_any);
 }
 
+extern list_t *job_magnetic_queue(job_record_t *job_ptr)
+{
+	list_t *queue;
+	job_queue_req_t req = { .job_ptr = job_ptr,
+				.part_ptr = job_ptr->part_ptr,
+				.prio = job_ptr->priority };
+
+	if (!resv_list || !list_count(resv_list) || !job_ptr->part_ptr ||
+	    job_ptr->resv_list || job_ptr->het_job_id ||
+	    (job_ptr->resv_name && !(job_ptr->bit_flags & JOB_MAGNETIC)))
+		return NULL;
+	queue = list_create(xfree_ptr);
+	req.job_queue = queue;
+	job_resv_append_magnetic(&req);
+	if (!list_count(queue))
+		FREE_NULL_LIST(queue);
+	return queue;
+}
+
+/* MAGNETIC reservations the job may use without asking: its windows too, but
+ * it may run anywhere else as well. */
+static void _job_magnetic(job_record_t *job_ptr, arena_t *arena,
+			  ap_pending_job_t *out)
+{
+	list_t *queue = job_magnetic_queue(job_ptr);
+	list_itr_t *iter;
+	job_queue_rec_t *rec;
+	const char **names;
+
+	if (!queue)
+		return;
+	names = arena_alloc(arena, (size_t) list_count(queue) * sizeof(char *));
+	iter = list_iterator_create(queue);
+	while ((rec = list_next(iter))) {
+		/* "prefer" queues a job twice per reservation */
+		if (!rec->resv_ptr ||
+		    (out->reservation_cnt &&
+		     !xstrcmp(names[out->reservation_cnt - 1],
+			      rec->resv_ptr->name)))
+			continue;
+		names[out->reservation_cnt++] =
+			arena_strdup(arena, rec->resv_ptr->name);
+	}
+	list_iterator_destroy(iter);
+	FREE_NULL_LIST(queue);
+	out->reservations = names;
+	out->reservation_only = false;
+}
+
 /* Advanced reservations the job asked for (--reservation=a[,b]). Without FLEX
- * it may run only inside one of them. */
+ * it may run only inside one of them. A job that asked for none may be drawn
+ * into MAGNETIC ones. */
 static void _job_reservations(job_record_t *job_ptr, arena_t *arena,
 			      ap_pending_job_t *out)
 {
@@ -130,13 +193,15 @@ static void _job_reservations(job_record_t *job_ptr, arena_t *arena,
 			flex = flex || (resv->flags & RESERVE_FLAG_FLEX);
 		}
 		list_iterator_destroy(iter);
-	} else if (job_ptr->resv_name && job_ptr->resv_name[0]) {
+	} else if (job_ptr->resv_name && job_ptr->resv_name[0] &&
+		   !(job_ptr->bit_flags & JOB_MAGNETIC)) {
 		names = arena_alloc(arena, sizeof(char *));
 		names[out->reservation_cnt++] =
 			arena_strdup(arena, job_ptr->resv_name);
 		flex = job_ptr->resv_ptr &&
 		       (job_ptr->resv_ptr->flags & RESERVE_FLAG_FLEX);
 	} else {
+		_job_magnetic(job_ptr, arena, out);
 		return;
 	}
 	out->reservations = names;

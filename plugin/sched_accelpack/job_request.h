@@ -14,6 +14,7 @@
 #include "src/slurmctld/slurmctld.h"
 
 #include "arena.h"
+#include "slurm_compat.h"
 
 /*
  * Convert one pending job's request into out, strings in arena.
@@ -22,6 +23,14 @@
  */
 extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 			const char *accel_gres, ap_pending_job_t *out);
+
+/*
+ * The MAGNETIC reservations job_ptr may use without asking for one, as Slurm's
+ * own queue lists them: job_queue_rec_t records (resv_ptr set), or NULL when
+ * there are none or the job asked for a reservation. Free with FREE_NULL_LIST.
+ * Locks: as job_request.
+ */
+extern list_t *job_magnetic_queue(job_record_t *job_ptr);
 
 /* Hash of the request fields of a converted job (not priority, partitions). */
 extern uint64_t job_fingerprint(const ap_pending_job_t *job);

@@ -4,7 +4,10 @@
 #  - a job without it keeps off the reserved nodes;
 #  - a job whose time limit would run into a future reservation on the only nodes it
 #    fits waits; one that ends before the reservation starts now;
-#  - a job with -C "a|b" starts on a node with either feature.
+#  - a job with -C "a|b" starts on a node with either feature;
+#  - a job that names no reservation but may use a MAGNETIC one is drawn into it;
+#  - a gang with a feature count (-C "hopper*2") starts: the counted feature is not
+#    sent as a literal name every node must have.
 #   reservations.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -15,6 +18,8 @@ scontrol create reservation ReservationName=now_r StartTime=now Duration=30 \
 start=$(date -d '+5 min' +%Y-%m-%dT%H:%M:%S)
 scontrol create reservation ReservationName=later_r StartTime="$start" Duration=30 \
   Nodes=h200-1,h200-2 Users=root Flags=MAINT >/dev/null
+scontrol create reservation ReservationName=mag_r StartTime=now Duration=30 \
+  Nodes=a910b-1 Users=root Flags=MAGNETIC >/dev/null
 e2e_log "reservations: $(scontrol show reservation -o | cut -c1-160 | tr '\n' ';')"
 
 inside=$(e2e_submit -J inside --reservation=now_r --gres=gpu:h100:2 -t 1 --wrap 'sleep 1')
@@ -22,15 +27,21 @@ outside=$(e2e_submit -J outside -w h100-2 --gres=gpu:h100:1 -t 1 --wrap 'sleep 1
 long=$(e2e_submit -J long --gres=gpu:h200:1 -t 10 --wrap 'sleep 1')
 short=$(e2e_submit -J short --gres=gpu:h200:1 -t 2 --wrap 'sleep 1')
 either=$(e2e_submit -J either -C '910c|h200' --gres=npu:2 -t 1 --wrap 'sleep 1')
+drawn=$(e2e_submit -J drawn -w a910b-1 --gres=npu:910b:2 -t 1 --wrap 'sleep 1')
+counted=$(e2e_submit -J counted -N 2 -C 'hopper*2' --gres=gpu:h200:1 -t 1 --wrap 'srun sleep 1')
 
-e2e_wait_all_done 60 "$inside" "$short" "$either" || e2e_fail "jobs that fit did not run"
+e2e_wait_all_done 60 "$inside" "$short" "$either" "$drawn" "$counted" || e2e_fail "jobs that fit did not run"
 e2e_check "the --reservation job ran inside it (h100-2)" \
   test "$(e2e_field "$inside" NodeList)" = h100-2
 e2e_check "the job that ends before the future reservation ran on an h200" \
   test "$(e2e_field "$short" NodeList | cut -c1-4)" = h200
 e2e_check "the -C '910c|h200' npu job ran on a 910C node" \
   test "$(e2e_field "$either" NodeList | cut -c1-5)" = a910c
-e2e_check "all three completed" e2e_all_completed "$inside" "$short" "$either"
+e2e_check "the job on the MAGNETIC reservation's node ran in it" \
+  test "$(e2e_field "$drawn" Reservation)" = mag_r
+e2e_check "the -C 'hopper*2' gang ran on both h200 nodes" \
+  test "$(e2e_field "$counted" NodeList)" = "h200-[1-2]"
+e2e_check "all five completed" e2e_all_completed "$inside" "$short" "$either" "$drawn" "$counted"
 sleep 2   # more cycles
 for id in "$outside" "$long"; do
   state=$(e2e_state "$id")
@@ -47,4 +58,5 @@ e2e_wait_all_done 60 "$outside" || e2e_fail "job $outside did not run once the r
 e2e_check "then it ran on h100-2" test "$(e2e_field "$outside" NodeList)" = h100-2
 scancel "$long"
 scontrol delete ReservationName=later_r || true
+scontrol delete ReservationName=mag_r || true
 e2e_log "passed"
