@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
-# The mixed workload under sched/accelpack + accelpackd: every job completes
+# A mixed workload under sched/accelpack + accelpackd: every job completes
 # (nothing lost), every job was started by the plugin on exactly the nodes the
 # core chose (the plugin's "started JobId=N on NODES ... (core)" log line equals
 # the job's NodeList), and nothing else started any job.
-#   mixed_workload.sh BUILD_DIR
+#   mixed_workload.sh BUILD_DIR [quickstart|mixed]
+# quickstart: contrib/cluster/workload.sh; mixed: contrib/cluster/workload-mixed.sh
+# (arrays, holds, dependencies, -w, --exclusive, untyped GRES, a drained node).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+workload=${2:-quickstart}
 e2e_init accelpack "${1:-}"
 
-ACCELPACK_WORKLOAD_SCALE=${ACCELPACK_WORKLOAD_SCALE:-50} "$E2E_REPO/contrib/cluster/workload.sh" "$AP_RUN_DIR/workload.jobs"
+case "$workload" in
+  quickstart) script="$E2E_REPO/contrib/cluster/workload.sh" ;;
+  mixed) script="$E2E_REPO/contrib/cluster/workload-mixed.sh" ;;
+  *) e2e_fail "unknown workload '$workload'" ;;
+esac
+ACCELPACK_WORKLOAD_SCALE=${ACCELPACK_WORKLOAD_SCALE:-50} ACCELPACK_WORKLOAD_HOLD_S=10 \
+  bash "$script" "$AP_RUN_DIR/workload.jobs"
 ap_wait_jobs "$AP_RUN_DIR/workload.jobs" 400 mixed || e2e_fail "workload did not finish in 400 s (normally about 60 s)"
 python3 "$E2E_REPO/contrib/cluster/report.py" run "$AP_RUN_DIR/workload.jobs" "$AP_RUN_DIR/summary.json" --label accelpack \
   || e2e_fail "not every job completed"
 e2e_log "every workload job completed ($(wc -l <"$AP_RUN_DIR/workload.jobs") jobs)"
 e2e_check "job completion log has every job" test "$(wc -l <"$AP_RUN_DIR/log/jobcomp.txt")" -eq "$(wc -l <"$AP_RUN_DIR/workload.jobs")"
 
-mapfile -t ids < <(awk '{ print $1 }' "$AP_RUN_DIR/workload.jobs")
+# Array tasks are listed as ARRAY_TASK; the plugin logs their own job ids.
+mapfile -t ids < <(awk '{ print $1 }' "$AP_RUN_DIR/workload.jobs" | while read -r id; do
+  if [[ "$id" == *_* ]]; then e2e_field "$id" JobId; else echo "$id"; fi
+done)
 e2e_check "every job was started by the plugin on the nodes it ran on" e2e_check_started_by_plugin "${ids[@]}"
 starts=$(grep -c 'accelpack: started JobId=' "$AP_RUN_DIR/log/slurmctld.log" || true)
 e2e_check "no job started twice ($starts starts for ${#ids[@]} jobs)" test "$starts" -eq "${#ids[@]}"
