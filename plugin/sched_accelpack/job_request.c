@@ -130,7 +130,10 @@ extern list_t *job_magnetic_queue(job_record_t *job_ptr)
 				.part_ptr = job_ptr->part_ptr,
 				.prio = job_ptr->priority };
 
-	if (!resv_list || !list_count(resv_list) || !job_ptr->part_ptr ||
+	/* Slurm creates both lists together: with resv_list there, counting
+	 * the magnetic ones is safe, and it keeps a cycle without any from
+	 * building a list per pending job. */
+	if (!resv_list || !get_magnetic_resv_count() || !job_ptr->part_ptr ||
 	    job_ptr->resv_list || job_ptr->het_job_id ||
 	    (job_ptr->resv_name && !(job_ptr->bit_flags & JOB_MAGNETIC)))
 		return NULL;
