@@ -46,6 +46,7 @@ if [ -z "${ACCELPACK_PLUGIN_DIR:-}" ]; then
   [ -n "$so" ] && export ACCELPACK_PLUGIN_DIR="${so%/*}"
 fi
 install -d "$out"
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')
 
 # One run of one scheduler, in a subshell so that each cluster's settings stay its own.
 one_run() {
@@ -76,5 +77,5 @@ for ((i = 1; i <= runs; i++)); do
     [ -f "$dir/summary.json" ] && summaries+=("$dir/summary.json")
   done
 done
-echo "== $workload workload, $runs paired runs, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "== $workload workload, $runs paired runs, ended $(date -u '+%Y-%m-%d %H:%M UTC'), tree at $commit when started"
 python3 "$repo/contrib/cluster/report.py" medians "${summaries[@]}"
