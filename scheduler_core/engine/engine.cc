@@ -274,9 +274,13 @@ class ShapeCache {
   static constexpr size_t kMaxCachedDeviceEvals = size_t{1} << 19;
   static constexpr size_t kMaxCachedNodeEvals = size_t{1} << 21;
 
-  ShapeCache(const ClusterState& state, const Pipeline& pipeline, Meter* meter)
+  // `cycle`: the PreScore results every job evaluated here sees (null: none), so
+  // that the scores cached here all come from one cycle's.
+  ShapeCache(const ClusterState& state, const Pipeline& pipeline, Meter* meter,
+             const CycleState* cycle)
       : state_(state),
         pipeline_(pipeline),
+        cycle_(cycle),
         static_filters_(pipeline, FilterStage::kStatic),
         dynamic_filters_(pipeline, FilterStage::kDynamic),
         cacheable_(PipelineIsCacheable(pipeline)),
@@ -287,8 +291,9 @@ class ShapeCache {
   const StageFilters& dynamic_filters() const { return dynamic_filters_; }
   Meter* meter() { return meter_; }
 
-  // The fine shape of `job`; sets job.names for the filters.
+  // The fine shape of `job`; sets job.names for the filters, job.cycle for the scorers.
   FineShape& For(Job& job) {
+    job.cycle = cycle_;
     std::string coarse_key = CoarseShapeKey(*job);
     auto [coarse_it, coarse_new] = coarse_.try_emplace(coarse_key);
     if (coarse_new) coarse_it->second = MakeCoarse(job);
@@ -407,6 +412,7 @@ class ShapeCache {
 
   const ClusterState& state_;
   const Pipeline& pipeline_;
+  const CycleState* cycle_;
   StageFilters static_filters_;
   StageFilters dynamic_filters_;
   bool cacheable_;
@@ -803,7 +809,7 @@ std::optional<Reservation> PlanReservation(Job job, const Eligibility& eligibili
   if (free_eligible < job->num_nodes) return std::nullopt;
   ClusterState future = state;
   // Cached evaluations make each release cost only the nodes it touched.
-  ShapeCache cache(future, pipeline, meter);
+  ShapeCache cache(future, pipeline, meter, job.cycle);
   Evaluator evaluator(cache, cache.For(job));
   size_t i = 0;
   while (i < ends.size()) {
@@ -844,12 +850,14 @@ std::vector<Holding> HoldingsOfStart(const Job& job, const JobStart& start,
 }  // namespace
 
 struct PlacementCache::Impl {
-  Impl(const ClusterState& state, const Pipeline& pipeline) : shapes(state, pipeline, nullptr) {}
+  Impl(const ClusterState& state, const Pipeline& pipeline, const CycleState* cycle)
+      : shapes(state, pipeline, nullptr, cycle) {}
   ShapeCache shapes;
 };
 
-PlacementCache::PlacementCache(const ClusterState& state, const Pipeline& pipeline)
-    : impl_(std::make_unique<Impl>(state, pipeline)) {}
+PlacementCache::PlacementCache(const ClusterState& state, const Pipeline& pipeline,
+                               const CycleState* cycle)
+    : impl_(std::make_unique<Impl>(state, pipeline, cycle)) {}
 PlacementCache::~PlacementCache() = default;
 
 std::vector<Candidate> DeviceCandidatesOn(const Job& job, int n, const ClusterState& state,
@@ -876,7 +884,7 @@ std::optional<JobStart> FindPlacement(const Job& job_in, const ClusterState& sta
                                       const Pipeline& pipeline, PlacementFailure* failure,
                                       PlacementCache* cache) {
   std::optional<PlacementCache> local;
-  if (cache == nullptr) cache = &local.emplace(state, pipeline);
+  if (cache == nullptr) cache = &local.emplace(state, pipeline, job_in.cycle);
   Job job = job_in;
   FineShape& shape = cache->impl().shapes.For(job);
   Evaluator evaluator(cache->impl().shapes, shape);
@@ -893,6 +901,8 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
               const Pipeline& pipeline, const WorkBudget& budget) {
   Plan plan;
   ClusterState state(snapshot, catalog);
+  // Once per cycle: what scorers derive from the whole queue stays fixed while it is placed.
+  const CycleState cycle = PreScoreCycle(snapshot, pipeline.scorers);
 
   std::vector<Job> queue;
   queue.reserve(snapshot.pending.size());
@@ -926,8 +936,8 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
 
   Meter meter(&budget);
   Holds holds = MakeHolds(snapshot, state);
-  ShapeCache shapes(state, pipeline, &meter);
-  ShapeCache horizon_shapes(horizon, pipeline, &meter);
+  ShapeCache shapes(state, pipeline, &meter, &cycle);
+  ShapeCache horizon_shapes(horizon, pipeline, &meter, &cycle);
   auto may_fit_later = [&](Job job_copy) {
     Evaluator at_horizon(horizon_shapes, horizon_shapes.For(job_copy));
     std::string_view unused;

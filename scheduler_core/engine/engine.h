@@ -44,10 +44,14 @@ struct PlacementFailure {
 // changes), kept across placements so a stream of similar jobs costs one pass per
 // change, not per job; jobs that differ only in CPUs and memory share the device
 // search. Bounded in memory.
-// Bound to one state and pipeline, which must outlive it. Not thread-safe.
+// Bound to one state and pipeline, which must outlive it, and to one cycle's
+// PreScore results (`cycle`, which must outlive it too; null: outside a cycle, as
+// the static protocol runs): every job placed through it sees those, so the scores
+// it keeps never mix cycles. Not thread-safe.
 class PlacementCache {
  public:
-  PlacementCache(const ClusterState& state, const Pipeline& pipeline);
+  PlacementCache(const ClusterState& state, const Pipeline& pipeline,
+                 const CycleState* cycle = nullptr);
   ~PlacementCache();
   PlacementCache(const PlacementCache&) = delete;
   PlacementCache& operator=(const PlacementCache&) = delete;
@@ -62,7 +66,8 @@ class PlacementCache {
 // Best placement of one job on the cluster as `state` has it now, honouring the
 // pipeline's filters and scorers, all nodes of a gang or none. Exposed for the
 // simulator's one-task-at-a-time protocol and for tests; pass a cache made for
-// this state and pipeline when placing many jobs in a row.
+// this state and pipeline when placing many jobs in a row (the cache's cycle then
+// replaces job.cycle; without one, job.cycle is used).
 std::optional<JobStart> FindPlacement(const Job& job, const ClusterState& state,
                                       const Pipeline& pipeline, PlacementFailure* failure = nullptr,
                                       PlacementCache* cache = nullptr);

@@ -168,7 +168,7 @@ std::string EarliestStart(const Job& job, const ClusterState& state, const Pipel
   });
   ClusterState future = state;
   // One cache for the whole walk: a release re-evaluates only the nodes it touched.
-  PlacementCache cache(future, pipeline);
+  PlacementCache cache(future, pipeline, job.cycle);
   for (size_t i = 0; i < ending.size();) {
     const int64_t at = ending[i]->start_time + ending[i]->time_limit_s;
     std::vector<const model::RunningJob*> now_ending;
@@ -219,7 +219,10 @@ std::optional<Explanation> Explain(uint32_t job_id, const model::Snapshot& snaps
   out.job_id = job_id;
   out.queue_length = static_cast<int>(snapshot.pending.size());
   out.nodes_total = static_cast<int>(snapshot.nodes.size());
-  const Job job = MakeJob(*request, pipeline, snapshot.now);
+  // The scores the cycle saw: its PreScore results over the same queue.
+  const CycleState cycle = PreScoreCycle(snapshot, pipeline.scorers);
+  Job job = MakeJob(*request, pipeline, snapshot.now);
+  job.cycle = &cycle;
   out.effective_priority = job.effective_priority;
   out.job_class = job.job_class;
   out.time_limit_s = job.time_limit_s;

@@ -4,6 +4,8 @@
 // asks which policy it runs (cf. the Kubernetes scheduler framework):
 //   QueueOrder  -> which pending job goes first (class, effective priority)
 //   Filter      -> can this node host this job (static: ever; dynamic: now)
+//   PreScore    -> once per cycle, what a scorer derives from the whole snapshot
+//                  (e.g. the shapes the pending queue asks for)
 //   Scorer      -> how good is this candidate placement, 0..100, times a weight
 // "Cannot place here" is a reason string naming why, never an error.
 //
@@ -43,6 +45,34 @@ struct JobNameSets {
         excluded_nodes(job.excluded_nodes.begin(), job.excluded_nodes.end()) {}
 };
 
+class Scorer;
+
+// What a scorer derived in PreScore for one cycle; the scorer's own type.
+class ScorerCycleData {
+ public:
+  virtual ~ScorerCycleData() = default;
+};
+
+// Every scorer's PreScore result for one cycle (Kubernetes' CycleState). Built once
+// per cycle by the engine, read-only while the cycle places jobs.
+class CycleState {
+ public:
+  void Set(const Scorer* scorer, std::unique_ptr<const ScorerCycleData> data) {
+    data_.emplace_back(scorer, std::move(data));
+  }
+  // What `scorer` returned from PreScore this cycle; null when nothing.
+  const ScorerCycleData* Of(const Scorer* scorer) const {
+    for (const auto& [owner, data] : data_) {
+      if (owner == scorer) return data.get();
+    }
+    return nullptr;
+  }
+  bool empty() const { return data_.empty(); }
+
+ private:
+  std::vector<std::pair<const Scorer*, std::unique_ptr<const ScorerCycleData>>> data_;
+};
+
 // A pending job as the pipeline sees it: the request plus what the queue order decided.
 struct Job {
   const model::PendingJob* request = nullptr;
@@ -52,6 +82,10 @@ struct Job {
   // Set by the engine while it evaluates the job; filters fall back to the lists
   // when null (a job built by hand in a test).
   const JobNameSets* names = nullptr;
+  // The cycle's PreScore results, set by the placement cache that evaluates the job
+  // (so every score it caches saw the same ones); null outside a cycle (the static
+  // protocol, a test's hand-built job).
+  const CycleState* cycle = nullptr;
 
   const model::PendingJob& operator*() const { return *request; }
   const model::PendingJob* operator->() const { return request; }
@@ -110,7 +144,16 @@ class Scorer {
   virtual double Score(const Job& job, const Candidate& candidate,
                        const ClusterState& state) const = 0;
   // As Filter::DependsOnlyOnShape; a scorer that reads the job id (random) says false.
+  // What PreScore returned does not count: it is fixed for a cycle, and a placement
+  // cache serves one cycle (it hands its cycle's state to every job it evaluates).
   virtual bool DependsOnlyOnShape() const { return true; }
+  // Called once per cycle before any Score of it, with the cycle's snapshot (its
+  // pending queue included); what it returns reaches Score as job.cycle->Of(this).
+  // A scorer that returns something depends on the queue: the engine keeps its
+  // scores only within that cycle. Null (the default): Score reads no cycle data.
+  virtual std::unique_ptr<const ScorerCycleData> PreScore(const model::Snapshot&) const {
+    return nullptr;
+  }
 };
 
 struct WeightedScorer {
@@ -123,6 +166,16 @@ struct EngineLimits {
   int max_jobs_per_cycle = 0;        // 0: every pending job
   int64_t default_time_limit_s = 0;  // for jobs without one; 0: one year
 };
+
+// Runs every scorer's PreScore over the cycle's snapshot.
+inline CycleState PreScoreCycle(const model::Snapshot& snapshot,
+                                const std::vector<WeightedScorer>& scorers) {
+  CycleState cycle;
+  for (const WeightedScorer& ws : scorers) {
+    if (auto data = ws.scorer->PreScore(snapshot)) cycle.Set(ws.scorer.get(), std::move(data));
+  }
+  return cycle;
+}
 
 // One policy, ready to run: plugins plus limits. Built by policy::BuildPipeline.
 struct Pipeline {

@@ -119,24 +119,66 @@ double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
 
 namespace {
 
+// A shape's weight grows with the devices it asks for, so the fragment that stops a
+// large task counts in proportion to the demand it strands.
+void WeighBySize(ShapeTable& shapes, double size_weight) {
+  double total = 0;
+  for (TaskShape& s : shapes) {
+    s.weight *= 1 + size_weight * s.gpu_count * s.gpu_milli / static_cast<double>(kMilli);
+    total += s.weight;
+  }
+  if (total > 0) {
+    for (TaskShape& s : shapes) s.weight /= total;
+  }
+}
+
+// What a workload scorer works from: the policy's shape table when it has one, else
+// the one PreScore made from this cycle's queue (none outside a cycle).
+template <typename Derived>
+const Derived* FromQueue(const engine::Scorer* scorer, const engine::Job& job) {
+  if (job.cycle == nullptr) return nullptr;
+  return static_cast<const Derived*>(job.cycle->Of(scorer));
+}
+
+struct QueueFragModel final : engine::ScorerCycleData {
+  explicit QueueFragModel(ShapeTable shapes) : model(std::move(shapes), /*count_memory=*/true) {}
+  FragModel model;
+};
+
 class Fragmentation final : public engine::Scorer {
  public:
-  explicit Fragmentation(ShapeTable shapes) : model_(std::move(shapes), /*count_memory=*/true) {}
+  Fragmentation(ShapeTable shapes, double size_weight)
+      : model_(std::move(shapes), /*count_memory=*/true), size_weight_(size_weight) {}
   std::string_view name() const override { return "fragmentation"; }
   // e.g. shapes {1 whole GPU: 0.5, 4 whole GPUs: 0.5}, 8-GPU node with 5 free:
   // 1 GPU there leaves 4 free, which hosts both shapes: fragment 2.5 -> 0 devices,
   // +2.5 -> 65.6; on an empty 8-GPU node the fragment stays 0 -> 50.
   double Score(const engine::Job& job, const engine::Candidate& candidate,
                const engine::ClusterState& state) const override {
-    if (model_.empty()) return kNoChange;
-    const double devices = model_.Decrease(job, candidate, state) / kMilli;
+    const FragModel* model = &model_;
+    if (model_.empty()) {
+      const QueueFragModel* queue = FromQueue<QueueFragModel>(this, job);
+      if (queue == nullptr) return kNoChange;
+      model = &queue->model;
+    }
+    if (model->empty()) return kNoChange;
+    const double devices = model->Decrease(job, candidate, state) / kMilli;
     return std::clamp(kNoChange + kPointsPerDevice * devices, 0.0, 100.0);
+  }
+  // Without a table of its own: the shapes the cycle's pending queue asks for.
+  std::unique_ptr<const engine::ScorerCycleData> PreScore(
+      const model::Snapshot& snapshot) const override {
+    if (!model_.empty()) return nullptr;
+    ShapeTable shapes = QueueShapes(snapshot);
+    WeighBySize(shapes, size_weight_);
+    return std::make_unique<QueueFragModel>(std::move(shapes));
   }
 
  private:
   static constexpr double kNoChange = 50;
   static constexpr double kPointsPerDevice = 6.25;  // 8 devices span the range
   FragModel model_;
+  double size_weight_ = 0;
 };
 
 // Scarcity of each accelerator type (GPU model) for the work pinned to it; for each
@@ -156,17 +198,36 @@ class KindPressure final : public engine::Scorer {
  public:
   explicit KindPressure(ShapeTable shapes) : shapes_(std::move(shapes)) {}
   std::string_view name() const override { return "kind_pressure"; }
-  double Score(const engine::Job&, const engine::Candidate& candidate,
+  double Score(const engine::Job& job, const engine::Candidate& candidate,
                const engine::ClusterState& state) const override {
-    if (candidate.pool < 0 || shapes_.empty()) return 100;
+    if (candidate.pool < 0) return 100;
+    const PerPool* pressure = nullptr;
+    if (!shapes_.empty()) {
+      pressure = &PressureOf(state);
+    } else if (const QueuePressure* queue = FromQueue<QueuePressure>(this, job)) {
+      pressure = &queue->pressure;
+    } else {
+      return 100;
+    }
     const double p =
-        PressureOf(state)[static_cast<size_t>(candidate.node)][static_cast<size_t>(candidate.pool)];
+        (*pressure)[static_cast<size_t>(candidate.node)][static_cast<size_t>(candidate.pool)];
     return 100.0 * std::clamp(1.0 - p, 0.0, 1.0);
+  }
+  // Without a table of its own: the pressure of the cycle's pending queue.
+  std::unique_ptr<const engine::ScorerCycleData> PreScore(
+      const model::Snapshot& snapshot) const override {
+    if (!shapes_.empty()) return nullptr;
+    auto queue = std::make_unique<QueuePressure>();
+    queue->pressure = Compute(QueueShapes(snapshot), snapshot);
+    return queue;
   }
 
  private:
   using PerPool = std::vector<std::vector<double>>;  // [node][pool]
   using Class = std::string;                         // the pool's GRES type
+  struct QueuePressure final : engine::ScorerCycleData {
+    PerPool pressure;
+  };
 
   // Computed once per snapshot (pools never change within one); one entry, so a
   // daemon's new snapshot each cycle replaces it. A new snapshot at the same
@@ -176,13 +237,13 @@ class KindPressure final : public engine::Scorer {
     const std::lock_guard<std::mutex> lock(mutex_);
     const model::Snapshot* snapshot = &state.snapshot();
     if (snapshot != cached_for_ || cached_.size() != snapshot->nodes.size()) {
-      cached_ = Compute(*snapshot);
+      cached_ = Compute(shapes_, *snapshot);
       cached_for_ = snapshot;
     }
     return cached_;
   }
 
-  PerPool Compute(const model::Snapshot& snapshot) const {
+  static PerPool Compute(const ShapeTable& shapes, const model::Snapshot& snapshot) {
     std::map<Class, double> capacity;
     double capacity_total = 0;
     for (const model::Node& node : snapshot.nodes) {
@@ -193,7 +254,7 @@ class KindPressure final : public engine::Scorer {
     }
     std::map<Class, double> pinned;
     double demand_total = 0;
-    for (const TaskShape& s : shapes_) {
+    for (const TaskShape& s : shapes) {
       const double demand = s.weight * s.gpu_count * s.gpu_milli;
       demand_total += demand;
       if (demand == 0) continue;
@@ -265,6 +326,54 @@ ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage) {
   while (keep < table.size() && covered < coverage * total) covered += table[keep++].weight;
   table.resize(keep);
   for (TaskShape& s : table) s.weight /= covered;
+  return table;
+}
+
+ShapeTable QueueShapes(const model::Snapshot& snapshot,
+                       const std::function<bool(const model::PendingJob&)>& counts) {
+  // The snapshot's pools by (GRES name, type): a request's allowed types are the
+  // types of the pools it may use, empty when that is every pool (portable work).
+  std::set<std::pair<std::string_view, std::string_view>> pools;
+  for (const model::Node& node : snapshot.nodes) {
+    for (const model::AcceleratorPool& pool : node.accelerators) {
+      pools.emplace(pool.gres_name, pool.gres_type);
+    }
+  }
+  std::vector<TaskShape> counted;
+  counted.reserve(snapshot.pending.size());
+  for (const model::PendingJob& job : snapshot.pending) {
+    if (counts && !counts(job)) continue;
+    TaskShape shape;
+    shape.cpus = job.cpus_per_node;
+    shape.memory_mib = job.memory_per_node_mib;
+    shape.weight = std::max(1, job.num_nodes);  // each node of a gang is one task
+    const model::AcceleratorRequest& request = job.accelerators;
+    if (request.WantsDevices()) {
+      shape.gpu_count = request.IsFractional() ? 1 : request.count_per_node;
+      shape.gpu_milli = request.IsFractional() ? request.fraction_milli : kMilli;
+      model::AcceleratorPool probe;
+      for (const auto& [gres_name, gres_type] : pools) {
+        probe.gres_name = gres_name;
+        probe.gres_type = gres_type;
+        if (request.Allows(probe)) shape.allowed_types.emplace_back(gres_type);
+      }
+      if (shape.allowed_types.empty()) continue;  // runs nowhere here: presses on nothing
+      std::sort(shape.allowed_types.begin(), shape.allowed_types.end());
+      shape.allowed_types.erase(std::unique(shape.allowed_types.begin(), shape.allowed_types.end()),
+                                shape.allowed_types.end());
+      if (shape.allowed_types.size() == pools.size()) shape.allowed_types.clear();
+    }
+    counted.push_back(std::move(shape));
+  }
+  ShapeTable table = TypicalShapes(std::move(counted));
+  // Each shape costs every evaluation a pass: a queue of many distinct shapes keeps
+  // only its most popular ones.
+  if (table.size() > kMaxQueueShapes) {
+    table.resize(kMaxQueueShapes);
+    double total = 0;
+    for (const TaskShape& s : table) total += s.weight;
+    for (TaskShape& s : table) s.weight /= total;
+  }
   return table;
 }
 
@@ -342,17 +451,8 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFragmentationScorer(const Pl
   table_args.erase("size_weight");
   auto shapes = ShapesArg(table_args, "shapes, size_weight");
   if (!shapes.ok()) return shapes.status();
-  // A shape's weight grows with the devices it asks for, so the fragment that
-  // stops a large task counts in proportion to the demand it strands.
-  double total = 0;
-  for (TaskShape& s : *shapes) {
-    s.weight *= 1 + *size_weight * s.gpu_count * s.gpu_milli / static_cast<double>(kMilli);
-    total += s.weight;
-  }
-  if (total > 0) {
-    for (TaskShape& s : *shapes) s.weight /= total;
-  }
-  return std::make_unique<Fragmentation>(std::move(*shapes));
+  WeighBySize(*shapes, *size_weight);
+  return std::make_unique<Fragmentation>(std::move(*shapes), *size_weight);
 }
 
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPressureScorer(const PluginArgs& args) {

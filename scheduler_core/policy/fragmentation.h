@@ -16,7 +16,9 @@
 // Thread-safety: a FragModel is immutable after construction.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +44,16 @@ using ShapeTable = std::vector<TaskShape>;
 // The typical shapes of a workload as FGD defines them: shapes by count, most
 // popular first, until `coverage` of all tasks is covered; weights renormalised.
 ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage = 0.95);
+
+// The shapes the snapshot's pending queue asks for, as TypicalShapes of its jobs
+// (one task per node of each job, so a gang counts its nodes): what the daemon knows
+// of its workload. A shape's allowed types are the snapshot's pool types the request
+// may use, none (any) when it may use every pool; a job no pool allows is left out.
+// At most kMaxQueueShapes, the most popular. `counts`, when given, says which jobs
+// count (e.g. not those that can never run).
+inline constexpr size_t kMaxQueueShapes = 32;
+ShapeTable QueueShapes(const model::Snapshot& snapshot,
+                       const std::function<bool(const model::PendingJob&)>& counts = nullptr);
 
 // Serialised shape table for the `shapes` argument of `fgd` and `fragmentation`:
 // "cpus:count:milli:type|type:weight[:memory_mib];..." (types may be empty).
@@ -91,14 +103,17 @@ double ClusterFragmentation(const ShapeTable& shapes, const engine::ClusterState
 // the placement removes (8 devices span the range; 50: no change). Unlike the `fgd`
 // baseline it is not truncated to the artifact's integer sigmoid, so placements
 // that differ by a fraction of a device are told apart. `shapes` is the workload's
-// typical-shape table (ShapesToArg); the simulator passes the replayed workload's,
-// a site gives its own (e.g. from `sacct`); without it every placement scores 50
-// and the next tier decides.
+// typical-shape table (ShapesToArg); the static protocol passes the replayed
+// workload's (FGD's rules), a site may give its own (e.g. from `sacct`). Without it
+// the scorer works from the cycle's pending queue (QueueShapes, made once per cycle
+// in PreScore): the daemon and the dynamic replay see what is waiting now. Outside
+// a cycle without a table every placement scores 50 and the next tier decides.
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFragmentationScorer(const PluginArgs& args);
 
 // Scorer `kind_pressure`: portable work keeps off the accelerator types that the
 // workload's pinned shapes need, in proportion to how scarce those types are for
-// them (see KindPressure in fragmentation.cc). Same `shapes` argument.
+// them (see KindPressure in fragmentation.cc). Same `shapes` argument, and the same
+// fallback to the cycle's pending queue without it.
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPressureScorer(const PluginArgs& args);
 
 }  // namespace accelpack::policy

@@ -35,27 +35,16 @@ std::string_view StateName(model::NodeState state) {
   return "unknown";
 }
 
-// The queue's typical shapes (FGD's workload table), from the pending jobs that
-// can run somewhere: a shape no node can ever host would count every free device.
+// The queue's typical shapes (FGD's workload table, as the workload scorers see it),
+// from the pending jobs that can run somewhere: a shape no node can ever host would
+// count every free device.
 policy::ShapeTable QueueShapes(const model::Snapshot& snapshot, const engine::Plan& plan) {
   std::unordered_set<uint32_t> never;
   for (const auto& reason : plan.pending) {
     if (reason.code == engine::PendingCode::kNeverFits) never.insert(reason.job_id);
   }
-  std::map<std::tuple<int, int, int, std::vector<std::string>>, int> counted;
-  for (const model::PendingJob& job : snapshot.pending) {
-    if (never.contains(job.id)) continue;
-    const auto& acc = job.accelerators;
-    const int milli = acc.IsFractional() ? acc.fraction_milli : model::kMilliPerDevice;
-    ++counted[{job.cpus_per_node, acc.WantsDevices() ? acc.count_per_node : 0,
-               acc.WantsDevices() ? milli : 0, acc.allowed_types}];
-  }
-  std::vector<policy::TaskShape> shapes;
-  for (const auto& [key, count] : counted) {
-    shapes.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key),
-                      static_cast<double>(count)});
-  }
-  return shapes.empty() ? policy::ShapeTable{} : policy::TypicalShapes(std::move(shapes));
+  return policy::QueueShapes(snapshot,
+                             [&](const model::PendingJob& job) { return !never.contains(job.id); });
 }
 
 }  // namespace

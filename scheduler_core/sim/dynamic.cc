@@ -213,10 +213,17 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
          j.devices_per_node == 0 ? 0 : (j.fraction_milli > 0 ? j.fraction_milli : kMilli),
          j.allowed_types, 1, j.memory_mib});
   }
-  const policy::PluginArgs extra = {
-      {"max_cpus", std::to_string(max_cpus)},
-      {"max_devices", std::to_string(max_devices)},
-      {"shapes", policy::ShapesToArg(policy::TypicalShapes(counted))}};
+  policy::PluginArgs extra = {{"max_cpus", std::to_string(max_cpus)},
+                              {"max_devices", std::to_string(max_devices)}};
+  // The replay's whole workload is look-ahead the daemon does not have: our own
+  // workload scorers read the cycle's pending queue, as in the daemon, unless asked
+  // to take the table; a baseline that needs a table (FGD) gets it.
+  const auto presets = policy::PresetNames();
+  const bool ours = policy_name == "accelpack-default" ||
+                    std::find(presets.begin(), presets.end(), policy_name) == presets.end();
+  if (options.workload_shapes || !ours) {
+    extra["shapes"] = policy::ShapesToArg(policy::TypicalShapes(counted));
+  }
   auto config = ResolvePolicy(policy_name, options.seed, extra);
   if (!config.ok()) return config.status();
   auto built = policy::BuildPolicy(*config);

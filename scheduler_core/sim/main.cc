@@ -253,7 +253,8 @@ absl::StatusOr<std::map<std::string, std::string>> ParsePairs(std::string_view f
 int RunDynamicCommand(const std::string& traces, const std::string& cluster_text,
                       const std::string& policies, uint64_t seed, int jobs, double load,
                       const std::string& mix, const std::string& speeds, const std::string& types,
-                      int64_t interval, const std::string& out, bool progress) {
+                      int64_t interval, bool workload_shapes, const std::string& out,
+                      bool progress) {
   sim::DynamicOptions options;
   auto cluster = ParseCluster(cluster_text);
   if (!cluster.ok()) return Fail(cluster.status());
@@ -262,6 +263,7 @@ int RunDynamicCommand(const std::string& traces, const std::string& cluster_text
   options.jobs = jobs;
   options.load = load;
   options.cycle_interval_s = interval;
+  options.workload_shapes = workload_shapes;
   auto mix_pairs = ParsePairs("--mix", mix);
   if (!mix_pairs.ok()) return Fail(mix_pairs.status());
   auto speed_pairs = ParsePairs("--speed", speeds);
@@ -388,6 +390,7 @@ int main(int argc, char** argv) {
   int jobs = 2000;
   double load = 0.9;
   int64_t interval = 10;
+  bool workload_shapes = false;
   dy->add_option("--traces", traces, "folder with the public traces (../shared/traces)")
       ->capture_default_str();
   dy->add_option("--cluster", cluster, "KIND:NODES[:CPUS],... (catalog kinds)")
@@ -404,6 +407,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   dy->add_option("--cycle-interval", interval, "seconds between cycles at most")
       ->capture_default_str();
+  dy->add_flag("--workload-shapes", workload_shapes,
+               "give our workload scorers the generated workload's typical shapes (default: "
+               "each cycle's pending queue, as the daemon has)");
   dy->add_option("--out", dy_out, "report directory")->capture_default_str();
 
   try {
@@ -416,5 +422,5 @@ int main(int argc, char** argv) {
                             tie_break, progress);
   }
   return RunDynamicCommand(traces, cluster, dy_policy, seed, jobs, load, mix, speeds, types,
-                           interval, dy_out, progress);
+                           interval, workload_shapes, dy_out, progress);
 }

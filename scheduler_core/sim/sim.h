@@ -148,6 +148,9 @@ struct DynamicOptions {
   int max_gang_nodes = 0;  // 0: half the nodes of the largest kind
   uint64_t seed = 1;
   int series_points = 300;
+  // Give our workload scorers (fragmentation, kind_pressure) the generated workload's
+  // typical shapes; false: they read each cycle's pending queue, as in the daemon.
+  bool workload_shapes = false;
 };
 
 // Trace data the generator draws from.

@@ -197,6 +197,15 @@ TEST(Engine, FitsWhenUnobstructed) {
   EXPECT_EQ(outcome.Start(1)->placements[0].devices.size(), 2u);
 }
 
+// The device-fit scorer alone: the default policy's queue-aware `fragmentation`
+// decides these small cases otherwise, since the one queued shape is the job's own
+// (tests/engine/queue_shapes_test.cc).
+policy::PolicyConfig DeviceFitOnly() {
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  config.scorers = {{"best_fit_devices", 1, {}}};
+  return config;
+}
+
 TEST(Engine, BestFitOnDevicesFirst) {
   model::Snapshot snapshot;
   // a: 8 free; b: 3 free; c: 1 free. A 2-device job belongs on b (leftover 1).
@@ -204,7 +213,10 @@ TEST(Engine, BestFitOnDevicesFirst) {
                     NodeBuilder("b").Hopper(8).Busy({0, 1, 2, 3, 4}).Build(),
                     NodeBuilder("c").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6}).Build()};
   snapshot.pending = {JobBuilder(1).Gpus(2).Build()};
-  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(RunEngine(snapshot, DeviceFitOnly()).Started().at(1), (std::vector<std::string>{"b"}));
+  // Against the queue (its one shape: 2 devices), the 1 device left on b is fragment:
+  // the default policy keeps b's 3 for a 2-device job and takes the empty node.
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"a"}));
 }
 
 TEST(Engine, FindPlacementReturnsTheBestNodeNotTheLast) {
@@ -308,7 +320,7 @@ TEST(Engine, SharesPackOntoTheFullestDevice) {
   model::Snapshot snapshot;
   snapshot.nodes = {NodeBuilder("n").Hopper(2).UsedMilli({0, 600}).Build()};
   snapshot.pending = {JobBuilder(1).Gpus(1).Share(300).Build()};
-  Outcome outcome = RunEngine(snapshot);
+  Outcome outcome = RunEngine(snapshot, DeviceFitOnly());
   ASSERT_NE(outcome.Start(1), nullptr);
   EXPECT_EQ(outcome.Start(1)->placements[0].devices, (std::vector<int>{1}));
   EXPECT_EQ(outcome.Start(1)->placements[0].fraction_milli, 300);

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Queue-aware workload scorers: without a shape table of their own, `fragmentation`
+// and `kind_pressure` read the shapes of the cycle's pending queue, made once per
+// cycle by the engine (Scorer::PreScore); outside a cycle they stay neutral.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine_test_util.h"
+#include "policy/fragmentation.h"
+
+namespace accelpack::testing {
+namespace {
+
+policy::PolicyConfig Scorers(std::vector<policy::ScorerConfig> scorers) {
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  config.scorers = std::move(scorers);
+  return config;
+}
+
+// Two 8-GPU nodes: a has 5 free, b has 6. Job 1 (first in the queue) wants 2 GPUs;
+// three more want 4 each. Queue shapes: 4 GPUs 0.75, 2 GPUs 0.25.
+//   on a: 3 left, too few for the 4-GPU shape: fragment 0 -> 0.75 x 3 = 2.25 devices,
+//         score 50 - 6.25 x 2.25 = 35.94;
+//   on b: 4 left, both shapes still fit: fragment stays 0, score 50.
+// Best fit takes a (3 of 8 left instead of 4 of 8); queue-aware fragmentation takes b.
+model::Snapshot FourGpuQueue() {
+  model::Snapshot snapshot;
+  snapshot.now = 2000;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0, 1, 2}).Build(),
+                    NodeBuilder("b").Hopper(8).Busy({0, 1}).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(2).Priority(100).Build()};
+  for (uint32_t id = 2; id <= 4; ++id) snapshot.pending.push_back(JobBuilder(id).Gpus(4).Build());
+  return snapshot;
+}
+
+std::string NodeOf(const Outcome& outcome, uint32_t job) {
+  const auto started = outcome.Started();
+  const auto it = started.find(job);
+  return it == started.end() || it->second.empty() ? "" : it->second.front();
+}
+
+TEST(QueueShapes, FragmentationAgainstTheQueueChoosesOtherThanBestFit) {
+  EXPECT_EQ(NodeOf(RunEngine(FourGpuQueue(), Scorers({{"best_fit_devices", 1, {}}})), 1), "a");
+  EXPECT_EQ(NodeOf(RunEngine(FourGpuQueue(), Scorers({{"fragmentation", 1, {}}})), 1), "b");
+  // The default policy: fragmentation outweighs device fit.
+  EXPECT_EQ(NodeOf(RunEngine(FourGpuQueue()), 1), "b");
+}
+
+TEST(QueueShapes, FragmentationScoreFromTheCycle) {
+  model::Snapshot snapshot = FourGpuQueue();
+  auto built = policy::BuildPolicy(Scorers({{"fragmentation", 1, {}}}));
+  ASSERT_TRUE(built.ok());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  const engine::ClusterState state(snapshot, built->catalog);
+  const engine::Scorer& scorer = *built->pipeline->scorers.front().scorer;
+  const engine::CycleState cycle = engine::PreScoreCycle(snapshot, built->pipeline->scorers);
+  engine::Job job = engine::MakeJob(snapshot.pending[0], *built->pipeline, snapshot.now);
+  const engine::Candidate on_a{0, 0, {3, 4}, 0};
+  const engine::Candidate on_b{1, 0, {2, 3}, 0};
+  // Outside a cycle and without a table: no opinion.
+  EXPECT_DOUBLE_EQ(scorer.Score(job, on_a, state), 50);
+  job.cycle = &cycle;
+  EXPECT_DOUBLE_EQ(scorer.Score(job, on_a, state), 50 - 6.25 * 2.25);
+  EXPECT_DOUBLE_EQ(scorer.Score(job, on_b, state), 50);
+}
+
+// A table in the policy wins over the queue (the static protocol's rule): with a table
+// of 2-GPU tasks only, 3 left on a still hosts one, so fragmentation has no preference
+// between a and b (both 50); the queue of 4-GPU tasks does not count.
+TEST(QueueShapes, AStaticTableIgnoresTheQueue) {
+  const policy::ShapeTable two_gpus = {{4, 2, 1000, {}, 1.0}};
+  auto config = Scorers({{"fragmentation", 1, {{"shapes", policy::ShapesToArg(two_gpus)}}},
+                         {"best_fit_devices", 0.001, {}}});
+  EXPECT_EQ(NodeOf(RunEngine(FourGpuQueue(), config), 1), "a");
+}
+
+// Outside a cycle (the static protocol's FindPlacement) without a table the default
+// policy is best fit: the queue is not consulted.
+TEST(QueueShapes, NoCycleNoQueue) {
+  model::Snapshot snapshot = FourGpuQueue();
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(built.ok());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  const engine::ClusterState state(snapshot, built->catalog);
+  const engine::Job job = engine::MakeJob(snapshot.pending[0], *built->pipeline, snapshot.now);
+  auto start = engine::FindPlacement(job, state, *built->pipeline);
+  ASSERT_TRUE(start.has_value());
+  EXPECT_EQ(start->placements.front().node, 0);
+}
+
+// An H100 node with 4 of 8 free and an H200 node with 2 of 8 free. Job 1 takes any
+// GPU; three more are pinned to H200. Queue demand: 1 device any (reachable
+// everywhere: presses on nothing), 3 pinned to H200, half the cluster's devices:
+// pressure(h200) = 0.75 / 0.5 = 1.5 -> score 0, pressure(h100) = 0 -> 100.
+// Best fit takes the H200 node (1 of 8 left); kind_pressure keeps job 1 off it.
+model::Snapshot PinnedQueue() {
+  model::Snapshot snapshot;
+  snapshot.now = 2000;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8, "h100").Busy({0, 1, 2, 3}).Build(),
+                    NodeBuilder("b").Hopper(8, "h200").Busy({0, 1, 2, 3, 4, 5}).Build()};
+  snapshot.pending = {JobBuilder(1).Gres("gpu", {}, 1).Priority(100).Build()};
+  for (uint32_t id = 2; id <= 4; ++id)
+    snapshot.pending.push_back(JobBuilder(id).Gpus(1, "h200").Build());
+  return snapshot;
+}
+
+TEST(QueueShapes, KindPressureAgainstTheQueueChoosesOtherThanBestFit) {
+  EXPECT_EQ(NodeOf(RunEngine(PinnedQueue(), Scorers({{"best_fit_devices", 1, {}}})), 1), "b");
+  EXPECT_EQ(NodeOf(RunEngine(PinnedQueue(),
+                             Scorers({{"kind_pressure", 1000, {}}, {"best_fit_devices", 1, {}}})),
+                   1),
+            "a");
+  // Pinned jobs themselves see one value on every node they may use: they still
+  // go where they fit, the H200 node.
+  const Outcome outcome =
+      RunEngine(PinnedQueue(), Scorers({{"kind_pressure", 1000, {}}, {"best_fit_devices", 1, {}}}));
+  EXPECT_EQ(NodeOf(outcome, 2), "b");
+  EXPECT_EQ(NodeOf(outcome, 3), "b");
+}
+
+TEST(QueueShapes, TableFromThePendingQueue) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("g").Hopper(8, "h100").Build(),
+                    NodeBuilder("n").Ascend910B(8).Build()};
+  snapshot.pending = {
+      JobBuilder(1).Gres("gpu", {}, 2).Cpus(8).Build(),     // any GPU: only H100 here
+      JobBuilder(2).Gpus(2, "h100").Cpus(8).Build(),        // the same shape, by name
+      JobBuilder(3).Npus(4).Nodes(2).Cpus(16).Build(),      // a gang: two tasks
+      JobBuilder(4).Gres("gpu", {}, 1).Share(500).Build(),  // half a device
+      JobBuilder(5).Gpus(1, "h800").Build(),                // no such pool: left out
+      JobBuilder(6).Cpus(2).Build(),                        // no devices
+  };
+  const policy::ShapeTable table = policy::QueueShapes(snapshot);
+  ASSERT_EQ(table.size(), 4u);
+  // Most popular first; equal counts in key order (cpus, count, milli, types).
+  EXPECT_EQ(table[0].gpu_count, 2);
+  EXPECT_EQ(table[0].allowed_types, std::vector<std::string>{"h100"});
+  EXPECT_DOUBLE_EQ(table[0].weight, 2.0 / 6);
+  EXPECT_EQ(table[1].cpus, 16);
+  EXPECT_EQ(table[1].gpu_count, 4);
+  EXPECT_EQ(table[1].allowed_types, std::vector<std::string>{"910b"});
+  EXPECT_DOUBLE_EQ(table[1].weight, 2.0 / 6);
+  EXPECT_EQ(table[2].cpus, 2);
+  EXPECT_EQ(table[2].gpu_count, 0);
+  EXPECT_EQ(table[3].gpu_milli, 500);
+  EXPECT_EQ(table[3].gpu_count, 1);
+  EXPECT_EQ(table[3].memory_mib, 16 * 1024);
+}
+
+// Same snapshot, same plan, whatever order it lists its pending jobs in.
+TEST(QueueShapes, DeterministicWhateverTheQueueOrder) {
+  for (uint32_t seed : {4u, 5u}) {
+    model::Snapshot snapshot = SyntheticCluster(64, 200, 0.5, seed);
+    const Outcome first = RunEngine(snapshot);
+    const Outcome again = RunEngine(snapshot);
+    std::reverse(snapshot.pending.begin(), snapshot.pending.end());
+    const Outcome reversed = RunEngine(snapshot);
+    EXPECT_GT(first.plan.starts.size(), 10u);
+    EXPECT_EQ(first.Started(), again.Started()) << "seed " << seed;
+    EXPECT_EQ(first.Started(), reversed.Started()) << "seed " << seed;
+  }
+}
+
+}  // namespace
+}  // namespace accelpack::testing
