@@ -212,6 +212,15 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 					      start->nodes[n]);
 			goto fail;
 		}
+		/* A job just ended there and its epilog is not done:
+		 * select_nodes would say "busy" for a moment. Not a
+		 * refusal to remember (that would keep the job off the
+		 * node for REFUSAL_MEMORY_S); the next cycle tries again. */
+		if (IS_NODE_COMPLETING(node_ptr)) {
+			*why = xstrdup_printf("node %s is completing a job",
+					      start->nodes[n]);
+			goto fail;
+		}
 		bit_set(chosen, node_ptr->index);
 	}
 	if (!(part_ptr = _pick_partition(job_ptr, job, chosen))) {
