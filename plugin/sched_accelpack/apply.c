@@ -108,14 +108,14 @@ static void _pick_reservation(job_record_t *job_ptr, bitstr_t *chosen)
  * job_resv_clear_magnetic_flag when the start fails). */
 static bool _pick_magnetic(job_record_t *job_ptr, bitstr_t *chosen)
 {
-	list_t *queue = job_magnetic_queue(job_ptr);
+	list_t *queue;
 	list_itr_t *iter;
 	job_queue_rec_t *rec;
 	bool pointed = false;
 
-	if (!queue)
+	job_resv_clear_magnetic_flag(job_ptr);	/* a stale pointing */
+	if (!(queue = job_magnetic_queue(job_ptr)))
 		return false;
-	job_resv_clear_magnetic_flag(job_ptr);
 	iter = list_iterator_create(queue);
 	while ((rec = list_next(iter))) {
 		if (rec->resv_ptr && rec->resv_ptr->node_bitmap &&

@@ -134,9 +134,9 @@ extern list_t *job_magnetic_queue(job_record_t *job_ptr)
 	 * the magnetic ones is safe, and it keeps a cycle without any from
 	 * building a list per pending job. */
 	if (!resv_list || !get_magnetic_resv_count() || !job_ptr->part_ptr ||
-	    job_ptr->resv_list || job_ptr->het_job_id ||
-	    (job_ptr->resv_name && !(job_ptr->bit_flags & JOB_MAGNETIC)))
-		return NULL;
+	    job_ptr->resv_list || job_ptr->het_job_id || job_ptr->resv_name)
+		return NULL;	/* (22.05 logs a "security violation" per
+				 * denied reservation when resv_name is set) */
 	queue = list_create(xfree_ptr);
 	req.job_queue = queue;
 	job_resv_append_magnetic(&req);

@@ -27,8 +27,8 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 /*
  * The MAGNETIC reservations job_ptr may use without asking for one, as Slurm's
  * own queue lists them: job_queue_rec_t records (resv_ptr set), or NULL when
- * there are none or the job asked for a reservation. Free with FREE_NULL_LIST.
- * Locks: as job_request.
+ * there are none or the job has a reservation (asked for or pointed at).
+ * Free with FREE_NULL_LIST. Locks: as job_request.
  */
 extern list_t *job_magnetic_queue(job_record_t *job_ptr);
 
