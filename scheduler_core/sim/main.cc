@@ -137,7 +137,8 @@ int RunStaticCommand(const std::vector<std::string>& pod_files, const std::strin
   }
   bar.Show(1, "done");
   bar.Done();
-  absl::Status status = sim::WriteStaticReport(out, runs, reference);
+  const sim::StaticInputs inputs{node_file, pod_files, reference_file, tie_break, max_load};
+  absl::Status status = sim::WriteStaticReport(out, runs, reference, inputs);
   if (!status.ok()) return Fail(status);
   // The 100 % column on stdout, for a quick look.
   std::map<std::pair<std::string, std::string>, std::vector<double>> at100;

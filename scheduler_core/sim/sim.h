@@ -254,8 +254,16 @@ std::string ReferenceLabel(std::string_view preset);
 double Median(std::vector<double> values);
 double Percentile(std::vector<double> values, double p);
 
+// What a static run was given, written on the report's page.
+struct StaticInputs {
+  std::string node_file;
+  std::vector<std::string> pod_files;
+  std::string reference_file;  // empty: none
+  std::string tie_break = "name";
+  double max_load = 1.3;
+};
 absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticRun>& runs,
-                               const Reference& reference);
+                               const Reference& reference, const StaticInputs& inputs = {});
 absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload,
                                 const DynamicOptions& options,
                                 const std::vector<DynamicResult>& results);
