@@ -27,6 +27,8 @@ packages=(
   procps psmisc iproute2 util-linux python3 curl
   # /metrics in accelpackd; Prometheus for its end-to-end test (run directly, no systemd)
   libcpp-httplib-dev prometheus
+  # the simulator's LP lower bound (accelpack-sim bound; optional at build time)
+  libglpk-dev
 )
 
 missing=()

@@ -248,7 +248,7 @@ Reference ReferenceFrom(const std::vector<ReferenceRow>& rows) {
 }
 
 absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticRun>& runs,
-                               const Reference& reference) {
+                               const Reference& reference, const StaticInputs& inputs) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(Cat(dir, ": ", ec.message()));
@@ -298,13 +298,19 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
   std::vector<std::string> seed_names;
   for (uint64_t seed : seeds) seed_names.push_back(std::to_string(seed));
   std::string body = fmt::format(
-      "<p>FGD protocol (ATC'23): the pod list tuned to 1.3x the cluster's GPUs as the "
+      "<p>FGD protocol (ATC'23): the pod list tuned to {:g}x the cluster's GPUs as the "
       "artifact does (every pod once, then random removals or draws), shuffled, placed one by "
       "one, none leaving. Medians over seeds {}; <i>published</i> is the paper artifact's "
       "median (fgd_reference_unallocated.csv). <span class='miss'>Red</span>: more than 1 "
       "point from the published median. Fragmentation rate and amount (GPUs) at 100 % use "
-      "the workload's typical shapes.</p>",
-      Escape(Join(seed_names, ", ")));
+      "the workload's typical shapes.</p>"
+      "<p>Inputs: nodes {}; pods {}; published medians {}. Baselines' order among equal "
+      "scores (tie-break): {}.</p>",
+      inputs.max_load, Escape(Join(seed_names, ", ")),
+      Escape(inputs.node_file.empty() ? "(not given)" : inputs.node_file),
+      Escape(inputs.pod_files.empty() ? "(not given)" : Join(inputs.pod_files, ", ")),
+      Escape(inputs.reference_file.empty() ? "none" : inputs.reference_file),
+      Escape(inputs.tie_break));
   json["summary"] = nlohmann::json::array();
   for (const std::string& workload : workloads) {
     std::set<double> loads;

@@ -100,6 +100,28 @@ struct StaticRun {
 std::vector<size_t> DrawTasks(const std::vector<OpenbPod>& pods, int64_t capacity_milli,
                               double max_load, uint64_t seed);
 
+// The first of the drawn tasks (DrawTasks up to options.max_load) whose GPU requests
+// reach `load` x the nodes' GPUs: what has arrived when the protocol reports `load`.
+std::vector<size_t> ArrivedTasks(const std::vector<OpenbNode>& nodes,
+                                 const std::vector<OpenbPod>& pods, uint64_t seed, double load,
+                                 double max_load);
+
+// A lower bound on the unallocated GPU % any policy reaches with the tasks arrived at
+// `load` (same draw, same seed): the LP relaxation, aggregated by node type x task
+// shape, of placing as much GPU request as the nodes' GPUs, CPUs and memory hold,
+// with at most as many tasks of a shape per node type as fit on its empty nodes. Every
+// placement a policy makes is a feasible point, so the optimum bounds them all. Needs
+// GLPK (libglpk-dev); without it: Unimplemented.
+struct LowerBound {
+  double unallocated_pct = 0;
+  int64_t tasks = 0;
+  int shapes = 0;
+  int node_types = 0;
+};
+absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& nodes,
+                                                 const std::vector<OpenbPod>& pods, uint64_t seed,
+                                                 double load = 1.0, double max_load = 1.3);
+
 // The workload's typical task shapes (FGD's distribution) with lowercased types.
 policy::ShapeTable ShapesOf(const std::vector<OpenbPod>& pods);
 
@@ -232,8 +254,16 @@ std::string ReferenceLabel(std::string_view preset);
 double Median(std::vector<double> values);
 double Percentile(std::vector<double> values, double p);
 
+// What a static run was given, written on the report's page.
+struct StaticInputs {
+  std::string node_file;
+  std::vector<std::string> pod_files;
+  std::string reference_file;  // empty: none
+  std::string tie_break = "name";
+  double max_load = 1.3;
+};
 absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticRun>& runs,
-                               const Reference& reference);
+                               const Reference& reference, const StaticInputs& inputs = {});
 absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload,
                                 const DynamicOptions& options,
                                 const std::vector<DynamicResult>& results);

@@ -125,6 +125,23 @@ std::vector<size_t> DrawTasks(const std::vector<OpenbPod>& pods, int64_t capacit
   return tasks;
 }
 
+std::vector<size_t> ArrivedTasks(const std::vector<OpenbNode>& nodes,
+                                 const std::vector<OpenbPod>& pods, uint64_t seed, double load,
+                                 double max_load) {
+  int64_t capacity = 0;
+  for (const OpenbNode& node : nodes) capacity += int64_t{node.gpus} * model::kMilliPerDevice;
+  std::vector<size_t> tasks = DrawTasks(pods, capacity, max_load, seed);
+  // As RunStatic records a load: after the task that brings the arrived requests to it.
+  int64_t arrived = 0;
+  size_t count = 0;
+  while (count < tasks.size() &&
+         static_cast<double>(arrived) < load * static_cast<double>(capacity) - 1e-9) {
+    arrived += RequestMilli(pods[tasks[count++]]);
+  }
+  tasks.resize(count);
+  return tasks;
+}
+
 policy::ShapeTable ShapesOf(const std::vector<OpenbPod>& pods) {
   std::vector<policy::TaskShape> counted;
   counted.reserve(pods.size());

@@ -573,5 +573,25 @@ TEST(CiSlice, DefaultPodListNearPublished) {
   }
 }
 
+// Two nodes of 4 GPUs and 8 CPUs; four tasks of 2 GPUs and 5 CPUs arrive (8 of 8
+// GPUs requested, so the draw keeps all four). One node holds one task (CPUs), so at
+// most 2 tasks = 4 of 8 GPUs: at least 50 % unallocated, though the totals (20 of 16
+// CPUs, 8 of 8 GPUs) alone would allow 3.2 tasks. Pinned to a model no node has:
+// nothing fits, 100 %.
+TEST(LowerBound, PerNodeFitAndModels) {
+  const std::vector<OpenbNode> nodes = {{"a", 8000, 65536, 4, "T4"}, {"b", 8000, 65536, 4, "T4"}};
+  const std::vector<OpenbPod> pods(4, OpenbPod{"p", 5000, 1024, 2, 1000, {}, ""});
+  auto bound = UnallocatedLowerBound(nodes, pods, 1, 1.0, 1.0);
+  if (bound.status().code() == absl::StatusCode::kUnimplemented) GTEST_SKIP() << "no GLPK";
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  EXPECT_EQ(bound->tasks, 4);
+  EXPECT_NEAR(bound->unallocated_pct, 50.0, 1e-9);
+  const std::vector<OpenbPod> pinned(4, OpenbPod{"p", 1000, 1024, 2, 1000, {"V100M16"}, ""});
+  EXPECT_NEAR(UnallocatedLowerBound(nodes, pinned, 1, 1.0, 1.0)->unallocated_pct, 100.0, 1e-9);
+  // Half-GPU tasks with room for all: nothing is left unallocated.
+  const std::vector<OpenbPod> halves(16, OpenbPod{"h", 500, 1024, 1, 500, {"t4"}, ""});
+  EXPECT_NEAR(UnallocatedLowerBound(nodes, halves, 1, 1.0, 1.0)->unallocated_pct, 0.0, 1e-9);
+}
+
 }  // namespace
 }  // namespace accelpack::sim
