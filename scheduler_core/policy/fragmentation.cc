@@ -156,6 +156,7 @@ class KindPressure final : public engine::Scorer {
  public:
   explicit KindPressure(ShapeTable shapes) : shapes_(std::move(shapes)) {}
   std::string_view name() const override { return "kind_pressure"; }
+  bool ReadsCpusOrMemory() const override { return false; }
   double Score(const engine::Job&, const engine::Candidate& candidate,
                const engine::ClusterState& state) const override {
     if (candidate.pool < 0 || shapes_.empty()) return 100;
