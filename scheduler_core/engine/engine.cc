@@ -5,6 +5,7 @@
 #include <ctime>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <unordered_map>
 
 #include "common/strings.h"
@@ -77,24 +78,31 @@ struct ScoredNode {
 // The engine caches in two levels, so that jobs differing only in CPUs and memory
 // (every job may ask its own --mem) share the expensive part:
 //  - per *coarse* shape (everything but CPUs and memory): the verdicts of filters
-//    that read neither, and each node's device candidates (the topology search),
-//    until the node changes;
+//    that read neither, and each node's device candidates (the topology search)
+//    with the scores of scorers that read neither, until the node changes;
 //  - per *fine* shape (coarse + CPUs + memory): the remaining filters' verdicts and
 //    the scores, per eligible node until it changes.
-// Verdicts keep the pipeline's filter order, so reasons are the same as without caching.
+// Verdicts keep the pipeline's filter order and scores are summed in the pipeline's
+// scorer order, so reasons and placements are the same as without caching.
+// The static verdicts of both levels (a ShapeBook) hold on every state of a cycle,
+// so the cycle's state, its horizon and the reservation look-aheads share them.
 
 // Which filters of a stage read CPUs or memory, by position in the pipeline.
 struct StageFilters {
   std::vector<const Filter*> filters;
-  std::vector<bool> reads_cpus_or_memory;
+  std::vector<char> reads_cpus_or_memory;  // per filter (not vector<bool>: read per node)
+  std::vector<int> readers;                // positions of the filters that read them
+  std::vector<int> non_readers;            // and of the others
   bool any_reads = false;
 
   StageFilters(const Pipeline& pipeline, FilterStage stage) {
     for (const auto& filter : pipeline.filters) {
       if (filter->stage() != stage) continue;
+      const bool reads = filter->ReadsCpusOrMemory();
+      (reads ? readers : non_readers).push_back(static_cast<int>(filters.size()));
       filters.push_back(filter.get());
-      reads_cpus_or_memory.push_back(filter->ReadsCpusOrMemory());
-      any_reads = any_reads || filter->ReadsCpusOrMemory();
+      reads_cpus_or_memory.push_back(reads ? 1 : 0);
+      any_reads = any_reads || reads;
     }
   }
   int size() const { return static_cast<int>(filters.size()); }
@@ -102,15 +110,20 @@ struct StageFilters {
 
 constexpr int kPassed = -1;
 
-// The first filter of `stage` that does not read CPUs or memory and rejects node n.
-int FirstCoarseRejection(const StageFilters& stage, const Job& job, int n,
-                         const ClusterState& state, std::string_view* reason) {
-  for (int f = 0; f < stage.size(); ++f) {
-    if (stage.reads_cpus_or_memory[static_cast<size_t>(f)]) continue;
+// The first filter of `stage` that reads CPUs or memory (`readers`), or neither,
+// and rejects node n.
+int FirstRejection(const StageFilters& stage, bool readers, const Job& job, int n,
+                   const ClusterState& state, std::string_view* reason) {
+  for (int f : readers ? stage.readers : stage.non_readers) {
     *reason = stage.filters[static_cast<size_t>(f)]->Reject(job, n, state);
     if (!reason->empty()) return f;
   }
   return kPassed;
+}
+
+int FirstCoarseRejection(const StageFilters& stage, const Job& job, int n,
+                         const ClusterState& state, std::string_view* reason) {
+  return FirstRejection(stage, /*readers=*/false, job, n, state, reason);
 }
 
 // The full verdict of `stage` on node n, given the coarse one: filters in pipeline
@@ -119,8 +132,8 @@ std::string_view FineRejection(const StageFilters& stage, const Job& job, int n,
                                const ClusterState& state, int coarse_rejection,
                                std::string_view coarse_reason) {
   const int last = coarse_rejection == kPassed ? stage.size() : coarse_rejection;
-  for (int f = 0; f < last; ++f) {
-    if (!stage.reads_cpus_or_memory[static_cast<size_t>(f)]) continue;
+  for (int f : stage.readers) {
+    if (f >= last) break;
     std::string_view reason = stage.filters[static_cast<size_t>(f)]->Reject(job, n, state);
     if (!reason.empty()) return reason;
   }
@@ -135,6 +148,9 @@ struct DeviceEval {
   int rejection = kPassed;  // dynamic filter index, or kPassed
   std::string_view reason;  // that filter's reason, else the device check's
   std::vector<Candidate> candidates;
+  // Per candidate, the weighted scores of the scorers that read neither CPUs nor
+  // memory, in pipeline order (cached shapes only; empty when there are none).
+  std::vector<double> coarse_terms;
 };
 
 // Fine level, per node: whether one fine shape fits, and its best candidate. Kept
@@ -159,6 +175,7 @@ class Meter {
     if (budget_ == nullptr || stopped_) return stopped_;
     if (budget_->max_node_evaluations > 0 && spent_ >= budget_->max_node_evaluations) {
       stopped_ = true;
+      over_budget_ = true;
       why_ = "the cycle's work budget ran out";
     } else if (budget_->cancelled && spent_ >= next_poll_) {
       next_poll_ = spent_ + kPollEvery;
@@ -170,6 +187,7 @@ class Meter {
     return stopped_;
   }
   std::string_view why() const { return why_; }
+  bool over_budget() const { return over_budget_; }
 
  private:
   static constexpr uint64_t kPollEvery = 1 << 14;
@@ -177,23 +195,42 @@ class Meter {
   uint64_t spent_ = 0;
   uint64_t next_poll_ = 0;
   bool stopped_ = false;
+  bool over_budget_ = false;
   std::string_view why_;
 };
+
+struct FineVerdict;
 
 // The static verdict of one coarse shape: nodes every filter that reads neither
 // CPUs nor memory lets through (or that a CPU/memory filter earlier in the
 // pipeline may reject first), in name order.
-struct CoarseShape {
-  explicit CoarseShape(const model::PendingJob& request) : names(request) {}
+struct CoarseStatic {
+  explicit CoarseStatic(const model::PendingJob& request) : names(request) {}
   JobNameSets names;
   std::vector<int> nodes;      // in name order
   std::vector<int> rejection;  // per entry of `nodes`: static filter index or kPassed
   std::vector<std::string_view> rejection_reason;
-  ReasonTally rejected;  // nodes rejected for sure, before any CPU/memory filter
-  // Device evaluations per entry of `nodes`, on the cache's own state.
+  ReasonTally rejected;               // nodes rejected for sure, before any CPU/memory filter
+  std::vector<int32_t> slot_of_node;  // per node: its entry in `nodes`, or -1
+  // Fine verdicts by what the filters reading CPUs or memory say per node class
+  // (first rejecting filter and its reason): most fine shapes share one.
+  std::map<std::vector<std::pair<int, std::string_view>>, std::shared_ptr<const FineVerdict>>
+      fine_verdicts;
+};
+
+// A coarse shape on one state: device evaluations per entry of the static `nodes`.
+struct CoarseShape {
+  const CoarseStatic* statics = nullptr;
   std::vector<DeviceEval> device_evals;
   bool cached = false;
-  std::vector<int32_t> slot_of_node;  // per node: its entry in `nodes`, or -1
+  // The entries of the static `nodes` whose device evaluation passes (the others
+  // reject every fine shape of this coarse one), caught up with the state's changes
+  // up to `seen_changes`: a new fine shape scores only these. May hold entries that
+  // stopped passing (`listed` marks what it holds); they are checked where used.
+  std::vector<int32_t> passing;
+  std::vector<char> listed;
+  bool indexed = false;
+  size_t seen_changes = 0;
 };
 
 // The static verdict of one fine shape: eligible nodes and why the others are not.
@@ -217,12 +254,27 @@ struct RanksBelow {
   }
 };
 
-struct FineShape {
-  CoarseShape* coarse = nullptr;
+// The static verdict of one fine shape, shared by the fine shapes of a coarse one
+// that the filters reading CPUs or memory treat alike on every node class.
+struct FineVerdict {
   Eligibility eligibility;
+  std::vector<int32_t> slot_of_coarse;  // per entry of the coarse nodes: eligible slot or -1
+};
+
+struct FineStatic {
+  const CoarseStatic* coarse = nullptr;
+  std::shared_ptr<const FineVerdict> verdict;
+  const Eligibility& eligibility() const { return verdict->eligibility; }
+  const std::vector<int32_t>& slot_of_coarse() const { return verdict->slot_of_coarse; }
+};
+
+// A fine shape on one state.
+struct FineShape {
+  const FineStatic* statics = nullptr;
+  CoarseShape* coarse = nullptr;
+  const Eligibility& eligibility() const { return statics->eligibility(); }
   std::vector<NodeEval> evals;  // per eligible node, when cached
   bool cached = false;
-  std::vector<int32_t> slot_of_coarse;  // per entry of the coarse nodes: eligible slot or -1
   // The fitting nodes as a heap (entries of changed nodes go stale and are dropped
   // when they surface), caught up with the state's changes up to `seen_changes`: a
   // single-node job costs the nodes that changed since, not a pass over all.
@@ -245,7 +297,7 @@ class Evaluator {
     if (shape_.cached) {
       const NodeEval& eval = shape_.evals[slot];
       if (eval.best != NodeEval::kUnset &&
-          eval.version == cache_state_.version(shape_.eligibility.nodes[slot])) {
+          eval.version == cache_state_.version(shape_.eligibility().nodes[slot])) {
         return eval;
       }
     }
@@ -257,47 +309,41 @@ class Evaluator {
   // The best node for a single-node job through the shape's ranking (cached shapes
   // only): its slot, or -1 when none fits (and holds allow).
   int BestRanked(const Job& job, const Holds* holds);
+  // The eligible slots whose devices may host the job now, in slot order (cached
+  // shapes only); every other eligible node rejects it.
+  std::vector<int32_t> DevicePassingSlots(const Job& job);
   const FineShape& shape() const { return shape_; }
 
  private:
   const DeviceEval& Devices(const Job& job, size_t slot);
+  const DeviceEval& DevicesAt(const Job& job, size_t coarse_slot, int n);
+  double ScoreOf(const Job& job, const DeviceEval& devices, size_t c);
   const NodeEval& Refresh(const Job& job, size_t slot);
   ShapeCache& cache_;
   const ClusterState& cache_state_;
   FineShape& shape_;
 };
 
-// Per job shape: where it may run and each node's evaluation until that node
-// changes, bounded in memory (beyond the bound, shapes are evaluated uncached).
-class ShapeCache {
+// The static verdicts of job shapes, the same on every state of one cycle (static
+// filters read only configuration): where each shape may run and why not elsewhere.
+class ShapeBook {
  public:
-  static constexpr size_t kMaxCachedDeviceEvals = size_t{1} << 19;
-  static constexpr size_t kMaxCachedNodeEvals = size_t{1} << 21;
-
-  // `cycle`: the PreScore results every job evaluated here sees (null: none), so
-  // that the scores cached here all come from one cycle's.
-  ShapeCache(const ClusterState& state, const Pipeline& pipeline, Meter* meter,
-             const CycleState* cycle)
+  // `cycle`: the PreScore results every job evaluated through this book sees (null:
+  // none), so that the scores cached beside it all come from one cycle's.
+  ShapeBook(const ClusterState& state, const Pipeline& pipeline, Meter* meter,
+            const CycleState* cycle)
       : state_(state),
-        pipeline_(pipeline),
         cycle_(cycle),
         static_filters_(pipeline, FilterStage::kStatic),
-        dynamic_filters_(pipeline, FilterStage::kDynamic),
-        cacheable_(PipelineIsCacheable(pipeline)),
+        node_class_(NodeClasses(static_filters_, state, &class_count_)),
         meter_(meter) {}
 
-  const ClusterState& state() const { return state_; }
-  const Pipeline& pipeline() const { return pipeline_; }
-  const StageFilters& dynamic_filters() const { return dynamic_filters_; }
-  Meter* meter() { return meter_; }
-
   // The fine shape of `job`; sets job.names for the filters, job.cycle for the scorers.
-  FineShape& For(Job& job) {
+  const FineStatic& For(Job& job) {
     job.cycle = cycle_;
-    std::string coarse_key = CoarseShapeKey(*job);
-    auto [coarse_it, coarse_new] = coarse_.try_emplace(coarse_key);
+    auto [coarse_it, coarse_new] = coarse_.try_emplace(CoarseShapeKey(*job));
     if (coarse_new) coarse_it->second = MakeCoarse(job);
-    CoarseShape& coarse = *coarse_it->second;
+    CoarseStatic& coarse = *coarse_it->second;
     job.names = &coarse.names;
     auto [fine_it, fine_new] =
         fine_.try_emplace(FineKey{&coarse, job->cpus_per_node, job->memory_per_node_mib});
@@ -305,21 +351,34 @@ class ShapeCache {
     return *fine_it->second;
   }
 
-  // Spare scratch slots for shapes evaluated uncached.
-  DeviceEval& device_scratch() { return device_scratch_; }
-  NodeEval& node_scratch() { return node_scratch_; }
-  bool cacheable() const { return cacheable_; }
-
  private:
-  static bool PipelineIsCacheable(const Pipeline& pipeline) {
-    return std::all_of(pipeline.filters.begin(), pipeline.filters.end(),
-                       [](const auto& f) { return f->DependsOnlyOnShape(); }) &&
-           std::all_of(pipeline.scorers.begin(), pipeline.scorers.end(),
-                       [](const auto& s) { return s.scorer->DependsOnlyOnShape(); });
+  // Static filters that read CPUs or memory may say which nodes they cannot tell
+  // apart (Filter::NodeKey: e.g. nodes of one size); nodes alike for all of them
+  // share a class, asked once per fine shape. Empty when some filter cannot say.
+  static std::vector<int32_t> NodeClasses(const StageFilters& filters, const ClusterState& state,
+                                          int* class_count) {
+    *class_count = 0;
+    if (!filters.any_reads) return {};
+    std::unordered_map<std::string, int32_t> classes;
+    std::vector<int32_t> node_class(static_cast<size_t>(state.node_count()));
+    for (int n = 0; n < state.node_count(); ++n) {
+      std::string key;
+      for (int f = 0; f < filters.size(); ++f) {
+        if (!filters.reads_cpus_or_memory[static_cast<size_t>(f)]) continue;
+        std::optional<std::string> part =
+            filters.filters[static_cast<size_t>(f)]->NodeKey(n, state);
+        if (!part) return {};
+        key += Cat(part->size(), ":", *part, "|");  // length-prefixed: no two joins alike
+      }
+      node_class[static_cast<size_t>(n)] =
+          classes.try_emplace(std::move(key), static_cast<int32_t>(classes.size())).first->second;
+    }
+    *class_count = static_cast<int>(classes.size());
+    return node_class;
   }
 
-  std::unique_ptr<CoarseShape> MakeCoarse(Job& job) {
-    auto coarse = std::make_unique<CoarseShape>(*job);
+  std::unique_ptr<CoarseStatic> MakeCoarse(Job& job) {
+    auto coarse = std::make_unique<CoarseStatic>(*job);
     job.names = &coarse->names;
     // Static filters reading CPUs or memory may reject a node before the first
     // coarse rejection; such nodes stay listed so the fine level can ask them.
@@ -346,48 +405,73 @@ class ShapeCache {
     for (size_t slot = 0; slot < coarse->nodes.size(); ++slot) {
       coarse->slot_of_node[static_cast<size_t>(coarse->nodes[slot])] = static_cast<int32_t>(slot);
     }
-    const size_t slots = coarse->nodes.size();
-    coarse->cached = cacheable_ && device_evals_ + slots <= kMaxCachedDeviceEvals;
-    if (coarse->cached) {
-      device_evals_ += slots;
-      coarse->device_evals.resize(slots);
-    }
     return coarse;
   }
 
-  std::unique_ptr<FineShape> MakeFine(const Job& job, CoarseShape& coarse) {
-    auto fine = std::make_unique<FineShape>();
+  // The static verdict on the coarse node at `slot`: the first filter in pipeline
+  // order that rejects it. `by_class`: what the filters reading CPUs or memory say
+  // per node class (the first of them to reject and why), when the nodes have classes.
+  std::string_view FineStaticRejection(
+      const Job& job, const CoarseStatic& coarse, size_t slot,
+      const std::vector<std::pair<int, std::string_view>>& by_class) const {
+    const int n = coarse.nodes[slot];
+    const int coarse_rejection = coarse.rejection[slot];
+    const std::string_view coarse_reason = coarse.rejection_reason[slot];
+    if (!static_filters_.any_reads) return coarse_reason;
+    if (by_class.empty()) {
+      return FineRejection(static_filters_, job, n, state_, coarse_rejection, coarse_reason);
+    }
+    // The first reader rejecting the node's class decides when it comes before
+    // the first coarse rejection.
+    const auto& [reader, reader_reason] =
+        by_class[static_cast<size_t>(node_class_[static_cast<size_t>(n)])];
+    if (reader != kPassed && (coarse_rejection == kPassed || reader < coarse_rejection)) {
+      return reader_reason;
+    }
+    return coarse_rejection == kPassed ? std::string_view() : coarse_reason;
+  }
+
+  std::unique_ptr<FineStatic> MakeFine(const Job& job, CoarseStatic& coarse) {
+    auto fine = std::make_unique<FineStatic>();
     fine->coarse = &coarse;
-    Eligibility& eligibility = fine->eligibility;
+    // With node classes, the readers are asked once per class present in the coarse
+    // shape; a verdict seen before is shared.
+    std::vector<std::pair<int, std::string_view>> by_class;
+    std::shared_ptr<const FineVerdict>* shared = nullptr;
+    if (static_filters_.any_reads && !node_class_.empty()) {
+      by_class.assign(static_cast<size_t>(class_count_), {kUnasked, {}});
+      for (int n : coarse.nodes) {
+        auto& [reader, reason] = by_class[static_cast<size_t>(node_class_[static_cast<size_t>(n)])];
+        if (reader == kUnasked) {
+          reader = FirstRejection(static_filters_, /*readers=*/true, job, n, state_, &reason);
+        }
+      }
+      if (meter_ != nullptr) meter_->Spend(static_cast<uint64_t>(class_count_));
+      shared = &coarse.fine_verdicts[by_class];
+      if (*shared != nullptr) {
+        fine->verdict = *shared;
+        return fine;
+      }
+    }
+    auto verdict = std::make_shared<FineVerdict>();
+    Eligibility& eligibility = verdict->eligibility;
     eligibility.rejected = coarse.rejected;
+    eligibility.nodes.reserve(coarse.nodes.size());
+    eligibility.coarse_slot.reserve(coarse.nodes.size());
+    verdict->slot_of_coarse.assign(coarse.nodes.size(), -1);
     for (size_t slot = 0; slot < coarse.nodes.size(); ++slot) {
-      const int n = coarse.nodes[slot];
-      const std::string_view reason =
-          static_filters_.any_reads
-              ? FineRejection(static_filters_, job, n, state_, coarse.rejection[slot],
-                              coarse.rejection_reason[slot])
-              : coarse.rejection_reason[slot];
+      const std::string_view reason = FineStaticRejection(job, coarse, slot, by_class);
       if (reason.empty()) {
-        eligibility.nodes.push_back(n);
+        verdict->slot_of_coarse[slot] = static_cast<int32_t>(eligibility.nodes.size());
+        eligibility.nodes.push_back(coarse.nodes[slot]);
         eligibility.coarse_slot.push_back(static_cast<int>(slot));
       } else {
         eligibility.rejected.Add(reason);
       }
     }
     if (meter_ != nullptr) meter_->Spend(coarse.nodes.size());
-    fine->slot_of_coarse.assign(coarse.nodes.size(), -1);
-    for (size_t slot = 0; slot < eligibility.coarse_slot.size(); ++slot) {
-      fine->slot_of_coarse[static_cast<size_t>(eligibility.coarse_slot[slot])] =
-          static_cast<int32_t>(slot);
-    }
-    const size_t slots = eligibility.nodes.size();
-    // A fine shape caches only on top of a cached coarse one: its verdicts index
-    // the coarse level's candidates.
-    fine->cached = coarse.cached && node_evals_ + slots <= kMaxCachedNodeEvals;
-    if (fine->cached) {
-      node_evals_ += slots;
-      fine->evals.resize(slots);
-    }
+    fine->verdict = std::move(verdict);
+    if (shared != nullptr) *shared = fine->verdict;
     return fine;
   }
 
@@ -410,19 +494,17 @@ class ShapeCache {
     return key;
   }
 
+  static constexpr int kUnasked = -2;
   const ClusterState& state_;
-  const Pipeline& pipeline_;
   const CycleState* cycle_;
   StageFilters static_filters_;
-  StageFilters dynamic_filters_;
-  bool cacheable_;
+  int class_count_ = 0;
+  std::vector<int32_t> node_class_;  // per node, when every static reader has keys
   Meter* meter_;
-  size_t device_evals_ = 0;
-  size_t node_evals_ = 0;
-  std::unordered_map<std::string, std::unique_ptr<CoarseShape>> coarse_;
+  std::unordered_map<std::string, std::unique_ptr<CoarseStatic>> coarse_;
   // A fine shape: its coarse shape plus the CPUs and memory.
   struct FineKey {
-    const CoarseShape* coarse;
+    const CoarseStatic* coarse;
     int cpus;
     int64_t memory_mib;
     bool operator==(const FineKey&) const = default;
@@ -434,34 +516,160 @@ class ShapeCache {
       return hash * 1000003u ^ std::hash<int64_t>{}(key.memory_mib);
     }
   };
-  std::unordered_map<FineKey, std::unique_ptr<FineShape>, FineKeyHash> fine_;
+  std::unordered_map<FineKey, std::unique_ptr<FineStatic>, FineKeyHash> fine_;
+};
+
+// Per job shape on one state: each node's evaluation until that node changes,
+// bounded in memory (beyond the bound, shapes are evaluated uncached).
+class ShapeCache {
+ public:
+  static constexpr size_t kMaxCachedDeviceEvals = size_t{1} << 19;
+  static constexpr size_t kMaxCachedNodeEvals = size_t{1} << 21;
+
+  ShapeCache(const ClusterState& state, const Pipeline& pipeline, ShapeBook& book, Meter* meter)
+      : state_(state),
+        pipeline_(pipeline),
+        book_(book),
+        dynamic_filters_(pipeline, FilterStage::kDynamic),
+        cacheable_(PipelineIsCacheable(pipeline)),
+        meter_(meter) {
+    for (const WeightedScorer& ws : pipeline.scorers) {
+      const bool reads = ws.scorer->ReadsCpusOrMemory();
+      scorer_reads_.push_back(reads ? 1 : 0);
+      if (!reads) ++coarse_scorers_;
+    }
+  }
+
+  const ClusterState& state() const { return state_; }
+  const Pipeline& pipeline() const { return pipeline_; }
+  const StageFilters& dynamic_filters() const { return dynamic_filters_; }
+  Meter* meter() { return meter_; }
+  // Per pipeline scorer: whether it reads CPUs or memory (else scored per coarse shape).
+  const std::vector<char>& scorer_reads() const { return scorer_reads_; }
+  size_t coarse_scorers() const { return coarse_scorers_; }
+
+  // The fine shape of `job`; sets job.names for the filters.
+  FineShape& For(Job& job) { return For(book_.For(job)); }
+  // The fine shape of a job whose names are set (by ShapeBook::For).
+  FineShape& For(const FineStatic& statics) {
+    auto [coarse_it, coarse_new] = coarse_.try_emplace(statics.coarse);
+    if (coarse_new) coarse_it->second = MakeCoarse(*statics.coarse);
+    auto [fine_it, fine_new] = fine_.try_emplace(&statics);
+    if (fine_new) fine_it->second = MakeFine(statics, *coarse_it->second);
+    return *fine_it->second;
+  }
+
+  // Spare scratch slots for shapes evaluated uncached.
+  DeviceEval& device_scratch() { return device_scratch_; }
+  NodeEval& node_scratch() { return node_scratch_; }
+
+ private:
+  static bool PipelineIsCacheable(const Pipeline& pipeline) {
+    return std::all_of(pipeline.filters.begin(), pipeline.filters.end(),
+                       [](const auto& f) { return f->DependsOnlyOnShape(); }) &&
+           std::all_of(pipeline.scorers.begin(), pipeline.scorers.end(),
+                       [](const auto& s) { return s.scorer->DependsOnlyOnShape(); });
+  }
+
+  std::unique_ptr<CoarseShape> MakeCoarse(const CoarseStatic& statics) {
+    auto coarse = std::make_unique<CoarseShape>();
+    coarse->statics = &statics;
+    const size_t slots = statics.nodes.size();
+    coarse->cached = cacheable_ && device_evals_ + slots <= kMaxCachedDeviceEvals;
+    if (coarse->cached) {
+      device_evals_ += slots;
+      coarse->device_evals.resize(slots);
+    }
+    return coarse;
+  }
+
+  std::unique_ptr<FineShape> MakeFine(const FineStatic& statics, CoarseShape& coarse) {
+    auto fine = std::make_unique<FineShape>();
+    fine->statics = &statics;
+    fine->coarse = &coarse;
+    const size_t slots = statics.eligibility().nodes.size();
+    // A fine shape caches only on top of a cached coarse one: its verdicts index
+    // the coarse level's candidates.
+    fine->cached = coarse.cached && node_evals_ + slots <= kMaxCachedNodeEvals;
+    if (fine->cached) {
+      node_evals_ += slots;
+      fine->evals.resize(slots);
+    }
+    return fine;
+  }
+
+  const ClusterState& state_;
+  const Pipeline& pipeline_;
+  ShapeBook& book_;
+  StageFilters dynamic_filters_;
+  bool cacheable_;
+  Meter* meter_;
+  std::vector<char> scorer_reads_;
+  size_t coarse_scorers_ = 0;
+  size_t device_evals_ = 0;
+  size_t node_evals_ = 0;
+  std::unordered_map<const CoarseStatic*, std::unique_ptr<CoarseShape>> coarse_;
+  std::unordered_map<const FineStatic*, std::unique_ptr<FineShape>> fine_;
   DeviceEval device_scratch_;
   NodeEval node_scratch_;
 };
 
 const DeviceEval& Evaluator::Devices(const Job& job, size_t slot) {
+  return DevicesAt(job, static_cast<size_t>(shape_.eligibility().coarse_slot[slot]),
+                   shape_.eligibility().nodes[slot]);
+}
+
+const DeviceEval& Evaluator::DevicesAt(const Job& job, size_t coarse_slot, int n) {
   CoarseShape& coarse = *shape_.coarse;
-  const size_t coarse_slot = static_cast<size_t>(shape_.eligibility.coarse_slot[slot]);
-  const int n = shape_.eligibility.nodes[slot];
   const ClusterState& state = cache_.state();
   DeviceEval& eval = coarse.cached ? coarse.device_evals[coarse_slot] : cache_.device_scratch();
   if (coarse.cached && eval.valid && eval.version == state.version(n)) return eval;
   eval.valid = true;
   eval.version = state.version(n);
   eval.candidates.clear();
+  eval.coarse_terms.clear();
   eval.rejection = FirstCoarseRejection(cache_.dynamic_filters(), job, n, state, &eval.reason);
   if (eval.rejection == kPassed) {
     eval.reason = {};
     eval.candidates = DeviceCandidates(job, n, state, &eval.reason);
   }
+  // Shared by every fine shape of this coarse one, so scored once per node change.
+  if (coarse.cached && cache_.coarse_scorers() > 0) {
+    const auto& scorers = cache_.pipeline().scorers;
+    for (const Candidate& candidate : eval.candidates) {
+      for (size_t s = 0; s < scorers.size(); ++s) {
+        if (cache_.scorer_reads()[s]) continue;
+        eval.coarse_terms.push_back(scorers[s].weight *
+                                    scorers[s].scorer->Score(job, candidate, state));
+      }
+    }
+  }
   return eval;
+}
+
+// The weighted score of candidate c of `devices`, the coarse scorers' terms read
+// from the cache: the same sum, in the same order, as WeightedScore.
+double Evaluator::ScoreOf(const Job& job, const DeviceEval& devices, size_t c) {
+  if (devices.coarse_terms.empty()) {
+    return WeightedScore(job, devices.candidates[c], cache_.state(), cache_.pipeline());
+  }
+  const auto& scorers = cache_.pipeline().scorers;
+  const double* term = &devices.coarse_terms[c * cache_.coarse_scorers()];
+  double total = 0;
+  for (size_t s = 0; s < scorers.size(); ++s) {
+    total += cache_.scorer_reads()[s]
+                 ? scorers[s].weight *
+                       scorers[s].scorer->Score(job, devices.candidates[c], cache_.state())
+                 : *term++;
+  }
+  return total;
 }
 
 Evaluator::Evaluator(ShapeCache& cache, FineShape& shape)
     : cache_(cache), cache_state_(cache.state()), shape_(shape) {}
 
 const NodeEval& Evaluator::Refresh(const Job& job, size_t slot) {
-  const int n = shape_.eligibility.nodes[slot];
+  const int n = shape_.eligibility().nodes[slot];
   const ClusterState& state = cache_.state();
   NodeEval& eval = shape_.cached ? shape_.evals[slot] : cache_.node_scratch();
   if (Meter* meter = cache_.meter()) meter->Spend(1);
@@ -474,7 +682,7 @@ const NodeEval& Evaluator::Refresh(const Job& job, size_t slot) {
   if (!FineRejection(cache_.dynamic_filters(), job, n, state, kPassed, {}).empty()) return eval;
   double best_score = -std::numeric_limits<double>::infinity();
   for (size_t c = 0; c < devices.candidates.size(); ++c) {
-    const double score = WeightedScore(job, devices.candidates[c], state, cache_.pipeline());
+    const double score = ScoreOf(job, devices, c);
     if (eval.best < 0 || score > best_score) {
       eval.best = static_cast<int32_t>(c);
       best_score = score;
@@ -485,7 +693,7 @@ const NodeEval& Evaluator::Refresh(const Job& job, size_t slot) {
 }
 
 std::string_view Evaluator::ReasonAt(const Job& job, size_t slot) {
-  const int n = shape_.eligibility.nodes[slot];
+  const int n = shape_.eligibility().nodes[slot];
   const DeviceEval& devices = Devices(job, slot);
   std::string_view reason =
       FineRejection(cache_.dynamic_filters(), job, n, cache_.state(), devices.rejection,
@@ -547,10 +755,53 @@ Holds MakeHolds(const model::Snapshot& snapshot, const ClusterState& state) {
   return holds;
 }
 
+std::vector<int32_t> Evaluator::DevicePassingSlots(const Job& job) {
+  CoarseShape& coarse = *shape_.coarse;
+  const CoarseStatic& statics = *coarse.statics;
+  const ClusterState& state = cache_state_;
+  auto passes = [&](size_t coarse_slot) {
+    const DeviceEval& eval = DevicesAt(job, coarse_slot, statics.nodes[coarse_slot]);
+    return eval.rejection == kPassed && !eval.candidates.empty();
+  };
+  auto list = [&](size_t coarse_slot) {
+    if (coarse.listed[coarse_slot] != 0 || !passes(coarse_slot)) return;
+    coarse.listed[coarse_slot] = 1;
+    coarse.passing.push_back(static_cast<int32_t>(coarse_slot));
+  };
+  if (!coarse.indexed) {
+    coarse.listed.assign(statics.nodes.size(), 0);
+    for (size_t coarse_slot = 0; coarse_slot < statics.nodes.size(); ++coarse_slot) {
+      list(coarse_slot);
+    }
+    coarse.indexed = true;
+  } else {
+    for (size_t i = coarse.seen_changes; i < state.change_count(); ++i) {
+      const int32_t coarse_slot = statics.slot_of_node[static_cast<size_t>(state.changed_node(i))];
+      if (coarse_slot >= 0) list(static_cast<size_t>(coarse_slot));
+    }
+  }
+  coarse.seen_changes = state.change_count();
+  // Entries that stopped passing leave; the rest, as this fine shape's slots.
+  std::vector<int32_t> slots;
+  size_t kept = 0;
+  for (const int32_t coarse_slot : coarse.passing) {
+    if (!passes(static_cast<size_t>(coarse_slot))) {
+      coarse.listed[static_cast<size_t>(coarse_slot)] = 0;
+      continue;
+    }
+    coarse.passing[kept++] = coarse_slot;
+    const int32_t slot = shape_.statics->slot_of_coarse()[static_cast<size_t>(coarse_slot)];
+    if (slot >= 0) slots.push_back(slot);
+  }
+  coarse.passing.resize(kept);
+  std::sort(slots.begin(), slots.end());
+  return slots;
+}
+
 int Evaluator::BestRanked(const Job& job, const Holds* holds) {
   FineShape& shape = shape_;
   const ClusterState& state = cache_state_;
-  const auto& nodes = shape.eligibility.nodes;
+  const auto& nodes = shape.eligibility().nodes;
   auto push = [&](size_t slot, bool keep_heap) {
     const NodeEval& eval = Get(job, slot);
     if (!eval.fits()) return;
@@ -561,32 +812,34 @@ int Evaluator::BestRanked(const Job& job, const Holds* holds) {
   if (shape.ranked && shape.ranking.size() > 2 * nodes.size() + 64) shape.ranked = false;
   if (!shape.ranked) {
     shape.ranking.clear();
-    for (size_t slot = 0; slot < nodes.size(); ++slot) push(slot, false);
+    for (int32_t slot : DevicePassingSlots(job)) push(static_cast<size_t>(slot), false);
     std::make_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow{});
     shape.ranked = true;
   } else {
-    const std::vector<int32_t>& coarse_slots = shape.coarse->slot_of_node;
+    const std::vector<int32_t>& coarse_slots = shape.statics->coarse->slot_of_node;
     for (size_t i = shape.seen_changes; i < state.change_count(); ++i) {
       const int32_t coarse_slot = coarse_slots[static_cast<size_t>(state.changed_node(i))];
       if (coarse_slot < 0) continue;
-      const int32_t slot = shape.slot_of_coarse[static_cast<size_t>(coarse_slot)];
+      const int32_t slot = shape.statics->slot_of_coarse()[static_cast<size_t>(coarse_slot)];
       if (slot >= 0) push(static_cast<size_t>(slot), true);
     }
   }
   shape.seen_changes = state.change_count();
-  // Drop stale entries; set aside fitting nodes the holds keep from this job.
+  // Drop stale entries; set aside fitting nodes the holds keep from this job. The
+  // best stays on top: it changes when the job starts there, and goes stale then.
   std::vector<Ranked> held;
   int best = -1;
   while (!shape.ranking.empty()) {
     const Ranked top = shape.ranking.front();
     const int n = nodes[static_cast<size_t>(top.slot)];
+    const bool stale = top.version != state.version(n);
+    if (!stale && (holds == nullptr || holds->Allows(job, n))) {
+      best = top.slot;
+      break;
+    }
     std::pop_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow{});
     shape.ranking.pop_back();
-    if (top.version != state.version(n)) continue;
-    held.push_back(top);
-    if (holds != nullptr && !holds->Allows(job, n)) continue;
-    best = top.slot;
-    break;
+    if (!stale) held.push_back(top);
   }
   for (const Ranked& entry : held) {
     shape.ranking.push_back(entry);
@@ -598,7 +851,7 @@ int Evaluator::BestRanked(const Job& job, const Holds* holds) {
 // Why each eligible node turned the job down now (only computed on failure).
 ReasonTally TallyRejections(const Job& job, Evaluator& evaluator, const Holds* holds) {
   ReasonTally rejected;
-  const auto& nodes = evaluator.shape().eligibility.nodes;
+  const auto& nodes = evaluator.shape().eligibility().nodes;
   for (size_t slot = 0; slot < nodes.size(); ++slot) {
     if (!evaluator.Get(job, slot).fits()) {
       rejected.Add(evaluator.ReasonAt(job, slot));
@@ -733,12 +986,21 @@ std::optional<JobStart> Place(const Job& job, Evaluator& evaluator, const Cluste
     return MakeStart(job, {ScoredNode{evaluator.BestOf(job, static_cast<size_t>(slot)), score}},
                      state);
   }
-  const auto& eligible = evaluator.shape().eligibility.nodes;
+  const auto& eligible = evaluator.shape().eligibility().nodes;
   size_t best_slot = 0;
   bool found = false;
   double best_score = 0;
   std::vector<ScoredNode> feasible;
-  for (size_t slot = 0; slot < eligible.size(); ++slot) {
+  // Cached, only the nodes whose devices may host the job: the others cannot.
+  std::vector<int32_t> candidate_slots;
+  if (evaluator.shape().cached) {
+    candidate_slots = evaluator.DevicePassingSlots(job);
+  } else {
+    candidate_slots.resize(eligible.size());
+    std::iota(candidate_slots.begin(), candidate_slots.end(), 0);
+  }
+  for (const int32_t candidate_slot : candidate_slots) {
+    const size_t slot = static_cast<size_t>(candidate_slot);
     if (holds != nullptr && !holds->Allows(job, eligible[slot])) continue;
     const NodeEval& eval = evaluator.Get(job, slot);
     if (!eval.fits()) continue;
@@ -793,10 +1055,11 @@ struct Ending {
 // When could `job` start if running work ended at its time limits? Releases jobs
 // in end order on a copy of the state and re-checks only the nodes each release
 // touches; nodes held by earlier reservations are off limits.
-std::optional<Reservation> PlanReservation(Job job, const Eligibility& eligibility,
+std::optional<Reservation> PlanReservation(const Job& job, const FineStatic& shape, ShapeBook& book,
                                            const ClusterState& state, const Pipeline& pipeline,
                                            const std::vector<Ending>& ends, const Holds& holds,
                                            Meter* meter) {
+  const Eligibility& eligibility = shape.eligibility();
   Holds off_limits = holds;
   off_limits.exclude_held = true;
   std::vector<bool> is_eligible(static_cast<size_t>(state.node_count()), false);
@@ -809,8 +1072,8 @@ std::optional<Reservation> PlanReservation(Job job, const Eligibility& eligibili
   if (free_eligible < job->num_nodes) return std::nullopt;
   ClusterState future = state;
   // Cached evaluations make each release cost only the nodes it touched.
-  ShapeCache cache(future, pipeline, meter, job.cycle);
-  Evaluator evaluator(cache, cache.For(job));
+  ShapeCache cache(future, pipeline, book, meter);
+  Evaluator evaluator(cache, cache.For(shape));
   size_t i = 0;
   while (i < ends.size()) {
     const int64_t at = ends[i].at;
@@ -851,7 +1114,8 @@ std::vector<Holding> HoldingsOfStart(const Job& job, const JobStart& start,
 
 struct PlacementCache::Impl {
   Impl(const ClusterState& state, const Pipeline& pipeline, const CycleState* cycle)
-      : shapes(state, pipeline, nullptr, cycle) {}
+      : book(state, pipeline, nullptr, cycle), shapes(state, pipeline, book, nullptr) {}
+  ShapeBook book;
   ShapeCache shapes;
 };
 
@@ -892,7 +1156,7 @@ std::optional<JobStart> FindPlacement(const Job& job_in, const ClusterState& sta
   auto start = Place(job, evaluator, state, nullptr, &gang_reason);
   if (!start && failure != nullptr) {
     const ReasonTally dynamic = TallyRejections(job, evaluator, nullptr);
-    *failure = DescribeFailure(job, state.node_count(), shape.eligibility, dynamic, gang_reason);
+    *failure = DescribeFailure(job, state.node_count(), shape.eligibility(), dynamic, gang_reason);
   }
   return start;
 }
@@ -925,7 +1189,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
           {model::AddTimes(running.start_time, running.time_limit_s), state.Resolve(running)});
     }
   }
-  bool ends_sorted = false;
+  size_t ends_sorted = 0;  // how many of `ends` are in order
   // The cluster once every job with a time limit has ended. Jobs started this cycle
   // end there too, so it stays the same all cycle: a job that does not fit there,
   // off the held nodes, can get no reservation, and the look-ahead is skipped.
@@ -936,10 +1200,11 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
 
   Meter meter(&budget);
   Holds holds = MakeHolds(snapshot, state);
-  ShapeCache shapes(state, pipeline, &meter, &cycle);
-  ShapeCache horizon_shapes(horizon, pipeline, &meter, &cycle);
-  auto may_fit_later = [&](Job job_copy) {
-    Evaluator at_horizon(horizon_shapes, horizon_shapes.For(job_copy));
+  ShapeBook book(state, pipeline, &meter, &cycle);
+  ShapeCache shapes(state, pipeline, book, &meter);
+  ShapeCache horizon_shapes(horizon, pipeline, book, &meter);
+  auto may_fit_later = [&](const Job& job_copy, const FineStatic& statics) {
+    Evaluator at_horizon(horizon_shapes, horizon_shapes.For(statics));
     std::string_view unused;
     holds.exclude_held = true;
     const bool fits = Place(job_copy, at_horizon, horizon, &holds, &unused).has_value();
@@ -967,7 +1232,8 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
           {job->id, PendingCode::kCycleLimit, Cat("not evaluated: ", meter.why())});
       continue;
     }
-    FineShape& shape = shapes.For(job);
+    const FineStatic& statics = book.For(job);
+    FineShape& shape = shapes.For(statics);
     Evaluator evaluator(shapes, shape);
 
     if (auto failed = failed_shapes.find(&shape);
@@ -983,23 +1249,26 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
       std::vector<Holding> holdings = HoldingsOfStart(job, *start, state);
       for (const Holding& holding : holdings) state.Take(holding);
       ends.push_back({model::AddTimes(snapshot.now, job.time_limit_s), std::move(holdings)});
-      ends_sorted = false;
       plan.starts.push_back(std::move(*start));
       continue;
     }
     const ReasonTally dynamic = TallyRejections(job, evaluator, &holds);
     PlacementFailure failure =
-        DescribeFailure(job, state.node_count(), shape.eligibility, dynamic, gang_reason);
+        DescribeFailure(job, state.node_count(), shape.eligibility(), dynamic, gang_reason);
     if (failure.code != PendingCode::kNeverFits &&
         static_cast<int>(plan.reservations.size()) < pipeline.limits.max_reservations &&
-        may_fit_later(job)) {
-      if (!ends_sorted) {
-        std::stable_sort(ends.begin(), ends.end(),
-                         [](const Ending& a, const Ending& b) { return a.at < b.at; });
-        ends_sorted = true;
+        may_fit_later(job, statics)) {
+      if (ends_sorted < ends.size()) {
+        // Sort what started since and merge it in: the same order as sorting all
+        // (both stable), without re-sorting thousands of running jobs each time.
+        const auto by_end = [](const Ending& a, const Ending& b) { return a.at < b.at; };
+        const auto middle = ends.begin() + static_cast<std::ptrdiff_t>(ends_sorted);
+        std::stable_sort(middle, ends.end(), by_end);
+        std::inplace_merge(ends.begin(), middle, ends.end(), by_end);
+        ends_sorted = ends.size();
       }
       if (auto reservation =
-              PlanReservation(job, shape.eligibility, state, pipeline, ends, holds, &meter)) {
+              PlanReservation(job, statics, book, state, pipeline, ends, holds, &meter)) {
         for (int n : reservation->nodes) {
           auto& held = holds.reserved_start[static_cast<size_t>(n)];
           held = std::min(held, reservation->planned_start);
@@ -1019,6 +1288,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
         dynamic.count(kReasonHeld) > 0 || dynamic.count(kReasonAdvancedReservation) > 0;
     failed_shapes[&shape] = Failed{job.time_limit_s, holds_mattered, std::move(failure)};
   }
+  plan.work_budget_ran_out = meter.over_budget();
   return plan;
 }
 

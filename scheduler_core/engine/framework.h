@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -134,6 +135,13 @@ class Filter {
   // False when the verdict does not read the job's CPUs or memory: the engine then
   // shares it between jobs that differ only there (every job may ask its own --mem).
   virtual bool ReadsCpusOrMemory() const { return true; }
+  // For a static filter that reads CPUs or memory: what of node n the verdict reads
+  // (e.g. its size), such that nodes with equal keys get equal verdicts for every
+  // job; the engine then asks once per key and job shape, not once per node.
+  // nullopt: no such key, asked per node.
+  virtual std::optional<std::string> NodeKey(int /*n*/, const ClusterState& /*state*/) const {
+    return std::nullopt;
+  }
 };
 
 class Scorer {
@@ -154,6 +162,9 @@ class Scorer {
   virtual std::unique_ptr<const ScorerCycleData> PreScore(const model::Snapshot&) const {
     return nullptr;
   }
+  // As Filter::ReadsCpusOrMemory: a scorer that reads neither is scored once per
+  // node change for all jobs that differ only in CPUs and memory.
+  virtual bool ReadsCpusOrMemory() const { return true; }
 };
 
 struct WeightedScorer {

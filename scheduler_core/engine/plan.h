@@ -40,6 +40,9 @@ struct Plan {
   std::vector<JobStart> starts;
   std::vector<Reservation> reservations;
   std::vector<PendingReason> pending;
+  // The cycle stopped at WorkBudget::max_node_evaluations (not by cancellation):
+  // some jobs are pending as kCycleLimit "not evaluated".
+  bool work_budget_ran_out = false;
 };
 
 }  // namespace accelpack::engine

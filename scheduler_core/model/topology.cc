@@ -1,6 +1,8 @@
 #include "model/topology.h"
 
 #include <algorithm>
+#include <map>
+#include <utility>
 
 #include "model/cluster.h"
 
@@ -58,6 +60,15 @@ std::vector<std::vector<int>> ContiguousGroups(int devices, int group_size) {
   return groups;
 }
 
+// The same few (devices, group size) pairs come up for every node of a kind: built
+// once per thread, not on every device search.
+std::span<const std::vector<int>> DefaultGroups(int devices, int group_size) {
+  thread_local std::map<std::pair<int, int>, std::vector<std::vector<int>>> built;
+  auto [it, added] = built.try_emplace({devices, group_size});
+  if (added) it->second = ContiguousGroups(devices, group_size);
+  return it->second;
+}
+
 }  // namespace
 
 int CountFreeDevices(std::span<const int> used_milli) {
@@ -84,11 +95,7 @@ std::optional<std::vector<int>> ChooseWholeDevices(const TopologyRule& rule,
   const int devices = static_cast<int>(used_milli.size());
   if (!rule.IsLegalCount(count) || count > devices) return std::nullopt;
   if (CountFreeDevices(used_milli) < count) return std::nullopt;
-  std::vector<std::vector<int>> default_groups;
-  if (groups.empty()) {
-    default_groups = ContiguousGroups(devices, std::min(rule.group_size, devices));
-    groups = default_groups;
-  }
+  if (groups.empty()) groups = DefaultGroups(devices, std::min(rule.group_size, devices));
   size_t largest = 0;
   for (const auto& group : groups) largest = std::max(largest, group.size());
   const int group_size = static_cast<int>(largest);

@@ -2,6 +2,7 @@
 // node can never host the job); dynamic ones read what is free now.
 #include <algorithm>
 
+#include "common/strings.h"
 #include "policy/plugins.h"
 
 namespace accelpack::policy {
@@ -87,6 +88,24 @@ class AcceleratorTypeFilter final : public engine::Filter {
   }
 };
 
+// Reads only each node's size, so nodes of one size are one key (a cluster has a
+// few sizes): the engine asks once per size and job shape.
+class CapacityFilter final : public engine::Filter {
+ public:
+  std::string_view name() const override { return "capacity"; }
+  FilterStage stage() const override { return FilterStage::kStatic; }
+  std::string_view Reject(const Job& job, int n, const ClusterState& state) const override {
+    const model::Node& node = state.node(n);
+    const bool fits =
+        job->cpus_per_node <= node.cpus_total && job->memory_per_node_mib <= node.memory_total_mib;
+    return fits ? std::string_view() : "node too small (CPUs or memory)";
+  }
+  std::optional<std::string> NodeKey(int n, const ClusterState& state) const override {
+    const model::Node& node = state.node(n);
+    return Cat(node.cpus_total, "/", node.memory_total_mib);
+  }
+};
+
 }  // namespace
 
 std::unique_ptr<engine::Filter> MakePartitionFilter() {
@@ -161,14 +180,7 @@ std::unique_ptr<engine::Filter> MakeAcceleratorTypeFilter() {
   return std::make_unique<AcceleratorTypeFilter>();
 }
 
-std::unique_ptr<engine::Filter> MakeCapacityFilter() {
-  return Make("capacity", FilterStage::kStatic, "node too small (CPUs or memory)",
-              Reads::kCpusOrMemory, [](const Job& job, int n, const ClusterState& state) {
-                const model::Node& node = state.node(n);
-                return job->cpus_per_node <= node.cpus_total &&
-                       job->memory_per_node_mib <= node.memory_total_mib;
-              });
-}
+std::unique_ptr<engine::Filter> MakeCapacityFilter() { return std::make_unique<CapacityFilter>(); }
 
 std::unique_ptr<engine::Filter> MakeNodeStateFilter() {
   return Make("node_state", FilterStage::kDynamic, "node down, drained or reserved",

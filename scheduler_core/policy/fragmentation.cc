@@ -198,6 +198,7 @@ class KindPressure final : public engine::Scorer {
  public:
   explicit KindPressure(ShapeTable shapes) : shapes_(std::move(shapes)) {}
   std::string_view name() const override { return "kind_pressure"; }
+  bool ReadsCpusOrMemory() const override { return false; }
   double Score(const engine::Job& job, const engine::Candidate& candidate,
                const engine::ClusterState& state) const override {
     if (candidate.pool < 0) return 100;

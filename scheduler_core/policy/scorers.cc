@@ -28,6 +28,7 @@ double LeftoverShare(const Candidate& candidate, const ClusterState& state) {
 class BestFitDevices final : public engine::Scorer {
  public:
   std::string_view name() const override { return "best_fit_devices"; }
+  bool ReadsCpusOrMemory() const override { return false; }
   // 90 points for the pool, 10 for the device a share lands on, so shares pack
   // onto the fullest device without overriding the choice of node.
   // e.g. 8-device pool with 3 free, job takes 2 whole: leftover 1/8 -> 78.75 + 10.
@@ -121,6 +122,7 @@ class KindPreference final : public engine::Scorer {
     for (const auto& [job_class, speeds] : by_class) by_class_.emplace(job_class, Relative(speeds));
   }
   std::string_view name() const override { return "kind_preference"; }
+  bool ReadsCpusOrMemory() const override { return false; }
   double Score(const Job& job, const Candidate& candidate,
                const ClusterState& state) const override {
     if (candidate.pool < 0) return 100;
@@ -153,6 +155,7 @@ class KindPreference final : public engine::Scorer {
 class NodeOrder final : public engine::Scorer {
  public:
   std::string_view name() const override { return "node_order"; }
+  bool ReadsCpusOrMemory() const override { return false; }
   // First node by name scores 100, the last close to 0.
   double Score(const Job&, const Candidate& candidate, const ClusterState& state) const override {
     const double rank = state.name_rank(candidate.node);

@@ -44,6 +44,10 @@ int main(int argc, char** argv) {
                  "rotate the decision log beyond this many MiB")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
+  app.add_option("--max-node-evaluations", options.max_node_evaluations,
+                 "work budget of one cycle in node evaluations; past it, jobs not reached wait "
+                 "as \"not evaluated\" (0: unbounded)")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -35,7 +35,8 @@ PlacementService::PlacementService(const PlacementService& shared, RoleOf role_o
       hub_(shared.hub_),
       record_(shared.record_),
       role_of_(std::move(role_of)),
-      describe_(std::move(describe)) {}
+      describe_(std::move(describe)),
+      max_node_evaluations_(shared.max_node_evaluations_) {}
 
 grpc::Status PlacementService::Allow(const grpc::ServerContext& context, Role needed,
                                      std::string_view call) const {
@@ -132,10 +133,18 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, text);
   }
   const auto engine_started = std::chrono::steady_clock::now();
-  // A cycle whose caller has given up (deadline passed, plugin gone) stops early.
+  // A cycle whose caller has given up (deadline passed, plugin gone) stops early;
+  // one over the configured work stops too, the same way for the same snapshot.
   engine::WorkBudget budget;
+  budget.max_node_evaluations = max_node_evaluations_;
   budget.cancelled = [context] { return context->IsCancelled(); };
   engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline, budget);
+  if (plan.work_budget_ran_out) {
+    spdlog::warn(
+        "cycle stopped by --max-node-evaluations {}: jobs after that point wait "
+        "(\"not evaluated\") until a cycle reaches them",
+        max_node_evaluations_);
+  }
   if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gave up");
   const auto engine_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::steady_clock::now() - engine_started)

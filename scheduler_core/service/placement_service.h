@@ -41,6 +41,12 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
   // whoever decided they are denied logged them once.
   PlacementService(const PlacementService& shared, RoleOf role_of, Describe describe = {});
 
+  // Node evaluations a cycle may spend (engine::WorkBudget; 0: unbounded). Set
+  // before other doors are made from this one: they copy it.
+  void SetMaxNodeEvaluations(uint64_t max_node_evaluations) {
+    max_node_evaluations_ = max_node_evaluations;
+  }
+
   grpc::Status Schedule(grpc::ServerContext* context, const v1::ScheduleRequest* request,
                         v1::ScheduleResponse* response) override;
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
@@ -69,6 +75,7 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
   std::shared_ptr<Record> record_;
   RoleOf role_of_;  // empty: everyone is a scheduler
   Describe describe_;
+  uint64_t max_node_evaluations_ = 0;
 };
 
 }  // namespace accelpack::service

@@ -1,5 +1,6 @@
 #include "service/server.h"
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_posix.h>
@@ -83,7 +84,7 @@ class PeerBook {
     std::lock_guard lock(mu_);
     names_[Cat("fd:", fd)] = Cat(peer.ToString(), ", ", RoleName(role));
   }
-  std::string Describe(const grpc::ServerContext& context) const {
+  std::string Describe(const grpc::ServerContextBase& context) const {
     std::lock_guard lock(mu_);
     const auto it = names_.find(context.peer());
     return it == names_.end() ? std::string("unknown peer") : it->second;
@@ -93,6 +94,75 @@ class PeerBook {
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::string> names_;  // bounded by open fd numbers
 };
+
+// The denied callers' server: every call of every service (Placement, Operations,
+// health, names no service has) answers PERMISSION_DENIED and is logged, with the
+// caller's uid. A caller looping on refused calls gets at most kLinesPerWindow lines
+// per kWindow; the next line says how many were left out.
+class RefuseEveryCall final : public grpc::CallbackGenericService {
+ public:
+  RefuseEveryCall(const PeerBook* peers, std::string socket_path)
+      : peers_(peers), socket_path_(std::move(socket_path)) {}
+
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override {
+    // The method name is the caller's bytes: escaped and bounded.
+    const std::string method = wire::Printable(context->method(), wire::kMaxLabelBytes);
+    if (const std::optional<uint64_t> left_out = Admit()) {
+      spdlog::warn(
+          "refused {} from {} on {}: not root, accelpackd's user, SlurmUser or in the "
+          "operators' group{}",
+          method, peers_->Describe(*context), socket_path_,
+          *left_out > 0 ? Cat(" (", *left_out, " refused calls not logged before this one)")
+                        : std::string());
+    }
+    class Refusal final : public grpc::ServerGenericBidiReactor {
+     public:
+      explicit Refusal(const std::string& method) {
+        Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                            Cat(method,
+                                ": this connection's user may call nothing here (see "
+                                "accelpackd --slurm-user, --operator-group)")));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(method);
+  }
+
+ private:
+  static constexpr int kLinesPerWindow = 20;
+  static constexpr std::chrono::seconds kWindow{10};
+
+  // Whether to log this refusal; if so, how many were not logged since the last line.
+  std::optional<uint64_t> Admit() {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - window_start_ >= kWindow) {
+      window_start_ = now;
+      lines_ = 0;
+    }
+    if (lines_ >= kLinesPerWindow) {
+      ++left_out_;
+      return std::nullopt;
+    }
+    ++lines_;
+    return std::exchange(left_out_, 0);
+  }
+
+  const PeerBook* peers_;
+  std::string socket_path_;
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point window_start_;  // guarded by mu_
+  int lines_ = 0;                                       // guarded by mu_
+  uint64_t left_out_ = 0;                               // guarded by mu_
+};
+
+std::unique_ptr<grpc::Server> StartRefusingServer(RefuseEveryCall* refusals) {
+  grpc::EnableDefaultHealthCheckService(false);  // health calls are refused too
+  grpc::ServerBuilder builder;
+  builder.RegisterCallbackGenericService(refusals);
+  return builder.BuildAndStart();
+}
 
 // `schedulers`: the server may receive Schedule calls that count (not the readers'
 // or the denied callers'): garbage sent there is a refused snapshot.
@@ -175,6 +245,7 @@ absl::Status RunServer(const ServerOptions& options) {
   // One door per role, all onto the same policies, hub and last-cycle record: a
   // connection's role is fixed when it is accepted, by which server gets it.
   PlacementService shared(&policies, &topology, &hub);
+  shared.SetMaxNodeEvaluations(options.max_node_evaluations);  // before the doors copy it
   PeerBook peers;
   const auto describe = [&peers](const grpc::ServerContext& context) {
     return peers.Describe(context);
@@ -183,7 +254,7 @@ absl::Status RunServer(const ServerOptions& options) {
       shared, [](const grpc::ServerContext&) { return Role::kScheduler; }, describe);
   PlacementService reader_door(
       shared, [](const grpc::ServerContext&) { return Role::kReader; }, describe);
-  PlacementService denied_door(shared, [](const grpc::ServerContext&) { return Role::kDenied; });
+  RefuseEveryCall refusals(&peers, options.socket_path);
   std::unique_ptr<grpc::Server> servers[3];
   std::unique_ptr<UnixListener> listener;
   if (!options.socket_path.empty()) {
@@ -194,7 +265,7 @@ absl::Status RunServer(const ServerOptions& options) {
     servers[static_cast<int>(Role::kScheduler)] =
         StartServer(&scheduler_door, &operations, true, true);
     servers[static_cast<int>(Role::kReader)] = StartServer(&reader_door, &operations, true, false);
-    servers[static_cast<int>(Role::kDenied)] = StartServer(&denied_door, nullptr, false, false);
+    servers[static_cast<int>(Role::kDenied)] = StartRefusingServer(&refusals);
     for (const auto& server : servers) {
       if (server == nullptr) return absl::InternalError("cannot start the gRPC server");
     }
@@ -204,7 +275,7 @@ absl::Status RunServer(const ServerOptions& options) {
       if (role == Role::kDenied) {
         spdlog::warn(
             "refused connection on {} from {}: not root, accelpackd's user, SlurmUser or "
-            "in the operators' group; its calls get PERMISSION_DENIED",
+            "in the operators' group; each of its calls gets PERMISSION_DENIED",
             options.socket_path, peer.ToString());
       } else {
         spdlog::debug("connection fd:{} from {}: {}", fd, peer.ToString(), RoleName(role));

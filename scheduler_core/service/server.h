@@ -23,11 +23,15 @@ struct ServerOptions {
   // Client certificate common names that may Schedule over TCP; other verified
   // clients may only read.
   std::vector<std::string> tls_scheduler_names = {"slurmctld"};
-  std::string policy_path;    // empty: the built-in default policy
-  std::string topology_path;  // accelpack-probe report(s): a file or a directory of *.json
+  std::string policy_path;     // empty: the built-in default policy
+  std::string topology_path;   // accelpack-probe report(s): a file or a directory of *.json
   std::string metrics_listen;  // "127.0.0.1:9464": serve Prometheus /metrics; empty: off
   std::string decision_log;    // JSON-lines audit file of decisions; empty: none
   uint64_t decision_log_max_bytes = 64 << 20;
+  // Node evaluations one cycle may spend (0: unbounded). Past it the cycle answers
+  // with what it planned so far; the jobs it did not reach wait with reason "not
+  // evaluated: the cycle's work budget ran out". Deterministic for a given budget.
+  uint64_t max_node_evaluations = 0;
 };
 
 // Every cycle builds and drops the same ~100 MB (snapshot, plan, messages) on a

@@ -601,5 +601,145 @@ TEST(ShapeCache, CachedPlansEqualUncachedOnes) {
   }
 }
 
+// Forwards to a plugin but claims nothing optional: reads CPUs and memory, no node
+// keys. A pipeline of these is cached only as the plain two levels are, without
+// coarse scores, node classes or shared fine verdicts: the reference for those.
+class PlainFilter final : public engine::Filter {
+ public:
+  explicit PlainFilter(std::unique_ptr<engine::Filter> inner) : inner_(std::move(inner)) {}
+  std::string_view name() const override { return inner_->name(); }
+  engine::FilterStage stage() const override { return inner_->stage(); }
+  std::string_view Reject(const engine::Job& job, int n,
+                          const engine::ClusterState& state) const override {
+    return inner_->Reject(job, n, state);
+  }
+
+ private:
+  std::unique_ptr<engine::Filter> inner_;
+};
+
+class PlainScorer final : public engine::Scorer {
+ public:
+  explicit PlainScorer(std::unique_ptr<engine::Scorer> inner) : inner_(std::move(inner)) {}
+  std::string_view name() const override { return inner_->name(); }
+  double Score(const engine::Job& job, const engine::Candidate& candidate,
+               const engine::ClusterState& state) const override {
+    return inner_->Score(job, candidate, state);
+  }
+
+ private:
+  std::unique_ptr<engine::Scorer> inner_;
+};
+
+bool SamePlans(const engine::Plan& a, const engine::Plan& b) {
+  EXPECT_EQ(a.starts.size(), b.starts.size());
+  EXPECT_EQ(a.pending.size(), b.pending.size());
+  EXPECT_EQ(a.reservations.size(), b.reservations.size());
+  if (a.starts.size() != b.starts.size() || a.pending.size() != b.pending.size()) return false;
+  bool same = true;
+  for (size_t i = 0; i < a.starts.size(); ++i) {
+    same = same && a.starts[i].job_id == b.starts[i].job_id &&
+           a.starts[i].placements.size() == b.starts[i].placements.size();
+    for (size_t p = 0; same && p < a.starts[i].placements.size(); ++p) {
+      same = a.starts[i].placements[p].node == b.starts[i].placements[p].node &&
+             a.starts[i].placements[p].pool == b.starts[i].placements[p].pool &&
+             a.starts[i].placements[p].devices == b.starts[i].placements[p].devices;
+    }
+  }
+  for (size_t i = 0; i < a.pending.size(); ++i) {
+    same = same && a.pending[i].job_id == b.pending[i].job_id &&
+           a.pending[i].message == b.pending[i].message;
+  }
+  for (size_t i = 0; same && i < a.reservations.size(); ++i) {
+    same = a.reservations[i].job_id == b.reservations[i].job_id &&
+           a.reservations[i].planned_start == b.reservations[i].planned_start &&
+           a.reservations[i].nodes == b.reservations[i].nodes;
+  }
+  return same;
+}
+
+// Issue 12, finding 2: scores of scorers that read neither CPUs nor memory are
+// cached per coarse shape, static verdicts per node class (capacity: node size),
+// and fine shapes that those verdicts treat alike share one eligibility. None of
+// it may change a placement: a pipeline whose coarse scorers decide most choices
+// (node order, device fit) against the same plugins claiming none of it, on nodes
+// of three sizes, with every job's CPUs and memory its own.
+TEST(ShapeCache, CoarseScoresAndNodeClassesChangeNoPlacement) {
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  config.scorers = {{"best_fit_devices", 100, {}},
+                    {"protect_accelerators", 30, {}},
+                    {"node_order", 7, {}},
+                    {"best_fit_cpu", 3, {}},
+                    {"kind_preference", 50, {{"speeds", "h200=1.4,ascend910c=1.2"}}}};
+  for (uint32_t seed : {4u, 5u}) {
+    model::Snapshot snapshot = SyntheticCluster(120, 500, 0.6, seed);
+    for (size_t n = 0; n < snapshot.nodes.size(); ++n) {
+      auto& node = snapshot.nodes[n];
+      node.cpus_total = n % 3 == 0 ? 64 : n % 3 == 1 ? 128 : 256;
+      node.cpus_allocated = std::min(node.cpus_allocated, node.cpus_total);
+      node.memory_total_mib = 1024 * static_cast<int64_t>(n % 3 == 0 ? 256 : 1024);
+    }
+    for (size_t j = 0; j < snapshot.pending.size(); ++j) {
+      auto& job = snapshot.pending[j];
+      job.cpus_per_node = 1 + static_cast<int>((j * 11 + seed) % 160);
+      job.memory_per_node_mib = 1024 * static_cast<int64_t>(1 + (j * 17) % 400);
+      job.time_limit_s = 600 + static_cast<int64_t>((j * 733) % 30000);
+    }
+    auto optimized = policy::BuildPolicy(config);
+    auto plain = policy::BuildPolicy(config);
+    ASSERT_TRUE(optimized.ok()) << optimized.status().message();
+    ASSERT_TRUE(plain.ok());
+    for (auto& filter : plain->pipeline->filters) {
+      filter = std::make_unique<PlainFilter>(std::move(filter));
+    }
+    for (auto& ws : plain->pipeline->scorers) {
+      ws.scorer = std::make_unique<PlainScorer>(std::move(ws.scorer));
+    }
+    auto uncached = policy::BuildPolicy(config);
+    uncached->pipeline->filters.push_back(std::make_unique<NoCacheFilter>());
+    ASSERT_TRUE(model::ValidateSnapshot(snapshot, optimized->catalog).ok());
+    const engine::Plan a = engine::Schedule(snapshot, optimized->catalog, *optimized->pipeline);
+    const engine::Plan b = engine::Schedule(snapshot, plain->catalog, *plain->pipeline);
+    const engine::Plan c = engine::Schedule(snapshot, uncached->catalog, *uncached->pipeline);
+    EXPECT_TRUE(SamePlans(a, b)) << "seed " << seed;
+    EXPECT_TRUE(SamePlans(a, c)) << "seed " << seed;
+    EXPECT_GT(a.starts.size(), 40u);
+    // Some jobs are too big for the small nodes only: the node classes matter.
+    EXPECT_TRUE(std::any_of(a.pending.begin(), a.pending.end(), [](const auto& p) {
+      return p.message.find("node too small") != std::string::npos;
+    }));
+  }
+}
+
+// The simulator's path: one PlacementCache across many placements scores each
+// candidate as a fresh evaluation does (coarse scores come from the cache).
+TEST(ShapeCache, CachedCoarseScoresEqualFreshOnes) {
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  config.scorers = {{"best_fit_devices", 100, {}}, {"node_order", 7, {}}, {"best_fit_cpu", 3, {}}};
+  auto built = policy::BuildPolicy(config);
+  ASSERT_TRUE(built.ok());
+  model::Snapshot snapshot = SyntheticCluster(64, 300, 0.5, 9);
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  engine::ClusterState state(snapshot, built->catalog);
+  engine::PlacementCache cache(state, *built->pipeline);
+  int placed = 0;
+  for (size_t j = 0; j < snapshot.pending.size(); ++j) {
+    auto& request = snapshot.pending[j];
+    request.cpus_per_node = 1 + static_cast<int>(j % 13);
+    if (request.num_nodes != 1) continue;
+    engine::Job job = engine::MakeJob(request, *built->pipeline, snapshot.now);
+    const auto cached = engine::FindPlacement(job, state, *built->pipeline, nullptr, &cache);
+    const auto fresh = engine::FindPlacement(job, state, *built->pipeline);
+    ASSERT_EQ(cached.has_value(), fresh.has_value()) << "job " << request.id;
+    if (!cached) continue;
+    ASSERT_EQ(cached->placements.size(), 1u);
+    EXPECT_EQ(cached->placements[0].node, fresh->placements[0].node) << "job " << request.id;
+    EXPECT_EQ(cached->placements[0].devices, fresh->placements[0].devices);
+    state.Apply(*cached, request.cpus_per_node, request.memory_per_node_mib);
+    ++placed;
+  }
+  EXPECT_GT(placed, 30);
+}
+
 }  // namespace
 }  // namespace accelpack::testing

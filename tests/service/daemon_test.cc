@@ -2,7 +2,6 @@
 // generated gRPC client: Schedule, GetStatus, health, malformed snapshots,
 // policy reload on SIGHUP, clean stop on SIGTERM.
 #include <gmock/gmock.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -13,10 +12,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "cluster_builder.h"
+#include "raw_call.h"
 #include "service/proto_convert.h"
 
 namespace accelpack::testing {
@@ -44,9 +46,13 @@ class Daemon : public ::testing::Test {
       (void)out;
       // ACCELPACKD_UNDER_TEST: run against another build (e.g. an older daemon).
       const char* under_test = std::getenv("ACCELPACKD_UNDER_TEST");
-      ::execl(under_test != nullptr ? under_test : ACCELPACKD_PATH, "accelpackd", "--socket",
-              socket_.c_str(), "--policy", policy_.c_str(), "--log-level", "debug",
-              static_cast<char*>(nullptr));
+      std::vector<std::string> args = {"accelpackd", "--socket",    socket_, "--policy",
+                                       policy_,      "--log-level", "debug"};
+      args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+      std::vector<char*> argv;
+      for (std::string& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execv(under_test != nullptr ? under_test : ACCELPACKD_PATH, argv.data());
       ::_exit(127);
     }
     channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
@@ -74,29 +80,9 @@ class Daemon : public ::testing::Test {
     return stub_->Schedule(&context, request, response);
   }
 
-  // A unary call with raw request bytes (no generated stub): what another client,
-  // or garbage, would send.
+  // A unary call with raw request bytes: what another client, or garbage, would send.
   grpc::Status RawCall(const std::string& method, const std::string& bytes) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    grpc::GenericStub generic(channel_);
-    grpc::Slice slice(bytes);
-    grpc::ByteBuffer request(&slice, 1);
-    grpc::ByteBuffer reply;
-    std::mutex mu;
-    std::condition_variable done_cv;
-    bool done = false;
-    grpc::Status result;
-    generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &reply,
-                      [&](grpc::Status status) {
-                        std::lock_guard lock(mu);
-                        result = status;
-                        done = true;
-                        done_cv.notify_one();
-                      });
-    std::unique_lock lock(mu);
-    done_cv.wait(lock, [&] { return done; });
-    return result;
+    return RawUnaryCall(channel_, method, bytes);
   }
 
   v1::GetStatusResponse Status() {
@@ -119,6 +105,7 @@ class Daemon : public ::testing::Test {
   std::filesystem::path dir_;
   std::string socket_;
   std::string policy_;
+  std::vector<std::string> extra_args_;  // more accelpackd options, set by a fixture
   pid_t pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Placement::Stub> stub_;
@@ -281,6 +268,56 @@ TEST_F(Daemon, BadPolicyReloadKeepsTheGoodPolicy) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(Status().policy_name(), "second");
   ASSERT_TRUE(Schedule(Sample(), &response).ok());
+}
+
+// accelpackd --max-node-evaluations: the service passes the budget to the engine.
+class BudgetedDaemon : public Daemon {
+ protected:
+  BudgetedDaemon() { extra_args_ = {"--max-node-evaluations", "600"}; }
+};
+
+// Issue 12, finding 2: a cycle over the configured work stops, says so for every
+// job it did not reach, and plans the same for the same snapshot and budget.
+TEST_F(BudgetedDaemon, ACycleOverBudgetStopsWithReasonsTheSameWayEveryTime) {
+  const model::Snapshot snapshot = SyntheticCluster(64, 300, 0.5, 3);
+  v1::ScheduleResponse first;
+  v1::ScheduleResponse second;
+  ASSERT_TRUE(Schedule(snapshot, &first).ok());
+  ASSERT_TRUE(Schedule(snapshot, &second).ok());
+  int not_evaluated = 0;
+  for (const auto& reason : first.plan().pending()) {
+    if (reason.message() == "not evaluated: the cycle's work budget ran out") {
+      EXPECT_EQ(reason.code(), v1::PENDING_REASON_CYCLE_LIMIT);
+      ++not_evaluated;
+    }
+  }
+  EXPECT_GT(not_evaluated, 0);
+  EXPECT_GT(first.plan().starts_size(), 0) << "the budget let the first jobs through";
+  // Every job has an answer: a start or a reason (the plugin's health rule).
+  EXPECT_EQ(first.plan().starts_size() + first.plan().pending_size(),
+            static_cast<int>(snapshot.pending.size()));
+  ASSERT_EQ(first.plan().starts_size(), second.plan().starts_size());
+  for (int i = 0; i < first.plan().starts_size(); ++i) {
+    EXPECT_EQ(first.plan().starts(i).job_id(), second.plan().starts(i).job_id());
+    EXPECT_EQ(first.plan().starts(i).placements(0).node(),
+              second.plan().starts(i).placements(0).node());
+  }
+  ASSERT_EQ(first.plan().pending_size(), second.plan().pending_size());
+  for (int i = 0; i < first.plan().pending_size(); ++i) {
+    EXPECT_EQ(first.plan().pending(i).message(), second.plan().pending(i).message());
+  }
+  std::ifstream log(dir_ / "daemon.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("cycle stopped by --max-node-evaluations 600"));
+}
+
+// Without the option every job is evaluated (the same snapshot as above).
+TEST_F(Daemon, WithoutABudgetEveryJobIsEvaluated) {
+  v1::ScheduleResponse response;
+  ASSERT_TRUE(Schedule(SyntheticCluster(64, 300, 0.5, 3), &response).ok());
+  for (const auto& reason : response.plan().pending()) {
+    EXPECT_THAT(reason.message(), Not(HasSubstr("not evaluated")));
+  }
 }
 
 TEST_F(Daemon, StopsCleanlyOnSigterm) {

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -162,7 +163,39 @@ class SocketTest : public ::testing::Test {
     const std::optional<int> status = WaitFor(Spawn(args, out, as), std::chrono::seconds(30));
     const std::string text = ReadAll(out);
     EXPECT_EQ(status, 0) << text;
-    return text.substr(0, text.find('\n'));
+    const size_t first_end = text.find('\n');
+    const size_t second_end = text.find('\n', first_end + 1);
+    other_calls_ = first_end == std::string::npos
+                       ? std::string()
+                       : text.substr(first_end + 1, second_end - first_end - 1);
+    return text.substr(0, first_end);
+  }
+  // The codes of role_client's second line ("Explain=9 ... Unknown=12") of the last run.
+  std::map<std::string, int> OtherCalls() const {
+    std::map<std::string, int> codes;
+    std::istringstream fields(other_calls_);
+    std::string field;
+    while (fields >> field) {
+      const size_t eq = field.find('=');
+      if (eq != std::string::npos) codes[field.substr(0, eq)] = std::stoi(field.substr(eq + 1));
+    }
+    return codes;
+  }
+  // Every Operations call and the health check answered `code` (or, with `allowed`,
+  // anything but PERMISSION_DENIED and UNIMPLEMENTED); the unknown method `unknown`.
+  void ExpectOtherCalls(bool allowed, int unknown) const {
+    const std::map<std::string, int> codes = OtherCalls();
+    EXPECT_EQ(codes.size(), 8u) << other_calls_;
+    for (const auto& [call, code] : codes) {
+      if (call == "Unknown") {
+        EXPECT_EQ(code, unknown) << call << " in " << other_calls_;
+      } else if (allowed) {
+        EXPECT_NE(code, 7) << call << " in " << other_calls_;   // PERMISSION_DENIED
+        EXPECT_NE(code, 12) << call << " in " << other_calls_;  // UNIMPLEMENTED
+      } else {
+        EXPECT_EQ(code, 7) << call << " in " << other_calls_;
+      }
+    }
   }
 
   fs::path dir_;
@@ -170,6 +203,7 @@ class SocketTest : public ::testing::Test {
   fs::path log_;
   fs::path client_path_ = ROLE_CLIENT_PATH;
   pid_t daemon_ = -1;
+  std::string other_calls_;
 };
 
 // A typo such as --socket /etc/slurm/slurm.conf used to delete that file.
@@ -316,16 +350,29 @@ TEST_F(OtherUsers, ScheduleOnlyFromSlurmUserOrRootStatusAlsoFromOperators) {
                "--operator-group", group_});
   const std::string target = "unix:" + socket_.string();
   EXPECT_EQ(RunClient({target}, As(slurm_)), "GetStatus=0 Schedule=0");
+  ExpectOtherCalls(/*allowed=*/true, /*unknown=*/12);
   EXPECT_EQ(RunClient({target}), "GetStatus=0 Schedule=0");  // root
+  ExpectOtherCalls(true, 12);
   // PERMISSION_DENIED is 7.
   EXPECT_EQ(RunClient({target}, As(operator_)), "GetStatus=0 Schedule=7");
+  ExpectOtherCalls(true, 12);  // the operators' calls are read-only
+  // The outsider: every call of every service, health and unknown names too (they
+  // used to answer UNIMPLEMENTED for Operations, as if the service were missing).
   EXPECT_EQ(RunClient({target}, As(outsider_)), "GetStatus=7 Schedule=7");
+  ExpectOtherCalls(false, 7);
 
   const std::string log = ReadAll(log_);
   const std::string outsider_uid = std::to_string(As(outsider_).uid);
   EXPECT_THAT(log,
               HasSubstr("refused connection on " + socket_.string() + " from uid " + outsider_uid));
   EXPECT_THAT(log, HasSubstr("refused Schedule from"));
+  // Each of the outsider's refused calls is logged with its uid.
+  for (const char* method :
+       {"/accelpack.v1.Placement/GetStatus", "/accelpack.v1.Operations/Explain",
+        "/accelpack.v1.Operations/GetPolicy", "/grpc.health.v1.Health/Check"}) {
+    EXPECT_THAT(log, HasSubstr(std::string("refused ") + method + " from uid " + outsider_uid))
+        << method;
+  }
   // Two accepted cycles only (SlurmUser, root): refused snapshots replaced nothing.
   size_t accepted = 0;
   for (size_t at = log.find("cycle from role_client"); at != std::string::npos;
@@ -341,6 +388,7 @@ TEST_F(OtherUsers, SocketModeStillKeepsOthersOut) {
   const std::string outsider = RunClient({target}, As(outsider_));
   EXPECT_THAT(outsider, Not(HasSubstr("GetStatus=0")));
   EXPECT_EQ(RunClient({target}, As(operator_)), "GetStatus=0 Schedule=7");
+  ExpectOtherCalls(true, 12);
   struct stat info {};
   ASSERT_EQ(::lstat(socket_.c_str(), &info), 0);
   EXPECT_EQ(info.st_gid, ::getgrnam(group_.c_str())->gr_gid);
@@ -377,6 +425,7 @@ TEST_F(SocketTest, TlsClientCertificatesDecideTheRole) {
   EXPECT_EQ(
       RunClient({target, file(ca, "ca.pem"), file(ca, "operator.pem"), file(ca, "operator.key")}),
       "GetStatus=0 Schedule=7");
+  ExpectOtherCalls(true, 12);
   // No client certificate, or one from another CA: the handshake fails (UNAVAILABLE).
   EXPECT_EQ(RunClient({target, file(ca, "ca.pem")}), "GetStatus=14 Schedule=14");
   EXPECT_EQ(RunClient({target, file(ca, "ca.pem"), file(other, "slurmctld.pem"),
