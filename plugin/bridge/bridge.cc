@@ -198,15 +198,16 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
       sent = whole;
       status = call(*whole);
     }
-    client->deltas.Reset();  // until the core acknowledges this cycle's snapshot
     client->last_ok = false;
     if (!status.ok()) {
+      client->deltas.Reset();
       CopyError(absl::StrCat("Schedule: ", status.error_message(), " (code ",
                              static_cast<int>(status.error_code()), ")"),
                 err, errlen);
       return FromGrpc(status.error_code());
     }
     if (response->full_snapshot_required()) {
+      client->deltas.Reset();
       CopyError("bad answer: asked for the whole snapshot in answer to the whole snapshot", err,
                 errlen);
       return AP_GARBAGE;
@@ -214,13 +215,17 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
     absl::StatusOr<accelpack::bridge::PlanData> data =
         accelpack::bridge::PlanFromProto(*response, *snap);
     if (!data.ok()) {
+      client->deltas.Reset();
       CopyError(absl::StrCat("bad plan: ", data.status().message()), err, errlen);
       return AP_GARBAGE;
     }
     const uint32_t sent_records =
         RecordCount(sent->snapshot()) + (sent == whole ? 0 : cycle.removed);
-    if (response->kept_sequence() != 0 && response->kept_sequence() == cycle.sequence)
-      client->deltas.Acknowledged(std::move(cycle));
+    if (response->kept_sequence() != 0 && response->kept_sequence() == cycle.sequence) {
+      client->deltas.Acknowledged(cycle);
+    } else {
+      client->deltas.Reset();  // a core that does not keep snapshots gets them whole
+    }
     client->last_call = Clock::now();
     NotePlan(*client, *data);
     if (absl::Status exported = accelpack::bridge::ExportPlan(*data, plan); !exported.ok()) {

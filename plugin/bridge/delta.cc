@@ -21,33 +21,39 @@ auto& PrintsOf(Fingerprints& f, PendingRecords) { return f.pending; }
 auto& PrintsOf(Fingerprints& f, RunningRecords) { return f.running; }
 auto& PrintsOf(Fingerprints& f, ReservationRecords) { return f.reservations; }
 
-// One kind of record: fingerprints of `whole` into `next`; with a base, the
-// records that differ from it into `changes` and the keys it lost into
-// `removed`. RET false when a key comes twice.
+// One kind of record: fingerprints of `whole` into `prints` (updated in place,
+// marked `generation`); with a base, the records that differ into `changes` and
+// the keys that went into `removed`. RET false when a key comes twice.
 template <typename R>
-bool DiffRecords(const v1::ClusterSnapshot& whole, Fingerprints& base, Fingerprints& next,
+bool DiffRecords(const v1::ClusterSnapshot& whole, Fingerprints& all, uint64_t generation,
                  bool with_base, v1::ClusterSnapshot* changes, v1::SnapshotRemovals* removed,
                  std::string& buffer, DeltaSender::Cycle& cycle) {
+  auto& prints = PrintsOf(all, R{});
   const auto& records = R::Of(whole);
-  auto& prints = PrintsOf(next, R{});
-  auto& before = PrintsOf(base, R{});
   prints.reserve(static_cast<size_t>(records.size()));
   for (const auto& record : records) {
     buffer.clear();
     record.AppendToString(&buffer);
-    const uint64_t print = std::hash<std::string_view>{}(buffer);
-    if (!prints.emplace(R::KeyOf(record), print).second) return false;
-    if (!with_base) continue;
-    auto it = before.find(R::KeyOf(record));
-    if (it != before.end() && it->second == print) continue;
+    const uint64_t hash = std::hash<std::string_view>{}(buffer);
+    auto [it, added] = prints.try_emplace(R::KeyOf(record));
+    Fingerprint& print = it->second;
+    if (!added && print.seen == generation) return false;
+    const bool same = !added && print.hash == hash;
+    print = {hash, generation};
+    if (!with_base || same) continue;
     *R::Of(*changes)->Add() = record;
     ++cycle.changed;
   }
-  if (!with_base) return true;
-  for (const auto& [key, print] : before) {
-    if (prints.count(key) != 0) continue;
-    R::Removed(*removed)->Add(typename R::Key(key));
-    ++cycle.removed;
+  for (auto it = prints.begin(); it != prints.end();) {
+    if (it->second.seen == generation) {
+      ++it;
+      continue;
+    }
+    if (with_base) {
+      R::Removed(*removed)->Add(typename R::Key(it->first));
+      ++cycle.removed;
+    }
+    prints.erase(it++);
   }
   return true;
 }
@@ -66,7 +72,7 @@ DeltaSender::Cycle DeltaSender::Prepare(const v1::ClusterSnapshot& whole,
   v1::ClusterSnapshot* changes = delta->mutable_snapshot();
   v1::SnapshotRemovals* removed = delta->mutable_removed();
   cycle.distinct = wire::ForEachRecordKind([&](auto kind) {
-    return DiffRecords<decltype(kind)>(whole, base_, cycle.prints, with_base, changes, removed,
+    return DiffRecords<decltype(kind)>(whole, prints_, cycle.sequence, with_base, changes, removed,
                                        buffer_, cycle);
   });
   if (!with_base || !cycle.distinct) return cycle;
@@ -77,17 +83,16 @@ DeltaSender::Cycle DeltaSender::Prepare(const v1::ClusterSnapshot& whole,
   return cycle;
 }
 
-void DeltaSender::Acknowledged(Cycle&& cycle) {
+void DeltaSender::Acknowledged(const Cycle& cycle) {
   if (!cycle.distinct) {
     Reset();
     return;
   }
-  base_ = std::move(cycle.prints);
   base_sequence_ = cycle.sequence;
 }
 
 void DeltaSender::Reset() {
-  base_ = Fingerprints{};
+  prints_ = Fingerprints{};
   base_sequence_ = 0;
 }
 

@@ -11,17 +11,26 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <unordered_map>
+
+#include "absl/container/flat_hash_map.h"
 
 namespace accelpack::bridge {
 
-// A snapshot's records by key (node name, job id, reservation name), each with
-// the hash of its serialized message: any field, old or added later, counts.
+// A record's fingerprint: the hash of its serialized message, so any field counts,
+// old or added later; `seen` marks the cycle that last had the record.
+struct Fingerprint {
+  uint64_t hash = 0;
+  uint64_t seen = 0;
+};
+
+// The records of the snapshot the core acknowledged, by key (node name, job id,
+// reservation name). Kept from cycle to cycle and updated in place: a cycle
+// costs one lookup per record, no allocation for records that stay.
 struct Fingerprints {
-  std::unordered_map<std::string, uint64_t> nodes;
-  std::unordered_map<uint32_t, uint64_t> pending;
-  std::unordered_map<uint32_t, uint64_t> running;
-  std::unordered_map<std::string, uint64_t> reservations;
+  absl::flat_hash_map<std::string, Fingerprint> nodes;
+  absl::flat_hash_map<uint32_t, Fingerprint> pending;
+  absl::flat_hash_map<uint32_t, Fingerprint> running;
+  absl::flat_hash_map<std::string, Fingerprint> reservations;
 };
 
 class DeltaSender {
@@ -35,17 +44,18 @@ class DeltaSender {
     uint32_t changed = 0;    // records in the delta
     uint32_t removed = 0;    // keys removed by it
     bool distinct = true;    // false: a key came twice; never a base
-    Fingerprints prints;     // of the whole snapshot, the base once acknowledged
   };
 
-  // Fingerprints `whole` and sets `identity` to this cycle's. With an
-  // acknowledged base, fills `delta` (snapshot with now_unix and the changed
-  // records, removed keys, base_sequence, identity); a key seen twice in `whole`
-  // makes no delta (the core refuses such a snapshot whole, naming it).
+  // Fingerprints `whole`, sets `identity` to this cycle's and makes the
+  // fingerprints this cycle's (the caller must Acknowledge or Reset: the core
+  // kept it or not). With an acknowledged base, fills `delta` (snapshot with
+  // now_unix and the changed records, removed keys, base_sequence, identity);
+  // a key seen twice in `whole` makes no delta (the core refuses such a snapshot
+  // whole, naming it).
   Cycle Prepare(const v1::ClusterSnapshot& whole, v1::SnapshotIdentity* identity,
                 v1::ScheduleRequest* delta);
   // The core kept `cycle`'s snapshot: the next delta is on it.
-  void Acknowledged(Cycle&& cycle);
+  void Acknowledged(const Cycle& cycle);
   // The next cycle sends the whole snapshot (an error, a refusal, a core that
   // did not keep it, a reconfigure).
   void Reset();
@@ -57,7 +67,7 @@ class DeltaSender {
   uint64_t epoch_;
   uint64_t next_sequence_ = 1;
   uint64_t base_sequence_ = 0;  // 0: none acknowledged
-  Fingerprints base_;
+  Fingerprints prints_;
   std::string buffer_;  // serialization scratch, reused
 };
 

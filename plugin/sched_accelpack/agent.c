@@ -201,18 +201,27 @@ static uint32_t _cycle(bool force)
 		lock_clock_release(&snap_lc);
 		return 0;
 	}
-	snapshot_build(&snap, conf.accel_gres, conf.max_pending);
+	/* The stamps the next cycle compares with: as of the end of the copy,
+	 * which itself may write reasons, when it held the locks throughout;
+	 * as of its start when it yielded them (a job submitted meanwhile may
+	 * be missing). What changes later (core call, apply) is seen next
+	 * cycle. */
+	seen_job_update = last_job_update;
+	seen_node_update = last_node_update;
+	seen_at = time(NULL);
+	snapshot_build(&snap, conf.accel_gres, conf.max_pending, &snap_lc,
+		       conf.yield_ms);
+	if (!snap_lc.yields) {
+		seen_job_update = last_job_update;
+		seen_node_update = last_node_update;
+		seen_at = time(NULL);
+	}
 	lock_clock_release(&snap_lc);
 	last_full = now;
 	cycle_no++;
 	pending = snap.snap.pending_cnt;
 
 	if (!pending) {
-		lock_clock_acquire(&snap_lc);
-		seen_job_update = last_job_update;
-		seen_node_update = last_node_update;
-		seen_at = time(NULL);
-		lock_clock_release(&snap_lc);
 		snapshot_free(&snap);
 		return 0;
 	}
@@ -237,11 +246,6 @@ static uint32_t _cycle(bool force)
 	if (plan.unchanged) {
 		/* No record changed and nothing became due: the core was not
 		 * asked and the last plan stands. */
-		lock_clock_acquire(&snap_lc);
-		seen_job_update = last_job_update;
-		seen_node_update = last_node_update;
-		seen_at = time(NULL);
-		lock_clock_release(&snap_lc);
 		debug("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, nothing changed (%u pending), core not asked",
 		      cycle_no, snap_lc.held_ms, pending);
 		ap_plan_free(&plan);
@@ -257,9 +261,6 @@ static uint32_t _cycle(bool force)
 
 	lock_clock_acquire(&apply_lc);
 	apply_plan(&snap, &plan, source, cycle_no, &conf, &apply_lc, &stats);
-	seen_job_update = last_job_update;
-	seen_node_update = last_node_update;
-	seen_at = time(NULL);
 	lock_clock_release(&apply_lc);
 	_count_futile(source, &stats);
 	dropped_total += stats.dropped;
@@ -268,23 +269,25 @@ static uint32_t _cycle(bool force)
 	if ((cycle_no % conf.stats_cycles) == 0 ||
 	    (apply_lc.max_hold_ms > conf.max_lock_ms * 2.0) ||
 	    (snap_lc.held_ms > conf.max_lock_ms * 2.0))
-		info("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %u yields), started %u, dropped %u, pending %u, nodes %u, running %u, sent %s %u records",
+		info("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %u yields), started %u, dropped %u, pending %u, nodes %u, running %u, sent %s %u records (copy: longest hold %.2f ms, %u yields, Slurm's queue %.2f ms)",
 		     cycle_no, snap_lc.held_ms, source, core_ms,
 		     apply_lc.held_ms, apply_lc.max_hold_ms, apply_lc.yields,
 		     stats.started, stats.dropped, pending,
 		     snap.snap.node_cnt, snap.snap.running_cnt,
 		     xstrcmp(source, "core") ? "none" :
 		     plan.sent_whole ? "whole" : "delta",
-		     plan.sent_records);
+		     plan.sent_records, snap_lc.max_hold_ms, snap_lc.yields,
+		     snap.queue_ms);
 	else
 		debug("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %u yields), started %u, dropped %u, pending %u",
 		      cycle_no, snap_lc.held_ms, source, core_ms,
 		      apply_lc.held_ms, apply_lc.max_hold_ms, apply_lc.yields,
 		      stats.started, stats.dropped, pending);
-	if (snap.skipped_het || snap.skipped_cap || snap.skipped_limits)
-		debug("accelpack: cycle %" PRIu64 ": left out %u heterogeneous, %u over MaxPendingJobs, %u held by Slurm's limits or licenses",
+	if (snap.skipped_het || snap.skipped_cap || snap.skipped_limits ||
+	    snap.skipped_gone)
+		debug("accelpack: cycle %" PRIu64 ": left out %u heterogeneous, %u over MaxPendingJobs, %u held by Slurm's limits or licenses, %u gone during a yield",
 		      cycle_no, snap.skipped_het, snap.skipped_cap,
-		      snap.skipped_limits);
+		      snap.skipped_limits, snap.skipped_gone);
 
 	ap_plan_free(&plan);
 	snapshot_free(&snap);

@@ -35,6 +35,10 @@ absl::Status KeepBase(SnapshotBases& bases, const v1::ScheduleRequest& request,
   base.controller = request.identity().controller();
   base.epoch = request.identity().epoch();
   base.sequence = request.identity().sequence();
+  if (!is_delta) {  // a start, restart or resync: rare, worth a line
+    spdlog::info("whole snapshot from {} (epoch {}, snapshot {}) kept as the base of its deltas",
+                 wire::Printable(base.controller, wire::kMaxLabelBytes), base.epoch, base.sequence);
+  }
   bases.Keep(std::move(base));
   response.set_kept_sequence(request.identity().sequence());
   return absl::OkStatus();

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # accelpackd dies in the middle of a workload: jobs keep starting (the plugin's
-# built-in policy); accelpackd comes back: the plugin uses it again. Both are
-# visible in slurmctld's log. Nothing is lost.
+# built-in policy); accelpackd comes back: the plugin uses it again, with delta
+# snapshots. accelpackd restarted between two cycles: the plugin's next delta is
+# answered "send the whole snapshot", which it does at once. All visible in
+# slurmctld's log. Nothing is lost.
 #   core_restart.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -67,7 +69,27 @@ n=$(started_by core "${after[@]}")
 e2e_check "the core places jobs again ($n of ${#after[@]} after it answered)" test "$n" -eq "${#after[@]}"
 
 e2e_wait_all_done 180 "${before_outage[@]}" || e2e_fail "jobs from before the outage did not finish"
-all=("${before_outage[@]}" "${outage[@]}" "${reconnect[@]}" "${after[@]}")
+core_log="$AP_RUN_DIR/log/accelpackd.out"
+e2e_check "the plugin sent delta snapshots to the restarted core" grep -q '(delta on [0-9]*:' "$core_log"
+
+# 4. restart accelpackd between two cycles, while the queue is empty (no core call,
+#    so the plugin sees no error): its next delta finds no base, the core asks for the
+#    whole snapshot and gets it in the same cycle; jobs keep going through the core.
+core_pid=$(ap_pidfile_pid "$AP_RUN_DIR/pid/accelpackd.pid")
+kill -KILL "$core_pid"
+ap_start_accelpackd
+e2e_log "accelpackd killed and restarted with an empty queue"
+ids=()
+submit_batch 8 resync
+resync=("${ids[@]}")
+wait_log 'accelpack: core asked for the whole snapshot' 60 \
+  || e2e_fail "the plugin never resent the whole snapshot to the restarted core"
+e2e_log "ok: log says: $(grep -m1 -o 'accelpack: core asked for the whole snapshot.*' "$log")"
+e2e_wait_all_done 180 "${resync[@]}" || e2e_fail "jobs after the resync did not run"
+n=$(started_by core "${resync[@]}")
+e2e_check "the core places jobs after the resync ($n of ${#resync[@]})" test "$n" -eq "${#resync[@]}"
+
+all=("${before_outage[@]}" "${outage[@]}" "${reconnect[@]}" "${after[@]}" "${resync[@]}")
 e2e_check "all ${#all[@]} jobs completed (nothing lost)" e2e_all_completed "${all[@]}"
 e2e_check "every job started by the plugin on the nodes it ran on" e2e_check_started_by_plugin "${all[@]}"
 e2e_log "passed"

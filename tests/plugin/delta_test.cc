@@ -44,7 +44,7 @@ TEST(DeltaSender, FirstCycleIsWholeThenOnlyWhatChanged) {
   EXPECT_EQ(id.controller(), "ctld");
   EXPECT_EQ(id.epoch(), 42u);
   EXPECT_EQ(id.sequence(), 1u);
-  sender.Acknowledged(std::move(first));
+  sender.Acknowledged(first);
 
   delta.Clear();
   DeltaSender::Cycle same = sender.Prepare(whole, &id, &delta);
@@ -54,7 +54,7 @@ TEST(DeltaSender, FirstCycleIsWholeThenOnlyWhatChanged) {
   EXPECT_EQ(delta.base_sequence(), 1u);
   EXPECT_EQ(delta.identity().sequence(), 2u);
   EXPECT_EQ(delta.snapshot().now_unix(), whole.now_unix());
-  sender.Acknowledged(std::move(same));
+  sender.Acknowledged(same);
 
   // A nested field of one node, one job's priority, one job gone, one new.
   pb::ClusterSnapshot next = whole;
@@ -93,7 +93,7 @@ TEST(DeltaSender, KeyTwiceMakesNoDeltaAndNoBase) {
   delta.Clear();
   DeltaSender::Cycle cycle = sender.Prepare(whole, &id, &delta);
   EXPECT_FALSE(cycle.has_delta);  // sent whole: the core names the duplicate
-  sender.Acknowledged(std::move(cycle));
+  sender.Acknowledged(cycle);
   EXPECT_FALSE(sender.has_base());
 }
 
