@@ -208,6 +208,14 @@ typedef struct {
 	uint32_t reservation_cnt;
 	uint64_t engine_latency_us;	/* 0 for the built-in policy */
 	char *policy_name;
+	/* ap_client_schedule only: */
+	bool unchanged;		/* no record changed and nothing became due since
+				 * the last plan: the core was not asked, the plan
+				 * is empty and there is nothing to apply */
+	bool sent_whole;	/* the core got the whole snapshot (else a delta) */
+	uint32_t sent_records;	/* records sent: all, or the changed ones */
+	char *resync_reason;	/* the core asked for the whole snapshot this
+				 * cycle (and got it): why; NULL otherwise */
 } ap_plan_t;
 
 typedef struct ap_client ap_client_t;
@@ -222,9 +230,30 @@ AP_API ap_client_t *ap_client_create(const char *address, const char *caller,
 AP_API void ap_client_destroy(ap_client_t *client) AP_NOEXCEPT;
 
 /*
- * One Placement.Schedule call, at most deadline_ms long. On AP_OK *plan holds a plan
- * whose starts were checked for shape (known pending job, num_nodes distinct known
- * nodes, no job twice); otherwise *plan is empty and err says why.
+ * When no record changed since the core's last plan, that plan had no starts and
+ * none of its reservations became due, ap_client_schedule answers "unchanged"
+ * without calling the core, for at most idle_replan_ms after the last call.
+ * 0 (the default): always call.
+ */
+AP_API void ap_client_set_idle_replan(ap_client_t *client,
+				      uint32_t idle_replan_ms) AP_NOEXCEPT;
+
+/* The next ap_client_schedule sends the whole snapshot (e.g. after a reconfigure). */
+AP_API void ap_client_resync(ap_client_t *client) AP_NOEXCEPT;
+
+/*
+ * One scheduling cycle through the core, at most deadline_ms long in all. On AP_OK
+ * *plan holds a plan whose starts were checked for shape (known pending job,
+ * num_nodes distinct known nodes, no job twice), or is marked unchanged; otherwise
+ * *plan is empty and err says why.
+ *
+ * Delta snapshots: once the core has acknowledged a snapshot, the next call sends
+ * only the records that changed since (fingerprints of every record, computed here,
+ * outside slurmctld's locks). When the core does not hold that base (it restarted)
+ * it asks for the whole snapshot and gets it in the same call. Any failure makes
+ * the next call send the whole snapshot. The client's identity is `caller` plus an
+ * epoch drawn at ap_client_create: a new client (a new slurmctld process) never
+ * extends an older one's base.
  */
 AP_API ap_status_t ap_client_schedule(ap_client_t *client, const ap_snapshot_t *snap,
 				      uint32_t deadline_ms, ap_plan_t *plan,

@@ -7,23 +7,73 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "accelpack/v1/wire_text.h"
 #include "accelpack_bridge.h"
 #include "convert.h"
+#include "delta.h"
 #include "fallback.h"
 #include "plan_data.h"
 
 struct ap_client {
+  ap_client(std::string caller_in, uint64_t epoch) : caller(caller_in), deltas(caller_in, epoch) {}
+
   std::string caller;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<accelpack::v1::Placement::Stub> stub;
+  accelpack::bridge::DeltaSender deltas;
+  // What the last answered call planned, for "nothing changed, nothing due".
+  uint32_t idle_replan_ms = 0;
+  bool last_ok = false;  // the last call gave a plan (and nothing since failed)
+  bool last_had_starts = false;
+  int64_t last_due = 0;  // earliest planned start of its reservations; 0: none
+  std::chrono::steady_clock::time_point last_call;
 };
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A new epoch for every client: a new slurmctld process never extends the base
+// an earlier one left in the core.
+uint64_t NewEpoch() {
+  std::random_device random;
+  const uint64_t epoch = (static_cast<uint64_t>(random()) << 32) ^ random() ^
+                         static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  return epoch != 0 ? epoch : 1;
+}
+
+// Nothing changed since a plan that started nothing and whose reservations are not
+// yet due, and it is recent: the core would answer the same.
+bool MayRest(const ap_client& client, const accelpack::bridge::DeltaSender::Cycle& cycle,
+             int64_t now) {
+  return client.idle_replan_ms > 0 && cycle.has_delta && cycle.changed == 0 && cycle.removed == 0 &&
+         client.last_ok && !client.last_had_starts &&
+         (client.last_due == 0 || now < client.last_due) &&
+         Clock::now() - client.last_call < std::chrono::milliseconds(client.idle_replan_ms);
+}
+
+void NotePlan(ap_client& client, const accelpack::bridge::PlanData& plan) {
+  client.last_ok = true;
+  client.last_had_starts = !plan.starts.empty();
+  client.last_due = 0;
+  for (const auto& reservation : plan.reservations) {
+    if (reservation.start_time > 0 &&
+        (client.last_due == 0 || reservation.start_time < client.last_due))
+      client.last_due = reservation.start_time;
+  }
+}
+
+uint32_t RecordCount(const accelpack::v1::ClusterSnapshot& s) {
+  return static_cast<uint32_t>(s.nodes_size() + s.pending_jobs_size() + s.running_jobs_size() +
+                               s.reservations_size());
+}
 
 using accelpack::bridge::CopyError;
 
@@ -63,8 +113,7 @@ AP_API ap_client_t* ap_client_create(const char* address, const char* caller, ch
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);  // one cycle, one try: the next cycle retries
     args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
-    auto client = std::make_unique<ap_client>();
-    client->caller = caller != nullptr ? caller : "";
+    auto client = std::make_unique<ap_client>(caller != nullptr ? caller : "", NewEpoch());
     client->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
     client->stub = accelpack::v1::Placement::NewStub(client->channel);
     return client.release();
@@ -83,9 +132,20 @@ AP_API void ap_client_destroy(ap_client_t* client) noexcept {
   }
 }
 
+AP_API void ap_client_set_idle_replan(ap_client_t* client, uint32_t idle_replan_ms) noexcept {
+  if (client != nullptr) client->idle_replan_ms = idle_replan_ms;
+}
+
+AP_API void ap_client_resync(ap_client_t* client) noexcept {
+  if (client == nullptr) return;
+  client->deltas.Reset();
+  client->last_ok = false;
+}
+
 AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* snap,
                                       uint32_t deadline_ms, ap_plan_t* plan, char* err,
                                       size_t errlen) noexcept {
+  namespace pb = accelpack::v1;
   if (plan == nullptr) return AP_INTERNAL;
   *plan = ap_plan_t{};
   try {
@@ -93,40 +153,94 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
       CopyError("no client or snapshot", err, errlen);
       return AP_INTERNAL;
     }
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms);
     // One arena per cycle: a snapshot is ~10^5 small messages and strings, which
     // the arena hands out and drops in a few large blocks instead of one by one.
     google::protobuf::Arena arena;
-    auto* request = google::protobuf::Arena::CreateMessage<accelpack::v1::ScheduleRequest>(&arena);
-    accelpack::bridge::FillSnapshot(*snap, request->mutable_snapshot());
-    request->set_caller(client->caller);
+    auto* whole = google::protobuf::Arena::CreateMessage<pb::ScheduleRequest>(&arena);
+    accelpack::bridge::FillSnapshot(*snap, whole->mutable_snapshot());
+    whole->set_caller(client->caller);
     if (snap->has_stats) {
-      accelpack::v1::ControllerStats* stats = request->mutable_controller_stats();
+      pb::ControllerStats* stats = whole->mutable_controller_stats();
       stats->set_lock_hold_us(snap->lock_hold_us);
       stats->set_snapshot_us(snap->snapshot_us);
       stats->set_fallback_cycles_total(snap->fallback_cycles_total);
       stats->set_dropped_decisions_total(snap->dropped_decisions_total);
     }
-    auto& response =
-        *google::protobuf::Arena::CreateMessage<accelpack::v1::ScheduleResponse>(&arena);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
-    context.set_wait_for_ready(false);  // fail fast when the core is not there
-    grpc::Status status = client->stub->Schedule(&context, *request, &response);
+    auto* delta = google::protobuf::Arena::CreateMessage<pb::ScheduleRequest>(&arena);
+    accelpack::bridge::DeltaSender::Cycle cycle =
+        client->deltas.Prepare(whole->snapshot(), whole->mutable_identity(), delta);
+    if (MayRest(*client, cycle, snap->now)) {
+      plan->unchanged = true;
+      return AP_OK;
+    }
+    const pb::ScheduleRequest* sent = whole;
+    if (cycle.has_delta) {
+      delta->set_caller(client->caller);
+      if (whole->has_controller_stats())
+        *delta->mutable_controller_stats() = whole->controller_stats();
+      sent = delta;
+    }
+    auto* response = google::protobuf::Arena::CreateMessage<pb::ScheduleResponse>(&arena);
+    auto call = [&](const pb::ScheduleRequest& request) {
+      grpc::ClientContext context;
+      context.set_deadline(deadline);
+      context.set_wait_for_ready(false);  // fail fast when the core is not there
+      response->Clear();
+      return client->stub->Schedule(&context, request, response);
+    };
+    grpc::Status status = call(*sent);
+    std::string resync;
+    if (status.ok() && sent == delta && response->full_snapshot_required()) {
+      // The core lost the base (it restarted): the whole snapshot, same cycle.
+      resync = response->full_snapshot_reason().empty() ? "no reason given"
+                                                        : response->full_snapshot_reason();
+      sent = whole;
+      status = call(*whole);
+    }
+    client->last_ok = false;
     if (!status.ok()) {
+      client->deltas.Reset();
       CopyError(absl::StrCat("Schedule: ", status.error_message(), " (code ",
                              static_cast<int>(status.error_code()), ")"),
                 err, errlen);
       return FromGrpc(status.error_code());
     }
+    if (response->full_snapshot_required()) {
+      client->deltas.Reset();
+      CopyError("bad answer: asked for the whole snapshot in answer to the whole snapshot", err,
+                errlen);
+      return AP_GARBAGE;
+    }
     absl::StatusOr<accelpack::bridge::PlanData> data =
-        accelpack::bridge::PlanFromProto(response, *snap);
+        accelpack::bridge::PlanFromProto(*response, *snap);
     if (!data.ok()) {
+      client->deltas.Reset();
       CopyError(absl::StrCat("bad plan: ", data.status().message()), err, errlen);
       return AP_GARBAGE;
     }
+    const uint32_t sent_records =
+        RecordCount(sent->snapshot()) + (sent == whole ? 0 : cycle.removed);
+    if (response->kept_sequence() != 0 && response->kept_sequence() == cycle.sequence) {
+      client->deltas.Acknowledged(cycle);
+    } else {
+      client->deltas.Reset();  // a core that does not keep snapshots gets them whole
+    }
+    client->last_call = Clock::now();
+    NotePlan(*client, *data);
     if (absl::Status exported = accelpack::bridge::ExportPlan(*data, plan); !exported.ok()) {
       CopyError(exported.message(), err, errlen);
       return AP_INTERNAL;
+    }
+    plan->sent_whole = sent == whole;
+    plan->sent_records = sent_records;
+    if (!resync.empty()) {
+      plan->resync_reason = strdup(accelpack::wire::OneLine(resync, 256).c_str());
+      if (plan->resync_reason == nullptr) {
+        ap_plan_free(plan);
+        CopyError("out of memory", err, errlen);
+        return AP_INTERNAL;
+      }
     }
     return AP_OK;
   } catch (const std::exception& e) {
@@ -134,6 +248,7 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
   } catch (...) {
     CopyError("Schedule: unknown exception", err, errlen);
   }
+  if (client != nullptr) client->deltas.Reset();
   ap_plan_free(plan);
   return AP_INTERNAL;
 }
@@ -187,6 +302,7 @@ AP_API void ap_plan_free(ap_plan_t* plan) noexcept {
   }
   std::free(plan->reservations);
   std::free(plan->policy_name);
+  std::free(plan->resync_reason);
   *plan = ap_plan_t{};
 }
 

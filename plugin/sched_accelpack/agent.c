@@ -61,10 +61,11 @@ static void _maybe_load_config(void)
 		error("accelpack: %s; keeping the previous settings", errmsg);
 		xfree(errmsg);
 	} else {
-		info("accelpack: config %s: CoreAddress=%s UseCore=%s IntervalMs=%u DeadlineMs=%u RetryMs=%u MaxLockMs=%u MaxPendingJobs=%u AcceleratorGres=%s",
+		info("accelpack: config %s: CoreAddress=%s UseCore=%s IntervalMs=%u IdleReplanMs=%u DeadlineMs=%u RetryMs=%u MaxLockMs=%u MaxPendingJobs=%u AcceleratorGres=%s",
 		     path, conf.core_address, conf.use_core ? "yes" : "no",
-		     conf.interval_ms, conf.deadline_ms, conf.retry_ms,
-		     conf.max_lock_ms, conf.max_pending, conf.accel_gres);
+		     conf.interval_ms, conf.idle_replan_ms, conf.deadline_ms,
+		     conf.retry_ms, conf.max_lock_ms, conf.max_pending,
+		     conf.accel_gres);
 	}
 	xfree(path);
 
@@ -85,6 +86,10 @@ static void _maybe_load_config(void)
 		xfree(client_address);
 		client_address = xstrdup(conf.core_address);
 	}
+	/* Settings or nodes may have changed: the core gets the whole
+	 * snapshot next (a new process since 23.11 has a new client anyway). */
+	ap_client_resync(client);
+	ap_client_set_idle_replan(client, conf.idle_replan_ms);
 }
 
 /* Use the built-in policy until RetryMs from now. IN what, why - for the log */
@@ -169,6 +174,7 @@ static const char *_plan(const snapshot_t *snap, ap_plan_t *plan,
 static uint32_t _cycle(bool force)
 {
 	static time_t seen_job_update = 0, seen_node_update = 0, seen_at = 0;
+	static time_t next_due = 0;	/* earliest planned start of the last plan */
 	static struct timespec last_full = { 0, 0 };
 	lock_clock_t snap_lc = { 0 }, apply_lc = { 0 };
 	apply_stats_t stats = { 0 };
@@ -181,31 +187,41 @@ static uint32_t _cycle(bool force)
 
 	clock_now(&now);
 	lock_clock_acquire(&snap_lc);
-	/* Nothing changed since the last cycle and it is recent: the answer
-	 * would be the same. Re-plan at least once a second anyway (time
-	 * limits, priorities and the core's view move on their own). The
-	 * update stamps have one-second resolution: a value seen during its
-	 * own second may still change without changing, so it proves
-	 * nothing. */
+	/* Nothing changed since the last cycle, no planned start is due and
+	 * it is recent: the answer would be the same. Re-plan at least every
+	 * IdleReplanMs anyway (priorities and the policy's waiting bounds move
+	 * with time alone). The update stamps have one-second resolution: a
+	 * value seen during its own second may still change without changing,
+	 * so it proves nothing. */
 	if (!force && (last_job_update == seen_job_update) &&
 	    (last_node_update == seen_node_update) &&
 	    (seen_job_update < seen_at) && (seen_node_update < seen_at) &&
-	    (clock_ms_between(&last_full, &now) < 1000.0)) {
+	    (!next_due || (time(NULL) < next_due)) &&
+	    (clock_ms_between(&last_full, &now) < conf.idle_replan_ms)) {
 		lock_clock_release(&snap_lc);
 		return 0;
 	}
-	snapshot_build(&snap, conf.accel_gres, conf.max_pending);
+	/* The stamps the next cycle compares with: as of the end of the copy,
+	 * which itself may write reasons, when it held the locks throughout;
+	 * as of its start when it yielded them (a job submitted meanwhile may
+	 * be missing). What changes later (core call, apply) is seen next
+	 * cycle. */
+	seen_job_update = last_job_update;
+	seen_node_update = last_node_update;
+	seen_at = time(NULL);
+	snapshot_build(&snap, conf.accel_gres, conf.max_pending, &snap_lc,
+		       conf.yield_ms);
+	if (!snap_lc.yields) {
+		seen_job_update = last_job_update;
+		seen_node_update = last_node_update;
+		seen_at = time(NULL);
+	}
 	lock_clock_release(&snap_lc);
 	last_full = now;
 	cycle_no++;
 	pending = snap.snap.pending_cnt;
 
 	if (!pending) {
-		lock_clock_acquire(&snap_lc);
-		seen_job_update = last_job_update;
-		seen_node_update = last_node_update;
-		seen_at = time(NULL);
-		lock_clock_release(&snap_lc);
 		snapshot_free(&snap);
 		return 0;
 	}
@@ -224,12 +240,27 @@ static uint32_t _cycle(bool force)
 	}
 	if (xstrcmp(source, "core"))
 		fallback_cycles++;
+	if (plan.resync_reason)
+		info("accelpack: core asked for the whole snapshot (%s); sent it",
+		     plan.resync_reason);
+	if (plan.unchanged) {
+		/* No record changed and nothing became due: the core was not
+		 * asked and the last plan stands. */
+		debug("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, nothing changed (%u pending), core not asked",
+		      cycle_no, snap_lc.held_ms, pending);
+		ap_plan_free(&plan);
+		snapshot_free(&snap);
+		return 0;
+	}
+	next_due = 0;
+	for (uint32_t r = 0; r < plan.reservation_cnt; r++)
+		if ((plan.reservations[r].start_time > 0) &&
+		    (!next_due ||
+		     (plan.reservations[r].start_time < next_due)))
+			next_due = (time_t) plan.reservations[r].start_time;
 
 	lock_clock_acquire(&apply_lc);
 	apply_plan(&snap, &plan, source, cycle_no, &conf, &apply_lc, &stats);
-	seen_job_update = last_job_update;
-	seen_node_update = last_node_update;
-	seen_at = time(NULL);
 	lock_clock_release(&apply_lc);
 	_count_futile(source, &stats);
 	dropped_total += stats.dropped;
@@ -238,20 +269,25 @@ static uint32_t _cycle(bool force)
 	if ((cycle_no % conf.stats_cycles) == 0 ||
 	    (apply_lc.max_hold_ms > conf.max_lock_ms * 2.0) ||
 	    (snap_lc.held_ms > conf.max_lock_ms * 2.0))
-		info("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %u yields), started %u, dropped %u, pending %u, nodes %u, running %u",
+		info("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %u yields), started %u, dropped %u, pending %u, nodes %u, running %u, sent %s %u records (copy: longest hold %.2f ms, %u yields, Slurm's queue %.2f ms)",
 		     cycle_no, snap_lc.held_ms, source, core_ms,
 		     apply_lc.held_ms, apply_lc.max_hold_ms, apply_lc.yields,
 		     stats.started, stats.dropped, pending,
-		     snap.snap.node_cnt, snap.snap.running_cnt);
+		     snap.snap.node_cnt, snap.snap.running_cnt,
+		     xstrcmp(source, "core") ? "none" :
+		     plan.sent_whole ? "whole" : "delta",
+		     plan.sent_records, snap_lc.max_hold_ms, snap_lc.yields,
+		     snap.queue_ms);
 	else
 		debug("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %u yields), started %u, dropped %u, pending %u",
 		      cycle_no, snap_lc.held_ms, source, core_ms,
 		      apply_lc.held_ms, apply_lc.max_hold_ms, apply_lc.yields,
 		      stats.started, stats.dropped, pending);
-	if (snap.skipped_het || snap.skipped_cap || snap.skipped_limits)
-		debug("accelpack: cycle %" PRIu64 ": left out %u heterogeneous, %u over MaxPendingJobs, %u held by Slurm's limits or licenses",
+	if (snap.skipped_het || snap.skipped_cap || snap.skipped_limits ||
+	    snap.skipped_gone)
+		debug("accelpack: cycle %" PRIu64 ": left out %u heterogeneous, %u over MaxPendingJobs, %u held by Slurm's limits or licenses, %u gone during a yield",
 		      cycle_no, snap.skipped_het, snap.skipped_cap,
-		      snap.skipped_limits);
+		      snap.skipped_limits, snap.skipped_gone);
 
 	ap_plan_free(&plan);
 	snapshot_free(&snap);

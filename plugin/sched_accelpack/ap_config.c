@@ -34,6 +34,7 @@ extern void accelpack_conf_defaults(accelpack_conf_t *conf)
 	conf->yield_ms = 2;
 	conf->max_pending = 10000;
 	conf->stats_cycles = 100;
+	conf->idle_replan_ms = 5000;
 	conf->accel_gres = xstrdup("gpu,npu");
 	conf->use_core = true;
 }
@@ -119,6 +120,8 @@ static const u32_key_t u32_keys[] = {
 	  offsetof(accelpack_conf_t, max_pending) },
 	{ "StatsEveryCycles", 1, 1000000,
 	  offsetof(accelpack_conf_t, stats_cycles) },
+	{ "IdleReplanMs", 100, 600000,
+	  offsetof(accelpack_conf_t, idle_replan_ms) },
 };
 
 extern int accelpack_conf_read(const char *path, accelpack_conf_t *conf,

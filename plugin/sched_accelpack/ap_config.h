@@ -17,6 +17,7 @@ typedef struct {
 	uint32_t yield_ms;	/* how long the locks are yielded */
 	uint32_t max_pending;	/* pending jobs per snapshot (queue order) */
 	uint32_t stats_cycles;	/* an info line every this many cycles */
+	uint32_t idle_replan_ms; /* nothing changed: longest pause between plans */
 	char *accel_gres;	/* comma list of GRES names that are accelerators */
 	bool use_core;		/* false: built-in policy only */
 } accelpack_conf_t;

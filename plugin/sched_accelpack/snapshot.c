@@ -4,7 +4,9 @@
  *  SPDX-License-Identifier: GPL-2.0-or-later
  *
  *  Everything here runs with the scheduler's locks held, so it only copies:
- *  no sorting beyond Slurm's own queue sort, no I/O, one arena for memory.
+ *  no sorting beyond Slurm's own queue sort, no I/O, one arena for memory;
+ *  the pending jobs in chunks between which the locks are yielded. Hashing
+ *  and protobuf happen in the bridge, after the locks are released.
  *  One file per thing copied: snapshot_nodes.c, snapshot_pending.c (with
  *  job_request.c), snapshot_running.c.
 \*****************************************************************************/
@@ -15,14 +17,16 @@
 #include "snapshot.h"
 
 extern void snapshot_build(snapshot_t *snap, const char *accel_gres,
-			   uint32_t max_pending)
+			   uint32_t max_pending, lock_clock_t *lc,
+			   uint32_t yield_ms)
 {
 	time_t now = time(NULL);
 
 	memset(snap, 0, sizeof(*snap));
 	snap->snap.now = now;	/* the parts read it */
+	snapshot_pending(snap, accel_gres, max_pending, lc, yield_ms);
+	(void) lock_clock_maybe_yield(lc, SNAPSHOT_HOLD_MS, yield_ms);
 	snapshot_nodes(snap, accel_gres, now);
-	snapshot_pending(snap, accel_gres, max_pending);
 	snapshot_running(snap, accel_gres);
 	snapshot_reservations(snap, now);
 	snap->snap.nodes = snap->nodes;

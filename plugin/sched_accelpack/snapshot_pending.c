@@ -17,6 +17,7 @@
 #include "src/slurmctld/licenses.h"
 
 #include "job_request.h"
+#include "lock_clock.h"
 #include "refusals.h"
 #include "slurm_compat.h"
 #include "snapshot.h"
@@ -78,17 +79,25 @@ static int64_t _job_set_find(job_set_t *set, job_record_t *job_ptr,
 }
 
 extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
-			     uint32_t max_pending)
+			     uint32_t max_pending, lock_clock_t *lc,
+			     uint32_t yield_ms)
 {
-	/* false: keep start_time; apply writes the planned starts there. */
-	list_t *job_queue = build_job_queue(false, false);
+	struct timespec t0, t1;
+	list_t *job_queue;
 	job_queue_rec_t *rec;
 	job_set_t set = { 0 };
-	uint32_t cap = (uint32_t) list_count(job_queue), size = 16;
+	uint32_t cap, size = 16, yields = lc->yields;
 	const char ***parts;
 	uint32_t *part_cap;
+	bool stop = false;
 
+	clock_now(&t0);
+	/* false: keep start_time; apply writes the planned starts there. */
+	job_queue = build_job_queue(false, false);
 	sort_job_queue(job_queue);
+	clock_now(&t1);
+	snap->queue_ms = clock_ms_between(&t0, &t1);
+	cap = (uint32_t) list_count(job_queue);
 	refusal_expire(snap->snap.now);
 	if (cap > max_pending)
 		cap = max_pending;
@@ -107,11 +116,25 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 	while ((rec = list_pop(job_queue))) {
 		job_record_t *job_ptr = rec->job_ptr;
 		part_record_t *part_ptr = rec->part_ptr;
-		uint32_t prio = rec->priority, slot;
+		uint32_t prio = rec->priority, slot, job_id = rec->job_id;
 		int64_t found;
 		ap_pending_job_t *job;
 
 		xfree(rec);
+		/* Yield now and then, as backfill does. Partitions changing
+		 * meanwhile leave the queue's partition pointers suspect: the
+		 * snapshot keeps the jobs copied so far. */
+		if (!stop && lock_clock_maybe_yield(lc, SNAPSHOT_HOLD_MS,
+						    yield_ms))
+			stop = true;
+		if (stop)
+			continue;
+		/* After a yield a job may be gone: only its id is safe. */
+		if ((lc->yields != yields) &&
+		    (find_job_record(job_id) != job_ptr)) {
+			snap->skipped_gone++;
+			continue;
+		}
 		if (!job_ptr || !IS_JOB_PENDING(job_ptr) || !part_ptr)
 			continue;
 		if ((found = _job_set_find(&set, job_ptr, &slot)) >= 0) {

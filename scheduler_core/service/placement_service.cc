@@ -22,11 +22,49 @@ std::string RefusalText(const absl::Status& status) {
                       : text;
 }
 
+// A request with an identity becomes its controller's base for the next delta,
+// once it has passed validation, and the answer says so.
+absl::Status KeepBase(SnapshotBases& bases, const v1::ScheduleRequest& request,
+                      SnapshotBase&& applied, bool is_delta, v1::ScheduleResponse& response) {
+  if (!request.has_identity() || request.identity().sequence() == 0) return absl::OkStatus();
+  SnapshotBase base = std::move(applied);
+  if (!is_delta) {
+    base.snapshot = request.snapshot();
+    if (absl::Status indexed = IndexBase(base); !indexed.ok()) return indexed;
+  }
+  base.controller = request.identity().controller();
+  base.epoch = request.identity().epoch();
+  base.sequence = request.identity().sequence();
+  if (!is_delta) {  // a start, restart or resync: rare, worth a line
+    spdlog::info("whole snapshot from {} (epoch {}, snapshot {}) kept as the base of its deltas",
+                 wire::Printable(base.controller, wire::kMaxLabelBytes), base.epoch, base.sequence);
+  }
+  bases.Keep(std::move(base));
+  response.set_kept_sequence(request.identity().sequence());
+  return absl::OkStatus();
+}
+
+// For the cycle's log line: how the snapshot came.
+std::string SnapshotKind(const v1::ScheduleRequest& request) {
+  if (request.base_sequence() == 0) return "whole";
+  const v1::ClusterSnapshot& s = request.snapshot();
+  const v1::SnapshotRemovals& r = request.removed();
+  return Cat("delta on ", request.base_sequence(), ": ",
+             s.nodes_size() + s.pending_jobs_size() + s.running_jobs_size() + s.reservations_size(),
+             " changed, ",
+             r.nodes_size() + r.pending_jobs_size() + r.running_jobs_size() + r.reservations_size(),
+             " removed");
+}
+
 }  // namespace
 
 PlacementService::PlacementService(const PolicyStore* policies, const TopologyBook* topology,
                                    OperatorHub* hub)
-    : policies_(policies), topology_(topology), hub_(hub), record_(std::make_shared<Record>()) {}
+    : policies_(policies),
+      topology_(topology),
+      hub_(hub),
+      record_(std::make_shared<Record>()),
+      bases_(std::make_shared<SnapshotBases>()) {}
 
 PlacementService::PlacementService(const PlacementService& shared, RoleOf role_of,
                                    Describe describe)
@@ -34,6 +72,7 @@ PlacementService::PlacementService(const PlacementService& shared, RoleOf role_o
       topology_(shared.topology_),
       hub_(shared.hub_),
       record_(shared.record_),
+      bases_(shared.bases_),
       role_of_(std::move(role_of)),
       describe_(std::move(describe)),
       max_node_evaluations_(shared.max_node_evaluations_) {}
@@ -121,12 +160,30 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
   const auto started = std::chrono::steady_clock::now();
   if (grpc::Status allowed = Allow(*context, Role::kScheduler, "Schedule"); !allowed.ok())
     return allowed;
-  auto snapshot = SnapshotFromProto(request->snapshot());
+  const std::string caller = request->caller().empty()
+                                 ? context->peer()
+                                 : wire::Printable(request->caller(), wire::kMaxLabelBytes);
+  SnapshotBases::Resolved resolved;
+  absl::Status delta = bases_->Resolve(*request, resolved);
+  if (delta.ok() && resolved.kind == SnapshotBases::Kind::kResync) {
+    spdlog::info("delta snapshot from {} not applied: {}; asking for the whole snapshot", caller,
+                 resolved.reason);
+    response->set_full_snapshot_required(true);
+    response->set_full_snapshot_reason(resolved.reason);
+    return grpc::Status::OK;
+  }
+  const bool is_delta = resolved.kind == SnapshotBases::Kind::kDelta;
+  auto snapshot = delta.ok()
+                      ? SnapshotFromProto(is_delta ? resolved.base.snapshot : request->snapshot())
+                      : absl::StatusOr<model::Snapshot>(delta);
   const auto policy = policies_->Current();
   if (snapshot.ok() && topology_ != nullptr) topology_->Annotate(*snapshot);
   absl::Status valid =
       snapshot.ok() ? model::ValidateSnapshot(*snapshot, policy->catalog) : snapshot.status();
+  if (valid.ok())
+    valid = KeepBase(*bases_, *request, std::move(resolved.base), is_delta, *response);
   if (!valid.ok()) {
+    bases_->Forget(request->identity().controller());
     RecordRejected();
     const std::string text = RefusalText(valid);
     spdlog::warn("rejected snapshot from {}: {}", context->peer(), text);
@@ -175,11 +232,10 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
   // Cycles that start nothing are routine at ~10 per second: keep them at debug.
   const auto level = plan.starts.empty() ? spdlog::level::debug : spdlog::level::info;
   spdlog::log(level,
-              "cycle from {}: {} nodes, {} pending, {} running -> {} started, {} reserved, {} us",
-              request->caller().empty() ? context->peer()
-                                        : wire::Printable(request->caller(), wire::kMaxLabelBytes),
-              snapshot->nodes.size(), snapshot->pending.size(), snapshot->running.size(),
-              plan.starts.size(), plan.reservations.size(), latency_us);
+              "cycle from {}: {} nodes, {} pending, {} running ({}) -> {} started, {} reserved, "
+              "{} us",
+              caller, snapshot->nodes.size(), snapshot->pending.size(), snapshot->running.size(),
+              SnapshotKind(*request), plan.starts.size(), plan.reservations.size(), latency_us);
   if (hub_ != nullptr) {
     CycleRecord record;
     record.snapshot = std::make_shared<const model::Snapshot>(std::move(*snapshot));

@@ -20,6 +20,7 @@
 #include "service/access.h"
 #include "service/operator_hub.h"
 #include "service/policy_store.h"
+#include "service/snapshot_bases.h"
 #include "service/topology_book.h"
 
 namespace accelpack::service {
@@ -73,7 +74,8 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
   const TopologyBook* topology_;
   OperatorHub* hub_;
   std::shared_ptr<Record> record_;
-  RoleOf role_of_;  // empty: everyone is a scheduler
+  std::shared_ptr<SnapshotBases> bases_;  // delta snapshots' bases, a cache
+  RoleOf role_of_;                        // empty: everyone is a scheduler
   Describe describe_;
   uint64_t max_node_evaluations_ = 0;
 };

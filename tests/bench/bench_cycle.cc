@@ -20,6 +20,7 @@
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "cluster_builder.h"
 #include "common/strings.h"
+#include "delta.h"
 #include "engine/engine.h"
 #include "policy/policy.h"
 #include "service/placement_service.h"
@@ -178,31 +179,42 @@ class GrpcFixture {
   std::unique_ptr<v1::Placement::Stub> stub_;
 };
 
+GrpcFixture& Fixture() {
+  static GrpcFixture* fixture = new GrpcFixture();
+  return *fixture;
+}
+
 // Each iteration also runs the engine alone on the same snapshot (untimed for the
 // benchmark, timed here), so the transport's share is a ratio of interleaved runs,
-// robust to the machine slowing down between two separate benchmarks.
-void BM_GrpcCycle(benchmark::State& state) {
-  static GrpcFixture* fixture = new GrpcFixture();
-  model::Snapshot snapshot = testing::SyntheticCluster(
-      static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
-  v1::ScheduleRequest request;
-  *request.mutable_snapshot() = service::SnapshotToProto(snapshot);
+// robust to the machine slowing down between two separate benchmarks. `next` gives
+// the request to send (inside the timed part: what the plugin does per cycle),
+// `answered` sees each answer.
+template <typename Next, typename Answered>
+void RunGrpcCycles(benchmark::State& state, model::Snapshot& snapshot, Next next,
+                   Answered answered) {
+  GrpcFixture* fixture = &Fixture();
   auto built = policy::BuildPolicy(policy::DefaultPolicy());
   if (!model::ValidateSnapshot(snapshot, built->catalog).ok())
     state.SkipWithError("invalid snapshot");
   double engine_us = 0;
   double grpc_total_s = 0;
   double engine_total_s = 0;
+  double request_bytes = 0;
   using Clock = std::chrono::steady_clock;
   for (auto _ : state) {
     const auto grpc_begin = Clock::now();
     {
       // As the plugin's bridge does: the answer lives on an arena.
       google::protobuf::Arena arena;
+      const v1::ScheduleRequest& request = next(arena);
+      request_bytes = static_cast<double>(request.ByteSizeLong());
       auto* response = google::protobuf::Arena::CreateMessage<v1::ScheduleResponse>(&arena);
       grpc::ClientContext context;
       grpc::Status status = fixture->stub().Schedule(&context, request, response);
       if (!status.ok()) state.SkipWithError(status.error_message().c_str());
+      if (response->full_snapshot_required())
+        state.SkipWithError(response->full_snapshot_reason().c_str());
+      answered(*response);
       engine_us = static_cast<double>(response->engine_latency_us());
     }
     grpc_total_s += std::chrono::duration<double>(Clock::now() - grpc_begin).count();
@@ -213,12 +225,74 @@ void BM_GrpcCycle(benchmark::State& state) {
     state.ResumeTiming();
   }
   state.counters["server_us"] = engine_us;
-  state.counters["request_MiB"] = static_cast<double>(request.ByteSizeLong()) / (1024.0 * 1024.0);
+  state.counters["request_MiB"] = request_bytes / (1024.0 * 1024.0);
   if (engine_total_s > 0) {
     state.counters["engine_alone_ms"] =
         1000.0 * engine_total_s / static_cast<double>(state.iterations());
     state.counters["grpc_adds_pct"] = 100.0 * (grpc_total_s / engine_total_s - 1.0);
   }
+}
+
+// The whole snapshot every cycle, as before delta snapshots (and after a resync).
+void BM_GrpcCycle(benchmark::State& state) {
+  model::Snapshot snapshot = testing::SyntheticCluster(
+      static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
+  v1::ScheduleRequest request;
+  *request.mutable_snapshot() = service::SnapshotToProto(snapshot);
+  RunGrpcCycles(
+      state, snapshot,
+      [&](google::protobuf::Arena&) -> const v1::ScheduleRequest& { return request; },
+      [](const v1::ScheduleResponse&) {});
+}
+
+// Steady state with delta snapshots: per cycle the plugin's bridge fingerprints
+// every record of the whole snapshot (timed: it replaces serializing all of it) and
+// sends what changed, here 10 pending jobs whose priority moved; the core applies
+// that to its base and plans from the whole.
+void BM_GrpcCycleDelta(benchmark::State& state) {
+  model::Snapshot snapshot = testing::SyntheticCluster(
+      static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
+  v1::ClusterSnapshot whole = service::SnapshotToProto(snapshot);
+  bridge::DeltaSender sender("bench@" + std::to_string(::getpid()), 1);
+  bridge::DeltaSender::Cycle cycle;
+  int64_t bump = 0;
+  double prepare_s = 0;
+  int prepared = 0;
+  auto next = [&](google::protobuf::Arena& arena) -> const v1::ScheduleRequest& {
+    for (int j = 0; j < 10 && j < whole.pending_jobs_size(); ++j)
+      whole.mutable_pending_jobs(j)->set_priority(whole.pending_jobs(j).priority() + (++bump % 2));
+    auto* whole_request = google::protobuf::Arena::CreateMessage<v1::ScheduleRequest>(&arena);
+    auto* delta = google::protobuf::Arena::CreateMessage<v1::ScheduleRequest>(&arena);
+    const auto prepare_begin = std::chrono::steady_clock::now();
+    cycle = sender.Prepare(whole, whole_request->mutable_identity(), delta);
+    prepare_s +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - prepare_begin).count();
+    ++prepared;
+    if (cycle.has_delta) return *delta;
+    *whole_request->mutable_snapshot() = whole;  // the first cycle: whole
+    return *whole_request;
+  };
+  auto answered = [&](const v1::ScheduleResponse& response) {
+    if (response.kept_sequence() == cycle.sequence) {
+      sender.Acknowledged(cycle);
+    } else {
+      sender.Reset();
+    }
+  };
+  {
+    // The first cycle, whole, is not steady state: outside the timing.
+    google::protobuf::Arena arena;
+    const v1::ScheduleRequest& first = next(arena);
+    v1::ScheduleResponse response;
+    grpc::ClientContext context;
+    if (!Fixture().stub().Schedule(&context, first, &response).ok())
+      state.SkipWithError("the first, whole snapshot failed");
+    answered(response);
+  }
+  prepare_s = 0;
+  prepared = 0;
+  RunGrpcCycles(state, snapshot, next, answered);
+  if (prepared > 0) state.counters["fingerprint_ms"] = 1000.0 * prepare_s / prepared;
 }
 
 void Sizes(benchmark::internal::Benchmark* bench) {
@@ -237,6 +311,7 @@ BENCHMARK(BM_EngineCycleShapes)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_GrpcCycle)->Apply(Sizes);
+BENCHMARK(BM_GrpcCycleDelta)->Apply(Sizes);
 
 }  // namespace
 }  // namespace accelpack

@@ -8,10 +8,15 @@
 # fails when a goal is missed (lock hold per cycle p99 < 50 ms, latency at least
 # 3x lower than backfill), unless ACCELPACK_BENCH_NO_GOALS is set.
 #   bench_scale.sh BUILD_DIR
+# ACCELPACK_BENCH_PENDING=5000 (or 10000): that many pending jobs instead, figures
+# into bench_scale-N.txt, lock hold reported but not asserted.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-# Every cycle's timings at info level (default: every 100th, or when slow).
-export ACCELPACK_PLUGIN_CONF_EXTRA="StatsEveryCycles=1"
+# Every cycle's timings at info level (default: every 100th, or when slow). Nothing
+# changes while the queue waits, so cycles would rest for IdleReplanMs (5 s): re-plan
+# every 0.5 s instead, for enough samples of the lock hold.
+export ACCELPACK_PLUGIN_CONF_EXTRA="StatsEveryCycles=1
+IdleReplanMs=${ACCELPACK_BENCH_IDLE_REPLAN_MS:-500}"
 e2e_init accelpack "${1:-}"
 n_lat=${ACCELPACK_BENCH_LATENCY_JOBS:-30}
 n_pending=${ACCELPACK_BENCH_PENDING:-1000}
@@ -20,6 +25,7 @@ results_dir="$ACCELPACK_BUILD_DIR/e2e-results"
 [ -n "${ACCELPACK_SLURM_PREFIX:-}" ] && results_dir="$results_dir/slurm-$(ap_slurm_version)"
 mkdir -p "$results_dir"
 out="$results_dir/bench_scale.txt"
+[ "$n_pending" = 1000 ] || out="$results_dir/bench_scale-$n_pending.txt"
 
 # --- accelpack: latency ----------------------------------------------------------
 lat_ap=$("$E2E_REPO/contrib/cluster/latency.sh" "$n_lat" gpu:h100:1 "$AP_RUN_DIR/latency-accelpack.txt")
@@ -47,20 +53,21 @@ wait "${submitters[@]}"   # not a bare wait: the cluster's daemons are children 
 e2e_log "submitted $n_pending jobs in $(( $(date +%s) - t0 )) s; $(squeue -h -t PD -o %i | wc -l) pending"
 mark=$(wc -l <"$AP_RUN_DIR/log/slurmctld.log")
 sleep "${ACCELPACK_BENCH_OBSERVE_S:-20}"
-# Lock hold per cycle = snapshot hold + apply hold (apply may yield in between).
-# accelpack: cycle N: snapshot A ms, core B ms, apply C ms (max hold D ms, Y yields), started S, dropped X, pending P, ...
+# Lock hold per cycle = snapshot hold + apply hold (both may yield in between); the
+# longest single hold is what slurmctld's RPCs wait for.
+# accelpack: cycle N: snapshot A ms, core B ms, apply C ms (max hold D ms, Y yields), started S, dropped X, pending P, ..., sent K R records (copy: longest hold L ms, ...)
 cycles=$(tail -n +"$mark" "$AP_RUN_DIR/log/slurmctld.log" \
-  | sed -n 's/.*accelpack: cycle [0-9]*: snapshot \([0-9.]*\) ms, \([a-z-]*\) \([0-9.]*\) ms, apply \([0-9.]*\) ms (max hold \([0-9.]*\) ms.*pending \([0-9]*\).*/\1 \3 \4 \5 \6 \2/p' \
+  | sed -n 's/.*accelpack: cycle [0-9]*: snapshot \([0-9.]*\) ms, \([a-z-]*\) \([0-9.]*\) ms, apply \([0-9.]*\) ms (max hold \([0-9.]*\) ms.*pending \([0-9]*\).*copy: longest hold \([0-9.]*\) ms.*/\1 \3 \4 \5 \6 \2 \7/p' \
   | awk -v n="$n_pending" '$5 >= n')
 [ -n "$cycles" ] || e2e_fail "no 'accelpack: cycle' lines with >= $n_pending pending jobs in slurmctld.log"
 cp "$AP_RUN_DIR/log/slurmctld.log" "$results_dir/bench_scale-slurmctld.log"
 lock_stats=$(awk '
-  { snap[NR] = $1; core[NR] = $2; hold[NR] = $1 + $3; longest[NR] = ($1 > $4 ? $1 : $4); apply[NR] = $3 }
+  { snap[NR] = $1; core[NR] = $2; hold[NR] = $1 + $3; longest[NR] = ($7 > $4 ? $7 : $4); apply[NR] = $3 }
   function pct(a, n, q,   i, j, t, s) { for (i = 1; i <= n; i++) s[i] = a[i]
     for (i = 2; i <= n; i++) { t = s[i]; for (j = i - 1; j >= 1 && s[j] > t; j--) s[j + 1] = s[j]; s[j + 1] = t }
     return s[int((n - 1) * q) + 1] }
-  END { printf "cycles=%d lock_hold_ms p50=%.2f p99=%.2f max=%.2f | longest_single_hold_ms p50=%.2f max=%.2f | snapshot_ms p50=%.2f max=%.2f | apply_ms p50=%.2f max=%.2f | core_call_ms p50=%.2f max=%.2f\n",
-        NR, pct(hold, NR, .5), pct(hold, NR, .99), pct(hold, NR, 1), pct(longest, NR, .5), pct(longest, NR, 1), pct(snap, NR, .5), pct(snap, NR, 1),
+  END { printf "cycles=%d lock_hold_ms p50=%.2f p99=%.2f max=%.2f | longest_single_hold_ms p50=%.2f p99=%.2f max=%.2f | snapshot_ms p50=%.2f max=%.2f | apply_ms p50=%.2f max=%.2f | core_call_ms p50=%.2f max=%.2f\n",
+        NR, pct(hold, NR, .5), pct(hold, NR, .99), pct(hold, NR, 1), pct(longest, NR, .5), pct(longest, NR, .99), pct(longest, NR, 1), pct(snap, NR, .5), pct(snap, NR, 1),
         pct(apply, NR, .5), pct(apply, NR, 1), pct(core, NR, .5), pct(core, NR, 1) }' <<<"$cycles")
 sources=$(awk '{ print $6 }' <<<"$cycles" | sort | uniq -c | tr -s ' ' | tr '\n' ',')
 e2e_log "accelpack with $n_pending pending: $lock_stats (plans from:$sources)"
@@ -91,7 +98,10 @@ ratio_mean=$(awk -v a="$(mean "$lat_ap")" -v b="$(mean "$lat_bf")" 'BEGIN { prin
 
 # Generous bounds always hold (measured: p99 8-13 ms, 3.7-5.1x); the 3x goal itself
 # is asserted only where timing is trusted (ACCELPACK_BENCH_NO_GOALS unset).
-e2e_check "lock hold per cycle p99 ${lock_p99} ms < 50 ms" awk -v v="$lock_p99" 'BEGIN { exit !(v < 50) }'
+# Larger queues (ACCELPACK_BENCH_PENDING) are measured for docs/benchmarks.md, not asserted.
+if [ "$n_pending" -le 1000 ]; then
+  e2e_check "lock hold per cycle p99 ${lock_p99} ms < 50 ms" awk -v v="$lock_p99" 'BEGIN { exit !(v < 50) }'
+fi
 e2e_check "submit-to-start faster than backfill (${ratio}x)" awk -v v="$ratio" 'BEGIN { exit !(v > 1) }'
 if [ -z "${ACCELPACK_BENCH_NO_GOALS:-}" ]; then
   e2e_check "submit-to-start ${ratio}x faster than backfill (goal >= 3x)" awk -v v="$ratio" 'BEGIN { exit !(v >= 3) }'

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # accelpackd dies in the middle of a workload: jobs keep starting (the plugin's
-# built-in policy); accelpackd comes back: the plugin uses it again. Both are
-# visible in slurmctld's log. Nothing is lost.
+# built-in policy); accelpackd comes back: the plugin uses it again, with delta
+# snapshots. accelpackd restarted while the queue is empty: it gets the whole
+# snapshot first, deltas after. Visible in slurmctld's and accelpackd's logs.
+# Nothing is lost.
 #   core_restart.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -67,7 +69,39 @@ n=$(started_by core "${after[@]}")
 e2e_check "the core places jobs again ($n of ${#after[@]} after it answered)" test "$n" -eq "${#after[@]}"
 
 e2e_wait_all_done 180 "${before_outage[@]}" || e2e_fail "jobs from before the outage did not finish"
-all=("${before_outage[@]}" "${outage[@]}" "${reconnect[@]}" "${after[@]}")
+core_log="$AP_RUN_DIR/log/accelpackd.out"
+e2e_check "the plugin sent delta snapshots to the restarted core" grep -q '(delta on [0-9]*:' "$core_log"
+
+# 4. restart accelpackd while the queue is empty: the restarted core holds no base,
+#    so the plugin's next snapshot must reach it whole (after the plugin's resync:
+#    either the core asked for it, or the broken connection made the plugin start over)
+#    and later ones as deltas on it; jobs go through the core again. (The core asking
+#    for the whole snapshot within one call is covered by plugin_tests'
+#    DeltaWithCore.)
+core_pid=$(ap_pidfile_pid "$AP_RUN_DIR/pid/accelpackd.pid")
+kill -KILL "$core_pid"
+ap_start_accelpackd
+new_pid=$(ap_pidfile_pid "$AP_RUN_DIR/pid/accelpackd.pid")
+e2e_log "accelpackd killed and restarted with an empty queue (pid $new_pid)"
+ids=()
+for ((t = 0; t < 60; t++)); do
+  grep -q "accelpackd\[$new_pid\] info: whole snapshot from" "$core_log" && break
+  submit_batch 2 "resync$t"
+  sleep 1
+done
+grep -q "accelpackd\[$new_pid\] info: whole snapshot from" "$core_log" \
+  || e2e_fail "the restarted core never got a whole snapshot"
+e2e_log "ok: core log says: $(grep -m1 -o "whole snapshot from.*" <(grep "accelpackd\[$new_pid\]" "$core_log"))"
+resync=("${ids[@]}")
+ids=()
+submit_batch 8 resynced
+resynced=("${ids[@]}")
+e2e_wait_all_done 180 "${resync[@]}" "${resynced[@]}" || e2e_fail "jobs after the resync did not run"
+n=$(started_by core "${resynced[@]}")
+e2e_check "the core places jobs after the resync ($n of ${#resynced[@]})" test "$n" -eq "${#resynced[@]}"
+resync+=("${resynced[@]}")
+
+all=("${before_outage[@]}" "${outage[@]}" "${reconnect[@]}" "${after[@]}" "${resync[@]}")
 e2e_check "all ${#all[@]} jobs completed (nothing lost)" e2e_all_completed "${all[@]}"
 e2e_check "every job started by the plugin on the nodes it ran on" e2e_check_started_by_plugin "${all[@]}"
 e2e_log "passed"

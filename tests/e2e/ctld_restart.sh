@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # slurmctld restarts while jobs run: they survive (same job, same nodes, they
-# complete) and scheduling resumes (queued and new jobs start afterwards).
+# complete) and scheduling resumes (queued and new jobs start afterwards), the
+# new process starting over with a whole snapshot (a new delta epoch).
 #   ctld_restart.sh BUILD_DIR [accelpack|backfill]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -38,5 +39,9 @@ e2e_wait_all_done 120 "${running[@]}" "$queued" "$new" || e2e_fail "jobs did not
 e2e_check "every job completed, the queued one too" e2e_all_completed "${running[@]}" "$queued" "$new"
 if [ "$mode" = accelpack ]; then
   e2e_check "every job started by the plugin on its nodes" e2e_check_started_by_plugin "${running[@]}" "$queued" "$new"
+  # The new slurmctld is a new epoch: it sent the whole snapshot first, not a delta
+  # on the old process's base.
+  epochs=$(sed -n 's/.*whole snapshot from .* (epoch \([0-9]*\),.*/\1/p' "$AP_RUN_DIR/log/accelpackd.out" | sort -u | wc -l)
+  e2e_check "the restarted slurmctld began with a whole snapshot of a new epoch ($epochs epochs)" test "$epochs" -ge 2
 fi
 e2e_log "passed ($mode)"

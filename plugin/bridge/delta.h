@@ -1,0 +1,74 @@
+// delta.h: delta snapshots on the plugin's side. Every record of a cycle's whole
+// snapshot gets a fingerprint (a hash of its wire form); a request carries only
+// the records whose fingerprint differs from the snapshot the core last
+// acknowledged, and the keys of those that vanished. Runs in the bridge, after
+// slurmctld's locks are released: the copy under the locks stays a plain copy.
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <accelpack/v1/placement.pb.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace accelpack::bridge {
+
+// A record's fingerprint: the hash of its serialized message, so any field counts,
+// old or added later; `seen` marks the cycle that last had the record.
+struct Fingerprint {
+  uint64_t hash = 0;
+  uint64_t seen = 0;
+};
+
+// The records of the snapshot the core acknowledged, by key (node name, job id,
+// reservation name). Kept from cycle to cycle and updated in place: a cycle
+// costs one lookup per record, no allocation for records that stay.
+struct Fingerprints {
+  absl::flat_hash_map<std::string, Fingerprint> nodes;
+  absl::flat_hash_map<uint32_t, Fingerprint> pending;
+  absl::flat_hash_map<uint32_t, Fingerprint> running;
+  absl::flat_hash_map<std::string, Fingerprint> reservations;
+};
+
+class DeltaSender {
+ public:
+  DeltaSender(std::string controller, uint64_t epoch)
+      : controller_(std::move(controller)), epoch_(epoch) {}
+
+  struct Cycle {
+    uint64_t sequence = 0;   // this cycle's snapshot
+    bool has_delta = false;  // a base is acknowledged: `delta` was filled
+    uint32_t changed = 0;    // records in the delta
+    uint32_t removed = 0;    // keys removed by it
+    bool distinct = true;    // false: a key came twice; never a base
+  };
+
+  // Fingerprints `whole`, sets `identity` to this cycle's and makes the
+  // fingerprints this cycle's (the caller must Acknowledge or Reset: the core
+  // kept it or not). With an acknowledged base, fills `delta` (snapshot with
+  // now_unix and the changed records, removed keys, base_sequence, identity);
+  // a key seen twice in `whole` makes no delta (the core refuses such a snapshot
+  // whole, naming it).
+  Cycle Prepare(const v1::ClusterSnapshot& whole, v1::SnapshotIdentity* identity,
+                v1::ScheduleRequest* delta);
+  // The core kept `cycle`'s snapshot: the next delta is on it.
+  void Acknowledged(const Cycle& cycle);
+  // The next cycle sends the whole snapshot (an error, a refusal, a core that
+  // did not keep it, a reconfigure).
+  void Reset();
+  bool has_base() const { return base_sequence_ != 0; }
+  uint64_t epoch() const { return epoch_; }
+
+ private:
+  std::string controller_;
+  uint64_t epoch_;
+  uint64_t next_sequence_ = 1;
+  uint64_t base_sequence_ = 0;  // 0: none acknowledged
+  Fingerprints prints_;
+  std::string buffer_;  // serialization scratch, reused
+};
+
+}  // namespace accelpack::bridge

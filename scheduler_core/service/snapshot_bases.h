@@ -1,0 +1,87 @@
+// Delta snapshots on the core's side: the last acknowledged snapshot of each
+// controller, kept as a cache so that a request may carry only what changed.
+//
+// A cache, not state (DESIGN.md): bounded (a few controllers, least recently
+// used evicted), lost on restart, dropped on any doubt. Whatever is missing, the
+// answer is "send the whole snapshot" and the plugin does; planning never
+// depends on what is or is not cached, only on the snapshot it resolves to.
+//
+// Thread-safety: Resolve and Keep may be called concurrently. Two requests of
+// one controller in flight at once: the second finds no base and resyncs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "absl/status/status.h"
+#include "accelpack/v1/placement.pb.h"
+
+namespace accelpack::service {
+
+namespace v1 = ::accelpack::v1;
+
+// A controller's snapshot plus indexes by record key, so a delta costs what it
+// changes, not the snapshot's size.
+struct SnapshotBase {
+  std::string controller;
+  uint64_t epoch = 0;
+  uint64_t sequence = 0;
+  v1::ClusterSnapshot snapshot;
+  std::unordered_map<std::string, int> nodes;
+  std::unordered_map<uint32_t, int> pending;
+  std::unordered_map<uint32_t, int> running;
+  std::unordered_map<std::string, int> reservations;
+};
+
+// Builds `base`'s indexes from its snapshot. INVALID_ARGUMENT names the first
+// key given twice (the caller keeps no such base).
+absl::Status IndexBase(SnapshotBase& base);
+
+// Applies a delta (`changes`' records replace or join, `removed` go) to `base`
+// in place and re-indexes it; now_unix comes from `changes`. Records keep the
+// base's order, new ones come last (the engine's orders do not depend on it).
+// INVALID_ARGUMENT: a key twice in the delta, or both changed and removed.
+// FAILED_PRECONDITION: a removal of a key the base does not hold (the two sides
+// disagree: resync). On error `base` is unusable.
+absl::Status ApplyDelta(const v1::ClusterSnapshot& changes, const v1::SnapshotRemovals& removed,
+                        SnapshotBase& base);
+
+class SnapshotBases {
+ public:
+  explicit SnapshotBases(size_t max_controllers = 8) : max_controllers_(max_controllers) {}
+
+  enum class Kind { kWhole, kDelta, kResync };
+  struct Resolved {
+    Kind kind = Kind::kWhole;
+    // kDelta: the base with the delta applied (to be validated, then kept).
+    SnapshotBase base;
+    // kResync: why (for the log and the answer). kDelta/kWhole: empty.
+    std::string reason;
+  };
+
+  // What `request` stands for. A whole snapshot (base_sequence 0) is returned as
+  // kWhole and left in the request. A delta takes the controller's base out of
+  // the cache and applies itself to it: kDelta; kResync when there is no such
+  // base (other epoch or sequence, evicted, restarted core) or it does not fit.
+  // INVALID_ARGUMENT for a malformed delta (named).
+  absl::Status Resolve(const v1::ScheduleRequest& request, Resolved& out);
+
+  // Keeps `base` as its controller's base (replacing an older one), evicting
+  // the least recently used controller beyond the bound.
+  void Keep(SnapshotBase base);
+  // Forgets a controller's base (its snapshot was refused).
+  void Forget(const std::string& controller);
+
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  size_t max_controllers_;
+  std::list<SnapshotBase> lru_;  // most recent first; guarded by mu_
+};
+
+}  // namespace accelpack::service
