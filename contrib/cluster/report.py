@@ -19,6 +19,10 @@ from datetime import datetime
 
 DEVICES_PER_NODE = 8
 KINDS = ["h100", "h200", "910b", "910c"]
+# Fractional requests (ACCELPACK_FRACTIONAL=1): the kind whose devices they use and
+# the share of one device per unit requested (4 shards per H200; MIG: seven 1g.10gb
+# or two 3g.40gb slices per H100).
+SHARES = {"shard": ("h200", 1 / 4), "1g.10gb": ("h100", 1 / 7), "3g.40gb": ("h100", 1 / 2)}
 NODES_PER_KIND = 2
 PAIR = re.compile(r"(\S+?)=(.*?)(?= \S+?=|$)")
 
@@ -90,7 +94,8 @@ def run(joblist, summary_path, label, quiet):
         makespan = max(t1 - t0, 1.0)
         used = {k: 0.0 for k in KINDS}
         for r in done:
-            used[r["kind"]] = used.get(r["kind"], 0.0) + r["devices"] * r["nodes"] * (r["end"] - r["start"])
+            kind, share = SHARES.get(r["kind"], (r["kind"], 1.0))
+            used[kind] = used.get(kind, 0.0) + share * r["devices"] * r["nodes"] * (r["end"] - r["start"])
         capacity = DEVICES_PER_NODE * NODES_PER_KIND
         summary["makespan_s"] = makespan
         summary["utilization"] = sum(used.values()) / (capacity * len(KINDS) * makespan)
