@@ -62,7 +62,8 @@ burst() {
   echo "${ids[@]}"
 }
 
-# Samples `scontrol show job -d -o` into $1/N.txt until $1/stop exists.
+# Samples `scontrol show job -d -o` into $1/N.txt until $1/stop exists. A job's GPUs:
+# GRES=shard:2(IDX:0) on 22.05, GRES=shard:2(0/4,2/4,...) (per GPU) from 23.02.
 sample() {
   local dir=$1 n=0
   mkdir -p "$dir"
@@ -107,8 +108,19 @@ for path in samples:
         if not job or "JobState=RUNNING" not in line:
             continue
         for node, gres in re.findall(r"\bNodes=(\S+) CPU_IDs=\S+ Mem=\S+ GRES=(\S+)", line):
+            if not node.startswith("h200"):
+                continue
+            # 23.02 and newer: shard:N(used/total per GPU, in GPU order).
+            per_gpu = re.match(r"shard:(?:[^:(]+:)?\d+\(([\d/,]+)\)", gres)
+            if per_gpu:
+                for gpu, part in enumerate(per_gpu.group(1).split(",")):
+                    used = int(part.split("/")[0])
+                    if used:
+                        seen[int(job.group(1))] = (node, gpu, used)
+                        shards[(node, gpu)] = shards.get((node, gpu), 0) + used
+                continue
             m = re.match(r"(shard|gpu):(?:[^:(]+:)?(\d+)\(IDX:([\d,-]+)\)", gres)
-            if not m or not node.startswith("h200"):
+            if not m:
                 continue
             idx = []
             for part in m.group(3).split(","):

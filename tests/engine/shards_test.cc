@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "engine/usage.h"
 #include "engine_test_util.h"
 #include "model/mig.h"
 
@@ -219,6 +220,19 @@ TEST(ShardEngine, RunningShardJobsFreeTheirShardsForLookAhead) {
   EXPECT_TRUE(outcome.plan.starts.empty());
   ASSERT_EQ(outcome.plan.reservations.size(), 1u);
   EXPECT_EQ(outcome.plan.reservations[0].planned_start, 9000 + 3600);
+}
+
+TEST(ShardEngine, UsageCountsShardCarryingGpusAsAllocated) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {ShardNode("a", 4, 4)};
+  snapshot.nodes[0].accelerators[0].shards_used = {1, 0, 0, 0};
+  snapshot.pending = {ShardJob(1, 4)};
+  auto outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.starts.size(), 1u);
+  const auto usage = engine::UsageByKind(outcome.snapshot, model::Catalog::BuiltIn(), outcome.plan);
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].devices_allocated, 2);  // GPU 0 (1 shard) and the planned GPU 1 (4)
+  EXPECT_EQ(usage[0].devices_idle, 2);
 }
 
 TEST(ShardValidation, RejectsCountsThatDoNotAddUp) {
