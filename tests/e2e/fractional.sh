@@ -132,7 +132,7 @@ for path in samples:
             else:
                 whole.update((node, i) for i in idx)
     over += sum(1 for v in shards.values() if v > SHARDS_PER_GPU)
-    both += len(whole & set(shards))
+    both += 1 if whole & set(shards) else 0  # samples with a GPU whole and shared
     # Devices occupied for the work in use (a whole GPU counts its 4 shards).
     occupied_sum += len(set(shards) | whole)
     load_sum += sum(shards.values()) + SHARDS_PER_GPU * len(whole)
