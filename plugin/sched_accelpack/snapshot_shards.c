@@ -184,14 +184,11 @@ extern void shards_request(job_record_t *job_ptr, uint32_t num_nodes,
 
 extern void shards_rules(ap_snapshot_t *snap)
 {
-#ifdef LL_SHARED_GRES
 	snap->shards_least_loaded =
-		(slurm_conf.select_type_param & LL_SHARED_GRES) != 0;
-#endif
-#ifdef MULTIPLE_SHARING_GRES_PJ
+		(slurm_conf.select_type_param & COMPAT_LL_SHARED_GRES) != 0;
 	snap->shards_multiple_per_job =
-		(slurm_conf.select_type_param & MULTIPLE_SHARING_GRES_PJ) != 0;
-#endif
+		(slurm_conf.select_type_param &
+		 COMPAT_MULTIPLE_SHARING_GRES_PJ) != 0;
 	/* Fixed in 23.11.5 ("a gpu allocated as well as a shard on that gpu"). */
 	snap->shards_unguarded =
 		SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(23, 11, 5);
