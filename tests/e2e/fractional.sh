@@ -173,6 +173,7 @@ rm -f "$decisions"
 
 # --- the same burst under stock sched/backfill ------------------------------------
 ap_cluster_down
+# shellcheck disable=SC2034  # read by lib.sh (ap_cluster_up renders the mode)
 AP_MODE=backfill
 export ACCELPACK_MODE=backfill
 ap_cluster_up
