@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "engine/explain.h"
 #include "engine/usage.h"
 #include "engine_test_util.h"
 #include "model/mig.h"
@@ -233,6 +234,11 @@ TEST(ShardEngine, UsageCountsShardCarryingGpusAsAllocated) {
   ASSERT_EQ(usage.size(), 1u);
   EXPECT_EQ(usage[0].devices_allocated, 2);  // GPU 0 (1 shard) and the planned GPU 1 (4)
   EXPECT_EQ(usage[0].devices_idle, 2);
+}
+
+TEST(ShardEngine, ExplainNamesTheShards) {
+  EXPECT_THAT(engine::DescribeRequest(ShardJob(1, 3)),
+              ::testing::HasSubstr("gpu:any:1 (3 shards of one device)"));
 }
 
 TEST(ShardValidation, RejectsCountsThatDoNotAddUp) {
