@@ -17,6 +17,10 @@
 #   ACCELPACK_PLUGIN_CONF_EXTRA  lines appended to accelpack.conf (e.g. StatsEveryCycles=1)
 #   ACCELPACK_SLURM_CONF_EXTRA   lines appended to slurm.conf (e.g. TopologyPlugin=...)
 #   ACCELPACK_TOPOLOGY_CONF      a file installed as the cluster's topology.conf
+#   ACCELPACK_FRACTIONAL  1: fractional accelerators: h200-[1-2] share their GPUs as
+#                         shard GRES (4 shards per GPU), h100-2 is MIG-partitioned
+#                         (14 x 1g.10gb + 4 x 3g.40gb: four GPUs' worth), h100-1
+#                         stays whole                                      [empty]
 #   ACCELPACK_PLUGIN_DIR  extra directory searched for Slurm plugins first (e.g.
 #                         a build dir holding sched_accelpack.so)
 #   ACCELPACK_SLURM_PREFIX  a Slurm installed under a prefix (contrib/slurm-prefix.sh
@@ -198,6 +202,39 @@ ap_render() {  # template -> output, substituting @KEY@
       "$1" >"$2"
 }
 
+# Fractional accelerators (ACCELPACK_FRACTIONAL=1), edited into the rendered
+# slurm.conf and gres.conf: device files stand in for MIG slices as /dev/nvidia*
+# stand in for GPUs.
+ap_fractional_conf() {
+  local d="$AP_RUN_DIR" i
+  for i in $(seq 0 17); do ln -sfn /dev/null "$d/dev/nvidia-mig$i"; done
+  sed -i -e 's/^GresTypes=gpu,npu$/GresTypes=gpu,npu,shard/' \
+      -e 's/ Gres=gpu:h200:8 / Gres=gpu:h200:8,shard:32 /' "$d/conf/slurm.conf"
+  # h100-[1-2] -> h100-1 whole, h100-2 partitioned, each on its own port.
+  awk '/^NodeName=h100-\[1-2\] / {
+         match($0, /Port=\[[0-9]+-[0-9]+\]/)
+         split(substr($0, RSTART + 6, RLENGTH - 7), port, "-")
+         one = $0; sub(/^NodeName=h100-\[1-2\]/, "NodeName=h100-1", one)
+         sub(/Port=\[[0-9]+-[0-9]+\]/, "Port=" port[1], one); print one
+         two = $0; sub(/^NodeName=h100-\[1-2\]/, "NodeName=h100-2", two)
+         sub(/Port=\[[0-9]+-[0-9]+\]/, "Port=" port[2], two)
+         sub(/Gres=gpu:h100:8/, "Gres=gpu:1g.10gb:14,gpu:3g.40gb:4", two)
+         sub(/Feature=nvidia,hopper,h100,cuda/, "Feature=nvidia,hopper,h100,cuda,mig", two)
+         print two; next }
+       { print }' "$d/conf/slurm.conf" >"$d/conf/slurm.conf.new"
+  mv "$d/conf/slurm.conf.new" "$d/conf/slurm.conf"
+  sed -i -e 's/^NodeName=h100-\[1-2\] Name=gpu Type=h100 /NodeName=h100-1 Name=gpu Type=h100 /' \
+      "$d/conf/gres.conf"
+  cat >>"$d/conf/gres.conf" <<EOF
+# Fractional (ACCELPACK_FRACTIONAL=1): MIG slices typed by profile (MultipleFiles=
+# on 23.02 and newer; one file per slice works on every release), and 4 shards
+# per H200 (shard counts follow File=, spread evenly over the GPUs).
+NodeName=h100-2 Name=gpu Type=1g.10gb File=$d/dev/nvidia-mig[0-13]
+NodeName=h100-2 Name=gpu Type=3g.40gb File=$d/dev/nvidia-mig[14-17]
+NodeName=h200-[1-2] Name=shard Count=32 File=$d/dev/nvidia[0-7]
+EOF
+}
+
 ap_write_config() {
   local d="$AP_RUN_DIR" i
   install -d -m 0755 "$d" "$d/conf" "$d/state" "$d/spool" "$d/log" "$d/pid" "$d/run" "$d/dev" "$d/jobs"
@@ -217,6 +254,7 @@ ap_write_config() {
   if [ -n "${ACCELPACK_TOPOLOGY_CONF:-}" ]; then
     cp "$ACCELPACK_TOPOLOGY_CONF" "$d/conf/topology.conf"
   fi
+  if [ "${ACCELPACK_FRACTIONAL:-}" = 1 ]; then ap_fractional_conf; fi
   cp "$AP_POLICY" "$d/conf/policy.yaml"
   chmod 0644 "$d"/conf/*
   # What a shell needs to talk to this cluster.

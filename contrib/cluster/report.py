@@ -28,6 +28,10 @@ from datetime import datetime
 
 DEVICES_PER_NODE = 8
 KINDS = ["h100", "h200", "910b", "910c"]
+# Fractional requests (ACCELPACK_FRACTIONAL=1): the kind whose devices they use and
+# the share of one device per unit requested (4 shards per H200; MIG: seven 1g.10gb
+# or two 3g.40gb slices per H100).
+SHARES = {"shard": ("h200", 1 / 4), "1g.10gb": ("h100", 1 / 7), "3g.40gb": ("h100", 1 / 2)}
 NODES_PER_KIND = 2
 PAIR = re.compile(r"(\S+?)=(.*?)(?= \S+?=|$)")
 
@@ -118,7 +122,8 @@ def run(joblist, summary_path, label, quiet):
         capacity = capacity_per_kind(joblist)
         used = {k: 0.0 for k in capacity}
         for r in done:
-            used[r["kind"]] = used.get(r["kind"], 0.0) + r["devices"] * r["nodes"] * (r["end"] - r["start"])
+            kind, share = SHARES.get(r["kind"], (r["kind"], 1.0))
+            used[kind] = used.get(kind, 0.0) + share * r["devices"] * r["nodes"] * (r["end"] - r["start"])
         summary["makespan_s"] = makespan
         summary["utilization"] = sum(used.values()) / (sum(capacity.values()) * makespan)
         summary["utilization_by_kind"] = {k: used[k] / (capacity[k] * makespan) for k in capacity}

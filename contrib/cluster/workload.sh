@@ -8,13 +8,18 @@
 # workload, so two schedulers can be compared):
 #   inference: many 1-2 device jobs on every kind (h100, h200, 910b, 910c)
 #   training:  8-device single-node jobs and 2-node x 8-device gangs, both vendors
+#   fractional inference (on a cluster started with ACCELPACK_FRACTIONAL=1 only):
+#              1-2 shards of an H200 (--gres=shard:N) and MIG slices of an H100
+#              (gpu:1g.10gb, gpu:3g.40gb); there is one whole H100 node then, so the
+#              2-node H100 gang is left out
 # Writes one line per job to JOBLIST (default $ACCELPACK_RUN_DIR/workload.jobs):
 #   JOBID CLASS KIND DEVICES_PER_NODE NODES SECONDS NAME
 #
 # Settings: ACCELPACK_WORKLOAD_SEED (default 42), ACCELPACK_WORKLOAD_SCALE
 # (percent applied to every sleep, default 100), ACCELPACK_WORKLOAD_INFERENCE
-# (number of inference jobs, default 40), ACCELPACK_WORKLOAD_USER (submit as
-# this user instead of the caller).
+# (number of inference jobs, default 40), ACCELPACK_WORKLOAD_FRACTIONAL (number
+# of fractional inference jobs with ACCELPACK_FRACTIONAL=1, default 24),
+# ACCELPACK_WORKLOAD_USER (submit as this user instead of the caller).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -32,10 +37,19 @@ specs=()  # CLASS KIND DEVICES NODES SECONDS
 for ((i = 0; i < n_inference; i++)); do
   specs+=("inference ${kinds[RANDOM % 4]} $((1 + RANDOM % 2)) 1 $((8 + RANDOM % 17))")
 done
+fractional=${ACCELPACK_FRACTIONAL:-}
 for k in "${kinds[@]}"; do
   for j in 1 2; do specs+=("training $k 8 1 $((20 + RANDOM % 11))"); done
+  [ "$fractional" = 1 ] && [ "$k" = gpu:h100 ] && continue  # one whole H100 node
   specs+=("training $k 8 2 $((20 + RANDOM % 11))")
 done
+if [ "$fractional" = 1 ]; then
+  shares=(shard shard gpu:1g.10gb gpu:3g.40gb)
+  for ((i = 0; i < ${ACCELPACK_WORKLOAD_FRACTIONAL:-24}; i++)); do
+    share=${shares[RANDOM % 4]}
+    specs+=("inference $share $((1 + RANDOM % 2)) 1 $((8 + RANDOM % 17))")
+  done
+fi
 # Deterministic shuffle (Fisher-Yates on the seeded RANDOM).
 for ((i = ${#specs[@]} - 1; i > 0; i--)); do
   j=$((RANDOM % (i + 1))); t=${specs[i]}; specs[i]=${specs[j]}; specs[j]=$t

@@ -74,6 +74,12 @@ typedef struct {
 	uint32_t allocated;
 	const uint32_t *device_used_milli;	/* NULL: count-only GRES */
 	uint32_t device_cnt;			/* entries in device_used_milli */
+	/* Slurm's shard GRES on these devices, per device (shard_dev_cnt
+	 * entries; NULL: not shared). device_used_milli counts whole use. */
+	const uint32_t *shards_total;
+	const uint32_t *shards_used;
+	uint32_t shard_dev_cnt;
+	bool shards_one_sharing;		/* gres.conf Flags=one_sharing */
 } ap_pool_t;
 
 typedef struct {
@@ -126,6 +132,8 @@ typedef struct {
 	bool reservation_only;		/* only inside one of them */
 	const char *const *feature_any;	/* alternatives, each "a&b": a node */
 	uint32_t feature_any_cnt;	/* needs every feature of one of them */
+	uint32_t shards_per_node;	/* --gres=shard:N (gres_name "gpu",
+					 * gres_per_node 1); 0: none */
 } ap_pending_job_t;
 
 /* One of Slurm's advanced reservations (active or future). */
@@ -148,6 +156,8 @@ typedef struct {
 	uint32_t device_index_cnt;
 	uint32_t cpus;
 	uint64_t mem_mib;
+	const uint32_t *device_shards;	/* shards per device_indices entry;
+					 * NULL: whole devices */
 } ap_alloc_t;
 
 typedef struct {
@@ -175,6 +185,10 @@ typedef struct {
 	uint64_t snapshot_us;		/* time the copy held the locks */
 	uint64_t fallback_cycles_total;	/* cycles planned by the built-in policy */
 	uint64_t dropped_decisions_total; /* planned starts not carried out */
+	/* How cons_tres hands out shards (SelectTypeParameters, release). */
+	bool shards_least_loaded;	/* LL_SHARED_GRES */
+	bool shards_multiple_per_job;	/* MULTIPLE_SHARING_GRES_PJ */
+	bool shards_unguarded;		/* before 23.11.5: GPU whole + shards */
 } ap_snapshot_t;
 
 /* One job to start now, on exactly these nodes (num_nodes of them). */

@@ -77,6 +77,11 @@ void FillNode(const ap_node_t& in, pb::Node* out) {
     for (uint32_t d = 0; pool.device_used_milli != nullptr && d < pool.device_cnt; ++d) {
       acc->add_device_used_milli(pool.device_used_milli[d]);
     }
+    for (uint32_t d = 0; pool.shards_total != nullptr && d < pool.shard_dev_cnt; ++d) {
+      acc->add_device_shards_total(pool.shards_total[d]);
+      acc->add_device_shards_used(pool.shards_used != nullptr ? pool.shards_used[d] : 0);
+    }
+    acc->set_shards_one_sharing(pool.shards_one_sharing);
   }
   if (in.network_switch != nullptr || in.superpod != nullptr) {
     out->mutable_topology()->set_network_switch(Str(in.network_switch));
@@ -99,6 +104,7 @@ void FillPending(const ap_pending_job_t& in, pb::PendingJob* out) {
     acc->set_gres_name(in.gres_name);
     AddStrings(acc->mutable_allowed_types(), in.gres_types, in.gres_type_cnt);
     acc->set_count_per_node(in.gres_per_node);
+    acc->set_shards_per_node(in.shards_per_node);
   }
   out->set_cpus_per_node(in.cpus_per_node);
   out->set_memory_per_node_mib(in.mem_per_node_mib);
@@ -133,6 +139,9 @@ void FillRunning(const ap_running_job_t& in, pb::RunningJob* out) {
     for (uint32_t d = 0; alloc.device_indices != nullptr && d < alloc.device_index_cnt; ++d) {
       na->add_device_indices(alloc.device_indices[d]);
     }
+    for (uint32_t d = 0; alloc.device_shards != nullptr && d < alloc.device_index_cnt; ++d) {
+      na->add_device_shards(alloc.device_shards[d]);
+    }
     na->set_cpus(alloc.cpus);
     na->set_memory_mib(alloc.mem_mib);
   }
@@ -142,6 +151,12 @@ void FillRunning(const ap_running_job_t& in, pb::RunningJob* out) {
 
 void FillSnapshot(const ap_snapshot_t& snap, pb::ClusterSnapshot* out) {
   out->set_now_unix(snap.now);
+  if (snap.shards_least_loaded || snap.shards_multiple_per_job || snap.shards_unguarded) {
+    pb::ShardRules* rules = out->mutable_shard_rules();
+    rules->set_least_loaded(snap.shards_least_loaded);
+    rules->set_multiple_per_job(snap.shards_multiple_per_job);
+    rules->set_whole_and_shards_unguarded(snap.shards_unguarded);
+  }
   out->mutable_nodes()->Reserve(static_cast<int>(snap.node_cnt));
   for (uint32_t i = 0; snap.nodes != nullptr && i < snap.node_cnt; ++i) {
     FillNode(snap.nodes[i], out->add_nodes());

@@ -17,6 +17,33 @@
 #include "copy_util.h"
 #include "job_request.h"
 #include "slurm_compat.h"
+#include "snapshot_shards.h"
+
+extern uint64_t job_gres_per_node(job_record_t *job_ptr, void *gres_data,
+				  uint32_t num_nodes)
+{
+	gres_job_state_t *gres_js = gres_data;
+	uint64_t per_node = 0;
+
+	if (gres_js->gres_per_node && gres_js->gres_per_node != NO_VAL64)
+		per_node = gres_js->gres_per_node;
+	else if (gres_js->gres_per_job && gres_js->gres_per_job != NO_VAL64)
+		/* --gpus=N: spread over the job's nodes, rounding up
+		 * (select_nodes distributes the exact total) */
+		per_node = (gres_js->gres_per_job + num_nodes - 1) / num_nodes;
+	else if (gres_js->gres_per_task && gres_js->gres_per_task != NO_VAL64 &&
+		 job_ptr->details) {
+		uint64_t tasks = job_ptr->details->ntasks_per_node;
+
+		if (!tasks || tasks == NO_VAL16)
+			tasks = (job_ptr->details->num_tasks + num_nodes - 1) /
+				num_nodes;
+		per_node = gres_js->gres_per_task * (tasks ? tasks : 1);
+	} else if (gres_js->gres_per_socket &&
+		   gres_js->gres_per_socket != NO_VAL64)
+		per_node = gres_js->gres_per_socket; /* >= one socket */
+	return per_node;
+}
 
 /* Accelerators a job asks for on each node (first accelerator GRES). */
 static void _job_gres(job_record_t *job_ptr, uint32_t num_nodes,
@@ -37,32 +64,14 @@ static void _job_gres(job_record_t *job_ptr, uint32_t num_nodes,
 	iter = list_iterator_create(job_ptr->gres_list_req);
 	while ((gres_state = list_next(iter))) {
 		gres_job_state_t *gres_js = gres_state->gres_data;
-		uint64_t per_node = 0;
+		uint64_t per_node;
 
 		if (!gres_js || !copy_in_list(accel_gres, gres_state->gres_name))
 			continue;
 		if (out->gres_name &&
 		    xstrcmp(out->gres_name, gres_state->gres_name))
 			continue;	/* one accelerator GRES per job */
-		if (gres_js->gres_per_node && gres_js->gres_per_node != NO_VAL64)
-			per_node = gres_js->gres_per_node;
-		else if (gres_js->gres_per_job &&
-			 gres_js->gres_per_job != NO_VAL64)
-			/* --gpus=N: spread over the job's nodes, rounding
-			 * up (select_nodes distributes the exact total) */
-			per_node = (gres_js->gres_per_job + num_nodes - 1) /
-				   num_nodes;
-		else if (gres_js->gres_per_task &&
-			 gres_js->gres_per_task != NO_VAL64 && job_ptr->details) {
-			uint64_t tasks = job_ptr->details->ntasks_per_node;
-
-			if (!tasks || tasks == NO_VAL16)
-				tasks = (job_ptr->details->num_tasks +
-					 num_nodes - 1) / num_nodes;
-			per_node = gres_js->gres_per_task * (tasks ? tasks : 1);
-		} else if (gres_js->gres_per_socket &&
-			   gres_js->gres_per_socket != NO_VAL64)
-			per_node = gres_js->gres_per_socket; /* >= one socket */
+		per_node = job_gres_per_node(job_ptr, gres_js, num_nodes);
 		if (!out->gres_name) {
 			out->gres_name = arena_strdup(arena,
 						      gres_state->gres_name);
@@ -280,6 +289,7 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 	out->exc_node_cnt = copy_node_names(arena, details->exc_node_bitmap,
 					  &out->exc_nodes);
 	_job_gres(job_ptr, num_nodes, accel_gres, arena, out);
+	shards_request(job_ptr, num_nodes, arena, out);
 	_job_reservations(job_ptr, arena, out);
 	out->exclusive = _exclusive(job_ptr);
 	return true;
@@ -319,6 +329,7 @@ extern uint64_t job_fingerprint(const ap_pending_job_t *job)
 	h = _fnv(h, &job->cpus_per_node, sizeof(job->cpus_per_node));
 	h = _fnv(h, &job->mem_per_node_mib, sizeof(job->mem_per_node_mib));
 	h = _fnv(h, &job->gres_per_node, sizeof(job->gres_per_node));
+	h = _fnv(h, &job->shards_per_node, sizeof(job->shards_per_node));
 	h = _fnv(h, &job->exclusive, sizeof(job->exclusive));
 	h = _fnv_str(h, job->gres_name);
 	h = _fnv_strs(h, job->gres_types, job->gres_type_cnt);

@@ -32,6 +32,11 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
  */
 extern list_t *job_magnetic_queue(job_record_t *job_ptr);
 
+/* A GRES request's count per node (gres_data: the job's gres_job_state_t):
+ * per node, per job spread over num_nodes, per task, or per socket. */
+extern uint64_t job_gres_per_node(job_record_t *job_ptr, void *gres_data,
+				  uint32_t num_nodes);
+
 /* Hash of the request fields of a converted job (not priority, partitions). */
 extern uint64_t job_fingerprint(const ap_pending_job_t *job);
 

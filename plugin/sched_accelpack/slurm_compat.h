@@ -61,6 +61,21 @@ typedef struct listIterator list_itr_t;
 	(!acct_policy_job_runnable_state(job_ptr))
 #endif
 
+/*
+ * SelectTypeParameters bits for shared GRES (23.11 on): macros until 25.05, an enum
+ * with a SELECT_ prefix from 25.11. Before 23.11 neither exists (0: never set).
+ */
+#if COMPAT_SLURM_AT_LEAST(25, 11)
+#define COMPAT_LL_SHARED_GRES SELECT_LL_SHARED_GRES
+#define COMPAT_MULTIPLE_SHARING_GRES_PJ SELECT_MULTIPLE_SHARING_GRES_PJ
+#elif defined(LL_SHARED_GRES) && defined(MULTIPLE_SHARING_GRES_PJ)
+#define COMPAT_LL_SHARED_GRES LL_SHARED_GRES
+#define COMPAT_MULTIPLE_SHARING_GRES_PJ MULTIPLE_SHARING_GRES_PJ
+#else
+#define COMPAT_LL_SHARED_GRES 0
+#define COMPAT_MULTIPLE_SHARING_GRES_PJ 0
+#endif
+
 /* 24.05 made the job details an anonymous struct, named job_details_t. */
 #if !COMPAT_SLURM_AT_LEAST(24, 5)
 typedef struct job_details job_details_t;

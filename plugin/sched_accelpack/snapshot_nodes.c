@@ -17,6 +17,7 @@
 #include "copy_util.h"
 #include "slurm_compat.h"
 #include "snapshot.h"
+#include "snapshot_shards.h"
 
 /*
  * Node-local device indices of one GRES type, from the per-file topology
@@ -55,7 +56,8 @@ static uint32_t _type_indices(gres_node_state_t *gres_ns, const char *type,
 /* One pool for a GRES (name, type): count, allocated, per-device use. */
 static void _fill_pool(ap_pool_t *pool, const char *name, const char *type,
 		       uint64_t avail, uint64_t alloc,
-		       gres_node_state_t *gres_ns, arena_t *arena)
+		       gres_node_state_t *gres_ns, list_t *node_gres,
+		       arena_t *arena)
 {
 	uint32_t *idx = NULL, cnt;
 
@@ -79,6 +81,7 @@ static void _fill_pool(ap_pool_t *pool, const char *name, const char *type,
 		pool->device_used_milli = used;
 		pool->device_cnt = cnt;
 		pool->allocated = busy;
+		shards_fill_pool(node_gres, name, idx, cnt, pool, arena);
 	}
 }
 
@@ -117,7 +120,8 @@ static void _fill_pools(node_record_t *node_ptr, ap_node_t *node,
 		if (!gres_ns->type_cnt) {
 			_fill_pool(&pools[cnt++], gres_state->gres_name, NULL,
 				   gres_ns->gres_cnt_avail,
-				   gres_ns->gres_cnt_alloc, gres_ns, arena);
+				   gres_ns->gres_cnt_alloc, gres_ns,
+				   node_ptr->gres_list, arena);
 			continue;
 		}
 		for (int t = 0; (t < gres_ns->type_cnt) && (cnt < cap); t++) {
@@ -133,7 +137,7 @@ static void _fill_pools(node_record_t *node_ptr, ap_node_t *node,
 			_fill_pool(&pools[cnt++], gres_state->gres_name,
 				   gres_ns->type_name[t],
 				   gres_ns->type_cnt_avail[t], alloc, gres_ns,
-				   arena);
+				   node_ptr->gres_list, arena);
 		}
 	}
 	list_iterator_destroy(iter);
@@ -192,6 +196,7 @@ extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 	 * the same source scontrol show node reads (CPUAlloc, AllocMem). */
 	(void) select_g_select_nodeinfo_set_all();
 	compat_topology_labels(&leaf_switch, &block);
+	shards_rules(&snap->snap);
 	snap->nodes = arena_alloc(&snap->arena,
 				  (size_t) (node_record_count ?
 					    node_record_count : 1) *

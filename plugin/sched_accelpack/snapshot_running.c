@@ -17,6 +17,7 @@
 #include "copy_util.h"
 #include "slurm_compat.h"
 #include "snapshot.h"
+#include "snapshot_shards.h"
 
 /* Allocations of one running job on the node with job-relative index j. */
 static uint32_t _running_allocs(job_record_t *job_ptr, node_record_t *node_ptr,
@@ -112,6 +113,10 @@ extern void snapshot_running(snapshot_t *snap, const char *accel_gres)
 				break;
 			got = _running_allocs(job_ptr, node_ptr, j, accel_gres,
 					      &snap->arena, first, per_node);
+			if (got < per_node)
+				got += shards_running_alloc(job_ptr, node_ptr,
+							    j, &snap->arena,
+							    first + got);
 			if (!got) {	/* CPUs only */
 				first->node = arena_strdup(&snap->arena,
 							   node_ptr->name);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "model/shards.h"
 #include "model/topology.h"
 
 namespace accelpack::engine {
@@ -15,6 +16,7 @@ ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog
   memory_free_.reserve(nodes);
   version_.assign(nodes, 0);
   hosted_.resize(nodes);
+  bool any_shards = false;
   for (const model::Node& node : snapshot.nodes) {
     cpus_free_.push_back(node.cpus_total - node.cpus_allocated);
     memory_free_.push_back(node.memory_total_mib - node.memory_allocated_mib);
@@ -23,6 +25,27 @@ ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog
       layout->pool_offset.push_back(used_.size());
       layout->pool_size.push_back(static_cast<int>(pool.used_milli.size()));
       used_.insert(used_.end(), pool.used_milli.begin(), pool.used_milli.end());
+      any_shards = any_shards || pool.HasShards();
+    }
+  }
+  if (any_shards) {
+    whole_used_ = used_;
+    shards_total_.assign(used_.size(), 0);
+    shards_used_.assign(used_.size(), 0);
+    size_t index = 0;
+    for (const model::Node& node : snapshot.nodes) {
+      for (const model::AcceleratorPool& pool : node.accelerators) {
+        const size_t offset = layout->pool_offset[index++];
+        if (!pool.HasShards()) continue;
+        for (size_t d = 0; d < pool.used_milli.size(); ++d) {
+          shards_total_[offset + d] = pool.shards_total[d];
+          shards_used_[offset + d] = pool.shards_used[d];
+          used_[offset + d] =
+              std::min(model::kMilliPerDevice,
+                       whole_used_[offset + d] +
+                           model::ShardMilli(pool.shards_used[d], pool.shards_total[d]));
+        }
+      }
     }
   }
   layout->by_name.resize(nodes);
@@ -44,6 +67,28 @@ std::span<const int> ClusterState::used_milli(int n, int pool) const {
           static_cast<size_t>(layout_->pool_size[index])};
 }
 
+std::span<const int> ClusterState::ShardSpan(const std::vector<int>& flat, int n, int pool) const {
+  if (flat.empty()) return {};
+  const size_t index = layout_->pool_begin[static_cast<size_t>(n)] + static_cast<size_t>(pool);
+  return {flat.data() + layout_->pool_offset[index],
+          static_cast<size_t>(layout_->pool_size[index])};
+}
+
+std::span<const int> ClusterState::shards_total(int n, int pool) const {
+  if (!node(n).accelerators[static_cast<size_t>(pool)].HasShards()) return {};
+  return ShardSpan(shards_total_, n, pool);
+}
+
+std::span<const int> ClusterState::shards_used(int n, int pool) const {
+  if (!node(n).accelerators[static_cast<size_t>(pool)].HasShards()) return {};
+  return ShardSpan(shards_used_, n, pool);
+}
+
+std::span<const int> ClusterState::whole_used(int n, int pool) const {
+  if (whole_used_.empty()) return used_milli(n, pool);
+  return ShardSpan(whole_used_, n, pool);
+}
+
 int ClusterState::free_devices(int n, int pool) const {
   return model::CountFreeDevices(used_milli(n, pool));
 }
@@ -58,7 +103,8 @@ std::vector<Holding> ClusterState::HoldingsOf(const JobStart& start, int cpus_pe
   holdings.reserve(start.placements.size());
   for (const NodePlacement& placement : start.placements) {
     holdings.push_back(Holding{placement.node, placement.pool, placement.devices,
-                               placement.fraction_milli, cpus_per_node, memory_per_node});
+                               placement.fraction_milli, cpus_per_node, memory_per_node,
+                               placement.device_shards});
   }
   return holdings;
 }
@@ -77,15 +123,36 @@ void ClusterState::Adjust(const Holding& holding, int sign) {
   int* used = used_.data() + layout_->pool_offset[index];
   const int size = layout_->pool_size[index];
   const int share = holding.fraction_milli > 0 ? holding.fraction_milli : model::kMilliPerDevice;
-  for (int device : holding.devices) {
+  if (whole_used_.empty()) {
+    for (int device : holding.devices) {
+      if (device < 0 || device >= size) continue;
+      used[device] = std::clamp(used[device] + sign * share, 0, model::kMilliPerDevice);
+    }
+    return;
+  }
+  // A cluster with shards keeps whole and shard use apart and sums them per device.
+  const size_t offset = layout_->pool_offset[index];
+  const bool shards = !holding.device_shards.empty();
+  for (size_t i = 0; i < holding.devices.size(); ++i) {
+    const int device = holding.devices[i];
     if (device < 0 || device >= size) continue;
-    used[device] = std::clamp(used[device] + sign * share, 0, model::kMilliPerDevice);
+    const size_t at = offset + static_cast<size_t>(device);
+    if (shards) {
+      const int taken = i < holding.device_shards.size() ? holding.device_shards[i] : 0;
+      shards_used_[at] = std::clamp(shards_used_[at] + sign * taken, 0, shards_total_[at]);
+    } else {
+      whole_used_[at] = std::clamp(whole_used_[at] + sign * share, 0, model::kMilliPerDevice);
+    }
+    used[device] =
+        std::min(model::kMilliPerDevice,
+                 whole_used_[at] + model::ShardMilli(shards_used_[at], shards_total_[at]));
   }
 }
 
 void ClusterState::CountHosted(const Holding& holding, int sign) {
-  const int tag =
-      holding.fraction_milli > 0 ? kSharedRequest : static_cast<int>(holding.devices.size());
+  const int tag = holding.fraction_milli > 0 || !holding.device_shards.empty()
+                      ? kSharedRequest
+                      : static_cast<int>(holding.devices.size());
   auto& hosted = hosted_[static_cast<size_t>(holding.node)];
   auto it =
       std::find_if(hosted.begin(), hosted.end(), [&](const auto& h) { return h.first == tag; });
@@ -101,7 +168,8 @@ std::vector<Holding> ClusterState::Resolve(const model::RunningJob& job) const {
   std::vector<Holding> holdings;
   for (const model::NodeAllocation& alloc : job.allocations) {
     Holding holding{FindNode(alloc.node), -1,         alloc.device_indices,
-                    alloc.fraction_milli, alloc.cpus, alloc.memory_mib};
+                    alloc.fraction_milli, alloc.cpus, alloc.memory_mib,
+                    alloc.device_shards};
     if (holding.node < 0) continue;
     holding.pool = FindPool(holding.node, alloc.gres_name, alloc.gres_type);
     if (holding.pool >= 0 && holding.devices.empty() && alloc.device_count > 0) {

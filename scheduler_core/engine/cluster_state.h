@@ -27,6 +27,9 @@ struct Holding {
   int fraction_milli = 0;  // 0: whole devices
   int cpus = 0;
   int64_t memory_mib = 0;
+  // Shards per entry of `devices` (Slurm's shard GRES); empty: whole devices or a
+  // milli share. When set, fraction_milli is informational only.
+  std::vector<int> device_shards = {};
 };
 
 class ClusterState {
@@ -50,6 +53,12 @@ class ClusterState {
     return node(n).accelerators[static_cast<size_t>(pool)].kind_index;
   }
   int free_devices(int n, int pool) const;
+  // Slurm shards per device of a pool; empty spans when the pool has none.
+  // used_milli() counts shard use too (model::ShardMilli); whole_used() is the
+  // whole-device (and milli-share) part alone.
+  std::span<const int> shards_total(int n, int pool) const;
+  std::span<const int> shards_used(int n, int pool) const;
+  std::span<const int> whole_used(int n, int pool) const;
   // Request shapes placed on node n through this state, as (tag, jobs) pairs; the
   // tag is the whole-device count, or kSharedRequest for a device share. Lets
   // scorers prefer nodes that host the same kind of request (GpuClustering).
@@ -90,6 +99,7 @@ class ClusterState {
     std::vector<int> pool_size;
   };
   void Adjust(const Holding& holding, int sign);
+  std::span<const int> ShardSpan(const std::vector<int>& flat, int n, int pool) const;
   void CountHosted(const Holding& holding, int sign);
 
   const model::Snapshot* snapshot_;
@@ -100,6 +110,10 @@ class ClusterState {
   std::vector<uint32_t> version_;
   std::vector<int> changes_;
   std::vector<int> used_;  // per device of the whole cluster, milli in use
+  // Per device like used_, only when some pool carries shards (else empty).
+  std::vector<int> shards_total_;
+  std::vector<int> shards_used_;
+  std::vector<int> whole_used_;
   std::vector<std::vector<std::pair<int, int>>> hosted_;  // per node; empty for most
 };
 

@@ -10,6 +10,7 @@
 
 #include "common/strings.h"
 #include "engine/reason.h"
+#include "engine/shares.h"
 #include "model/topology.h"
 
 namespace accelpack::engine {
@@ -32,6 +33,13 @@ std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterStat
     if (!request.Allows(pools[p])) continue;
     const int pool = static_cast<int>(p);
     std::span<const int> used = state.used_milli(n, pool);
+    if (request.WantsShards()) {
+      // Slurm, not the core, picks the device: one candidate, the device it would pick.
+      if (auto candidate = ShardCandidate(state, n, pool, request.shards_per_node)) {
+        candidates.push_back(std::move(*candidate));
+      }
+      continue;
+    }
     if (request.IsFractional()) {
       // One candidate per distinct usage level: devices at the same level are alike.
       std::vector<int> seen_levels;
@@ -53,7 +61,9 @@ std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterStat
       candidates.push_back(Candidate{n, pool, std::move(*devices), 0});
     }
   }
-  if (candidates.empty()) {
+  if (candidates.empty() && request.WantsShards()) {
+    *reason = kReasonNoShardRoom;
+  } else if (candidates.empty()) {
     *reason = free_devices >= request.count_per_node && !request.IsFractional()
                   ? kReasonNoLegalShape
                   : kReasonTooFewFreeDevices;
@@ -480,8 +490,8 @@ class ShapeBook {
   static std::string CoarseShapeKey(const model::PendingJob& job) {
     const auto& acc = job.accelerators;
     return Cat(Join(job.partitions, ","), "|", Join(job.features, ","), "|", acc.gres_name, ":",
-               Join(acc.allowed_types, ","), ":", acc.count_per_node, ":", acc.fraction_milli, "|",
-               job.num_nodes, "|", Join(job.required_nodes, ","), "|",
+               Join(acc.allowed_types, ","), ":", acc.count_per_node, ":", acc.fraction_milli, ":",
+               acc.shards_per_node, "|", job.num_nodes, "|", Join(job.required_nodes, ","), "|",
                Join(job.excluded_nodes, ","), "|", job.qos, "|", static_cast<int>(job.job_class),
                "|", job.exclusive ? "x" : "", "|", Join(job.refused_nodes, ","), "|",
                Join(job.reservations, ","), job.reservation_only ? "!" : "", "|",
@@ -962,9 +972,9 @@ JobStart MakeStart(const Job& job, std::vector<ScoredNode> chosen, const Cluster
   start.job_id = job->id;
   for (ScoredNode& s : chosen) {
     start.kind = KindOf(s.candidate, state);
-    start.placements.push_back(NodePlacement{s.candidate.node, s.candidate.pool,
-                                             std::move(s.candidate.devices),
-                                             s.candidate.fraction_milli});
+    start.placements.push_back(
+        NodePlacement{s.candidate.node, s.candidate.pool, std::move(s.candidate.devices),
+                      s.candidate.fraction_milli, std::move(s.candidate.device_shards)});
   }
   std::sort(start.placements.begin(), start.placements.end(),
             [&](const NodePlacement& a, const NodePlacement& b) {

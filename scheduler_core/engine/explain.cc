@@ -204,6 +204,7 @@ std::string DescribeRequest(const model::PendingJob& job) {
         Cat(acc.gres_name, ":", acc.allowed_types.empty() ? "any" : Join(acc.allowed_types, "|"),
             ":", acc.count_per_node);
     if (acc.IsFractional()) devices += Cat(" (", acc.fraction_milli, "/1000 of one device)");
+    if (acc.WantsShards()) devices += Cat(" (", acc.shards_per_node, " shards of one device)");
   }
   return Cat(job.num_nodes, job.num_nodes == 1 ? " node" : " nodes", " x ", devices, ", ",
              job.cpus_per_node, job.cpus_per_node == 1 ? " CPU, " : " CPUs, ",

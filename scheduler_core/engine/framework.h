@@ -97,7 +97,8 @@ struct Candidate {
   int node = -1;
   int pool = -1;  // -1: the job takes no accelerators
   std::vector<int> devices;
-  int fraction_milli = 0;
+  int fraction_milli = 0;               // for shards: their share of the device (model::ShardMilli)
+  std::vector<int> device_shards = {};  // Slurm shards per entry of devices; empty: none
 
   // Device share the placement takes from the pool, in milli-devices.
   int taken_milli() const {

@@ -13,7 +13,8 @@ struct NodePlacement {
   int node = -1;  // index into the snapshot's nodes
   int pool = -1;
   std::vector<int> devices;
-  int fraction_milli = 0;  // 0: whole devices
+  int fraction_milli = 0;               // 0: whole devices
+  std::vector<int> device_shards = {};  // Slurm shards per entry of devices; empty: none
 };
 
 struct JobStart {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/strings.h"
+#include "model/mig.h"
 
 namespace accelpack::model {
 
@@ -100,6 +101,7 @@ Catalog MakeBuiltIn() {
       {"gpu", "910c", "ascend910c"},
   };
   for (const auto& mapping : gres) (void)catalog.MapGres(mapping);
+  AddMigKinds(catalog);
   return catalog;
 }
 

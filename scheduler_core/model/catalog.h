@@ -54,6 +54,11 @@ struct AcceleratorKind {
   Vendor vendor = Vendor::kOther;
   int memory_gib = 0;
   TopologyRule rule;
+  // For a MIG profile (model/mig.h): the kind of the GPU it is a slice of; empty for
+  // a whole device.
+  std::string mig_parent = {};
+
+  bool IsMigSlice() const { return !mig_parent.empty(); }
 };
 
 // Maps a Slurm GRES (name, type) to a catalog kind.
@@ -65,8 +70,9 @@ struct GresKindMapping {
 
 class Catalog {
  public:
-  // The built-in kinds (Hopper HGX, Ascend 910/910B/Box16/910C) and the GRES
-  // names sites commonly give them (gpu:h100, npu:910b, gpu:910b, ...).
+  // The built-in kinds (Hopper HGX, Ascend 910/910B/Box16/910C, the H100/H200 MIG
+  // profiles) and the GRES names sites commonly give them (gpu:h100, npu:910b,
+  // gpu:910b, gpu:1g.10gb, ...).
   static const Catalog& BuiltIn();
 
   Catalog() = default;

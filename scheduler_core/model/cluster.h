@@ -55,6 +55,16 @@ struct AcceleratorPool {
   // Interconnect groups (HCCS rings, NVSwitch boards) by device index, as the
   // node probe found them; empty: the kind's rule (contiguous groups) applies.
   std::vector<std::vector<int>> device_groups;
+  // Slurm's `shard` GRES on these devices, per device index (shard counts may
+  // differ per device); empty: the pool is not shared. `used_milli` then counts
+  // only whole-device (and milli-share) use; shards are counted here.
+  std::vector<int> shards_total;
+  std::vector<int> shards_used;
+  // gres.conf Flags=one_sharing: once any shard is in use on the node, new shards
+  // go only to devices already carrying shards.
+  bool shards_one_sharing = false;
+
+  bool HasShards() const { return !shards_total.empty(); }
 };
 
 struct Node {
@@ -81,8 +91,12 @@ struct AcceleratorRequest {
   std::vector<std::string> allowed_types;
   int count_per_node = 0;
   int fraction_milli = 0;  // 1..999: share of one device
+  // --gres=shard:N: N shards on each node (count_per_node is then 1, gres_name
+  // the GRES the shards are carved from, "gpu"). 0: no shards.
+  int shards_per_node = 0;
 
   bool WantsDevices() const { return !gres_name.empty() && count_per_node > 0; }
+  bool WantsShards() const { return WantsDevices() && shards_per_node > 0; }
   bool IsFractional() const { return fraction_milli > 0 && fraction_milli < kMilliPerDevice; }
   // Whether devices of `pool` satisfy this request's GRES name and allowed types.
   bool Allows(const AcceleratorPool& pool) const;
@@ -136,6 +150,8 @@ struct NodeAllocation {
   int fraction_milli = 0;
   int cpus = 0;
   int64_t memory_mib = 0;
+  // Shards held per entry of device_indices; empty: whole devices (or a share).
+  std::vector<int> device_shards = {};
 };
 
 struct RunningJob {
@@ -146,8 +162,19 @@ struct RunningJob {
   JobClass job_class = JobClass::kUnspecified;
 };
 
+// How the controller's cons_tres hands out shards inside a node (see
+// docs/plugin.md "Shards and MIG"): the core models the rule, it cannot choose.
+struct ShardRules {
+  bool least_loaded = false;      // SelectTypeParameters=LL_SHARED_GRES
+  bool multiple_per_job = false;  // MULTIPLE_SHARING_GRES_PJ: one job's shards over devices
+  // Slurm before 23.11.5 may hand out a GPU whole and as shards at once: the core
+  // keeps whole-device work off nodes where that could happen.
+  bool whole_and_shards_unguarded = false;
+};
+
 struct Snapshot {
   int64_t now = 0;
+  ShardRules shard_rules;
   std::vector<Node> nodes;
   std::vector<PendingJob> pending;
   std::vector<RunningJob> running;

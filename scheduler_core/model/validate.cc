@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "model/cluster.h"
+#include "model/shards.h"
 
 namespace accelpack::model {
 
@@ -84,6 +85,10 @@ absl::Status ValidatePool(AcceleratorPool& pool, const std::string& field, const
         return Invalid(at, Cat("device ", device, " in two groups"));
       grouped[static_cast<size_t>(device)] = true;
     }
+  }
+  if (absl::Status status = ValidatePoolShards(pool, field); !status.ok()) return status;
+  if (pool.HasShards() && pool.shards_used.empty()) {
+    pool.shards_used.assign(pool.shards_total.size(), 0);
   }
   FillUsedMilli(pool);
   return absl::OkStatus();
@@ -201,6 +206,14 @@ absl::Status ValidatePending(const PendingJob& job, const std::string& field,
     return Invalid(field + ".accelerators.fraction_milli",
                    "a device share needs count_per_node = 1");
   }
+  if (acc.shards_per_node < 0 || acc.shards_per_node > (1 << 20)) {
+    return Invalid(field + ".accelerators.shards_per_node",
+                   Cat(acc.shards_per_node, " outside 0..", 1 << 20));
+  }
+  if (acc.shards_per_node > 0 && (acc.count_per_node != 1 || acc.fraction_milli != 0)) {
+    return Invalid(field + ".accelerators.shards_per_node",
+                   "shards need count_per_node = 1 and no fraction_milli");
+  }
   if (static_cast<int>(job.required_nodes.size()) > job.num_nodes) {
     return Invalid(field + ".required_nodes",
                    Cat(job.required_nodes.size(), " nodes for a ", job.num_nodes, "-node job"));
@@ -231,6 +244,15 @@ absl::Status ValidateRunning(const RunningJob& job, const std::string& field,
     if (alloc.device_count < 0 || alloc.cpus < 0 || alloc.memory_mib < 0 ||
         alloc.fraction_milli < 0 || alloc.fraction_milli >= kMilliPerDevice) {
       return Invalid(at, "negative or out-of-range amount");
+    }
+    if (!alloc.device_shards.empty()) {
+      if (alloc.device_shards.size() != alloc.device_indices.size()) {
+        return Invalid(at + ".device_shards", Cat(alloc.device_shards.size(), " entries for ",
+                                                  alloc.device_indices.size(), " devices"));
+      }
+      for (int shards : alloc.device_shards) {
+        if (shards < 0) return Invalid(at + ".device_shards", "negative");
+      }
     }
   }
   return absl::OkStatus();

@@ -46,6 +46,11 @@ std::unique_ptr<engine::Filter> MakeFreeMemoryFilter();
 std::unique_ptr<engine::Filter> MakeExclusiveFilter();
 std::unique_ptr<engine::Filter> MakeRefusedNodesFilter();
 std::unique_ptr<engine::Filter> MakeReservationFilter();
+// Fractional accelerators (fractional.cc): shard_collision (dynamic, Slurm before
+// 23.11.5; every policy runs it), untyped_whole_devices (static: keeps --gres=gpu:N
+// without a type off nodes where Slurm could give it a MIG slice).
+std::unique_ptr<engine::Filter> MakeShardCollisionFilter();
+std::unique_ptr<engine::Filter> MakeUntypedWholeDevicesFilter();
 
 // Scorers:
 //   best_fit_devices: fewer devices left free in the pool after placement is better
@@ -57,6 +62,8 @@ std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer();
 std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer();
 std::unique_ptr<engine::Scorer> MakeNodeOrderScorer();
 std::unique_ptr<engine::Scorer> MakeProtectAcceleratorsScorer();
+//   shard_packing:    shards go onto the device they fill most (one already carrying shards)
+std::unique_ptr<engine::Scorer> MakeShardPackingScorer();
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPreferenceScorer(
     const std::map<std::string, std::string>& args);
 

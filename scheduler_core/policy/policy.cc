@@ -32,8 +32,11 @@ PolicyConfig DefaultPolicy() {
   config.queue.max_wait_s = {{model::JobClass::kInference, 600},
                              {model::JobClass::kTraining, 1800},
                              {model::JobClass::kOther, 3600}};
-  config.filters = {"partition", "features",   "excluded_nodes", "accelerator_type",
-                    "capacity",  "node_state", "free_cpus",      "free_memory"};
+  // An untyped --gres=gpu:N runs on whole GPUs: on a node with MIG slices Slurm could
+  // give it a slice, so it does not go there (a site that wants otherwise drops
+  // untyped_whole_devices from its policy).
+  config.filters = {"partition",  "features",  "excluded_nodes", "accelerator_type",     "capacity",
+                    "node_state", "free_cpus", "free_memory",    "untyped_whole_devices"};
   // Tiers, all measured on the FGD openb traces (docs/benchmarks-sim.md):
   //  - strand no devices: a job that eats a node's CPUs or memory leaves its free
   //    accelerators unusable (protect_accelerators);
@@ -47,6 +50,7 @@ PolicyConfig DefaultPolicy() {
   config.scorers = {{"protect_accelerators", 10000, {}},
                     {"fragmentation", 10000, {}},
                     {"kind_pressure", 1000, {}},
+                    {"shard_packing", 10000, {}},
                     {"best_fit_cpu", 50, {}},
                     {"best_fit_devices", 1, {}}};
   return config;
@@ -76,7 +80,8 @@ absl::StatusOr<BuiltPolicy> BuildPolicy(const PolicyConfig& config) {
   // Slurm refuses an exclusive job on a busy node, a job outside its reservation, and a
   // start it just refused would be refused again: planning either wastes every cycle.
   // Not a policy choice, so every policy runs them, listed or not.
-  for (std::string_view rule : {"exclusive", "refused_nodes", "reservation"}) {
+  // Nor is keeping whole-GPU work off GPUs that carry shards where Slurm does not.
+  for (std::string_view rule : {"exclusive", "refused_nodes", "reservation", "shard_collision"}) {
     const bool listed = std::any_of(config.filters.begin(), config.filters.end(),
                                     [&](const std::string& name) { return name == rule; });
     if (!listed) pipeline->filters.push_back(*MakeFilter(rule));

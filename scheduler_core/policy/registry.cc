@@ -26,6 +26,8 @@ const std::map<std::string, FilterFactory, std::less<>>& Filters() {
       {"exclusive", &MakeExclusiveFilter},
       {"refused_nodes", &MakeRefusedNodesFilter},
       {"reservation", &MakeReservationFilter},
+      {"shard_collision", &MakeShardCollisionFilter},
+      {"untyped_whole_devices", &MakeUntypedWholeDevicesFilter},
   };
   return *kFilters;
 }
@@ -44,6 +46,7 @@ const std::map<std::string, ScorerFactory, std::less<>>& Scorers() {
       {"best_fit_cpu", &NoArgs<&MakeBestFitCpuScorer>},
       {"node_order", &NoArgs<&MakeNodeOrderScorer>},
       {"protect_accelerators", &NoArgs<&MakeProtectAcceleratorsScorer>},
+      {"shard_packing", &NoArgs<&MakeShardPackingScorer>},
       {"kind_preference", &MakeKindPreferenceScorer},
       {"random", &MakeRandomScorer},
       {"dot_product", &MakeDotProductScorer},

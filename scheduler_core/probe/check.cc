@@ -168,13 +168,36 @@ void CompareCounts(const NodeInventory& node, const GresClaims& claims, absl::st
 
 // --- gres.conf ---------------------------------------------------------------
 
+struct ShardLine {
+  int line_number = 0;
+  int64_t count = 0;
+  std::vector<std::string> files;
+};
+
 struct GresConf {
   GresClaims claims;
   std::map<std::string, std::vector<int>> cores_by_file;
+  std::vector<ShardLine> shards;
 };
+
+// Name=shard: Slurm spreads Count over the GPUs of File= (a GPU's device file).
+absl::Status AddShardLine(const std::vector<ConfParam>& params, int line_number, GresConf& conf) {
+  ShardLine shard{line_number, 0, {}};
+  if (HasParam(params, "file")) {
+    absl::StatusOr<std::vector<std::string>> expanded = ExpandHostlist(ParamOr(params, "file"));
+    if (!expanded.ok()) return LineError("gres.conf", line_number, expanded.status().message());
+    shard.files = *std::move(expanded);
+  }
+  const std::optional<int64_t> count = ParseCount(ParamOr(params, "count", "1"));
+  if (!count) return LineError("gres.conf", line_number, "bad Count");
+  shard.count = *count;
+  conf.shards.push_back(std::move(shard));
+  return absl::OkStatus();
+}
 
 absl::Status AddGresLine(const std::vector<ConfParam>& params, int line_number, GresConf& conf) {
   const std::string name = absl::AsciiStrToLower(ParamOr(params, "name"));
+  if (name == "shard") return AddShardLine(params, line_number, conf);
   if (!IsAcceleratorGres(name)) return absl::OkStatus();
   ClaimedGres& claim = conf.claims[{name, absl::AsciiStrToLower(ParamOr(params, "type"))}];
   std::vector<std::string> files;
@@ -242,6 +265,30 @@ void CompareFiles(const NodeInventory& node, const GresClaims& claims,
         mismatches.push_back(
             absl::StrCat("gres.conf: ", GresLabel(key), " lacks File=", file, ", hardware has it"));
       }
+    }
+  }
+}
+
+// Shards share GPUs: every File= must be a GPU of this node, and each GPU named must
+// get at least one shard (Slurm spreads Count evenly over the files, or over all GPUs
+// without File=).
+void CompareShards(const NodeInventory& node, const GresConf& conf,
+                   std::vector<std::string>& mismatches) {
+  std::vector<std::string> gpu_files;
+  for (const Device& device : node.devices) {
+    if (device.gres_name == "gpu" && device.numbered()) gpu_files.push_back(device.DeviceFile());
+  }
+  for (const ShardLine& shard : conf.shards) {
+    const std::string at = absl::StrCat("gres.conf line ", shard.line_number, ": shard");
+    // Without File= Slurm spreads the count over all GPUs itself: nothing to compare.
+    for (const std::string& file : shard.files) {
+      if (std::find(gpu_files.begin(), gpu_files.end(), file) == gpu_files.end()) {
+        mismatches.push_back(absl::StrCat(at, " File=", file, ", hardware has no such GPU"));
+      }
+    }
+    if (shard.count < static_cast<int64_t>(shard.files.size())) {
+      mismatches.push_back(absl::StrCat(at, " Count=", shard.count, " for ", shard.files.size(),
+                                        " GPUs: some GPU gets no shard"));
     }
   }
 }
@@ -410,6 +457,7 @@ absl::StatusOr<std::vector<std::string>> CheckNode(
   CompareCounts(node, gres->claims, "gres.conf", mismatches);
   CompareFiles(node, gres->claims, mismatches);
   CompareCores(node, *gres, mismatches);
+  CompareShards(node, *gres, mismatches);
   if (device_files.has_value()) CompareNpuFiles(node, gres->claims, *device_files, mismatches);
   absl::Status status = CheckSlurmConf(node, slurm_conf, mismatches);
   if (!status.ok()) return status;

@@ -84,6 +84,22 @@ std::vector<GresCount> CountGres(const NodeInventory& node) {
   return counts;
 }
 
+std::string RenderShardLines(const NodeInventory& node, int shards_per_gpu) {
+  if (shards_per_gpu < 1) return "";
+  std::string lines;
+  int gpus = 0;
+  for (const Device& device : node.devices) {
+    if (!Listed(device) || device.gres_name != "gpu") continue;
+    absl::StrAppend(&lines, "NodeName=", node.hostname, " Name=shard Count=", shards_per_gpu,
+                    " File=", device.DeviceFile(), "\n");
+    ++gpus;
+  }
+  if (gpus == 0) return "";
+  return absl::StrCat("# shards: ", shards_per_gpu,
+                      " per GPU; slurm.conf needs GresTypes=...,shard",
+                      " and shard:", gpus * shards_per_gpu, " in this node's Gres=\n", lines);
+}
+
 std::string RenderGresConf(const NodeInventory& node) {
   std::string text = absl::StrCat("# gres.conf lines for ", node.hostname, " (accelpack-probe)\n");
   if (HasHuaweiDevice(node)) {

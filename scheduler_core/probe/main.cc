@@ -37,6 +37,7 @@ struct Options {
   std::string gres_conf;
   std::string slurm_conf;
   std::string npu_map;
+  int shards_per_gpu = 0;
 };
 
 int Fail(absl::string_view message) {
@@ -139,12 +140,13 @@ struct Rendered {
   std::string json;
 };
 
-Rendered RenderAll(const std::vector<NodeInventory>& nodes) {
+Rendered RenderAll(const std::vector<NodeInventory>& nodes, int shards_per_gpu) {
   Rendered out;
   nlohmann::json reports = nlohmann::json::array();
   for (const NodeInventory& node : nodes) {
     if (!out.gres.empty()) out.gres += "\n";
     out.gres += accelpack::probe::RenderGresConf(node);
+    out.gres += accelpack::probe::RenderShardLines(node, shards_per_gpu);
     out.slurm += accelpack::probe::RenderNodeNameLine(node);
     reports.push_back(accelpack::probe::BuildReport(node));
   }
@@ -154,7 +156,7 @@ Rendered RenderAll(const std::vector<NodeInventory>& nodes) {
 }
 
 int RunRender(const Options& options, const std::vector<NodeInventory>& nodes) {
-  const Rendered out = RenderAll(nodes);
+  const Rendered out = RenderAll(nodes, options.shards_per_gpu);
   std::vector<std::pair<std::string, std::string>> files;
   if (!options.gres_out.empty()) files.emplace_back(options.gres_out, out.gres);
   if (!options.slurm_out.empty()) files.emplace_back(options.slurm_out, out.slurm);
@@ -184,6 +186,10 @@ void DefineOptions(CLI::App& app, Options& options) {
                  "default unless an --*-out file is given), gres, slurm, json, none")
       ->type_name("WHAT")
       ->check(CLI::IsMember({"conf", "gres", "slurm", "json", "none"}));
+  app.add_option("--shards-per-gpu", options.shards_per_gpu,
+                 "also write Slurm shard lines: every GPU shared N ways (--gres=shard:K)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1 << 16));
   app.add_option("--gres-out", options.gres_out, "write the gres.conf lines to FILE (atomically)")
       ->type_name("FILE");
   app.add_option("--slurm-out", options.slurm_out, "write the NodeName line to FILE (atomically)")

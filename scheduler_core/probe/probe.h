@@ -149,6 +149,10 @@ absl::StatusOr<NodeInventory> ProbeXmlText(absl::string_view xml, absl::string_v
 
 // gres.conf lines for the node: one line per known device, comments for skipped ones.
 std::string RenderGresConf(const NodeInventory& node);
+// Slurm `shard` lines sharing every GPU of the node `shards_per_gpu` ways, one line
+// per GPU (so each GPU's count is explicit), with a note on what slurm.conf needs.
+// Empty when the node has no GPU or shards_per_gpu < 1.
+std::string RenderShardLines(const NodeInventory& node, int shards_per_gpu);
 
 // The slurm.conf NodeName= line (with trailing newline).
 std::string RenderNodeNameLine(const NodeInventory& node);

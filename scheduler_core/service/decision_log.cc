@@ -87,7 +87,11 @@ void DecisionLog::Record(uint64_t cycle, const model::Snapshot& snapshot,
     for (const auto& p : start.placements) {
       std::string text = snapshot.nodes[static_cast<size_t>(p.node)].name;
       if (!p.devices.empty()) text += Cat(" devices ", Join(p.devices, ","));
-      if (p.fraction_milli > 0) text += Cat(" (", p.fraction_milli, "/1000)");
+      if (!p.device_shards.empty()) {
+        text += Cat(" shards ", Join(p.device_shards, ","));
+      } else if (p.fraction_milli > 0) {
+        text += Cat(" (", p.fraction_milli, "/1000)");
+      }
       placed.push_back(std::move(text));
     }
     std::string detail = Join(placed, "; ");

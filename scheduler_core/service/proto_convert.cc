@@ -57,6 +57,24 @@ absl::Status NarrowMemory(uint64_t value, const FieldPath& field, int64_t* out) 
     if (!status_.ok()) return status_;  \
   } while (false)
 
+// A repeated count field, each entry narrowed to int.
+template <typename Repeated>
+absl::Status NarrowList(const Repeated& values, const FieldPath& parent, const char* name,
+                        std::vector<int>* out) {
+  out->reserve(static_cast<size_t>(values.size()));
+  for (int i = 0; i < values.size(); ++i) {
+    int value = 0;
+    ACCELPACK_RETURN_IF_ERROR(Narrow(values.Get(i), parent.Child(name, i), &value));
+    out->push_back(value);
+  }
+  return absl::OkStatus();
+}
+
+template <typename Repeated>
+void AddCounts(Repeated* out, const std::vector<int>& values) {
+  for (int value : values) out->Add(static_cast<uint32_t>(std::max(value, 0)));
+}
+
 model::NodeState StateFromProto(v1::NodeState state) {
   switch (state) {
     case v1::NODE_STATE_IDLE:
@@ -187,6 +205,11 @@ absl::Status NodeFromProto(const v1::Node& wire, const FieldPath& field, model::
       }
       pool.device_groups.push_back(std::move(group));
     }
+    ACCELPACK_RETURN_IF_ERROR(
+        NarrowList(pool_wire.device_shards_total(), at, "device_shards_total", &pool.shards_total));
+    ACCELPACK_RETURN_IF_ERROR(
+        NarrowList(pool_wire.device_shards_used(), at, "device_shards_used", &pool.shards_used));
+    pool.shards_one_sharing = pool_wire.shards_one_sharing();
     node->accelerators.push_back(std::move(pool));
   }
   const FieldPath topology = field.Child("topology");
@@ -219,6 +242,8 @@ absl::Status PendingFromProto(const v1::PendingJob& wire, const FieldPath& field
   ACCELPACK_RETURN_IF_ERROR(Narrow(acc.fraction_milli(),
                                    field.Child("accelerators").Child("fraction_milli"),
                                    &job->accelerators.fraction_milli));
+  ACCELPACK_RETURN_IF_ERROR(Narrow(acc.shards_per_node(), acc_field.Child("shards_per_node"),
+                                   &job->accelerators.shards_per_node));
   ACCELPACK_RETURN_IF_ERROR(
       Narrow(wire.cpus_per_node(), field.Child("cpus_per_node"), &job->cpus_per_node));
   ACCELPACK_RETURN_IF_ERROR(NarrowMemory(
@@ -271,6 +296,8 @@ absl::Status RunningFromProto(const v1::RunningJob& wire, const FieldPath& field
     }
     ACCELPACK_RETURN_IF_ERROR(
         Narrow(alloc_wire.fraction_milli(), at.Child("fraction_milli"), &alloc.fraction_milli));
+    ACCELPACK_RETURN_IF_ERROR(
+        NarrowList(alloc_wire.device_shards(), at, "device_shards", &alloc.device_shards));
     ACCELPACK_RETURN_IF_ERROR(Narrow(alloc_wire.cpus(), at.Child("cpus"), &alloc.cpus));
     ACCELPACK_RETURN_IF_ERROR(
         NarrowMemory(alloc_wire.memory_mib(), at.Child("memory_mib"), &alloc.memory_mib));
@@ -284,6 +311,9 @@ absl::Status RunningFromProto(const v1::RunningJob& wire, const FieldPath& field
 absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wire) {
   model::Snapshot snapshot;
   snapshot.now = wire.now_unix();
+  snapshot.shard_rules.least_loaded = wire.shard_rules().least_loaded();
+  snapshot.shard_rules.multiple_per_job = wire.shard_rules().multiple_per_job();
+  snapshot.shard_rules.whole_and_shards_unguarded = wire.shard_rules().whole_and_shards_unguarded();
   snapshot.nodes.resize(static_cast<size_t>(wire.nodes_size()));
   for (int n = 0; n < wire.nodes_size(); ++n) {
     ACCELPACK_RETURN_IF_ERROR(NodeFromProto(wire.nodes(n), FieldPath("nodes", n),
@@ -316,6 +346,13 @@ absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wir
 v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
   v1::ClusterSnapshot wire;
   wire.set_now_unix(snapshot.now);
+  if (snapshot.shard_rules.least_loaded || snapshot.shard_rules.multiple_per_job ||
+      snapshot.shard_rules.whole_and_shards_unguarded) {
+    v1::ShardRules* rules = wire.mutable_shard_rules();
+    rules->set_least_loaded(snapshot.shard_rules.least_loaded);
+    rules->set_multiple_per_job(snapshot.shard_rules.multiple_per_job);
+    rules->set_whole_and_shards_unguarded(snapshot.shard_rules.whole_and_shards_unguarded);
+  }
   for (const model::Node& node : snapshot.nodes) {
     v1::Node* out = wire.add_nodes();
     out->set_name(node.name);
@@ -338,6 +375,9 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
         v1::DeviceGroup* out_group = p->add_device_groups();
         for (int d : group) out_group->add_devices(static_cast<uint32_t>(d));
       }
+      AddCounts(p->mutable_device_shards_total(), pool.shards_total);
+      AddCounts(p->mutable_device_shards_used(), pool.shards_used);
+      p->set_shards_one_sharing(pool.shards_one_sharing);
     }
     out->mutable_topology()->set_network_switch(node.network_switch);
     out->mutable_topology()->set_superpod(node.superpod);
@@ -357,6 +397,7 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
     for (const auto& t : job.accelerators.allowed_types) acc->add_allowed_types(t);
     acc->set_count_per_node(static_cast<uint32_t>(job.accelerators.count_per_node));
     acc->set_fraction_milli(static_cast<uint32_t>(job.accelerators.fraction_milli));
+    acc->set_shards_per_node(static_cast<uint32_t>(job.accelerators.shards_per_node));
     out->set_cpus_per_node(static_cast<uint32_t>(job.cpus_per_node));
     out->set_memory_per_node_mib(static_cast<uint64_t>(job.memory_per_node_mib));
     for (const auto& f : job.features) out->add_features(f);
@@ -389,6 +430,7 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
       a->set_device_count(static_cast<uint32_t>(alloc.device_count));
       for (int d : alloc.device_indices) a->add_device_indices(static_cast<uint32_t>(d));
       a->set_fraction_milli(static_cast<uint32_t>(alloc.fraction_milli));
+      AddCounts(a->mutable_device_shards(), alloc.device_shards);
       a->set_cpus(static_cast<uint32_t>(alloc.cpus));
       a->set_memory_mib(static_cast<uint64_t>(alloc.memory_mib));
     }
@@ -420,6 +462,7 @@ v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
       p->set_device_count(static_cast<uint32_t>(placement.devices.size()));
       for (int d : placement.devices) p->add_device_indices(static_cast<uint32_t>(d));
       p->set_fraction_milli(static_cast<uint32_t>(placement.fraction_milli));
+      AddCounts(p->mutable_device_shards(), placement.device_shards);
     }
   }
   for (const engine::Reservation& reservation : plan.reservations) {

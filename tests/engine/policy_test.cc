@@ -140,7 +140,7 @@ TEST(PolicyFile, PluginErrorsNameLineAndColumn) {
   EXPECT_EQ(ErrorOf("filters: [partition, teleport]\n"),
             "site.yaml:1:22: filters[1]: unknown filter \"teleport\" (known: accelerator_type, "
             "capacity, excluded_nodes, exclusive, features, free_cpus, free_memory, node_state, "
-            "partition, refused_nodes, reservation)");
+            "partition, refused_nodes, reservation, shard_collision, untyped_whole_devices)");
   EXPECT_THAT(ErrorOf("scorers:\n  - name: node_order\n    args: {x: 1}\n"),
               HasSubstr("site.yaml:3:11: scorers[0]: scorer node_order: takes no arguments"));
 }

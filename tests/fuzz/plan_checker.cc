@@ -24,8 +24,13 @@ class Checker {
       cpus_free_.push_back(node.cpus_total - node.cpus_allocated);
       memory_free_.push_back(node.memory_total_mib - node.memory_allocated_mib);
       std::vector<std::vector<int>> pools;
-      for (const auto& pool : node.accelerators) pools.push_back(pool.used_milli);
+      std::vector<std::vector<int>> shards;
+      for (const auto& pool : node.accelerators) {
+        pools.push_back(pool.used_milli);
+        shards.push_back(pool.shards_used);
+      }
       used_.push_back(std::move(pools));
+      shards_used_.push_back(std::move(shards));
     }
   }
 
@@ -162,6 +167,27 @@ class Checker {
         return pool.kind_index;
       }
     }
+    std::vector<int>& shards =
+        shards_used_[static_cast<size_t>(n)][static_cast<size_t>(placement.pool)];
+    if (request.WantsShards()) {
+      CheckShards(request, pool, placement, used, shards, at);
+      return pool.kind_index;
+    }
+    // Whole devices and milli shares never go onto a GPU carrying Slurm shards.
+    for (int d : devices) {
+      if (!shards.empty() && shards[static_cast<size_t>(d)] > 0) {
+        Broken(Cat(at, ": device ", d, " carries shards"));
+      }
+    }
+    // Before 23.11.5 Slurm may pick any GPU free in its GPU bitmap, shards or not.
+    if (snapshot_.shard_rules.whole_and_shards_unguarded && !request.IsFractional()) {
+      for (size_t d = 0; d < shards.size(); ++d) {
+        if (shards[d] > 0 && used[d] == 0) {
+          Broken(Cat(at, ": whole devices on a node where Slurm may hand out GPU ", d,
+                     " that carries shards"));
+        }
+      }
+    }
     if (request.IsFractional()) {
       if (devices.size() != 1 || placement.fraction_milli != request.fraction_milli) {
         Broken(Cat(at, ": a share must be one device at the requested fraction"));
@@ -221,12 +247,47 @@ class Checker {
     return pool.kind_index;
   }
 
+  // Slurm shards: one device unless MULTIPLE_SHARING_GRES_PJ, the requested count in
+  // all, no device past its shard count, none on a device held whole.
+  void CheckShards(const model::AcceleratorRequest& request, const model::AcceleratorPool& pool,
+                   const engine::NodePlacement& placement, const std::vector<int>& used,
+                   std::vector<int>& shards, const std::string& at) {
+    if (!pool.HasShards()) {
+      Broken(Cat(at, ": shards on a pool without shards"));
+      return;
+    }
+    if (placement.device_shards.size() != placement.devices.size()) {
+      Broken(Cat(at, ": ", placement.device_shards.size(), " shard counts for ",
+                 placement.devices.size(), " devices"));
+      return;
+    }
+    if (placement.devices.size() != 1 && !snapshot_.shard_rules.multiple_per_job) {
+      Broken(Cat(at, ": shards from ", placement.devices.size(), " devices"));
+    }
+    int total = 0;
+    for (size_t i = 0; i < placement.devices.size(); ++i) {
+      const size_t d = static_cast<size_t>(placement.devices[i]);
+      total += placement.device_shards[i];
+      if (placement.device_shards[i] < 1) Broken(Cat(at, ": no shards from device ", d));
+      if (used[d] > 0) Broken(Cat(at, ": shards on device ", d, ", held whole"));
+      shards[d] += placement.device_shards[i];
+      if (shards[d] > pool.shards_total[d]) {
+        Broken(Cat(at, ": device ", d, " over-committed (", shards[d], " of ", pool.shards_total[d],
+                   " shards)"));
+      }
+    }
+    if (total != request.shards_per_node) {
+      Broken(Cat(at, ": ", total, " shards, the job asked ", request.shards_per_node));
+    }
+  }
+
   const model::Snapshot& snapshot_;
   const model::Catalog& catalog_;
   const CheckOptions& options_;
   std::vector<int64_t> cpus_free_;
   std::vector<int64_t> memory_free_;
   std::vector<std::vector<std::vector<int>>> used_;
+  std::vector<std::vector<std::vector<int>>> shards_used_;  // per node, pool, device
   std::vector<std::string> problems_;
 };
 

@@ -45,6 +45,32 @@ model::Snapshot Ascend910CGroups(int size) {
   return snapshot;
 }
 
+// H200s with 4 shards per GPU (some in use, one GPU held whole), a MIG node, and a
+// queue of shard, whole-GPU and MIG jobs; `unguarded`: Slurm before 23.11.5.
+model::Snapshot Shards(bool unguarded) {
+  model::Snapshot snapshot;
+  snapshot.now = 1000;
+  snapshot.shard_rules.whole_and_shards_unguarded = unguarded;
+  for (int n = 0; n < 3; ++n) {
+    model::Node node = NodeBuilder(Cat("h200-", n)).Hopper(8, "h200").Busy({7}).Build();
+    node.accelerators[0].shards_total.assign(8, 4);
+    node.accelerators[0].shards_used = {n, 3, 0, 0, 0, 0, 0, 0};
+    snapshot.nodes.push_back(node);
+  }
+  snapshot.nodes.push_back(
+      NodeBuilder("mig").Gres("gpu", "1g.10gb", 14).Gres("gpu", "3g.40gb", 4).Build());
+  uint32_t id = 1;
+  for (int shards : {1, 2, 3, 4, 1, 2, 2, 1, 3}) {
+    model::PendingJob job = JobBuilder(id++).Gres("gpu", {}, 1).Build();
+    job.accelerators.shards_per_node = shards;
+    snapshot.pending.push_back(job);
+  }
+  snapshot.pending.push_back(JobBuilder(id++).Gpus(2, "h200").Build());
+  snapshot.pending.push_back(JobBuilder(id++).Gpus(3, "1g.10gb").Build());
+  snapshot.pending.push_back(JobBuilder(id++).Gres("gpu", {}, 1).Build());
+  return snapshot;
+}
+
 std::vector<Seed> Seeds() {
   std::vector<Seed> seeds;
   for (uint32_t seed = 1; seed <= 6; ++seed) {
@@ -61,6 +87,8 @@ std::vector<Seed> Seeds() {
                     JobBuilder(3).Gpus(1).Share(500).Build()};
   shares.running = {Running(9, "s0", "gpu", "h100", {7}, 0, 3600)};
   seeds.push_back({"shares", shares});
+  seeds.push_back({"shards", Shards(false)});
+  seeds.push_back({"shards-unguarded", Shards(true)});
   return seeds;
 }
 
@@ -98,6 +126,28 @@ TEST(PlanChecker, CatchesASplitModuleAndOverCommit) {
   EXPECT_NE(all.find("job 1 on c0: module of device 4 split"), std::string::npos) << all;
   EXPECT_NE(all.find("job 2 on c1: module of device 2 split"), std::string::npos) << all;
   EXPECT_NE(all.find("job 3 on c1: device 6 not free"), std::string::npos) << all;
+}
+
+TEST(PlanChecker, CatchesShardOverCommitAndWholeOnAShardedGpu) {
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  model::Snapshot snapshot = Shards(true);
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  engine::Plan plan;
+  plan.starts.push_back({1, {{0, 0, {1}, 250, {1}}}, -1});   // GPU 1: 3 + 1 of 4, fine
+  plan.starts.push_back({2, {{0, 0, {1}, 500, {2}}}, -1});   // GPU 1 again: 6 of 4
+  plan.starts.push_back({3, {{0, 0, {7}, 750, {3}}}, -1});   // GPU 7 is held whole
+  plan.starts.push_back({10, {{1, 0, {2, 3}, 0, {}}}, -1});  // h200-1 GPU 0 carries shards
+  for (uint32_t id : {4u, 5u, 6u, 7u, 8u, 9u, 11u, 12u})
+    plan.pending.push_back({id, engine::PendingCode::kResources, "r"});
+  const auto problems = fuzz::CheckPlan(snapshot, built->catalog, plan, fuzz::AllFilters());
+  const std::string all = Join(problems, "\n");
+  EXPECT_EQ(all.find("job 1 "), std::string::npos) << all;
+  EXPECT_NE(all.find("job 2 on h200-0: device 1 over-committed (6 of 4 shards)"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("job 3 on h200-0: shards on device 7, held whole"), std::string::npos) << all;
+  EXPECT_NE(all.find("job 10 on h200-1: whole devices on a node where Slurm may hand out GPU 0"),
+            std::string::npos)
+      << all;
 }
 
 TEST(PlanChecker, CatchesAMissingOutcomeAndAWrongPartition) {

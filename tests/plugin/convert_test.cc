@@ -86,14 +86,14 @@ TEST(SnapshotToProto, JobWithoutAcceleratorsHasNoRequest) {
 
 TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   const uint32_t used[] = {1000, 0, 1000};
-  ap_pool_t pool{"gpu", "h100", 3, 2, used, 3};
+  ap_pool_t pool{"gpu", "h100", 3, 2, used, 3, nullptr, nullptr, 0, false};
   ap_node_t node{};
   node.name = "n1";
   node.state = AP_NODE_MIXED;
   node.pools = &pool;
   node.pool_cnt = 1;
   const uint32_t idx[] = {0, 2};
-  ap_alloc_t alloc{"n1", "gpu", "h100", 2, idx, 2, 4, 100};
+  ap_alloc_t alloc{"n1", "gpu", "h100", 2, idx, 2, 4, 100, nullptr};
   ap_running_job_t run{7, &alloc, 1, 1234, 600};
   ap_snapshot_t snap{};
   snap.nodes = &node;
@@ -111,6 +111,47 @@ TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   EXPECT_EQ(r.allocations(0).device_indices(1), 2u);
   EXPECT_EQ(r.allocations(0).cpus(), 4u);
   EXPECT_EQ(r.allocations(0).memory_mib(), 100u);
+}
+
+TEST(SnapshotToProto, ShardCountsRequestsAndRules) {
+  const uint32_t used[] = {1000, 0};
+  const uint32_t shards_total[] = {8, 4};
+  const uint32_t shards_used[] = {0, 3};
+  ap_pool_t pool{"gpu", "h100", 2, 1, used, 2, shards_total, shards_used, 2, true};
+  ap_node_t node{};
+  node.name = "n1";
+  node.pools = &pool;
+  node.pool_cnt = 1;
+  ap_pending_job_t job{};
+  job.job_id = 5;
+  job.num_nodes = 1;
+  job.gres_name = "gpu";
+  job.gres_per_node = 1;
+  job.shards_per_node = 3;
+  const uint32_t idx[] = {1};
+  const uint32_t held[] = {3};
+  ap_alloc_t alloc{"n1", "gpu", "h100", 1, idx, 1, 1, 100, held};
+  ap_running_job_t run{7, &alloc, 1, 1234, 600};
+  ap_snapshot_t snap{};
+  snap.nodes = &node;
+  snap.node_cnt = 1;
+  snap.pending = &job;
+  snap.pending_cnt = 1;
+  snap.running = &run;
+  snap.running_cnt = 1;
+  snap.shards_unguarded = true;
+  pb::ClusterSnapshot out = SnapshotToProto(snap);
+  const pb::AcceleratorPool& p = out.nodes(0).accelerators(0);
+  ASSERT_EQ(p.device_shards_total_size(), 2);
+  EXPECT_EQ(p.device_shards_total(1), 4u);
+  EXPECT_EQ(p.device_shards_used(1), 3u);
+  EXPECT_TRUE(p.shards_one_sharing());
+  EXPECT_EQ(out.pending_jobs(0).accelerators().shards_per_node(), 3u);
+  EXPECT_EQ(out.pending_jobs(0).accelerators().count_per_node(), 1u);
+  ASSERT_EQ(out.running_jobs(0).allocations(0).device_shards_size(), 1);
+  EXPECT_EQ(out.running_jobs(0).allocations(0).device_shards(0), 3u);
+  EXPECT_TRUE(out.shard_rules().whole_and_shards_unguarded());
+  EXPECT_FALSE(out.shard_rules().least_loaded());
 }
 
 // Slurm's names are C strings in no declared encoding. A Latin-1 user name (and

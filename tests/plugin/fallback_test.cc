@@ -42,6 +42,51 @@ TEST(Fallback, BestFitPacksIntoThePartlyUsedNode) {
   EXPECT_EQ(plan.policy_name, kPolicyName);
 }
 
+// Slurm 22.05.8 may hand out a GPU whole that carries shards: the fallback keeps the
+// whole-GPU job off the node with shards and packs the shard job onto it.
+TEST(Fallback, ShardsAndWholeGpusKeepApartBefore23_11_5) {
+  const uint32_t used[] = {0, 0};
+  const uint32_t total[] = {4, 4};
+  const uint32_t on_a[] = {1, 0};
+  const uint32_t on_b[] = {0, 0};
+  ap_pool_t pools[] = {{"gpu", "h100", 2, 0, used, 2, total, on_a, 2, false},
+                       {"gpu", "h100", 2, 0, used, 2, total, on_b, 2, false}};
+  ap_node_t nodes[2] = {};
+  const char* names[] = {"a", "b"};
+  for (int n = 0; n < 2; ++n) {
+    nodes[n].name = names[n];
+    nodes[n].state = AP_NODE_MIXED;
+    nodes[n].cpus_total = 64;
+    nodes[n].mem_total_mib = 512000;
+    nodes[n].pools = &pools[n];
+    nodes[n].pool_cnt = 1;
+  }
+  ap_pending_job_t jobs[2] = {};
+  const char* h100[] = {"h100"};
+  for (uint32_t j = 0; j < 2; ++j) {
+    jobs[j].job_id = j + 1;
+    jobs[j].num_nodes = 1;
+    jobs[j].gres_name = "gpu";
+    jobs[j].gres_per_node = 1;
+    jobs[j].cpus_per_node = 1;
+    jobs[j].submit_time = 100 + j;
+  }
+  jobs[0].gres_types = h100;  // whole GPU
+  jobs[0].gres_type_cnt = 1;
+  jobs[1].shards_per_node = 3;  // fills GPU 0 of a
+  ap_snapshot_t snap{};
+  snap.now = 5000;
+  snap.nodes = nodes;
+  snap.node_cnt = 2;
+  snap.pending = jobs;
+  snap.pending_cnt = 2;
+  snap.shards_unguarded = true;
+  absl::StatusOr<bridge::PlanData> plan = Schedule(snap);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(NodesOf(*plan, 1), std::vector<std::string>{"b"});
+  EXPECT_EQ(NodesOf(*plan, 2), std::vector<std::string>{"a"});
+}
+
 TEST(Fallback, PriorityOrderDecidesWhoGetsTheLastDevices) {
   SnapshotBuilder b;
   b.Node({.name = "a", .devices_alloc = 4});  // 4 free

@@ -37,6 +37,25 @@ TEST(CheckNode, ProbesOwnOutputMatches) {
   EXPECT_THAT(Check(RenderGresConf(node), RenderNodeNameLine(node)), ::testing::IsEmpty());
 }
 
+TEST(CheckNode, ProbesOwnShardLinesMatch) {
+  const NodeInventory node = HgxNode();
+  const std::string shards = RenderShardLines(node, 4);
+  EXPECT_THAT(shards, HasSubstr("NodeName=gpu01 Name=shard Count=4 File=/dev/nvidia7\n"));
+  EXPECT_THAT(shards, HasSubstr("shard:32 in this node's Gres="));
+  EXPECT_EQ(RenderShardLines(node, 0), "");
+  EXPECT_THAT(Check(RenderGresConf(node) + shards, RenderNodeNameLine(node)), ::testing::IsEmpty());
+}
+
+TEST(CheckNode, ShardsOnlyOnTheNodesGpus) {
+  const NodeInventory node = HgxNode();
+  EXPECT_THAT(Check(RenderGresConf(node) + "Name=shard Count=8 File=/dev/nvidia[6-9]\n" +
+                        "Name=shard Count=1 File=/dev/nvidia[0-1]\n",
+                    RenderNodeNameLine(node)),
+              ElementsAre("gres.conf line 10: shard File=/dev/nvidia8, hardware has no such GPU",
+                          "gres.conf line 10: shard File=/dev/nvidia9, hardware has no such GPU",
+                          "gres.conf line 11: shard Count=1 for 2 GPUs: some GPU gets no shard"));
+}
+
 TEST(CheckNode, HandWrittenEquivalentMatches) {
   const std::string gres_conf =
       "AutoDetect=off\n"

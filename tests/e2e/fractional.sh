@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Fractional accelerators on a real cluster (ACCELPACK_FRACTIONAL=1: h200-[1-2] carry
+# 4 shards per GPU, h100-2 is MIG-partitioned, h100-1 whole):
+#  - MIG-typed requests land on the node with that profile; a typed whole-GPU request
+#    (gpu:h100) never gets a slice; an untyped one pinned to the MIG node waits, saying why;
+#  - a burst of 64 shard jobs (1 or 2 shards, mixed lengths, four a second, so jobs
+#    end and start all the time) with whole-GPU jobs among them: for every start, the GPU the core planned is the GPU Slurm gave (so the core's
+#    per-device model equals Slurm's); no GPU ever holds more shards than it has, or is
+#    allocated whole and as shards at once (Slurm 22.05 does not prevent it itself); all
+#    complete;
+#  - the burst without the whole-GPU jobs, under sched/accelpack and under stock
+#    sched/backfill on the same cluster: the core's packing keeps fewer GPUs occupied
+#    per shard in use. (With the whole-GPU jobs, Slurm 22.05.8's own scheduler puts some
+#    onto GPUs that carry shards; the test counts and reports that, it does not compare.)
+#   fractional.sh BUILD_DIR
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+export ACCELPACK_FRACTIONAL=1
+decisions=/tmp/accelpack-e2e-fractional-decisions.$$.jsonl
+export ACCELPACK_ACCELPACKD_ARGS="--decision-log $decisions"
+e2e_init accelpack "${1:-}"
+out=$E2E_RUN_DIR/out
+mkdir -p "$out"
+
+# --- MIG ---------------------------------------------------------------------------
+slices=$(e2e_submit -J slices --gres=gpu:1g.10gb:2 -t 5 --wrap 'sleep 20')
+big=$(e2e_submit -J big-slice --gres=gpu:3g.40gb:1 -t 5 --wrap 'sleep 20')
+whole=$(e2e_submit -J whole --gres=gpu:h100:1 -t 5 --wrap 'sleep 20')
+untyped=$(e2e_submit -J untyped -w h100-2 --gres=gpu:1 -t 1 --wrap 'sleep 1')
+for j in "$slices" "$big" "$whole"; do
+  e2e_wait_state "$j" RUNNING 30 || e2e_fail "job $j did not start"
+done
+[ "$(e2e_field "$slices" NodeList)" = h100-2 ] || e2e_fail "gpu:1g.10gb ran on $(e2e_field "$slices" NodeList)"
+[ "$(e2e_field "$big" NodeList)" = h100-2 ] || e2e_fail "gpu:3g.40gb ran on $(e2e_field "$big" NodeList)"
+[ "$(e2e_field "$whole" NodeList)" = h100-1 ] || e2e_fail "gpu:h100 ran on $(e2e_field "$whole" NodeList)"
+scontrol show job -d "$whole" | grep -q 'GRES=gpu:h100:1(IDX:' || e2e_fail "gpu:h100 job holds no whole h100: $(scontrol show job -d "$whole" | grep GRES=)"
+e2e_log "ok: MIG-typed requests on h100-2, the typed whole-GPU request on h100-1"
+sleep 1
+[ "$(e2e_state "$untyped")" = PENDING ] || e2e_fail "untyped gpu:1 on the MIG node is $(e2e_state "$untyped")"
+reason=$(squeue -h -j "$untyped" -o '%r')
+case "$reason" in
+  *"MIG slices"*) e2e_log "ok: untyped gpu:1 pinned to the MIG node waits: $reason" ;;
+  *) e2e_fail "untyped request pending without naming MIG: '$reason'" ;;
+esac
+scancel "$untyped"
+e2e_wait_all_done 60 "$slices" "$big" "$whole" || e2e_fail "MIG jobs did not finish"
+
+# --- the shard burst -----------------------------------------------------------------
+# Job i: 1 shard, every third 2; 3..11 s; with $1 = whole, after every fifth shard
+# job a whole H200. Four jobs a second: about 60 % of the shards in use, with holes
+# left by jobs ending.
+burst() {
+  local i ids=() whole=${1:-}
+  for i in $(seq 0 63); do
+    [ $((i % 4)) -eq 3 ] && sleep 1
+    ids+=("$(e2e_submit -J "s$i" -p inference --gres=shard:$((i % 3 == 0 ? 2 : 1)) -t 2 \
+      --wrap "sleep $((3 + (i * 7) % 9))")")
+    if [ "$whole" = whole ] && [ $((i % 5)) -eq 4 ]; then
+      ids+=("$(e2e_submit -J "w$i" -p inference --gres=gpu:h200:1 -t 2 --wrap 'sleep 4')")
+    fi
+  done
+  echo "${ids[@]}"
+}
+
+# Samples `scontrol show job -d -o` into $1/N.txt until $1/stop exists. A job's GPUs:
+# GRES=shard:2(IDX:0) on 22.05, GRES=shard:2(0/4,2/4,...) (per GPU) from 23.02.
+sample() {
+  local dir=$1 n=0
+  mkdir -p "$dir"
+  while [ ! -e "$dir/stop" ]; do
+    scontrol show job -d -o >"$dir/$n.txt" 2>/dev/null || true
+    n=$((n + 1))
+    sleep 0.3
+  done
+}
+
+# The burst, sampled from before the first submission until every job ended.
+run_burst() {  # run_burst SAMPLE_DIR [whole] -> job ids
+  local dir=$1 ids
+  sample "$dir" &
+  local sampler=$!
+  ids=$(burst "${2:-}")
+  # shellcheck disable=SC2086
+  e2e_wait_all_done 300 $ids >&2 || { touch "$dir/stop"; wait "$sampler"; return 1; }
+  touch "$dir/stop"
+  wait "$sampler"
+  echo "$ids"
+}
+
+analyse() {  # analyse SAMPLE_DIR [DECISION_LOG] -> "key value" lines
+  python3 - "$@" <<'PY'
+import glob, json, re, sys
+samples = sorted(glob.glob(sys.argv[1] + "/*.txt"), key=lambda p: int(re.findall(r"(\d+)\.txt", p)[0]))
+planned = {}
+if len(sys.argv) > 2:
+    for line in open(sys.argv[2]):
+        e = json.loads(line)
+        m = re.match(r"(\S+) devices (\d+) shards (\d+)", e.get("detail", ""))
+        if e.get("what") == "start" and m:
+            planned[int(e["job"])] = (m.group(1), int(m.group(2)), int(m.group(3)))
+SHARDS_PER_GPU = 4
+seen, mismatch, over, both = {}, [], 0, 0
+occupied_sum = load_sum = 0
+for path in samples:
+    shards, whole = {}, set()
+    for line in open(path):
+        job = re.search(r"\bJobId=(\d+)", line)
+        if not job or "JobState=RUNNING" not in line:
+            continue
+        for node, gres in re.findall(r"\bNodes=(\S+) CPU_IDs=\S+ Mem=\S+ GRES=(\S+)", line):
+            if not node.startswith("h200"):
+                continue
+            # 23.02 and newer: shard:N(used/total per GPU, in GPU order).
+            per_gpu = re.match(r"shard:(?:[^:(]+:)?\d+\(([\d/,]+)\)", gres)
+            if per_gpu:
+                for gpu, part in enumerate(per_gpu.group(1).split(",")):
+                    used = int(part.split("/")[0])
+                    if used:
+                        seen[int(job.group(1))] = (node, gpu, used)
+                        shards[(node, gpu)] = shards.get((node, gpu), 0) + used
+                continue
+            m = re.match(r"(shard|gpu):(?:[^:(]+:)?(\d+)\(IDX:([\d,-]+)\)", gres)
+            if not m:
+                continue
+            idx = []
+            for part in m.group(3).split(","):
+                a, _, b = part.partition("-")
+                idx += range(int(a), int(b or a) + 1)
+            if m.group(1) == "shard":
+                seen[int(job.group(1))] = (node, idx[0], int(m.group(2)))
+                shards[(node, idx[0])] = shards.get((node, idx[0]), 0) + int(m.group(2))
+            else:
+                whole.update((node, i) for i in idx)
+    over += sum(1 for v in shards.values() if v > SHARDS_PER_GPU)
+    both += 1 if whole & set(shards) else 0  # samples with a GPU whole and shared
+    # Devices occupied for the work in use (a whole GPU counts its 4 shards).
+    occupied_sum += len(set(shards) | whole)
+    load_sum += sum(shards.values()) + SHARDS_PER_GPU * len(whole)
+for job, where in seen.items():
+    if planned and planned.get(job, (None, None, None))[:2] != where[:2]:
+        mismatch.append(f"{job}:planned={planned.get(job)}:slurm={where}")
+print("shard_jobs_seen", len(seen))
+print("planned", len(planned))
+print("mismatch", len(mismatch), " ".join(mismatch[:5]))
+print("overcommitted_samples", over)
+print("whole_and_shard_samples", both)
+print("gpus_per_shard", round(occupied_sum / load_sum, 4) if load_sum else 0)
+print("samples", len(samples))
+PY
+}
+
+# shellcheck disable=SC2207
+ids=($(run_burst "$out/accelpack-whole" whole)) || e2e_fail "the burst did not finish within 300 s"
+e2e_check "all ${#ids[@]} burst jobs completed" e2e_all_completed "${ids[@]}"
+e2e_check_started_by_plugin "${ids[@]}"
+get() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+check_safe() {  # check_safe REPORT
+  [ "$(get "$1" shard_jobs_seen)" -ge 32 ] || e2e_fail "too few shard jobs sampled running"
+  [ "$(get "$1" mismatch)" -eq 0 ] || e2e_fail "core planned other GPUs than Slurm gave: $(grep mismatch "$1")"
+  [ "$(get "$1" overcommitted_samples)" -eq 0 ] || e2e_fail "a GPU held more shards than it has"
+  [ "$(get "$1" whole_and_shard_samples)" -eq 0 ] || e2e_fail "a GPU was allocated whole and as shards at once"
+}
+analyse "$out/accelpack-whole" "$decisions" | tee "$out/accelpack-whole.txt" >&2
+check_safe "$out/accelpack-whole.txt"
+e2e_log "ok: with whole-GPU jobs: every shard start on the GPU the core planned; no over-commitment; no GPU whole and shared"
+# shellcheck disable=SC2207
+ids=($(run_burst "$out/accelpack")) || e2e_fail "the shard-only burst did not finish within 300 s"
+e2e_check "all ${#ids[@]} shard-only burst jobs completed" e2e_all_completed "${ids[@]}"
+analyse "$out/accelpack" "$decisions" | tee "$out/accelpack.txt" >&2
+check_safe "$out/accelpack.txt"
+e2e_log "ok: shards only: every start on the GPU the core planned; no over-commitment"
+rm -f "$decisions"
+
+# --- the same burst under stock sched/backfill ------------------------------------
+ap_cluster_down
+# shellcheck disable=SC2034  # read by lib.sh (ap_cluster_up renders the mode)
+AP_MODE=backfill
+export ACCELPACK_MODE=backfill
+ap_cluster_up
+# shellcheck disable=SC2207
+ids=($(run_burst "$out/backfill-whole" whole)) || e2e_fail "the burst did not finish under backfill"
+analyse "$out/backfill-whole" | tee "$out/backfill-whole.txt" >&2
+# shellcheck disable=SC2207
+ids=($(run_burst "$out/backfill")) || e2e_fail "the shard-only burst did not finish under backfill"
+analyse "$out/backfill" | tee "$out/backfill.txt" >&2
+ours=$(get "$out/accelpack.txt" gpus_per_shard)
+theirs=$(get "$out/backfill.txt" gpus_per_shard)
+e2e_log "GPUs occupied per shard in use: accelpack $ours, sched/backfill $theirs;" \
+  "sched/backfill samples with a GPU whole and shared: $(get "$out/backfill-whole.txt" whole_and_shard_samples)" \
+  "of $(get "$out/backfill-whole.txt" samples)"
+if scontrol show config | grep -q LL_SHARED_GRES; then
+  # The site asked Slurm to spread shares over a node's GPUs: nothing to pack.
+  e2e_log "LL_SHARED_GRES set: devices occupied not compared"
+else
+  python3 -c "import sys; sys.exit(0 if float('$ours') < float('$theirs') else 1)" ||
+    e2e_fail "accelpack occupied no fewer GPUs per shard ($ours) than sched/backfill ($theirs)"
+fi
+e2e_log "passed"
