@@ -111,7 +111,16 @@ AP_API ap_client_t* ap_client_create(const char* address, const char* caller, ch
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);  // one cycle, one try: the next cycle retries
+    // A restarted core leaves the channel on a dead connection until gRPC notices; the
+    // cycle's call can land there (GOAWAY, broken pipe). Asking for a plan twice is
+    // harmless (nothing happens until the plugin applies one), so Schedule gets one
+    // more try on a fresh connection within the cycle's deadline instead of a cycle
+    // in fallback. A core that stays away still fails fast: wait_for_ready is off.
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+    args.SetServiceConfigJSON(R"({"methodConfig": [{
+      "name": [{"service": "accelpack.v1.Placement", "method": "Schedule"}],
+      "retryPolicy": {"maxAttempts": 2, "initialBackoff": "0.05s", "maxBackoff": "0.05s",
+                      "backoffMultiplier": 1, "retryableStatusCodes": ["UNAVAILABLE"]}}]})");
     args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
     auto client = std::make_unique<ap_client>(caller != nullptr ? caller : "", NewEpoch());
     client->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
