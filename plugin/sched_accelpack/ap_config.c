@@ -192,6 +192,12 @@ extern int accelpack_conf_read(const char *path, accelpack_conf_t *conf,
 		} else if (!strcasecmp(key, "AcceleratorGres")) {
 			xfree(next.accel_gres);
 			next.accel_gres = xstrdup(value);
+		} else if (!strcasecmp(key, "QueueCheck")) {
+			if (!_parse_bool(value, &next.queue_check)) {
+				*errmsg = xstrdup_printf("%s:%d: QueueCheck=%s: want yes or no",
+							 path, line_no, value);
+				rc = SLURM_ERROR;
+			}
 		} else if (!strcasecmp(key, "UseCore")) {
 			if (!_parse_bool(value, &next.use_core)) {
 				*errmsg = xstrdup_printf("%s:%d: UseCore=%s: want yes or no",

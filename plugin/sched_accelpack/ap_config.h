@@ -20,6 +20,7 @@ typedef struct {
 	uint32_t idle_replan_ms; /* nothing changed: longest pause between plans */
 	char *accel_gres;	/* comma list of GRES names that are accelerators */
 	bool use_core;		/* false: built-in policy only */
+	bool queue_check;	/* tests: compare the queue with Slurm's */
 } accelpack_conf_t;
 
 /* Fill conf with the defaults (no file read). */

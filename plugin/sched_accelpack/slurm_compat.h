@@ -23,11 +23,13 @@
 /* 23.02 moved the plugin interfaces from src/common to src/interfaces. */
 #if COMPAT_SLURM_AT_LEAST(23, 2)
 #include "src/interfaces/gres.h"
+#include "src/interfaces/preempt.h"
 #include "src/interfaces/select.h"
 #include "src/interfaces/topology.h"
 #else
 #include "src/common/gres.h"
 #include "src/common/select.h"
+#include "src/slurmctld/preempt.h"
 #include "src/common/slurm_topology.h"
 #endif
 
@@ -74,6 +76,65 @@ typedef struct listIterator list_itr_t;
 #else
 #define COMPAT_LL_SHARED_GRES 0
 #define COMPAT_MULTIPLE_SHARING_GRES_PJ 0
+#endif
+
+/*
+ * What Slurm's build_job_queue() does per job that changed between releases
+ * (job_queue.c builds the same queue in chunks). 22.05 also counts a job
+ * whose select plugin data says "cleaning" as still cleaning up, re-queues
+ * with no reservation reason when held, and always resets an array's
+ * pending-run count; 23.x boundaries follow the release notes, not compiled.
+ * The per-partition limits reason: a flag of the reason from the release that
+ * has job_state_reason.h, part_policy_job_runnable_state() before.
+ */
+#if COMPAT_SLURM_AT_LEAST(23, 2)
+#define compat_job_select_cleaning(job_ptr) false
+#else
+static inline bool compat_job_select_cleaning(job_record_t *job_ptr)
+{
+	uint16_t cleaning = 0;
+
+	select_g_select_jobinfo_get(job_ptr->select_jobinfo,
+				    SELECT_JOBDATA_CLEANING, &cleaning);
+	return cleaning != 0;
+}
+#endif
+#if COMPAT_SLURM_AT_LEAST(23, 11)
+#define COMPAT_HELD_REASON_KEPT(reason) \
+	(((reason) == WAIT_RESV_INVALID) || ((reason) == WAIT_RESV_DELETED))
+#define COMPAT_RESET_PEND_RUN_TASKS 0	/* only when backfill builds it */
+#else
+#define COMPAT_HELD_REASON_KEPT(reason) ((reason) == WAIT_RESV_DELETED)
+#define COMPAT_RESET_PEND_RUN_TASKS 1
+#endif
+#if __has_include("src/common/job_state_reason.h")
+#define COMPAT_PART_LIMITS_HELD(job_ptr) \
+	job_state_reason_check((job_ptr)->state_reason, JSR_PART)
+#else
+#define COMPAT_PART_LIMITS_HELD(job_ptr) \
+	(!part_policy_job_runnable_state(job_ptr))
+#endif
+/*
+ * Per-partition (22.05) and per partition x QOS (24.11 on: jobs may ask for
+ * several QOS) priorities, in the order build_job_queue() walks them.
+ */
+#if COMPAT_SLURM_AT_LEAST(25, 5)
+#define COMPAT_PRIORITY_ARRAY(job_ptr) \
+	((job_ptr)->prio_mult ? (job_ptr)->prio_mult->priority_array : NULL)
+#elif COMPAT_SLURM_AT_LEAST(24, 11)
+#define COMPAT_PRIORITY_ARRAY(job_ptr) \
+	((job_ptr)->part_prio ? (job_ptr)->part_prio->priority_array : NULL)
+#else
+#define COMPAT_PRIORITY_ARRAY(job_ptr) ((job_ptr)->priority_array)
+#endif
+#define COMPAT_HAS_QOS_LIST COMPAT_SLURM_AT_LEAST(24, 11)
+/* 25.11 also keeps the job's qos_id in step with the QOS being tried, and
+ * sorts jobs in an expedited requeue before all others. */
+#define COMPAT_QOS_ID_FOLLOWS COMPAT_SLURM_AT_LEAST(25, 11)
+#if COMPAT_SLURM_AT_LEAST(25, 11)
+#define COMPAT_JOB_EXPEDITED(job_ptr) IS_JOB_EXPEDITING(job_ptr)
+#else
+#define COMPAT_JOB_EXPEDITED(job_ptr) false
 #endif
 
 /* 24.05 made the job details an anonymous struct, named job_details_t. */

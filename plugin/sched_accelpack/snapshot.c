@@ -18,13 +18,14 @@
 
 extern void snapshot_build(snapshot_t *snap, const char *accel_gres,
 			   uint32_t max_pending, lock_clock_t *lc,
-			   uint32_t yield_ms)
+			   uint32_t yield_ms, bool queue_check)
 {
 	time_t now = time(NULL);
 
 	memset(snap, 0, sizeof(*snap));
 	snap->snap.now = now;	/* the parts read it */
-	snapshot_pending(snap, accel_gres, max_pending, lc, yield_ms);
+	snapshot_pending(snap, accel_gres, max_pending, lc, yield_ms,
+			 queue_check);
 	(void) lock_clock_maybe_yield(lc, SNAPSHOT_HOLD_MS, yield_ms);
 	snapshot_nodes(snap, accel_gres, now);
 	snapshot_running(snap, accel_gres);

@@ -24,7 +24,10 @@ typedef struct {
 	uint32_t skipped_limits;	/* held by Slurm's limits or licenses */
 	uint32_t skipped_cap;
 	uint32_t skipped_gone;		/* ended or changed during a yield */
-	double queue_ms;		/* Slurm's job queue: build and sort */
+	double queue_ms;		/* the job queue, under the locks */
+	double queue_sort_ms;		/* of it: the last hold, check + sort */
+	uint32_t queue_chunks;		/* holds it took */
+	bool queue_slurm_built;		/* by build_job_queue(), one hold */
 	arena_t arena;
 } snapshot_t;
 
@@ -41,11 +44,12 @@ typedef struct {
  * IN accel_gres - comma list of GRES names reported as accelerators
  * IN max_pending - most pending jobs to include (queue order)
  * IN yield_ms - YieldMs, for the yields
+ * IN queue_check - QueueCheck: compare the queue with Slurm's (tests)
  * OUT snap - caller frees with snapshot_free (no locks needed)
  */
 extern void snapshot_build(snapshot_t *snap, const char *accel_gres,
 			   uint32_t max_pending, lock_clock_t *lc,
-			   uint32_t yield_ms);
+			   uint32_t yield_ms, bool queue_check);
 extern void snapshot_free(snapshot_t *snap);
 
 /* The parts of snapshot_build, one file each; same locks. */
@@ -53,7 +57,7 @@ extern void snapshot_nodes(snapshot_t *snap, const char *accel_gres,
 			   time_t now);
 extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 			     uint32_t max_pending, lock_clock_t *lc,
-			     uint32_t yield_ms);
+			     uint32_t yield_ms, bool queue_check);
 extern void snapshot_running(snapshot_t *snap, const char *accel_gres);
 extern void snapshot_reservations(snapshot_t *snap, time_t now);
 

@@ -16,6 +16,7 @@
 #include "src/slurmctld/job_scheduler.h"
 #include "src/slurmctld/licenses.h"
 
+#include "job_queue.h"
 #include "job_request.h"
 #include "lock_clock.h"
 #include "refusals.h"
@@ -80,23 +81,29 @@ static int64_t _job_set_find(job_set_t *set, job_record_t *job_ptr,
 
 extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 			     uint32_t max_pending, lock_clock_t *lc,
-			     uint32_t yield_ms)
+			     uint32_t yield_ms, bool queue_check)
 {
-	struct timespec t0, t1;
+	job_queue_stats_t queue_stats;
 	list_t *job_queue;
 	job_queue_rec_t *rec;
 	job_set_t set = { 0 };
-	uint32_t cap, size = 16, yields = lc->yields;
+	uint32_t cap, size = 16, yields;
 	const char ***parts;
 	uint32_t *part_cap;
-	bool stop = false;
+	bool stop = false, recheck;
 
-	clock_now(&t0);
-	/* false: keep start_time; apply writes the planned starts there. */
-	job_queue = build_job_queue(false, false);
-	sort_job_queue(job_queue);
-	clock_now(&t1);
-	snap->queue_ms = clock_ms_between(&t0, &t1);
+	job_queue = job_queue_build(lc, SNAPSHOT_HOLD_MS, yield_ms,
+				    &queue_stats);
+	/* Records made in earlier holds: look their jobs up by id. */
+	yields = lc->yields;
+	recheck = !queue_stats.checked;
+	snap->queue_ms = queue_stats.held_ms;
+	snap->queue_sort_ms = queue_stats.sort_ms;
+	snap->queue_chunks = queue_stats.chunks;
+	snap->queue_slurm_built = queue_stats.slurm_built;
+	snap->skipped_gone += queue_stats.dropped;
+	if (queue_check && !queue_stats.slurm_built)
+		(void) job_queue_check(job_queue);
 	cap = (uint32_t) list_count(job_queue);
 	refusal_expire(snap->snap.now);
 	if (cap > max_pending)
@@ -130,12 +137,15 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 		if (stop)
 			continue;
 		/* After a yield a job may be gone: only its id is safe. */
-		if ((lc->yields != yields) &&
+		if ((recheck || (lc->yields != yields)) &&
 		    (find_job_record(job_id) != job_ptr)) {
 			snap->skipped_gone++;
 			continue;
 		}
-		if (!job_ptr || !IS_JOB_PENDING(job_ptr) || !part_ptr)
+		/* held or requeued since its record was made */
+		if (!job_ptr || !IS_JOB_PENDING(job_ptr) ||
+		    IS_JOB_COMPLETING(job_ptr) || !job_ptr->priority ||
+		    !part_ptr)
 			continue;
 		if ((found = _job_set_find(&set, job_ptr, &slot)) >= 0) {
 			/* Same job, another partition: lower or equal
