@@ -268,7 +268,7 @@ static uint32_t _cycle(bool force)
 
 	if ((cycle_no % conf.stats_cycles) == 0 ||
 	    (apply_lc.max_hold_ms > conf.max_lock_ms * 2.0) ||
-	    (snap_lc.held_ms > conf.max_lock_ms * 2.0))
+	    (snap_lc.max_hold_ms > conf.max_lock_ms * 2.0))
 		info("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %u yields), started %u, dropped %u, pending %u, nodes %u, running %u, sent %s %u records (copy: longest hold %.2f ms, %u yields, queue %.2f ms in %u holds, last %.2f ms%s)",
 		     cycle_no, snap_lc.held_ms, source, core_ms,
 		     apply_lc.held_ms, apply_lc.max_hold_ms, apply_lc.yields,

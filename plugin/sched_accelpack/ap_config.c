@@ -30,7 +30,7 @@ extern void accelpack_conf_defaults(accelpack_conf_t *conf)
 	conf->interval_ms = 100;
 	conf->deadline_ms = 500;
 	conf->retry_ms = 1000;
-	conf->max_lock_ms = 20;
+	conf->max_lock_ms = 5;
 	conf->yield_ms = 2;
 	conf->max_pending = 10000;
 	conf->stats_cycles = 100;
