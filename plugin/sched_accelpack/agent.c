@@ -269,14 +269,16 @@ static uint32_t _cycle(bool force)
 	if ((cycle_no % conf.stats_cycles) == 0 ||
 	    (apply_lc.max_hold_ms > conf.max_lock_ms * 2.0) ||
 	    (snap_lc.max_hold_ms > conf.max_lock_ms * 2.0))
-		info("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %u yields), started %u, dropped %u, pending %u, nodes %u, running %u, sent %s %u records (copy: longest hold %.2f ms, %u yields, queue %.2f ms in %u holds, last %.2f ms%s)",
+		info("accelpack: cycle %" PRIu64 ": snapshot %.2f ms, %s %.2f ms, apply %.2f ms (max hold %.2f ms, %.2f on CPU, %u yields), started %u, dropped %u, pending %u, nodes %u, running %u, sent %s %u records (copy: longest hold %.2f ms, %.2f on CPU, %u yields, queue %.2f ms in %u holds, last %.2f ms%s)",
 		     cycle_no, snap_lc.held_ms, source, core_ms,
-		     apply_lc.held_ms, apply_lc.max_hold_ms, apply_lc.yields,
+		     apply_lc.held_ms, apply_lc.max_hold_ms,
+		     apply_lc.max_hold_cpu_ms, apply_lc.yields,
 		     stats.started, stats.dropped, pending,
 		     snap.snap.node_cnt, snap.snap.running_cnt,
 		     xstrcmp(source, "core") ? "none" :
 		     plan.sent_whole ? "whole" : "delta",
-		     plan.sent_records, snap_lc.max_hold_ms, snap_lc.yields,
+		     plan.sent_records, snap_lc.max_hold_ms,
+		     snap_lc.max_hold_cpu_ms, snap_lc.yields,
 		     snap.queue_ms, snap.queue_chunks, snap.queue_sort_ms,
 		     snap.queue_slurm_built ? ", by Slurm in one" : "");
 	else

@@ -45,16 +45,22 @@ extern void lock_clock_acquire(lock_clock_t *lc)
 {
 	lock_slurmctld(sched_locks);
 	clock_now(&lc->since);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &lc->since_cpu);
 }
 
 extern void lock_clock_release(lock_clock_t *lc)
 {
-	double held = lock_clock_now_ms(lc);
+	double held = lock_clock_now_ms(lc), cpu;
+	struct timespec now_cpu;
 
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now_cpu);
 	unlock_slurmctld(sched_locks);
 	lc->held_ms += held;
 	if (held > lc->max_hold_ms)
 		lc->max_hold_ms = held;
+	cpu = clock_ms_between(&lc->since_cpu, &now_cpu);
+	if (cpu > lc->max_hold_cpu_ms)
+		lc->max_hold_cpu_ms = cpu;
 }
 
 extern double lock_clock_now_ms(const lock_clock_t *lc)

@@ -13,8 +13,12 @@
 
 typedef struct {
 	struct timespec since;	/* when the current hold began */
+	struct timespec since_cpu; /* this thread's CPU time then */
 	double held_ms;		/* total over this phase */
 	double max_hold_ms;	/* longest single hold */
+	/* The longest hold in this thread's CPU time: what the hold cost,
+	 * without the time the thread waited for a CPU while holding. */
+	double max_hold_cpu_ms;
 	uint32_t yields;
 } lock_clock_t;
 
