@@ -332,6 +332,10 @@ static int _cmp_order(const void *a, const void *b)
 	return (x->seq < y->seq) ? -1 : (x->seq > y->seq);
 }
 
+/* From this many records on, sorting them (about 1 ms per 10,000) is done
+ * with the locks released. */
+#define SORT_OUTSIDE_LOCKS 2000
+
 typedef struct {
 	rec_order_t *recs;
 	uint32_t cnt;
@@ -463,10 +467,31 @@ extern list_t *job_queue_build(lock_clock_t *lc, uint32_t max_ms,
 		_take_records(&recs, made);
 	}
 	FREE_NULL_LIST(made);
-	if (recs.keyed) {
+	if (recs.keyed && (recs.cnt < SORT_OUTSIDE_LOCKS)) {
 		clock_now(&t0);
 		queue = _as_list(&recs);
 		stats->checked = (lc->yields == yields);
+	} else if (recs.keyed) {
+		time_t part_update = last_part_update;
+		time_t conf_update = slurm_conf.last_update;
+
+		/* The keys are copies: sort them without the locks. */
+		lock_clock_release(lc);
+		lc->yields++;
+		clock_now(&t0);
+		queue = _as_list(&recs);
+		clock_now(&t1);
+		lock_clock_acquire(lc);
+		stats->chunks++;
+		stats->sort_ms = clock_ms_between(&t0, &t1);
+		stats->checked = false;
+		if ((last_part_update != part_update) ||
+		    (slurm_conf.last_update != conf_update) ||
+		    (last_resv_update != resv_update)) {
+			FREE_NULL_LIST(queue);
+			queue = _slurm_queue(stats);
+		}
+		goto done;
 	} else {
 		/* Slurm's sort reads the records: check them again in a
 		 * fresh hold and sort them in it. */
