@@ -31,9 +31,9 @@ held=$(e2e_submit -J held -H --gres=npu:910b:1 --wrap 'sleep 1')
 dep=$(e2e_submit -J dep --dependency=afterok:"${fill[0]}" --gres=npu:910c:1 --wrap 'sleep 1')
 later=$(e2e_submit -J later --begin=now+3600 --gres=gpu:h100:1 --wrap 'sleep 1')
 nice=$(e2e_submit -J nice --nice=500 -p inference,training --gres=gpu:h200:2 --wrap 'sleep 1')
-pref=$(e2e_submit -J prefer --prefer=nosuchfeature --gres=gpu:h100:1 --wrap 'sleep 1' 2>/dev/null || true)
+pref=$(e2e_submit -J prefer --prefer=h200 -p inference,training --gres=gpu:1 --wrap 'sleep 1')
 arr=$(e2e_submit -J arr --array=1-20%3 -p inference,training --gres=npu:910b:1 --wrap 'sleep 1')
-e2e_log "special jobs: both=$both long=$long held=$held dep=$dep later=$later nice=$nice prefer=${pref:-none} array=$arr"
+e2e_log "special jobs: both=$both long=$long held=$held dep=$dep later=$later nice=$nice prefer=$pref array=$arr"
 
 submit_part() {  # PART OF
   local i kinds=(gpu:h100 gpu:h200 npu:910b npu:910c) parts=(inference training inference,training)
