@@ -28,6 +28,7 @@
 #include "agent.h"
 #include "ap_config.h"
 #include "apply.h"
+#include "futile.h"
 #include "lifecycle.h"
 #include "lock_clock.h"
 #include "refusals.h"
@@ -110,28 +111,24 @@ static void _core_failed(const char *what, const char *why)
 	clock_add_ms(&next_core_try, conf.retry_ms);
 }
 
-/* A core whose every start fails Slurm's own checks, cycle after cycle, is as
- * good as down: its plans start nothing while jobs wait. One dropped start is
- * routine (the state moved between snapshot and apply); this many in a row with
- * none started is not. */
-#define FUTILE_CORE_CYCLES 10
-
+/* Fall back when the core's plans start nothing, cycle after cycle. */
 static void _count_futile(const char *source, const apply_stats_t *stats)
 {
-	static uint32_t futile = 0;
+	static futile_count_t futile = { 0 };
+	const futile_cycle_t cycle = {
+		.from_core = !xstrcmp(source, "core"),
+		.aborted = stats->aborted,
+		.started = stats->started,
+		.dropped = stats->dropped,
+	};
 	char why[128];
 
-	if (xstrcmp(source, "core") || stats->started || !stats->dropped) {
-		futile = 0;
-		return;
-	}
-	if (++futile < FUTILE_CORE_CYCLES)
+	if (!futile_count_cycle(&futile, &cycle))
 		return;
 	snprintf(why, sizeof(why),
 		 "every start of its last %u plans failed Slurm's checks",
-		 futile);
+		 FUTILE_CORE_CYCLES);
 	_core_failed("futile plans", why);
-	futile = 0;
 }
 
 /* Plan from the core if it is there (and not skipped during an outage),

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -38,49 +39,101 @@ absl::StatusOr<int> ParseCount(std::string_view text, std::string_view what) {
 
 }  // namespace
 
-FragModel::FragModel(ShapeTable shapes, bool count_memory)
-    : shapes_(std::move(shapes)), count_memory_(count_memory) {
+FragModel::FragModel(ShapeTable shapes, bool count_memory) : shapes_(std::move(shapes)) {
   for (const TaskShape& s : shapes_) {
     if (s.gpu_count > 0) thresholds_.push_back(s.gpu_milli);
   }
   std::sort(thresholds_.begin(), thresholds_.end());
   thresholds_.erase(std::unique(thresholds_.begin(), thresholds_.end()), thresholds_.end());
   for (const TaskShape& s : shapes_) {
-    threshold_of_.push_back(
-        s.gpu_count > 0 ? static_cast<int>(std::lower_bound(thresholds_.begin(), thresholds_.end(),
-                                                            s.gpu_milli) -
-                                           thresholds_.begin())
-                        : -1);
+    for (const std::string& type : s.allowed_types) {
+      if (std::none_of(needs_by_type_.begin(), needs_by_type_.end(),
+                       [&](const auto& entry) { return entry.first == type; })) {
+        needs_by_type_.emplace_back(type, std::vector<Needs>());
+      }
+    }
   }
+  const int never = static_cast<int>(thresholds_.size());
+  auto needs_on = [&](const std::string* type) {
+    std::vector<Needs> all;
+    for (const TaskShape& s : shapes_) {
+      Needs& needs = all.emplace_back();
+      // A shape without devices, or of other types, is never hosted.
+      const bool allowed = type == nullptr ? s.allowed_types.empty() : TypeAllowed(s, *type);
+      needs.threshold = s.gpu_count > 0 && allowed
+                            ? static_cast<int>(std::lower_bound(thresholds_.begin(),
+                                                                thresholds_.end(), s.gpu_milli) -
+                                               thresholds_.begin())
+                            : never;
+      needs.gpu_count = s.gpu_count;
+      needs.cpus = s.cpus;
+      needs.memory_mib = count_memory ? s.memory_mib : std::numeric_limits<int64_t>::min();
+      needs.weight = s.weight;
+    }
+    return all;
+  };
+  for (auto& [type, needs] : needs_by_type_) needs = needs_on(&type);
+  needs_other_type_ = needs_on(nullptr);
 }
 
-// One pass over the devices per distinct per-device share, then one over shapes.
-double FragModel::Pool(Room room, std::span<const int> used, std::string_view type) const {
-  const int free_total = model::FreeMilli(used);
-  if (free_total == 0) return 0;
-  thread_local std::vector<int> count_ge;
-  thread_local std::vector<int> sum_lt;
-  count_ge.assign(thresholds_.size(), 0);
-  sum_lt.assign(thresholds_.size(), 0);
+const std::vector<FragModel::Needs>& FragModel::NeedsOn(std::string_view type) const {
+  for (const auto& [name, needs] : needs_by_type_) {
+    if (name == type) return needs;
+  }
+  return needs_other_type_;
+}
+
+void FragModel::CountDevices(std::span<const int> used, DeviceCounts* counts) const {
+  const size_t thresholds = thresholds_.size();
+  counts->count_ge.resize(thresholds + 1);
+  counts->sum_lt.resize(thresholds + 1);
+  int* const count_ge = counts->count_ge.data();
+  int* const sum_lt = counts->sum_lt.data();
+  const int* const threshold = thresholds_.data();
+  for (size_t t = 0; t < thresholds; ++t) {
+    count_ge[t] = 0;
+    sum_lt[t] = 0;
+  }
+  count_ge[thresholds] = -1;  // below any gpu_count, 0 included
+  sum_lt[thresholds] = 0;
+  int free_total = 0;
   for (int u : used) {
     const int left = kMilli - u;
-    for (size_t t = 0; t < thresholds_.size(); ++t) {
-      if (left >= thresholds_[t]) {
+    free_total += left;
+    for (size_t t = 0; t < thresholds; ++t) {
+      if (left >= threshold[t]) {
         ++count_ge[t];
       } else {
         sum_lt[t] += left;
       }
     }
   }
-  double frag = 0;
-  for (size_t i = 0; i < shapes_.size(); ++i) {
-    const TaskShape& s = shapes_[i];
-    const int t = threshold_of_[i];
-    const bool hosts = t >= 0 && TypeAllowed(s, type) &&
-                       count_ge[static_cast<size_t>(t)] >= s.gpu_count && room.cpus >= s.cpus &&
-                       (!count_memory_ || room.memory_mib >= s.memory_mib);
-    frag += s.weight * (hosts ? sum_lt[static_cast<size_t>(t)] : free_total);
+  counts->free_total = free_total;
+}
+
+void FragModel::MoveDevice(int left_before, int left_after, DeviceCounts* counts) const {
+  counts->free_total += left_after - left_before;
+  for (size_t t = 0; t < thresholds_.size(); ++t) {
+    if (left_before >= thresholds_[t]) {
+      --counts->count_ge[t];
+    } else {
+      counts->sum_lt[t] -= left_before;
+    }
+    if (left_after >= thresholds_[t]) {
+      ++counts->count_ge[t];
+    } else {
+      counts->sum_lt[t] += left_after;
+    }
   }
+}
+
+// One pass over the devices per distinct per-device share, then one over shapes.
+double FragModel::Pool(Room room, std::span<const int> used, std::string_view type) const {
+  thread_local DeviceCounts counts;
+  CountDevices(used, &counts);
+  if (counts.free_total == 0) return 0;
+  double frag = 0;
+  for (const Needs& needs : NeedsOn(type)) frag += Term(needs, room, counts);
   return frag;
 }
 
@@ -94,25 +147,43 @@ double FragModel::Node(const engine::ClusterState& state, int n) const {
   return frag;
 }
 
+// Pool before and after for each pool, in one pass over the shapes per pool (each
+// sum in shape order, as Pool adds them).
 double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
                            const engine::ClusterState& state) const {
   const Room room{state.cpus_free(c.node), state.memory_free(c.node)};
   const Room room_after{room.cpus - job->cpus_per_node, room.memory_mib - job->memory_per_node_mib};
+  thread_local DeviceCounts now;
+  thread_local DeviceCounts taken_counts;
+  thread_local std::vector<int> taken;
   double before = 0;
   double after = 0;
   const auto& pools = state.node(c.node).accelerators;
   for (size_t p = 0; p < pools.size(); ++p) {
     std::span<const int> used = state.used_milli(c.node, static_cast<int>(p));
-    before += Pool(room, used, pools[p].gres_type);
-    if (static_cast<int>(p) != c.pool) {
-      after += Pool(room_after, used, pools[p].gres_type);
-      continue;
+    CountDevices(used, &now);
+    const DeviceCounts* later = &now;
+    if (static_cast<int>(p) == c.pool) {
+      // The counts after: those of now, moved for the devices the placement takes.
+      taken.assign(used.begin(), used.end());
+      taken_counts = now;
+      const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
+      for (int d : c.devices) {
+        int& device_used = taken[static_cast<size_t>(d)];
+        MoveDevice(kMilli - device_used, kMilli - device_used - share, &taken_counts);
+        device_used += share;
+      }
+      later = &taken_counts;
     }
-    thread_local std::vector<int> taken;
-    taken.assign(used.begin(), used.end());
-    const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
-    for (int d : c.devices) taken[static_cast<size_t>(d)] += share;
-    after += Pool(room_after, taken, pools[p].gres_type);
+    if (now.free_total == 0 && later->free_total == 0) continue;  // both Pools are 0
+    double frag = 0;
+    double frag_after = 0;
+    for (const Needs& needs : NeedsOn(pools[p].gres_type)) {
+      frag += Term(needs, room, now);
+      frag_after += Term(needs, room_after, *later);
+    }
+    before += now.free_total == 0 ? 0 : frag;
+    after += later->free_total == 0 ? 0 : frag_after;
   }
   return before - after;
 }

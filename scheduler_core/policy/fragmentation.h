@@ -85,10 +85,42 @@ class FragModel {
                   const engine::ClusterState& state) const;
 
  private:
+  // What Pool reads of a pool's devices, per distinct per-device share (thresholds_):
+  // the devices with room for it and the free share of the others; one more entry
+  // that no shape fits (count -1) for the shapes that cannot use the pool.
+  struct DeviceCounts {
+    int free_total = 0;
+    std::vector<int> count_ge;
+    std::vector<int> sum_lt;
+  };
+  // What Pool reads of a shape on a pool of one type, packed: the scorer asks every
+  // shape about each pool before and after each candidate placement (its hot path).
+  struct Needs {
+    int threshold = 0;  // index into DeviceCounts; the extra entry: never hosted
+    int gpu_count = 0;
+    int cpus = 0;
+    int64_t memory_mib = 0;  // the lowest int64 when memory does not count
+    double weight = 0;
+  };
+  void CountDevices(std::span<const int> used, DeviceCounts* counts) const;
+  // The counts with one device's free share changed (integers: the same as counting
+  // again).
+  void MoveDevice(int left_before, int left_after, DeviceCounts* counts) const;
+  // Per shape, its needs on a pool of `type`.
+  const std::vector<Needs>& NeedsOn(std::string_view type) const;
+  // The shape's share of Pool for `room` and `counts`.
+  static double Term(const Needs& s, Room room, const DeviceCounts& counts) {
+    const auto t = static_cast<size_t>(s.threshold);
+    const bool hosts =
+        counts.count_ge[t] >= s.gpu_count && room.cpus >= s.cpus && room.memory_mib >= s.memory_mib;
+    return s.weight * (hosts ? counts.sum_lt[t] : counts.free_total);
+  }
+
   ShapeTable shapes_;
-  bool count_memory_ = false;
-  std::vector<int> thresholds_;    // distinct per-device shares, ascending
-  std::vector<int> threshold_of_;  // per shape; -1 for shapes without devices
+  std::vector<int> thresholds_;  // distinct per-device shares, ascending
+  // NeedsOn each type some shape names, and on every other type.
+  std::vector<std::pair<std::string, std::vector<Needs>>> needs_by_type_;
+  std::vector<Needs> needs_other_type_;
 };
 
 // FGD's fragmentation of one device pool for a shape table, in milli-devices.
