@@ -53,6 +53,19 @@ expect_error --npu-map "$dir/other-node.map"
 grep -q 'names 0000:ff:1f.7 (logical id 0), which is not a Huawei accelerator' "$dir/err" ||
   fail "npu map of another node: $(cat "$dir/err")"
 
+# --mig-layout: syntax errors and layouts that do not fit the node (this machine has
+# no GPU the probe knows) exit 2, naming the layout and the GPU.
+expect_error --mig-layout "0:3g.40gb"
+grep -q 'MIG layout entry "0:3g.40gb": expected GPUS=SLICES' "$dir/err" || fail "layout: $(cat "$dir/err")"
+expect_error --mig-layout "0=3g.40gb*2"
+grep -q -- '--mig-layout: MIG layout does not fit .*GPU 0: .* has no /dev/nvidia0' "$dir/err" ||
+  fail "layout on a node without GPU 0: $(cat "$dir/err")"
+echo "0=7g.80gb  # whole" >"$dir/layout.txt"
+expect_error --mig-layout-file "$dir/layout.txt"
+grep -qF "$dir/layout.txt: MIG layout does not fit" "$dir/err" || fail "layout file: $(cat "$dir/err")"
+expect_error --mig-layout "0=7g.80gb" --mig-layout-file "$dir/layout.txt"
+quick_error --mig-layout-file /dev/zero
+
 # Outputs are written as a set: a failing --slurm-out leaves --gres-out untouched.
 echo previous >"$dir/gres.conf"
 "$probe" --gres-out "$dir/gres.conf" --slurm-out "$dir/missing/dir/s.conf" 2>"$dir/err"
