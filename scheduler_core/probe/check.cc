@@ -405,7 +405,14 @@ MigLayout ConfiguredMig(const NodeInventory& node, const GresConf& conf,
                                         " nvidia-caps files; a slice has 2 (its GPU instance's "
                                         "and compute instance's)"));
     }
-    configured[*index].insert(configured[*index].end(), static_cast<size_t>(line.count),
+    // Slurm takes a MultipleFiles= line as one slice; a larger Count cannot fit a GPU
+    // and is not expanded beyond what makes that visible.
+    if (line.count > model::kMigComputeSlices) {
+      mismatches.push_back(absl::StrCat(at, " Count=", line.count, ", a GPU holds at most ",
+                                        model::kMigComputeSlices, " slices"));
+    }
+    const int64_t slices = std::min<int64_t>(line.count, model::kMigComputeSlices + 1);
+    configured[*index].insert(configured[*index].end(), static_cast<size_t>(slices),
                               MigSlice{std::string(line.profile->name), std::nullopt});
   }
   return configured;

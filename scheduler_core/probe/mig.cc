@@ -194,6 +194,11 @@ absl::StatusOr<MigLayout> ParseMigLayout(absl::string_view text, absl::string_vi
         return EntryError(source, entry, "more slices than any GPU holds");
       }
       for (int gpu : *gpus) {
+        if (gpu >= kMaxDevicesPerNode) {
+          return EntryError(source, entry,
+                            absl::StrCat("GPU ", gpu, ": a node holds at most ", kMaxDevicesPerNode,
+                                         " accelerators"));
+        }
         if (!layout.emplace(gpu, slices).second) {
           return EntryError(source, entry, absl::StrCat("GPU ", gpu, " is already laid out"));
         }

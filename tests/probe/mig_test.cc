@@ -91,6 +91,8 @@ TEST(MigLayout, SyntaxErrorsNameTheEntry) {
   EXPECT_THAT(ParseError("0=3g.40gb,,3g.40gb"), HasSubstr("empty MIG profile"));
   EXPECT_THAT(ParseError("0-1=7g.80gb 1=7g.80gb"), HasSubstr("GPU 1 is already laid out"));
   EXPECT_THAT(ParseError("# nothing\n"), HasSubstr("empty MIG layout"));
+  EXPECT_THAT(ParseError("0-1048576=1g.10gb*64"),
+              HasSubstr("GPU 64: a node holds at most 64 accelerators"));
 }
 
 TEST(MigLayout, FitsTheCatalogProfiles) {
@@ -258,6 +260,20 @@ TEST(MigCheck, ReportsBadMigLines) {
           "slurm.conf: Gres gpu:3g.71gb count 0, gres.conf has 1",
           "slurm.conf: Gres gpu:4g.40gb count 0, gres.conf has 3",
           "slurm.conf: Gres gpu:h100 count 8, hardware has 4"));
+}
+
+TEST(MigCheck, HugeCountIsAMismatchNotAnAllocation) {
+  EXPECT_THAT(Check("NodeName=gpu01 Name=gpu Type=h100 File=/dev/nvidia[1-7]\n"
+                    "NodeName=gpu01 Name=gpu Type=1g.10gb Count=1G "
+                    "MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap[3-4]\n",
+                    "NodeName=gpu01 Gres=gpu:h100:7,gpu:1g.10gb:1\n"),
+              ElementsAre("gres.conf line 2: gpu:1g.10gb Count=1073741824, a GPU holds at most "
+                          "7 slices",
+                          "gres.conf: GPU 0 (/dev/nvidia0, NVIDIA H100 SXM5): 8 x 1g.10gb, at most "
+                          "7 fit one GPU",
+                          "gres.conf: GPU 0 (/dev/nvidia0, NVIDIA H100 SXM5): the slices take 8 "
+                          "compute slices, a GPU has 7",
+                          "slurm.conf: Gres gpu:1g.10gb count 1, gres.conf has 8"));
 }
 
 TEST(MigCheck, WholeAndSlicedGpuIsReported) {
