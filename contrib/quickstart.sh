@@ -13,7 +13,10 @@
 # 4. prints both side by side and tears everything down.
 #
 # Options: --no-build (use what is in build/), --only accelpack|backfill,
-#          --keep (leave the last cluster running), --latency-jobs N (default 10).
+#          --keep (leave the last cluster running), --latency-jobs N (default 10),
+#          --fractional (the cluster variant with fractional accelerators: h200-[1-2]
+#          share their GPUs as shard GRES, h100-2 is cut into MIG slices, and the
+#          workload adds shard and MIG inference jobs; ACCELPACK_FRACTIONAL=1 does too).
 # Everything a cluster writes lives under $ACCELPACK_QUICKSTART_DIR
 # (default /tmp/accelpack-quickstart), one sub-directory per scheduler.
 set -euo pipefail
@@ -28,7 +31,8 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --only) only=$2; shift ;;
     --latency-jobs) latency_jobs=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --fractional) export ACCELPACK_FRACTIONAL=1 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "quickstart: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -94,7 +98,7 @@ for mode in "${modes[@]}"; do
   ap_cluster_up
   sinfo -o '%10P %5D %8t %12G %N' | sed 's/^/   /'
 
-  say "[$mode] submitting the mixed workload (plain sbatch)"
+  say "[$mode] submitting the mixed workload (plain sbatch)${ACCELPACK_FRACTIONAL:+, with fractional inference}"
   bash "$repo/contrib/cluster/workload.sh" "$run/workload.jobs"
   ap_wait_jobs "$run/workload.jobs" 900 "$mode" || echo "quickstart: workload did not finish in 900 s" >&2
 

@@ -226,8 +226,9 @@ ap_fractional_conf() {
   sed -i -e 's/^NodeName=h100-\[1-2\] Name=gpu Type=h100 /NodeName=h100-1 Name=gpu Type=h100 /' \
       "$d/conf/gres.conf"
   cat >>"$d/conf/gres.conf" <<EOF
-# Fractional (ACCELPACK_FRACTIONAL=1): MIG slices typed by profile (MultipleFiles=
-# on 23.02 and newer; one file per slice works on every release), and 4 shards
+# Fractional (ACCELPACK_FRACTIONAL=1): MIG slices typed by profile (one stand-in
+# file per slice; a real node lists the GPU and the slice's nvidia-caps files with
+# MultipleFiles=, as accelpack-probe --mig-layout writes them), and 4 shards
 # per H200 (shard counts follow File=, spread evenly over the GPUs).
 NodeName=h100-2 Name=gpu Type=1g.10gb File=$d/dev/nvidia-mig[0-13]
 NodeName=h100-2 Name=gpu Type=3g.40gb File=$d/dev/nvidia-mig[14-17]

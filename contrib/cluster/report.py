@@ -17,7 +17,14 @@ JOBLIST lines: JOBID CLASS KIND DEVICES_PER_NODE NODES SECONDS NAME; an array
 task's JOBID is ARRAYID_TASK. KIND "gpu" (untyped --gres=gpu:N) is read off
 the node the job ran on. JOBLIST.meta, when present, gives the devices per
 kind ({"capacity": {"h100": 16, ...}}, e.g. without a drained node);
-otherwise every kind has 2 nodes x 8 devices.
+otherwise the nodes' configured Gres do (scontrol show node), and if that
+fails every kind has 2 nodes x 8 devices.
+
+Fractional accelerators (ACCELPACK_FRACTIONAL=1): a MIG slice counts as its
+share of the GPU it is cut from, both in capacity (h100-2's 14 x 1g.10gb and
+4 x 3g.40gb are 4 H100s) and in use; shards share GPUs that are counted whole
+already, so they add no capacity, and a shard's use is its node's GPUs divided
+by its shards (8 GPUs, shard:32: a quarter of a GPU).
 """
 import json
 import re
@@ -28,10 +35,9 @@ from datetime import datetime
 
 DEVICES_PER_NODE = 8
 KINDS = ["h100", "h200", "910b", "910c"]
-# Fractional requests (ACCELPACK_FRACTIONAL=1): the kind whose devices they use and
-# the share of one device per unit requested (4 shards per H200; MIG: seven 1g.10gb
-# or two 3g.40gb slices per H100).
-SHARES = {"shard": ("h200", 1 / 4), "1g.10gb": ("h100", 1 / 7), "3g.40gb": ("h100", 1 / 2)}
+# MIG profiles the cluster uses (ACCELPACK_FRACTIONAL=1): the kind they are cut from
+# and the share of one device a slice is (seven 1g.10gb or two 3g.40gb per H100).
+MIG_SHARES = {"1g.10gb": ("h100", 1 / 7), "3g.40gb": ("h100", 1 / 2)}
 NODES_PER_KIND = 2
 PAIR = re.compile(r"(\S+?)=(.*?)(?= \S+?=|$)")
 
@@ -59,12 +65,67 @@ def node_kind(nodelist):
     return m.group(1) if m else None
 
 
-def capacity_per_kind(joblist):
+def node_gres(gres):
+    """ "gpu:h200:8(S:0-1),shard:32" -> [("gpu", "h200", 8), ("shard", "", 32)]."""
+    entries = []
+    for entry in gres.split(","):
+        parts = entry.split("(")[0].split(":")
+        if len(parts) >= 2 and parts[-1].isdigit():
+            entries.append((parts[0], parts[1] if len(parts) >= 3 else "", int(parts[-1])))
+    return entries
+
+
+def cluster_nodes():
+    """Per node: capacity per kind (whole devices, MIG slices as their share) and,
+    for a node with shards, (kind, device share of one shard)."""
+    out = subprocess.run(["scontrol", "show", "node", "-o"], check=True,
+                         capture_output=True, text=True).stdout
+    nodes = {}
+    for line in out.splitlines():
+        rec = parse_job_line(line)
+        if "NodeName" not in rec:
+            continue
+        capacity, whole, shards = {}, {}, 0
+        for name, gres_type, count in node_gres(rec.get("Gres", "")):
+            if name == "shard":
+                shards += count
+            elif gres_type in KINDS:
+                capacity[gres_type] = capacity.get(gres_type, 0) + count
+                whole[gres_type] = whole.get(gres_type, 0) + count
+            elif gres_type in MIG_SHARES:
+                kind, share = MIG_SHARES[gres_type]
+                capacity[kind] = capacity.get(kind, 0) + count * share
+        shard = None
+        if shards and len(whole) == 1:
+            kind, gpus = next(iter(whole.items()))
+            shard = (kind, gpus / shards)
+        nodes[rec["NodeName"]] = {"capacity": capacity, "shard": shard}
+    return nodes
+
+
+def capacity_per_kind(joblist, nodes):
     try:
         with open(joblist + ".meta") as f:
             return {k: int(v) for k, v in json.load(f)["capacity"].items()}
     except FileNotFoundError:
+        pass
+    capacity = {k: 0 for k in KINDS}
+    for node in nodes.values():
+        for kind, count in node["capacity"].items():
+            capacity[kind] += count
+    if not any(capacity.values()):
         return {k: DEVICES_PER_NODE * NODES_PER_KIND for k in KINDS}
+    return capacity
+
+
+def device_share(row, nodes):
+    """(kind, devices per unit requested) of a finished job."""
+    if row["kind"] == "shard":
+        node = nodes.get(row["nodelist"], {})
+        if node.get("shard"):
+            return node["shard"]
+        return (node_kind(row["nodelist"]) or "shard", 0.0)
+    return MIG_SHARES.get(row["kind"], (row["kind"], 1.0))
 
 
 def ts(value):
@@ -100,7 +161,7 @@ def run(joblist, summary_path, label, quiet):
         submit, start, end = ts(rec.get("SubmitTime")), ts(rec.get("StartTime")), ts(rec.get("EndTime"))
         if state != "COMPLETED":
             problems.append(f"job {w['id']} ({w['name']}) is {state} ({rec.get('Reason', '')})")
-        if w["kind"] not in KINDS:
+        if w["kind"] in ("gpu", "npu"):  # untyped: the kind of the node it ran on
             w = dict(w, kind=node_kind(rec.get("NodeList")) or w["kind"])
         rows.append(dict(w, state=state, submit=submit, start=start, end=end,
                          nodelist=rec.get("NodeList", "?"), partition=rec.get("Partition", "?"),
@@ -119,11 +180,16 @@ def run(joblist, summary_path, label, quiet):
         t0 = min(r["submit"] for r in done)
         t1 = max(r["end"] for r in done)
         makespan = max(t1 - t0, 1.0)
-        capacity = capacity_per_kind(joblist)
+        try:
+            nodes = cluster_nodes()
+        except (OSError, subprocess.CalledProcessError):
+            nodes = {}
+        capacity = capacity_per_kind(joblist, nodes)
         used = {k: 0.0 for k in capacity}
         for r in done:
-            kind, share = SHARES.get(r["kind"], (r["kind"], 1.0))
+            kind, share = device_share(r, nodes)
             used[kind] = used.get(kind, 0.0) + share * r["devices"] * r["nodes"] * (r["end"] - r["start"])
+        summary["capacity"] = capacity
         summary["makespan_s"] = makespan
         summary["utilization"] = sum(used.values()) / (sum(capacity.values()) * makespan)
         summary["utilization_by_kind"] = {k: used[k] / (capacity[k] * makespan) for k in capacity}

@@ -7,20 +7,21 @@ namespace accelpack::model {
 
 namespace {
 
-// NVIDIA's MIG user guide, profile tables for H100 80GB and H200 141GB.
+// NVIDIA's MIG user guide, profile tables for H100 80GB and H200 141GB (compute
+// slices, memory GB, instances per GPU, memory slices).
 constexpr MigProfile kProfiles[] = {
-    {"h100", "nvidia_h100_80gb_hbm3", "1g.10gb", 1, 10, 7},
-    {"h100", "nvidia_h100_80gb_hbm3", "1g.20gb", 1, 20, 4},
-    {"h100", "nvidia_h100_80gb_hbm3", "2g.20gb", 2, 20, 3},
-    {"h100", "nvidia_h100_80gb_hbm3", "3g.40gb", 3, 40, 2},
-    {"h100", "nvidia_h100_80gb_hbm3", "4g.40gb", 4, 40, 1},
-    {"h100", "nvidia_h100_80gb_hbm3", "7g.80gb", 7, 80, 1},
-    {"h200", "nvidia_h200", "1g.18gb", 1, 18, 7},
-    {"h200", "nvidia_h200", "1g.35gb", 1, 35, 4},
-    {"h200", "nvidia_h200", "2g.35gb", 2, 35, 3},
-    {"h200", "nvidia_h200", "3g.71gb", 3, 71, 2},
-    {"h200", "nvidia_h200", "4g.71gb", 4, 71, 1},
-    {"h200", "nvidia_h200", "7g.141gb", 7, 141, 1},
+    {"h100", "nvidia_h100_80gb_hbm3", "1g.10gb", 1, 10, 7, 1},
+    {"h100", "nvidia_h100_80gb_hbm3", "1g.20gb", 1, 20, 4, 2},
+    {"h100", "nvidia_h100_80gb_hbm3", "2g.20gb", 2, 20, 3, 2},
+    {"h100", "nvidia_h100_80gb_hbm3", "3g.40gb", 3, 40, 2, 4},
+    {"h100", "nvidia_h100_80gb_hbm3", "4g.40gb", 4, 40, 1, 4},
+    {"h100", "nvidia_h100_80gb_hbm3", "7g.80gb", 7, 80, 1, 8},
+    {"h200", "nvidia_h200", "1g.18gb", 1, 18, 7, 1},
+    {"h200", "nvidia_h200", "1g.35gb", 1, 35, 4, 2},
+    {"h200", "nvidia_h200", "2g.35gb", 2, 35, 3, 2},
+    {"h200", "nvidia_h200", "3g.71gb", 3, 71, 2, 4},
+    {"h200", "nvidia_h200", "4g.71gb", 4, 71, 1, 4},
+    {"h200", "nvidia_h200", "7g.141gb", 7, 141, 1, 8},
 };
 
 constexpr int kGpusPerHgxNode = 8;

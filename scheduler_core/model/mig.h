@@ -17,8 +17,14 @@ struct MigProfile {
   std::string_view name;            // "1g.10gb"
   int compute_slices = 0;           // of 7
   int memory_gb = 0;
-  int max_per_gpu = 0;  // instances of this profile one GPU holds
+  int max_per_gpu = 0;    // instances of this profile one GPU holds
+  int memory_slices = 0;  // of kMigMemorySlices
 };
+
+// A MIG-capable Hopper GPU has 7 compute slices and 8 memory slices; the slices its
+// instances take add up to at most these.
+inline constexpr int kMigComputeSlices = 7;
+inline constexpr int kMigMemorySlices = 8;
 
 // The built-in profiles: H100 80GB and H200 141GB.
 std::span<const MigProfile> MigProfiles();

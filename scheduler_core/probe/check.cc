@@ -1,12 +1,14 @@
 // --check: where gres.conf and slurm.conf disagree with the node's hardware.
 //
 // Only what the probe itself would write is compared: GRES names gpu and npu with
-// their types, counts, device files and cores; the NodeName line's CPU layout,
-// memory and Gres. Everything else in the files is left alone.
+// their types, counts, device files and cores, shard lines and MIG lines; the
+// NodeName line's CPU layout, memory and Gres. Everything else in the files is left
+// alone.
 #include <algorithm>
 #include <charconv>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "model/mig.h"
 #include "probe/conf_syntax.h"
 #include "probe/gres_conf.h"
 #include "probe/pci_catalog.h"
@@ -174,11 +178,48 @@ struct ShardLine {
   std::vector<std::string> files;
 };
 
+// Name=gpu with a MIG profile as Type: one slice per line (MultipleFiles= names its
+// GPU and the slice's nvidia-caps files).
+struct MigLine {
+  int line_number = 0;
+  std::string type;
+  const model::MigProfile* profile = nullptr;
+  int64_t count = 1;
+  std::vector<std::string> files;
+};
+
 struct GresConf {
   GresClaims claims;
   std::map<std::string, std::vector<int>> cores_by_file;
   std::vector<ShardLine> shards;
+  std::vector<MigLine> mig;
 };
+
+absl::StatusOr<std::vector<std::string>> ExpandFiles(const std::vector<ConfParam>& params,
+                                                     absl::string_view key, int line_number) {
+  if (!HasParam(params, key)) return std::vector<std::string>();
+  absl::StatusOr<std::vector<std::string>> expanded = ExpandHostlist(ParamOr(params, key));
+  if (!expanded.ok()) return LineError("gres.conf", line_number, expanded.status().message());
+  return expanded;
+}
+
+absl::Status AddMigLine(const std::vector<ConfParam>& params, const model::MigProfile* profile,
+                        int line_number, GresConf& conf) {
+  MigLine mig{line_number, ParamOr(params, "type"), profile, 1, {}};
+  // Slurm wants MultipleFiles= for MIG; File= is read too, to report what it names.
+  for (absl::string_view key : {"multiplefiles", "file"}) {
+    absl::StatusOr<std::vector<std::string>> files = ExpandFiles(params, key, line_number);
+    if (!files.ok()) return files.status();
+    mig.files.insert(mig.files.end(), files->begin(), files->end());
+  }
+  if (HasParam(params, "count")) {
+    const std::optional<int64_t> count = ParseCount(ParamOr(params, "count"));
+    if (!count) return LineError("gres.conf", line_number, "bad Count");
+    mig.count = *count;
+  }
+  conf.mig.push_back(std::move(mig));
+  return absl::OkStatus();
+}
 
 // Name=shard: Slurm spreads Count over the GPUs of File= (a GPU's device file).
 absl::Status AddShardLine(const std::vector<ConfParam>& params, int line_number, GresConf& conf) {
@@ -199,6 +240,10 @@ absl::Status AddGresLine(const std::vector<ConfParam>& params, int line_number, 
   const std::string name = absl::AsciiStrToLower(ParamOr(params, "name"));
   if (name == "shard") return AddShardLine(params, line_number, conf);
   if (!IsAcceleratorGres(name)) return absl::OkStatus();
+  if (const model::MigProfile* profile = MigProfileOfType(ParamOr(params, "type"));
+      name == "gpu" && profile != nullptr) {
+    return AddMigLine(params, profile, line_number, conf);
+  }
   ClaimedGres& claim = conf.claims[{name, absl::AsciiStrToLower(ParamOr(params, "type"))}];
   std::vector<std::string> files;
   if (HasParam(params, "file")) {
@@ -241,8 +286,9 @@ absl::StatusOr<GresConf> ParseGresConf(absl::string_view text, const std::string
   return conf;
 }
 
+// `partitioned`: device files of GPUs cut into MIG slices (CompareMig reports them).
 void CompareFiles(const NodeInventory& node, const GresClaims& claims,
-                  std::vector<std::string>& mismatches) {
+                  const std::set<std::string>& partitioned, std::vector<std::string>& mismatches) {
   for (const auto& [key, claim] : claims) {
     if (!claim.lists_files) continue;
     const std::vector<const Device*> hardware = HardwareFor(node, key);
@@ -255,6 +301,7 @@ void CompareFiles(const NodeInventory& node, const GresClaims& claims,
     std::vector<std::string> hardware_files;
     for (const Device* device : hardware) hardware_files.push_back(device->DeviceFile());
     for (const std::string& file : claim.files) {
+      if (partitioned.contains(file)) continue;
       if (std::find(hardware_files.begin(), hardware_files.end(), file) == hardware_files.end()) {
         mismatches.push_back(absl::StrCat("gres.conf: ", GresLabel(key), " File=", file,
                                           ", hardware has no such ", GresLabel(key), " device"));
@@ -269,20 +316,23 @@ void CompareFiles(const NodeInventory& node, const GresClaims& claims,
   }
 }
 
-// Shards share GPUs: every File= must be a GPU of this node, and each GPU named must
+// Shards share whole GPUs: every File= must be one of them, and each GPU named must
 // get at least one shard (Slurm spreads Count evenly over the files, or over all GPUs
-// without File=).
-void CompareShards(const NodeInventory& node, const GresConf& conf,
+// without File=). With `shards_per_gpu`, each whole GPU must get exactly that many.
+void CompareShards(const NodeInventory& whole, const GresConf& conf,
+                   const std::set<std::string>& partitioned, int shards_per_gpu,
                    std::vector<std::string>& mismatches) {
   std::vector<std::string> gpu_files;
-  for (const Device& device : node.devices) {
+  for (const Device& device : whole.devices) {
     if (device.gres_name == "gpu" && device.numbered()) gpu_files.push_back(device.DeviceFile());
   }
+  std::map<std::string, int64_t> per_gpu;
   for (const ShardLine& shard : conf.shards) {
     const std::string at = absl::StrCat("gres.conf line ", shard.line_number, ": shard");
-    // Without File= Slurm spreads the count over all GPUs itself: nothing to compare.
     for (const std::string& file : shard.files) {
-      if (std::find(gpu_files.begin(), gpu_files.end(), file) == gpu_files.end()) {
+      if (partitioned.contains(file)) {
+        mismatches.push_back(absl::StrCat(at, " File=", file, ", a GPU cut into MIG slices"));
+      } else if (std::find(gpu_files.begin(), gpu_files.end(), file) == gpu_files.end()) {
         mismatches.push_back(absl::StrCat(at, " File=", file, ", hardware has no such GPU"));
       }
     }
@@ -290,7 +340,142 @@ void CompareShards(const NodeInventory& node, const GresConf& conf,
       mismatches.push_back(absl::StrCat(at, " Count=", shard.count, " for ", shard.files.size(),
                                         " GPUs: some GPU gets no shard"));
     }
+    const std::vector<std::string>& spread = shard.files.empty() ? gpu_files : shard.files;
+    for (size_t i = 0; i < spread.size(); ++i) {
+      const auto files = static_cast<int64_t>(spread.size());
+      per_gpu[spread[i]] += shard.count / files + (static_cast<int64_t>(i) < shard.count % files);
+    }
   }
+  if (shards_per_gpu < 1) return;
+  for (const std::string& file : gpu_files) {
+    const int64_t shards = per_gpu[file];
+    if (shards != shards_per_gpu) {
+      mismatches.push_back(absl::StrCat("gres.conf: ", file, " shard count ", shards,
+                                        ", --shards-per-gpu ", shards_per_gpu));
+    }
+  }
+}
+
+// --- MIG ---------------------------------------------------------------------
+
+constexpr absl::string_view kCapFilePrefix = "/dev/nvidia-caps/nvidia-cap";
+
+// N of "/dev/nvidiaN"; nullopt for other paths.
+std::optional<int> NvidiaIndex(absl::string_view file) {
+  if (!absl::ConsumePrefix(&file, "/dev/nvidia")) return std::nullopt;
+  int index = 0;
+  const auto [end, error] = std::from_chars(file.data(), file.data() + file.size(), index);
+  if (file.empty() || error != std::errc() || end != file.data() + file.size()) return std::nullopt;
+  return index;
+}
+
+// The MIG lines' slices per GPU; each line's MultipleFiles= must start with a GPU of
+// the node and list two nvidia-caps files no other line lists.
+MigLayout ConfiguredMig(const NodeInventory& node, const GresConf& conf,
+                        std::vector<std::string>& mismatches) {
+  MigLayout configured;
+  std::map<std::string, int> cap_lines;
+  for (const MigLine& line : conf.mig) {
+    const std::string at = absl::StrCat("gres.conf line ", line.line_number, ": gpu:", line.type);
+    const std::optional<int> index =
+        line.files.empty() ? std::nullopt : NvidiaIndex(line.files.front());
+    if (!index || !GpuPosition(node, *index)) {
+      mismatches.push_back(
+          absl::StrCat(at, " MultipleFiles= ",
+                       line.files.empty() ? std::string("missing")
+                                          : absl::StrCat("starts with ", line.files.front()),
+                       ", hardware has no such GPU (a MIG slice lists its GPU first)"));
+      continue;
+    }
+    int caps = 0;
+    for (size_t i = 1; i < line.files.size(); ++i) {
+      const std::string& file = line.files[i];
+      if (!absl::StartsWith(file, kCapFilePrefix)) {
+        mismatches.push_back(absl::StrCat(at, " ", file, " is not a ", kCapFilePrefix, "N file"));
+        continue;
+      }
+      ++caps;
+      const auto [it, fresh] = cap_lines.emplace(file, line.line_number);
+      if (!fresh) {
+        mismatches.push_back(absl::StrCat(at, " ", file, " is also on line ", it->second));
+      }
+    }
+    if (caps != 2) {
+      mismatches.push_back(absl::StrCat(at, " lists ", caps,
+                                        " nvidia-caps files; a slice has 2 (its GPU instance's "
+                                        "and compute instance's)"));
+    }
+    // Slurm takes a MultipleFiles= line as one slice; a larger Count cannot fit a GPU
+    // and is not expanded beyond what makes that visible.
+    if (line.count > model::kMigComputeSlices) {
+      mismatches.push_back(absl::StrCat(at, " Count=", line.count, ", a GPU holds at most ",
+                                        model::kMigComputeSlices, " slices"));
+    }
+    const int64_t slices = std::min<int64_t>(line.count, model::kMigComputeSlices + 1);
+    configured[*index].insert(configured[*index].end(), static_cast<size_t>(slices),
+                              MigSlice{std::string(line.profile->name), std::nullopt});
+  }
+  return configured;
+}
+
+std::map<std::string, int64_t> SlicesPerProfile(const std::vector<MigSlice>& slices) {
+  std::map<std::string, int64_t> counts;
+  for (const MigSlice& slice : slices) ++counts[slice.profile];
+  return counts;
+}
+
+// gres.conf's MIG lines against the hardware (the catalog's profile tables) and, when
+// given, the layout: per GPU and profile.
+void CompareMig(const NodeInventory& node, const GresConf& conf,
+                const std::optional<MigLayout>& layout, const MigLayout& configured,
+                std::vector<std::string>& mismatches) {
+  for (const std::string& problem : MigLayoutProblems(node, configured)) {
+    mismatches.push_back(absl::StrCat("gres.conf: ", problem));
+  }
+  // A GPU cut into slices is no whole GPU any more.
+  for (const auto& [key, claim] : conf.claims) {
+    for (const std::string& file : claim.files) {
+      const std::optional<int> index = NvidiaIndex(file);
+      if (index &&
+          (configured.contains(*index) || (layout.has_value() && layout->contains(*index)))) {
+        mismatches.push_back(absl::StrCat("gres.conf: ", file, " is listed whole (", GresLabel(key),
+                                          ") but cut into MIG slices"));
+      }
+    }
+  }
+  if (!layout.has_value()) return;
+  std::set<int> gpus;
+  for (const auto& [index, slices] : configured) gpus.insert(index);
+  for (const auto& [index, slices] : *layout) gpus.insert(index);
+  const std::vector<MigSlice> none;
+  for (int index : gpus) {
+    const auto in_conf = configured.find(index);
+    const auto in_layout = layout->find(index);
+    std::map<std::string, int64_t> claimed =
+        SlicesPerProfile(in_conf == configured.end() ? none : in_conf->second);
+    std::map<std::string, int64_t> wanted =
+        SlicesPerProfile(in_layout == layout->end() ? none : in_layout->second);
+    std::set<std::string> profiles;
+    for (const auto& [profile, count] : claimed) profiles.insert(profile);
+    for (const auto& [profile, count] : wanted) profiles.insert(profile);
+    for (const std::string& profile : profiles) {
+      if (claimed[profile] == wanted[profile]) continue;
+      mismatches.push_back(absl::StrCat("gres.conf: /dev/nvidia", index, " MIG ", profile,
+                                        " count ", claimed[profile], ", layout has ",
+                                        wanted[profile]));
+    }
+  }
+}
+
+NodeInventory WithoutPositions(const NodeInventory& node, const std::set<int>& positions) {
+  NodeInventory whole = node;
+  whole.devices.clear();
+  for (int position = 0; position < static_cast<int>(node.devices.size()); ++position) {
+    if (!positions.contains(position)) {
+      whole.devices.push_back(node.devices[static_cast<size_t>(position)]);
+    }
+  }
+  return whole;
 }
 
 void CompareCores(const NodeInventory& node, const GresConf& conf,
@@ -367,7 +552,7 @@ absl::StatusOr<GresClaims> ParseNodeGres(absl::string_view gres) {
     std::vector<std::string> parts = absl::StrSplit(entry, ':');
     std::erase(parts, "no_consume");
     const std::string name = absl::AsciiStrToLower(parts[0]);
-    if (!IsAcceleratorGres(name)) continue;
+    if (!IsAcceleratorGres(name) && name != "shard") continue;
     std::string type;
     std::optional<int64_t> count = 1;
     if (parts.size() == 2) {
@@ -424,8 +609,47 @@ void CompareNodeLine(const NodeInventory& node, const std::vector<ConfParam>& pa
   }
 }
 
+// What the node's Gres= must hold besides whole devices: MIG slices per profile
+// (from the layout, else from gres.conf) and shards (with --shards-per-gpu).
+struct SharedGres {
+  std::map<std::string, int64_t> mig;
+  std::string mig_source;  // "layout" / "gres.conf"
+  std::optional<int64_t> shards;
+};
+
+void CompareSharedGres(GresClaims& claims, const SharedGres& expected,
+                       std::vector<std::string>& mismatches) {
+  std::map<std::string, int64_t> mig = expected.mig;
+  std::map<std::string, int64_t> claimed_mig;
+  for (const auto& [profile, count] : mig) claimed_mig[profile] = 0;
+  std::optional<int64_t> claimed_shards;
+  for (auto it = claims.begin(); it != claims.end();) {
+    const model::MigProfile* profile =
+        it->first.first == "gpu" ? MigProfileOfType(it->first.second) : nullptr;
+    if (it->first.first == "shard") {
+      claimed_shards = claimed_shards.value_or(0) + it->second.count;
+    } else if (profile != nullptr) {
+      claimed_mig[std::string(profile->name)] += it->second.count;
+    } else {
+      ++it;
+      continue;
+    }
+    it = claims.erase(it);
+  }
+  for (const auto& [profile, count] : claimed_mig) {
+    if (count == mig[profile]) continue;
+    mismatches.push_back(absl::StrCat("slurm.conf: Gres gpu:", profile, " count ", count, ", ",
+                                      expected.mig_source, " has ", mig[profile]));
+  }
+  if (expected.shards.has_value() && claimed_shards.value_or(0) != *expected.shards) {
+    mismatches.push_back(absl::StrCat("slurm.conf: Gres shard count ", claimed_shards.value_or(0),
+                                      ", --shards-per-gpu on the whole GPUs makes ",
+                                      *expected.shards));
+  }
+}
+
 absl::Status CheckSlurmConf(const NodeInventory& node, absl::string_view text,
-                            std::vector<std::string>& mismatches) {
+                            const SharedGres& shared, std::vector<std::string>& mismatches) {
   absl::StatusOr<std::optional<std::vector<ConfParam>>> params = FindNodeLine(text, node.hostname);
   if (!params.ok()) return params.status();
   if (!params->has_value()) {
@@ -435,6 +659,7 @@ absl::Status CheckSlurmConf(const NodeInventory& node, absl::string_view text,
   CompareNodeLine(node, **params, mismatches);
   absl::StatusOr<GresClaims> gres = ParseNodeGres(ParamOr(**params, "gres"));
   if (!gres.ok()) return gres.status();
+  CompareSharedGres(*gres, shared, mismatches);
   std::vector<std::string> gres_mismatches;
   CompareCounts(node, MergeUncatalogued(*gres), "slurm.conf", gres_mismatches);
   for (std::string& mismatch : gres_mismatches) {
@@ -449,17 +674,37 @@ absl::Status CheckSlurmConf(const NodeInventory& node, absl::string_view text,
 
 absl::StatusOr<std::vector<std::string>> CheckNode(
     const NodeInventory& node, absl::string_view gres_conf, absl::string_view slurm_conf,
-    const std::optional<std::vector<std::string>>& device_files) {
+    const std::optional<std::vector<std::string>>& device_files, const SharingPlan& sharing) {
   std::vector<std::string> mismatches;
   absl::StatusOr<GresConf> gres = ParseGresConf(gres_conf, node.hostname);
   if (!gres.ok()) return gres.status();
+  const MigLayout configured = ConfiguredMig(node, *gres, mismatches);
+  // The GPUs cut into slices: as the layout says when given, else as gres.conf does.
+  const MigLayout& cut = sharing.mig_layout.has_value() ? *sharing.mig_layout : configured;
+  const std::set<int> partitioned = MigPartitioned(node, cut);
+  std::set<std::string> partitioned_files;
+  for (int position : partitioned) {
+    partitioned_files.insert(node.devices[static_cast<size_t>(position)].DeviceFile());
+  }
+  const NodeInventory whole = WithoutPositions(node, partitioned);
+  CompareMig(node, *gres, sharing.mig_layout, configured, mismatches);
   gres->claims = MergeUncatalogued(gres->claims);
-  CompareCounts(node, gres->claims, "gres.conf", mismatches);
-  CompareFiles(node, gres->claims, mismatches);
+  CompareCounts(whole, gres->claims, "gres.conf", mismatches);
+  CompareFiles(whole, gres->claims, partitioned_files, mismatches);
   CompareCores(node, *gres, mismatches);
-  CompareShards(node, *gres, mismatches);
+  CompareShards(whole, *gres, partitioned_files, sharing.shards_per_gpu, mismatches);
   if (device_files.has_value()) CompareNpuFiles(node, gres->claims, *device_files, mismatches);
-  absl::Status status = CheckSlurmConf(node, slurm_conf, mismatches);
+  SharedGres shared;
+  shared.mig_source = sharing.mig_layout.has_value() ? "layout" : "gres.conf";
+  for (const auto& [profile, count] : CountMigSlices(cut)) shared.mig[profile] = count;
+  if (sharing.shards_per_gpu > 0) {
+    int64_t gpus = 0;
+    for (const GresCount& entry : CountGres(whole)) {
+      if (entry.name == "gpu") gpus += entry.count;
+    }
+    shared.shards = gpus * sharing.shards_per_gpu;
+  }
+  absl::Status status = CheckSlurmConf(whole, slurm_conf, shared, mismatches);
   if (!status.ok()) return status;
   return mismatches;
 }

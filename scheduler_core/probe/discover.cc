@@ -207,6 +207,7 @@ Device DescribeDevice(hwloc_topology_t topology, hwloc_obj_t pci, const PciMatch
     device.kind = std::string(match.part->kind);
     device.model = std::string(match.part->model);
     device.gres_type = std::string(match.part->gres_type);
+    device.mig_profiles = std::string(match.part->mig_profiles);
   } else {
     device.kind = std::string(kUnknownKind);
   }

@@ -2,6 +2,7 @@
 #include "probe/gres_conf.h"
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,12 +20,13 @@ bool Listed(const Device& device) { return device.known() && device.numbered(); 
 // Slurm numbers a GRES's devices by their order in gres.conf, and Links= lists one
 // entry per device in that order: -1 for the device itself, else the links between
 // the two (node.pair_links: what Slurm's own NVML autodetect would write).
-std::string LinksFor(const NodeInventory& node, int position) {
+// GPUs partitioned into MIG slices (`left_out`) are not whole devices Slurm numbers.
+std::string LinksFor(const NodeInventory& node, int position, const std::set<int>& left_out) {
   const Device& device = node.devices[static_cast<size_t>(position)];
   std::vector<int> links;
   for (int other = 0; other < static_cast<int>(node.devices.size()); ++other) {
     const Device& peer = node.devices[static_cast<size_t>(other)];
-    if (!Listed(peer) || peer.gres_name != device.gres_name) continue;
+    if (!Listed(peer) || peer.gres_name != device.gres_name || left_out.contains(other)) continue;
     if (other == position) {
       links.push_back(-1);
       continue;
@@ -35,7 +37,8 @@ std::string LinksFor(const NodeInventory& node, int position) {
   return absl::StrJoin(links, ",");
 }
 
-std::string DeviceLine(const NodeInventory& node, int position, bool first_line) {
+std::string DeviceLine(const NodeInventory& node, int position, bool first_line,
+                       const std::set<int>& left_out) {
   const Device& device = node.devices[static_cast<size_t>(position)];
   std::string line = absl::StrCat("NodeName=", node.hostname);
   // Per node, so that the lines of many nodes can share one gres.conf.
@@ -43,7 +46,8 @@ std::string DeviceLine(const NodeInventory& node, int position, bool first_line)
   absl::StrAppend(&line, " Name=", device.gres_name, " Type=", device.gres_type,
                   " File=", device.DeviceFile());
   if (!device.cores.empty()) absl::StrAppend(&line, " Cores=", FormatIndexRanges(device.cores));
-  if (device.link_group.has_value()) absl::StrAppend(&line, " Links=", LinksFor(node, position));
+  if (device.link_group.has_value())
+    absl::StrAppend(&line, " Links=", LinksFor(node, position, left_out));
   return line + "\n";
 }
 
@@ -68,10 +72,11 @@ bool HasHuaweiDevice(const NodeInventory& node) {
 
 }  // namespace
 
-std::vector<GresCount> CountGres(const NodeInventory& node) {
+std::vector<GresCount> CountGres(const NodeInventory& node, const std::set<int>& left_out) {
   std::vector<GresCount> counts;
-  for (const Device& device : node.devices) {
-    if (!Listed(device)) continue;
+  for (int position = 0; position < static_cast<int>(node.devices.size()); ++position) {
+    const Device& device = node.devices[static_cast<size_t>(position)];
+    if (!Listed(device) || left_out.contains(position)) continue;
     bool counted = false;
     for (GresCount& entry : counts) {
       if (entry.name == device.gres_name && entry.type == device.gres_type) {
@@ -85,11 +90,17 @@ std::vector<GresCount> CountGres(const NodeInventory& node) {
 }
 
 std::string RenderShardLines(const NodeInventory& node, int shards_per_gpu) {
+  return RenderShardLinesExcept(node, shards_per_gpu, {});
+}
+
+std::string RenderShardLinesExcept(const NodeInventory& node, int shards_per_gpu,
+                                   const std::set<int>& left_out) {
   if (shards_per_gpu < 1) return "";
   std::string lines;
   int gpus = 0;
-  for (const Device& device : node.devices) {
-    if (!Listed(device) || device.gres_name != "gpu") continue;
+  for (int position = 0; position < static_cast<int>(node.devices.size()); ++position) {
+    const Device& device = node.devices[static_cast<size_t>(position)];
+    if (!Listed(device) || device.gres_name != "gpu" || left_out.contains(position)) continue;
     absl::StrAppend(&lines, "NodeName=", node.hostname, " Name=shard Count=", shards_per_gpu,
                     " File=", device.DeviceFile(), "\n");
     ++gpus;
@@ -100,7 +111,8 @@ std::string RenderShardLines(const NodeInventory& node, int shards_per_gpu) {
                       " and shard:", gpus * shards_per_gpu, " in this node's Gres=\n", lines);
 }
 
-std::string RenderGresConf(const NodeInventory& node) {
+std::string RenderGresConf(const NodeInventory& node, const SharingPlan& sharing) {
+  const std::set<int> partitioned = MigPartitioned(node, sharing.mig_layout);
   std::string text = absl::StrCat("# gres.conf lines for ", node.hostname, " (accelpack-probe)\n");
   if (HasHuaweiDevice(node)) {
     text += node.npu_ids_from_map
@@ -116,9 +128,12 @@ std::string RenderGresConf(const NodeInventory& node) {
       text += SkippedLine(device);
       continue;
     }
-    text += DeviceLine(node, position, first_line);
+    if (partitioned.contains(position)) continue;
+    text += DeviceLine(node, position, first_line, partitioned);
     first_line = false;
   }
+  text += RenderMigLines(node, sharing, first_line);
+  text += RenderShardLinesExcept(node, sharing.shards_per_gpu, partitioned);
   return text;
 }
 

@@ -2,6 +2,8 @@
 //
 // Exit status: 0 success (and, with --check, configuration that matches); 1 --check
 // found mismatches; 2 bad arguments or input, in which case no output file is touched.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -38,7 +40,13 @@ struct Options {
   std::string slurm_conf;
   std::string npu_map;
   int shards_per_gpu = 0;
+  std::string mig_layout;
+  std::string mig_layout_file;
+  std::string mig_minors;
 };
+
+// Where the driver lists the minors of the MIG capability files (nvidia-capN).
+constexpr char kLiveMigMinors[] = "/proc/driver/nvidia-caps/mig-minors";
 
 int Fail(absl::string_view message) {
   std::cerr << "accelpack-probe: " << message << "\n";
@@ -108,7 +116,52 @@ absl::StatusOr<std::vector<NodeInventory>> ProbeAll(const Options& options) {
   return nodes;
 }
 
-int RunCheck(const Options& options, const std::vector<NodeInventory>& nodes) {
+absl::StatusOr<accelpack::probe::SharingPlan> LoadSharing(const Options& options) {
+  accelpack::probe::SharingPlan sharing;
+  sharing.shards_per_gpu = options.shards_per_gpu;
+  std::string layout_text = options.mig_layout;
+  std::string layout_source = "--mig-layout";
+  if (!options.mig_layout_file.empty()) {
+    absl::StatusOr<std::string> text = accelpack::probe::ReadTextFile(options.mig_layout_file);
+    if (!text.ok()) return text.status();
+    layout_text = *std::move(text);
+    layout_source = options.mig_layout_file;
+  }
+  if (layout_text.empty() && options.mig_layout_file.empty()) return sharing;
+  absl::StatusOr<accelpack::probe::MigLayout> layout =
+      accelpack::probe::ParseMigLayout(layout_text, layout_source);
+  if (!layout.ok()) return layout.status();
+  sharing.mig_layout = *std::move(layout);
+  // The live machine's own minors unless others are given; an export has none.
+  std::string minors_path = options.mig_minors;
+  if (minors_path.empty() && options.xml_files.empty() && access(kLiveMigMinors, R_OK) == 0) {
+    minors_path = kLiveMigMinors;
+  }
+  if (minors_path.empty()) return sharing;
+  absl::StatusOr<std::string> text = accelpack::probe::ReadTextFile(minors_path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<accelpack::probe::MigMinors> minors =
+      accelpack::probe::ParseMigMinors(*text, minors_path);
+  if (!minors.ok()) return minors.status();
+  sharing.mig_minors = *std::move(minors);
+  return sharing;
+}
+
+// A layout that does not fit a node is refused before anything is written.
+absl::Status ValidateSharing(const accelpack::probe::SharingPlan& sharing,
+                             const std::vector<NodeInventory>& nodes, const Options& options) {
+  if (!sharing.mig_layout.has_value()) return absl::OkStatus();
+  const std::string source =
+      options.mig_layout_file.empty() ? std::string("--mig-layout") : options.mig_layout_file;
+  for (const NodeInventory& node : nodes) {
+    absl::Status status = accelpack::probe::ValidateMigLayout(node, *sharing.mig_layout, source);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+int RunCheck(const Options& options, const std::vector<NodeInventory>& nodes,
+             const accelpack::probe::SharingPlan& sharing) {
   absl::StatusOr<std::string> gres_conf = accelpack::probe::ReadTextFile(options.gres_conf);
   if (!gres_conf.ok()) return Fail(gres_conf.status().message());
   absl::StatusOr<std::string> slurm_conf = accelpack::probe::ReadTextFile(options.slurm_conf);
@@ -119,7 +172,7 @@ int RunCheck(const Options& options, const std::vector<NodeInventory>& nodes) {
   std::vector<std::string> lines;
   for (const NodeInventory& node : nodes) {
     absl::StatusOr<std::vector<std::string>> mismatches =
-        accelpack::probe::CheckNode(node, *gres_conf, *slurm_conf, device_files);
+        accelpack::probe::CheckNode(node, *gres_conf, *slurm_conf, device_files, sharing);
     if (!mismatches.ok()) return Fail(mismatches.status().message());
     for (const std::string& mismatch : *mismatches) {
       lines.push_back(nodes.size() > 1 ? absl::StrCat(node.hostname, ": ", mismatch) : mismatch);
@@ -140,14 +193,14 @@ struct Rendered {
   std::string json;
 };
 
-Rendered RenderAll(const std::vector<NodeInventory>& nodes, int shards_per_gpu) {
+Rendered RenderAll(const std::vector<NodeInventory>& nodes,
+                   const accelpack::probe::SharingPlan& sharing) {
   Rendered out;
   nlohmann::json reports = nlohmann::json::array();
   for (const NodeInventory& node : nodes) {
     if (!out.gres.empty()) out.gres += "\n";
-    out.gres += accelpack::probe::RenderGresConf(node);
-    out.gres += accelpack::probe::RenderShardLines(node, shards_per_gpu);
-    out.slurm += accelpack::probe::RenderNodeNameLine(node);
+    out.gres += accelpack::probe::RenderGresConf(node, sharing);
+    out.slurm += accelpack::probe::RenderNodeNameLine(node, sharing);
     reports.push_back(accelpack::probe::BuildReport(node));
   }
   // One node: its report; several (--xml over a cluster): an array of reports.
@@ -155,8 +208,9 @@ Rendered RenderAll(const std::vector<NodeInventory>& nodes, int shards_per_gpu) 
   return out;
 }
 
-int RunRender(const Options& options, const std::vector<NodeInventory>& nodes) {
-  const Rendered out = RenderAll(nodes, options.shards_per_gpu);
+int RunRender(const Options& options, const std::vector<NodeInventory>& nodes,
+              const accelpack::probe::SharingPlan& sharing) {
+  const Rendered out = RenderAll(nodes, sharing);
   std::vector<std::pair<std::string, std::string>> files;
   if (!options.gres_out.empty()) files.emplace_back(options.gres_out, out.gres);
   if (!options.slurm_out.empty()) files.emplace_back(options.slurm_out, out.slurm);
@@ -190,6 +244,19 @@ void DefineOptions(CLI::App& app, Options& options) {
                  "also write Slurm shard lines: every GPU shared N ways (--gres=shard:K)")
       ->type_name("N")
       ->check(CLI::Range(1, 1 << 16));
+  CLI::Option* layout =
+      app.add_option("--mig-layout", options.mig_layout,
+                     "also write MIG lines for GPUs partitioned as given, e.g. "
+                     "\"0=3g.40gb@1,3g.40gb@2 1-7=1g.10gb*7\" (GPUS=PROFILE[*N|@GPU_INSTANCE],...)")
+          ->type_name("LAYOUT");
+  app.add_option("--mig-layout-file", options.mig_layout_file,
+                 "the same layout from FILE (entries on lines; '#' comments)")
+      ->type_name("FILE")
+      ->excludes(layout);
+  app.add_option("--mig-minors", options.mig_minors,
+                 "the node's /proc/driver/nvidia-caps/mig-minors (read there by default on "
+                 "the live machine): names the slices' /dev/nvidia-caps files")
+      ->type_name("FILE");
   app.add_option("--gres-out", options.gres_out, "write the gres.conf lines to FILE (atomically)")
       ->type_name("FILE");
   app.add_option("--slurm-out", options.slurm_out, "write the NodeName line to FILE (atomically)")
@@ -232,7 +299,11 @@ int Run(int argc, char** argv) {
   }
   absl::StatusOr<std::vector<NodeInventory>> nodes = ProbeAll(options);
   if (!nodes.ok()) return Fail(nodes.status().message());
-  return options.check ? RunCheck(options, *nodes) : RunRender(options, *nodes);
+  absl::StatusOr<accelpack::probe::SharingPlan> sharing = LoadSharing(options);
+  if (!sharing.ok()) return Fail(sharing.status().message());
+  absl::Status fits = ValidateSharing(*sharing, *nodes, options);
+  if (!fits.ok()) return Fail(fits.message());
+  return options.check ? RunCheck(options, *nodes, *sharing) : RunRender(options, *nodes, *sharing);
 }
 
 }  // namespace

@@ -62,16 +62,22 @@ constexpr PciPart Ascend(uint16_t id, absl::string_view kind, absl::string_view 
           0};
 }
 
+// A part whose MIG slices are its kind's profiles (H100 80 GB, H200 141 GB).
+constexpr PciPart WithMigProfiles(PciPart part) {
+  part.mig_profiles = part.kind;
+  return part;
+}
+
 // IDs from the public PCI ID database and vendor documentation (accelerators.md).
 constexpr std::array kParts = {
-    NvidiaSxm(0x2330, "h100", "NVIDIA H100 SXM5", kAlsoFourGpuBoards),
-    NvidiaCard(0x2331, "h100", "NVIDIA H100 PCIe", kNoNvLinkBridges),
+    WithMigProfiles(NvidiaSxm(0x2330, "h100", "NVIDIA H100 SXM5", kAlsoFourGpuBoards)),
+    WithMigProfiles(NvidiaCard(0x2331, "h100", "NVIDIA H100 PCIe", kNoNvLinkBridges)),
     NvidiaCard(0x2321, "h100", "NVIDIA H100 NVL", kNvLinkBridged),
     NvidiaSxm(0x2324, "h800", "NVIDIA H800 SXM5", kEightGpuBoardsOnly),
     NvidiaCard(0x2322, "h800", "NVIDIA H800 PCIe", kNoNvLinkBridges),
     NvidiaCard(0x233a, "h800", "NVIDIA H800 NVL", kNvLinkBridged),
-    NvidiaSxm(0x2335, "h200", "NVIDIA H200 SXM", kAlsoFourGpuBoards),
-    NvidiaCard(0x233b, "h200", "NVIDIA H200 NVL", kNvLinkBridged),
+    WithMigProfiles(NvidiaSxm(0x2335, "h200", "NVIDIA H200 SXM", kAlsoFourGpuBoards)),
+    WithMigProfiles(NvidiaCard(0x233b, "h200", "NVIDIA H200 NVL", kNvLinkBridged)),
     NvidiaSxm(0x2329, "h20", "NVIDIA H20", kEightGpuBoardsOnly),
     NvidiaSxm(0x232c, "h20", "NVIDIA H20-3e", kEightGpuBoardsOnly),
     NvidiaCard(0x2342, "gh200", "NVIDIA GH200", kNoNvLinkBridges),

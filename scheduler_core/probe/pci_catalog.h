@@ -49,6 +49,9 @@ struct PciPart {
   // hwloc's NVLinkBandwidth unit for one NVLink of this part (MB/s; hwloc writes
   // 25000 per link for NVLink 2 to 4, i.e. every Hopper part).
   int nvlink_mbps = 0;
+  // Catalog kind whose MIG profile table (model/mig.h) this part's MIG slices follow;
+  // empty when the part has no MIG profiles in the catalog (H100 NVL's 94 GB differ).
+  absl::string_view mig_profiles = {};
 };
 
 enum class PciRole { kNotAccelerator, kHostFunction, kKnownAccelerator, kUnknownAccelerator };

@@ -46,6 +46,8 @@ struct Device {
   std::string model;      // "NVIDIA H100 SXM5"; empty for unknown devices
   std::string gres_name;  // "gpu" / "npu"
   std::string gres_type;  // "h100" / "910b"; empty for unknown devices
+  // Catalog kind whose MIG profiles the device can be partitioned into; empty if none.
+  std::string mig_profiles;
   // OS indexes of the NUMA nodes local to the device; empty when the device hangs
   // off the whole machine (no NUMA node is closer than another).
   std::vector<int> numa_nodes;
@@ -147,24 +149,82 @@ absl::StatusOr<NodeInventory> ProbeXmlFile(const std::string& path,
 absl::StatusOr<NodeInventory> ProbeXmlText(absl::string_view xml, absl::string_view source,
                                            const ProbeOptions& options = {});
 
-// gres.conf lines for the node: one line per known device, comments for skipped ones.
-std::string RenderGresConf(const NodeInventory& node);
+// --- Sharing GPUs: Slurm shards and MIG slices -------------------------------
+// How the admin shares a node's GPUs is configuration, not hardware: hwloc cannot
+// see it, so it is given (--shards-per-gpu, --mig-layout) and checked against the
+// hardware it applies to.
+
+struct MigSlice {
+  std::string profile;  // "3g.40gb" (lower case)
+  // GPU instance id (`nvidia-smi mig -lgi`), when given: with the node's mig-minors
+  // it names the slice's /dev/nvidia-caps files.
+  std::optional<int> gpu_instance;
+};
+
+// GPU index (N of /dev/nvidiaN) -> the MIG slices it is partitioned into.
+using MigLayout = std::map<int, std::vector<MigSlice>>;
+
+// /proc/driver/nvidia-caps/mig-minors: "gpu0/gi1/access" -> N of nvidia-capN.
+using MigMinors = std::map<std::string, int>;
+
+// GPU instance ids the driver hands out (mig-minors lists gi0 to gi14 per GPU).
+inline constexpr int kMaxGpuInstanceId = 14;
+
+struct SharingPlan {
+  int shards_per_gpu = 0;  // 0: no shards
+  std::optional<MigLayout> mig_layout;
+  std::optional<MigMinors> mig_minors;
+};
+
+// Parses a MIG layout: entries separated by blanks, ';' or new lines ('#' starts a
+// comment), each GPUS=SLICES: GPUS an index or ranges ("0", "0-3,6"), SLICES a
+// comma-separated list of PROFILE, PROFILE*COUNT or PROFILE@GI (GPU instance id).
+// Example: "0=3g.40gb@1,3g.40gb@2 1-7=1g.10gb*7". `source` names the text in errors.
+absl::StatusOr<MigLayout> ParseMigLayout(absl::string_view text, absl::string_view source);
+
+// Parses a mig-minors file ("NAME MINOR" a line).
+absl::StatusOr<MigMinors> ParseMigMinors(absl::string_view text, absl::string_view source);
+
+// What is wrong with a layout on this node, one line each naming the GPU: a GPU index
+// the node lacks, a GPU without MIG profiles in the catalog, a profile the GPU's
+// model does not have, more instances of a profile than fit, more than 7 compute or
+// 8 memory slices, a GPU instance id given twice. Empty when the layout fits.
+std::vector<std::string> MigLayoutProblems(const NodeInventory& node, const MigLayout& layout);
+
+// The layout's problems as one InvalidArgument error naming `source` and the node.
+absl::Status ValidateMigLayout(const NodeInventory& node, const MigLayout& layout,
+                               absl::string_view source);
+
+// gres.conf lines for the node: one line per known device, comments for skipped ones;
+// with a sharing plan also the shard lines (RenderShardLines) and one MIG line per
+// slice (Name=gpu Type=PROFILE MultipleFiles=/dev/nvidiaN,<its two nvidia-caps
+// files>), and GPUs partitioned into MIG slices are not listed whole. A slice whose
+// cap files cannot be named (no GPU instance id or no mig-minors) is written
+// commented out, with what to fill in. The layout must have passed
+// ValidateMigLayout.
+std::string RenderGresConf(const NodeInventory& node, const SharingPlan& sharing = {});
 // Slurm `shard` lines sharing every GPU of the node `shards_per_gpu` ways, one line
 // per GPU (so each GPU's count is explicit), with a note on what slurm.conf needs.
 // Empty when the node has no GPU or shards_per_gpu < 1.
 std::string RenderShardLines(const NodeInventory& node, int shards_per_gpu);
 
-// The slurm.conf NodeName= line (with trailing newline).
-std::string RenderNodeNameLine(const NodeInventory& node);
+// The slurm.conf NodeName= line (with trailing newline); its Gres= counts the
+// sharing plan's shards and MIG slices too.
+std::string RenderNodeNameLine(const NodeInventory& node, const SharingPlan& sharing = {});
 
 // Every disagreement between the node's hardware and the given configuration texts,
 // one human-readable line each ("gres.conf: gpu:h100 count 4, hardware has 8");
 // empty when they agree. Fails only on configuration that cannot be parsed.
 // `device_files`, on a live host, lists the /dev/davinci* files that exist there:
 // the NPU files gres.conf names and the probe's numbering are checked against them.
+// MIG lines (a gpu Type that is a MIG profile) are checked against the GPU they name
+// and, when `sharing` has a layout, counted per GPU and profile against it; GPUs with
+// MIG slices are not expected as whole GPUs. With `sharing.shards_per_gpu`, every
+// whole GPU must get that many shards.
 absl::StatusOr<std::vector<std::string>> CheckNode(
     const NodeInventory& node, absl::string_view gres_conf, absl::string_view slurm_conf,
-    const std::optional<std::vector<std::string>>& device_files = std::nullopt);
+    const std::optional<std::vector<std::string>>& device_files = std::nullopt,
+    const SharingPlan& sharing = {});
 
 // The /dev/davinciN files of this machine (sorted by N); empty when there are none.
 std::vector<std::string> LiveNpuDeviceFiles();

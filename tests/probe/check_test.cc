@@ -18,12 +18,7 @@ using Lines = std::vector<std::string>;
 // gpu01: 2 sockets x 4 cores x 2 threads, 4096 MiB, 8x H100 SXM (nvidia0-3 on
 // socket 0, nvidia4-7 on socket 1).
 NodeInventory HgxNode() {
-  using namespace testing;
-  TopologyXmlBuilder builder;
-  builder.HostName("gpu01").Cpus(2, 4, 2).MemoryPerSocketMib(2048);
-  for (int bus : {0x18, 0x2a, 0x3a, 0x5d}) builder.Direct(0, H100Sxm(bus));
-  for (int bus : {0x9a, 0xab, 0xba, 0xdb}) builder.Direct(1, H100Sxm(bus));
-  return *ProbeXmlText(builder.Build(), "gpu01.xml");
+  return *ProbeXmlText(testing::DirectHgx("gpu01", 2, testing::H100Sxm).Build(), "gpu01.xml");
 }
 
 Lines Check(const std::string& gres_conf, const std::string& slurm_conf) {

@@ -53,6 +53,50 @@ expect_error --npu-map "$dir/other-node.map"
 grep -q 'names 0000:ff:1f.7 (logical id 0), which is not a Huawei accelerator' "$dir/err" ||
   fail "npu map of another node: $(cat "$dir/err")"
 
+# --mig-layout: syntax errors and layouts that do not fit the node (this machine has
+# no GPU the probe knows) exit 2, naming the layout and the GPU.
+expect_error --mig-layout "0:3g.40gb"
+grep -q 'MIG layout entry "0:3g.40gb": expected GPUS=SLICES' "$dir/err" || fail "layout: $(cat "$dir/err")"
+expect_error --mig-layout "0=3g.40gb*2"
+grep -q -- '--mig-layout: MIG layout does not fit .*GPU 0: .* has no /dev/nvidia0' "$dir/err" ||
+  fail "layout on a node without GPU 0: $(cat "$dir/err")"
+echo "0=7g.80gb  # whole" >"$dir/layout.txt"
+expect_error --mig-layout-file "$dir/layout.txt"
+grep -qF "$dir/layout.txt: MIG layout does not fit" "$dir/err" || fail "layout file: $(cat "$dir/err")"
+expect_error --mig-layout "0=7g.80gb" --mig-layout-file "$dir/layout.txt"
+quick_error --mig-layout-file /dev/zero
+
+# MIG and shards end to end on an 8x H100 export (fixtures/hgx-h100-gpu01.xml, written
+# by topology_xml.cc's DirectHgx("gpu01", 1, H100Sxm)) and a mig-minors numbered as
+# the driver does (gpuN/giG/access, then its ci0-7, 9 minors a GPU instance).
+hgx="$(dirname "$0")/fixtures/hgx-h100-gpu01.xml"
+{ echo "config 1"; echo "monitor 2"; m=3
+  for g in $(seq 0 7); do for gi in $(seq 0 14); do
+    echo "gpu$g/gi$gi/access $m"; m=$((m + 1))
+    for ci in $(seq 0 7); do echo "gpu$g/gi$gi/ci$ci/access $m"; m=$((m + 1)); done
+  done; done; } >"$dir/mig-minors"
+layout="0=3g.40gb@1,3g.40gb@2 1=4g.40gb@1,2g.20gb@5,1g.10gb@13"
+"$probe" --xml "$hgx" --mig-layout "$layout" --mig-minors "$dir/mig-minors" --shards-per-gpu 4 \
+  --gres-out "$dir/mig-g.conf" --slurm-out "$dir/mig-s.conf" 2>"$dir/err" || fail "MIG render: $(cat "$dir/err")"
+grep -qx 'NodeName=gpu01 Name=gpu Type=3g.40gb MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap21,/dev/nvidia-caps/nvidia-cap22 Cores=0-3' \
+  "$dir/mig-g.conf" || fail "MIG line: $(cat "$dir/mig-g.conf")"
+! grep -q 'File=/dev/nvidia[01] ' "$dir/mig-g.conf" || fail "a MIG GPU listed whole or shared"
+grep -q ' Gres=gpu:h100:6,gpu:3g.40gb:2,gpu:4g.40gb:1,gpu:2g.20gb:1,gpu:1g.10gb:1,shard:24$' \
+  "$dir/mig-s.conf" || fail "MIG NodeName: $(cat "$dir/mig-s.conf")"
+"$probe" --xml "$hgx" --check --gres-conf "$dir/mig-g.conf" --slurm-conf "$dir/mig-s.conf" \
+  --mig-layout "$layout" --shards-per-gpu 4 >"$dir/out" || fail "--check of MIG output: $(cat "$dir/out")"
+"$probe" --xml "$hgx" --check --gres-conf "$dir/mig-g.conf" --slurm-conf "$dir/mig-s.conf" \
+  --mig-layout "0=7g.80gb 1=4g.40gb,2g.20gb,1g.10gb" >"$dir/out"
+[ $? -eq 1 ] || fail "--check against another layout should exit 1"
+grep -qx 'gres.conf: /dev/nvidia0 MIG 7g.80gb count 0, layout has 1' "$dir/out" || fail "layout mismatch: $(cat "$dir/out")"
+expect_error --xml "$hgx" --mig-layout "0=3g.71gb 1=1g.20gb*5"
+grep -q 'GPU 0 (/dev/nvidia0, NVIDIA H100 SXM5): no MIG profile 3g.71gb for this model' "$dir/err" &&
+  grep -q 'GPU 1 (/dev/nvidia1, NVIDIA H100 SXM5): 5 x 1g.20gb, at most 4 fit one GPU' "$dir/err" ||
+  fail "bad layout on the export: $(cat "$dir/err")"
+echo "bad minors" >"$dir/bad-minors"
+expect_error --xml "$hgx" --mig-layout "0=7g.80gb@0" --mig-minors "$dir/bad-minors"
+grep -qF "$dir/bad-minors line 1" "$dir/err" || fail "bad mig-minors: $(cat "$dir/err")"
+
 # Outputs are written as a set: a failing --slurm-out leaves --gres-out untouched.
 echo previous >"$dir/gres.conf"
 "$probe" --gres-out "$dir/gres.conf" --slurm-out "$dir/missing/dir/s.conf" 2>"$dir/err"

@@ -154,6 +154,15 @@ TopologyXmlBuilder& TopologyXmlBuilder::NvLink(int gpu_bus, int peer_bus, int li
   return *this;
 }
 
+TopologyXmlBuilder DirectHgx(const std::string& host, int threads_per_core,
+                             PciFunction (*gpu)(int bus)) {
+  TopologyXmlBuilder builder;
+  builder.HostName(host).Cpus(2, 4, threads_per_core).MemoryPerSocketMib(2048);
+  for (int bus : {0x18, 0x2a, 0x3a, 0x5d}) builder.Direct(0, gpu(bus));
+  for (int bus : {0x9a, 0xab, 0xba, 0xdb}) builder.Direct(1, gpu(bus));
+  return builder;
+}
+
 TopologyXmlBuilder& TopologyXmlBuilder::HostName(std::string name) {
   host_name_ = std::move(name);
   return *this;

@@ -81,6 +81,12 @@ class TopologyXmlBuilder {
   std::vector<Attachment> attachments_;
 };
 
+// An HGX board without NVSwitch chips on PCI, its GPUs straight below the root
+// complexes: `host`, 2 sockets x 4 cores x `threads_per_core`, 2048 MiB per socket,
+// 8 GPUs made by `gpu` (/dev/nvidia0-3 on socket 0, 4-7 on socket 1).
+TopologyXmlBuilder DirectHgx(const std::string& host, int threads_per_core,
+                             PciFunction (*gpu)(int bus));
+
 // Writes `text` to a fresh file under the test's temporary directory; returns its path.
 std::string WriteTempFile(const std::string& name, const std::string& text);
 
