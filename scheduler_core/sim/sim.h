@@ -227,6 +227,10 @@ struct DynamicResult {
   double allocation_rate = 0;  // all devices
   std::map<std::string, double> allocation_by_kind;
   std::map<std::string, double> idle_demanded_h;  // device-hours per kind
+  // Where those device-hours were, per kind: on nodes held for a reservation; on
+  // other nodes where some pending job of the kind fit what was free (devices, CPUs,
+  // memory) yet nothing started; the rest fit no pending request there.
+  std::map<std::string, double> idle_held_h, idle_fitting_h;
   std::map<std::string, ClassStats> by_class;
   double longest_wait_s = 0;
   double makespan_s = 0;
