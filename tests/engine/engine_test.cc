@@ -484,6 +484,30 @@ TEST(Backfill, WorkThatOutlastsTheReservedStartUsesWhatTheReservedJobLeaves) {
   EXPECT_EQ(again.plan.reservations[0].planned_start, 1000);
 }
 
+// Every reservation drains its nodes while it waits: the default policy plans them
+// for the first 4 blocked jobs in queue order only (docs/benchmarks-sim.md).
+TEST(Backfill, DefaultPolicyReservesForTheFirstFourBlockedJobs) {
+  model::Snapshot snapshot;
+  snapshot.now = 0;
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = Cat("n", i);
+    snapshot.nodes.push_back(NodeBuilder(name).Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build());
+    snapshot.running.push_back(Running(static_cast<uint32_t>(100 + i), name, "gpu", "h100",
+                                       {0, 1, 2, 3, 4, 5, 6, 7}, 0, 1000 * (i + 1)));
+    snapshot.pending.push_back(
+        JobBuilder(static_cast<uint32_t>(i + 1)).Gpus(8).Priority(100 - i).Build());
+  }
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.reservations.size(), 4u);
+  for (uint32_t job = 1; job <= 4; ++job) {
+    EXPECT_EQ(outcome.plan.reservations[job - 1].job_id, job);
+    EXPECT_EQ(outcome.plan.reservations[job - 1].planned_start, 1000 * job);
+  }
+  policy::PolicyConfig more = policy::DefaultPolicy();
+  more.limits.max_reservations = 16;
+  EXPECT_EQ(RunEngine(snapshot, more).plan.reservations.size(), 6u);
+}
+
 TEST(Backfill, NoReservationsMeansSmallJobsOvertake) {
   model::Snapshot snapshot;
   snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3}).Build()};

@@ -498,6 +498,36 @@ TEST(DynamicReplay, HandComputedMeasures) {
   }
 }
 
+TEST(DynamicReplay, IdleWhileDemandedSplitsByWhereTheDevicesAre) {
+  // As above: job 2 (8 GPUs) is reserved on the only node while job 1 runs, so the
+  // 4 idle GPUs x 100 s are on a held node.
+  Workload held;
+  held.jobs = {Gpus(1, 4, 100, 200), Gpus(2, 8, 100, 200)};
+  // A 2-node gang on a 1-node cluster never fits and gets no reservation, but one of
+  // its nodes' request (4 GPUs) fits the 4 free GPUs while job 1 runs: 4 x 100 s.
+  Workload fitting;
+  fitting.jobs = {Gpus(1, 4, 100, 200), Gpus(2, 4, 100, 200)};
+  fitting.jobs[1].nodes = 2;
+  // An 8-GPU gang of 2 nodes fits nowhere either, and its request not the 4 free GPUs.
+  Workload neither = fitting;
+  neither.jobs[1].devices_per_node = 8;
+  for (const char* policy : {"slurm-default", "accelpack-default"}) {
+    auto r = RunDynamic(held, OneH100Node(), policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(r->idle_held_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    EXPECT_EQ(r->idle_fitting_h.at("h100"), 0) << policy;
+    r = RunDynamic(fitting, OneH100Node(), policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(r->idle_demanded_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    EXPECT_EQ(r->idle_held_h.at("h100"), 0) << policy;
+    EXPECT_NEAR(r->idle_fitting_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    r = RunDynamic(neither, OneH100Node(), policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(r->idle_demanded_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    EXPECT_EQ(r->idle_held_h.at("h100") + r->idle_fitting_h.at("h100"), 0) << policy;
+  }
+}
+
 TEST(DynamicReplay, BackfillOnTimeLimits) {
   // Job 1 holds 6 GPUs until its limit 1000; job 2 (8 GPUs) is reserved for t=1000.
   // Job 3 (2 GPUs) fits now: with a limit of 500 it ends before the reservation and
