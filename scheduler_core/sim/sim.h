@@ -69,9 +69,11 @@ struct StaticOptions {
   double max_load = 1.3;  // stop drawing at this arrived load
   std::vector<double> report_loads = {0.9, 1.0, 1.1, 1.3};
   double curve_step = 0.01;  // arrived-load step of the curve
-  // Baselines' order among equal integer scores: "random" (the artifact's
-  // Kubernetes behaviour) or "name" (the engine's node-name order).
-  std::string tie_break = "name";
+  // Baselines' order among equal integer scores: "permuted" (the artifact's: it
+  // prefixes every node's name with its place in a seeded random permutation, and
+  // ties go to the first name), "name" (the engine's node-name order), "random"
+  // (per task and node) or "simon".
+  std::string tie_break = "permuted";
 };
 
 struct StaticPoint {
@@ -263,7 +265,7 @@ struct StaticInputs {
   std::string node_file;
   std::vector<std::string> pod_files;
   std::string reference_file;  // empty: none
-  std::string tie_break = "name";
+  std::string tie_break = "permuted";
   double max_load = 1.3;
 };
 absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticRun>& runs,

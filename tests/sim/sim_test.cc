@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "common/strings.h"
 #include "engine/engine.h"
@@ -293,6 +294,33 @@ TEST(Baselines, SimonTieBreakPrefersTheSmallerNode) {
   EXPECT_EQ(simon.Place(8000, 0, 0).first, "b");
   Placement name(nodes, {{0, 0}, {0, 0}}, "gpupacking", TwoShapes(), "name");
   EXPECT_EQ(name.Place(8000, 0, 0).first, "a");
+}
+
+TEST(Baselines, PermutedTieBreakFollowsASeededNodeOrder) {
+  // GpuPacking scores every node 0 for a CPU-only task, so the tie rule decides. The
+  // artifact prefixes node names with their place in a seeded random permutation:
+  // per seed one fixed order (the same node for every tie), across seeds different
+  // first nodes; by name it is always n0.
+  std::vector<OpenbNode> nodes;
+  for (int i = 0; i < 8; ++i) nodes.push_back({Cat("n", i), 64000, 262144, 2, "T4"});
+  const std::vector<std::vector<int>> idle(8, {0, 0});
+  auto first_choice = [&](uint64_t seed, const std::string& ties) {
+    auto config = ResolvePolicy(
+        "gpupacking", seed, {{"tie_break", ties}, {"shapes", policy::ShapesToArg(TwoShapes())}});
+    EXPECT_TRUE(config.ok());
+    Placement p(nodes, idle, *config);
+    const std::string first = p.Place(8000, 0, 0).first;
+    EXPECT_EQ(p.Place(8000, 0, 0).first, first) << "seed " << seed;  // one order per seed
+    return first;
+  };
+  std::set<std::string> firsts;
+  for (uint64_t seed = 42; seed <= 51; ++seed) {
+    const std::string first = first_choice(seed, "permuted");
+    EXPECT_EQ(first_choice(seed, "permuted"), first);
+    firsts.insert(first);
+    EXPECT_EQ(first_choice(seed, "name"), "n0");
+  }
+  EXPECT_GE(firsts.size(), 3u);
 }
 
 // ---------------------------------------------------------- our own scorers
