@@ -718,13 +718,30 @@ const Candidate& Evaluator::BestOf(const Job& job, size_t slot) {
   return Devices(job, slot).candidates[static_cast<size_t>(eval.best)];
 }
 
-// Nodes held for reserved jobs: a job may use one only if it ends before the
-// reserved start (EASY backfill on time limits); for a reservation's look-ahead,
-// held nodes are off limits altogether. Slurm's advanced reservations hold their
+// What a held node has left over at its reserved start, beyond what the reserved
+// job takes there: work that outlasts the start may use that much.
+struct Spare {
+  int devices = 0;  // whole devices
+  int cpus = 0;
+  int64_t memory_mib = 0;
+
+  // A share or shards count as a whole device: where they land is not known here.
+  bool Covers(const Job& job) const {
+    const int wanted = job->accelerators.WantsDevices() ? job->accelerators.count_per_node : 0;
+    return !job->exclusive && wanted <= devices && job->cpus_per_node <= cpus &&
+           job->memory_per_node_mib <= memory_mib;
+  }
+};
+
+// Nodes held for reserved jobs: a job may use one if it ends before the reserved
+// start (EASY backfill on time limits), or if it fits in what the reserved job
+// leaves over there at its start; for a reservation's look-ahead, held nodes are
+// off limits altogether. Slurm's advanced reservations hold their
 // nodes the same way for every job that does not belong to them; a job that does
 // may run there only while its reservation is active.
 struct Holds {
   std::vector<int64_t> reserved_start;  // per node; kNoReservation if free
+  std::vector<Spare> spare;             // per node; meaningful where reserved
   int64_t now = 0;
   bool exclude_held = false;
   const model::Snapshot* snapshot = nullptr;
@@ -734,7 +751,9 @@ struct Holds {
   std::string_view Why(const Job& job, int n) const {
     const int64_t start = reserved_start[static_cast<size_t>(n)];
     const int64_t end = model::AddTimes(now, job.time_limit_s);
-    if (start != kNoReservation && (exclude_held || end > start)) return kReasonHeld;
+    if (start != kNoReservation &&
+        (exclude_held || (end > start && !spare[static_cast<size_t>(n)].Covers(job))))
+      return kReasonHeld;
     if (windows.empty()) return {};
     for (int w : windows[static_cast<size_t>(n)]) {
       const model::AdvancedReservation& r = snapshot->reservations[static_cast<size_t>(w)];
@@ -750,6 +769,7 @@ struct Holds {
 
 Holds MakeHolds(const model::Snapshot& snapshot, const ClusterState& state) {
   Holds holds{std::vector<int64_t>(snapshot.nodes.size(), kNoReservation),
+              std::vector<Spare>(snapshot.nodes.size()),
               snapshot.now,
               false,
               &snapshot,
@@ -1056,6 +1076,21 @@ PlacementFailure DescribeFailure(const Job& job, int node_count, const Eligibili
   return failure;
 }
 
+// What a start takes. An exclusive job takes its nodes whole (every free CPU and all
+// memory), as Slurm allocates it, so nothing else is planned beside it this cycle.
+std::vector<Holding> HoldingsOfStart(const Job& job, const JobStart& start,
+                                     const ClusterState& state) {
+  std::vector<Holding> holdings =
+      ClusterState::HoldingsOf(start, job->cpus_per_node, job->memory_per_node_mib);
+  if (job->exclusive) {
+    for (Holding& holding : holdings) {
+      holding.cpus = std::max(holding.cpus, state.cpus_free(holding.node));
+      holding.memory_mib = std::max(holding.memory_mib, state.memory_free(holding.node));
+    }
+  }
+  return holdings;
+}
+
 // Work that will end at its time limit, and what it gives back then.
 struct Ending {
   int64_t at = 0;
@@ -1064,11 +1099,12 @@ struct Ending {
 
 // When could `job` start if running work ended at its time limits? Releases jobs
 // in end order on a copy of the state and re-checks only the nodes each release
-// touches; nodes held by earlier reservations are off limits.
+// touches; nodes held by earlier reservations are off limits. `spare` gets, per
+// reserved node, what is left there once the job has started.
 std::optional<Reservation> PlanReservation(const Job& job, const FineStatic& shape, ShapeBook& book,
                                            const ClusterState& state, const Pipeline& pipeline,
                                            const std::vector<Ending>& ends, const Holds& holds,
-                                           Meter* meter) {
+                                           Meter* meter, std::vector<Spare>* spare) {
   const Eligibility& eligibility = shape.eligibility();
   Holds off_limits = holds;
   off_limits.exclude_held = true;
@@ -1098,26 +1134,22 @@ std::optional<Reservation> PlanReservation(const Job& job, const FineStatic& sha
     std::string_view gang_reason;
     if (auto start = Place(job, evaluator, future, &off_limits, &gang_reason)) {
       Reservation reservation{job->id, at, {}};
-      for (const auto& placement : start->placements) reservation.nodes.push_back(placement.node);
+      spare->clear();
+      for (const Holding& holding : HoldingsOfStart(job, *start, future)) {
+        future.Take(holding);
+        int devices = 0;
+        for (int pool = 0; pool < static_cast<int>(future.node(holding.node).accelerators.size());
+             ++pool) {
+          devices += future.free_devices(holding.node, pool);
+        }
+        reservation.nodes.push_back(holding.node);
+        spare->push_back(
+            {devices, future.cpus_free(holding.node), future.memory_free(holding.node)});
+      }
       return reservation;
     }
   }
   return std::nullopt;
-}
-
-// What a start takes. An exclusive job takes its nodes whole (every free CPU and all
-// memory), as Slurm allocates it, so nothing else is planned beside it this cycle.
-std::vector<Holding> HoldingsOfStart(const Job& job, const JobStart& start,
-                                     const ClusterState& state) {
-  std::vector<Holding> holdings =
-      ClusterState::HoldingsOf(start, job->cpus_per_node, job->memory_per_node_mib);
-  if (job->exclusive) {
-    for (Holding& holding : holdings) {
-      holding.cpus = std::max(holding.cpus, state.cpus_free(holding.node));
-      holding.memory_mib = std::max(holding.memory_mib, state.memory_free(holding.node));
-    }
-  }
-  return holdings;
 }
 
 }  // namespace
@@ -1229,6 +1261,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     PlacementFailure failure;
   };
   std::unordered_map<const FineShape*, Failed> failed_shapes;
+  std::vector<Spare> spare;  // scratch for PlanReservation
   const int limit = pipeline.limits.max_jobs_per_cycle;
   for (size_t q = 0; q < queue.size(); ++q) {
     Job& job = queue[q];
@@ -1257,7 +1290,18 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     auto start = Place(job, evaluator, state, &holds, &gang_reason);
     if (start) {
       std::vector<Holding> holdings = HoldingsOfStart(job, *start, state);
-      for (const Holding& holding : holdings) state.Take(holding);
+      const int64_t end = model::AddTimes(snapshot.now, job.time_limit_s);
+      for (const Holding& holding : holdings) {
+        state.Take(holding);
+        // Started into a held node's spare: the reserved start has that much less.
+        const auto n = static_cast<size_t>(holding.node);
+        if (holds.reserved_start[n] != kNoReservation && end > holds.reserved_start[n]) {
+          Spare& left = holds.spare[n];
+          left.devices -= holding.pool >= 0 ? static_cast<int>(holding.devices.size()) : 0;
+          left.cpus -= holding.cpus;
+          left.memory_mib -= holding.memory_mib;
+        }
+      }
       ends.push_back({model::AddTimes(snapshot.now, job.time_limit_s), std::move(holdings)});
       plan.starts.push_back(std::move(*start));
       continue;
@@ -1278,10 +1322,12 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
         ends_sorted = ends.size();
       }
       if (auto reservation =
-              PlanReservation(job, statics, book, state, pipeline, ends, holds, &meter)) {
-        for (int n : reservation->nodes) {
-          auto& held = holds.reserved_start[static_cast<size_t>(n)];
-          held = std::min(held, reservation->planned_start);
+              PlanReservation(job, statics, book, state, pipeline, ends, holds, &meter, &spare)) {
+        for (size_t i = 0; i < reservation->nodes.size(); ++i) {
+          const auto n = static_cast<size_t>(reservation->nodes[i]);
+          // Look-aheads keep off held nodes, so no node is reserved twice.
+          holds.reserved_start[n] = reservation->planned_start;
+          holds.spare[n] = spare[i];
         }
         // An absolute time: the line stays the same cycle after cycle, so the
         // plugin does not rewrite the job record (and wake every client) each second.

@@ -37,7 +37,7 @@ double Unit(uint64_t seed, uint64_t a, uint64_t b, uint64_t c = 0) {
 }
 
 // Arguments every baseline takes.
-enum class TieBreak { kName, kRandom, kSimon };
+enum class TieBreak { kName, kRandom, kSimon, kPermuted };
 
 struct Common {
   uint64_t seed = 1;
@@ -64,9 +64,11 @@ absl::StatusOr<Common> ParseCommon(const PluginArgs& args, std::set<std::string>
       common.ties = TieBreak::kRandom;
     } else if (it->second == "simon") {
       common.ties = TieBreak::kSimon;
+    } else if (it->second == "permuted") {
+      common.ties = TieBreak::kPermuted;
     } else if (it->second != "name") {
       return absl::InvalidArgumentError(
-          Cat("tie_break: expected name, simon or random, got \"", it->second, "\""));
+          Cat("tie_break: expected name, simon, permuted or random, got \"", it->second, "\""));
     }
   }
   auto max_cpus = NumberArg(args, "max_cpus", common.max_cpus);
@@ -151,6 +153,8 @@ class Baseline : public engine::Scorer {
     double tie = 0;
     if (common_.ties == TieBreak::kRandom) {
       tie = 0.5 * Unit(common_.seed, job->id, static_cast<uint64_t>(candidate.node));
+    } else if (common_.ties == TieBreak::kPermuted) {
+      tie = 0.5 * Unit(common_.seed, static_cast<uint64_t>(candidate.node), 0x9e7);
     } else if (common_.ties == TieBreak::kSimon) {
       const double simon = SimonScore(job, candidate, state);
       tie = 0.5 * simon / (simon + 1);  // monotone into [0, 0.5): below one integer step

@@ -32,6 +32,12 @@ PolicyConfig DefaultPolicy() {
   config.queue.max_wait_s = {{model::JobClass::kInference, 600},
                              {model::JobClass::kTraining, 1800},
                              {model::JobClass::kOther, 3600}};
+  // Each reservation holds its nodes against everything that would outlast its start,
+  // and the devices freed there sit idle until it starts. Four (not the engine's 16)
+  // gave the dynamic replay the fewest idle device-hours, inference waits of seconds
+  // and the shortest training p99 together (docs/benchmarks-sim.md); the overdue jobs
+  // (max_wait_s) come first in the queue, so they are the ones that get them.
+  config.limits.max_reservations = 4;
   // An untyped --gres=gpu:N runs on whole GPUs: on a node with MIG slices Slurm could
   // give it a slice, so it does not go there (a site that wants otherwise drops
   // untyped_whole_devices from its policy).

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <queue>
+#include <set>
+#include <tuple>
 
 #include "common/strings.h"
 #include "engine/engine.h"
@@ -290,6 +292,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
   result.policy = std::string(policy_name);
   std::vector<double> cycle_ms;
   std::vector<double> idle_h(kinds.size(), 0);
+  std::vector<double> idle_held_h(kinds.size(), 0), idle_fitting_h(kinds.size(), 0);
   std::vector<double> devices_of_kind(kinds.size(), 0);
   for (const auto& g : options.cluster) {
     const size_t slot =
@@ -432,16 +435,53 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     for (const NodeState& n : nodes) {
       for (int u : n.used) used_of_kind[static_cast<size_t>(n.kind_slot)] += u / 1000.0;
     }
+    auto may_use = [&](const SimJob& job, size_t k) {
+      return job.devices_per_node > 0 &&
+             (job.allowed_types.empty() ||
+              std::find(job.allowed_types.begin(), job.allowed_types.end(), gres_types[k]) !=
+                  job.allowed_types.end());
+    };
+    // Distinct per-node requests of the queue, per kind (for the breakdown).
+    std::vector<std::set<std::tuple<int, int, int, int64_t>>> requests(kinds.size());
+    for (size_t k = 0; k < kinds.size(); ++k) {
+      for (size_t j : pending) {
+        const SimJob& job = jobs[j];
+        if (may_use(job, k))
+          requests[k].emplace(job.devices_per_node, job.fraction_milli, job.cpus_per_node,
+                              job.memory_mib);
+      }
+    }
+    std::vector<bool> held(nodes.size(), false);
+    for (const auto& r : plan.reservations) {
+      for (int n : r.nodes) held[static_cast<size_t>(n)] = true;
+    }
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      const NodeState& node = nodes[n];
+      const size_t k = static_cast<size_t>(node.kind_slot);
+      if (requests[k].empty()) continue;
+      double free = 0;
+      int whole = 0, room = 0;
+      for (int u : node.used) {
+        free += (kMilli - u) / 1000.0;
+        whole += u == 0 ? 1 : 0;
+        room = std::max(room, kMilli - u);
+      }
+      const int cpus_free = base.nodes[n].cpus_total - node.cpus_alloc;
+      const int64_t mem_free = base.nodes[n].memory_total_mib - node.mem_alloc;
+      const bool fits = std::any_of(requests[k].begin(), requests[k].end(), [&](const auto& r) {
+        const auto& [devices, fraction, cpus, mem] = r;
+        const bool devices_fit = fraction > 0 ? room >= fraction : whole >= devices;
+        return devices_fit && cpus <= cpus_free && mem <= mem_free;
+      });
+      if (held[n]) {
+        idle_held_h[k] += free * dt_h;
+      } else if (fits) {
+        idle_fitting_h[k] += free * dt_h;
+      }
+    }
     for (size_t k = 0; k < kinds.size(); ++k) {
       sample.utilization[kinds[k]] = used_of_kind[k] / devices_of_kind[k];
-      const bool demanded = std::any_of(pending.begin(), pending.end(), [&](size_t j) {
-        const SimJob& job = jobs[j];
-        return job.devices_per_node > 0 &&
-               (job.allowed_types.empty() ||
-                std::find(job.allowed_types.begin(), job.allowed_types.end(), gres_types[k]) !=
-                    job.allowed_types.end());
-      });
-      if (demanded) idle_h[k] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
+      if (!requests[k].empty()) idle_h[k] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
     }
     samples.emplace_back(now, std::move(sample));
     if (progress)
@@ -485,6 +525,8 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     const double capacity = devices_of_kind[k] * std::max(1.0, result.makespan_s);
     result.allocation_by_kind[kinds[k]] = alloc_kind[k] / capacity;
     result.idle_demanded_h[kinds[k]] = idle_h[k];
+    result.idle_held_h[kinds[k]] = idle_held_h[k];
+    result.idle_fitting_h[kinds[k]] = idle_fitting_h[k];
     total_alloc += alloc_kind[k];
     total_devices += devices_of_kind[k];
   }

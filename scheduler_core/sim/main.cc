@@ -392,7 +392,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> pod_files;
   std::string node_file, st_policy = kAllStatic, seeds = "42-51", st_out = "sim-out", reference;
   double max_load = 1.3;
-  std::string tie_break = "name";
+  std::string tie_break = "permuted";
   st->add_option("--pods", pod_files, "openb_pod_list_*.csv (one or more)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -407,8 +407,8 @@ int main(int argc, char** argv) {
                  "published results (default: fgd_reference_unallocated.csv beside the pods)");
   st->add_option("--max-load", max_load, "arrived load to draw up to")->capture_default_str();
   st->add_option("--tie-break", tie_break,
-                 "baselines' order among equal scores: name, simon or random")
-      ->check(CLI::IsMember({"random", "name", "simon"}))
+                 "baselines' order among equal scores: name, permuted, simon or random")
+      ->check(CLI::IsMember({"random", "name", "simon", "permuted"}))
       ->capture_default_str();
 
   auto* bd = app.add_subcommand(

@@ -421,7 +421,8 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
   std::string csv =
       "policy,allocation_rate,longest_wait_s,makespan_s,unfinished,killed_at_limit,cycles,cycle_"
       "p50_ms,cycle_p99_ms";
-  for (const auto& k : kinds) csv += Cat(",alloc_", k, ",idle_demanded_h_", k);
+  for (const auto& k : kinds)
+    csv += Cat(",alloc_", k, ",idle_demanded_h_", k, ",idle_held_h_", k, ",idle_fitting_h_", k);
   for (const auto& c : classes)
     csv += Cat(",wait_p50_s_", c, ",wait_p99_s_", c, ",jct_p50_s_", c, ",jct_mean_s_", c);
   csv += "\n";
@@ -499,6 +500,8 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
                          {"allocation_rate", r.allocation_rate},
                          {"allocation_by_kind", r.allocation_by_kind},
                          {"idle_demanded_device_h", r.idle_demanded_h},
+                         {"idle_held_device_h", r.idle_held_h},
+                         {"idle_fitting_device_h", r.idle_fitting_h},
                          {"longest_wait_s", r.longest_wait_s},
                          {"makespan_s", r.makespan_s},
                          {"unfinished", r.unfinished},
@@ -507,9 +510,12 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
                          {"cycle_p50_ms", r.cycle_p50_ms},
                          {"cycle_p99_ms", r.cycle_p99_ms}};
     for (const auto& k : kinds) {
-      csv += fmt::format(",{:.5f},{:.2f}",
-                         r.allocation_by_kind.count(k) ? r.allocation_by_kind.at(k) : 0.0,
-                         r.idle_demanded_h.count(k) ? r.idle_demanded_h.at(k) : 0.0);
+      auto of = [&](const std::map<std::string, double>& m) {
+        auto it = m.find(k);
+        return it == m.end() ? 0.0 : it->second;
+      };
+      csv += fmt::format(",{:.5f},{:.2f},{:.2f},{:.2f}", of(r.allocation_by_kind),
+                         of(r.idle_demanded_h), of(r.idle_held_h), of(r.idle_fitting_h));
     }
     for (const auto& c : classes) {
       const ClassStats s = r.by_class.count(c) ? r.by_class.at(c) : ClassStats{};

@@ -69,9 +69,11 @@ struct StaticOptions {
   double max_load = 1.3;  // stop drawing at this arrived load
   std::vector<double> report_loads = {0.9, 1.0, 1.1, 1.3};
   double curve_step = 0.01;  // arrived-load step of the curve
-  // Baselines' order among equal integer scores: "random" (the artifact's
-  // Kubernetes behaviour) or "name" (the engine's node-name order).
-  std::string tie_break = "name";
+  // Baselines' order among equal integer scores: "permuted" (the artifact's: it
+  // prefixes every node's name with its place in a seeded random permutation, and
+  // ties go to the first name), "name" (the engine's node-name order), "random"
+  // (per task and node) or "simon".
+  std::string tie_break = "permuted";
 };
 
 struct StaticPoint {
@@ -227,6 +229,10 @@ struct DynamicResult {
   double allocation_rate = 0;  // all devices
   std::map<std::string, double> allocation_by_kind;
   std::map<std::string, double> idle_demanded_h;  // device-hours per kind
+  // Where those device-hours were, per kind: on nodes held for a reservation; on
+  // other nodes where some pending job of the kind fit what was free (devices, CPUs,
+  // memory) yet nothing started; the rest fit no pending request there.
+  std::map<std::string, double> idle_held_h, idle_fitting_h;
   std::map<std::string, ClassStats> by_class;
   double longest_wait_s = 0;
   double makespan_s = 0;
@@ -259,7 +265,7 @@ struct StaticInputs {
   std::string node_file;
   std::vector<std::string> pod_files;
   std::string reference_file;  // empty: none
-  std::string tie_break = "name";
+  std::string tie_break = "permuted";
   double max_load = 1.3;
 };
 absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticRun>& runs,

@@ -427,6 +427,87 @@ TEST(Backfill, ReservedJobIsNotDelayedBySmallerLaterOnes) {
   EXPECT_NE(outcome.Start(3), nullptr);
 }
 
+// A reservation holds only what its job takes at the planned start: at t=1000 the
+// node has 8 devices and 64 CPUs free, job 1 takes 6 and 16, so 2 devices and 48 CPUs
+// are left over there for work that outlasts t=1000.
+TEST(Backfill, WorkThatOutlastsTheReservedStartUsesWhatTheReservedJobLeaves) {
+  model::Snapshot snapshot;
+  snapshot.now = 0;
+  snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3}).Build()};
+  snapshot.running = {Running(99, "n", "gpu", "h100", {0, 1, 2, 3}, -500, 1500)};
+  snapshot.pending = {JobBuilder(1).Gpus(6).Cpus(16).Priority(100).Build(),
+                      // 2 devices, 8 CPUs of the spare: starts although it ends at 5000.
+                      JobBuilder(2).Gpus(2).Cpus(8).Priority(50).TimeLimit(5000).Build(),
+                      // No spare device left: held.
+                      JobBuilder(3).Gpus(1).Cpus(1).Priority(40).TimeLimit(5000).Build(),
+                      // 41 CPUs: 40 spare left: held, although the node has 56 free now.
+                      JobBuilder(4).Cpus(41).Priority(30).TimeLimit(5000).Build(),
+                      // 40 CPUs fit the spare exactly.
+                      JobBuilder(5).Cpus(40).Priority(20).TimeLimit(5000).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.reservations.size(), 1u);
+  EXPECT_EQ(outcome.plan.reservations[0].planned_start, 1000);
+  EXPECT_NE(outcome.Start(2), nullptr);
+  EXPECT_EQ(outcome.Start(3), nullptr);
+  EXPECT_EQ(outcome.Start(4), nullptr);
+  EXPECT_NE(outcome.Start(5), nullptr);
+
+  // With the starts applied, job 1 still starts at t=1000 on the same node.
+  model::Snapshot next = snapshot;
+  next.pending = {snapshot.pending[0]};
+  next.nodes[0].cpus_allocated = 4 + 8 + 40;
+  next.nodes[0].accelerators[0].used_milli = {1000, 1000, 1000, 1000, 0, 0, 0, 0};
+  for (const auto* start : {outcome.Start(2), outcome.Start(5)}) {
+    model::RunningJob running;
+    running.id = start->job_id;
+    running.start_time = 0;
+    running.time_limit_s = 5000;
+    model::NodeAllocation alloc;
+    alloc.node = "n";
+    if (!start->placements[0].devices.empty()) {
+      alloc.gres_name = "gpu";
+      alloc.gres_type = "h100";
+      alloc.device_indices = start->placements[0].devices;
+      alloc.device_count = static_cast<int>(alloc.device_indices.size());
+      for (int d : alloc.device_indices)
+        next.nodes[0].accelerators[0].used_milli[static_cast<size_t>(d)] = 1000;
+    }
+    alloc.cpus = start->job_id == 2 ? 8 : 40;
+    alloc.memory_mib = 16 * 1024;
+    running.allocations.push_back(std::move(alloc));
+    next.running.push_back(std::move(running));
+  }
+  next.nodes[0].accelerators[0].allocated = 6;
+  next.nodes[0].memory_allocated_mib = 3 * 16 * 1024;
+  Outcome again = RunEngine(next);
+  ASSERT_EQ(again.plan.reservations.size(), 1u);
+  EXPECT_EQ(again.plan.reservations[0].planned_start, 1000);
+}
+
+// Every reservation drains its nodes while it waits: the default policy plans them
+// for the first 4 blocked jobs in queue order only (docs/benchmarks-sim.md).
+TEST(Backfill, DefaultPolicyReservesForTheFirstFourBlockedJobs) {
+  model::Snapshot snapshot;
+  snapshot.now = 0;
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = Cat("n", i);
+    snapshot.nodes.push_back(NodeBuilder(name).Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build());
+    snapshot.running.push_back(Running(static_cast<uint32_t>(100 + i), name, "gpu", "h100",
+                                       {0, 1, 2, 3, 4, 5, 6, 7}, 0, 1000 * (i + 1)));
+    snapshot.pending.push_back(
+        JobBuilder(static_cast<uint32_t>(i + 1)).Gpus(8).Priority(100 - i).Build());
+  }
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.reservations.size(), 4u);
+  for (uint32_t job = 1; job <= 4; ++job) {
+    EXPECT_EQ(outcome.plan.reservations[job - 1].job_id, job);
+    EXPECT_EQ(outcome.plan.reservations[job - 1].planned_start, 1000 * job);
+  }
+  policy::PolicyConfig more = policy::DefaultPolicy();
+  more.limits.max_reservations = 16;
+  EXPECT_EQ(RunEngine(snapshot, more).plan.reservations.size(), 6u);
+}
+
 TEST(Backfill, NoReservationsMeansSmallJobsOvertake) {
   model::Snapshot snapshot;
   snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3}).Build()};

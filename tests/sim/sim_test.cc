@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "common/strings.h"
 #include "engine/engine.h"
@@ -295,6 +296,33 @@ TEST(Baselines, SimonTieBreakPrefersTheSmallerNode) {
   EXPECT_EQ(name.Place(8000, 0, 0).first, "a");
 }
 
+TEST(Baselines, PermutedTieBreakFollowsASeededNodeOrder) {
+  // GpuPacking scores every node 0 for a CPU-only task, so the tie rule decides. The
+  // artifact prefixes node names with their place in a seeded random permutation:
+  // per seed one fixed order (the same node for every tie), across seeds different
+  // first nodes; by name it is always n0.
+  std::vector<OpenbNode> nodes;
+  for (int i = 0; i < 8; ++i) nodes.push_back({Cat("n", i), 64000, 262144, 2, "T4"});
+  const std::vector<std::vector<int>> idle(8, {0, 0});
+  auto first_choice = [&](uint64_t seed, const std::string& ties) {
+    auto config = ResolvePolicy(
+        "gpupacking", seed, {{"tie_break", ties}, {"shapes", policy::ShapesToArg(TwoShapes())}});
+    EXPECT_TRUE(config.ok());
+    Placement p(nodes, idle, *config);
+    const std::string first = p.Place(8000, 0, 0).first;
+    EXPECT_EQ(p.Place(8000, 0, 0).first, first) << "seed " << seed;  // one order per seed
+    return first;
+  };
+  std::set<std::string> firsts;
+  for (uint64_t seed = 42; seed <= 51; ++seed) {
+    const std::string first = first_choice(seed, "permuted");
+    EXPECT_EQ(first_choice(seed, "permuted"), first);
+    firsts.insert(first);
+    EXPECT_EQ(first_choice(seed, "name"), "n0");
+  }
+  EXPECT_GE(firsts.size(), 3u);
+}
+
 // ---------------------------------------------------------- our own scorers
 
 TEST(OurScorers, FragmentationKeepsRoomForTheTypicalShape) {
@@ -495,6 +523,36 @@ TEST(DynamicReplay, HandComputedMeasures) {
     EXPECT_DOUBLE_EQ(s.wait_p50_s, 50);
     EXPECT_DOUBLE_EQ(s.jct_mean_s, 150);
     EXPECT_EQ(r->unfinished, 0);
+  }
+}
+
+TEST(DynamicReplay, IdleWhileDemandedSplitsByWhereTheDevicesAre) {
+  // As above: job 2 (8 GPUs) is reserved on the only node while job 1 runs, so the
+  // 4 idle GPUs x 100 s are on a held node.
+  Workload held;
+  held.jobs = {Gpus(1, 4, 100, 200), Gpus(2, 8, 100, 200)};
+  // A 2-node gang on a 1-node cluster never fits and gets no reservation, but one of
+  // its nodes' request (4 GPUs) fits the 4 free GPUs while job 1 runs: 4 x 100 s.
+  Workload fitting;
+  fitting.jobs = {Gpus(1, 4, 100, 200), Gpus(2, 4, 100, 200)};
+  fitting.jobs[1].nodes = 2;
+  // An 8-GPU gang of 2 nodes fits nowhere either, and its request not the 4 free GPUs.
+  Workload neither = fitting;
+  neither.jobs[1].devices_per_node = 8;
+  for (const char* policy : {"slurm-default", "accelpack-default"}) {
+    auto r = RunDynamic(held, OneH100Node(), policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(r->idle_held_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    EXPECT_EQ(r->idle_fitting_h.at("h100"), 0) << policy;
+    r = RunDynamic(fitting, OneH100Node(), policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(r->idle_demanded_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    EXPECT_EQ(r->idle_held_h.at("h100"), 0) << policy;
+    EXPECT_NEAR(r->idle_fitting_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    r = RunDynamic(neither, OneH100Node(), policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(r->idle_demanded_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    EXPECT_EQ(r->idle_held_h.at("h100") + r->idle_fitting_h.at("h100"), 0) << policy;
   }
 }
 
