@@ -160,6 +160,15 @@ struct RunningJob {
   int64_t start_time = 0;
   int64_t time_limit_s = 0;  // 0: unlimited
   JobClass job_class = JobClass::kUnspecified;
+  // What choosing preemption victims needs (docs/preemption.md). The policy names
+  // which partitions and QOS are preemptible; only a requeueable batch job (sbatch
+  // with requeue allowed) may be a victim: PreemptMode=REQUEUE cancels the others.
+  std::string partition;
+  std::string qos;
+  bool requeueable = false;
+  // Already being preempted (signalled, requeue under way): its devices are as good
+  // as free for the job it makes room for, so the core plans no further victims.
+  bool draining = false;
 };
 
 // How the controller's cons_tres hands out shards inside a node (see
@@ -174,6 +183,8 @@ struct ShardRules {
 
 struct Snapshot {
   int64_t now = 0;
+  // Slurm's PreemptExemptTime: a job that has run less than this is never a victim.
+  int64_t preempt_exempt_time_s = 0;
   ShardRules shard_rules;
   std::vector<Node> nodes;
   std::vector<PendingJob> pending;

@@ -261,7 +261,10 @@ absl::Status ValidateRunning(const RunningJob& job, const std::string& field,
 }  // namespace
 
 absl::Status ValidateSnapshot(Snapshot& snapshot, const Catalog& catalog) {
-  if (absl::Status status = CheckTime(snapshot.now, "now_unix"); !status.ok()) return status;
+  for (auto status : {CheckTime(snapshot.now, "now_unix"),
+                      CheckTime(snapshot.preempt_exempt_time_s, "preempt_exempt_time_s")}) {
+    if (!status.ok()) return status;
+  }
   std::unordered_set<std::string_view> node_names;
   node_names.reserve(snapshot.nodes.size());
   for (size_t n = 0; n < snapshot.nodes.size(); ++n) {
