@@ -1179,11 +1179,12 @@ class Reclaimer {
   Reclaimer(const model::Snapshot& snapshot, const ClusterState& state,
             const PreemptionRules& rules)
       : victims_on_(static_cast<size_t>(state.node_count())) {
-    const int64_t exempt = std::max(snapshot.preempt_exempt_time_s, rules.min_runtime_s);
     for (const model::RunningJob& job : snapshot.running) {
       if (!job.draining) {
         if (!job.requeueable || !rules.IsPreemptible(job)) continue;
-        if (model::AddTimes(job.start_time, exempt) > snapshot.now) continue;
+        const int64_t exempt_until = std::max(job.preempt_exempt_until,
+                                              model::AddTimes(job.start_time, rules.min_runtime_s));
+        if (exempt_until > snapshot.now) continue;
       }
       Entry entry{job.id, job.start_time, 0, state.Resolve(job), job.draining};
       int64_t devices_milli = 0;

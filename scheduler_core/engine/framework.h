@@ -194,7 +194,7 @@ struct PreemptionRules {
   bool harvest = true;
   std::vector<model::JobClass> reclaim_for = {model::JobClass::kInference,
                                               model::JobClass::kTraining, model::JobClass::kOther};
-  // Never a victim younger than this (besides the snapshot's PreemptExemptTime).
+  // Never a victim younger than this (besides Slurm's PreemptExemptTime, per job).
   int64_t min_runtime_s = 0;
   // The cost bound: no start is worth more victims than this.
   int max_victims_per_job = 8;

@@ -166,6 +166,9 @@ struct RunningJob {
   std::string partition;
   std::string qos;
   bool requeueable = false;
+  // Start plus Slurm's PreemptExemptTime (its QOS's, else the global one): never a
+  // victim before then. 0: no exemption.
+  int64_t preempt_exempt_until = 0;
   // Already being preempted (signalled, requeue under way): its devices are as good
   // as free for the job it makes room for, so the core plans no further victims.
   bool draining = false;
@@ -183,8 +186,6 @@ struct ShardRules {
 
 struct Snapshot {
   int64_t now = 0;
-  // Slurm's PreemptExemptTime: a job that has run less than this is never a victim.
-  int64_t preempt_exempt_time_s = 0;
   ShardRules shard_rules;
   std::vector<Node> nodes;
   std::vector<PendingJob> pending;

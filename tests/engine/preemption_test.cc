@@ -161,12 +161,11 @@ TEST(Preemption, ExemptTimeAndNonRequeueableJobsAreRespected) {
   model::RunningJob interactive = Scavenger(12, "a", {4, 5}, kNow - 50000);
   interactive.requeueable = false;  // srun/salloc or --no-requeue: requeue would cancel it
   model::RunningJob protected_job = Running(13, "a", "gpu", "h100", {6, 7}, kNow - 60000, 86400);
-  model::Snapshot snapshot =
-      Cluster({Node("a")},
-              {Scavenger(10, "a", {0, 1}, kNow - 100), Scavenger(11, "a", {2, 3}, kNow - 7200),
-               interactive, protected_job},
-              {Inference(1, 2)});
-  snapshot.preempt_exempt_time_s = 600;  // job 10 ran only 100 s
+  model::RunningJob young = Scavenger(10, "a", {0, 1}, kNow - 100);
+  young.preempt_exempt_until = kNow - 100 + 600;  // PreemptExemptTime 600 s; it ran 100 s
+  model::Snapshot snapshot = Cluster(
+      {Node("a")}, {young, Scavenger(11, "a", {2, 3}, kNow - 7200), interactive, protected_job},
+      {Inference(1, 2)});
   EXPECT_THAT(VictimsOf(RunEngine(snapshot, Preempting()), 1), ElementsAre(11u));
 
   // The policy's own minimum counts too: job 11 (2 h) is now too young as well.
