@@ -1224,28 +1224,64 @@ class Reclaimer {
                                  const Holds& holds, Meter* meter) {
     ClusterState future = state;
     released_.assign(entries_.size(), false);
+    bool any_draining = false;
     for (size_t e = 0; e < entries_.size(); ++e) {
-      if (entries_[e].draining && !entries_[e].claimed) Release(future, e);
+      if (entries_[e].draining && !entries_[e].claimed) {
+        Release(future, e);
+        any_draining = true;
+      }
     }
-    ShapeCache cache(future, pipeline, book, meter);
-    Evaluator evaluator(cache, cache.For(statics));
+    // Scored placement (the pipeline's Place) only where the choice needs it: with
+    // draining work released, and for gangs; the per-node search asks only "fits?".
+    std::optional<ShapeCache> cache;
+    std::optional<Evaluator> evaluator;
+    auto scored = [&]() -> Evaluator& {
+      if (!evaluator) {
+        cache.emplace(future, pipeline, book, meter);
+        evaluator.emplace(*cache, cache->For(statics));
+      }
+      return *evaluator;
+    };
     Holds off_limits = holds;  // never nodes held for another job
     off_limits.exclude_held = true;
     off_limits.harvesting = false;
     std::string_view gang_reason;
-    if (auto start = Place(job, evaluator, future, &off_limits, &gang_reason)) {
-      Preemption awaited = Describe(job, NodesOf(*start, state), {}, state);
-      if (awaited.awaiting.empty()) return std::nullopt;  // it did not need them: not ours
-      return awaited;
+    if (any_draining) {
+      if (auto start = Place(job, scored(), future, &off_limits, &gang_reason)) {
+        Preemption awaited = Describe(job, NodesOf(*start, state), {}, state);
+        if (awaited.awaiting.empty()) return std::nullopt;  // it did not need them: not ours
+        return awaited;
+      }
     }
-    const auto& eligible = evaluator.shape().eligibility().nodes;
+    const auto& eligible = statics.eligibility().nodes;
     const size_t max_victims =
         static_cast<size_t>(std::max(pipeline.preemption.max_victims_per_job, 0));
+    const bool single = job->num_nodes == 1 && job->required_nodes.empty();
     std::vector<NodeCost> costs;
-    for (size_t slot = 0; slot < eligible.size(); ++slot) {
-      const int n = eligible[slot];
+    size_t fewest = std::numeric_limits<size_t>::max();  // victims on the best node so far
+    int64_t least_lost_single = std::numeric_limits<int64_t>::max();  // of one-victim nodes
+    // A single-node job visits nodes by the least work any one victim there would lose:
+    // once a node needs one victim losing no more than the next node's least, no later
+    // node can do better (fewest victims, then least work lost), and the search stops.
+    std::vector<std::pair<int64_t, int>> order;
+    order.reserve(eligible.size());
+    for (const int n : eligible) {
+      int64_t least = std::numeric_limits<int64_t>::max();
+      for (size_t e : victims_on_[static_cast<size_t>(n)]) {
+        if (!entries_[e].claimed) least = std::min(least, entries_[e].lost_device_s);
+      }
+      order.emplace_back(single ? least : 0, n);
+    }
+    if (single) {
+      std::stable_sort(order.begin(), order.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
+    for (const auto& [least, n] : order) {
+      if (fewest == 1 && least_lost_single <= least) break;
       if (!off_limits.Allows(job, n)) continue;
-      auto fits = [&] { return evaluator.Get(job, slot).fits(); };
+      // Whole devices: no need to ask before the allowed pools have enough free.
+      auto enough = [&] { return MostFreeAllowed(job, n, future) >= WholeDevicesWanted(job); };
+      auto fits = [&] { return enough() && FitsNow(job, n, future, pipeline, meter); };
       if (fits()) {
         costs.push_back({n, {}, 0});
         continue;
@@ -1261,10 +1297,17 @@ class Reclaimer {
       }
       if (fitted) KeepBackUnneeded(future, taken, fits);
       for (size_t e : taken) Restore(future, e);
-      if (fitted && taken.size() > 1) {
+      // A single-node job already has a node with one victim: no search here beats it.
+      if (fitted && taken.size() > 1 && (!single || fewest > 1)) {
         if (auto fewer = FewestOn(future, n, taken.size(), fits)) taken = std::move(*fewer);
       }
-      if (fitted) costs.push_back({n, std::move(taken), 0});
+      if (fitted) {
+        fewest = std::min(fewest, taken.size());
+        if (taken.size() == 1) {
+          least_lost_single = std::min(least_lost_single, entries_[taken[0]].lost_device_s);
+        }
+        costs.push_back({n, std::move(taken), 0});
+      }
     }
     for (NodeCost& cost : costs) {
       for (size_t e : cost.victims) cost.lost += entries_[e].lost_device_s;
@@ -1274,14 +1317,13 @@ class Reclaimer {
       if (a.lost != b.lost) return a.lost < b.lost;
       return state.name_rank(a.node) < state.name_rank(b.node);
     });
-    const bool single = job->num_nodes == 1 && job->required_nodes.empty();
     if (single) {
       for (const NodeCost& cost : costs) {
         if (!cost.victims.empty()) return Describe(job, {cost.node}, cost.victims, state);
       }
       return std::nullopt;
     }
-    return PlanGang(job, evaluator, future, off_limits, costs, max_victims, state);
+    return PlanGang(job, scored(), future, off_limits, costs, max_victims, state);
   }
 
   // The victims and awaited jobs of `preemption` serve no other job this cycle.
@@ -1309,6 +1351,38 @@ class Reclaimer {
     std::vector<size_t> victims;  // entries, youngest first
     int64_t lost = 0;
   };
+
+  // Whole devices the job needs on a node; 0 for a share, shards or none (no shortcut).
+  static int WholeDevicesWanted(const Job& job) {
+    const model::AcceleratorRequest& request = job->accelerators;
+    if (!request.WantsDevices() || request.IsFractional() || request.WantsShards()) return 0;
+    return request.count_per_node;
+  }
+  // The most free devices in one pool of node n that the job's request allows.
+  static int MostFreeAllowed(const Job& job, int n, const ClusterState& future) {
+    const auto& pools = future.node(n).accelerators;
+    int most = 0;
+    for (size_t p = 0; p < pools.size(); ++p) {
+      if (job->accelerators.Allows(pools[p])) {
+        most = std::max(most, future.free_devices(n, static_cast<int>(p)));
+      }
+    }
+    return most;
+  }
+
+  // Whether node n can host the job on `future`: the dynamic filters and the device
+  // rules, as a start would need (the static ones made the node eligible).
+  static bool FitsNow(const Job& job, int n, const ClusterState& future, const Pipeline& pipeline,
+                      Meter* meter) {
+    if (meter != nullptr) meter->Spend(1);
+    for (const auto& filter : pipeline.filters) {
+      if (filter->stage() == FilterStage::kDynamic && !filter->Reject(job, n, future).empty()) {
+        return false;
+      }
+    }
+    std::string_view reason;
+    return !DeviceCandidates(job, n, future, &reason).empty();
+  }
 
   void Release(ClusterState& future, size_t e) {
     if (released_[e]) return;
@@ -1412,8 +1486,8 @@ class Reclaimer {
         return Describe(job, nodes, victims, state);
       }
       if (prefix == costs.size()) break;
-      // One node at a time while few are open (the cheapest set), then doubling.
-      prefix = prefix < wanted + 32 ? prefix + 1 : std::min(costs.size(), prefix * 2);
+      // Widening by half each time: a few scored passes, however many nodes.
+      prefix = std::min(costs.size(), prefix + std::max<size_t>(1, prefix / 2));
     }
     return std::nullopt;
   }
@@ -1621,6 +1695,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
         DescribeFailure(job, state.node_count(), shape.eligibility(), dynamic, gang_reason);
     const bool reclaim_tried = reclaim_possible && failure.code != PendingCode::kNeverFits;
     if (reclaim_tried) {
+      ++reclaims;  // tries, not only successes: each costs a pass over the nodes
       if (!reclaimer) reclaimer.emplace(snapshot, state, preemption);
       if (auto room = reclaimer->empty()
                           ? std::nullopt
@@ -1631,7 +1706,6 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
         failure.message = Cat(failure.message, "; ", DescribePreemption(*room, state));
         plan.pending.push_back({job->id, failure.code, failure.message});
         plan.preemptions.push_back(std::move(*room));
-        ++reclaims;
         continue;  // the next job of its shape may make room of its own
       }
     }

@@ -198,7 +198,7 @@ struct PreemptionRules {
   int64_t min_runtime_s = 0;
   // The cost bound: no start is worth more victims than this.
   int max_victims_per_job = 8;
-  // Reclaims planned per cycle (each costs a pass over the nodes with victims).
+  // Jobs per cycle that may try to make room (each try costs a pass over the nodes).
   int max_reclaims_per_cycle = 16;
 
   bool enabled() const { return !partitions.empty() || !qos.empty(); }

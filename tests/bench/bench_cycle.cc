@@ -54,10 +54,10 @@ void BM_EngineCycle(benchmark::State& state) {
   RunEngineCycles(state, snapshot);
 }
 
-// The synthetic cycle where every busy device is held by preemptible, requeueable
-// running work (jobs of 1-2 devices, started up to 10 h ago) and a fifth of the queue
-// is preemptible too: each blocked job may plan victims (up to the policy's 16 per
-// cycle) and the preemptible fifth is harvested last.
+// The synthetic cycle where every busy device is held by running work in partition
+// `spot` (requeueable jobs of 1-2 devices, started up to 10 h ago) and a fifth of the
+// queue asks for `spot` too; with preemption on, `spot` is preemptible: each blocked
+// job may plan victims (up to the policy's 16 per cycle), the fifth is harvested last.
 void BM_EngineCyclePreemption(benchmark::State& state) {
   model::Snapshot snapshot = testing::SyntheticCluster(
       static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
@@ -98,7 +98,7 @@ void BM_EngineCyclePreemption(benchmark::State& state) {
   }
   for (size_t j = 0; j < snapshot.pending.size(); j += 5) snapshot.pending[j].partitions = {"spot"};
   policy::PolicyConfig config = policy::DefaultPolicy();
-  config.preemption.partitions = {"spot"};
+  if (state.range(2) != 0) config.preemption.partitions = {"spot"};
   auto built = policy::BuildPolicy(config);
   if (!model::ValidateSnapshot(snapshot, built->catalog).ok()) {
     state.SkipWithError("invalid snapshot");
@@ -365,7 +365,13 @@ void Sizes(benchmark::internal::Benchmark* bench) {
 }
 
 BENCHMARK(BM_EngineCycle)->Apply(Sizes);
-BENCHMARK(BM_EngineCyclePreemption)->Apply(Sizes);
+// preemption: 0 the same snapshot (running jobs with time limits, so reservations are
+// planned) under the default policy, 1 with `spot` preemptible (harvest and reclaim).
+BENCHMARK(BM_EngineCyclePreemption)
+    ->ArgsProduct({{512, 4096}, {1000, 10000}, {0, 1}})
+    ->ArgNames({"nodes", "pending", "preemption"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 // diversity: 0 every job of a few shapes, 1 CPUs/memory/time limit from traces,
 // 2 every job a different --mem.
 BENCHMARK(BM_EngineCycleShapes)
