@@ -1648,6 +1648,9 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
   auto may_reclaim = [&](const Job& job) {
     return preemption.enabled() && !job.preemptible && preemption.MayReclaim(job.job_class);
   };
+  auto waited_enough = [&](const Job& job) {
+    return model::AddTimes(job->submit_time, preemption.reclaim_after_s) <= snapshot.now;
+  };
   std::optional<Reclaimer> reclaimer;
   int reclaims = 0;
   std::unordered_map<const FineShape*, Failed> failed_shapes;
@@ -1668,7 +1671,8 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     FineShape& shape = shapes.For(statics);
     Evaluator evaluator(shapes, shape);
 
-    const bool reclaim_possible = may_reclaim(job) && reclaims < preemption.max_reclaims_per_cycle;
+    const bool reclaim_possible =
+        may_reclaim(job) && waited_enough(job) && reclaims < preemption.max_reclaims_per_cycle;
     holds.harvesting = harvest && job.preemptible;
     if (auto failed = failed_shapes.find(&shape);
         failed != failed_shapes.end() &&

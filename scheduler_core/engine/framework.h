@@ -194,6 +194,9 @@ struct PreemptionRules {
   bool harvest = true;
   std::vector<model::JobClass> reclaim_for = {model::JobClass::kInference,
                                               model::JobClass::kTraining, model::JobClass::kOther};
+  // A job plans victims only once it has waited this long: work ending soon often
+  // frees room without losing any.
+  int64_t reclaim_after_s = 0;
   // Never a victim younger than this (besides Slurm's PreemptExemptTime, per job).
   int64_t min_runtime_s = 0;
   // The cost bound: no start is worth more victims than this.

@@ -233,8 +233,8 @@ std::vector<std::string> Names(const YAML::Node& node, const std::string& path) 
 
 void ParsePreemption(const YAML::Node& node, engine::PreemptionRules& rules) {
   ExpectMap(node, "preemption",
-            {"partitions", "qos", "harvest", "reclaim_for", "min_runtime_s", "max_victims_per_job",
-             "max_reclaims_per_cycle"});
+            {"partitions", "qos", "harvest", "reclaim_for", "reclaim_after_s", "min_runtime_s",
+             "max_victims_per_job", "max_reclaims_per_cycle"});
   if (node["partitions"]) rules.partitions = Names(node["partitions"], "preemption.partitions");
   if (node["qos"]) rules.qos = Names(node["qos"], "preemption.qos");
   if (node["harvest"])
@@ -248,6 +248,10 @@ void ParsePreemption(const YAML::Node& node, engine::PreemptionRules& rules) {
     }
   }
   constexpr int kMaxCount = std::numeric_limits<int>::max();
+  if (node["reclaim_after_s"]) {
+    rules.reclaim_after_s =
+        Bounded(node["reclaim_after_s"], "preemption.reclaim_after_s", model::kMaxTimeS);
+  }
   if (node["min_runtime_s"]) {
     rules.min_runtime_s =
         Bounded(node["min_runtime_s"], "preemption.min_runtime_s", model::kMaxTimeS);
@@ -423,6 +427,7 @@ std::string PolicyToYaml(const PolicyConfig& config) {
   out << YAML::Key << "reclaim_for" << YAML::Value << YAML::Flow << YAML::BeginSeq;
   for (model::JobClass job_class : preemption.reclaim_for) out << std::string(ClassName(job_class));
   out << YAML::EndSeq;
+  out << YAML::Key << "reclaim_after_s" << YAML::Value << preemption.reclaim_after_s;
   out << YAML::Key << "min_runtime_s" << YAML::Value << preemption.min_runtime_s;
   out << YAML::Key << "max_victims_per_job" << YAML::Value << preemption.max_victims_per_job;
   out << YAML::Key << "max_reclaims_per_cycle" << YAML::Value << preemption.max_reclaims_per_cycle;

@@ -256,10 +256,13 @@ struct JobState {
   bool done = false;
   int kind_slot = -1;
   engine::JobStart placement;
-  int run = 0;               // starts so far: end events of earlier runs are stale
-  int64_t drain_until = -1;  // preempted: requeued then
-  int64_t eligible_at = 0;   // requeue hold: not pending before
-  bool reclaiming = false;   // planned preemptions for itself at least once
+  int run = 0;                  // starts so far: end events of earlier runs are stale
+  int64_t drain_until = -1;     // preempted: requeued then
+  int64_t eligible_at = 0;      // requeue hold: not pending before
+  bool reclaiming = false;      // planned preemptions for itself at least once
+  int64_t progress_s = 0;       // checkpointed work kept across requeues (base-duration s)
+  int64_t first_start = -1;     // a requeued job waited only until its first start
+  double earlier_device_s = 0;  // device-seconds held by runs that were requeued
 };
 
 }  // namespace
@@ -295,6 +298,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
   if (options.preempt) {
     config->preemption.qos = {"spot"};
     config->preemption.harvest = options.harvest;
+    config->preemption.reclaim_after_s = options.reclaim_after_s;
   }
   auto built = policy::BuildPolicy(*config);
   if (!built.ok()) return built.status();
@@ -407,8 +411,17 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       JobState& js = state[j];
       if (js.done || js.drain_until < 0) continue;
       release(j);
+      // Work since the last checkpoint is lost; before it, kept (in base-duration
+      // seconds, i.e. times the kind's speed).
+      const int64_t ran = now - js.start;
+      const int64_t kept = options.checkpoint_interval_s > 0
+                               ? ran / options.checkpoint_interval_s * options.checkpoint_interval_s
+                               : 0;
+      const double s = js.kind_slot >= 0 ? speed[static_cast<size_t>(js.kind_slot)] : 1.0;
+      js.progress_s += static_cast<int64_t>(static_cast<double>(kept) * s);
+      js.earlier_device_s += DeviceShare(jobs[j]) * static_cast<double>(ran);
       result.preempted_work_lost_h +=
-          DeviceShare(jobs[j]) * static_cast<double>(now - js.start) / 3600.0;
+          DeviceShare(jobs[j]) * static_cast<double>(ran - kept) / 3600.0;
       ++result.preemptions;
       running.erase(std::find(running.begin(), running.end(), j));
       js.drain_until = -1;
@@ -504,14 +517,16 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       const SimJob& job = jobs[j];
       JobState& js = state[j];
       js.start = now;
+      if (js.first_start < 0) js.first_start = now;
       js.kind_slot = start.placements.empty()
                          ? -1
                          : nodes[static_cast<size_t>(start.placements.front().node)].kind_slot;
       const double s = js.kind_slot >= 0 ? speed[static_cast<size_t>(js.kind_slot)] : 1.0;
-      const int64_t run_for =
-          job.devices_per_node > 0
-              ? static_cast<int64_t>(std::ceil(static_cast<double>(job.base_duration) / s))
-              : job.base_duration;
+      // What is left of the work after a requeue (checkpointed progress kept).
+      const int64_t left = std::max<int64_t>(1, job.base_duration - js.progress_s);
+      const int64_t run_for = job.devices_per_node > 0
+                                  ? static_cast<int64_t>(std::ceil(static_cast<double>(left) / s))
+                                  : left;
       if (run_for > job.time_limit) ++result.killed_at_limit;
       js.end = now + std::max<int64_t>(1, std::min(run_for, job.time_limit));
       for (const auto& p : start.placements) {
@@ -587,7 +602,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       continue;
     }
     ++started[cls];
-    const double wait = static_cast<double>(js.start - job.submit);
+    const double wait = static_cast<double>(js.first_start - job.submit);
     waits[cls].push_back(wait);
     result.longest_wait_s = std::max(result.longest_wait_s, wait);
     if (!js.done) ++result.unfinished;
@@ -595,7 +610,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     last_end = std::max(last_end, js.end);
     if (js.kind_slot >= 0)
       alloc_kind[static_cast<size_t>(js.kind_slot)] +=
-          DeviceShare(job) * static_cast<double>(js.end - js.start);
+          DeviceShare(job) * static_cast<double>(js.end - js.start) + js.earlier_device_s;
   }
   result.makespan_s = static_cast<double>(last_end - first_submit);
   double total_alloc = 0, total_devices = 0;

@@ -179,7 +179,11 @@ struct DynamicOptions {
   // `preempt_grace_s` (Slurm's GraceTime), then is requeued: it loses the work since
   // its start and may start again `requeue_hold_s` later (AuthInfo=cred_expire).
   bool preempt = false;
-  bool harvest = true;  // with preempt: the policy's preemption.harvest
+  bool harvest = true;          // with preempt: the policy's preemption.harvest
+  int64_t reclaim_after_s = 0;  // with preempt: the policy's preemption.reclaim_after_s
+  // Preemptible jobs checkpoint this often: a victim loses only the work since its last
+  // checkpoint. 0: no checkpoints, all the work since its start is lost.
+  int64_t checkpoint_interval_s = 0;
   int64_t preempt_grace_s = 30;
   int64_t requeue_hold_s = 120;
 };
@@ -255,7 +259,7 @@ struct DynamicResult {
   std::vector<SeriesPoint> series;
   // Preemption (DynamicOptions::preempt).
   int64_t preemptions = 0;           // victims requeued
-  double preempted_work_lost_h = 0;  // device-hours the victims had run since their start
+  double preempted_work_lost_h = 0;  // device-hours since each victim's last checkpoint (or start)
   // Submit to start of the jobs that planned preemptions (reclaim latency).
   double reclaim_latency_p50_s = 0, reclaim_latency_p99_s = 0;
   int64_t reclaimed_jobs = 0;

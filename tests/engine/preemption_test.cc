@@ -176,6 +176,17 @@ TEST(Preemption, ExemptTimeAndNonRequeueableJobsAreRespected) {
   EXPECT_EQ(outcome.Start(1), nullptr);
 }
 
+TEST(Preemption, AJobReclaimsOnlyAfterWaitingReclaimAfter) {
+  model::Snapshot snapshot = Cluster(
+      {Node("a")}, {Scavenger(10, "a", {0, 1, 2, 3, 4, 5, 6, 7}, kNow - 600)}, {Inference(1, 8)});
+  policy::PolicyConfig config = Preempting();
+  config.preemption.reclaim_after_s = 120;
+  snapshot.pending[0].submit_time = kNow - 60;  // waited 60 s of 120
+  EXPECT_THAT(RunEngine(snapshot, config).plan.preemptions, IsEmpty());
+  snapshot.pending[0].submit_time = kNow - 120;
+  EXPECT_THAT(VictimsOf(RunEngine(snapshot, config), 1), ElementsAre(10u));
+}
+
 TEST(Preemption, AQosMakesWorkPreemptible) {
   model::RunningJob job = Running(10, "a", "gpu", "h100", {0, 1, 2, 3, 4, 5, 6, 7}, 0, 86400);
   job.qos = "spot";
@@ -338,6 +349,7 @@ preemption:
   qos: [spot]
   harvest: false
   reclaim_for: [inference]
+  reclaim_after_s: 60
   min_runtime_s: 300
   max_victims_per_job: 3
   max_reclaims_per_cycle: 5
@@ -350,6 +362,7 @@ preemption:
   EXPECT_FALSE(rules.harvest);
   EXPECT_THAT(rules.reclaim_for, ElementsAre(model::JobClass::kInference));
   EXPECT_EQ(rules.min_runtime_s, 300);
+  EXPECT_EQ(rules.reclaim_after_s, 60);
   EXPECT_EQ(rules.max_victims_per_job, 3);
   EXPECT_EQ(rules.max_reclaims_per_cycle, 5);
   auto again = ParsePolicyYaml(PolicyToYaml(*parsed), "shown.yaml");

@@ -616,7 +616,18 @@ TEST(DynamicPreemption, ReclaimsForInferenceAndLosesNoJob) {
   auto reclaiming = RunDynamic(*workload, options, "accelpack-default");
   ASSERT_TRUE(reclaiming.ok()) << MessageOf(reclaiming.status());
   EXPECT_EQ(reclaiming->unfinished, 0);
-  for (const DynamicResult* r : {&*slurm, &*plain, &*reclaiming, &*preempting}) {
+  options.harvest = true;
+  options.checkpoint_interval_s = 1800;  // victims keep their work up to the last half hour
+  auto checkpointed = RunDynamic(*workload, options, "accelpack-default");
+  ASSERT_TRUE(checkpointed.ok()) << MessageOf(checkpointed.status());
+  checkpointed->policy += " (30 min ckpt)";
+  options.checkpoint_interval_s = 0;
+  options.reclaim_after_s = 300;  // reclaim only after 5 minutes of waiting
+  auto patient = RunDynamic(*workload, options, "accelpack-default");
+  ASSERT_TRUE(patient.ok()) << MessageOf(patient.status());
+  patient->policy += " (after 300 s)";
+  for (const DynamicResult* r :
+       {&*slurm, &*plain, &*reclaiming, &*preempting, &*checkpointed, &*patient}) {
     const ClassStats& inference = r->by_class.at("inference");
     const ClassStats& training = r->by_class.at("training");
     std::cout << fmt::format(
@@ -630,6 +641,11 @@ TEST(DynamicPreemption, ReclaimsForInferenceAndLosesNoJob) {
         r->reclaimed_jobs, r->unfinished);
   }
   EXPECT_EQ(preempting->unfinished, 0);  // every victim ran again to completion
+  EXPECT_EQ(checkpointed->unfinished, 0);
+  EXPECT_EQ(patient->unfinished, 0);
+  // Checkpoints bound what a victim loses; waiting before reclaiming preempts less.
+  EXPECT_LT(checkpointed->preempted_work_lost_h, preempting->preempted_work_lost_h / 2);
+  EXPECT_LT(patient->preemptions, preempting->preemptions);
   EXPECT_EQ(plain->unfinished, 0);
   EXPECT_EQ(plain->preemptions, 0);
   EXPECT_GT(preempting->preemptions, 0);
