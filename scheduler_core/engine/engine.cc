@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 #include "common/strings.h"
@@ -739,17 +740,35 @@ struct Spare {
 // off limits altogether. Slurm's advanced reservations hold their
 // nodes the same way for every job that does not belong to them; a job that does
 // may run there only while its reservation is active.
+//
+// Harvest: a preemptible job (`harvesting`) is bound only by `firm_start`, the
+// holds of jobs that cannot take their nodes back by preemption (and of reclaims
+// planned this cycle, which hold their nodes from now on).
 struct Holds {
   std::vector<int64_t> reserved_start;  // per node; kNoReservation if free
+  std::vector<int64_t> firm_start;      // per node; as reserved_start, unreclaimable holds
   std::vector<Spare> spare;             // per node; meaningful where reserved
   int64_t now = 0;
   bool exclude_held = false;
+  bool harvesting = false;
   const model::Snapshot* snapshot = nullptr;
   std::vector<std::vector<int>> windows;  // per node: indices into snapshot->reservations
 
+  // Nodes are held once (look-aheads and reclaims keep off held nodes), so `left`
+  // is what the one job holding node n leaves over there.
+  void Hold(int n, int64_t start, bool reclaimable, Spare left = {}) {
+    auto& held = reserved_start[static_cast<size_t>(n)];
+    held = std::min(held, start);
+    spare[static_cast<size_t>(n)] = left;
+    if (!reclaimable) {
+      auto& firm = firm_start[static_cast<size_t>(n)];
+      firm = std::min(firm, start);
+    }
+  }
+
   // Empty when the job may start on node n now; otherwise why not.
   std::string_view Why(const Job& job, int n) const {
-    const int64_t start = reserved_start[static_cast<size_t>(n)];
+    const int64_t start = (harvesting ? firm_start : reserved_start)[static_cast<size_t>(n)];
     const int64_t end = model::AddTimes(now, job.time_limit_s);
     if (start != kNoReservation &&
         (exclude_held || (end > start && !spare[static_cast<size_t>(n)].Covers(job))))
@@ -769,8 +788,10 @@ struct Holds {
 
 Holds MakeHolds(const model::Snapshot& snapshot, const ClusterState& state) {
   Holds holds{std::vector<int64_t>(snapshot.nodes.size(), kNoReservation),
+              std::vector<int64_t>(snapshot.nodes.size(), kNoReservation),
               std::vector<Spare>(snapshot.nodes.size()),
               snapshot.now,
+              false,
               false,
               &snapshot,
               {}};
@@ -1152,6 +1173,398 @@ std::optional<Reservation> PlanReservation(const Job& job, const FineStatic& sha
   return std::nullopt;
 }
 
+// "preempting 2 jobs (17, 18) to start on n3" for the pending line.
+std::string DescribePreemption(const Preemption& preemption, const ClusterState& state) {
+  auto ids = [](const std::vector<uint32_t>& list) {
+    std::string text;
+    for (size_t i = 0; i < list.size() && i < 4; ++i) text += Cat(i > 0 ? ", " : "", list[i]);
+    if (list.size() > 4) text += ", ...";
+    return text;
+  };
+  std::string nodes;
+  for (size_t i = 0; i < preemption.nodes.size() && i < 4; ++i) {
+    nodes += Cat(i > 0 ? "," : "", state.node(preemption.nodes[i]).name);
+  }
+  if (preemption.nodes.size() > 4) nodes += ",...";
+  if (preemption.victims.empty()) {
+    return Cat("waiting for ", preemption.awaiting.size(), " preempted job",
+               preemption.awaiting.size() == 1 ? "" : "s", " (", ids(preemption.awaiting),
+               ") to leave ", nodes);
+  }
+  return Cat("preempting ", preemption.victims.size(), " job",
+             preemption.victims.size() == 1 ? "" : "s", " (", ids(preemption.victims),
+             ") to start on ", nodes);
+}
+
+// Running work the cycle may requeue to make room (reclaim, defragmentation), and
+// work already being requeued. Victims are chosen per job that cannot start:
+//  - work already draining counts as freed: if the job fits once it has gone, the
+//    job waits for it and no further victim is chosen (the core keeps no state; the
+//    snapshot says what is draining);
+//  - else, per node the job may use, the fewest victims that let it fit there:
+//    released youngest first (least work lost) until it fits, then each kept back
+//    again, oldest first, when the job still fits without it;
+//  - a single-node job takes the node with the fewest victims, then least work
+//    lost; a gang (or a job with required nodes) the cheapest nodes that hold it
+//    under the same rules as any start (one kind, SuperPoD, switch), so a placement
+//    made by preemption is as legal as any other.
+// Each victim chosen (or awaited) serves one job per cycle.
+class Reclaimer {
+ public:
+  Reclaimer(const model::Snapshot& snapshot, const ClusterState& state,
+            const PreemptionRules& rules)
+      : victims_on_(static_cast<size_t>(state.node_count())) {
+    for (const model::RunningJob& job : snapshot.running) {
+      if (!job.draining) {
+        if (!job.requeueable || !rules.IsPreemptible(job)) continue;
+        const int64_t exempt_until = std::max(job.preempt_exempt_until,
+                                              model::AddTimes(job.start_time, rules.min_runtime_s));
+        if (exempt_until > snapshot.now) continue;
+      }
+      Entry entry{job.id, job.start_time, 0, state.Resolve(job), job.draining};
+      int64_t devices_milli = 0;
+      for (const Holding& holding : entry.holdings) {
+        devices_milli += holding.fraction_milli > 0 ? holding.fraction_milli
+                                                    : static_cast<int64_t>(holding.devices.size()) *
+                                                          model::kMilliPerDevice;
+      }
+      const int64_t ran = std::max<int64_t>(0, snapshot.now - job.start_time);
+      entry.lost_device_s = ran * devices_milli / model::kMilliPerDevice;
+      entries_.push_back(std::move(entry));
+    }
+    for (size_t e = 0; e < entries_.size(); ++e) {
+      if (entries_[e].draining) continue;
+      for (const Holding& holding : entries_[e].holdings) {
+        auto& on = victims_on_[static_cast<size_t>(holding.node)];
+        if (on.empty() || on.back() != e) on.push_back(e);
+      }
+    }
+    // Youngest first: the least progress lost; then the smallest; then by id.
+    for (auto& on : victims_on_) {
+      std::sort(on.begin(), on.end(), [&](size_t a, size_t b) {
+        const Entry& x = entries_[a];
+        const Entry& y = entries_[b];
+        if (x.start != y.start) return x.start > y.start;
+        if (x.lost_device_s != y.lost_device_s) return x.lost_device_s < y.lost_device_s;
+        return x.id > y.id;
+      });
+    }
+  }
+
+  bool empty() const { return entries_.empty(); }
+
+  // Room for `job` by preemption, or nullopt when none within `max_victims`.
+  std::optional<Preemption> Plan(const Job& job, const FineStatic& statics, ShapeBook& book,
+                                 const ClusterState& state, const Pipeline& pipeline,
+                                 const Holds& holds, Meter* meter) {
+    ClusterState future = state;
+    released_.assign(entries_.size(), false);
+    bool any_draining = false;
+    for (size_t e = 0; e < entries_.size(); ++e) {
+      if (entries_[e].draining && !entries_[e].claimed) {
+        Release(future, e);
+        any_draining = true;
+      }
+    }
+    // Scored placement (the pipeline's Place) only where the choice needs it: with
+    // draining work released, and for gangs; the per-node search asks only "fits?".
+    std::optional<ShapeCache> cache;
+    std::optional<Evaluator> evaluator;
+    auto scored = [&]() -> Evaluator& {
+      if (!evaluator) {
+        cache.emplace(future, pipeline, book, meter);
+        evaluator.emplace(*cache, cache->For(statics));
+      }
+      return *evaluator;
+    };
+    Holds off_limits = holds;  // never nodes held for another job
+    off_limits.exclude_held = true;
+    off_limits.harvesting = false;
+    std::string_view gang_reason;
+    if (any_draining) {
+      if (auto start = Place(job, scored(), future, &off_limits, &gang_reason)) {
+        Preemption awaited = Describe(job, NodesOf(*start, state), {}, state);
+        if (awaited.awaiting.empty()) return std::nullopt;  // it did not need them: not ours
+        return awaited;
+      }
+    }
+    const auto& eligible = statics.eligibility().nodes;
+    const size_t max_victims =
+        static_cast<size_t>(std::max(pipeline.preemption.max_victims_per_job, 0));
+    const bool single = job->num_nodes == 1 && job->required_nodes.empty();
+    std::vector<NodeCost> costs;
+    size_t fewest = std::numeric_limits<size_t>::max();  // victims on the best node so far
+    int64_t least_lost_single = std::numeric_limits<int64_t>::max();  // of one-victim nodes
+    // A single-node job visits nodes by the least work any one victim there would lose:
+    // once a node needs one victim losing no more than the next node's least, no later
+    // node can do better (fewest victims, then least work lost), and the search stops.
+    std::vector<std::pair<int64_t, int>> order;
+    order.reserve(eligible.size());
+    for (const int n : eligible) {
+      int64_t least = std::numeric_limits<int64_t>::max();
+      for (size_t e : victims_on_[static_cast<size_t>(n)]) {
+        if (!entries_[e].claimed) least = std::min(least, entries_[e].lost_device_s);
+      }
+      order.emplace_back(single ? least : 0, n);
+    }
+    if (single) {
+      std::stable_sort(order.begin(), order.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
+    for (const auto& [least, n] : order) {
+      if (fewest == 1 && least_lost_single <= least) break;
+      if (!off_limits.Allows(job, n)) continue;
+      // Whole devices: no need to ask before the allowed pools have enough free.
+      auto enough = [&] { return MostFreeAllowed(job, n, future) >= WholeDevicesWanted(job); };
+      auto fits = [&] { return enough() && FitsNow(job, n, future, pipeline, meter); };
+      if (fits()) {
+        costs.push_back({n, {}, 0});
+        continue;
+      }
+      std::vector<size_t> taken;
+      bool fitted = false;
+      for (size_t e : victims_on_[static_cast<size_t>(n)]) {
+        if (entries_[e].claimed || released_[e]) continue;
+        if (taken.size() >= max_victims) break;
+        Release(future, e);
+        taken.push_back(e);
+        if ((fitted = fits())) break;
+      }
+      if (fitted) KeepBackUnneeded(future, taken, fits);
+      for (size_t e : taken) Restore(future, e);
+      // A single-node job already has a node with one victim: no search here beats it.
+      if (fitted && taken.size() > 1 && (!single || fewest > 1)) {
+        if (auto fewer = FewestOn(future, n, taken.size(), fits)) taken = std::move(*fewer);
+      }
+      if (fitted) {
+        fewest = std::min(fewest, taken.size());
+        if (taken.size() == 1) {
+          least_lost_single = std::min(least_lost_single, entries_[taken[0]].lost_device_s);
+        }
+        costs.push_back({n, std::move(taken), 0});
+      }
+    }
+    for (NodeCost& cost : costs) {
+      for (size_t e : cost.victims) cost.lost += entries_[e].lost_device_s;
+    }
+    std::sort(costs.begin(), costs.end(), [&](const NodeCost& a, const NodeCost& b) {
+      if (a.victims.size() != b.victims.size()) return a.victims.size() < b.victims.size();
+      if (a.lost != b.lost) return a.lost < b.lost;
+      return state.name_rank(a.node) < state.name_rank(b.node);
+    });
+    if (single) {
+      for (const NodeCost& cost : costs) {
+        if (!cost.victims.empty()) return Describe(job, {cost.node}, cost.victims, state);
+      }
+      return std::nullopt;
+    }
+    return PlanGang(job, scored(), future, off_limits, costs, max_victims, state);
+  }
+
+  // The victims and awaited jobs of `preemption` serve no other job this cycle.
+  void Claim(const Preemption& preemption) {
+    for (const auto* ids : {&preemption.victims, &preemption.awaiting}) {
+      for (uint32_t id : *ids) {
+        for (Entry& entry : entries_) {
+          if (entry.id == id) entry.claimed = true;
+        }
+      }
+    }
+  }
+
+ private:
+  struct Entry {
+    uint32_t id = 0;
+    int64_t start = 0;
+    int64_t lost_device_s = 0;
+    std::vector<Holding> holdings;
+    bool draining = false;
+    bool claimed = false;
+  };
+  struct NodeCost {
+    int node = -1;
+    std::vector<size_t> victims;  // entries, youngest first
+    int64_t lost = 0;
+  };
+
+  // Whole devices the job needs on a node; 0 for a share, shards or none (no shortcut).
+  static int WholeDevicesWanted(const Job& job) {
+    const model::AcceleratorRequest& request = job->accelerators;
+    if (!request.WantsDevices() || request.IsFractional() || request.WantsShards()) return 0;
+    return request.count_per_node;
+  }
+  // The most free devices in one pool of node n that the job's request allows.
+  static int MostFreeAllowed(const Job& job, int n, const ClusterState& future) {
+    const auto& pools = future.node(n).accelerators;
+    int most = 0;
+    for (size_t p = 0; p < pools.size(); ++p) {
+      if (job->accelerators.Allows(pools[p])) {
+        most = std::max(most, future.free_devices(n, static_cast<int>(p)));
+      }
+    }
+    return most;
+  }
+
+  // Whether node n can host the job on `future`: the dynamic filters and the device
+  // rules, as a start would need (the static ones made the node eligible).
+  static bool FitsNow(const Job& job, int n, const ClusterState& future, const Pipeline& pipeline,
+                      Meter* meter) {
+    if (meter != nullptr) meter->Spend(1);
+    for (const auto& filter : pipeline.filters) {
+      if (filter->stage() == FilterStage::kDynamic && !filter->Reject(job, n, future).empty()) {
+        return false;
+      }
+    }
+    std::string_view reason;
+    return !DeviceCandidates(job, n, future, &reason).empty();
+  }
+
+  void Release(ClusterState& future, size_t e) {
+    if (released_[e]) return;
+    released_[e] = true;
+    for (const Holding& holding : entries_[e].holdings) future.Give(holding);
+  }
+  void Restore(ClusterState& future, size_t e) {
+    if (!released_[e]) return;
+    released_[e] = false;
+    for (const Holding& holding : entries_[e].holdings) future.Take(holding);
+  }
+  // Never more than needed: each victim, oldest first, stays when the job fits without it.
+  template <typename Fits>
+  void KeepBackUnneeded(ClusterState& future, std::vector<size_t>& victims, Fits fits) {
+    for (size_t i = victims.size(); i-- > 0;) {
+      Restore(future, victims[i]);
+      if (fits()) {
+        victims.erase(victims.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        Release(future, victims[i]);
+      }
+    }
+  }
+
+  // Releasing youngest first can take two victims where one older one would do (an
+  // HCCS ring freed by one job, not by two on the other ring): tries every single
+  // victim on node n, then every pair (up to 16 victims there), youngest first, for
+  // fewer than `found`.
+  template <typename Fits>
+  std::optional<std::vector<size_t>> FewestOn(ClusterState& future, int n, size_t found,
+                                              Fits fits) {
+    std::vector<size_t> open;
+    for (size_t e : victims_on_[static_cast<size_t>(n)]) {
+      if (!entries_[e].claimed && !released_[e]) open.push_back(e);
+    }
+    auto works = [&](std::vector<size_t> set) -> std::optional<std::vector<size_t>> {
+      for (size_t e : set) Release(future, e);
+      const bool fitted = fits();
+      for (size_t e : set) Restore(future, e);
+      if (fitted) return set;
+      return std::nullopt;
+    };
+    for (size_t a = 0; a < open.size(); ++a) {
+      if (auto set = works({open[a]})) return set;
+    }
+    if (found <= 2 || open.size() > 16) return std::nullopt;
+    for (size_t a = 0; a < open.size(); ++a) {
+      for (size_t b = a + 1; b < open.size(); ++b) {
+        if (auto set = works({open[a], open[b]})) return set;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // The cheapest nodes first, widening until the gang's rules can be met there.
+  std::optional<Preemption> PlanGang(const Job& job, Evaluator& evaluator, ClusterState& future,
+                                     const Holds& off_limits, const std::vector<NodeCost>& costs,
+                                     size_t max_victims, const ClusterState& state) {
+    const size_t wanted = static_cast<size_t>(std::max(job->num_nodes, 1));
+    std::vector<const NodeCost*> cost_of(static_cast<size_t>(state.node_count()), nullptr);
+    for (const NodeCost& cost : costs) cost_of[static_cast<size_t>(cost.node)] = &cost;
+    const auto& eligible = evaluator.shape().eligibility().nodes;
+    std::vector<int> slot_of(static_cast<size_t>(state.node_count()), -1);
+    for (size_t slot = 0; slot < eligible.size(); ++slot) {
+      slot_of[static_cast<size_t>(eligible[slot])] = static_cast<int>(slot);
+    }
+    size_t opened = 0;
+    size_t prefix = std::min(wanted, costs.size());
+    while (prefix <= costs.size() && prefix >= wanted) {
+      for (; opened < prefix; ++opened) {
+        for (size_t e : costs[opened].victims) Release(future, e);
+      }
+      std::string_view gang_reason;
+      if (auto start = Place(job, evaluator, future, &off_limits, &gang_reason)) {
+        const std::vector<int> nodes = NodesOf(*start, state);
+        std::vector<bool> chosen(static_cast<size_t>(state.node_count()), false);
+        for (int n : nodes) chosen[static_cast<size_t>(n)] = true;
+        std::vector<size_t> victims;
+        for (size_t e = 0; e < entries_.size(); ++e) {
+          if (!released_[e] || entries_[e].draining) continue;
+          const bool touches = std::any_of(
+              entries_[e].holdings.begin(), entries_[e].holdings.end(),
+              [&](const Holding& holding) { return chosen[static_cast<size_t>(holding.node)]; });
+          if (touches) {
+            victims.push_back(e);
+          } else {
+            Restore(future, e);
+          }
+        }
+        // Youngest first, as KeepBackUnneeded expects.
+        std::sort(victims.begin(), victims.end(), [&](size_t a, size_t b) {
+          return entries_[a].start != entries_[b].start ? entries_[a].start > entries_[b].start
+                                                        : entries_[a].id > entries_[b].id;
+        });
+        KeepBackUnneeded(future, victims, [&] {
+          return std::all_of(nodes.begin(), nodes.end(), [&](int n) {
+            return evaluator.Get(job, static_cast<size_t>(slot_of[static_cast<size_t>(n)])).fits();
+          });
+        });
+        if (victims.empty() || victims.size() > max_victims) return std::nullopt;
+        return Describe(job, nodes, victims, state);
+      }
+      if (prefix == costs.size()) break;
+      // Widening by half each time: a few scored passes, however many nodes.
+      prefix = std::min(costs.size(), prefix + std::max<size_t>(1, prefix / 2));
+    }
+    return std::nullopt;
+  }
+
+  static std::vector<int> NodesOf(const JobStart& start, const ClusterState& state) {
+    std::vector<int> nodes;
+    for (const NodePlacement& placement : start.placements) nodes.push_back(placement.node);
+    std::sort(nodes.begin(), nodes.end(),
+              [&](int a, int b) { return state.name_rank(a) < state.name_rank(b); });
+    return nodes;
+  }
+
+  // The preemption for `job` on `nodes`: the victims, and what already drains there.
+  Preemption Describe(const Job& job, std::vector<int> nodes, const std::vector<size_t>& victims,
+                      const ClusterState& state) const {
+    Preemption preemption;
+    preemption.job_id = job->id;
+    std::vector<bool> chosen(static_cast<size_t>(state.node_count()), false);
+    for (int n : nodes) chosen[static_cast<size_t>(n)] = true;
+    for (size_t e : victims) {
+      preemption.victims.push_back(entries_[e].id);
+      preemption.lost_device_s += entries_[e].lost_device_s;
+    }
+    for (const Entry& entry : entries_) {
+      if (!entry.draining || entry.claimed) continue;
+      if (std::any_of(entry.holdings.begin(), entry.holdings.end(), [&](const Holding& holding) {
+            return chosen[static_cast<size_t>(holding.node)];
+          })) {
+        preemption.awaiting.push_back(entry.id);
+      }
+    }
+    std::sort(preemption.victims.begin(), preemption.victims.end());
+    std::sort(preemption.awaiting.begin(), preemption.awaiting.end());
+    preemption.nodes = std::move(nodes);
+    return preemption;
+  }
+
+  std::vector<Entry> entries_;
+  std::vector<std::vector<size_t>> victims_on_;  // per node: entries, youngest first
+  std::vector<bool> released_;                   // per entry, during one Plan
+};
+
 }  // namespace
 
 struct PlacementCache::Impl {
@@ -1178,6 +1591,7 @@ Job MakeJob(const model::PendingJob& request, const Pipeline& pipeline, int64_t 
                       ? request.job_class
                       : pipeline.queue_order->Classify(request);
   job.effective_priority = pipeline.queue_order->EffectivePriority(request, job.job_class, now);
+  job.preemptible = pipeline.preemption.enabled() && pipeline.preemption.IsPreemptible(request);
   const int64_t fallback =
       pipeline.limits.default_time_limit_s > 0 ? pipeline.limits.default_time_limit_s : kOneYear;
   // Bounded as snapshot times are, so end times stay sums of two bounded values.
@@ -1214,7 +1628,11 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
   queue.reserve(snapshot.pending.size());
   for (const auto& request : snapshot.pending)
     queue.push_back(MakeJob(request, pipeline, snapshot.now));
-  std::sort(queue.begin(), queue.end(), [](const Job& a, const Job& b) {
+  const PreemptionRules& preemption = pipeline.preemption;
+  // Harvest: preemptible work takes only what every other pending job has left.
+  const bool harvest = preemption.enabled() && preemption.harvest;
+  std::sort(queue.begin(), queue.end(), [harvest](const Job& a, const Job& b) {
+    if (harvest && a.preemptible != b.preemptible) return b.preemptible;
     if (a.effective_priority != b.effective_priority)
       return a.effective_priority > b.effective_priority;
     if (a->submit_time != b->submit_time) return a->submit_time < b->submit_time;
@@ -1258,8 +1676,18 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
   struct Failed {
     int64_t time_limit_s = 0;
     bool holds_mattered = false;
+    bool reclaim_tried = false;
     PlacementFailure failure;
   };
+  // Jobs that may make room by preemption; victims are looked up on the first need.
+  auto may_reclaim = [&](const Job& job) {
+    return preemption.enabled() && !job.preemptible && preemption.MayReclaim(job.job_class);
+  };
+  auto waited_enough = [&](const Job& job) {
+    return model::AddTimes(job->submit_time, preemption.reclaim_after_s) <= snapshot.now;
+  };
+  std::optional<Reclaimer> reclaimer;
+  int reclaims = 0;
   std::unordered_map<const FineShape*, Failed> failed_shapes;
   std::vector<Spare> spare;  // scratch for PlanReservation
   const int limit = pipeline.limits.max_jobs_per_cycle;
@@ -1279,9 +1707,14 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     FineShape& shape = shapes.For(statics);
     Evaluator evaluator(shapes, shape);
 
+    const bool reclaim_possible =
+        may_reclaim(job) && waited_enough(job) && reclaims < preemption.max_reclaims_per_cycle;
+    holds.harvesting = harvest && job.preemptible;
     if (auto failed = failed_shapes.find(&shape);
         failed != failed_shapes.end() &&
-        (!failed->second.holds_mattered || failed->second.time_limit_s == job.time_limit_s)) {
+        (!failed->second.holds_mattered ||
+         (failed->second.time_limit_s == job.time_limit_s && !holds.harvesting)) &&
+        (failed->second.reclaim_tried || !reclaim_possible)) {
       plan.pending.push_back(
           {job->id, failed->second.failure.code, failed->second.failure.message});
       continue;
@@ -1289,6 +1722,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     std::string_view gang_reason;
     auto start = Place(job, evaluator, state, &holds, &gang_reason);
     if (start) {
+      holds.harvesting = false;
       std::vector<Holding> holdings = HoldingsOfStart(job, *start, state);
       const int64_t end = model::AddTimes(snapshot.now, job.time_limit_s);
       for (const Holding& holding : holdings) {
@@ -1307,8 +1741,25 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
       continue;
     }
     const ReasonTally dynamic = TallyRejections(job, evaluator, &holds);
+    holds.harvesting = false;
     PlacementFailure failure =
         DescribeFailure(job, state.node_count(), shape.eligibility(), dynamic, gang_reason);
+    const bool reclaim_tried = reclaim_possible && failure.code != PendingCode::kNeverFits;
+    if (reclaim_tried) {
+      ++reclaims;  // tries, not only successes: each costs a pass over the nodes
+      if (!reclaimer) reclaimer.emplace(snapshot, state, preemption);
+      if (auto room = reclaimer->empty()
+                          ? std::nullopt
+                          : reclaimer->Plan(job, statics, book, state, pipeline, holds, &meter)) {
+        reclaimer->Claim(*room);
+        // Held from now: nothing else starts there, harvest included.
+        for (int n : room->nodes) holds.Hold(n, snapshot.now, false);
+        failure.message = Cat(failure.message, "; ", DescribePreemption(*room, state));
+        plan.pending.push_back({job->id, failure.code, failure.message});
+        plan.preemptions.push_back(std::move(*room));
+        continue;  // the next job of its shape may make room of its own
+      }
+    }
     if (failure.code != PendingCode::kNeverFits &&
         static_cast<int>(plan.reservations.size()) < pipeline.limits.max_reservations &&
         may_fit_later(job, statics)) {
@@ -1323,11 +1774,10 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
       }
       if (auto reservation =
               PlanReservation(job, statics, book, state, pipeline, ends, holds, &meter, &spare)) {
+        // A job that can reclaim its nodes by preemption lets harvest use them meanwhile.
+        const bool reclaimable = harvest && may_reclaim(job);
         for (size_t i = 0; i < reservation->nodes.size(); ++i) {
-          const auto n = static_cast<size_t>(reservation->nodes[i]);
-          // Look-aheads keep off held nodes, so no node is reserved twice.
-          holds.reserved_start[n] = reservation->planned_start;
-          holds.spare[n] = spare[i];
+          holds.Hold(reservation->nodes[i], reservation->planned_start, reclaimable, spare[i]);
         }
         // An absolute time: the line stays the same cycle after cycle, so the
         // plugin does not rewrite the job record (and wake every client) each second.
@@ -1342,7 +1792,8 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     // Advanced reservations hold by time limit too: a shorter job may fit before one.
     const bool holds_mattered =
         dynamic.count(kReasonHeld) > 0 || dynamic.count(kReasonAdvancedReservation) > 0;
-    failed_shapes[&shape] = Failed{job.time_limit_s, holds_mattered, std::move(failure)};
+    failed_shapes[&shape] =
+        Failed{job.time_limit_s, holds_mattered, reclaim_tried, std::move(failure)};
   }
   plan.work_budget_ran_out = meter.over_budget();
   return plan;

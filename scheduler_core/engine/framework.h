@@ -13,6 +13,7 @@
 // serve concurrent cycles.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -87,6 +88,9 @@ struct Job {
   // (so every score it caches saw the same ones); null outside a cycle (the static
   // protocol, a test's hand-built job).
   const CycleState* cycle = nullptr;
+  // Runs in a preemptible partition or QOS (PreemptionRules): may be requeued to make
+  // room for other work, and never preempts anything itself.
+  bool preemptible = false;
 
   const model::PendingJob& operator*() const { return *request; }
   const model::PendingJob* operator->() const { return request; }
@@ -179,6 +183,49 @@ struct EngineLimits {
   int64_t default_time_limit_s = 0;  // for jobs without one; 0: one year
 };
 
+// Harvest and reclaim (docs/preemption.md). Work in a partition or QOS named here is
+// preemptible: with `harvest` it is placed after all other pending work and may use
+// nodes held for a reserved job that can reclaim them; a job of a `reclaim_for` class
+// that cannot start may have the core plan victims among running preemptible,
+// requeueable jobs. Neither list set: no preemption at all.
+struct PreemptionRules {
+  std::vector<std::string> partitions;
+  std::vector<std::string> qos;
+  bool harvest = true;
+  std::vector<model::JobClass> reclaim_for = {model::JobClass::kInference,
+                                              model::JobClass::kTraining, model::JobClass::kOther};
+  // A job plans victims only once it has waited this long: work ending soon often
+  // frees room without losing any.
+  int64_t reclaim_after_s = 0;
+  // Never a victim younger than this (besides Slurm's PreemptExemptTime, per job).
+  int64_t min_runtime_s = 0;
+  // The cost bound: no start is worth more victims than this.
+  int max_victims_per_job = 8;
+  // Jobs per cycle that may try to make room (each try costs a pass over the nodes).
+  int max_reclaims_per_cycle = 16;
+
+  bool enabled() const { return !partitions.empty() || !qos.empty(); }
+  bool PartitionIsPreemptible(std::string_view partition) const {
+    return std::find(partitions.begin(), partitions.end(), partition) != partitions.end();
+  }
+  bool QosIsPreemptible(std::string_view name) const {
+    return !name.empty() && std::find(qos.begin(), qos.end(), name) != qos.end();
+  }
+  // A pending job is preemptible when its QOS is, or every partition it may run in is.
+  bool IsPreemptible(const model::PendingJob& job) const {
+    if (QosIsPreemptible(job.qos)) return true;
+    return !job.partitions.empty() &&
+           std::all_of(job.partitions.begin(), job.partitions.end(),
+                       [&](const std::string& p) { return PartitionIsPreemptible(p); });
+  }
+  bool IsPreemptible(const model::RunningJob& job) const {
+    return QosIsPreemptible(job.qos) || PartitionIsPreemptible(job.partition);
+  }
+  bool MayReclaim(model::JobClass job_class) const {
+    return std::find(reclaim_for.begin(), reclaim_for.end(), job_class) != reclaim_for.end();
+  }
+};
+
 // Runs every scorer's PreScore over the cycle's snapshot.
 inline CycleState PreScoreCycle(const model::Snapshot& snapshot,
                                 const std::vector<WeightedScorer>& scorers) {
@@ -196,6 +243,7 @@ struct Pipeline {
   std::vector<std::unique_ptr<Filter>> filters;
   std::vector<WeightedScorer> scorers;
   EngineLimits limits;
+  PreemptionRules preemption;
 };
 
 }  // namespace accelpack::engine

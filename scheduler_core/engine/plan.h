@@ -29,6 +29,18 @@ struct Reservation {
   std::vector<int> nodes;
 };
 
+// Room made for a job by preemption: requeue `victims`, then start `job_id` on
+// `nodes` once their devices are free (the job starts through a later cycle's plan,
+// like any other). `awaiting` are victims of earlier cycles still draining there.
+struct Preemption {
+  uint32_t job_id = 0;
+  std::vector<uint32_t> victims;
+  std::vector<uint32_t> awaiting;
+  std::vector<int> nodes;  // snapshot node indices, in name order
+  // Device-seconds of work the victims lose (since each started; no checkpoint known).
+  int64_t lost_device_s = 0;
+};
+
 enum class PendingCode { kResources, kPriority, kNeverFits, kTopology, kCycleLimit };
 
 struct PendingReason {
@@ -41,6 +53,7 @@ struct Plan {
   std::vector<JobStart> starts;
   std::vector<Reservation> reservations;
   std::vector<PendingReason> pending;
+  std::vector<Preemption> preemptions;
   // The cycle stopped at WorkBudget::max_node_evaluations (not by cancellation):
   // some jobs are pending as kCycleLimit "not evaluated".
   bool work_budget_ran_out = false;

@@ -160,6 +160,18 @@ struct RunningJob {
   int64_t start_time = 0;
   int64_t time_limit_s = 0;  // 0: unlimited
   JobClass job_class = JobClass::kUnspecified;
+  // What choosing preemption victims needs (docs/preemption.md). The policy names
+  // which partitions and QOS are preemptible; only a requeueable batch job (sbatch
+  // with requeue allowed) may be a victim: PreemptMode=REQUEUE cancels the others.
+  std::string partition;
+  std::string qos;
+  bool requeueable = false;
+  // Start plus Slurm's PreemptExemptTime (its QOS's, else the global one): never a
+  // victim before then. 0: no exemption.
+  int64_t preempt_exempt_until = 0;
+  // Already being preempted (signalled, requeue under way): its devices are as good
+  // as free for the job it makes room for, so the core plans no further victims.
+  bool draining = false;
 };
 
 // How the controller's cons_tres hands out shards inside a node (see

@@ -232,7 +232,8 @@ absl::Status ValidateRunning(const RunningJob& job, const std::string& field,
                              const std::unordered_set<std::string_view>& nodes) {
   if (job.id == 0) return Invalid(field + ".job_id", "0 is not a job id");
   for (auto status : {CheckTime(job.start_time, field + ".start_time_unix", -kMaxTimeS),
-                      CheckTime(job.time_limit_s, field + ".time_limit_s")}) {
+                      CheckTime(job.time_limit_s, field + ".time_limit_s"),
+                      CheckTime(job.preempt_exempt_until, field + ".preempt_exempt_until_unix")}) {
     if (!status.ok()) return status;
   }
   for (size_t a = 0; a < job.allocations.size(); ++a) {

@@ -73,6 +73,11 @@ absl::StatusOr<BuiltPolicy> BuildPolicy(const PolicyConfig& config) {
   pipeline->name = config.name;
   pipeline->queue_order = MakeQueueOrder(config.queue);
   pipeline->limits = config.limits;
+  pipeline->preemption = config.preemption;
+  if (config.preemption.min_runtime_s < 0 || config.preemption.reclaim_after_s < 0 ||
+      config.preemption.max_victims_per_job < 0 || config.preemption.max_reclaims_per_cycle < 0) {
+    return absl::InvalidArgumentError("preemption: values must not be negative");
+  }
   if (config.limits.max_reservations < 0 || config.limits.max_jobs_per_cycle < 0 ||
       config.limits.default_time_limit_s < 0) {
     return absl::InvalidArgumentError("limits: values must not be negative");

@@ -31,6 +31,7 @@ struct PolicyConfig {
   std::vector<ScorerConfig> scorers;
   engine::EngineLimits limits;
   std::vector<model::GresKindMapping> kinds;
+  engine::PreemptionRules preemption;  // none named: no preemption (docs/preemption.md)
 };
 
 // The default accelpack policy: every standard filter; best fit on devices,

@@ -221,6 +221,51 @@ void ParseLimits(const YAML::Node& node, engine::EngineLimits& limits) {
   }
 }
 
+std::vector<std::string> Names(const YAML::Node& node, const std::string& path) {
+  if (!node.IsSequence()) Fail(node, path, "expected a list of names");
+  std::vector<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    names.push_back(As<std::string>(node[i], Cat(path, "[", i, "]"), "a name"));
+    if (names.back().empty()) Fail(node[i], Cat(path, "[", i, "]"), "empty name");
+  }
+  return names;
+}
+
+void ParsePreemption(const YAML::Node& node, engine::PreemptionRules& rules) {
+  ExpectMap(node, "preemption",
+            {"partitions", "qos", "harvest", "reclaim_for", "reclaim_after_s", "min_runtime_s",
+             "max_victims_per_job", "max_reclaims_per_cycle"});
+  if (node["partitions"]) rules.partitions = Names(node["partitions"], "preemption.partitions");
+  if (node["qos"]) rules.qos = Names(node["qos"], "preemption.qos");
+  if (node["harvest"])
+    rules.harvest = As<bool>(node["harvest"], "preemption.harvest", "true or false");
+  if (const YAML::Node classes = node["reclaim_for"]) {
+    if (!classes.IsSequence())
+      Fail(classes, "preemption.reclaim_for", "expected a list of classes");
+    rules.reclaim_for.clear();
+    for (size_t i = 0; i < classes.size(); ++i) {
+      rules.reclaim_for.push_back(ClassAt(classes[i], Cat("preemption.reclaim_for[", i, "]")));
+    }
+  }
+  constexpr int kMaxCount = std::numeric_limits<int>::max();
+  if (node["reclaim_after_s"]) {
+    rules.reclaim_after_s =
+        Bounded(node["reclaim_after_s"], "preemption.reclaim_after_s", model::kMaxTimeS);
+  }
+  if (node["min_runtime_s"]) {
+    rules.min_runtime_s =
+        Bounded(node["min_runtime_s"], "preemption.min_runtime_s", model::kMaxTimeS);
+  }
+  if (node["max_victims_per_job"]) {
+    rules.max_victims_per_job =
+        Bounded(node["max_victims_per_job"], "preemption.max_victims_per_job", kMaxCount);
+  }
+  if (node["max_reclaims_per_cycle"]) {
+    rules.max_reclaims_per_cycle =
+        Bounded(node["max_reclaims_per_cycle"], "preemption.max_reclaims_per_cycle", kMaxCount);
+  }
+}
+
 void ParseKinds(const YAML::Node& node, std::vector<model::GresKindMapping>& kinds) {
   if (!node.IsSequence()) Fail(node, "kinds", "expected a list");
   model::Catalog catalog = model::Catalog::BuiltIn();
@@ -245,7 +290,8 @@ PolicyConfig ParseDocument(const YAML::Node& root) {
   PolicyConfig config = DefaultPolicy();
   if (!root || root.IsNull()) return config;
   RefuseDuplicateKeys(root, "");
-  ExpectMap(root, "policy", {"name", "queue", "filters", "scorers", "limits", "kinds"});
+  ExpectMap(root, "policy",
+            {"name", "queue", "filters", "scorers", "limits", "kinds", "preemption"});
   if (root["name"]) config.name = As<std::string>(root["name"], "name", "a string");
   if (root["queue"]) ParseQueue(root["queue"], config.queue);
   if (const YAML::Node filters = root["filters"]) {
@@ -262,6 +308,7 @@ PolicyConfig ParseDocument(const YAML::Node& root) {
   if (root["scorers"]) ParseScorers(root["scorers"], config.scorers);
   if (root["limits"]) ParseLimits(root["limits"], config.limits);
   if (root["kinds"]) ParseKinds(root["kinds"], config.kinds);
+  if (root["preemption"]) ParsePreemption(root["preemption"], config.preemption);
   return config;
 }
 
@@ -371,7 +418,20 @@ std::string PolicyToYaml(const PolicyConfig& config) {
         << Cat(kind.gres_name, ":", kind.gres_type) << YAML::Key << "kind" << YAML::Value
         << kind.kind << YAML::EndMap;
   }
-  out << YAML::EndSeq << YAML::EndMap;
+  out << YAML::EndSeq;
+  const engine::PreemptionRules& preemption = config.preemption;
+  out << YAML::Key << "preemption" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "partitions" << YAML::Value << YAML::Flow << preemption.partitions;
+  out << YAML::Key << "qos" << YAML::Value << YAML::Flow << preemption.qos;
+  out << YAML::Key << "harvest" << YAML::Value << preemption.harvest;
+  out << YAML::Key << "reclaim_for" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (model::JobClass job_class : preemption.reclaim_for) out << std::string(ClassName(job_class));
+  out << YAML::EndSeq;
+  out << YAML::Key << "reclaim_after_s" << YAML::Value << preemption.reclaim_after_s;
+  out << YAML::Key << "min_runtime_s" << YAML::Value << preemption.min_runtime_s;
+  out << YAML::Key << "max_victims_per_job" << YAML::Value << preemption.max_victims_per_job;
+  out << YAML::Key << "max_reclaims_per_cycle" << YAML::Value << preemption.max_reclaims_per_cycle;
+  out << YAML::EndMap << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
 

@@ -277,6 +277,11 @@ absl::Status RunningFromProto(const v1::RunningJob& wire, const FieldPath& field
   job->start_time = wire.start_time_unix();
   job->time_limit_s = wire.time_limit_s();
   job->job_class = ClassFromProto(wire.job_class());
+  ACCELPACK_RETURN_IF_ERROR(Name(wire.partition(), field.Child("partition"), &job->partition));
+  ACCELPACK_RETURN_IF_ERROR(Name(wire.qos(), field.Child("qos"), &job->qos));
+  job->requeueable = wire.requeueable();
+  job->draining = wire.draining();
+  job->preempt_exempt_until = wire.preempt_exempt_until_unix();
   for (int a = 0; a < wire.allocations_size(); ++a) {
     const v1::NodeAllocation& alloc_wire = wire.allocations(a);
     const FieldPath at = field.Child("allocations", a);
@@ -422,6 +427,11 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
     out->set_start_time_unix(job.start_time);
     out->set_time_limit_s(job.time_limit_s);
     out->set_job_class(ClassToProto(job.job_class));
+    out->set_partition(job.partition);
+    out->set_qos(job.qos);
+    out->set_requeueable(job.requeueable);
+    out->set_draining(job.draining);
+    out->set_preempt_exempt_until_unix(job.preempt_exempt_until);
     for (const auto& alloc : job.allocations) {
       v1::NodeAllocation* a = out->add_allocations();
       a->set_node(alloc.node);
@@ -470,6 +480,14 @@ v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
     out->set_job_id(reservation.job_id);
     out->set_planned_start_unix(reservation.planned_start);
     for (int n : reservation.nodes) out->add_nodes(snapshot.nodes[static_cast<size_t>(n)].name);
+  }
+  for (const engine::Preemption& preemption : plan.preemptions) {
+    v1::Preemption* out = wire.add_preemptions();
+    out->set_job_id(preemption.job_id);
+    for (uint32_t id : preemption.victims) out->add_victims(id);
+    for (uint32_t id : preemption.awaiting) out->add_awaiting(id);
+    for (int n : preemption.nodes) out->add_nodes(snapshot.nodes[static_cast<size_t>(n)].name);
+    out->set_lost_device_s(preemption.lost_device_s);
   }
   for (const engine::PendingReason& reason : plan.pending) {
     v1::PendingReason* out = wire.add_pending();

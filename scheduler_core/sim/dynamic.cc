@@ -179,6 +179,67 @@ absl::StatusOr<Workload> GenerateWorkload(const DynamicSources& sources,
   return workload;
 }
 
+absl::StatusOr<Workload> DiurnalWorkload(const DynamicOptions& options, int days) {
+  if (options.cluster.empty()) return absl::InvalidArgumentError("cluster: no nodes");
+  if (days < 1) return absl::InvalidArgumentError("days: must be >= 1");
+  Rng rng(options.seed);
+  double devices = 0;
+  for (const auto& g : options.cluster) devices += static_cast<double>(g.nodes) * g.devices;
+  const double horizon = static_cast<double>(days) * 86400;
+  constexpr double kPi = 3.14159265358979323846;
+  // Demand shape: 1 at 14:00, 0.64 at 02:00.
+  auto shape = [&](double t) { return 0.82 + 0.18 * std::cos(2 * kPi * (t - 14 * 3600) / 86400); };
+  constexpr double kMeanDuration = 7200, kMeanDevices = 0.5 * 1 + 0.3 * 2 + 0.2 * 4;
+  const double peak_rate = 0.85 * devices / (kMeanDuration * kMeanDevices);
+  Workload workload;
+  for (double t = rng.Exponential(1 / peak_rate); t < horizon;
+       t += rng.Exponential(1 / peak_rate)) {
+    if (rng.Uniform() >= shape(t)) continue;  // thinning: the diurnal rate
+    SimJob job;
+    job.source = "inference";
+    job.job_class = model::JobClass::kInference;
+    job.submit = static_cast<int64_t>(t);
+    const double u = rng.Uniform();
+    job.devices_per_node = u < 0.5 ? 1 : (u < 0.8 ? 2 : 4);
+    job.base_duration =
+        std::max<int64_t>(600, static_cast<int64_t>(rng.Exponential(kMeanDuration)));
+    job.time_limit = CeilTo(job.base_duration * 3, 60);
+    job.cpus_per_node = 8000 * job.devices_per_node;
+    job.memory_mib = int64_t{32} * 1024 * job.devices_per_node;
+    workload.jobs.push_back(std::move(job));
+  }
+  const size_t inference = workload.jobs.size();
+  constexpr double kMeanTrainingDeviceH = 8 * 1.3 * 3.5;
+  const int training = std::max(
+      1, static_cast<int>(0.3 * devices * static_cast<double>(days) * 24 / kMeanTrainingDeviceH));
+  for (int i = 0; i < training; ++i) {
+    SimJob job;
+    job.source = "training";
+    job.job_class = model::JobClass::kTraining;
+    job.preemptible = true;
+    job.submit = static_cast<int64_t>(rng.Uniform() * std::max(horizon - 6 * 3600, 3600.0));
+    job.nodes = rng.Uniform() < 0.7 ? 1 : 2;
+    job.devices_per_node = 8;
+    job.base_duration = static_cast<int64_t>(3600 * (1 + 5 * rng.Uniform()));
+    job.time_limit = CeilTo(job.base_duration * 2, 60);
+    job.cpus_per_node = 64000;
+    job.memory_mib = int64_t{256} * 1024;
+    workload.jobs.push_back(std::move(job));
+  }
+  std::stable_sort(workload.jobs.begin(), workload.jobs.end(),
+                   [](const SimJob& a, const SimJob& b) { return a.submit < b.submit; });
+  for (size_t i = 0; i < workload.jobs.size(); ++i) {
+    workload.jobs[i].id = static_cast<uint32_t>(i + 1);
+  }
+  workload.choices["scenario"] = Cat("diurnal, ", days, " day(s)");
+  workload.choices["seed"] = std::to_string(options.seed);
+  workload.choices["jobs (inference, preemptible training)"] = Cat(inference, ", ", training);
+  workload.choices["inference demand"] =
+      "85 % of devices at 14:00, x0.64 at 02:00; 1/2/4 devices (50/30/20 %), ~2 h";
+  workload.choices["training"] = "8 devices x 1-2 nodes, 1-6 h, ~30 % of device-hours";
+  return workload;
+}
+
 namespace {
 
 struct NodeState {
@@ -196,6 +257,13 @@ struct JobState {
   bool done = false;
   int kind_slot = -1;
   engine::JobStart placement;
+  int run = 0;                  // starts so far: end events of earlier runs are stale
+  int64_t drain_until = -1;     // preempted: requeued then
+  int64_t eligible_at = 0;      // requeue hold: not pending before
+  bool reclaiming = false;      // planned preemptions for itself at least once
+  int64_t progress_s = 0;       // checkpointed work kept across requeues (base-duration s)
+  int64_t first_start = -1;     // a requeued job waited only until its first start
+  double earlier_device_s = 0;  // device-seconds held by runs that were requeued
 };
 
 }  // namespace
@@ -228,6 +296,11 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
   }
   auto config = ResolvePolicy(policy_name, options.seed, extra);
   if (!config.ok()) return config.status();
+  if (options.preempt) {
+    config->preemption.qos = {"spot"};
+    config->preemption.harvest = options.harvest;
+    config->preemption.reclaim_after_s = options.reclaim_after_s;
+  }
   auto built = policy::BuildPolicy(*config);
   if (!built.ok()) return built.status();
   model::Catalog& catalog = built->catalog;
@@ -284,12 +357,18 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
   const auto& jobs = workload.jobs;
   std::vector<JobState> state(jobs.size());
   std::vector<size_t> pending;  // indices into jobs, in arrival order
-  using End = std::pair<int64_t, size_t>;
+  // (time, job, run): an end of an earlier run (before a requeue) is stale.
+  using End = std::tuple<int64_t, size_t, int>;
   std::priority_queue<End, std::vector<End>, std::greater<>> ends;
+  std::priority_queue<std::pair<int64_t, size_t>, std::vector<std::pair<int64_t, size_t>>,
+                      std::greater<>>
+      drains;
+  std::vector<double> reclaim_latency;
   std::vector<size_t> running;
   size_t next_arrival = 0;
   DynamicResult result;
-  result.policy = std::string(policy_name);
+  result.policy = std::string(policy_name) +
+                  (options.preempt ? (options.harvest ? "+harvest+reclaim" : "+reclaim") : "");
   std::vector<double> cycle_ms;
   std::vector<double> idle_h(kinds.size(), 0);
   std::vector<double> idle_held_h(kinds.size(), 0), idle_fitting_h(kinds.size(), 0);
@@ -317,13 +396,41 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
 
   while (true) {
     // Departures and arrivals up to this cycle.
-    while (!ends.empty() && ends.top().first <= now) {
-      const size_t j = ends.top().second;
+    while (!ends.empty() && std::get<0>(ends.top()) <= now) {
+      const auto [at, j, run] = ends.top();
       ends.pop();
+      if (run != state[j].run) continue;  // an earlier run, requeued since
       release(j);
       state[j].done = true;
+      state[j].drain_until = -1;  // it finished within its grace time
       running.erase(std::find(running.begin(), running.end(), j));
       ++finished;
+    }
+    // Victims whose grace time is over: requeued, their work since start lost.
+    while (!drains.empty() && drains.top().first <= now) {
+      const size_t j = drains.top().second;
+      drains.pop();
+      JobState& js = state[j];
+      if (js.done || js.drain_until < 0) continue;
+      release(j);
+      // Work since the last checkpoint is lost; before it, kept (in base-duration
+      // seconds, i.e. times the kind's speed).
+      const int64_t ran = now - js.start;
+      const int64_t kept = options.checkpoint_interval_s > 0
+                               ? ran / options.checkpoint_interval_s * options.checkpoint_interval_s
+                               : 0;
+      const double s = js.kind_slot >= 0 ? speed[static_cast<size_t>(js.kind_slot)] : 1.0;
+      js.progress_s += static_cast<int64_t>(static_cast<double>(kept) * s);
+      js.earlier_device_s += DeviceShare(jobs[j]) * static_cast<double>(ran);
+      result.preempted_work_lost_h +=
+          DeviceShare(jobs[j]) * static_cast<double>(ran - kept) / 3600.0;
+      ++result.preemptions;
+      running.erase(std::find(running.begin(), running.end(), j));
+      js.drain_until = -1;
+      js.start = -1;
+      ++js.run;  // its pending end event is void
+      js.eligible_at = now + options.requeue_hold_s;
+      pending.push_back(j);
     }
     while (next_arrival < jobs.size() && jobs[next_arrival].submit <= now)
       pending.push_back(next_arrival++);
@@ -342,7 +449,9 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     }
     for (size_t j : pending) {
       const SimJob& job = jobs[j];
+      if (state[j].eligible_at > now) continue;  // requeue hold (BeginTime)
       model::PendingJob p;
+      if (job.preemptible) p.qos = "spot";
       p.id = job.id;
       p.submit_time = job.submit;
       p.time_limit_s = job.time_limit;
@@ -365,6 +474,11 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       r.start_time = state[j].start;
       r.time_limit_s = job.time_limit;
       r.job_class = job.job_class;
+      if (job.preemptible) {
+        r.qos = "spot";
+        r.requeueable = true;
+      }
+      r.draining = state[j].drain_until >= 0;
       for (const auto& p : state[j].placement.placements) {
         model::NodeAllocation a;
         a.node = nodes[static_cast<size_t>(p.node)].name;
@@ -391,19 +505,30 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     ++result.cycles;
 
+    for (const engine::Preemption& preemption : plan.preemptions) {
+      state[preemption.job_id - 1].reclaiming = true;
+      for (uint32_t victim : preemption.victims) {
+        JobState& vs = state[victim - 1];
+        if (vs.drain_until >= 0 || vs.start < 0) continue;
+        vs.drain_until = now + options.preempt_grace_s;
+        drains.emplace(vs.drain_until, victim - 1);
+      }
+    }
     for (engine::JobStart& start : plan.starts) {
       const size_t j = start.job_id - 1;  // ids are index + 1
       const SimJob& job = jobs[j];
       JobState& js = state[j];
       js.start = now;
+      if (js.first_start < 0) js.first_start = now;
       js.kind_slot = start.placements.empty()
                          ? -1
                          : nodes[static_cast<size_t>(start.placements.front().node)].kind_slot;
       const double s = js.kind_slot >= 0 ? speed[static_cast<size_t>(js.kind_slot)] : 1.0;
-      const int64_t run_for =
-          job.devices_per_node > 0
-              ? static_cast<int64_t>(std::ceil(static_cast<double>(job.base_duration) / s))
-              : job.base_duration;
+      // What is left of the work after a requeue (checkpointed progress kept).
+      const int64_t left = std::max<int64_t>(1, job.base_duration - js.progress_s);
+      const int64_t run_for = job.devices_per_node > 0
+                                  ? static_cast<int64_t>(std::ceil(static_cast<double>(left) / s))
+                                  : left;
       if (run_for > job.time_limit) ++result.killed_at_limit;
       js.end = now + std::max<int64_t>(1, std::min(run_for, job.time_limit));
       for (const auto& p : start.placements) {
@@ -414,7 +539,9 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
         for (int d : p.devices) n.used[static_cast<size_t>(d)] += share;
       }
       js.placement = std::move(start);
-      ends.emplace(js.end, j);
+      if (js.reclaiming) reclaim_latency.push_back(static_cast<double>(now - job.submit));
+      ++js.run;
+      ends.emplace(js.end, j, js.run);
       running.push_back(j);
       pending.erase(std::find(pending.begin(), pending.end(), j));
     }
@@ -422,7 +549,11 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     // Next cycle: at the next event, on the cycle grid.
     int64_t next = INT64_MAX;
     if (next_arrival < jobs.size()) next = jobs[next_arrival].submit;
-    if (!ends.empty()) next = std::min(next, ends.top().first);
+    if (!ends.empty()) next = std::min(next, std::get<0>(ends.top()));
+    if (!drains.empty()) next = std::min(next, drains.top().first);
+    for (size_t j : pending) {
+      if (state[j].eligible_at > now) next = std::min(next, state[j].eligible_at);
+    }
     const int64_t next_cycle =
         next == INT64_MAX ? now : std::max(now + interval, CeilTo(next, interval));
 
@@ -482,6 +613,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     for (size_t k = 0; k < kinds.size(); ++k) {
       sample.utilization[kinds[k]] = used_of_kind[k] / devices_of_kind[k];
       if (!requests[k].empty()) idle_h[k] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
+      result.idle_h[kinds[k]] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
     }
     samples.emplace_back(now, std::move(sample));
     if (progress)
@@ -509,7 +641,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       continue;
     }
     ++started[cls];
-    const double wait = static_cast<double>(js.start - job.submit);
+    const double wait = static_cast<double>(js.first_start - job.submit);
     waits[cls].push_back(wait);
     result.longest_wait_s = std::max(result.longest_wait_s, wait);
     if (!js.done) ++result.unfinished;
@@ -517,7 +649,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     last_end = std::max(last_end, js.end);
     if (js.kind_slot >= 0)
       alloc_kind[static_cast<size_t>(js.kind_slot)] +=
-          DeviceShare(job) * static_cast<double>(js.end - js.start);
+          DeviceShare(job) * static_cast<double>(js.end - js.start) + js.earlier_device_s;
   }
   result.makespan_s = static_cast<double>(last_end - first_submit);
   double total_alloc = 0, total_devices = 0;
@@ -548,6 +680,9 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     s.jct_p99_s = Percentile(jcts[cls], 99);
     result.by_class[cls] = s;
   }
+  result.reclaimed_jobs = static_cast<int64_t>(reclaim_latency.size());
+  result.reclaim_latency_p50_s = Percentile(reclaim_latency, 50);
+  result.reclaim_latency_p99_s = Percentile(reclaim_latency, 99);
   result.cycle_p50_ms = Percentile(cycle_ms, 50);
   result.cycle_p99_ms = Percentile(cycle_ms, 99);
   // Down-sample the per-cycle samples onto an even time grid for the charts.

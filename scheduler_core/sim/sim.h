@@ -175,6 +175,19 @@ struct DynamicOptions {
   // Give our workload scorers (fragmentation, kind_pressure) the generated workload's
   // typical shapes; false: they read each cycle's pending queue, as in the daemon.
   bool workload_shapes = false;
+  // Harvest and reclaim (docs/preemption.md): preemptible jobs (SimJob::preemptible)
+  // run in QOS "spot" as requeueable batch jobs; with `preempt` the policy names that
+  // QOS preemptible, so the engine harvests and plans victims. A victim drains for
+  // `preempt_grace_s` (Slurm's GraceTime), then is requeued: it loses the work since
+  // its start and may start again `requeue_hold_s` later (AuthInfo=cred_expire).
+  bool preempt = false;
+  bool harvest = true;          // with preempt: the policy's preemption.harvest
+  int64_t reclaim_after_s = 0;  // with preempt: the policy's preemption.reclaim_after_s
+  // Preemptible jobs checkpoint this often: a victim loses only the work since its last
+  // checkpoint. 0: no checkpoints, all the work since its start is lost.
+  int64_t checkpoint_interval_s = 0;
+  int64_t preempt_grace_s = 30;
+  int64_t requeue_hold_s = 120;
 };
 
 // Trace data the generator draws from.
@@ -200,6 +213,7 @@ struct SimJob {
   int cpus_per_node = 0;  // milli-CPUs
   int64_t memory_mib = 0;
   std::vector<std::string> allowed_types;
+  bool preemptible = false;  // QOS "spot": may be requeued to make room
 };
 
 // The generator's choices, written into the report.
@@ -210,6 +224,14 @@ struct Workload {
 
 absl::StatusOr<Workload> GenerateWorkload(const DynamicSources& sources,
                                           const DynamicOptions& options);
+
+// Inference and training sharing the cluster over `days` (needs no traces): inference
+// services (1, 2 or 4 devices, ~2 h each, any kind) arrive with a diurnal rate whose
+// demand peaks at 85 % of the devices at 14:00 and falls to 64 % of that peak at night
+// (DeepSeek's reported pattern: average ~82 % of peak); preemptible training (8
+// devices per node, 1-2 nodes, 1-6 h) is submitted steadily, about 30 % of the
+// cluster's device-hours, to fill what inference leaves.
+absl::StatusOr<Workload> DiurnalWorkload(const DynamicOptions& options, int days);
 
 struct ClassStats {
   int64_t jobs = 0;
@@ -241,6 +263,13 @@ struct DynamicResult {
   int64_t killed_at_limit = 0;
   double cycle_p50_ms = 0, cycle_p99_ms = 0;  // wall clock, not deterministic
   std::vector<SeriesPoint> series;
+  // Preemption (DynamicOptions::preempt).
+  int64_t preemptions = 0;           // victims requeued
+  double preempted_work_lost_h = 0;  // device-hours since each victim's last checkpoint (or start)
+  // Submit to start of the jobs that planned preemptions (reclaim latency).
+  double reclaim_latency_p50_s = 0, reclaim_latency_p99_s = 0;
+  int64_t reclaimed_jobs = 0;
+  std::map<std::string, double> idle_h;  // device-hours idle per kind, demanded or not
 };
 
 absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const DynamicOptions& options,

@@ -54,6 +54,68 @@ void BM_EngineCycle(benchmark::State& state) {
   RunEngineCycles(state, snapshot);
 }
 
+// The synthetic cycle where every busy device is held by running work in partition
+// `spot` (requeueable jobs of 1-2 devices, started up to 10 h ago) and a fifth of the
+// queue asks for `spot` too; with preemption on, `spot` is preemptible: each blocked
+// job may plan victims (up to the policy's 16 per cycle), the fifth is harvested last.
+void BM_EngineCyclePreemption(benchmark::State& state) {
+  model::Snapshot snapshot = testing::SyntheticCluster(
+      static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
+  uint32_t next_id = 1u << 24;
+  uint64_t rng = 11;
+  auto below = [&rng](uint64_t n) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<int64_t>((rng >> 33) % n);
+  };
+  for (model::Node& node : snapshot.nodes) {
+    node.partitions.push_back("spot");
+    for (const model::AcceleratorPool& pool : node.accelerators) {
+      std::vector<int> busy;
+      for (size_t d = 0; d < pool.used_milli.size(); ++d) {
+        if (pool.used_milli[d] > 0) busy.push_back(static_cast<int>(d));
+      }
+      for (size_t d = 0; d < busy.size();) {
+        const size_t take = std::min<size_t>(busy.size() - d, 1 + static_cast<size_t>(below(2)));
+        model::RunningJob job;
+        job.id = next_id++;
+        job.start_time = snapshot.now - 60 - below(36000);
+        job.time_limit_s = 86400;
+        job.partition = "spot";
+        job.requeueable = true;
+        model::NodeAllocation alloc;
+        alloc.node = node.name;
+        alloc.gres_name = pool.gres_name;
+        alloc.gres_type = pool.gres_type;
+        alloc.device_indices.assign(busy.begin() + static_cast<std::ptrdiff_t>(d),
+                                    busy.begin() + static_cast<std::ptrdiff_t>(d + take));
+        alloc.device_count = static_cast<int>(take);
+        alloc.cpus = 8 * static_cast<int>(take);
+        job.allocations.push_back(std::move(alloc));
+        snapshot.running.push_back(std::move(job));
+        d += take;
+      }
+    }
+  }
+  for (size_t j = 0; j < snapshot.pending.size(); j += 5) snapshot.pending[j].partitions = {"spot"};
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  if (state.range(2) != 0) config.preemption.partitions = {"spot"};
+  auto built = policy::BuildPolicy(config);
+  if (!model::ValidateSnapshot(snapshot, built->catalog).ok()) {
+    state.SkipWithError("invalid snapshot");
+    return;
+  }
+  engine::Plan plan;
+  for (auto _ : state) {
+    plan = engine::Schedule(snapshot, built->catalog, *built->pipeline);
+    benchmark::DoNotOptimize(plan);
+  }
+  size_t victims = 0;
+  for (const auto& preemption : plan.preemptions) victims += preemption.victims.size();
+  state.counters["started"] = static_cast<double>(plan.starts.size());
+  state.counters["reclaims"] = static_cast<double>(plan.preemptions.size());
+  state.counters["victims"] = static_cast<double>(victims);
+}
+
 // Per-job CPUs, memory and time limits drawn from real traces, as a queue of many
 // users has them: (CPUs, memory) pairs of the Alibaba openb pod list (103 distinct
 // pairs), time limits from Microsoft Philly runtimes x U(1.5, 3) rounded up to
@@ -303,6 +365,13 @@ void Sizes(benchmark::internal::Benchmark* bench) {
 }
 
 BENCHMARK(BM_EngineCycle)->Apply(Sizes);
+// preemption: 0 the same snapshot (running jobs with time limits, so reservations are
+// planned) under the default policy, 1 with `spot` preemptible (harvest and reclaim).
+BENCHMARK(BM_EngineCyclePreemption)
+    ->ArgsProduct({{512, 4096}, {1000, 10000}, {0, 1}})
+    ->ArgNames({"nodes", "pending", "preemption"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 // diversity: 0 every job of a few shapes, 1 CPUs/memory/time limit from traces,
 // 2 every job a different --mem.
 BENCHMARK(BM_EngineCycleShapes)

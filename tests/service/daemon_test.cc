@@ -282,6 +282,40 @@ TEST_F(Daemon, BadPolicyReloadKeepsTheGoodPolicy) {
   ASSERT_TRUE(Schedule(Sample(), &response).ok());
 }
 
+// The running job's preemption fields cross the wire, and the plan's victims come back.
+TEST_F(Daemon, PlansPreemptionsThroughTheWire) {
+  std::ofstream(policy_) << "name: preempting\npreemption: {partitions: [scavenger]}\n";
+  ::kill(pid_, SIGHUP);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Status().policy_name() != "preempting" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(Status().policy_name(), "preempting");
+  model::Snapshot snapshot;
+  snapshot.now = 10000;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build()};
+  model::RunningJob victim = Running(50, "a", "gpu", "h100", {0, 1, 2, 3, 4, 5, 6, 7}, 9000, 0);
+  victim.partition = "scavenger";
+  victim.requeueable = true;
+  snapshot.running = {victim};
+  snapshot.pending = {JobBuilder(1).Gpus(8).Class(model::JobClass::kInference).Build()};
+  v1::ScheduleResponse response;
+  ASSERT_TRUE(Schedule(snapshot, &response).ok());
+  ASSERT_EQ(response.plan().preemptions_size(), 1);
+  const v1::Preemption& preemption = response.plan().preemptions(0);
+  EXPECT_EQ(preemption.job_id(), 1u);
+  ASSERT_EQ(preemption.victims_size(), 1);
+  EXPECT_EQ(preemption.victims(0), 50u);
+  ASSERT_EQ(preemption.nodes_size(), 1);
+  EXPECT_EQ(preemption.nodes(0), "a");
+  EXPECT_EQ(preemption.lost_device_s(), 1000 * 8);
+
+  // Not requeueable (an srun job): never a victim.
+  snapshot.running[0].requeueable = false;
+  ASSERT_TRUE(Schedule(snapshot, &response).ok());
+  EXPECT_EQ(response.plan().preemptions_size(), 0);
+}
+
 // accelpackd --max-node-evaluations: the service passes the budget to the engine.
 class BudgetedDaemon : public Daemon {
  protected:
