@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "accelpack/v1/snapshot_records.h"
 
 namespace accelpack::bridge {
@@ -79,6 +80,7 @@ DeltaSender::Cycle DeltaSender::Prepare(const v1::ClusterSnapshot& whole,
   changes->set_now_unix(whole.now_unix());
   *delta->mutable_identity() = *identity;
   delta->set_base_sequence(base_sequence_);
+  delta->set_accepts_reason_deltas(true);
   cycle.has_delta = true;
   return cycle;
 }
@@ -88,12 +90,44 @@ void DeltaSender::Acknowledged(const Cycle& cycle) {
     Reset();
     return;
   }
+  if (base_sequence_ != cycle.sequence) has_reasons_ = false;  // until KeepReasons
   base_sequence_ = cycle.sequence;
+}
+
+absl::Status DeltaSender::MergeReasons(v1::ScheduleResponse& response) const {
+  const uint64_t on = response.reasons_base_sequence();
+  if (on == 0) return absl::OkStatus();
+  if (!has_reasons_ || on != base_sequence_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the answer's reasons are a delta on snapshot ", on,
+                     has_reasons_ ? absl::StrCat(", this side holds those of ", base_sequence_)
+                                  : std::string(", this side holds none")));
+  }
+  absl::flat_hash_map<uint32_t, v1::PendingReason> merged = reasons_;
+  for (uint32_t job_id : response.reasons_cleared()) merged.erase(job_id);
+  auto* pending = response.mutable_plan()->mutable_pending();
+  for (const v1::PendingReason& reason : *pending) merged[reason.job_id()] = reason;
+  pending->Clear();
+  pending->Reserve(static_cast<int>(merged.size()));
+  for (auto& [job_id, reason] : merged) *pending->Add() = std::move(reason);
+  response.set_reasons_base_sequence(0);
+  response.clear_reasons_cleared();
+  return absl::OkStatus();
+}
+
+void DeltaSender::KeepReasons(const v1::Plan& plan) {
+  if (!has_base()) return;
+  reasons_.clear();
+  reasons_.reserve(static_cast<size_t>(plan.pending_size()));
+  for (const v1::PendingReason& reason : plan.pending()) reasons_[reason.job_id()] = reason;
+  has_reasons_ = true;
 }
 
 void DeltaSender::Reset() {
   prints_ = Fingerprints{};
   base_sequence_ = 0;
+  has_reasons_ = false;
+  reasons_.clear();
 }
 
 }  // namespace accelpack::bridge
