@@ -341,7 +341,10 @@ void BM_GrpcCycleDelta(benchmark::State& state) {
     *whole_request->mutable_snapshot() = whole;  // the first cycle: whole
     return *whole_request;
   };
+  double merge_s = 0;
+  int merged = 0;
   auto answered = [&](v1::ScheduleResponse& response) {
+    const auto merge_begin = std::chrono::steady_clock::now();
     if (!sender.MergeReasons(response).ok()) state.SkipWithError("reasons not merged");
     if (response.kept_sequence() == cycle.sequence) {
       sender.Acknowledged(cycle);
@@ -349,6 +352,9 @@ void BM_GrpcCycleDelta(benchmark::State& state) {
     } else {
       sender.Reset();
     }
+    merge_s +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - merge_begin).count();
+    ++merged;
   };
   {
     // The first cycle, whole, is not steady state: outside the timing.
@@ -362,8 +368,12 @@ void BM_GrpcCycleDelta(benchmark::State& state) {
   }
   prepare_s = 0;
   prepared = 0;
+  merge_s = 0;
+  merged = 0;
   RunGrpcCycles(state, snapshot, next, answered);
   if (prepared > 0) state.counters["fingerprint_ms"] = 1000.0 * prepare_s / prepared;
+  // The bridge's side of the answer's reasons: merge (reason deltas) and keep.
+  if (merged > 0) state.counters["reasons_ms"] = 1000.0 * merge_s / merged;
 }
 
 void Sizes(benchmark::internal::Benchmark* bench) {
