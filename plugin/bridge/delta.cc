@@ -94,7 +94,7 @@ void DeltaSender::Acknowledged(const Cycle& cycle) {
   base_sequence_ = cycle.sequence;
 }
 
-absl::Status DeltaSender::MergeReasons(v1::ScheduleResponse& response) const {
+absl::Status DeltaSender::MergeReasons(v1::ScheduleResponse& response) {
   const uint64_t on = response.reasons_base_sequence();
   if (on == 0) return absl::OkStatus();
   if (!has_reasons_ || on != base_sequence_) {
@@ -103,23 +103,29 @@ absl::Status DeltaSender::MergeReasons(v1::ScheduleResponse& response) const {
                      has_reasons_ ? absl::StrCat(", this side holds those of ", base_sequence_)
                                   : std::string(", this side holds none")));
   }
-  absl::flat_hash_map<uint32_t, v1::PendingReason> merged = reasons_;
-  for (uint32_t job_id : response.reasons_cleared()) merged.erase(job_id);
+  // In place: from here reasons_ are this answer's, which the caller either
+  // keeps (KeepReasons after Acknowledged) or drops (Reset).
+  has_reasons_ = false;
+  merged_in_place_ = true;
+  for (uint32_t job_id : response.reasons_cleared()) reasons_.erase(job_id);
   auto* pending = response.mutable_plan()->mutable_pending();
-  for (const v1::PendingReason& reason : *pending) merged[reason.job_id()] = reason;
+  for (v1::PendingReason& reason : *pending) reasons_[reason.job_id()] = std::move(reason);
   pending->Clear();
-  pending->Reserve(static_cast<int>(merged.size()));
-  for (auto& [job_id, reason] : merged) *pending->Add() = std::move(reason);
+  pending->Reserve(static_cast<int>(reasons_.size()));
+  for (const auto& [job_id, reason] : reasons_) *pending->Add() = reason;
   response.set_reasons_base_sequence(0);
   response.clear_reasons_cleared();
   return absl::OkStatus();
 }
 
 void DeltaSender::KeepReasons(const v1::Plan& plan) {
+  const bool merged = std::exchange(merged_in_place_, false);
   if (!has_base()) return;
-  reasons_.clear();
-  reasons_.reserve(static_cast<size_t>(plan.pending_size()));
-  for (const v1::PendingReason& reason : plan.pending()) reasons_[reason.job_id()] = reason;
+  if (!merged) {
+    reasons_.clear();
+    reasons_.reserve(static_cast<size_t>(plan.pending_size()));
+    for (const v1::PendingReason& reason : plan.pending()) reasons_[reason.job_id()] = reason;
+  }
   has_reasons_ = true;
 }
 
@@ -127,6 +133,7 @@ void DeltaSender::Reset() {
   prints_ = Fingerprints{};
   base_sequence_ = 0;
   has_reasons_ = false;
+  merged_in_place_ = false;
   reasons_.clear();
 }
 

@@ -62,8 +62,9 @@ class DeltaSender {
   // Makes `response`'s plan.pending whole when it is a reason delta
   // (reasons_base_sequence set): the reasons kept from the acknowledged answer,
   // less reasons_cleared, with the answer's own in place. FAILED_PRECONDITION
-  // when it is on an answer this side does not hold (then Reset).
-  absl::Status MergeReasons(v1::ScheduleResponse& response) const;
+  // when it is on an answer this side does not hold (then Reset). Merges into
+  // the kept reasons: after a merge the caller must KeepReasons or Reset.
+  absl::Status MergeReasons(v1::ScheduleResponse& response);
   // After Acknowledged: `plan`'s reasons (merged, whole) are what the next
   // reason delta is against.
   void KeepReasons(const v1::Plan& plan);
@@ -79,7 +80,8 @@ class DeltaSender {
   uint64_t next_sequence_ = 1;
   uint64_t base_sequence_ = 0;  // 0: none acknowledged
   Fingerprints prints_;
-  bool has_reasons_ = false;  // reasons_ are those answered to base_sequence_
+  bool has_reasons_ = false;      // reasons_ are those answered to base_sequence_
+  bool merged_in_place_ = false;  // reasons_ are the last merged answer's
   absl::flat_hash_map<uint32_t, v1::PendingReason> reasons_;
   std::string buffer_;  // serialization scratch, reused
 };
