@@ -221,6 +221,11 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
                 errlen);
       return AP_GARBAGE;
     }
+    if (absl::Status merged = client->deltas.MergeReasons(*response); !merged.ok()) {
+      client->deltas.Reset();
+      CopyError(absl::StrCat("bad answer: ", merged.message()), err, errlen);
+      return AP_GARBAGE;
+    }
     absl::StatusOr<accelpack::bridge::PlanData> data =
         accelpack::bridge::PlanFromProto(*response, *snap);
     if (!data.ok()) {
@@ -232,6 +237,7 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
         RecordCount(sent->snapshot()) + (sent == whole ? 0 : cycle.removed);
     if (response->kept_sequence() != 0 && response->kept_sequence() == cycle.sequence) {
       client->deltas.Acknowledged(cycle);
+      client->deltas.KeepReasons(response->plan());
     } else {
       client->deltas.Reset();  // a core that does not keep snapshots gets them whole
     }

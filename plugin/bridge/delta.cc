@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "accelpack/v1/snapshot_records.h"
 
 namespace accelpack::bridge {
@@ -79,6 +80,7 @@ DeltaSender::Cycle DeltaSender::Prepare(const v1::ClusterSnapshot& whole,
   changes->set_now_unix(whole.now_unix());
   *delta->mutable_identity() = *identity;
   delta->set_base_sequence(base_sequence_);
+  delta->set_accepts_reason_deltas(true);
   cycle.has_delta = true;
   return cycle;
 }
@@ -88,12 +90,51 @@ void DeltaSender::Acknowledged(const Cycle& cycle) {
     Reset();
     return;
   }
+  if (base_sequence_ != cycle.sequence) has_reasons_ = false;  // until KeepReasons
   base_sequence_ = cycle.sequence;
+}
+
+absl::Status DeltaSender::MergeReasons(v1::ScheduleResponse& response) {
+  const uint64_t on = response.reasons_base_sequence();
+  if (on == 0) return absl::OkStatus();
+  if (!has_reasons_ || on != base_sequence_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the answer's reasons are a delta on snapshot ", on,
+                     has_reasons_ ? absl::StrCat(", this side holds those of ", base_sequence_)
+                                  : std::string(", this side holds none")));
+  }
+  // In place: from here reasons_ are this answer's, which the caller either
+  // keeps (KeepReasons after Acknowledged) or drops (Reset).
+  has_reasons_ = false;
+  merged_in_place_ = true;
+  for (uint32_t job_id : response.reasons_cleared()) reasons_.erase(job_id);
+  auto* pending = response.mutable_plan()->mutable_pending();
+  for (v1::PendingReason& reason : *pending) reasons_[reason.job_id()] = std::move(reason);
+  pending->Clear();
+  pending->Reserve(static_cast<int>(reasons_.size()));
+  for (const auto& [job_id, reason] : reasons_) *pending->Add() = reason;
+  response.set_reasons_base_sequence(0);
+  response.clear_reasons_cleared();
+  return absl::OkStatus();
+}
+
+void DeltaSender::KeepReasons(const v1::Plan& plan) {
+  const bool merged = std::exchange(merged_in_place_, false);
+  if (!has_base()) return;
+  if (!merged) {
+    reasons_.clear();
+    reasons_.reserve(static_cast<size_t>(plan.pending_size()));
+    for (const v1::PendingReason& reason : plan.pending()) reasons_[reason.job_id()] = reason;
+  }
+  has_reasons_ = true;
 }
 
 void DeltaSender::Reset() {
   prints_ = Fingerprints{};
   base_sequence_ = 0;
+  has_reasons_ = false;
+  merged_in_place_ = false;
+  reasons_.clear();
 }
 
 }  // namespace accelpack::bridge

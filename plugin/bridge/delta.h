@@ -3,6 +3,8 @@
 // the records whose fingerprint differs from the snapshot the core last
 // acknowledged, and the keys of those that vanished. Runs in the bridge, after
 // slurmctld's locks are released: the copy under the locks stays a plain copy.
+// The answer's pending reasons come the same way (reasons that changed since the
+// acknowledged answer), merged here back into the whole list.
 // SPDX-License-Identifier: GPL-2.0-or-later
 #pragma once
 
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 
 namespace accelpack::bridge {
 
@@ -56,6 +59,15 @@ class DeltaSender {
                 v1::ScheduleRequest* delta);
   // The core kept `cycle`'s snapshot: the next delta is on it.
   void Acknowledged(const Cycle& cycle);
+  // Makes `response`'s plan.pending whole when it is a reason delta
+  // (reasons_base_sequence set): the reasons kept from the acknowledged answer,
+  // less reasons_cleared, with the answer's own in place. FAILED_PRECONDITION
+  // when it is on an answer this side does not hold (then Reset). Merges into
+  // the kept reasons: after a merge the caller must KeepReasons or Reset.
+  absl::Status MergeReasons(v1::ScheduleResponse& response);
+  // After Acknowledged: `plan`'s reasons (merged, whole) are what the next
+  // reason delta is against.
+  void KeepReasons(const v1::Plan& plan);
   // The next cycle sends the whole snapshot (an error, a refusal, a core that
   // did not keep it, a reconfigure).
   void Reset();
@@ -68,6 +80,9 @@ class DeltaSender {
   uint64_t next_sequence_ = 1;
   uint64_t base_sequence_ = 0;  // 0: none acknowledged
   Fingerprints prints_;
+  bool has_reasons_ = false;      // reasons_ are those answered to base_sequence_
+  bool merged_in_place_ = false;  // reasons_ are the last merged answer's
+  absl::flat_hash_map<uint32_t, v1::PendingReason> reasons_;
   std::string buffer_;  // serialization scratch, reused
 };
 

@@ -180,6 +180,12 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
   if (snapshot.ok() && topology_ != nullptr) topology_->Annotate(*snapshot);
   absl::Status valid =
       snapshot.ok() ? model::ValidateSnapshot(*snapshot, policy->catalog) : snapshot.status();
+  // The reasons answered to the delta's base, which the plugin holds merged.
+  const bool reason_delta =
+      is_delta && request->accepts_reason_deltas() && resolved.base.has_reasons;
+  ReasonsByJob base_reasons = std::move(resolved.base.reasons);
+  resolved.base.has_reasons = false;
+  resolved.base.reasons.clear();
   if (valid.ok())
     valid = KeepBase(*bases_, *request, std::move(resolved.base), is_delta, *response);
   if (!valid.ok()) {
@@ -210,6 +216,13 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
                               std::chrono::steady_clock::now() - started)
                               .count();
   *response->mutable_plan() = PlanToProto(plan, *snapshot, policy->catalog);
+  if (response->kept_sequence() != 0 || reason_delta) {
+    ReasonsByJob reasons = ReasonsOf(response->plan());
+    if (reason_delta) MakeReasonDelta(base_reasons, reasons, request->base_sequence(), *response);
+    if (response->kept_sequence() != 0)
+      bases_->KeepReasons(request->identity().controller(), response->kept_sequence(),
+                          std::move(reasons));
+  }
   response->set_engine_latency_us(static_cast<uint64_t>(latency_us));
   const std::string policy_name = wire::OneLine(policy->pipeline->name, wire::kMaxLabelBytes);
   response->set_policy_name(policy_name);

@@ -94,6 +94,34 @@ absl::Status ApplyRecords(const v1::ClusterSnapshot& changes, const v1::Snapshot
 
 }  // namespace
 
+ReasonsByJob ReasonsOf(const v1::Plan& plan) {
+  ReasonsByJob reasons;
+  reasons.reserve(static_cast<size_t>(plan.pending_size()));
+  for (const v1::PendingReason& reason : plan.pending())
+    reasons[reason.job_id()] = ReasonEntry{static_cast<int>(reason.code()), reason.message()};
+  return reasons;
+}
+
+void MakeReasonDelta(const ReasonsByJob& base, const ReasonsByJob& now, uint64_t base_sequence,
+                     v1::ScheduleResponse& response) {
+  auto* pending = response.mutable_plan()->mutable_pending();
+  int kept = 0;
+  for (int i = 0; i < pending->size(); ++i) {
+    const v1::PendingReason& reason = pending->Get(i);
+    auto before = base.find(reason.job_id());
+    if (before != base.end() && before->second.code == static_cast<int>(reason.code()) &&
+        before->second.message == reason.message())
+      continue;
+    if (kept != i) pending->SwapElements(kept, i);
+    ++kept;
+  }
+  pending->DeleteSubrange(kept, pending->size() - kept);
+  for (const auto& [job_id, reason] : base) {
+    if (now.count(job_id) == 0) response.add_reasons_cleared(job_id);
+  }
+  response.set_reasons_base_sequence(base_sequence);
+}
+
 absl::Status IndexBase(SnapshotBase& base) {
   absl::Status status;
   wire::ForEachRecordKind([&](auto kind) {
@@ -168,6 +196,19 @@ void SnapshotBases::Keep(SnapshotBase base) {
   }
   lru_.push_front(std::move(base));
   while (lru_.size() > max_controllers_) lru_.pop_back();
+}
+
+void SnapshotBases::KeepReasons(const std::string& controller, uint64_t sequence,
+                                ReasonsByJob reasons) {
+  std::lock_guard lock(mu_);
+  for (SnapshotBase& base : lru_) {
+    if (base.controller != controller) continue;
+    if (base.sequence == sequence) {
+      base.reasons = std::move(reasons);
+      base.has_reasons = true;
+    }
+    return;
+  }
 }
 
 void SnapshotBases::Forget(const std::string& controller) {

@@ -24,6 +24,23 @@ namespace accelpack::service {
 
 namespace v1 = ::accelpack::v1;
 
+// The pending reasons of one answer, by job id: what a reason delta is against.
+struct ReasonEntry {
+  int code = 0;
+  std::string message;
+  bool operator==(const ReasonEntry& o) const { return code == o.code && message == o.message; }
+};
+using ReasonsByJob = std::unordered_map<uint32_t, ReasonEntry>;
+
+// Every reason of `plan`, by job. A job named twice keeps its last reason.
+ReasonsByJob ReasonsOf(const v1::Plan& plan);
+
+// Cuts `response`'s plan.pending (every reason, whose map is `now`) to the
+// reasons that differ from `base`, lists the jobs of `base` that have none now
+// in reasons_cleared and sets reasons_base_sequence to `base_sequence`.
+void MakeReasonDelta(const ReasonsByJob& base, const ReasonsByJob& now, uint64_t base_sequence,
+                     v1::ScheduleResponse& response);
+
 // A controller's snapshot plus indexes by record key, so a delta costs what it
 // changes, not the snapshot's size.
 struct SnapshotBase {
@@ -35,6 +52,10 @@ struct SnapshotBase {
   std::unordered_map<uint32_t, int> pending;
   std::unordered_map<uint32_t, int> running;
   std::unordered_map<std::string, int> reservations;
+  // The reasons the core answered to this snapshot, once it has answered
+  // (KeepReasons): a reason delta on this base is against them.
+  bool has_reasons = false;
+  ReasonsByJob reasons;
 };
 
 // Builds `base`'s indexes from its snapshot. INVALID_ARGUMENT names the first
@@ -73,6 +94,9 @@ class SnapshotBases {
   // Keeps `base` as its controller's base (replacing an older one), evicting
   // the least recently used controller beyond the bound.
   void Keep(SnapshotBase base);
+  // Attaches the reasons answered to `controller`'s snapshot `sequence`, if that
+  // is still its base (another request may have taken it meanwhile: then none).
+  void KeepReasons(const std::string& controller, uint64_t sequence, ReasonsByJob reasons);
   // Forgets a controller's base (its snapshot was refused).
   void Forget(const std::string& controller);
 

@@ -262,6 +262,7 @@ void RunGrpcCycles(benchmark::State& state, model::Snapshot& snapshot, Next next
   double grpc_total_s = 0;
   double engine_total_s = 0;
   double request_bytes = 0;
+  double answer_bytes = 0;
   using Clock = std::chrono::steady_clock;
   for (auto _ : state) {
     const auto grpc_begin = Clock::now();
@@ -276,6 +277,7 @@ void RunGrpcCycles(benchmark::State& state, model::Snapshot& snapshot, Next next
       if (!status.ok()) state.SkipWithError(status.error_message().c_str());
       if (response->full_snapshot_required())
         state.SkipWithError(response->full_snapshot_reason().c_str());
+      answer_bytes = static_cast<double>(response->ByteSizeLong());
       answered(*response);
       engine_us = static_cast<double>(response->engine_latency_us());
     }
@@ -288,6 +290,7 @@ void RunGrpcCycles(benchmark::State& state, model::Snapshot& snapshot, Next next
   }
   state.counters["server_us"] = engine_us;
   state.counters["request_MiB"] = request_bytes / (1024.0 * 1024.0);
+  state.counters["answer_MiB"] = answer_bytes / (1024.0 * 1024.0);
   if (engine_total_s > 0) {
     state.counters["engine_alone_ms"] =
         1000.0 * engine_total_s / static_cast<double>(state.iterations());
@@ -310,10 +313,13 @@ void BM_GrpcCycle(benchmark::State& state) {
 // Steady state with delta snapshots: per cycle the plugin's bridge fingerprints
 // every record of the whole snapshot (timed: it replaces serializing all of it) and
 // sends what changed, here 10 pending jobs whose priority moved; the core applies
-// that to its base and plans from the whole.
+// that to its base and plans from the whole. reason_deltas 1: the answer carries
+// only the reasons that changed and the bridge merges them (timed); 0: every
+// reason every cycle (an older plugin).
 void BM_GrpcCycleDelta(benchmark::State& state) {
   model::Snapshot snapshot = testing::SyntheticCluster(
       static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
+  const bool reason_deltas = state.range(2) != 0;
   v1::ClusterSnapshot whole = service::SnapshotToProto(snapshot);
   bridge::DeltaSender sender("bench@" + std::to_string(::getpid()), 1);
   bridge::DeltaSender::Cycle cycle;
@@ -330,16 +336,25 @@ void BM_GrpcCycleDelta(benchmark::State& state) {
     prepare_s +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - prepare_begin).count();
     ++prepared;
+    delta->set_accepts_reason_deltas(reason_deltas);
     if (cycle.has_delta) return *delta;
     *whole_request->mutable_snapshot() = whole;  // the first cycle: whole
     return *whole_request;
   };
-  auto answered = [&](const v1::ScheduleResponse& response) {
+  double merge_s = 0;
+  int merged = 0;
+  auto answered = [&](v1::ScheduleResponse& response) {
+    const auto merge_begin = std::chrono::steady_clock::now();
+    if (!sender.MergeReasons(response).ok()) state.SkipWithError("reasons not merged");
     if (response.kept_sequence() == cycle.sequence) {
       sender.Acknowledged(cycle);
+      sender.KeepReasons(response.plan());
     } else {
       sender.Reset();
     }
+    merge_s +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - merge_begin).count();
+    ++merged;
   };
   {
     // The first cycle, whole, is not steady state: outside the timing.
@@ -353,8 +368,12 @@ void BM_GrpcCycleDelta(benchmark::State& state) {
   }
   prepare_s = 0;
   prepared = 0;
+  merge_s = 0;
+  merged = 0;
   RunGrpcCycles(state, snapshot, next, answered);
   if (prepared > 0) state.counters["fingerprint_ms"] = 1000.0 * prepare_s / prepared;
+  // The bridge's side of the answer's reasons: merge (reason deltas) and keep.
+  if (merged > 0) state.counters["reasons_ms"] = 1000.0 * merge_s / merged;
 }
 
 void Sizes(benchmark::internal::Benchmark* bench) {
@@ -380,7 +399,11 @@ BENCHMARK(BM_EngineCycleShapes)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_GrpcCycle)->Apply(Sizes);
-BENCHMARK(BM_GrpcCycleDelta)->Apply(Sizes);
+BENCHMARK(BM_GrpcCycleDelta)
+    ->ArgsProduct({{512, 4096}, {1000, 10000}, {0, 1}})
+    ->ArgNames({"nodes", "pending", "reason_deltas"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace accelpack

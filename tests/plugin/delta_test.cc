@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "accelpack_bridge.h"
 #include "convert.h"
@@ -97,6 +99,73 @@ TEST(DeltaSender, KeyTwiceMakesNoDeltaAndNoBase) {
   EXPECT_FALSE(sender.has_base());
 }
 
+pb::PendingReason Reason(uint32_t job_id, pb::PendingReasonCode code, const std::string& message) {
+  pb::PendingReason reason;
+  reason.set_job_id(job_id);
+  reason.set_code(code);
+  reason.set_message(message);
+  return reason;
+}
+
+using ReasonMap = std::map<uint32_t, std::pair<int, std::string>>;
+
+ReasonMap ReasonsIn(const pb::Plan& plan) {
+  ReasonMap reasons;
+  for (const auto& r : plan.pending()) {
+    EXPECT_TRUE(
+        reasons.emplace(r.job_id(), std::pair{static_cast<int>(r.code()), r.message()}).second)
+        << "job " << r.job_id() << " twice";
+  }
+  return reasons;
+}
+
+TEST(DeltaSender, ReasonDeltaMergesBackToTheWholeReasons) {
+  DeltaSender sender("ctld", 7);
+  SnapshotBuilder b = Cluster();
+  pb::ClusterSnapshot whole = bridge::SnapshotToProto(b.Get());
+  pb::SnapshotIdentity id;
+  pb::ScheduleRequest delta;
+  DeltaSender::Cycle first = sender.Prepare(whole, &id, &delta);
+  pb::ScheduleResponse answer;
+  *answer.mutable_plan()->add_pending() = Reason(1, pb::PENDING_REASON_RESOURCES, "no room");
+  *answer.mutable_plan()->add_pending() = Reason(2, pb::PENDING_REASON_RESOURCES, "no room");
+  *answer.mutable_plan()->add_pending() = Reason(3, pb::PENDING_REASON_PRIORITY, "behind 1");
+  ASSERT_TRUE(sender.MergeReasons(answer).ok());  // whole: unchanged
+  EXPECT_EQ(answer.plan().pending_size(), 3);
+  sender.Acknowledged(first);
+  sender.KeepReasons(answer.plan());
+
+  delta.Clear();
+  DeltaSender::Cycle second = sender.Prepare(whole, &id, &delta);
+  ASSERT_TRUE(second.has_delta);
+  EXPECT_TRUE(delta.accepts_reason_deltas());
+  // 1 unchanged (not sent), 2's message changed, 3 went (started), 4 is new.
+  pb::ScheduleResponse changes;
+  changes.set_reasons_base_sequence(first.sequence);
+  *changes.mutable_plan()->add_pending() =
+      Reason(2, pb::PENDING_REASON_RESOURCES, "no room, 1 drained");
+  *changes.mutable_plan()->add_pending() = Reason(4, pb::PENDING_REASON_PRIORITY, "behind 2");
+  changes.add_reasons_cleared(3);
+  ASSERT_TRUE(sender.MergeReasons(changes).ok());
+  EXPECT_EQ(changes.reasons_base_sequence(), 0u);
+  EXPECT_EQ(changes.reasons_cleared_size(), 0);
+  EXPECT_EQ(ReasonsIn(changes.plan()),
+            (ReasonMap{{1, {pb::PENDING_REASON_RESOURCES, "no room"}},
+                       {2, {pb::PENDING_REASON_RESOURCES, "no room, 1 drained"}},
+                       {4, {pb::PENDING_REASON_PRIORITY, "behind 2"}}}));
+  sender.Acknowledged(second);
+  sender.KeepReasons(changes.plan());
+
+  // A reason delta on an answer this side does not hold is refused, never merged
+  // onto the wrong reasons: another sequence, or after a reset.
+  pb::ScheduleResponse stale;
+  stale.set_reasons_base_sequence(first.sequence);
+  EXPECT_EQ(sender.MergeReasons(stale).code(), absl::StatusCode::kFailedPrecondition);
+  sender.Reset();
+  stale.set_reasons_base_sequence(second.sequence);
+  EXPECT_EQ(sender.MergeReasons(stale).code(), absl::StatusCode::kFailedPrecondition);
+}
+
 // The bridge's C API against the real core service.
 class DeltaWithCore : public ::testing::Test {
  protected:
@@ -138,6 +207,28 @@ class DeltaWithCore : public ::testing::Test {
   ap_status_t Call(SnapshotBuilder& b) {
     ap_plan_free(&plan_);
     return ap_client_schedule(client_, &b.Get(), 5000, &plan_, err_, sizeof(err_));
+  }
+  std::unique_ptr<pb::Placement::Stub> Stub() {
+    return pb::Placement::NewStub(
+        grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+  }
+  // What the core answers to `b` as a whole snapshot it does not keep.
+  ReasonMap WholeReasons(SnapshotBuilder& b) {
+    pb::ScheduleRequest request;
+    *request.mutable_snapshot() = bridge::SnapshotToProto(b.Get());
+    pb::ScheduleResponse response;
+    grpc::ClientContext context;
+    EXPECT_TRUE(Stub()->Schedule(&context, request, &response).ok());
+    EXPECT_EQ(response.reasons_base_sequence(), 0u);
+    return ReasonsIn(response.plan());
+  }
+  ReasonMap BridgeReasons() const {
+    ReasonMap reasons;
+    for (uint32_t i = 0; i < plan_.reason_cnt; ++i) {
+      const ap_reason_t& r = plan_.reasons[i];
+      reasons[r.job_id] = {static_cast<int>(r.code), r.message == nullptr ? "" : r.message};
+    }
+    return reasons;
   }
 
   service::PolicyStore policies_{policy::DefaultPolicy()};
@@ -216,6 +307,72 @@ TEST_F(DeltaWithCore, WithoutIdleReplanTheCoreIsAskedEveryCycle) {
   EXPECT_FALSE(plan_.sent_whole);
   EXPECT_EQ(plan_.sent_records, 0u);
   EXPECT_EQ(CoreCycles(), 2u);
+}
+
+TEST_F(DeltaWithCore, ReasonDeltasReproduceTheWholeReasonsThroughChangesAndARestart) {
+  SnapshotBuilder b;
+  b.Node({.name = "a"}).Node({.name = "b"});
+  for (uint32_t id = 1; id <= 4; ++id) b.Job({.id = id, .per_node = 16});  // never fit
+  auto cycle = [&](const char* what) {
+    SCOPED_TRACE(what);
+    ASSERT_EQ(Call(b), AP_OK) << err_;
+    const ReasonMap merged = BridgeReasons();
+    EXPECT_EQ(merged, WholeReasons(b));
+    EXPECT_FALSE(merged.empty());
+  };
+  cycle("whole");
+  cycle("nothing changed");
+  b.Job({.id = 5, .per_node = 16});
+  cycle("a job added");
+  b.Job({.id = 6, .per_node = 8, .partitions = {"other"}});
+  cycle("a job with another reason");
+  b.Job({.id = 7, .per_node = 8});  // fits: starts, no reason
+  cycle("a job that starts");
+  b.jobs()[0].per_node = 8;  // job 1: another reason than before
+  b.jobs()[0].partitions = {"other"};
+  b.jobs().erase(b.jobs().begin() + 1);  // job 2 went: its reason is cleared
+  cycle("a reason changed, a job gone");
+  StopCore();
+  StartCore();
+  cycle("after a core restart (resync)");
+  EXPECT_NE(plan_.resync_reason, nullptr);
+  cycle("deltas again");
+  ap_client_resync(client_);
+  cycle("after a reconfigure");
+}
+
+// On the wire: only a plugin that says it merges reason deltas gets them, and
+// only on the base it named; an older plugin's delta gets every reason.
+TEST_F(DeltaWithCore, ReasonDeltasOnlyForAPluginThatAcceptsThem) {
+  SnapshotBuilder b;
+  b.Node({.name = "a"});
+  for (uint32_t id = 1; id <= 3; ++id) b.Job({.id = id, .per_node = 16});
+  auto stub = Stub();
+  auto send = [&](uint64_t sequence, uint64_t base, bool accepts, pb::ScheduleResponse& response) {
+    pb::ScheduleRequest request;
+    if (base == 0) *request.mutable_snapshot() = bridge::SnapshotToProto(b.Get());
+    request.mutable_snapshot()->set_now_unix(1000);
+    request.mutable_identity()->set_controller("raw");
+    request.mutable_identity()->set_epoch(1);
+    request.mutable_identity()->set_sequence(sequence);
+    request.set_base_sequence(base);
+    request.set_accepts_reason_deltas(accepts);
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->Schedule(&context, request, &response).ok());
+    ASSERT_FALSE(response.full_snapshot_required()) << response.full_snapshot_reason();
+    EXPECT_EQ(response.kept_sequence(), sequence);
+  };
+  pb::ScheduleResponse whole, older, newer;
+  send(1, 0, true, whole);  // a whole snapshot: every reason, whatever the flag
+  EXPECT_EQ(whole.plan().pending_size(), 3);
+  EXPECT_EQ(whole.reasons_base_sequence(), 0u);
+  send(2, 1, false, older);
+  EXPECT_EQ(older.plan().pending_size(), 3);
+  EXPECT_EQ(older.reasons_base_sequence(), 0u);
+  send(3, 2, true, newer);
+  EXPECT_EQ(newer.reasons_base_sequence(), 2u);
+  EXPECT_EQ(newer.plan().pending_size(), 0);  // nothing changed
+  EXPECT_EQ(newer.reasons_cleared_size(), 0);
 }
 
 }  // namespace

@@ -48,6 +48,8 @@ class SnapshotBuilder {
     jobs_.push_back(std::move(spec));
     return *this;
   }
+  // The jobs so far, to change or remove between two cycles.
+  std::vector<JobSpec>& jobs() { return jobs_; }
 
   const ap_snapshot_t& Get() {
     c_nodes_.clear();
