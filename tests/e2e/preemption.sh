@@ -5,9 +5,13 @@
 # Slurm's own choosing although PreemptType=preempt/partition_prio would let
 # select_nodes pick victims), the inference job starts, and no job is lost: the
 # victim is pending again with Restarts=1, the other keeps running.
-#   preemption.sh BUILD_DIR
+# With `grace`, the scavenger partition has GraceTime=5: the victim is signalled first
+# (draining, the core waits for it) and Slurm requeues it when the grace ends.
+#   preemption.sh BUILD_DIR [grace]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+grace=0
+[ "${2:-}" = grace ] && grace=5
 
 policy=$(mktemp /tmp/accelpack-e2e-preemption-policy.XXXXXX.yaml)
 cat "$E2E_REPO/contrib/cluster/policy.yaml" - >"$policy" <<'EOF'
@@ -21,7 +25,7 @@ export ACCELPACK_POLICY=$policy
 export ACCELPACK_SLURM_CONF_EXTRA="PreemptType=preempt/partition_prio
 PreemptMode=REQUEUE
 JobRequeue=1
-PartitionName=scavenger Nodes=h100-[1-2] PriorityTier=0 Default=NO DefaultTime=01:00:00 State=UP"
+PartitionName=scavenger Nodes=h100-[1-2] PriorityTier=0 GraceTime=$grace Default=NO DefaultTime=01:00:00 State=UP"
 e2e_init accelpack "${1:-}"
 rm -f "$policy"
 log=$E2E_RUN_DIR/log/slurmctld.log
@@ -35,8 +39,8 @@ sleep 2   # both seen running by the core, past any exempt time (none set)
 
 submitted=$(date +%s)
 infer=$(e2e_submit -p inference --gres=gpu:h100:8 --wrap 'sleep 5')
-# Requeue, the victim's epilog (KillWait 5 s), then the next cycle starts it.
-e2e_wait_state "$infer" 'RUNNING|COMPLETED' 90 || e2e_fail "inference job $infer did not reclaim a node"
+# GraceTime, requeue, the victim's epilog (KillWait 5 s), then the next cycle starts it.
+e2e_wait_state "$infer" 'RUNNING|COMPLETED' $((90 + grace)) || e2e_fail "inference job $infer did not reclaim a node"
 e2e_log "ok: inference job $infer started $(($(date +%s) - submitted)) s after its submission"
 
 planned=$(grep -o "accelpack: requeue JobId=[0-9]* for JobId=$infer " "$log" |
@@ -60,4 +64,4 @@ e2e_check "the other scavenger job $other still runs" e2e_wait_state "$other" RU
 e2e_wait_all_done 60 "$infer" || e2e_fail "inference job $infer did not finish"
 e2e_check "inference job completed" e2e_all_completed "$infer"
 scancel "$fill1" "$fill2" 2>/dev/null || true
-e2e_log "passed"
+e2e_log "passed (GraceTime=$grace)"
