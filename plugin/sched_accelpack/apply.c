@@ -478,6 +478,39 @@ static char *_preempt_one(const snapshot_t *snap, const job_index_t *ridx,
 	return NULL;
 }
 
+/*
+ * Victims of earlier cycles whose GraceTime is over: requeue them now rather
+ * than at Slurm's next time-limit pass (about every 30 s), as that pass would
+ * (slurm_job_preempt() requeues a job whose grace ended). Still only a
+ * requeueable batch job whose PreemptMode is REQUEUE.
+ */
+static void _finish_grace(const ap_preemption_t *pre, uint64_t cycle,
+			  apply_stats_t *stats)
+{
+	job_record_t *preemptor = find_job_record(pre->job_id);
+	time_t now = time(NULL);
+
+	if (!preemptor || !IS_JOB_PENDING(preemptor) ||
+	    !slurm_preemption_enabled())
+		return;
+	for (uint32_t a = 0; a < pre->awaiting_cnt; a++) {
+		job_record_t *victim = find_job_record(pre->awaiting[a]);
+
+		if (!victim || !IS_JOB_RUNNING(victim) ||
+		    IS_JOB_COMPLETING(victim) || !victim->preempt_time ||
+		    (now < victim->end_time) || !victim->batch_flag ||
+		    !victim->details || !victim->details->requeue ||
+		    victim->het_job_id ||
+		    (slurm_job_preempt_mode(victim) != PREEMPT_MODE_REQUEUE))
+			continue;
+		info("accelpack: requeue %pJ for %pJ (grace over, plan %" PRIu64 ")",
+		     victim, preemptor, cycle);
+		if (slurm_job_preempt(victim, preemptor, PREEMPT_MODE_REQUEUE,
+				      false) == SLURM_SUCCESS)
+			stats->requeued++;
+	}
+}
+
 /* The core's planned preemptions; the built-in policy never preempts. */
 static void _apply_preemptions(const snapshot_t *snap, const ap_plan_t *plan,
 			       const char *source, uint64_t cycle,
@@ -499,13 +532,14 @@ static void _apply_preemptions(const snapshot_t *snap, const ap_plan_t *plan,
 		const ap_preemption_t *pre = &plan->preemptions[p];
 		char *why;
 
-		if (!pre->victim_cnt)	/* only awaiting: Slurm finishes them */
-			continue;
 		if (lock_clock_maybe_yield(lc, conf->max_lock_ms,
 					   conf->yield_ms)) {
 			stats->aborted = true;
 			break;
 		}
+		_finish_grace(pre, cycle, stats);
+		if (!pre->victim_cnt)
+			continue;
 		if ((why = _preempt_one(snap, ridx, pre, cycle, stats))) {
 			verbose("accelpack: JobId=%u preempts nothing (plan %" PRIu64 "): %s",
 				pre->job_id, cycle, why);
