@@ -166,6 +166,12 @@ typedef struct {
 	uint32_t alloc_cnt;
 	int64_t start_time;
 	int64_t time_limit_s;		/* 0: unlimited */
+	/* For choosing preemption victims (docs/preemption.md). */
+	const char *partition;		/* NULL: unknown */
+	const char *qos;		/* NULL: none */
+	bool requeueable;		/* batch job whose requeue Slurm allows */
+	bool draining;			/* being preempted (grace period) */
+	int64_t preempt_exempt_until;	/* unix seconds; 0: none */
 } ap_running_job_t;
 
 typedef struct {
@@ -213,6 +219,19 @@ typedef struct {
 	char *nodes;		/* comma list of the nodes it reserves */
 } ap_reservation_t;
 
+/* Requeue `victims` now so that job_id can start on `nodes` in a later cycle;
+ * `awaiting` are victims of earlier cycles still draining there. Every id is a
+ * running job of the snapshot. */
+typedef struct {
+	uint32_t job_id;
+	uint32_t *victims;
+	uint32_t victim_cnt;
+	uint32_t *awaiting;
+	uint32_t awaiting_cnt;
+	char **nodes;
+	uint32_t node_cnt;
+} ap_preemption_t;
+
 typedef struct {
 	ap_start_t *starts;
 	uint32_t start_cnt;
@@ -220,6 +239,9 @@ typedef struct {
 	uint32_t reason_cnt;
 	ap_reservation_t *reservations;
 	uint32_t reservation_cnt;
+	ap_preemption_t *preemptions;	/* the core's only; the built-in
+					 * policy never preempts */
+	uint32_t preemption_cnt;
 	uint64_t engine_latency_us;	/* 0 for the built-in policy */
 	char *policy_name;
 	/* ap_client_schedule only: */

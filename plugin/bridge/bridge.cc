@@ -61,7 +61,8 @@ bool MayRest(const ap_client& client, const accelpack::bridge::DeltaSender::Cycl
 
 void NotePlan(ap_client& client, const accelpack::bridge::PlanData& plan) {
   client.last_ok = true;
-  client.last_had_starts = !plan.starts.empty();
+  // A preemption changes Slurm's state as a start does: ask again next cycle.
+  client.last_had_starts = !plan.starts.empty() || !plan.preemptions.empty();
   client.last_due = 0;
   for (const auto& reservation : plan.reservations) {
     if (reservation.start_time > 0 &&
@@ -316,6 +317,14 @@ AP_API void ap_plan_free(ap_plan_t* plan) noexcept {
     std::free(plan->reservations[r].nodes);
   }
   std::free(plan->reservations);
+  for (uint32_t p = 0; plan->preemptions != nullptr && p < plan->preemption_cnt; ++p) {
+    ap_preemption_t& pr = plan->preemptions[p];
+    for (uint32_t n = 0; pr.nodes != nullptr && n < pr.node_cnt; ++n) std::free(pr.nodes[n]);
+    std::free(pr.nodes);
+    std::free(pr.victims);
+    std::free(pr.awaiting);
+  }
+  std::free(plan->preemptions);
   std::free(plan->policy_name);
   std::free(plan->resync_reason);
   *plan = ap_plan_t{};

@@ -129,6 +129,11 @@ void FillRunning(const ap_running_job_t& in, pb::RunningJob* out) {
   out->set_job_id(in.job_id);
   out->set_start_time_unix(in.start_time);
   out->set_time_limit_s(in.time_limit_s);
+  out->set_partition(Str(in.partition));
+  out->set_qos(Str(in.qos));
+  out->set_requeueable(in.requeueable);
+  out->set_draining(in.draining);
+  out->set_preempt_exempt_until_unix(in.preempt_exempt_until);
   for (uint32_t a = 0; in.allocs != nullptr && a < in.alloc_cnt; ++a) {
     const ap_alloc_t& alloc = in.allocs[a];
     pb::NodeAllocation* na = out->add_allocations();
@@ -214,6 +219,14 @@ absl::StatusOr<PlanData> PlanFromProto(const pb::ScheduleResponse& response,
     // boundary, with no terminal escape sequences, whatever the core sent.
     plan.reasons.push_back({reason.job_id(), FromProto(reason.code()),
                             wire::OneLine(reason.message(), wire::kMaxReasonBytes)});
+  }
+  plan.preemptions.reserve(static_cast<size_t>(in.preemptions_size()));
+  for (const pb::Preemption& preemption : in.preemptions()) {
+    plan.preemptions.push_back(
+        {preemption.job_id(),
+         std::vector<uint32_t>(preemption.victims().begin(), preemption.victims().end()),
+         std::vector<uint32_t>(preemption.awaiting().begin(), preemption.awaiting().end()),
+         std::vector<std::string>(preemption.nodes().begin(), preemption.nodes().end())});
   }
   if (absl::Status shape = CheckPlanShape(plan, snap); !shape.ok()) return shape;
   return plan;

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "plan_data.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -62,6 +63,34 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
     for (const std::string& node : reservation.nodes) {
       if (!known_nodes.contains(node)) {
         return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", node, "'"));
+      }
+    }
+  }
+  std::unordered_set<uint32_t> running;
+  for (uint32_t i = 0; snap.running != nullptr && i < snap.running_cnt; ++i) {
+    running.insert(snap.running[i].job_id);
+  }
+  std::unordered_set<uint32_t> preempting, named_victims;
+  for (size_t p = 0; p < plan.preemptions.size(); ++p) {
+    const PlannedPreemption& preemption = plan.preemptions[p];
+    auto where = [&] {
+      return absl::StrCat("preemptions[", p, "] (job ", preemption.job_id, "): ");
+    };
+    if (!num_nodes.contains(preemption.job_id) || seen_jobs.contains(preemption.job_id) ||
+        !preempting.insert(preemption.job_id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "not a job left pending, once"));
+    }
+    for (const std::string& node : preemption.nodes) {
+      if (!known_nodes.contains(node)) {
+        return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", node, "'"));
+      }
+    }
+    for (const std::vector<uint32_t>* ids : {&preemption.victims, &preemption.awaiting}) {
+      for (uint32_t id : *ids) {
+        if (!running.contains(id) || !named_victims.insert(id).second) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where(), "victim ", id, " is not a running job, once"));
+        }
       }
     }
   }
@@ -134,6 +163,30 @@ absl::Status ExportPlan(const PlanData& plan, ap_plan_t* out) {
     out->reservations[r].start_time = plan.reservations[r].start_time;
     out->reservations[r].nodes = Dup(absl::StrJoin(plan.reservations[r].nodes, ","));
     ok = out->reservations[r].nodes != nullptr;
+  }
+  out->preemptions = ok ? CallocArray<ap_preemption_t>(plan.preemptions.size()) : nullptr;
+  ok = ok && (plan.preemptions.empty() || out->preemptions != nullptr);
+  for (size_t p = 0; ok && p < plan.preemptions.size(); ++p) {
+    const PlannedPreemption& in = plan.preemptions[p];
+    ap_preemption_t& pr = out->preemptions[p];
+    out->preemption_cnt = static_cast<uint32_t>(p + 1);
+    pr.job_id = in.job_id;
+    pr.victims = CallocArray<uint32_t>(in.victims.size());
+    pr.awaiting = CallocArray<uint32_t>(in.awaiting.size());
+    pr.nodes = CallocArray<char*>(in.nodes.size());
+    ok = (in.victims.empty() || pr.victims != nullptr) &&
+         (in.awaiting.empty() || pr.awaiting != nullptr) &&
+         (in.nodes.empty() || pr.nodes != nullptr);
+    if (!ok) break;
+    std::copy(in.victims.begin(), in.victims.end(), pr.victims);
+    pr.victim_cnt = static_cast<uint32_t>(in.victims.size());
+    std::copy(in.awaiting.begin(), in.awaiting.end(), pr.awaiting);
+    pr.awaiting_cnt = static_cast<uint32_t>(in.awaiting.size());
+    pr.node_cnt = static_cast<uint32_t>(in.nodes.size());
+    for (size_t n = 0; ok && n < in.nodes.size(); ++n) {
+      pr.nodes[n] = Dup(in.nodes[n]);
+      ok = pr.nodes[n] != nullptr;
+    }
   }
   out->policy_name = ok ? Dup(plan.policy_name) : nullptr;
   ok = ok && out->policy_name != nullptr;

@@ -30,17 +30,27 @@ struct PlannedReservation {
   std::vector<std::string> nodes;
 };
 
+struct PlannedPreemption {
+  uint32_t job_id = 0;
+  std::vector<uint32_t> victims;
+  std::vector<uint32_t> awaiting;
+  std::vector<std::string> nodes;
+};
+
 struct PlanData {
   std::vector<PlannedStart> starts;
   std::vector<PlannedReason> reasons;
   std::vector<PlannedReservation> reservations;
+  std::vector<PlannedPreemption> preemptions;
   uint64_t engine_latency_us = 0;
   std::string policy_name;
 };
 
 // Shape checks every plan passes before the plugin sees it, whoever made it: each start
 // names a pending job of `snap` once, with exactly num_nodes distinct nodes of `snap`,
-// and every pending job of `snap` has a start or a reason.
+// and every pending job of `snap` has a start or a reason; each preemption is for a
+// pending job not started in this plan, once, on nodes of `snap`, and names only running
+// jobs of `snap`, each at most once in the plan.
 // INVALID_ARGUMENT names the first offending start.
 absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap);
 

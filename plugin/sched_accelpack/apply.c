@@ -29,6 +29,9 @@
 #include "refusals.h"
 #include "slurm_compat.h"
 
+/* Far enough ahead that select_nodes() sees a preemption in progress. */
+#define PREEMPT_GUARD_S 3600
+
 /* pending[] indices sorted by job id, to find a planned job's snapshot. */
 typedef struct {
 	uint32_t job_id;
@@ -166,6 +169,7 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	arena_t tmp = { 0 };
 	bool is_array_head, fingerprint_ok, magnetic;
 	char *nodes = NULL;
+	time_t saved_preempt_start;
 	int rc;
 
 	if (!job_ptr || !job_ptr->details) {
@@ -247,6 +251,15 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	is_array_head = job_ptr->array_recs &&
 		(job_ptr->array_task_id == NO_VAL);
 
+	/*
+	 * With a PreemptType, select_nodes() preempts the jobs cons_tres names
+	 * when the job fits only without them, unless a preemption for this
+	 * job started moments ago. Victims are the core's to choose (and
+	 * apply_preemptions' to requeue): claim that moment, so such a start
+	 * fails as busy and preempts nothing.
+	 */
+	saved_preempt_start = details->preempt_start_time;
+	details->preempt_start_time = time(NULL) + PREEMPT_GUARD_S;
 	if (fed_mgr_job_lock(job_ptr)) {
 		rc = ESLURM_FED_JOB_LOCK;
 	} else {
@@ -257,6 +270,9 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 			fed_mgr_job_unlock(job_ptr);
 	}
 
+	if (job_ptr->details)
+		job_ptr->details->preempt_start_time = saved_preempt_start;
+
 	/* An array's meta record was split: the started task is job_ptr (a
 	 * new job id), the rest stays pending under the old id and got a
 	 * copy of our temporary exclusions. Give both the user's back. */
@@ -264,6 +280,8 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 		job_record_t *base = find_job_record(job_ptr->array_job_id);
 
 		if (base && (base != job_ptr) && base->details) {
+			base->details->preempt_start_time =
+				saved_preempt_start;
 			FREE_NULL_BITMAP(base->details->exc_node_bitmap);
 			if (orig_exc)
 				base->details->exc_node_bitmap =
@@ -339,6 +357,199 @@ static void _show_reservation(const ap_reservation_t *resv,
 	last_job_update = time(NULL);
 }
 
+/* The snapshot's record of running job `job_id`. RET NULL if none */
+static const ap_running_job_t *_find_running(const snapshot_t *snap,
+					     const job_index_t *idx,
+					     uint32_t job_id)
+{
+	int64_t i = _find_pending(idx, snap->snap.running_cnt, job_id);
+
+	return (i < 0) ? NULL : &snap->running[i];
+}
+
+/*
+ * Whether victim may still be requeued for a start on `planned`: the job the
+ * core chose (same partition and QOS, past its exempt time, not yet being
+ * preempted), running there, and a batch job Slurm will requeue. That last
+ * check is what keeps it alive: slurm_job_preempt() kills a job whose
+ * requeue fails. RET NULL if so, else why not (xfree it)
+ */
+static char *_victim_refusal(job_record_t *victim,
+			     const ap_running_job_t *seen, bitstr_t *planned,
+			     time_t now)
+{
+	if (!victim || !seen)
+		return xstrdup("gone");
+	if (!IS_JOB_RUNNING(victim) || IS_JOB_COMPLETING(victim))
+		return xstrdup("no longer running");
+	if (victim->preempt_time)
+		return xstrdup("already being preempted");
+	if (!victim->batch_flag || !victim->details ||
+	    !victim->details->requeue || victim->het_job_id || !seen->requeueable)
+		return xstrdup("not a requeueable batch job");
+	if (xstrcmp(victim->part_ptr ? victim->part_ptr->name : NULL,
+		    seen->partition) ||
+	    xstrcmp(victim->qos_ptr ? victim->qos_ptr->name : NULL, seen->qos))
+		return xstrdup("partition or QOS changed");
+	if (victim->start_time != (time_t) seen->start_time)
+		return xstrdup("restarted since the snapshot");
+	if (seen->preempt_exempt_until > (int64_t) now)
+		return xstrdup("inside its PreemptExemptTime");
+	if (!victim->node_bitmap || !bit_overlap_any(victim->node_bitmap,
+						     planned))
+		return xstrdup("not on the planned nodes");
+	if (slurm_preemption_enabled() &&
+	    (slurm_job_preempt_mode(victim) != PREEMPT_MODE_REQUEUE))
+		return xstrdup("its PreemptMode is not REQUEUE");
+	return NULL;
+}
+
+/*
+ * Requeue one checked victim through Slurm's preemption path: with a
+ * PreemptType, slurm_job_preempt() signals it and starts GraceTime (Slurm's
+ * time limit check requeues it when that ends), or requeues it at once;
+ * without one, the plain requeue. RET whether it is now being preempted
+ */
+static bool _preempt_victim(job_record_t *victim, job_record_t *preemptor)
+{
+	int rc;
+
+	if (!slurm_preemption_enabled())
+		return compat_job_requeue(victim) == SLURM_SUCCESS;
+	rc = slurm_job_preempt(victim, preemptor, PREEMPT_MODE_REQUEUE, false);
+	/* An error with preempt_time set: the grace period runs. */
+	return (rc == SLURM_SUCCESS) ||
+		(IS_JOB_RUNNING(victim) && victim->preempt_time);
+}
+
+/*
+ * Carry out one planned preemption: all of its victims, or none (a part of
+ * them frees no legal placement). RET NULL if done, else why not (xfree it)
+ */
+static char *_preempt_one(const snapshot_t *snap, const job_index_t *ridx,
+			  const ap_preemption_t *pre, uint64_t cycle,
+			  apply_stats_t *stats)
+{
+	job_record_t *preemptor = find_job_record(pre->job_id);
+	bitstr_t *planned;
+	time_t now = time(NULL);
+	char *why = NULL;
+
+	if (!preemptor || !IS_JOB_PENDING(preemptor) ||
+	    IS_JOB_COMPLETING(preemptor) || !preemptor->priority)
+		return xstrdup("the job is no longer pending");
+	planned = bit_alloc(node_record_count);
+	for (uint32_t n = 0; n < pre->node_cnt; n++) {
+		node_record_t *node_ptr = find_node_record(pre->nodes[n]);
+
+		if (!node_ptr) {
+			FREE_NULL_BITMAP(planned);
+			return xstrdup_printf("node %s is gone", pre->nodes[n]);
+		}
+		bit_set(planned, node_ptr->index);
+	}
+	for (uint32_t v = 0; v < pre->victim_cnt; v++) {
+		char *refusal = _victim_refusal(
+			find_job_record(pre->victims[v]),
+			_find_running(snap, ridx, pre->victims[v]), planned,
+			now);
+
+		if (refusal) {
+			why = xstrdup_printf("victim JobId=%u %s",
+					     pre->victims[v], refusal);
+			xfree(refusal);
+			FREE_NULL_BITMAP(planned);
+			return why;
+		}
+	}
+	FREE_NULL_BITMAP(planned);
+	for (uint32_t v = 0; v < pre->victim_cnt; v++) {
+		job_record_t *victim = find_job_record(pre->victims[v]);
+
+		info("accelpack: requeue %pJ for %pJ (planned, plan %" PRIu64 ")",
+		     victim, preemptor, cycle);
+		if (_preempt_victim(victim, preemptor))
+			stats->requeued++;
+		else
+			error("accelpack: requeue of %pJ for %pJ failed",
+			      victim, preemptor);
+	}
+	last_job_update = now;
+	return NULL;
+}
+
+/*
+ * Victims of earlier cycles whose GraceTime is over: requeue them now rather
+ * than at Slurm's next time-limit pass (about every 30 s), as that pass would
+ * (slurm_job_preempt() requeues a job whose grace ended). Still only a
+ * requeueable batch job whose PreemptMode is REQUEUE.
+ */
+static void _finish_grace(const ap_preemption_t *pre, uint64_t cycle,
+			  apply_stats_t *stats)
+{
+	job_record_t *preemptor = find_job_record(pre->job_id);
+	time_t now = time(NULL);
+
+	if (!preemptor || !IS_JOB_PENDING(preemptor) ||
+	    !slurm_preemption_enabled())
+		return;
+	for (uint32_t a = 0; a < pre->awaiting_cnt; a++) {
+		job_record_t *victim = find_job_record(pre->awaiting[a]);
+
+		if (!victim || !IS_JOB_RUNNING(victim) ||
+		    IS_JOB_COMPLETING(victim) || !victim->preempt_time ||
+		    (now < victim->end_time) || !victim->batch_flag ||
+		    !victim->details || !victim->details->requeue ||
+		    victim->het_job_id ||
+		    (slurm_job_preempt_mode(victim) != PREEMPT_MODE_REQUEUE))
+			continue;
+		info("accelpack: requeue %pJ for %pJ (grace over, plan %" PRIu64 ")",
+		     victim, preemptor, cycle);
+		if (slurm_job_preempt(victim, preemptor, PREEMPT_MODE_REQUEUE,
+				      false) == SLURM_SUCCESS)
+			stats->requeued++;
+	}
+}
+
+/* The core's planned preemptions; the built-in policy never preempts. */
+static void _apply_preemptions(const snapshot_t *snap, const ap_plan_t *plan,
+			       const char *source, uint64_t cycle,
+			       const accelpack_conf_t *conf, lock_clock_t *lc,
+			       apply_stats_t *stats)
+{
+	uint32_t cnt = snap->snap.running_cnt;
+	job_index_t *ridx;
+
+	if (!plan->preemption_cnt || xstrcmp(source, "core"))
+		return;
+	ridx = xcalloc(cnt ? cnt : 1, sizeof(*ridx));
+	for (uint32_t i = 0; i < cnt; i++) {
+		ridx[i].job_id = snap->running[i].job_id;
+		ridx[i].index = i;
+	}
+	qsort(ridx, cnt, sizeof(*ridx), _cmp_job_index);
+	for (uint32_t p = 0; p < plan->preemption_cnt; p++) {
+		const ap_preemption_t *pre = &plan->preemptions[p];
+		char *why;
+
+		if (lock_clock_maybe_yield(lc, conf->max_lock_ms,
+					   conf->yield_ms)) {
+			stats->aborted = true;
+			break;
+		}
+		_finish_grace(pre, cycle, stats);
+		if (!pre->victim_cnt)
+			continue;
+		if ((why = _preempt_one(snap, ridx, pre, cycle, stats))) {
+			verbose("accelpack: JobId=%u preempts nothing (plan %" PRIu64 "): %s",
+				pre->job_id, cycle, why);
+			stats->preempt_skipped++;
+			xfree(why);
+		}
+	}
+	xfree(ridx);
+}
+
 static enum job_state_reason _reason(ap_reason_code_t code)
 {
 	switch (code) {
@@ -365,6 +576,7 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		idx[i].index = i;
 	}
 	qsort(idx, cnt, sizeof(*idx), _cmp_job_index);
+	_apply_preemptions(snap, plan, source, cycle, conf, lc, stats);
 	reserved = bit_alloc(cnt ? cnt : 1);
 	for (uint32_t r = 0; r < plan->reservation_cnt; r++) {
 		int64_t p = _find_pending(idx, cnt,
@@ -373,7 +585,7 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 			bit_set(reserved, p);
 	}
 
-	for (uint32_t s = 0; s < plan->start_cnt; s++) {
+	for (uint32_t s = 0; !stats->aborted && s < plan->start_cnt; s++) {
 		const ap_start_t *start = &plan->starts[s];
 		int64_t pidx = _find_pending(idx, cnt, start->job_id);
 		char *why = NULL;

@@ -14,11 +14,16 @@ typedef struct {
 	uint32_t started;
 	uint32_t dropped;	/* decisions that no longer fit: not forced */
 	uint32_t reasons;	/* pending reasons changed */
+	uint32_t requeued;	/* planned victims preempted (requeued, or
+				 * signalled with the requeue after GraceTime) */
+	uint32_t preempt_skipped; /* planned preemptions not carried out */
 	bool aborted;		/* partitions/config changed while yielding */
 } apply_stats_t;
 
 /*
- * Apply plan (made from snap) to the live state.
+ * Apply plan (made from snap) to the live state: requeue the planned victims
+ * (the core's plans only; their preemptor starts in a later cycle), start
+ * the planned jobs, write the reasons.
  * Locks: caller holds the scheduler locks through lc; they may be yielded
  *        (and re-taken) when held longer than conf->max_lock_ms.
  * IN source - "core" or "built-in", for the log

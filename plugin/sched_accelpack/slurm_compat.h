@@ -220,6 +220,19 @@ static inline int compat_select_nodes(job_record_t *job_ptr,
 }
 
 /*
+ * Requeue a running batch job as preemption does (its requeue hold and
+ * accounting). Locks: job WRITE, node WRITE, fed READ. 25.11 takes the record.
+ */
+static inline int compat_job_requeue(job_record_t *job_ptr)
+{
+#if COMPAT_SLURM_AT_LEAST(25, 11)
+	return job_requeue_internal(0, job_ptr, true, 0);
+#else
+	return job_requeue(0, job_ptr->job_id, NULL, true, 0);
+#endif
+}
+
+/*
  * Topology labels by node index, from the topology plugin slurmctld runs:
  * leaf switch (topology/tree) and block (topology/block, e.g. an NVL72
  * rack or SuperPoD). Either array is NULL when that kind is not configured;

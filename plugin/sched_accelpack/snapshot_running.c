@@ -66,6 +66,32 @@ static uint32_t _running_allocs(job_record_t *job_ptr, node_record_t *node_ptr,
 	return cnt;
 }
 
+/* What the core needs to choose preemption victims among running jobs: only a
+ * requeueable batch job may be one (a requeue that fails makes Slurm kill the
+ * job), never during its PreemptExemptTime, never twice (draining). */
+static void _preempt_fields(job_record_t *job_ptr, arena_t *arena,
+			    ap_running_job_t *run)
+{
+	uint32_t exempt = slurm_conf.preempt_exempt_time;
+
+	if (job_ptr->part_ptr)
+		run->partition = arena_strdup(arena, job_ptr->part_ptr->name);
+	if (job_ptr->qos_ptr) {
+		run->qos = arena_strdup(arena, job_ptr->qos_ptr->name);
+		if ((job_ptr->qos_ptr->preempt_exempt_time != INFINITE) &&
+		    (job_ptr->qos_ptr->preempt_exempt_time != NO_VAL))
+			exempt = job_ptr->qos_ptr->preempt_exempt_time;
+	}
+	/* Het jobs are requeued whole: never a victim of one component. */
+	run->requeueable = job_ptr->batch_flag && job_ptr->details &&
+		job_ptr->details->requeue && !job_ptr->het_job_id &&
+		IS_JOB_RUNNING(job_ptr);
+	run->draining = job_ptr->preempt_time != 0;
+	if (exempt && (exempt != INFINITE) && (exempt != NO_VAL))
+		run->preempt_exempt_until = (int64_t) job_ptr->start_time +
+			exempt;
+}
+
 extern void snapshot_running(snapshot_t *snap, const char *accel_gres)
 {
 	list_itr_t *iter = list_iterator_create(job_list);
@@ -94,6 +120,7 @@ extern void snapshot_running(snapshot_t *snap, const char *accel_gres)
 		if ((job_ptr->time_limit != NO_VAL) &&
 		    (job_ptr->time_limit != INFINITE))
 			run->time_limit_s = (int64_t) job_ptr->time_limit * 60;
+		_preempt_fields(job_ptr, &snap->arena, run);
 		nodes = (uint32_t) bit_set_count(job_ptr->node_bitmap);
 		gres_cnt = job_ptr->gres_list_alloc ?
 			(uint32_t) list_count(job_ptr->gres_list_alloc) : 0;

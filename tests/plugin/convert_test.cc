@@ -94,7 +94,7 @@ TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   node.pool_cnt = 1;
   const uint32_t idx[] = {0, 2};
   ap_alloc_t alloc{"n1", "gpu", "h100", 2, idx, 2, 4, 100, nullptr};
-  ap_running_job_t run{7, &alloc, 1, 1234, 600};
+  ap_running_job_t run{7, &alloc, 1, 1234, 600, "scavenger", "spot", true, true, 1294};
   ap_snapshot_t snap{};
   snap.nodes = &node;
   snap.node_cnt = 1;
@@ -111,6 +111,26 @@ TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   EXPECT_EQ(r.allocations(0).device_indices(1), 2u);
   EXPECT_EQ(r.allocations(0).cpus(), 4u);
   EXPECT_EQ(r.allocations(0).memory_mib(), 100u);
+  // What the core chooses preemption victims by.
+  EXPECT_EQ(r.partition(), "scavenger");
+  EXPECT_EQ(r.qos(), "spot");
+  EXPECT_TRUE(r.requeueable());
+  EXPECT_TRUE(r.draining());
+  EXPECT_EQ(r.preempt_exempt_until_unix(), 1294);
+}
+
+TEST(SnapshotToProto, RunningJobWithoutPreemptionFieldsIsNoVictim) {
+  ap_alloc_t alloc{"n1", nullptr, nullptr, 0, nullptr, 0, 1, 0, nullptr};
+  ap_running_job_t run{8, &alloc, 1, 10, 0, nullptr, nullptr, false, false, 0};
+  ap_snapshot_t snap{};
+  snap.running = &run;
+  snap.running_cnt = 1;
+  pb::ClusterSnapshot out = SnapshotToProto(snap);
+  ASSERT_EQ(out.running_jobs_size(), 1);
+  EXPECT_FALSE(out.running_jobs(0).requeueable());
+  EXPECT_TRUE(out.running_jobs(0).partition().empty());
+  EXPECT_TRUE(out.running_jobs(0).qos().empty());
+  EXPECT_EQ(out.running_jobs(0).preempt_exempt_until_unix(), 0);
 }
 
 TEST(SnapshotToProto, ShardCountsRequestsAndRules) {
@@ -131,7 +151,7 @@ TEST(SnapshotToProto, ShardCountsRequestsAndRules) {
   const uint32_t idx[] = {1};
   const uint32_t held[] = {3};
   ap_alloc_t alloc{"n1", "gpu", "h100", 1, idx, 1, 1, 100, held};
-  ap_running_job_t run{7, &alloc, 1, 1234, 600};
+  ap_running_job_t run{7, &alloc, 1, 1234, 600, nullptr, nullptr, false, false, 0};
   ap_snapshot_t snap{};
   snap.nodes = &node;
   snap.node_cnt = 1;
@@ -304,6 +324,95 @@ TEST_F(PlanFromProtoTest, SameJobTwiceIsGarbage) {
   Start(2, {"a"});
   Start(2, {"b"});
   EXPECT_NE(Convert().status().message().find("started twice"), std::string::npos);
+}
+
+// A planned preemption names a job left pending and running victims of the snapshot.
+class PreemptionPlanTest : public PlanFromProtoTest {
+ protected:
+  void SetUp() override {
+    PlanFromProtoTest::SetUp();
+    for (uint32_t id : {10u, 11u})
+      running_.push_back(ap_running_job_t{id, nullptr, 0, 1, 0, "s", nullptr, true, false, 0});
+    snap_ = b_.Get();
+    snap_.running = running_.data();
+    snap_.running_cnt = static_cast<uint32_t>(running_.size());
+    for (uint32_t job : {1u, 2u}) {
+      pb::PendingReason* r = response_.mutable_plan()->add_pending();
+      r->set_job_id(job);
+      r->set_code(pb::PENDING_REASON_RESOURCES);
+    }
+  }
+  pb::Preemption* Preempt(uint32_t job, std::initializer_list<uint32_t> victims,
+                          std::initializer_list<const char*> nodes) {
+    pb::Preemption* p = response_.mutable_plan()->add_preemptions();
+    p->set_job_id(job);
+    for (uint32_t v : victims) p->add_victims(v);
+    for (const char* n : nodes) p->add_nodes(n);
+    return p;
+  }
+  absl::StatusOr<PlanData> Convert() { return PlanFromProto(response_, snap_); }
+
+  std::vector<ap_running_job_t> running_;
+  ap_snapshot_t snap_{};
+};
+
+TEST_F(PreemptionPlanTest, CarriesVictimsAwaitingAndNodes) {
+  Preempt(1, {10}, {"a", "b"})->add_awaiting(11);
+  absl::StatusOr<PlanData> plan = Convert();
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->preemptions.size(), 1u);
+  EXPECT_EQ(plan->preemptions[0].job_id, 1u);
+  EXPECT_EQ(plan->preemptions[0].victims, (std::vector<uint32_t>{10}));
+  EXPECT_EQ(plan->preemptions[0].awaiting, (std::vector<uint32_t>{11}));
+  EXPECT_EQ(plan->preemptions[0].nodes, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(PreemptionPlanTest, AVictimThatIsNotRunningIsGarbage) {
+  Preempt(1, {12}, {"a"});
+  absl::StatusOr<PlanData> plan = Convert();
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("victim 12"), std::string::npos) << plan.status();
+}
+
+TEST_F(PreemptionPlanTest, AVictimTwiceIsGarbage) {
+  Preempt(1, {10}, {"a"});
+  Preempt(2, {10}, {"b"});
+  EXPECT_FALSE(Convert().ok());
+}
+
+TEST_F(PreemptionPlanTest, PreemptingForAStartedOrUnknownJobOrOnUnknownNodesIsGarbage) {
+  Start(2, {"a"});
+  response_.mutable_plan()->mutable_pending()->DeleteSubrange(1, 1);
+  Preempt(2, {10}, {"a"});
+  EXPECT_FALSE(Convert().ok());
+  response_.mutable_plan()->clear_preemptions();
+  Preempt(9, {10}, {"a"});
+  EXPECT_FALSE(Convert().ok());
+  response_.mutable_plan()->clear_preemptions();
+  Preempt(1, {10}, {"z"});
+  EXPECT_FALSE(Convert().ok());
+  response_.mutable_plan()->clear_preemptions();
+  Preempt(1, {10}, {"a"});
+  EXPECT_TRUE(Convert().ok());
+}
+
+TEST(ExportPlan, CopiesPreemptionsAndFrees) {
+  PlanData data;
+  data.preemptions.push_back({5, {10, 11}, {12}, {"x"}});
+  data.policy_name = "p";
+  ap_plan_t plan{};
+  ASSERT_TRUE(ExportPlan(data, &plan).ok());
+  ASSERT_EQ(plan.preemption_cnt, 1u);
+  EXPECT_EQ(plan.preemptions[0].job_id, 5u);
+  ASSERT_EQ(plan.preemptions[0].victim_cnt, 2u);
+  EXPECT_EQ(plan.preemptions[0].victims[1], 11u);
+  ASSERT_EQ(plan.preemptions[0].awaiting_cnt, 1u);
+  EXPECT_EQ(plan.preemptions[0].awaiting[0], 12u);
+  ASSERT_EQ(plan.preemptions[0].node_cnt, 1u);
+  EXPECT_STREQ(plan.preemptions[0].nodes[0], "x");
+  ap_plan_free(&plan);
+  EXPECT_EQ(plan.preemptions, nullptr);
+  EXPECT_EQ(plan.preemption_cnt, 0u);
 }
 
 TEST(ExportPlan, RoundTripsAndFrees) {
