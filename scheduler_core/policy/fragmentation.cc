@@ -147,26 +147,70 @@ double FragModel::Node(const engine::ClusterState& state, int n) const {
   return frag;
 }
 
-// Pool before and after for each pool, in one pass over the shapes per pool (each
-// sum in shape order, as Pool adds them).
+void FragModel::ComputeBefore(const engine::ClusterState& state, int n, NodeBefore* out) const {
+  const Room room{state.cpus_free(n), state.memory_free(n)};
+  out->cpus = room.cpus;
+  out->memory_mib = room.memory_mib;
+  out->used.clear();
+  const auto& pools = state.node(n).accelerators;
+  out->counts.resize(pools.size());
+  out->needs.resize(pools.size());
+  double before = 0;
+  for (size_t p = 0; p < pools.size(); ++p) {
+    std::span<const int> used = state.used_milli(n, static_cast<int>(p));
+    out->used.insert(out->used.end(), used.begin(), used.end());
+    DeviceCounts& now = out->counts[p];
+    CountDevices(used, &now);
+    out->needs[p] = &NeedsOn(pools[p].gres_type);
+    if (now.free_total == 0) continue;  // Pool is 0
+    double frag = 0;
+    for (const Needs& needs : *out->needs[p]) frag += Term(needs, room, now);
+    before += frag;
+  }
+  out->before = before;
+}
+
+// Pool before and after for each pool (each sum in shape order, as Pool adds them).
 double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
-                           const engine::ClusterState& state) const {
-  const Room room{state.cpus_free(c.node), state.memory_free(c.node)};
-  const Room room_after{room.cpus - job->cpus_per_node, room.memory_mib - job->memory_per_node_mib};
-  thread_local DeviceCounts now;
+                           const engine::ClusterState& state, NodeMemo* memo) const {
+  thread_local NodeBefore computed;
+  const NodeBefore* node = &computed;
+  if (memo == nullptr) {
+    ComputeBefore(state, c.node, &computed);
+  } else {
+    if (memo->snapshot_ != &state.snapshot() ||
+        memo->entries_.size() != static_cast<size_t>(state.node_count())) {
+      memo->snapshot_ = &state.snapshot();
+      memo->entries_.assign(static_cast<size_t>(state.node_count()), {});
+    }
+    NodeMemo::Entry& entry = memo->entries_[static_cast<size_t>(c.node)];
+    bool same = entry.valid && entry.node.cpus == state.cpus_free(c.node) &&
+                entry.node.memory_mib == state.memory_free(c.node);
+    // Pools and their sizes are the snapshot's; only the use of their devices changes.
+    for (size_t p = 0, at = 0; same && p < entry.node.counts.size(); ++p) {
+      std::span<const int> used = state.used_milli(c.node, static_cast<int>(p));
+      same = std::equal(used.begin(), used.end(),
+                        entry.node.used.begin() + static_cast<ptrdiff_t>(at));
+      at += used.size();
+    }
+    if (!same) {
+      ComputeBefore(state, c.node, &entry.node);
+      entry.valid = true;
+    }
+    node = &entry.node;
+  }
+  const Room room_after{node->cpus - job->cpus_per_node,
+                        node->memory_mib - job->memory_per_node_mib};
   thread_local DeviceCounts taken_counts;
   thread_local std::vector<int> taken;
-  double before = 0;
   double after = 0;
-  const auto& pools = state.node(c.node).accelerators;
-  for (size_t p = 0; p < pools.size(); ++p) {
-    std::span<const int> used = state.used_milli(c.node, static_cast<int>(p));
-    CountDevices(used, &now);
-    const DeviceCounts* later = &now;
+  for (size_t p = 0; p < node->counts.size(); ++p) {
+    const DeviceCounts* later = &node->counts[p];
     if (static_cast<int>(p) == c.pool) {
       // The counts after: those of now, moved for the devices the placement takes.
+      std::span<const int> used = state.used_milli(c.node, c.pool);
       taken.assign(used.begin(), used.end());
-      taken_counts = now;
+      taken_counts = *later;
       const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
       for (int d : c.devices) {
         int& device_used = taken[static_cast<size_t>(d)];
@@ -175,17 +219,12 @@ double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
       }
       later = &taken_counts;
     }
-    if (now.free_total == 0 && later->free_total == 0) continue;  // both Pools are 0
-    double frag = 0;
+    if (later->free_total == 0) continue;  // Pool is 0
     double frag_after = 0;
-    for (const Needs& needs : NeedsOn(pools[p].gres_type)) {
-      frag += Term(needs, room, now);
-      frag_after += Term(needs, room_after, *later);
-    }
-    before += now.free_total == 0 ? 0 : frag;
-    after += later->free_total == 0 ? 0 : frag_after;
+    for (const Needs& needs : *node->needs[p]) frag_after += Term(needs, room_after, *later);
+    after += frag_after;
   }
-  return before - after;
+  return node->before - after;
 }
 
 namespace {
@@ -214,6 +253,8 @@ const Derived* FromQueue(const engine::Scorer* scorer, const engine::Job& job) {
 struct QueueFragModel final : engine::ScorerCycleData {
   explicit QueueFragModel(ShapeTable shapes) : model(std::move(shapes), /*count_memory=*/true) {}
   FragModel model;
+  // One cycle's: the engine places a cycle's jobs on one thread.
+  mutable FragModel::NodeMemo memo;
 };
 
 class Fragmentation final : public engine::Scorer {
@@ -227,13 +268,15 @@ class Fragmentation final : public engine::Scorer {
   double Score(const engine::Job& job, const engine::Candidate& candidate,
                const engine::ClusterState& state) const override {
     const FragModel* model = &model_;
+    FragModel::NodeMemo* memo = nullptr;
     if (model_.empty()) {
       const QueueFragModel* queue = FromQueue<QueueFragModel>(this, job);
       if (queue == nullptr) return kNoChange;
       model = &queue->model;
+      memo = &queue->memo;
     }
     if (model->empty()) return kNoChange;
-    const double devices = model->Decrease(job, candidate, state) / kMilli;
+    const double devices = model->Decrease(job, candidate, state, memo) / kMilli;
     return std::clamp(kNoChange + kPointsPerDevice * devices, 0.0, 100.0);
   }
   // Without a table of its own: the shapes the cycle's pending queue asks for.
