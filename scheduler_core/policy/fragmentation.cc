@@ -174,7 +174,7 @@ void FragModel::ComputeBefore(const engine::ClusterState& state, int n, NodeBefo
 double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
                            const engine::ClusterState& state, NodeMemo* memo) const {
   thread_local NodeBefore computed;
-  const NodeBefore* node = &computed;
+  NodeBefore* node = &computed;
   if (memo == nullptr) {
     ComputeBefore(state, c.node, &computed);
   } else {
@@ -201,28 +201,32 @@ double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
   }
   const Room room_after{node->cpus - job->cpus_per_node,
                         node->memory_mib - job->memory_per_node_mib};
-  thread_local DeviceCounts taken_counts;
-  thread_local std::vector<int> taken;
   double after = 0;
   for (size_t p = 0; p < node->counts.size(); ++p) {
-    const DeviceCounts* later = &node->counts[p];
-    if (static_cast<int>(p) == c.pool) {
-      // The counts after: those of now, moved for the devices the placement takes.
-      std::span<const int> used = state.used_milli(c.node, c.pool);
-      taken.assign(used.begin(), used.end());
-      taken_counts = *later;
-      const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
+    DeviceCounts& counts = node->counts[p];
+    const bool placed_here = static_cast<int>(p) == c.pool;
+    std::span<const int> used;
+    const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
+    if (placed_here) {
+      // The counts after: those of now, moved for the devices the placement takes
+      // (distinct devices), and moved back below (integers: exactly as they were).
+      used = state.used_milli(c.node, c.pool);
       for (int d : c.devices) {
-        int& device_used = taken[static_cast<size_t>(d)];
-        MoveDevice(kMilli - device_used, kMilli - device_used - share, &taken_counts);
-        device_used += share;
+        const int left = kMilli - used[static_cast<size_t>(d)];
+        MoveDevice(left, left - share, &counts);
       }
-      later = &taken_counts;
     }
-    if (later->free_total == 0) continue;  // Pool is 0
-    double frag_after = 0;
-    for (const Needs& needs : *node->needs[p]) frag_after += Term(needs, room_after, *later);
-    after += frag_after;
+    if (counts.free_total != 0) {  // else Pool is 0
+      double frag_after = 0;
+      for (const Needs& needs : *node->needs[p]) frag_after += Term(needs, room_after, counts);
+      after += frag_after;
+    }
+    if (placed_here) {
+      for (int d : c.devices) {
+        const int left = kMilli - used[static_cast<size_t>(d)];
+        MoveDevice(left - share, left, &counts);
+      }
+    }
   }
   return node->before - after;
 }
