@@ -448,6 +448,36 @@ ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage) {
   return table;
 }
 
+namespace {
+
+// The pool types a request may use, as a queue shape lists them: sorted, none when
+// it may use every pool, and whether any pool allows it at all.
+struct AllowedTypes {
+  const model::AcceleratorRequest* request = nullptr;
+  std::vector<std::string> types;
+  bool anywhere = false;
+};
+
+AllowedTypes AllowedPoolTypes(
+    const model::AcceleratorRequest& request,
+    const std::set<std::pair<std::string_view, std::string_view>>& pools) {
+  AllowedTypes allowed;
+  allowed.request = &request;
+  model::AcceleratorPool probe;
+  for (const auto& [gres_name, gres_type] : pools) {
+    probe.gres_name = gres_name;
+    probe.gres_type = gres_type;
+    if (request.Allows(probe)) allowed.types.emplace_back(gres_type);
+  }
+  allowed.anywhere = !allowed.types.empty();
+  std::sort(allowed.types.begin(), allowed.types.end());
+  allowed.types.erase(std::unique(allowed.types.begin(), allowed.types.end()), allowed.types.end());
+  if (allowed.types.size() == pools.size()) allowed.types.clear();
+  return allowed;
+}
+
+}  // namespace
+
 ShapeTable QueueShapes(const model::Snapshot& snapshot,
                        const std::function<bool(const model::PendingJob&)>& counts) {
   // The snapshot's pools by (GRES name, type): a request's allowed types are the
@@ -458,6 +488,9 @@ ShapeTable QueueShapes(const model::Snapshot& snapshot,
       pools.emplace(pool.gres_name, pool.gres_type);
     }
   }
+  // Jobs ask for few distinct (GRES, types): each one's pool types are worked out once.
+  constexpr size_t kRememberedRequests = 64;
+  std::vector<AllowedTypes> allowed_by_request;
   std::vector<TaskShape> counted;
   counted.reserve(snapshot.pending.size());
   for (const model::PendingJob& job : snapshot.pending) {
@@ -470,17 +503,27 @@ ShapeTable QueueShapes(const model::Snapshot& snapshot,
     if (request.WantsDevices()) {
       shape.gpu_count = request.IsFractional() ? 1 : request.count_per_node;
       shape.gpu_milli = request.IsFractional() ? request.fraction_milli : kMilli;
-      model::AcceleratorPool probe;
-      for (const auto& [gres_name, gres_type] : pools) {
-        probe.gres_name = gres_name;
-        probe.gres_type = gres_type;
-        if (request.Allows(probe)) shape.allowed_types.emplace_back(gres_type);
+      const AllowedTypes* allowed = nullptr;
+      for (const AllowedTypes& known : allowed_by_request) {
+        if (known.request->gres_name == request.gres_name &&
+            known.request->allowed_types == request.allowed_types) {
+          allowed = &known;
+          break;
+        }
       }
-      if (shape.allowed_types.empty()) continue;  // runs nowhere here: presses on nothing
-      std::sort(shape.allowed_types.begin(), shape.allowed_types.end());
-      shape.allowed_types.erase(std::unique(shape.allowed_types.begin(), shape.allowed_types.end()),
-                                shape.allowed_types.end());
-      if (shape.allowed_types.size() == pools.size()) shape.allowed_types.clear();
+      AllowedTypes unremembered;
+      if (allowed == nullptr) {
+        AllowedTypes worked_out = AllowedPoolTypes(request, pools);
+        if (allowed_by_request.size() < kRememberedRequests) {
+          allowed_by_request.push_back(std::move(worked_out));
+          allowed = &allowed_by_request.back();
+        } else {
+          unremembered = std::move(worked_out);
+          allowed = &unremembered;
+        }
+      }
+      if (!allowed->anywhere) continue;  // runs nowhere here: presses on nothing
+      shape.allowed_types = allowed->types;
     }
     counted.push_back(std::move(shape));
   }
