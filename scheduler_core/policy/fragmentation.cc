@@ -147,45 +147,88 @@ double FragModel::Node(const engine::ClusterState& state, int n) const {
   return frag;
 }
 
-// Pool before and after for each pool, in one pass over the shapes per pool (each
-// sum in shape order, as Pool adds them).
-double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
-                           const engine::ClusterState& state) const {
-  const Room room{state.cpus_free(c.node), state.memory_free(c.node)};
-  const Room room_after{room.cpus - job->cpus_per_node, room.memory_mib - job->memory_per_node_mib};
-  thread_local DeviceCounts now;
-  thread_local DeviceCounts taken_counts;
-  thread_local std::vector<int> taken;
+void FragModel::ComputeBefore(const engine::ClusterState& state, int n, NodeBefore* out) const {
+  const Room room{state.cpus_free(n), state.memory_free(n)};
+  out->cpus = room.cpus;
+  out->memory_mib = room.memory_mib;
+  out->used.clear();
+  const auto& pools = state.node(n).accelerators;
+  out->counts.resize(pools.size());
+  out->needs.resize(pools.size());
   double before = 0;
-  double after = 0;
-  const auto& pools = state.node(c.node).accelerators;
   for (size_t p = 0; p < pools.size(); ++p) {
-    std::span<const int> used = state.used_milli(c.node, static_cast<int>(p));
+    std::span<const int> used = state.used_milli(n, static_cast<int>(p));
+    out->used.insert(out->used.end(), used.begin(), used.end());
+    DeviceCounts& now = out->counts[p];
     CountDevices(used, &now);
-    const DeviceCounts* later = &now;
-    if (static_cast<int>(p) == c.pool) {
-      // The counts after: those of now, moved for the devices the placement takes.
-      taken.assign(used.begin(), used.end());
-      taken_counts = now;
-      const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
-      for (int d : c.devices) {
-        int& device_used = taken[static_cast<size_t>(d)];
-        MoveDevice(kMilli - device_used, kMilli - device_used - share, &taken_counts);
-        device_used += share;
-      }
-      later = &taken_counts;
-    }
-    if (now.free_total == 0 && later->free_total == 0) continue;  // both Pools are 0
+    out->needs[p] = &NeedsOn(pools[p].gres_type);
+    if (now.free_total == 0) continue;  // Pool is 0
     double frag = 0;
-    double frag_after = 0;
-    for (const Needs& needs : NeedsOn(pools[p].gres_type)) {
-      frag += Term(needs, room, now);
-      frag_after += Term(needs, room_after, *later);
-    }
-    before += now.free_total == 0 ? 0 : frag;
-    after += later->free_total == 0 ? 0 : frag_after;
+    for (const Needs& needs : *out->needs[p]) frag += Term(needs, room, now);
+    before += frag;
   }
-  return before - after;
+  out->before = before;
+}
+
+// Pool before and after for each pool (each sum in shape order, as Pool adds them).
+double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
+                           const engine::ClusterState& state, NodeMemo* memo) const {
+  thread_local NodeBefore computed;
+  NodeBefore* node = &computed;
+  if (memo == nullptr) {
+    ComputeBefore(state, c.node, &computed);
+  } else {
+    if (memo->snapshot_ != &state.snapshot() ||
+        memo->entries_.size() != static_cast<size_t>(state.node_count())) {
+      memo->snapshot_ = &state.snapshot();
+      memo->entries_.assign(static_cast<size_t>(state.node_count()), {});
+    }
+    NodeMemo::Entry& entry = memo->entries_[static_cast<size_t>(c.node)];
+    bool same = entry.valid && entry.node.cpus == state.cpus_free(c.node) &&
+                entry.node.memory_mib == state.memory_free(c.node);
+    // Pools and their sizes are the snapshot's; only the use of their devices changes.
+    for (size_t p = 0, at = 0; same && p < entry.node.counts.size(); ++p) {
+      std::span<const int> used = state.used_milli(c.node, static_cast<int>(p));
+      same = std::equal(used.begin(), used.end(),
+                        entry.node.used.begin() + static_cast<ptrdiff_t>(at));
+      at += used.size();
+    }
+    if (!same) {
+      ComputeBefore(state, c.node, &entry.node);
+      entry.valid = true;
+    }
+    node = &entry.node;
+  }
+  const Room room_after{node->cpus - job->cpus_per_node,
+                        node->memory_mib - job->memory_per_node_mib};
+  double after = 0;
+  for (size_t p = 0; p < node->counts.size(); ++p) {
+    DeviceCounts& counts = node->counts[p];
+    const bool placed_here = static_cast<int>(p) == c.pool;
+    std::span<const int> used;
+    const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
+    if (placed_here) {
+      // The counts after: those of now, moved for the devices the placement takes
+      // (distinct devices), and moved back below (integers: exactly as they were).
+      used = state.used_milli(c.node, c.pool);
+      for (int d : c.devices) {
+        const int left = kMilli - used[static_cast<size_t>(d)];
+        MoveDevice(left, left - share, &counts);
+      }
+    }
+    if (counts.free_total != 0) {  // else Pool is 0
+      double frag_after = 0;
+      for (const Needs& needs : *node->needs[p]) frag_after += Term(needs, room_after, counts);
+      after += frag_after;
+    }
+    if (placed_here) {
+      for (int d : c.devices) {
+        const int left = kMilli - used[static_cast<size_t>(d)];
+        MoveDevice(left - share, left, &counts);
+      }
+    }
+  }
+  return node->before - after;
 }
 
 namespace {
@@ -214,6 +257,8 @@ const Derived* FromQueue(const engine::Scorer* scorer, const engine::Job& job) {
 struct QueueFragModel final : engine::ScorerCycleData {
   explicit QueueFragModel(ShapeTable shapes) : model(std::move(shapes), /*count_memory=*/true) {}
   FragModel model;
+  // One cycle's: the engine places a cycle's jobs on one thread.
+  mutable FragModel::NodeMemo memo;
 };
 
 class Fragmentation final : public engine::Scorer {
@@ -227,13 +272,15 @@ class Fragmentation final : public engine::Scorer {
   double Score(const engine::Job& job, const engine::Candidate& candidate,
                const engine::ClusterState& state) const override {
     const FragModel* model = &model_;
+    FragModel::NodeMemo* memo = nullptr;
     if (model_.empty()) {
       const QueueFragModel* queue = FromQueue<QueueFragModel>(this, job);
       if (queue == nullptr) return kNoChange;
       model = &queue->model;
+      memo = &queue->memo;
     }
     if (model->empty()) return kNoChange;
-    const double devices = model->Decrease(job, candidate, state) / kMilli;
+    const double devices = model->Decrease(job, candidate, state, memo) / kMilli;
     return std::clamp(kNoChange + kPointsPerDevice * devices, 0.0, 100.0);
   }
   // Without a table of its own: the shapes the cycle's pending queue asks for.
@@ -401,6 +448,36 @@ ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage) {
   return table;
 }
 
+namespace {
+
+// The pool types a request may use, as a queue shape lists them: sorted, none when
+// it may use every pool, and whether any pool allows it at all.
+struct AllowedTypes {
+  const model::AcceleratorRequest* request = nullptr;
+  std::vector<std::string> types;
+  bool anywhere = false;
+};
+
+AllowedTypes AllowedPoolTypes(
+    const model::AcceleratorRequest& request,
+    const std::set<std::pair<std::string_view, std::string_view>>& pools) {
+  AllowedTypes allowed;
+  allowed.request = &request;
+  model::AcceleratorPool probe;
+  for (const auto& [gres_name, gres_type] : pools) {
+    probe.gres_name = gres_name;
+    probe.gres_type = gres_type;
+    if (request.Allows(probe)) allowed.types.emplace_back(gres_type);
+  }
+  allowed.anywhere = !allowed.types.empty();
+  std::sort(allowed.types.begin(), allowed.types.end());
+  allowed.types.erase(std::unique(allowed.types.begin(), allowed.types.end()), allowed.types.end());
+  if (allowed.types.size() == pools.size()) allowed.types.clear();
+  return allowed;
+}
+
+}  // namespace
+
 ShapeTable QueueShapes(const model::Snapshot& snapshot,
                        const std::function<bool(const model::PendingJob&)>& counts) {
   // The snapshot's pools by (GRES name, type): a request's allowed types are the
@@ -411,6 +488,9 @@ ShapeTable QueueShapes(const model::Snapshot& snapshot,
       pools.emplace(pool.gres_name, pool.gres_type);
     }
   }
+  // Jobs ask for few distinct (GRES, types): each one's pool types are worked out once.
+  constexpr size_t kRememberedRequests = 64;
+  std::vector<AllowedTypes> allowed_by_request;
   std::vector<TaskShape> counted;
   counted.reserve(snapshot.pending.size());
   for (const model::PendingJob& job : snapshot.pending) {
@@ -423,17 +503,27 @@ ShapeTable QueueShapes(const model::Snapshot& snapshot,
     if (request.WantsDevices()) {
       shape.gpu_count = request.IsFractional() ? 1 : request.count_per_node;
       shape.gpu_milli = request.IsFractional() ? request.fraction_milli : kMilli;
-      model::AcceleratorPool probe;
-      for (const auto& [gres_name, gres_type] : pools) {
-        probe.gres_name = gres_name;
-        probe.gres_type = gres_type;
-        if (request.Allows(probe)) shape.allowed_types.emplace_back(gres_type);
+      const AllowedTypes* allowed = nullptr;
+      for (const AllowedTypes& known : allowed_by_request) {
+        if (known.request->gres_name == request.gres_name &&
+            known.request->allowed_types == request.allowed_types) {
+          allowed = &known;
+          break;
+        }
       }
-      if (shape.allowed_types.empty()) continue;  // runs nowhere here: presses on nothing
-      std::sort(shape.allowed_types.begin(), shape.allowed_types.end());
-      shape.allowed_types.erase(std::unique(shape.allowed_types.begin(), shape.allowed_types.end()),
-                                shape.allowed_types.end());
-      if (shape.allowed_types.size() == pools.size()) shape.allowed_types.clear();
+      AllowedTypes unremembered;
+      if (allowed == nullptr) {
+        AllowedTypes worked_out = AllowedPoolTypes(request, pools);
+        if (allowed_by_request.size() < kRememberedRequests) {
+          allowed_by_request.push_back(std::move(worked_out));
+          allowed = &allowed_by_request.back();
+        } else {
+          unremembered = std::move(worked_out);
+          allowed = &unremembered;
+        }
+      }
+      if (!allowed->anywhere) continue;  // runs nowhere here: presses on nothing
+      shape.allowed_types = allowed->types;
     }
     counted.push_back(std::move(shape));
   }

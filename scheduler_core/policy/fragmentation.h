@@ -79,10 +79,13 @@ class FragModel {
   // The whole node: every pool, sharing the node's free CPUs and memory.
   double Node(const engine::ClusterState& state, int n) const;
 
+  class NodeMemo;
+
   // Fragmentation of the candidate's node before the placement minus after it,
-  // in milli-devices: > 0 when the placement leaves less fragment behind.
+  // in milli-devices: > 0 when the placement leaves less fragment behind. `memo`,
+  // when given, keeps what of this depends on the node alone between calls.
   double Decrease(const engine::Job& job, const engine::Candidate& candidate,
-                  const engine::ClusterState& state) const;
+                  const engine::ClusterState& state, NodeMemo* memo = nullptr) const;
 
  private:
   // What Pool reads of a pool's devices, per distinct per-device share (thresholds_):
@@ -116,11 +119,40 @@ class FragModel {
     return s.weight * (hosts ? counts.sum_lt[t] : counts.free_total);
   }
 
+  // What Decrease reads of a node before the placement: per pool its counts and
+  // the shapes' needs on it, and the node's fragmentation.
+  struct NodeBefore {
+    int cpus = 0;
+    int64_t memory_mib = 0;
+    std::vector<int> used;  // every pool's devices, in pool order
+    std::vector<DeviceCounts> counts;
+    std::vector<const std::vector<Needs>*> needs;
+    double before = 0;
+  };
+  void ComputeBefore(const engine::ClusterState& state, int n, NodeBefore* out) const;
+
   ShapeTable shapes_;
   std::vector<int> thresholds_;  // distinct per-device shares, ascending
   // NeedsOn each type some shape names, and on every other type.
   std::vector<std::pair<std::string, std::vector<Needs>>> needs_by_type_;
   std::vector<Needs> needs_other_type_;
+};
+
+// Per node, FragModel::Decrease's "before" part (it depends on the node's free CPUs,
+// memory and device use only, not on the job), kept for one model while the node
+// stays as it was: each use compares the node's free resources with the ones it
+// was computed for, so it holds for any ClusterState of one snapshot (a cycle's
+// state, its copies for look-ahead). The scorer evaluates many job shapes on each
+// node between changes. Not thread-safe; one per model and snapshot.
+class FragModel::NodeMemo {
+ private:
+  friend class FragModel;
+  struct Entry {
+    bool valid = false;
+    NodeBefore node;
+  };
+  const model::Snapshot* snapshot_ = nullptr;
+  std::vector<Entry> entries_;  // by node index
 };
 
 // FGD's fragmentation of one device pool for a shape table, in milli-devices.

@@ -13,9 +13,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
 
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "cluster_builder.h"
@@ -56,11 +58,9 @@ void BM_EngineCycle(benchmark::State& state) {
 
 // The synthetic cycle where every busy device is held by running work in partition
 // `spot` (requeueable jobs of 1-2 devices, started up to 10 h ago) and a fifth of the
-// queue asks for `spot` too; with preemption on, `spot` is preemptible: each blocked
-// job may plan victims (up to the policy's 16 per cycle), the fifth is harvested last.
-void BM_EngineCyclePreemption(benchmark::State& state) {
-  model::Snapshot snapshot = testing::SyntheticCluster(
-      static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
+// queue asks for `spot` too.
+model::Snapshot SpotCluster(int nodes, int pending, uint32_t seed) {
+  model::Snapshot snapshot = testing::SyntheticCluster(nodes, pending, kBusyShare, seed);
   uint32_t next_id = 1u << 24;
   uint64_t rng = 11;
   auto below = [&rng](uint64_t n) {
@@ -97,9 +97,21 @@ void BM_EngineCyclePreemption(benchmark::State& state) {
     }
   }
   for (size_t j = 0; j < snapshot.pending.size(); j += 5) snapshot.pending[j].partitions = {"spot"};
+  return snapshot;
+}
+
+policy::PolicyConfig SpotPolicy(bool preemptible) {
   policy::PolicyConfig config = policy::DefaultPolicy();
-  if (state.range(2) != 0) config.preemption.partitions = {"spot"};
-  auto built = policy::BuildPolicy(config);
+  if (preemptible) config.preemption.partitions = {"spot"};
+  return config;
+}
+
+// SpotCluster; with preemption on, `spot` is preemptible: each blocked job may plan
+// victims (up to the policy's 16 per cycle), the fifth is harvested last.
+void BM_EngineCyclePreemption(benchmark::State& state) {
+  model::Snapshot snapshot =
+      SpotCluster(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), 42);
+  auto built = policy::BuildPolicy(SpotPolicy(state.range(2) != 0));
   if (!model::ValidateSnapshot(snapshot, built->catalog).ok()) {
     state.SkipWithError("invalid snapshot");
     return;
@@ -157,8 +169,8 @@ const TraceShapes& Shapes() {
 enum class Diversity { kSame, kTrace, kEveryMemoryDistinct };
 
 // The synthetic cycle with each job's CPUs, memory and time limit varied as `diversity` says.
-model::Snapshot DiverseCluster(int nodes, int pending, Diversity diversity) {
-  model::Snapshot snapshot = testing::SyntheticCluster(nodes, pending, kBusyShare, 42);
+model::Snapshot DiverseCluster(int nodes, int pending, Diversity diversity, uint32_t seed = 42) {
+  model::Snapshot snapshot = testing::SyntheticCluster(nodes, pending, kBusyShare, seed);
   const TraceShapes& shapes = Shapes();
   uint64_t rng = 7;
   auto next = [&rng](uint64_t below) {
@@ -405,7 +417,47 @@ BENCHMARK(BM_GrpcCycleDelta)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// `bench_cycle --dump-plans`: no timing; the plans of fixed cycles (sizes, seeds, the
+// three shape mixes, spot work with preemption off and on) as text, every start,
+// device, reservation, preemption and reason. Two builds' outputs compared byte for
+// byte show that a change to the engine or a policy left every placement as it was.
+int DumpPlans() {
+  struct Size {
+    int nodes;
+    int pending;
+  };
+  for (const Size size : {Size{512, 1000}, Size{256, 3000}, Size{4096, 10000}}) {
+    for (const uint32_t seed : {42u, 1u, 2u}) {
+      for (int mix = 0; mix < 5; ++mix) {
+        if (mix == static_cast<int>(Diversity::kTrace) && !Shapes().ok()) continue;
+        const bool spot = mix >= 3;
+        model::Snapshot snapshot =
+            spot ? SpotCluster(size.nodes, size.pending, seed)
+                 : DiverseCluster(size.nodes, size.pending, static_cast<Diversity>(mix), seed);
+        auto built = policy::BuildPolicy(SpotPolicy(mix == 4));
+        if (!built.ok() || !model::ValidateSnapshot(snapshot, built->catalog).ok()) {
+          std::fprintf(stderr, "invalid cycle %d x %d seed %u mix %d\n", size.nodes, size.pending,
+                       seed, mix);
+          return 1;
+        }
+        const engine::Plan plan = engine::Schedule(snapshot, built->catalog, *built->pipeline);
+        std::printf("# %d nodes x %d pending, seed %u, mix %d\n%s", size.nodes, size.pending, seed,
+                    mix,
+                    service::PlanToProto(plan, snapshot, built->catalog).DebugString().c_str());
+      }
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace accelpack
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--dump-plans") return accelpack::DumpPlans();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -68,6 +68,32 @@ TEST(QueueShapes, FragmentationScoreFromTheCycle) {
   EXPECT_DOUBLE_EQ(scorer.Score(job, on_b, state), 50);
 }
 
+// The scorer keeps each node's fragmentation before a placement for the cycle; a
+// node changed since, in the cycle's state or in a copy of it (a look-ahead), must
+// be scored from what it has now, and again from what it had when asked there.
+TEST(QueueShapes, FragmentationFollowsNodeChangesWithinACycle) {
+  model::Snapshot snapshot = FourGpuQueue();
+  auto built = policy::BuildPolicy(Scorers({{"fragmentation", 1, {}}}));
+  ASSERT_TRUE(built.ok());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  const engine::ClusterState state(snapshot, built->catalog);
+  const engine::Scorer& scorer = *built->pipeline->scorers.front().scorer;
+  const engine::CycleState cycle = engine::PreScoreCycle(snapshot, built->pipeline->scorers);
+  engine::Job job = engine::MakeJob(snapshot.pending[0], *built->pipeline, snapshot.now);
+  job.cycle = &cycle;
+  const engine::Candidate on_b{1, 0, {5, 6}, 0};
+  // b with 6 free keeps hosting both shapes: 50.
+  EXPECT_DOUBLE_EQ(scorer.Score(job, on_b, state), 50);
+  // With 3 more taken, b has 3 free: fragment 0.75 x 3 = 2.25 devices before, 1 left
+  // after (both shapes stranded): 1 device; +1.25 -> 57.8125.
+  engine::ClusterState ahead = state;
+  ahead.Take({.node = 1, .pool = 0, .devices = {2, 3, 4}});
+  EXPECT_DOUBLE_EQ(scorer.Score(job, on_b, ahead), 50 + 6.25 * 1.25);
+  EXPECT_DOUBLE_EQ(scorer.Score(job, on_b, state), 50);
+  ahead.Give({.node = 1, .pool = 0, .devices = {2, 3, 4}});
+  EXPECT_DOUBLE_EQ(scorer.Score(job, on_b, ahead), 50);
+}
+
 // A table in the policy wins over the queue (the static protocol's rule): with a table
 // of 2-GPU tasks only, 3 left on a still hosts one, so fragmentation has no preference
 // between a and b (both 50); the queue of 4-GPU tasks does not count.
