@@ -6,7 +6,8 @@
 //    shards; whole-device work keeps off nodes where that could happen;
 //  - untyped_whole_devices: an untyped request (--gres=gpu:1) may be given a MIG
 //    slice by Slurm; it goes only to nodes without slices of its GRES;
-//  - shard_packing: shares go where they fill a device that already carries shards.
+//  - shard_packing: shares go where they fill a device that already carries shards,
+//    best fit on the device cons_tres will pick; never a fresh one while a busy one has room.
 #include <algorithm>
 
 #include "model/shards.h"
@@ -71,19 +72,24 @@ class UntypedWholeDevicesFilter final : public engine::Filter {
 class ShardPacking final : public engine::Scorer {
  public:
   std::string_view name() const override { return "shard_packing"; }
-  // The fill of the devices the shards land on, after placement: 4 of 8 shards used
-  // plus 2 -> 75; a fresh device of 8 taking 2 -> 25. Whole-device work: 0.
+  // Per device the shards land on (the one cons_tres will pick): a device already
+  // carrying shards scores 50 + 50 x its fill after placement, a fresh one 50 x its
+  // fill, so no fill on a fresh device outranks any busy device with room, even
+  // where devices differ in shard count; among busy ones the fullest wins (best fit).
+  // 4 shards per GPU: 2 used + 1 -> 87.5; fresh + 1 -> 12.5; fresh + 4 -> 50.
+  // Whole-device work: 0.
   double Score(const Job&, const Candidate& candidate, const ClusterState& state) const override {
     if (candidate.device_shards.empty()) return 0;
     std::span<const int> used = state.shards_used(candidate.node, candidate.pool);
     std::span<const int> total = state.shards_total(candidate.node, candidate.pool);
-    double fill = 0;
+    double score = 0;
     for (size_t i = 0; i < candidate.devices.size(); ++i) {
       const size_t d = static_cast<size_t>(candidate.devices[i]);
       if (d >= total.size() || total[d] <= 0) continue;
-      fill += static_cast<double>(used[d] + candidate.device_shards[i]) / total[d];
+      const double fill = static_cast<double>(used[d] + candidate.device_shards[i]) / total[d];
+      score += (used[d] > 0 ? 50.0 : 0.0) + 50.0 * fill;
     }
-    return 100.0 * fill / static_cast<double>(candidate.devices.size());
+    return score / static_cast<double>(candidate.devices.size());
   }
 };
 

@@ -62,7 +62,7 @@ std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer();
 std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer();
 std::unique_ptr<engine::Scorer> MakeNodeOrderScorer();
 std::unique_ptr<engine::Scorer> MakeProtectAcceleratorsScorer();
-//   shard_packing:    shards go onto the device they fill most (one already carrying shards)
+//   shard_packing:    shards go where the device cons_tres picks ends fullest; a busy one first
 std::unique_ptr<engine::Scorer> MakeShardPackingScorer();
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPreferenceScorer(
     const std::map<std::string, std::string>& args);

@@ -8,10 +8,16 @@
 #    per-device model equals Slurm's); no GPU ever holds more shards than it has, or is
 #    allocated whole and as shards at once (Slurm 22.05 does not prevent it itself); all
 #    complete;
-#  - the burst without the whole-GPU jobs, under sched/accelpack and under stock
-#    sched/backfill on the same cluster: the core's packing keeps no more GPUs occupied
-#    per shard in use than Slurm's first fit (within 5 %: one burst is noisy). (With the whole-GPU jobs, Slurm 22.05.8's own scheduler puts some
-#    onto GPUs that carry shards; the test counts and reports that, it does not compare.)
+#  - the same checks on the burst without the whole-GPU jobs and on a burst with holes
+#    (64 shard jobs whose ends the test sets, so the same holes appear under either
+#    scheduler: one node keeps few shards but many CPUs busy, the other half-busy GPUs);
+#  - both under stock sched/backfill on the same cluster: on the burst with holes the
+#    core keeps strictly fewer GPUs occupied per shard in use than Slurm (whose node
+#    choice, fewest free CPUs, opens fresh GPUs); on the timed burst, where CPUs and
+#    shards go together and Slurm's choice packs about as well, no more than 10 % more
+#    (one burst is noisy). (With the
+#    whole-GPU jobs, Slurm 22.05.8's own scheduler puts some onto GPUs that carry
+#    shards; the test counts and reports that, it does not compare.)
 #   fractional.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -85,6 +91,63 @@ run_burst() {  # run_burst SAMPLE_DIR [whole] -> job ids
   touch "$dir/stop"
   wait "$sampler"
   echo "$ids"
+}
+
+# The burst with holes: 64 shard jobs whose ends the test sets (each waits for its
+# flag file), so the same holes appear under either scheduler, whatever the load.
+# Wave 1 is pinned, to build the same state under both:
+#  - on h200-1, a long job of 1 shard and 40 CPUs (GPU 0), then 15 of 2 shards that
+#    end early (the node's other 31 shards);
+#  - on h200-2, 32 of 1 shard, every other one ending early (2 of each GPU's 4).
+# Then h200-1 carries 1 shard and 40 of its 64 CPUs, h200-2 eight half-busy GPUs and
+# 16 CPUs. Wave 2, 16 jobs of 1 shard, is each scheduler's choice: Slurm takes the
+# node with the fewest free CPUs (cons_tres "best fit single node") and opens four
+# fresh GPUs there; packing fills h200-2's busy GPUs (13 GPUs occupied against 9).
+holes_burst() {  # holes_burst FLAG_DIR -> job ids
+  local flags=$1 i id first=() singles=() early=() late=() wave=()
+  # A job that ends when its flag appears (or after 150 s, well inside -t 3).
+  until_flag() { echo "for i in \$(seq 300); do [ -e $flags/$1 ] && exit 0; sleep 0.5; done"; }
+  shard_job() {  # shard_job NAME SHARDS FLAG [SBATCH-ARGS...] -> job id
+    local name=$1 shards=$2 flag=$3
+    shift 3
+    e2e_submit -J "$name" -p inference --gres="shard:$shards" -t 3 "$@" --wrap "$(until_flag "$flag")"
+  }
+  first+=("$(shard_job c0 1 late -w h200-1 -c 40)")
+  late+=("${first[0]}")
+  e2e_wait_state "${first[0]}" RUNNING 120 >&2 || return 1
+  for i in $(seq 1 15); do first+=("$(shard_job "p$i" 2 early -w h200-1)"); done
+  for i in $(seq 0 31); do
+    if [ $((i % 2)) -eq 0 ]; then
+      id=$(shard_job "q$i" 1 early -w h200-2)
+      early+=("$id")
+    else
+      id=$(shard_job "q$i" 1 late -w h200-2)
+      late+=("$id")
+    fi
+    singles+=("$id")
+  done
+  for id in "${first[@]}" "${singles[@]}"; do e2e_wait_state "$id" RUNNING 120 >&2 || return 1; done
+  sleep 2
+  touch "$flags/early"
+  e2e_wait_all_done 120 "${first[@]:1}" "${early[@]}" >&2 || return 1
+  for i in $(seq 0 15); do wave+=("$(shard_job "r$i" 1 late)"); done
+  for id in "${wave[@]}"; do e2e_wait_state "$id" RUNNING 120 >&2 || return 1; done
+  sleep 6
+  touch "$flags/late"
+  e2e_wait_all_done 120 "${late[@]}" "${wave[@]}" >&2 || return 1
+  echo "${first[@]}" "${singles[@]}" "${wave[@]}"
+}
+
+run_holes() {  # run_holes SAMPLE_DIR -> job ids
+  local dir=$1 sampler ids rc=0
+  mkdir -p "$dir.flags"
+  sample "$dir" &
+  sampler=$!
+  ids=$(holes_burst "$dir.flags") || rc=1
+  touch "$dir/stop" "$dir.flags/early" "$dir.flags/late"
+  wait "$sampler"
+  echo "$ids"
+  return $rc
 }
 
 analyse() {  # analyse SAMPLE_DIR [DECISION_LOG] -> "key value" lines
@@ -169,6 +232,12 @@ e2e_check "all ${#ids[@]} shard-only burst jobs completed" e2e_all_completed "${
 analyse "$out/accelpack" "$decisions" | tee "$out/accelpack.txt" >&2
 check_safe "$out/accelpack.txt"
 e2e_log "ok: shards only: every start on the GPU the core planned; no over-commitment"
+# shellcheck disable=SC2207
+ids=($(run_holes "$out/accelpack-holes")) || e2e_fail "the burst with holes did not finish"
+e2e_check "all ${#ids[@]} jobs of the burst with holes completed" e2e_all_completed "${ids[@]}"
+analyse "$out/accelpack-holes" "$decisions" | tee "$out/accelpack-holes.txt" >&2
+check_safe "$out/accelpack-holes.txt"
+e2e_log "ok: burst with holes: every start on the GPU the core planned; no over-commitment"
 rm -f "$decisions"
 
 # --- the same burst under stock sched/backfill ------------------------------------
@@ -183,20 +252,33 @@ analyse "$out/backfill-whole" | tee "$out/backfill-whole.txt" >&2
 # shellcheck disable=SC2207
 ids=($(run_burst "$out/backfill")) || e2e_fail "the shard-only burst did not finish under backfill"
 analyse "$out/backfill" | tee "$out/backfill.txt" >&2
+# shellcheck disable=SC2207
+ids=($(run_holes "$out/backfill-holes")) || e2e_fail "the burst with holes did not finish under backfill"
+e2e_check "all ${#ids[@]} jobs of the burst with holes completed under backfill" e2e_all_completed "${ids[@]}"
+analyse "$out/backfill-holes" | tee "$out/backfill-holes.txt" >&2
 ours=$(get "$out/accelpack.txt" gpus_per_shard)
 theirs=$(get "$out/backfill.txt" gpus_per_shard)
-e2e_log "GPUs occupied per shard in use: accelpack $ours, sched/backfill $theirs;" \
+ours_holes=$(get "$out/accelpack-holes.txt" gpus_per_shard)
+theirs_holes=$(get "$out/backfill-holes.txt" gpus_per_shard)
+ratio() { python3 -c "print(round(float('$1') / float('$2'), 3))"; }
+e2e_log "GPUs occupied per shard in use, burst with holes: accelpack $ours_holes," \
+  "sched/backfill $theirs_holes (ratio $(ratio "$ours_holes" "$theirs_holes"));" \
+  "timed burst: accelpack $ours, sched/backfill $theirs (ratio $(ratio "$ours" "$theirs"));" \
   "sched/backfill samples with a GPU whole and shared: $(get "$out/backfill-whole.txt" whole_and_shard_samples)" \
   "of $(get "$out/backfill-whole.txt" samples)"
 if scontrol show config | grep -q LL_SHARED_GRES; then
   # The site asked Slurm to spread shares over a node's GPUs: nothing to pack.
   e2e_log "LL_SHARED_GRES set: devices occupied not compared"
 else
-  # On two shard nodes Slurm's first fit already packs well, and one burst's figure
-  # moves by a few per cent with cycle timing (sched/backfill measured 0.315-0.334
-  # over four runs, accelpack 0.323-0.326): the test fails when accelpack packs
-  # clearly worse; docs/benchmarks.md holds the comparison over several runs.
-  python3 -c "import sys; sys.exit(0 if float('$ours') <= 1.05 * float('$theirs') else 1)" ||
+  # The burst with holes: the same holes under both schedulers, so the difference
+  # is the packing's (Slurm opens four GPUs that packing does not need).
+  python3 -c "import sys; sys.exit(0 if float('$ours_holes') < float('$theirs_holes') else 1)" ||
+    e2e_fail "burst with holes: accelpack occupied no fewer GPUs per shard ($ours_holes) than sched/backfill ($theirs_holes)"
+  # The timed burst: every job takes 1 CPU, so Slurm's fewest-free-CPUs node is
+  # about the fullest in shards too and packs about as well (0.93-1.04 measured),
+  # and one burst's figure moves by a few per cent with timing: the test fails only
+  # when accelpack packs clearly worse.
+  python3 -c "import sys; sys.exit(0 if float('$ours') <= 1.10 * float('$theirs') else 1)" ||
     e2e_fail "accelpack occupied more GPUs per shard ($ours) than sched/backfill ($theirs) beyond noise"
 fi
 e2e_log "passed"

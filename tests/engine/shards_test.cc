@@ -163,6 +163,97 @@ TEST(ShardEngine, PacksOntoTheNodeWhoseDeviceItFills) {
   EXPECT_EQ(outcome.Start(1)->placements[0].devices, std::vector<int>{0});
 }
 
+// The GPU cons_tres gives a shard job on `node` (none held whole), or -1.
+int ConsTresGpu(const model::Node& node, int shards, const ShardRules& rules) {
+  const auto& pool = node.accelerators[0];
+  const std::vector<int> none_whole(pool.shards_total.size(), 0);
+  const auto pick =
+      PickShardDevices(none_whole, pool.shards_used, pool.shards_total, shards, false, rules);
+  return pick ? pick->devices.front() : -1;
+}
+
+// sched/backfill's node for a one-node job (cons_tres eval_nodes, "best fit single
+// node"): the node with the fewest free CPUs that fit, the first of equals.
+size_t SlurmBestFitNode(const model::Snapshot& snapshot, int cpus, int shards) {
+  size_t best = snapshot.nodes.size();
+  int best_free = 0;
+  for (size_t n = 0; n < snapshot.nodes.size(); ++n) {
+    const model::Node& node = snapshot.nodes[n];
+    const int free = node.cpus_total - node.cpus_allocated;
+    if (free < cpus || ConsTresGpu(node, shards, snapshot.shard_rules) < 0) continue;
+    if (best == snapshot.nodes.size() || free < best_free) {
+      best = n;
+      best_free = free;
+    }
+  }
+  return best;
+}
+
+int OccupiedGpus(const model::Snapshot& snapshot) {
+  int occupied = 0;
+  for (const auto& node : snapshot.nodes) {
+    for (int used : node.accelerators[0].shards_used) occupied += used > 0 ? 1 : 0;
+  }
+  return occupied;
+}
+
+TEST(ShardEngine, BestFitOnTheGpuConsTresWillPickNotTheNodesFullest) {
+  // a: GPU 0 at 1/4, GPU 1 at 3/4; cons_tres puts a shard on GPU 0 (first with
+  // room), ending at 2/4. b: GPU 0 at 2/4, ending at 3/4. Slurm takes a (the first
+  // of nodes with equal free CPUs).
+  model::Snapshot snapshot;
+  snapshot.nodes = {ShardNode("a", 2, 4), ShardNode("b", 2, 4)};
+  snapshot.nodes[0].accelerators[0].shards_used = {1, 3};
+  snapshot.nodes[1].accelerators[0].shards_used = {2, 0};
+  snapshot.pending = {ShardJob(1, 1)};
+  ASSERT_EQ(SlurmBestFitNode(snapshot, 1, 1), 0u);
+  EXPECT_EQ(ConsTresGpu(snapshot.nodes[0], 1, snapshot.shard_rules), 0);
+  auto outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), std::vector<std::string>{"b"});
+  EXPECT_EQ(outcome.Start(1)->placements[0].devices, std::vector<int>{0});
+}
+
+TEST(ShardEngine, NeverOpensAFreshGpuWhileABusyOneHasRoom) {
+  // Devices of different shard counts: a's fresh GPU of 4 would end at 3/4, b's
+  // busy GPU of 16 at 4/16. Filling by fraction alone would open a's, as Slurm does
+  // (the first of nodes with equal free CPUs); the busy one wins.
+  model::Snapshot snapshot;
+  snapshot.nodes = {ShardNode("a", 1, 4), ShardNode("b", 1, 16)};
+  snapshot.nodes[1].accelerators[0].shards_used = {1};
+  snapshot.pending = {ShardJob(1, 3)};
+  EXPECT_EQ(SlurmBestFitNode(snapshot, 1, 3), 0u);
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), std::vector<std::string>{"b"});
+}
+
+TEST(ShardEngine, RefillsBusyGpusWhereSlurmsCpuBestFitOpensFreshOnes) {
+  // The e2e burst with holes, second wave: a keeps one shard (GPU 0 at 1/4) and 40 of
+  // 64 CPUs busy; b's eight GPUs are at 2/4 with 16 CPUs busy. Slurm takes the node
+  // with the fewest free CPUs: 16 single shards on a fill GPU 0 and open GPUs 1-4
+  // (13 GPUs occupied). Packing fills b's busy GPUs: 9.
+  model::Snapshot snapshot;
+  snapshot.nodes = {ShardNode("a", 8, 4), ShardNode("b", 8, 4)};
+  for (auto& node : snapshot.nodes) node.cpus_total = 64;
+  snapshot.nodes[0].cpus_allocated = 40;
+  snapshot.nodes[0].accelerators[0].shards_used[0] = 1;
+  snapshot.nodes[1].cpus_allocated = 16;
+  snapshot.nodes[1].accelerators[0].shards_used.assign(8, 2);
+  model::Snapshot slurm = snapshot;
+  for (uint32_t id = 1; id <= 16; ++id) {
+    snapshot.pending.push_back(ShardJob(id, 1));
+    const size_t node = SlurmBestFitNode(slurm, 1, 1);
+    ASSERT_EQ(node, 0u);  // 24 free CPUs and fewer as it fills, against b's 48
+    const int gpu = ConsTresGpu(slurm.nodes[node], 1, slurm.shard_rules);
+    ++slurm.nodes[node].accelerators[0].shards_used[static_cast<size_t>(gpu)];
+    ++slurm.nodes[node].cpus_allocated;
+  }
+  EXPECT_EQ(OccupiedGpus(slurm), 13);
+  auto outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.starts.size(), 16u);
+  ApplyShards(outcome.snapshot, outcome.plan);
+  EXPECT_EQ(OccupiedGpus(outcome.snapshot), 9);
+  EXPECT_EQ(outcome.snapshot.nodes[1].accelerators[0].shards_used, std::vector<int>(8, 4));
+}
+
 TEST(ShardEngine, NoRoomNamesTheReason) {
   model::Snapshot snapshot;
   snapshot.nodes = {ShardNode("a", 2, 2)};
