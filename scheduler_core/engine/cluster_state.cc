@@ -61,12 +61,6 @@ ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog
   layout_ = std::move(layout);
 }
 
-std::span<const int> ClusterState::used_milli(int n, int pool) const {
-  const size_t index = layout_->pool_begin[static_cast<size_t>(n)] + static_cast<size_t>(pool);
-  return {used_.data() + layout_->pool_offset[index],
-          static_cast<size_t>(layout_->pool_size[index])};
-}
-
 std::span<const int> ClusterState::ShardSpan(const std::vector<int>& flat, int n, int pool) const {
   if (flat.empty()) return {};
   const size_t index = layout_->pool_begin[static_cast<size_t>(n)] + static_cast<size_t>(pool);

@@ -48,7 +48,12 @@ class ClusterState {
 
   int cpus_free(int n) const { return cpus_free_[static_cast<size_t>(n)]; }
   int64_t memory_free(int n) const { return memory_free_[static_cast<size_t>(n)]; }
-  std::span<const int> used_milli(int n, int pool) const;
+  // Inline: scorers read it for every node they score.
+  std::span<const int> used_milli(int n, int pool) const {
+    const size_t index = layout_->pool_begin[static_cast<size_t>(n)] + static_cast<size_t>(pool);
+    return {used_.data() + layout_->pool_offset[index],
+            static_cast<size_t>(layout_->pool_size[index])};
+  }
   int kind_of(int n, int pool) const {
     return node(n).accelerators[static_cast<size_t>(pool)].kind_index;
   }

@@ -1,8 +1,10 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <ctime>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -139,9 +141,12 @@ int FirstCoarseRejection(const StageFilters& stage, const Job& job, int n,
 
 // The full verdict of `stage` on node n, given the coarse one: filters in pipeline
 // order, those that read CPUs or memory asked now, the others' answer known.
-std::string_view FineRejection(const StageFilters& stage, const Job& job, int n,
-                               const ClusterState& state, int coarse_rejection,
-                               std::string_view coarse_reason) {
+// Inlined: asked for every node a job is scored or turned down on.
+[[gnu::always_inline]] inline std::string_view FineRejection(const StageFilters& stage,
+                                                             const Job& job, int n,
+                                                             const ClusterState& state,
+                                                             int coarse_rejection,
+                                                             std::string_view coarse_reason) {
   const int last = coarse_rejection == kPassed ? stage.size() : coarse_rejection;
   for (int f : stage.readers) {
     if (f >= last) break;
@@ -223,6 +228,10 @@ struct CoarseStatic {
   std::vector<std::string_view> rejection_reason;
   ReasonTally rejected;               // nodes rejected for sure, before any CPU/memory filter
   std::vector<int32_t> slot_of_node;  // per node: its entry in `nodes`, or -1
+  // Per node class present in `nodes` (ShapeBook's), its first node: the one asked
+  // for the class (set with the first fine shape, when nodes have classes).
+  std::vector<int> first_of_class;
+  bool classes_listed = false;
   // Fine verdicts by what the filters reading CPUs or memory say per node class
   // (first rejecting filter and its reason): most fine shapes share one.
   std::map<std::vector<std::pair<int, std::string_view>>, std::shared_ptr<const FineVerdict>>
@@ -235,11 +244,10 @@ struct CoarseShape {
   std::vector<DeviceEval> device_evals;
   bool cached = false;
   // The entries of the static `nodes` whose device evaluation passes (the others
-  // reject every fine shape of this coarse one), caught up with the state's changes
-  // up to `seen_changes`: a new fine shape scores only these. May hold entries that
-  // stopped passing (`listed` marks what it holds); they are checked where used.
+  // reject every fine shape of this coarse one), in slot order, caught up with the
+  // state's changes up to `seen_changes`: a new fine shape scores only these.
   std::vector<int32_t> passing;
-  std::vector<char> listed;
+  std::vector<char> listed;  // per entry of `nodes`: whether `passing` holds it
   bool indexed = false;
   size_t seen_changes = 0;
 };
@@ -316,6 +324,10 @@ class Evaluator {
   }
   // Why the node at `slot` rejects the job (empty: it fits), in the pipeline's order.
   std::string_view ReasonAt(const Job& job, size_t slot);
+  // The same, from the node's evaluation when it is current; else asked without
+  // scoring the node (most nodes of a failing shape have not been evaluated: their
+  // devices reject it), and counted as the evaluation it replaces.
+  std::string_view Rejection(const Job& job, size_t slot);
   const Candidate& BestOf(const Job& job, size_t slot);
   // The best node for a single-node job through the shape's ranking (cached shapes
   // only): its slot, or -1 when none fits (and holds allow).
@@ -326,8 +338,20 @@ class Evaluator {
   const FineShape& shape() const { return shape_; }
 
  private:
-  const DeviceEval& Devices(const Job& job, size_t slot);
-  const DeviceEval& DevicesAt(const Job& job, size_t coarse_slot, int n);
+  const DeviceEval& Devices(const Job& job, size_t slot) {
+    return DevicesAt(job, static_cast<size_t>(shape_.eligibility().coarse_slot[slot]),
+                     shape_.eligibility().nodes[slot]);
+  }
+  // Inline up to the cache check: nodes are mostly asked again unchanged.
+  const DeviceEval& DevicesAt(const Job& job, size_t coarse_slot, int n) {
+    const CoarseShape& coarse = *shape_.coarse;
+    if (coarse.cached) {
+      const DeviceEval& eval = coarse.device_evals[coarse_slot];
+      if (eval.valid && eval.version == cache_state_.version(n)) return eval;
+    }
+    return EvaluateDevices(job, coarse_slot, n);
+  }
+  const DeviceEval& EvaluateDevices(const Job& job, size_t coarse_slot, int n);
   double ScoreOf(const Job& job, const DeviceEval& devices, size_t c);
   const NodeEval& Refresh(const Job& job, size_t slot);
   ShapeCache& cache_;
@@ -352,8 +376,9 @@ class ShapeBook {
   // The fine shape of `job`; sets job.names for the filters, job.cycle for the scorers.
   const FineStatic& For(Job& job) {
     job.cycle = cycle_;
-    auto [coarse_it, coarse_new] = coarse_.try_emplace(CoarseShapeKey(*job));
-    if (coarse_new) coarse_it->second = MakeCoarse(job);
+    CoarseShapeKey(*job, &key_);
+    auto coarse_it = coarse_.find(std::string_view(key_));
+    if (coarse_it == coarse_.end()) coarse_it = coarse_.emplace(key_, MakeCoarse(job)).first;
     CoarseStatic& coarse = *coarse_it->second;
     job.names = &coarse.names;
     auto [fine_it, fine_new] =
@@ -450,12 +475,19 @@ class ShapeBook {
     std::vector<std::pair<int, std::string_view>> by_class;
     std::shared_ptr<const FineVerdict>* shared = nullptr;
     if (static_filters_.any_reads && !node_class_.empty()) {
-      by_class.assign(static_cast<size_t>(class_count_), {kUnasked, {}});
-      for (int n : coarse.nodes) {
-        auto& [reader, reason] = by_class[static_cast<size_t>(node_class_[static_cast<size_t>(n)])];
-        if (reader == kUnasked) {
-          reader = FirstRejection(static_filters_, /*readers=*/true, job, n, state_, &reason);
+      if (!coarse.classes_listed) {
+        std::vector<char> seen(static_cast<size_t>(class_count_), 0);
+        for (int n : coarse.nodes) {
+          char& class_seen = seen[static_cast<size_t>(node_class_[static_cast<size_t>(n)])];
+          if (class_seen == 0) coarse.first_of_class.push_back(n);
+          class_seen = 1;
         }
+        coarse.classes_listed = true;
+      }
+      by_class.assign(static_cast<size_t>(class_count_), {kUnasked, {}});
+      for (int n : coarse.first_of_class) {
+        auto& [reader, reason] = by_class[static_cast<size_t>(node_class_[static_cast<size_t>(n)])];
+        reader = FirstRejection(static_filters_, /*readers=*/true, job, n, state_, &reason);
       }
       if (meter_ != nullptr) meter_->Spend(static_cast<uint64_t>(class_count_));
       shared = &coarse.fine_verdicts[by_class];
@@ -488,21 +520,45 @@ class ShapeBook {
 
   // Everything of a job's shape but its CPUs and memory: plugins that
   // DependsOnlyOnShape() read only these, CPUs and memory (the fine key adds them).
-  static std::string CoarseShapeKey(const model::PendingJob& job) {
+  // Written into `key` (its buffer reused job after job: most jobs find their shape).
+  static void CoarseShapeKey(const model::PendingJob& job, std::string* key) {
+    key->clear();
+    // Each part followed by its separator.
+    auto text = [key](std::string_view part, char end) {
+      key->append(part);
+      key->push_back(end);
+    };
+    auto number = [key](int value, char end) {
+      char digits[16];
+      const auto written = std::to_chars(digits, digits + sizeof(digits), value);
+      key->append(digits, written.ptr);
+      key->push_back(end);
+    };
+    auto list = [key](const std::vector<std::string>& names, char separator, char end) {
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (i > 0) key->push_back(separator);
+        key->append(names[i]);
+      }
+      key->push_back(end);
+    };
     const auto& acc = job.accelerators;
-    return Cat(Join(job.partitions, ","), "|", Join(job.features, ","), "|", acc.gres_name, ":",
-               Join(acc.allowed_types, ","), ":", acc.count_per_node, ":", acc.fraction_milli, ":",
-               acc.shards_per_node, "|", job.num_nodes, "|", Join(job.required_nodes, ","), "|",
-               Join(job.excluded_nodes, ","), "|", job.qos, "|", static_cast<int>(job.job_class),
-               "|", job.exclusive ? "x" : "", "|", Join(job.refused_nodes, ","), "|",
-               Join(job.reservations, ","), job.reservation_only ? "!" : "", "|",
-               FeatureAnyKey(job.feature_any));
-  }
-
-  static std::string FeatureAnyKey(const std::vector<std::vector<std::string>>& clauses) {
-    std::string key;
-    for (const auto& clause : clauses) key += Cat(Join(clause, "&"), "|");
-    return key;
+    list(job.partitions, ',', '|');
+    list(job.features, ',', '|');
+    text(acc.gres_name, ':');
+    list(acc.allowed_types, ',', ':');
+    number(acc.count_per_node, ':');
+    number(acc.fraction_milli, ':');
+    number(acc.shards_per_node, '|');
+    number(job.num_nodes, '|');
+    list(job.required_nodes, ',', '|');
+    list(job.excluded_nodes, ',', '|');
+    text(job.qos, '|');
+    number(static_cast<int>(job.job_class), '|');
+    text(job.exclusive ? "x" : "", '|');
+    list(job.refused_nodes, ',', '|');
+    list(job.reservations, ',', job.reservation_only ? '!' : '|');
+    if (job.reservation_only) key->push_back('|');
+    for (const auto& clause : job.feature_any) list(clause, '&', '|');
   }
 
   static constexpr int kUnasked = -2;
@@ -512,7 +568,13 @@ class ShapeBook {
   int class_count_ = 0;
   std::vector<int32_t> node_class_;  // per node, when every static reader has keys
   Meter* meter_;
-  std::unordered_map<std::string, std::unique_ptr<CoarseStatic>> coarse_;
+  // Looked up by a view of key_, without a copy.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<CoarseStatic>, KeyHash, std::equal_to<>> coarse_;
+  std::string key_;
   // A fine shape: its coarse shape plus the CPUs and memory.
   struct FineKey {
     const CoarseStatic* coarse;
@@ -625,16 +687,10 @@ class ShapeCache {
   NodeEval node_scratch_;
 };
 
-const DeviceEval& Evaluator::Devices(const Job& job, size_t slot) {
-  return DevicesAt(job, static_cast<size_t>(shape_.eligibility().coarse_slot[slot]),
-                   shape_.eligibility().nodes[slot]);
-}
-
-const DeviceEval& Evaluator::DevicesAt(const Job& job, size_t coarse_slot, int n) {
+const DeviceEval& Evaluator::EvaluateDevices(const Job& job, size_t coarse_slot, int n) {
   CoarseShape& coarse = *shape_.coarse;
   const ClusterState& state = cache_.state();
   DeviceEval& eval = coarse.cached ? coarse.device_evals[coarse_slot] : cache_.device_scratch();
-  if (coarse.cached && eval.valid && eval.version == state.version(n)) return eval;
   eval.valid = true;
   eval.version = state.version(n);
   eval.candidates.clear();
@@ -711,6 +767,18 @@ std::string_view Evaluator::ReasonAt(const Job& job, size_t slot) {
                     devices.rejection == kPassed ? std::string_view() : devices.reason);
   if (reason.empty() && devices.rejection == kPassed) reason = devices.reason;
   return reason;
+}
+
+std::string_view Evaluator::Rejection(const Job& job, size_t slot) {
+  if (shape_.cached) {
+    const NodeEval& eval = shape_.evals[slot];
+    if (eval.best != NodeEval::kUnset &&
+        eval.version == cache_state_.version(shape_.eligibility().nodes[slot])) {
+      return eval.fits() ? std::string_view() : ReasonAt(job, slot);
+    }
+  }
+  if (Meter* meter = cache_.meter()) meter->Spend(1);
+  return ReasonAt(job, slot);
 }
 
 const Candidate& Evaluator::BestOf(const Job& job, size_t slot) {
@@ -814,38 +882,53 @@ std::vector<int32_t> Evaluator::DevicePassingSlots(const Job& job) {
     const DeviceEval& eval = DevicesAt(job, coarse_slot, statics.nodes[coarse_slot]);
     return eval.rejection == kPassed && !eval.candidates.empty();
   };
-  auto list = [&](size_t coarse_slot) {
-    if (coarse.listed[coarse_slot] != 0 || !passes(coarse_slot)) return;
-    coarse.listed[coarse_slot] = 1;
-    coarse.passing.push_back(static_cast<int32_t>(coarse_slot));
-  };
   if (!coarse.indexed) {
     coarse.listed.assign(statics.nodes.size(), 0);
+    coarse.passing.clear();
     for (size_t coarse_slot = 0; coarse_slot < statics.nodes.size(); ++coarse_slot) {
-      list(coarse_slot);
+      if (!passes(coarse_slot)) continue;
+      coarse.listed[coarse_slot] = 1;
+      coarse.passing.push_back(static_cast<int32_t>(coarse_slot));
     }
     coarse.indexed = true;
-  } else {
+  } else if (coarse.seen_changes < state.change_count()) {
+    // Only a node that changed can start or stop passing: those are asked again,
+    // the others keep their entry (a node's evaluation changes with its version).
+    std::vector<int32_t> changed;
     for (size_t i = coarse.seen_changes; i < state.change_count(); ++i) {
       const int32_t coarse_slot = statics.slot_of_node[static_cast<size_t>(state.changed_node(i))];
-      if (coarse_slot >= 0) list(static_cast<size_t>(coarse_slot));
+      if (coarse_slot >= 0) changed.push_back(coarse_slot);
+    }
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    bool moved = false;
+    for (const int32_t coarse_slot : changed) {
+      const char now = passes(static_cast<size_t>(coarse_slot)) ? 1 : 0;
+      char& listed = coarse.listed[static_cast<size_t>(coarse_slot)];
+      moved = moved || now != listed;
+      listed = now;
+    }
+    if (moved) {
+      // Both in slot order: their union, less what stopped passing, stays in order.
+      std::vector<int32_t> merged;
+      merged.reserve(coarse.passing.size() + changed.size());
+      std::set_union(coarse.passing.begin(), coarse.passing.end(), changed.begin(), changed.end(),
+                     std::back_inserter(merged));
+      std::erase_if(merged, [&](int32_t coarse_slot) {
+        return coarse.listed[static_cast<size_t>(coarse_slot)] == 0;
+      });
+      coarse.passing = std::move(merged);
     }
   }
   coarse.seen_changes = state.change_count();
-  // Entries that stopped passing leave; the rest, as this fine shape's slots.
+  // Coarse slots map to this fine shape's slots in order.
+  const std::vector<int32_t>& slot_of_coarse = shape_.statics->slot_of_coarse();
   std::vector<int32_t> slots;
-  size_t kept = 0;
+  slots.reserve(coarse.passing.size());
   for (const int32_t coarse_slot : coarse.passing) {
-    if (!passes(static_cast<size_t>(coarse_slot))) {
-      coarse.listed[static_cast<size_t>(coarse_slot)] = 0;
-      continue;
-    }
-    coarse.passing[kept++] = coarse_slot;
-    const int32_t slot = shape_.statics->slot_of_coarse()[static_cast<size_t>(coarse_slot)];
+    const int32_t slot = slot_of_coarse[static_cast<size_t>(coarse_slot)];
     if (slot >= 0) slots.push_back(slot);
   }
-  coarse.passing.resize(kept);
-  std::sort(slots.begin(), slots.end());
   return slots;
 }
 
@@ -904,10 +987,10 @@ ReasonTally TallyRejections(const Job& job, Evaluator& evaluator, const Holds* h
   ReasonTally rejected;
   const auto& nodes = evaluator.shape().eligibility().nodes;
   for (size_t slot = 0; slot < nodes.size(); ++slot) {
-    if (!evaluator.Get(job, slot).fits()) {
-      rejected.Add(evaluator.ReasonAt(job, slot));
+    if (std::string_view why = evaluator.Rejection(job, slot); !why.empty()) {
+      rejected.Add(why);
     } else if (holds != nullptr) {
-      if (std::string_view why = holds->Why(job, nodes[slot]); !why.empty()) rejected.Add(why);
+      if (why = holds->Why(job, nodes[slot]); !why.empty()) rejected.Add(why);
     }
   }
   return rejected;

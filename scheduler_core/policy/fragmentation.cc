@@ -74,6 +74,33 @@ FragModel::FragModel(ShapeTable shapes, bool count_memory) : shapes_(std::move(s
   };
   for (auto& [type, needs] : needs_by_type_) needs = needs_on(&type);
   needs_other_type_ = needs_on(nullptr);
+  if (shapes_.size() <= kMaxMemoShapes) {
+    // Per count k of levels met (room >= the k lowest), the shapes needing at most those.
+    auto by_level = [&](auto need, auto* levels, std::vector<uint64_t>* fitting) {
+      for (const Needs& needs : needs_other_type_) levels->push_back(need(needs));
+      std::sort(levels->begin(), levels->end());
+      levels->erase(std::unique(levels->begin(), levels->end()), levels->end());
+      fitting->assign(levels->size() + 1, 0);
+      for (size_t j = 0; j < needs_other_type_.size(); ++j) {
+        const auto rank = static_cast<size_t>(
+            std::lower_bound(levels->begin(), levels->end(), need(needs_other_type_[j])) -
+            levels->begin());
+        for (size_t k = rank + 1; k < fitting->size(); ++k) (*fitting)[k] |= uint64_t{1} << j;
+      }
+    };
+    by_level([](const Needs& needs) { return needs.cpus; }, &cpu_levels_, &fitting_by_cpu_level_);
+    by_level([](const Needs& needs) { return needs.memory_mib; }, &memory_levels_,
+             &fitting_by_memory_level_);
+  }
+}
+
+uint64_t FragModel::ShapesFitting(Room room) const {
+  const auto cpus_met = static_cast<size_t>(
+      std::upper_bound(cpu_levels_.begin(), cpu_levels_.end(), room.cpus) - cpu_levels_.begin());
+  const auto memory_met = static_cast<size_t>(
+      std::upper_bound(memory_levels_.begin(), memory_levels_.end(), room.memory_mib) -
+      memory_levels_.begin());
+  return fitting_by_cpu_level_[cpus_met] & fitting_by_memory_level_[memory_met];
 }
 
 const std::vector<FragModel::Needs>& FragModel::NeedsOn(std::string_view type) const {
@@ -175,6 +202,7 @@ double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
                            const engine::ClusterState& state, NodeMemo* memo) const {
   thread_local NodeBefore computed;
   NodeBefore* node = &computed;
+  NodeMemo::Entry* entry = nullptr;
   if (memo == nullptr) {
     ComputeBefore(state, c.node, &computed);
   } else {
@@ -183,30 +211,43 @@ double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
       memo->snapshot_ = &state.snapshot();
       memo->entries_.assign(static_cast<size_t>(state.node_count()), {});
     }
-    NodeMemo::Entry& entry = memo->entries_[static_cast<size_t>(c.node)];
-    bool same = entry.valid && entry.node.cpus == state.cpus_free(c.node) &&
-                entry.node.memory_mib == state.memory_free(c.node);
+    entry = &memo->entries_[static_cast<size_t>(c.node)];
+    bool same = entry->valid && entry->node.cpus == state.cpus_free(c.node) &&
+                entry->node.memory_mib == state.memory_free(c.node);
     // Pools and their sizes are the snapshot's; only the use of their devices changes.
-    for (size_t p = 0, at = 0; same && p < entry.node.counts.size(); ++p) {
+    for (size_t p = 0, at = 0; same && p < entry->node.counts.size(); ++p) {
       std::span<const int> used = state.used_milli(c.node, static_cast<int>(p));
       same = std::equal(used.begin(), used.end(),
-                        entry.node.used.begin() + static_cast<ptrdiff_t>(at));
+                        entry->node.used.begin() + static_cast<ptrdiff_t>(at));
       at += used.size();
     }
     if (!same) {
-      ComputeBefore(state, c.node, &entry.node);
-      entry.valid = true;
+      ComputeBefore(state, c.node, &entry->node);
+      entry->valid = true;
+      entry->afters.clear();
     }
-    node = &entry.node;
+    node = &entry->node;
   }
   const Room room_after{node->cpus - job->cpus_per_node,
                         node->memory_mib - job->memory_per_node_mib};
+  const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
+  uint64_t fitting = 0;
+  if (entry != nullptr && shapes_.size() <= kMaxMemoShapes) {
+    fitting = ShapesFitting(room_after);
+    for (const NodeMemo::After& known : entry->afters) {
+      if (known.fitting == fitting && known.pool == c.pool && known.share == share &&
+          known.devices == c.devices) {
+        return node->before - known.after;
+      }
+    }
+  } else {
+    entry = nullptr;
+  }
   double after = 0;
   for (size_t p = 0; p < node->counts.size(); ++p) {
     DeviceCounts& counts = node->counts[p];
     const bool placed_here = static_cast<int>(p) == c.pool;
     std::span<const int> used;
-    const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
     if (placed_here) {
       // The counts after: those of now, moved for the devices the placement takes
       // (distinct devices), and moved back below (integers: exactly as they were).
@@ -227,6 +268,9 @@ double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
         MoveDevice(left - share, left, &counts);
       }
     }
+  }
+  if (entry != nullptr && entry->afters.size() < NodeMemo::kMaxAfters) {
+    entry->afters.push_back({fitting, c.pool, share, c.devices, after});
   }
   return node->before - after;
 }

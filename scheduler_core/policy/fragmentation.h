@@ -131,11 +131,24 @@ class FragModel {
   };
   void ComputeBefore(const engine::ClusterState& state, int n, NodeBefore* out) const;
 
+  // Which shapes' CPUs and memory a node with `room` left can hold, one bit per
+  // shape (memoised "after" sums only: at most 64 shapes). A Term reads `room`
+  // only through that bit, so a placement's after sum is fixed by the node, the
+  // taken devices and these bits.
+  uint64_t ShapesFitting(Room room) const;
+  static constexpr size_t kMaxMemoShapes = 64;
+
   ShapeTable shapes_;
   std::vector<int> thresholds_;  // distinct per-device shares, ascending
   // NeedsOn each type some shape names, and on every other type.
   std::vector<std::pair<std::string, std::vector<Needs>>> needs_by_type_;
   std::vector<Needs> needs_other_type_;
+  // Distinct CPU and memory needs, ascending, and per count of them met, the
+  // shapes that need no more (ShapesFitting).
+  std::vector<int> cpu_levels_;
+  std::vector<uint64_t> fitting_by_cpu_level_;
+  std::vector<int64_t> memory_levels_;
+  std::vector<uint64_t> fitting_by_memory_level_;
 };
 
 // Per node, FragModel::Decrease's "before" part (it depends on the node's free CPUs,
@@ -147,9 +160,21 @@ class FragModel {
 class FragModel::NodeMemo {
  private:
   friend class FragModel;
+  // The after sum of one placement on the node as it is (bit for bit what the sum
+  // gives again): fine job shapes of one coarse shape share device candidates and
+  // mostly differ in CPUs and memory that leave the same shapes room.
+  struct After {
+    uint64_t fitting = 0;  // ShapesFitting of the room left
+    int pool = -1;
+    int share = 0;
+    std::vector<int> devices;
+    double after = 0;
+  };
+  static constexpr size_t kMaxAfters = 16;  // per node and node state
   struct Entry {
     bool valid = false;
     NodeBefore node;
+    std::vector<After> afters;  // dropped with `node` when the node changes
   };
   const model::Snapshot* snapshot_ = nullptr;
   std::vector<Entry> entries_;  // by node index

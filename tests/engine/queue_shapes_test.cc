@@ -94,6 +94,47 @@ TEST(QueueShapes, FragmentationFollowsNodeChangesWithinACycle) {
   EXPECT_DOUBLE_EQ(scorer.Score(job, on_b, ahead), 50);
 }
 
+// The model keeps, per node, the "after" sums of placements it has scored; one is
+// reused only for a job whose CPUs and memory leave the same shapes room, and only
+// while the node is as it was. Shapes: 4 GPUs + 8 CPUs + 64 GiB (0.75), 2 GPUs + 4
+// CPUs (0.25); b (64 CPUs, 512 GiB) gets 2 GPUs, leaving 4 of 8 free:
+//   a 4-CPU job leaves room for both: fragment 0 before and after, decrease 0;
+//   a 60-CPU job leaves 4 CPUs: the 4-GPU shape no longer fits, 0.75 x 4 devices;
+//   a job taking all but 1 GiB leaves too little memory for it: the same 3 devices.
+TEST(QueueShapes, FragmentationAfterSumsFollowTheJobsRoomAndTheNode) {
+  const policy::ShapeTable shapes = {{8, 4, 1000, {}, 0.75, 64 * 1024}, {4, 2, 1000, {}, 0.25, 0}};
+  const policy::FragModel model(shapes, /*count_memory=*/true);
+  model::Snapshot snapshot = FourGpuQueue();
+  snapshot.pending = {JobBuilder(1).Gpus(2).Cpus(4).Build(), JobBuilder(2).Gpus(2).Cpus(60).Build(),
+                      JobBuilder(3).Gpus(2).MemoryMib(511 * 1024).Build()};
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(built.ok());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  engine::ClusterState state(snapshot, built->catalog);
+  std::vector<engine::Job> jobs;
+  for (const auto& request : snapshot.pending) {
+    jobs.push_back(engine::MakeJob(request, *built->pipeline, snapshot.now));
+  }
+  const engine::Candidate on_b{1, 0, {5, 6}, 0};
+  policy::FragModel::NodeMemo memo;
+  const std::vector<double> expected = {0, -3000, -3000};
+  // Each job twice, interleaved, through the memo: each as computed afresh.
+  for (size_t round = 0; round < 2; ++round) {
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      EXPECT_DOUBLE_EQ(model.Decrease(jobs[j], on_b, state, &memo), expected[j]) << j;
+      EXPECT_EQ(model.Decrease(jobs[j], on_b, state, &memo),
+                model.Decrease(jobs[j], on_b, state, nullptr));
+    }
+  }
+  // b changes (3 more taken: 1 left after, which hosts neither shape): every after
+  // sum known for b is dropped.
+  state.Take({.node = 1, .pool = 0, .devices = {2, 3, 4}});
+  for (const engine::Job& job : jobs) {
+    EXPECT_EQ(model.Decrease(job, on_b, state, &memo), model.Decrease(job, on_b, state, nullptr));
+  }
+  EXPECT_NE(model.Decrease(jobs[0], on_b, state, &memo), expected[0]);
+}
+
 // A table in the policy wins over the queue (the static protocol's rule): with a table
 // of 2-GPU tasks only, 3 left on a still hosts one, so fragmentation has no preference
 // between a and b (both 50); the queue of 4-GPU tasks does not count.
