@@ -374,15 +374,23 @@ ap_cluster_up() {
   if [ "$AP_MODE" = accelpack ] && ! ap_plugin_installed; then
     ap_die "sched/accelpack is not installed in $AP_PLUGIN_DIR (build and install the plugin, or use ACCELPACK_MODE=backfill)"
   fi
+  # Free ports are only known to be ours once our daemons listen on them: two clusters
+  # starting at once (tests beside a developer's cluster) would otherwise pick the same
+  # block and one slurmctld dies with "Address already in use". So picking and binding
+  # happen under one machine-wide lock; the daemons must not inherit its descriptor.
+  local lock_fd
+  exec {lock_fd}>>"${TMPDIR:-/tmp}/accelpack-cluster-ports.lock"
+  flock -w 300 "$lock_fd" || ap_die "another local cluster held the port lock for 5 minutes"
   ap_pick_ports
   rm -rf "$AP_RUN_DIR/state" "$AP_RUN_DIR/spool" "$AP_RUN_DIR/log" "$AP_RUN_DIR/pid" "$AP_RUN_DIR/run" "$AP_RUN_DIR/jobs"
   ap_write_config
   ap_log "run dir $AP_RUN_DIR, mode $AP_MODE, Slurm $(ap_slurm_version) ($(command -v slurmctld)), slurmctld port $AP_CTLD_PORT"
-  ap_start_munge
-  if [ "$AP_MODE" = accelpack ]; then ap_start_accelpackd; fi
-  ap_start_slurmctld
-  ap_start_slurmds
-  ap_wait_nodes 60 || ap_die "nodes did not come up (logs in $AP_RUN_DIR/log)"
+  ap_start_munge {lock_fd}>&-
+  if [ "$AP_MODE" = accelpack ]; then ap_start_accelpackd {lock_fd}>&-; fi
+  ap_start_slurmctld {lock_fd}>&-
+  ap_start_slurmds {lock_fd}>&-
+  ap_wait_nodes 60 {lock_fd}>&- || ap_die "nodes did not come up (logs in $AP_RUN_DIR/log)"
+  exec {lock_fd}>&-
   ap_log "cluster up: ${#AP_NODES[@]} nodes, SLURM_CONF=$SLURM_CONF"
 }
 
