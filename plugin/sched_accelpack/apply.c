@@ -468,6 +468,7 @@ static char *_preempt_one(const snapshot_t *snap, const job_index_t *ridx,
 
 		info("accelpack: requeue %pJ for %pJ (planned, plan %" PRIu64 ")",
 		     victim, preemptor, cycle);
+		job_request_note_victim(victim);
 		if (_preempt_victim(victim, preemptor))
 			stats->requeued++;
 		else
