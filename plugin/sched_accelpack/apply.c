@@ -577,6 +577,7 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		idx[i].index = i;
 	}
 	qsort(idx, cnt, sizeof(*idx), _cmp_job_index);
+	job_request_clear_stale_grace();
 	_apply_preemptions(snap, plan, source, cycle, conf, lc, stats);
 	reserved = bit_alloc(cnt ? cnt : 1);
 	for (uint32_t r = 0; r < plan->reservation_cnt; r++) {

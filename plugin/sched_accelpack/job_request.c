@@ -47,6 +47,23 @@ extern void job_request_forget_ended_victims(void)
 	victim_memo_prune(&victims, _victim_still_queued, NULL);
 }
 
+extern void job_request_clear_stale_grace(void)
+{
+	for (uint32_t i = 0; COMPAT_GRACE_PREEMPT && (i < victims.cnt); i++) {
+		job_record_t *job_ptr = find_job_record(victims.entries[i].job_id);
+
+		/* Pending and done completing: its first run's end is handled,
+		 * the flag can only requeue the rerun. */
+		if (!job_ptr || !IS_JOB_PENDING(job_ptr) ||
+		    IS_JOB_COMPLETING(job_ptr) ||
+		    !(job_ptr->bit_flags & COMPAT_GRACE_PREEMPT))
+			continue;
+		job_ptr->bit_flags &= ~COMPAT_GRACE_PREEMPT;
+		info("accelpack: %pJ requeued after its grace time: GRACE_PREEMPT cleared",
+		     job_ptr);
+	}
+}
+
 extern void job_request_fini(void)
 {
 	victim_memo_free(&victims);

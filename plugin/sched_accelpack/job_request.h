@@ -48,6 +48,13 @@ extern void job_request_note_victim(job_record_t *job_ptr);
 /* Forget the victims that are gone or finished. Locks: job READ at least. */
 extern void job_request_forget_ended_victims(void);
 
+/*
+ * The victims requeued when their GraceTime ended, done completing: clear the
+ * grace flag Slurm leaves set (COMPAT_GRACE_PREEMPT), which would requeue their
+ * rerun once more when it ends. Locks: job WRITE.
+ */
+extern void job_request_clear_stale_grace(void);
+
 /* At the agent's end. */
 extern void job_request_fini(void);
 
