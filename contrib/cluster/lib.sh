@@ -17,6 +17,9 @@
 #   ACCELPACK_PLUGIN_CONF_EXTRA  lines appended to accelpack.conf (e.g. StatsEveryCycles=1)
 #   ACCELPACK_SLURM_CONF_EXTRA   lines appended to slurm.conf (e.g. TopologyPlugin=...)
 #   ACCELPACK_TOPOLOGY_CONF      a file installed as the cluster's topology.conf
+#   ACCELPACK_CRED_EXPIRE seconds: AuthInfo's cred_expire (at least 5), which also
+#                         sets how long a requeued job is held back (cred_expire + 1;
+#                         Slurm's default 120 s)                    [empty: default]
 #   ACCELPACK_FRACTIONAL  1: fractional accelerators: h200-[1-2] share their GPUs as
 #                         shard GRES (4 shards per GPU), h100-2 is MIG-partitioned
 #                         (14 x 1g.10gb + 4 x 3g.40gb: four GPUs' worth), h100-1
@@ -251,6 +254,12 @@ ap_write_config() {
   fi
   if [ -n "${ACCELPACK_SLURM_CONF_EXTRA:-}" ]; then
     printf '%s\n' "$ACCELPACK_SLURM_CONF_EXTRA" >>"$d/conf/slurm.conf"
+  fi
+  if [ -n "${ACCELPACK_CRED_EXPIRE:-}" ]; then
+    [[ "$ACCELPACK_CRED_EXPIRE" =~ ^[0-9]+$ ]] && [ "$ACCELPACK_CRED_EXPIRE" -ge 5 ] ||
+      ap_die "ACCELPACK_CRED_EXPIRE must be a number of seconds >= 5, not '$ACCELPACK_CRED_EXPIRE'"
+    # One AuthInfo line (a second one would replace the munge socket).
+    sed -i -e "s|^AuthInfo=.*|&,cred_expire=$ACCELPACK_CRED_EXPIRE|" "$d/conf/slurm.conf"
   fi
   if [ -n "${ACCELPACK_TOPOLOGY_CONF:-}" ]; then
     cp "$ACCELPACK_TOPOLOGY_CONF" "$d/conf/topology.conf"

@@ -29,6 +29,7 @@
 #include "ap_config.h"
 #include "apply.h"
 #include "futile.h"
+#include "job_request.h"
 #include "lifecycle.h"
 #include "lock_clock.h"
 #include "refusals.h"
@@ -319,6 +320,7 @@ extern void *agent_main(void *arg)
 	client = NULL;
 	xfree(client_address);
 	accelpack_conf_free(&conf);
+	job_request_fini();
 	refusal_forget_all();
 	return NULL;
 }

@@ -468,6 +468,7 @@ static char *_preempt_one(const snapshot_t *snap, const job_index_t *ridx,
 
 		info("accelpack: requeue %pJ for %pJ (planned, plan %" PRIu64 ")",
 		     victim, preemptor, cycle);
+		job_request_note_victim(victim);
 		if (_preempt_victim(victim, preemptor))
 			stats->requeued++;
 		else
@@ -576,6 +577,7 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		idx[i].index = i;
 	}
 	qsort(idx, cnt, sizeof(*idx), _cmp_job_index);
+	job_request_clear_stale_grace();
 	_apply_preemptions(snap, plan, source, cycle, conf, lc, stats);
 	reserved = bit_alloc(cnt ? cnt : 1);
 	for (uint32_t r = 0; r < plan->reservation_cnt; r++) {

@@ -18,6 +18,56 @@
 #include "job_request.h"
 #include "slurm_compat.h"
 #include "snapshot_shards.h"
+#include "victim_memo.h"
+
+/* The plugin's victims' submit times before requeue. Agent thread only (the
+ * snapshot and apply both run there, under slurmctld's job lock). */
+static victim_memo_t victims;
+
+extern void job_request_note_victim(job_record_t *job_ptr)
+{
+	if (!job_ptr->details)
+		return;
+	if (!victim_memo_remember(&victims, job_ptr->job_id,
+				  job_ptr->restart_cnt,
+				  job_ptr->details->submit_time))
+		error("accelpack: out of memory: %pJ will queue by its requeue time",
+		      job_ptr);
+}
+
+static bool _victim_still_queued(uint32_t job_id, void *arg)
+{
+	job_record_t *job_ptr = find_job_record(job_id);
+
+	return job_ptr && !IS_JOB_FINISHED(job_ptr);
+}
+
+extern void job_request_forget_ended_victims(void)
+{
+	victim_memo_prune(&victims, _victim_still_queued, NULL);
+}
+
+extern void job_request_clear_stale_grace(void)
+{
+	for (uint32_t i = 0; COMPAT_GRACE_PREEMPT && (i < victims.cnt); i++) {
+		job_record_t *job_ptr = find_job_record(victims.entries[i].job_id);
+
+		/* Pending and done completing: its first run's end is handled,
+		 * the flag can only requeue the rerun. */
+		if (!job_ptr || !IS_JOB_PENDING(job_ptr) ||
+		    IS_JOB_COMPLETING(job_ptr) ||
+		    !(job_ptr->bit_flags & COMPAT_GRACE_PREEMPT))
+			continue;
+		job_ptr->bit_flags &= ~COMPAT_GRACE_PREEMPT;
+		info("accelpack: %pJ requeued after its grace time: GRACE_PREEMPT cleared",
+		     job_ptr);
+	}
+}
+
+extern void job_request_fini(void)
+{
+	victim_memo_free(&victims);
+}
 
 extern uint64_t job_gres_per_node(job_record_t *job_ptr, void *gres_data,
 				  uint32_t num_nodes)
@@ -253,7 +303,9 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 	out->qos = arena_strdup(arena, job_ptr->qos_ptr ?
 				job_ptr->qos_ptr->name : NULL);
 	out->priority = job_ptr->priority;
-	out->submit_time = details->submit_time;
+	out->submit_time = victim_memo_submit_time(&victims, job_ptr->job_id,
+						   job_ptr->restart_cnt,
+						   details->submit_time);
 	if ((job_ptr->time_limit != NO_VAL) &&
 	    (job_ptr->time_limit != INFINITE))
 		out->time_limit_s = (int64_t) job_ptr->time_limit * 60;

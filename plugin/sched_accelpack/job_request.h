@@ -37,6 +37,27 @@ extern list_t *job_magnetic_queue(job_record_t *job_ptr);
 extern uint64_t job_gres_per_node(job_record_t *job_ptr, void *gres_data,
 				  uint32_t num_nodes);
 
+/*
+ * A victim the plugin is about to requeue: remembered with its submit time,
+ * which job_request() reports instead of the one the requeue sets, so that
+ * the job keeps its age and place in the core's queue (victim_memo.h).
+ * Locks: job READ at least; agent thread.
+ */
+extern void job_request_note_victim(job_record_t *job_ptr);
+
+/* Forget the victims that are gone or finished. Locks: job READ at least. */
+extern void job_request_forget_ended_victims(void);
+
+/*
+ * The victims requeued when their GraceTime ended, done completing: clear the
+ * grace flag Slurm leaves set (COMPAT_GRACE_PREEMPT), which would requeue their
+ * rerun once more when it ends. Locks: job WRITE.
+ */
+extern void job_request_clear_stale_grace(void);
+
+/* At the agent's end. */
+extern void job_request_fini(void);
+
 /* Hash of the request fields of a converted job (not priority, partitions). */
 extern uint64_t job_fingerprint(const ap_pending_job_t *job);
 

@@ -137,6 +137,15 @@ static inline bool compat_job_select_cleaning(job_record_t *job_ptr)
 #define COMPAT_JOB_EXPEDITED(job_ptr) false
 #endif
 
+/* From 24.11 a victim signalled for its GraceTime is flagged GRACE_PREEMPT, and
+ * only its completing on the signal clears the flag: one requeued when its grace
+ * ended keeps it, and its rerun, ending normally, is requeued again. */
+#ifdef GRACE_PREEMPT
+#define COMPAT_GRACE_PREEMPT GRACE_PREEMPT
+#else
+#define COMPAT_GRACE_PREEMPT 0
+#endif
+
 /* 24.05 made the job details an anonymous struct, named job_details_t. */
 #if !COMPAT_SLURM_AT_LEAST(24, 5)
 typedef struct job_details job_details_t;

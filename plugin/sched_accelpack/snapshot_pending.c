@@ -106,6 +106,7 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 		(void) job_queue_check(job_queue);
 	cap = (uint32_t) list_count(job_queue);
 	refusal_expire(snap->snap.now);
+	job_request_forget_ended_victims();
 	if (cap > max_pending)
 		cap = max_pending;
 	while (size < 2 * (cap + 1))

@@ -514,10 +514,15 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
         drains.emplace(vs.drain_until, victim - 1);
       }
     }
+    // The cluster as the plan leaves it, for the harvest measure below.
+    engine::ClusterState after(snapshot, catalog);
+    std::set<uint32_t> started;
     for (engine::JobStart& start : plan.starts) {
       const size_t j = start.job_id - 1;  // ids are index + 1
       const SimJob& job = jobs[j];
       JobState& js = state[j];
+      after.Apply(start, job.cpus_per_node, job.memory_mib);
+      started.insert(start.job_id);
       js.start = now;
       if (js.first_start < 0) js.first_start = now;
       js.kind_slot = start.placements.empty()
@@ -614,6 +619,34 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       sample.utilization[kinds[k]] = used_of_kind[k] / devices_of_kind[k];
       if (!requests[k].empty()) idle_h[k] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
       result.idle_h[kinds[k]] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
+    }
+    // Harvestable idle: what the pending preemptible work (past its requeue hold) could
+    // legally take now, through the engine's own placement; largest jobs first, so gangs
+    // are not crowded out by the measure itself.
+    std::vector<const model::PendingJob*> harvestable;
+    for (const model::PendingJob& p : snapshot.pending) {
+      if (jobs[p.id - 1].preemptible && !started.contains(p.id)) harvestable.push_back(&p);
+    }
+    std::stable_sort(harvestable.begin(), harvestable.end(), [&](const auto* a, const auto* b) {
+      return DeviceShare(jobs[a->id - 1]) > DeviceShare(jobs[b->id - 1]);
+    });
+    if (!harvestable.empty()) {
+      engine::PlacementCache cache(after, *built->pipeline);
+      for (const model::PendingJob* p : harvestable) {
+        const engine::Job job = engine::MakeJob(*p, *built->pipeline, now);
+        auto fill = engine::FindPlacement(job, after, *built->pipeline, nullptr, &cache);
+        if (!fill) continue;
+        after.Apply(*fill, p->cpus_per_node, p->memory_per_node_mib);
+        result.harvestable_idle_h += DeviceShare(jobs[p->id - 1]) * dt_h;
+      }
+    }
+    for (size_t j : running) {
+      if (jobs[j].preemptible) result.preemptible_used_h += DeviceShare(jobs[j]) * dt_h;
+    }
+    for (size_t k = 0; k < kinds.size(); ++k) {
+      if (std::any_of(harvestable.begin(), harvestable.end(),
+                      [&](const auto* p) { return may_use(jobs[p->id - 1], k); }))
+        result.idle_while_preemptible_waits_h += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
     }
     samples.emplace_back(now, std::move(sample));
     if (progress)

@@ -270,6 +270,23 @@ struct DynamicResult {
   double reclaim_latency_p50_s = 0, reclaim_latency_p99_s = 0;
   int64_t reclaimed_jobs = 0;
   std::map<std::string, double> idle_h;  // device-hours idle per kind, demanded or not
+  // Harvest (docs/preemption.md, "Harvest share"): device-hours held by preemptible jobs
+  // (SimJob::preemptible, whatever the policy), and device-hours idle that pending
+  // preemptible jobs past their requeue hold could have taken: per cycle, those jobs
+  // placed one after another (largest first) through engine::FindPlacement, with the
+  // run's own pipeline, on the cluster as the cycle's plan left it, reservations' holds
+  // ignored; the devices they would take count until the next cycle.
+  double preemptible_used_h = 0;
+  double harvestable_idle_h = 0;
+  // Looser, for the fragmentation harvest cannot use: every idle device of a kind some
+  // such job may run on, whether or not its shape fits there (an 8-device job does not
+  // fit 4 free devices).
+  double idle_while_preemptible_waits_h = 0;
+  // preemptible_used_h / (preemptible_used_h + harvestable_idle_h); 1 when both are 0.
+  double harvest_share() const {
+    const double both = preemptible_used_h + harvestable_idle_h;
+    return both > 0 ? preemptible_used_h / both : 1.0;
+  }
 };
 
 absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const DynamicOptions& options,
