@@ -16,7 +16,7 @@ fi
 grep -q "cannot reach accelpackd" <<<"$out" || { echo "FAIL: unclear error: $out"; exit 1; }
 
 "$daemon" --socket "$dir/core.sock" 2>"$dir/log" & pids+=($!)
-for _ in $(seq 100); do [ -S "$dir/core.sock" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -S "$dir/core.sock" ] && break; sleep 0.1; done
 table=$("$cli" --socket "$dir/core.sock" status)
 grep -q "no scheduling cycle yet" <<<"$table" || { echo "FAIL: table: $table"; exit 1; }
 json=$("$cli" --socket "$dir/core.sock" status --json)
@@ -40,7 +40,7 @@ if [ -n "$make_ca" ]; then
   "$daemon" --socket "" --listen 127.0.0.1:0 --tls-cert "$dir/ca/server.pem" \
     --tls-key "$dir/ca/server.key" --tls-client-ca "$dir/ca/ca.pem" 2>"$dir/tls.log" & pids+=($!)
   port=
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     port=$(sed -n 's/.*listening on 127.0.0.1:0 port \([0-9]*\).*/\1/p' "$dir/tls.log")
     [ -n "$port" ] && break; sleep 0.1
   done
