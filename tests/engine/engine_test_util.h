@@ -10,8 +10,8 @@
 #include "cluster_builder.h"
 #include "common/strings.h"
 #include "engine/engine.h"
-#include "policy/registry.h"
 #include "policy/policy.h"
+#include "policy/registry.h"
 
 namespace accelpack::testing {
 
