@@ -1394,7 +1394,11 @@ class Reclaimer {
       std::stable_sort(order.begin(), order.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
     }
-    for (const auto& [least, n] : order) {
+    for (const auto& entry : order) {
+      // Not a structured binding: the lambdas below capture the node, and clang before
+      // 16 (the sanitizer build) refuses to capture a binding.
+      const int64_t least = entry.first;
+      const int n = entry.second;
       if (fewest == 1 && least_lost_single <= least) break;
       if (!off_limits.Allows(job, n)) continue;
       // Whole devices: no need to ask before the allowed pools have enough free.
