@@ -46,8 +46,14 @@ extern time_t victim_memo_submit_time(const victim_memo_t *memo,
 				      uint32_t job_id, uint32_t restart_cnt,
 				      time_t submit_time)
 {
-	const victim_memo_entry_t *entry = _find(memo, job_id);
+	const victim_memo_entry_t *entry;
 
+	/* Called for every pending job under slurmctld's job lock: a job never
+	 * requeued (nearly all of them) cannot be a victim's rerun, so skip the
+	 * search. */
+	if (!restart_cnt)
+		return submit_time;
+	entry = _find(memo, job_id);
 	if (!entry || (restart_cnt <= entry->restart_cnt) ||
 	    (entry->submit_time >= submit_time))
 		return submit_time;
