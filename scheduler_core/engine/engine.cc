@@ -14,6 +14,7 @@
 #include "common/strings.h"
 #include "engine/reason.h"
 #include "engine/shares.h"
+#include "engine/usage.h"
 #include "model/topology.h"
 
 namespace accelpack::engine {
@@ -1883,6 +1884,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
         Failed{job.time_limit_s, holds_mattered, reclaim_tried, std::move(failure)};
   }
   plan.work_budget_ran_out = meter.over_budget();
+  plan.usage = UsageByKind(state, snapshot, catalog, plan);
   return plan;
 }
 

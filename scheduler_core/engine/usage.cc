@@ -10,13 +10,17 @@ namespace accelpack::engine {
 std::vector<KindUsage> UsageByKind(const model::Snapshot& snapshot, const model::Catalog& catalog,
                                    const Plan& plan) {
   ClusterState state(snapshot, catalog);
+  for (const JobStart& start : plan.starts) state.Apply(start, 0, 0);
+  return UsageByKind(state, snapshot, catalog, plan);
+}
+
+std::vector<KindUsage> UsageByKind(const ClusterState& state, const model::Snapshot& snapshot,
+                                   const model::Catalog& catalog, const Plan& plan) {
   // Started jobs no longer want anything, and a job that can never run (an
   // illegal count, a kind the cluster lacks) wants nothing the devices could give.
   std::unordered_set<uint32_t> not_wanting;
-  for (const JobStart& start : plan.starts) {
-    state.Apply(start, 0, 0);
-    not_wanting.insert(start.job_id);
-  }
+  not_wanting.reserve(plan.starts.size());
+  for (const JobStart& start : plan.starts) not_wanting.insert(start.job_id);
   for (const PendingReason& reason : plan.pending) {
     if (reason.code == PendingCode::kNeverFits) not_wanting.insert(reason.job_id);
   }

@@ -8,9 +8,12 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "common/field_path.h"
 #include "model/catalog.h"
 
 namespace accelpack::model {
@@ -197,5 +200,21 @@ struct Snapshot {
 // names a node of the snapshot; resolves kinds. The error message names the
 // field, e.g. "nodes[2].accelerators[0].allocated: 9 exceeds count 8".
 absl::Status ValidateSnapshot(Snapshot& snapshot, const Catalog& catalog);
+
+// The same checks record by record, for a snapshot kept from cycle to cycle and
+// changed by deltas (the core's delta bases): each checks one record as
+// ValidateSnapshot does, against the snapshot's node names (`is_node`); names
+// and ids given twice are the caller's to rule out. Nodes get their kinds
+// resolved as in ValidateSnapshot. ValidateSnapshot of a snapshot that passed is
+// a no-op: it may be run again, e.g. once nodes came or went.
+using IsNodeName = absl::FunctionRef<bool(std::string_view)>;
+absl::Status ValidateSnapshotTime(int64_t now);
+absl::Status ValidateNodeRecord(Node& node, const FieldPath& field, const Catalog& catalog);
+absl::Status ValidatePendingRecord(const PendingJob& job, const FieldPath& field, size_t node_count,
+                                   IsNodeName is_node);
+absl::Status ValidateRunningRecord(const RunningJob& job, const FieldPath& field,
+                                   IsNodeName is_node);
+absl::Status ValidateReservationRecord(const AdvancedReservation& reservation,
+                                       const FieldPath& field, IsNodeName is_node);
 
 }  // namespace accelpack::model

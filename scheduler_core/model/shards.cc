@@ -82,20 +82,23 @@ std::optional<ShardPick> PickShardDevices(std::span<const int> whole_used,
   return pick;
 }
 
-absl::Status ValidatePoolShards(const AcceleratorPool& pool, const std::string& field) {
+absl::Status ValidatePoolShards(const AcceleratorPool& pool, const FieldPath& field) {
   if (!pool.HasShards()) {
     if (!pool.shards_used.empty()) {
-      return absl::InvalidArgumentError(Cat(field, ".shards_used: given without shards_total"));
+      return absl::InvalidArgumentError(
+          Cat(field.ToString(), ".shards_used: given without shards_total"));
     }
     return absl::OkStatus();
   }
   const size_t devices = static_cast<size_t>(pool.count);
   if (pool.shards_total.size() != devices) {
-    return absl::InvalidArgumentError(Cat(field, ".device_shards_total: ", pool.shards_total.size(),
+    return absl::InvalidArgumentError(Cat(field.ToString(),
+                                          ".device_shards_total: ", pool.shards_total.size(),
                                           " entries for ", devices, " devices"));
   }
   if (!pool.shards_used.empty() && pool.shards_used.size() != devices) {
-    return absl::InvalidArgumentError(Cat(field, ".device_shards_used: ", pool.shards_used.size(),
+    return absl::InvalidArgumentError(Cat(field.ToString(),
+                                          ".device_shards_used: ", pool.shards_used.size(),
                                           " entries for ", devices, " devices"));
   }
   // Slurm's shard counts are 64-bit; a device of more than this is a corrupt record.
@@ -104,12 +107,12 @@ absl::Status ValidatePoolShards(const AcceleratorPool& pool, const std::string& 
     const int total = pool.shards_total[d];
     const int used = pool.shards_used.empty() ? 0 : pool.shards_used[d];
     if (total < 0 || total > kMaxShardsPerDevice) {
-      return absl::InvalidArgumentError(Cat(field, ".device_shards_total[", d, "]: ", total,
-                                            " outside 0..", kMaxShardsPerDevice));
+      return absl::InvalidArgumentError(Cat(field.ToString(), ".device_shards_total[", d,
+                                            "]: ", total, " outside 0..", kMaxShardsPerDevice));
     }
     if (used < 0 || used > total) {
       return absl::InvalidArgumentError(
-          Cat(field, ".device_shards_used[", d, "]: ", used, " outside 0..", total));
+          Cat(field.ToString(), ".device_shards_used[", d, "]: ", used, " outside 0..", total));
     }
   }
   return absl::OkStatus();

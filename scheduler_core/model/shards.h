@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/field_path.h"
 #include "model/cluster.h"
 
 namespace accelpack::model {
@@ -43,6 +44,6 @@ std::optional<ShardPick> PickShardDevices(std::span<const int> whole_used,
 
 // Checks a pool's shard counts (sizes match the device count, 0 <= used <= total);
 // the error names the field under `field`.
-absl::Status ValidatePoolShards(const AcceleratorPool& pool, const std::string& field);
+absl::Status ValidatePoolShards(const AcceleratorPool& pool, const FieldPath& field);
 
 }  // namespace accelpack::model

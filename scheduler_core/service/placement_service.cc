@@ -25,12 +25,17 @@ std::string RefusalText(const absl::Status& status) {
 // A request with an identity becomes its controller's base for the next delta,
 // once it has passed validation, and the answer says so.
 absl::Status KeepBase(SnapshotBases& bases, const v1::ScheduleRequest& request,
-                      SnapshotBase&& applied, bool is_delta, v1::ScheduleResponse& response) {
+                      SnapshotBase&& applied, bool is_delta,
+                      const std::shared_ptr<model::Snapshot>& model,
+                      const std::shared_ptr<const policy::BuiltPolicy>& policy,
+                      v1::ScheduleResponse& response) {
   if (!request.has_identity() || request.identity().sequence() == 0) return absl::OkStatus();
   SnapshotBase base = std::move(applied);
   if (!is_delta) {
     base.snapshot = request.snapshot();
     if (absl::Status indexed = IndexBase(base); !indexed.ok()) return indexed;
+    base.model = model;
+    base.checked_with = policy;
   }
   base.controller = request.identity().controller();
   base.epoch = request.identity().epoch();
@@ -173,13 +178,19 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
     return grpc::Status::OK;
   }
   const bool is_delta = resolved.kind == SnapshotBases::Kind::kDelta;
-  auto snapshot = delta.ok()
-                      ? SnapshotFromProto(is_delta ? resolved.base.snapshot : request->snapshot())
-                      : absl::StatusOr<model::Snapshot>(delta);
   const auto policy = policies_->Current();
-  if (snapshot.ok() && topology_ != nullptr) topology_->Annotate(*snapshot);
-  absl::Status valid =
-      snapshot.ok() ? model::ValidateSnapshot(*snapshot, policy->catalog) : snapshot.status();
+  // The engine's snapshot: a delta's base converts and checks only what changed.
+  std::shared_ptr<model::Snapshot> snapshot;
+  absl::Status valid = delta;
+  if (valid.ok() && is_delta) {
+    valid = PrepareModel(resolved.base, policy, topology_);
+    snapshot = resolved.base.model;
+  } else if (valid.ok()) {
+    absl::StatusOr<std::shared_ptr<model::Snapshot>> whole =
+        ModelOf(request->snapshot(), *policy, topology_);
+    valid = whole.status();
+    if (whole.ok()) snapshot = *std::move(whole);
+  }
   // The reasons answered to the delta's base, which the plugin holds merged.
   const bool reason_delta =
       is_delta && request->accepts_reason_deltas() && resolved.base.has_reasons;
@@ -187,7 +198,8 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
   resolved.base.has_reasons = false;
   resolved.base.reasons.clear();
   if (valid.ok())
-    valid = KeepBase(*bases_, *request, std::move(resolved.base), is_delta, *response);
+    valid = KeepBase(*bases_, *request, std::move(resolved.base), is_delta, snapshot, policy,
+                     *response);
   if (!valid.ok()) {
     bases_->Forget(request->identity().controller());
     RecordRejected();
@@ -227,7 +239,6 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
   const std::string policy_name = wire::OneLine(policy->pipeline->name, wire::kMaxLabelBytes);
   response->set_policy_name(policy_name);
 
-  const auto usage = engine::UsageByKind(*snapshot, policy->catalog, plan);
   {
     std::lock_guard lock(record_->mu);
     v1::GetStatusResponse& last = record_->last;
@@ -240,7 +251,7 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
     last.set_running_jobs(static_cast<uint32_t>(snapshot->running.size() + plan.starts.size()));
     last.set_started_last_cycle(static_cast<uint32_t>(plan.starts.size()));
     last.set_policy_name(policy_name);
-    UsageToProto(usage, policy->catalog, last.mutable_kinds());
+    UsageToProto(plan.usage, policy->catalog, last.mutable_kinds());
   }
   // Cycles that start nothing are routine at ~10 per second: keep them at debug.
   const auto level = plan.starts.empty() ? spdlog::level::debug : spdlog::level::info;
@@ -251,7 +262,7 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
               SnapshotKind(*request), plan.starts.size(), plan.reservations.size(), latency_us);
   if (hub_ != nullptr) {
     CycleRecord record;
-    record.snapshot = std::make_shared<const model::Snapshot>(std::move(*snapshot));
+    record.snapshot = std::move(snapshot);
     record.policy = policy;
     record.plan = std::make_shared<const engine::Plan>(std::move(plan));
     record.received = started;

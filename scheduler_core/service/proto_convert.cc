@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "accelpack/v1/wire_text.h"
+#include "common/field_path.h"
 #include "common/strings.h"
 
 namespace accelpack::service {
@@ -11,30 +12,6 @@ namespace accelpack::service {
 namespace {
 
 constexpr uint64_t kMaxCount = 1u << 24;  // far above any real node or job
-
-// Where a field sits ("nodes[3].accelerators[0].count"), spelled out only when an
-// error names it: a snapshot has ~10^5 fields and almost never a bad one.
-class FieldPath {
- public:
-  explicit FieldPath(std::string_view name, int index = -1) : name_(name), index_(index) {}
-  // The child refers to this path: keep it alive while the child is used.
-  FieldPath Child(std::string_view name, int index = -1) const {
-    FieldPath child(name, index);
-    child.parent_ = this;
-    return child;
-  }
-  std::string ToString() const {
-    std::string text = parent_ == nullptr ? "" : Cat(parent_->ToString(), ".");
-    text += name_;
-    if (index_ >= 0) text += Cat("[", index_, "]");
-    return text;
-  }
-
- private:
-  const FieldPath* parent_ = nullptr;
-  std::string_view name_;
-  int index_;
-};
 
 // Narrows a wire count, or names the field that is out of range.
 absl::Status Narrow(uint64_t value, const FieldPath& field, int* out) {
@@ -163,7 +140,9 @@ absl::Status Names(const Repeated& repeated, const FieldPath& parent, std::strin
   return absl::OkStatus();
 }
 
-absl::Status NodeFromProto(const v1::Node& wire, const FieldPath& field, model::Node* node) {
+}  // namespace
+
+absl::Status RecordFromProto(const v1::Node& wire, const FieldPath& field, model::Node* node) {
   ACCELPACK_RETURN_IF_ERROR(Name(wire.name(), field.Child("name"), &node->name));
   node->state = StateFromProto(wire.state());
   ACCELPACK_RETURN_IF_ERROR(Names(wire.partitions(), field, "partitions", &node->partitions));
@@ -220,8 +199,8 @@ absl::Status NodeFromProto(const v1::Node& wire, const FieldPath& field, model::
   return absl::OkStatus();
 }
 
-absl::Status PendingFromProto(const v1::PendingJob& wire, const FieldPath& field,
-                              model::PendingJob* job) {
+absl::Status RecordFromProto(const v1::PendingJob& wire, const FieldPath& field,
+                             model::PendingJob* job) {
   job->id = wire.job_id();
   ACCELPACK_RETURN_IF_ERROR(Name(wire.user(), field.Child("user"), &job->user));
   ACCELPACK_RETURN_IF_ERROR(Name(wire.account(), field.Child("account"), &job->account));
@@ -271,8 +250,8 @@ absl::Status PendingFromProto(const v1::PendingJob& wire, const FieldPath& field
   return absl::OkStatus();
 }
 
-absl::Status RunningFromProto(const v1::RunningJob& wire, const FieldPath& field,
-                              model::RunningJob* job) {
+absl::Status RecordFromProto(const v1::RunningJob& wire, const FieldPath& field,
+                             model::RunningJob* job) {
   job->id = wire.job_id();
   job->start_time = wire.start_time_unix();
   job->time_limit_s = wire.time_limit_s();
@@ -311,7 +290,15 @@ absl::Status RunningFromProto(const v1::RunningJob& wire, const FieldPath& field
   return absl::OkStatus();
 }
 
-}  // namespace
+absl::Status RecordFromProto(const v1::AdvancedReservation& wire, const FieldPath& field,
+                             model::AdvancedReservation* out) {
+  ACCELPACK_RETURN_IF_ERROR(Name(wire.name(), field.Child("name"), &out->name));
+  ACCELPACK_RETURN_IF_ERROR(Names(wire.nodes(), field, "nodes", &out->nodes));
+  out->start = wire.start_unix();
+  out->end = wire.end_unix();
+  out->partial = wire.partial();
+  return absl::OkStatus();
+}
 
 absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wire) {
   model::Snapshot snapshot;
@@ -321,29 +308,23 @@ absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wir
   snapshot.shard_rules.whole_and_shards_unguarded = wire.shard_rules().whole_and_shards_unguarded();
   snapshot.nodes.resize(static_cast<size_t>(wire.nodes_size()));
   for (int n = 0; n < wire.nodes_size(); ++n) {
-    ACCELPACK_RETURN_IF_ERROR(NodeFromProto(wire.nodes(n), FieldPath("nodes", n),
-                                            &snapshot.nodes[static_cast<size_t>(n)]));
+    ACCELPACK_RETURN_IF_ERROR(RecordFromProto(wire.nodes(n), FieldPath("nodes", n),
+                                              &snapshot.nodes[static_cast<size_t>(n)]));
   }
   snapshot.pending.resize(static_cast<size_t>(wire.pending_jobs_size()));
   for (int j = 0; j < wire.pending_jobs_size(); ++j) {
-    ACCELPACK_RETURN_IF_ERROR(PendingFromProto(wire.pending_jobs(j), FieldPath("pending_jobs", j),
-                                               &snapshot.pending[static_cast<size_t>(j)]));
+    ACCELPACK_RETURN_IF_ERROR(RecordFromProto(wire.pending_jobs(j), FieldPath("pending_jobs", j),
+                                              &snapshot.pending[static_cast<size_t>(j)]));
   }
   snapshot.running.resize(static_cast<size_t>(wire.running_jobs_size()));
   for (int j = 0; j < wire.running_jobs_size(); ++j) {
-    ACCELPACK_RETURN_IF_ERROR(RunningFromProto(wire.running_jobs(j), FieldPath("running_jobs", j),
-                                               &snapshot.running[static_cast<size_t>(j)]));
+    ACCELPACK_RETURN_IF_ERROR(RecordFromProto(wire.running_jobs(j), FieldPath("running_jobs", j),
+                                              &snapshot.running[static_cast<size_t>(j)]));
   }
   snapshot.reservations.resize(static_cast<size_t>(wire.reservations_size()));
   for (int r = 0; r < wire.reservations_size(); ++r) {
-    const v1::AdvancedReservation& in = wire.reservations(r);
-    model::AdvancedReservation& out = snapshot.reservations[static_cast<size_t>(r)];
-    const FieldPath field("reservations", r);
-    ACCELPACK_RETURN_IF_ERROR(Name(in.name(), field.Child("name"), &out.name));
-    ACCELPACK_RETURN_IF_ERROR(Names(in.nodes(), field, "nodes", &out.nodes));
-    out.start = in.start_unix();
-    out.end = in.end_unix();
-    out.partial = in.partial();
+    ACCELPACK_RETURN_IF_ERROR(RecordFromProto(wire.reservations(r), FieldPath("reservations", r),
+                                              &snapshot.reservations[static_cast<size_t>(r)]));
   }
   return snapshot;
 }
@@ -459,6 +440,8 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
 v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
                      const model::Catalog& catalog) {
   v1::Plan wire;
+  wire.mutable_starts()->Reserve(static_cast<int>(plan.starts.size()));
+  wire.mutable_pending()->Reserve(static_cast<int>(plan.pending.size()));
   for (const engine::JobStart& start : plan.starts) {
     v1::JobStart* out = wire.add_starts();
     out->set_job_id(start.job_id);

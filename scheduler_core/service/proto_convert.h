@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "accelpack/v1/placement.pb.h"
+#include "common/field_path.h"
 #include "engine/plan.h"
 #include "engine/usage.h"
 #include "model/cluster.h"
@@ -14,6 +15,15 @@ namespace accelpack::service {
 namespace v1 = ::accelpack::v1;
 
 absl::StatusOr<model::Snapshot> SnapshotFromProto(const v1::ClusterSnapshot& wire);
+// One record, as SnapshotFromProto converts it (for delta bases, which convert only
+// what changed); errors name `field`.
+absl::Status RecordFromProto(const v1::Node& wire, const FieldPath& field, model::Node* out);
+absl::Status RecordFromProto(const v1::PendingJob& wire, const FieldPath& field,
+                             model::PendingJob* out);
+absl::Status RecordFromProto(const v1::RunningJob& wire, const FieldPath& field,
+                             model::RunningJob* out);
+absl::Status RecordFromProto(const v1::AdvancedReservation& wire, const FieldPath& field,
+                             model::AdvancedReservation* out);
 v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot);
 
 // `snapshot` is the one the plan was made from (node indices refer to it).

@@ -1,13 +1,16 @@
 #include "service/snapshot_bases.h"
 
 #include <string_view>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "accelpack/v1/snapshot_records.h"
 #include "accelpack/v1/wire_text.h"
+#include "common/field_path.h"
 #include "common/strings.h"
+#include "service/proto_convert.h"
 
 namespace accelpack::service {
 
@@ -27,6 +30,16 @@ auto& IndexOf(SnapshotBase& b, NodeRecords) { return b.nodes; }
 auto& IndexOf(SnapshotBase& b, PendingRecords) { return b.pending; }
 auto& IndexOf(SnapshotBase& b, RunningRecords) { return b.running; }
 auto& IndexOf(SnapshotBase& b, ReservationRecords) { return b.reservations; }
+
+auto& ModelOf(model::Snapshot& s, NodeRecords) { return s.nodes; }
+auto& ModelOf(model::Snapshot& s, PendingRecords) { return s.pending; }
+auto& ModelOf(model::Snapshot& s, RunningRecords) { return s.running; }
+auto& ModelOf(model::Snapshot& s, ReservationRecords) { return s.reservations; }
+
+auto& ChangedOf(SnapshotBase::Changed& c, NodeRecords) { return c.nodes; }
+auto& ChangedOf(SnapshotBase::Changed& c, PendingRecords) { return c.pending; }
+auto& ChangedOf(SnapshotBase::Changed& c, RunningRecords) { return c.running; }
+auto& ChangedOf(SnapshotBase::Changed& c, ReservationRecords) { return c.reservations; }
 
 template <typename R>
 absl::Status IndexRecords(SnapshotBase& base) {
@@ -72,24 +85,48 @@ absl::Status ApplyRecords(const v1::ClusterSnapshot& changes, const v1::Snapshot
     drop.resize(static_cast<size_t>(records->size()));
     drop[static_cast<size_t>(it->second)] = true;
   }
+  // The model follows record for record: same positions, converted here.
+  auto* mirror = base.model != nullptr ? &ModelOf(*base.model, R{}) : nullptr;
   for (const auto& record : changed) {
     auto [it, added] = index.emplace(R::KeyOf(record), records->size());
     if (added) {
       *records->Add() = record;
+      if (mirror != nullptr) mirror->emplace_back();
     } else {
       *records->Mutable(it->second) = record;
     }
+    if (mirror == nullptr) continue;
+    auto& converted = (*mirror)[static_cast<size_t>(it->second)];
+    converted = {};
+    if (absl::Status status = RecordFromProto(record, FieldPath(R::kName, it->second), &converted);
+        !status.ok()) {
+      return status;
+    }
+    if constexpr (std::is_same_v<R, NodeRecords>) base.changed.node_names |= added;
   }
-  if (drop.empty()) return absl::OkStatus();
-  drop.resize(static_cast<size_t>(records->size()));
-  int kept = 0;
-  for (int i = 0; i < records->size(); ++i) {
-    if (drop[static_cast<size_t>(i)]) continue;
-    if (kept != i) records->SwapElements(kept, i);
-    ++kept;
+  if (!drop.empty()) {
+    drop.resize(static_cast<size_t>(records->size()));
+    int kept = 0;
+    for (int i = 0; i < records->size(); ++i) {
+      if (drop[static_cast<size_t>(i)]) continue;
+      if (kept != i) {
+        records->SwapElements(kept, i);
+        if (mirror != nullptr) {
+          (*mirror)[static_cast<size_t>(kept)] = std::move((*mirror)[static_cast<size_t>(i)]);
+        }
+      }
+      ++kept;
+    }
+    records->DeleteSubrange(kept, records->size() - kept);
+    if (mirror != nullptr) mirror->resize(static_cast<size_t>(kept));
+    if constexpr (std::is_same_v<R, NodeRecords>) base.changed.node_names = true;
+    if (absl::Status status = IndexRecords<R>(base); !status.ok()) return status;
   }
-  records->DeleteSubrange(kept, records->size() - kept);
-  return IndexRecords<R>(base);
+  // Positions once removals have closed the gaps (a changed record is never removed).
+  auto& positions = ChangedOf(base.changed, R{});
+  positions.reserve(static_cast<size_t>(changed.size()));
+  for (const auto& record : changed) positions.push_back(index.at(R::KeyOf(record)));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -133,12 +170,87 @@ absl::Status IndexBase(SnapshotBase& base) {
 
 absl::Status ApplyDelta(const v1::ClusterSnapshot& changes, const v1::SnapshotRemovals& removed,
                         SnapshotBase& base) {
+  base.changed = {};
   absl::Status status;
   wire::ForEachRecordKind([&](auto kind) {
     status = ApplyRecords<decltype(kind)>(changes, removed, base);
     return status.ok();
   });
-  if (status.ok()) base.snapshot.set_now_unix(changes.now_unix());
+  if (status.ok()) {
+    base.snapshot.set_now_unix(changes.now_unix());
+    if (base.model != nullptr) base.model->now = changes.now_unix();
+  }
+  return status;
+}
+
+absl::StatusOr<std::shared_ptr<model::Snapshot>> ModelOf(const v1::ClusterSnapshot& wire,
+                                                         const policy::BuiltPolicy& policy,
+                                                         const TopologyBook* topology) {
+  absl::StatusOr<model::Snapshot> converted = SnapshotFromProto(wire);
+  if (!converted.ok()) return converted.status();
+  if (topology != nullptr) topology->Annotate(*converted);
+  if (absl::Status valid = model::ValidateSnapshot(*converted, policy.catalog); !valid.ok())
+    return valid;
+  return std::make_shared<model::Snapshot>(std::move(*converted));
+}
+
+absl::Status PrepareModel(SnapshotBase& base,
+                          const std::shared_ptr<const policy::BuiltPolicy>& policy,
+                          const TopologyBook* topology) {
+  if (base.model == nullptr || base.checked_with != policy) {
+    base.model.reset();
+    absl::StatusOr<std::shared_ptr<model::Snapshot>> whole =
+        ModelOf(base.snapshot, *policy, topology);
+    if (!whole.ok()) return whole.status();
+    base.model = *std::move(whole);
+    base.checked_with = policy;
+    return absl::OkStatus();
+  }
+  model::Snapshot& snapshot = *base.model;
+  const SnapshotBase::Changed& changed = base.changed;
+  absl::Status status = model::ValidateSnapshotTime(snapshot.now);
+  for (int n : changed.nodes) {
+    if (!status.ok()) break;
+    model::Node& node = snapshot.nodes[static_cast<size_t>(n)];
+    if (topology != nullptr) topology->AnnotateNode(node);
+    status = model::ValidateNodeRecord(node, FieldPath("nodes", n), policy->catalog);
+  }
+  if (status.ok() && changed.node_names) {
+    // References anywhere may name a node that went: check every record again
+    // (a no-op on the records that passed before, besides the checking).
+    status = model::ValidateSnapshot(snapshot, policy->catalog);
+  } else if (status.ok()) {
+    const auto is_node = [&base](std::string_view name) {
+      return base.nodes.find(std::string(name)) != base.nodes.end();
+    };
+    // Job ids are shared by pending and running jobs: a changed one may not be the other.
+    for (int j : changed.pending) {
+      if (!status.ok()) break;
+      const model::PendingJob& job = snapshot.pending[static_cast<size_t>(j)];
+      const FieldPath field("pending_jobs", j);
+      status = model::ValidatePendingRecord(job, field, snapshot.nodes.size(), is_node);
+      if (status.ok() && base.running.count(job.id) != 0) {
+        status = absl::InvalidArgumentError(
+            Cat(field.Child("job_id").ToString(), ": duplicate job id ", job.id));
+      }
+    }
+    for (int j : changed.running) {
+      if (!status.ok()) break;
+      const model::RunningJob& job = snapshot.running[static_cast<size_t>(j)];
+      const FieldPath field("running_jobs", j);
+      status = model::ValidateRunningRecord(job, field, is_node);
+      if (status.ok() && base.pending.count(job.id) != 0) {
+        status = absl::InvalidArgumentError(
+            Cat(field.Child("job_id").ToString(), ": duplicate job id ", job.id));
+      }
+    }
+    for (int r : changed.reservations) {
+      if (!status.ok()) break;
+      status = model::ValidateReservationRecord(snapshot.reservations[static_cast<size_t>(r)],
+                                                FieldPath("reservations", r), is_node);
+    }
+  }
+  if (!status.ok()) base.model.reset();
   return status;
 }
 
@@ -173,6 +285,10 @@ absl::Status SnapshotBases::Resolve(const v1::ScheduleRequest& request, Resolved
   if (!out.reason.empty()) {
     out.base = SnapshotBase{};
     return absl::OkStatus();
+  }
+  // Readers of an earlier cycle may still hold the model: they keep theirs.
+  if (out.base.model != nullptr && out.base.model.use_count() > 1) {
+    out.base.model = std::make_shared<model::Snapshot>(*out.base.model);
   }
   absl::Status applied = ApplyDelta(request.snapshot(), request.removed(), out.base);
   if (absl::IsFailedPrecondition(applied)) {

@@ -13,12 +13,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "accelpack/v1/placement.pb.h"
+#include "model/cluster.h"
+#include "policy/policy.h"
+#include "service/topology_book.h"
 
 namespace accelpack::service {
 
@@ -52,6 +58,17 @@ struct SnapshotBase {
   std::unordered_map<uint32_t, int> pending;
   std::unordered_map<uint32_t, int> running;
   std::unordered_map<std::string, int> reservations;
+  // `snapshot` as the engine reads it (converted, annotated, checked against the
+  // policy `checked_with`), record for record at the same positions. ApplyDelta
+  // converts only the records a delta brings and lists them in `changed`;
+  // PrepareModel checks only those. Shared with the cycle's readers (operators'
+  // views): a base whose model is shared gets a copy before a delta changes it.
+  std::shared_ptr<model::Snapshot> model;
+  std::shared_ptr<const void> checked_with;
+  struct Changed {
+    std::vector<int> nodes, pending, running, reservations;  // positions
+    bool node_names = false;  // nodes came or went: every reference is checked again
+  } changed;
   // The reasons the core answered to this snapshot, once it has answered
   // (KeepReasons): a reason delta on this base is against them.
   bool has_reasons = false;
@@ -65,11 +82,27 @@ absl::Status IndexBase(SnapshotBase& base);
 // Applies a delta (`changes`' records replace or join, `removed` go) to `base`
 // in place and re-indexes it; now_unix comes from `changes`. Records keep the
 // base's order, new ones come last (the engine's orders do not depend on it).
+// A base with a model gets the same changes there, converted (errors name the
+// record) but not yet checked: see PrepareModel.
 // INVALID_ARGUMENT: a key twice in the delta, or both changed and removed.
 // FAILED_PRECONDITION: a removal of a key the base does not hold (the two sides
 // disagree: resync). On error `base` is unusable.
 absl::Status ApplyDelta(const v1::ClusterSnapshot& changes, const v1::SnapshotRemovals& removed,
                         SnapshotBase& base);
+
+// The engine's snapshot of `base` for `policy`: after ApplyDelta on a model
+// checked with the same policy, annotates and checks only the records it changed
+// (as ValidateSnapshot would, against the rest); otherwise converts, annotates
+// and checks the whole of `base.snapshot`. On error the model is dropped.
+absl::Status PrepareModel(SnapshotBase& base,
+                          const std::shared_ptr<const policy::BuiltPolicy>& policy,
+                          const TopologyBook* topology);
+
+// A whole snapshot as the engine reads it: converted, annotated (`topology` may
+// be null), checked against `policy`'s catalog.
+absl::StatusOr<std::shared_ptr<model::Snapshot>> ModelOf(const v1::ClusterSnapshot& wire,
+                                                         const policy::BuiltPolicy& policy,
+                                                         const TopologyBook* topology);
 
 class SnapshotBases {
  public:

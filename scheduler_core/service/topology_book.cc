@@ -93,18 +93,20 @@ absl::StatusOr<TopologyBook> TopologyBook::Load(const std::string& path) {
 
 void TopologyBook::Annotate(model::Snapshot& snapshot) const {
   if (groups_.empty()) return;
-  for (model::Node& node : snapshot.nodes) {
-    auto known = groups_.find(node.name);
-    if (known == groups_.end()) continue;
-    for (model::AcceleratorPool& pool : node.accelerators) {
-      if (!pool.device_groups.empty()) continue;
-      auto groups = known->second.find(Cat(pool.gres_name, ":", pool.gres_type));
-      if (groups == known->second.end()) continue;
-      // Only a report that describes every device of the pool is trusted.
-      size_t described = 0;
-      for (const auto& group : groups->second) described += group.size();
-      if (described == static_cast<size_t>(pool.count)) pool.device_groups = groups->second;
-    }
+  for (model::Node& node : snapshot.nodes) AnnotateNode(node);
+}
+
+void TopologyBook::AnnotateNode(model::Node& node) const {
+  auto known = groups_.find(node.name);
+  if (known == groups_.end()) return;
+  for (model::AcceleratorPool& pool : node.accelerators) {
+    if (!pool.device_groups.empty()) continue;
+    auto groups = known->second.find(Cat(pool.gres_name, ":", pool.gres_type));
+    if (groups == known->second.end()) continue;
+    // Only a report that describes every device of the pool is trusted.
+    size_t described = 0;
+    for (const auto& group : groups->second) described += group.size();
+    if (described == static_cast<size_t>(pool.count)) pool.device_groups = groups->second;
   }
 }
 

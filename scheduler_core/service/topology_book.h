@@ -25,6 +25,8 @@ class TopologyBook {
 
   // Gives pools without groups the groups their node's report has for that GRES.
   void Annotate(model::Snapshot& snapshot) const;
+  // The same for one node.
+  void AnnotateNode(model::Node& node) const;
   size_t node_count() const { return groups_.size(); }
 
  private:

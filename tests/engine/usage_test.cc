@@ -32,5 +32,30 @@ TEST(Usage, CountsAfterThePlanAndIdleWhileDemanded) {
   EXPECT_EQ(usage[1].devices_idle_while_demanded, 0);
 }
 
+// The engine counts a cycle's usage from its own state (Plan::usage, what the
+// service reports); it must be the count from the snapshot with the starts applied.
+TEST(Usage, ThePlansOwnCountEqualsTheRecount) {
+  const auto& catalog = model::Catalog::BuiltIn();
+  auto same = [](const engine::KindUsage& a, const engine::KindUsage& b) {
+    return a.kind == b.kind && a.devices_total == b.devices_total &&
+           a.devices_allocated == b.devices_allocated && a.devices_idle == b.devices_idle &&
+           a.devices_unusable == b.devices_unusable &&
+           a.devices_idle_while_demanded == b.devices_idle_while_demanded;
+  };
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    model::Snapshot snapshot = SyntheticCluster(48, 400, 0.5, seed);
+    snapshot.nodes[3].state = model::NodeState::kDown;
+    Outcome outcome = RunEngine(std::move(snapshot));
+    ASSERT_FALSE(outcome.plan.starts.empty());
+    ASSERT_FALSE(outcome.plan.pending.empty());
+    const auto recount = engine::UsageByKind(outcome.snapshot, catalog, outcome.plan);
+    ASSERT_EQ(outcome.plan.usage.size(), recount.size()) << "seed " << seed;
+    for (size_t k = 0; k < recount.size(); ++k) {
+      EXPECT_TRUE(same(outcome.plan.usage[k], recount[k])) << "seed " << seed << " kind " << k;
+      EXPECT_GT(recount[k].devices_allocated, 0);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace accelpack::testing

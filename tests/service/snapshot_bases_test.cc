@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+
+#include "cluster_builder.h"
+#include "engine/engine.h"
+#include "service/proto_convert.h"
 
 namespace accelpack::service {
 namespace {
@@ -221,6 +226,178 @@ TEST(SnapshotBases, BoundedLeastRecentlyUsedGoesFirst) {
   delta.mutable_identity()->set_controller("three");
   ASSERT_TRUE(bases.Resolve(delta, resolved).ok());
   EXPECT_EQ(resolved.kind, SnapshotBases::Kind::kDelta);
+}
+
+// The engine's snapshot of a delta base, converted and checked record by record,
+// against the whole snapshot converted and checked afresh: the same records, so
+// the same plans, delta after delta (changes, additions, removals, nodes going).
+class ModelBase : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto built = policy::BuildPolicy(policy::DefaultPolicy());
+    ASSERT_TRUE(built.ok());
+    policy_ = std::make_shared<const policy::BuiltPolicy>(std::move(*built));
+    model::Snapshot cluster = testing::SyntheticCluster(24, 120, 0.5, 7);
+    for (uint32_t id : {40001u, 40002u, 40003u}) {
+      cluster.running.push_back(testing::Running(id, cluster.nodes[id % 24].name, "gpu", "h100", {},
+                                                 cluster.now - 60, 3600, 1));
+    }
+    base_.snapshot = SnapshotToProto(cluster);
+    ASSERT_TRUE(IndexBase(base_).ok());
+    ASSERT_TRUE(PrepareModel(base_, policy_, nullptr).ok());  // no model yet: whole
+  }
+  // The whole snapshot, as a cycle without a base would read it.
+  std::string Fresh() const {
+    auto fresh = ModelOf(base_.snapshot, *policy_, nullptr);
+    EXPECT_TRUE(fresh.ok()) << fresh.status();
+    return fresh.ok() ? SnapshotToProto(**fresh).SerializeAsString() : "";
+  }
+  std::string Kept() const { return SnapshotToProto(*base_.model).SerializeAsString(); }
+  std::string PlanOf(const model::Snapshot& snapshot) const {
+    const engine::Plan plan = engine::Schedule(snapshot, policy_->catalog, *policy_->pipeline);
+    return PlanToProto(plan, snapshot, policy_->catalog).SerializeAsString();
+  }
+
+  std::shared_ptr<const policy::BuiltPolicy> policy_;
+  SnapshotBase base_;
+};
+
+TEST_F(ModelBase, RecordByRecordEqualsTheWholeConvertedAfresh) {
+  uint32_t next_id = 50000;
+  for (int round = 0; round < 12; ++round) {
+    const v1::ClusterSnapshot& now = base_.snapshot;
+    v1::ClusterSnapshot changes;
+    v1::SnapshotRemovals removed;
+    changes.set_now_unix(now.now_unix() + 10 * round);
+    // Priorities move, one job grows, one leaves, one arrives.
+    for (int j = round; j < now.pending_jobs_size() - 1; j += 9) {  // the last one leaves
+      v1::PendingJob* job = changes.add_pending_jobs();
+      *job = now.pending_jobs(j);
+      job->set_priority(job->priority() + 1 + round);
+      if (j == round) job->set_cpus_per_node(job->cpus_per_node() + 2);
+    }
+    const uint32_t leaving = now.pending_jobs(now.pending_jobs_size() - 1).job_id();
+    removed.add_pending_jobs(leaving);
+    v1::PendingJob* arriving = changes.add_pending_jobs();
+    *arriving = now.pending_jobs(0);
+    arriving->set_job_id(next_id++);
+    arriving->add_excluded_nodes(now.nodes(round % now.nodes_size()).name());
+    // A job starts (runs on a node), another one ends.
+    v1::RunningJob* started = changes.add_running_jobs();
+    started->set_job_id(next_id++);
+    started->set_start_time_unix(changes.now_unix());
+    v1::NodeAllocation* alloc = started->add_allocations();
+    alloc->set_node(now.nodes(round).name());
+    alloc->set_cpus(1);
+    if (round % 3 == 1 && now.running_jobs_size() > 0)
+      removed.add_running_jobs(now.running_jobs(0).job_id());
+    // A node's use changes; every fourth round a new node comes, then goes again.
+    v1::Node* node = changes.add_nodes();
+    *node = now.nodes((round * 5) % now.nodes_size());
+    node->set_cpus_allocated(node->cpus_allocated() / 2);
+    if (round % 4 == 0) {
+      v1::Node* added = changes.add_nodes();
+      *added = now.nodes(1);
+      added->set_name("extra-" + std::to_string(round));
+    } else if (round % 4 == 1) {
+      removed.add_nodes("extra-" + std::to_string(round - 1));
+    }
+    absl::Status applied = ApplyDelta(changes, removed, base_);
+    ASSERT_TRUE(applied.ok()) << "round " << round << ": " << applied;
+    absl::Status prepared = PrepareModel(base_, policy_, nullptr);
+    ASSERT_TRUE(prepared.ok()) << "round " << round << ": " << prepared;
+    ASSERT_EQ(Kept(), Fresh()) << "round " << round;
+  }
+  auto fresh = ModelOf(base_.snapshot, *policy_, nullptr);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(PlanOf(*base_.model), PlanOf(**fresh));
+}
+
+TEST_F(ModelBase, ChangedRecordsAreCheckedAgainstTheRest) {
+  // A running job on a node the snapshot does not have.
+  v1::ClusterSnapshot changes;
+  changes.set_now_unix(base_.snapshot.now_unix());
+  v1::RunningJob* job = changes.add_running_jobs();
+  job->set_job_id(90001);
+  job->add_allocations()->set_node("nowhere");
+  ASSERT_TRUE(ApplyDelta(changes, {}, base_).ok());
+  absl::Status s = PrepareModel(base_, policy_, nullptr);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_NE(s.message().find(".allocations[0].node: unknown node \"nowhere\""), std::string::npos)
+      << s;
+  EXPECT_EQ(base_.model, nullptr);  // dropped: the next cycle starts again from the whole
+}
+
+TEST_F(ModelBase, APendingJobMayNotTakeARunningJobsId) {
+  ASSERT_GT(base_.snapshot.running_jobs_size(), 0);
+  v1::ClusterSnapshot changes;
+  changes.set_now_unix(base_.snapshot.now_unix());
+  *changes.add_pending_jobs() = base_.snapshot.pending_jobs(0);
+  changes.mutable_pending_jobs(0)->set_job_id(base_.snapshot.running_jobs(0).job_id());
+  ASSERT_TRUE(ApplyDelta(changes, {}, base_).ok());
+  absl::Status s = PrepareModel(base_, policy_, nullptr);
+  EXPECT_NE(s.message().find("duplicate job id"), std::string::npos) << s;
+}
+
+TEST_F(ModelBase, ANodeThatGoesFailsTheJobsThatNameIt) {
+  ASSERT_GT(base_.snapshot.running_jobs_size(), 0);
+  const std::string used = base_.snapshot.running_jobs(0).allocations(0).node();
+  v1::SnapshotRemovals removed;
+  removed.add_nodes(used);
+  v1::ClusterSnapshot changes;
+  changes.set_now_unix(base_.snapshot.now_unix());
+  ASSERT_TRUE(ApplyDelta(changes, removed, base_).ok());
+  absl::Status s = PrepareModel(base_, policy_, nullptr);
+  EXPECT_NE(s.message().find("unknown node \"" + used + "\""), std::string::npos) << s;
+}
+
+TEST_F(ModelBase, AnotherPolicyChecksTheWholeAgain) {
+  auto other = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(other.ok());
+  auto reloaded = std::make_shared<const policy::BuiltPolicy>(std::move(*other));
+  // A model that no longer matches its snapshot (which cannot happen) shows which
+  // path ran: only converting the whole again repairs it.
+  base_.model->nodes[0].cpus_total += 1;
+  v1::ClusterSnapshot changes;
+  changes.set_now_unix(base_.snapshot.now_unix());
+  ASSERT_TRUE(ApplyDelta(changes, {}, base_).ok());
+  ASSERT_TRUE(PrepareModel(base_, policy_, nullptr).ok());
+  EXPECT_NE(Kept(), Fresh());  // same policy: only the (no) changes were checked
+  ASSERT_TRUE(ApplyDelta(changes, {}, base_).ok());
+  ASSERT_TRUE(PrepareModel(base_, reloaded, nullptr).ok());
+  EXPECT_EQ(base_.checked_with, reloaded);
+  EXPECT_EQ(Kept(), Fresh());
+}
+
+TEST(SnapshotBases, ADeltaLeavesTheModelAReaderHoldsAsItWas) {
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(built.ok());
+  auto policy = std::make_shared<const policy::BuiltPolicy>(std::move(*built));
+  SnapshotBases bases;
+  const v1::ScheduleRequest whole = Whole(7, 1);
+  SnapshotBase base;
+  base.controller = whole.identity().controller();
+  base.epoch = 7;
+  base.sequence = 1;
+  base.snapshot = whole.snapshot();
+  for (v1::PendingJob& job : *base.snapshot.mutable_pending_jobs()) job.set_num_nodes(1);
+  base.snapshot.mutable_reservations(0)->set_start_unix(1000);
+  base.snapshot.mutable_reservations(0)->set_end_unix(2000);
+  ASSERT_TRUE(IndexBase(base).ok());
+  absl::Status prepared = PrepareModel(base, policy, nullptr);
+  ASSERT_TRUE(prepared.ok()) << prepared;
+  std::shared_ptr<const model::Snapshot> reader = base.model;  // e.g. operators' views
+  bases.Keep(std::move(base));
+  v1::ScheduleRequest delta = Delta(7, 1, 2);
+  delta.mutable_removed()->add_pending_jobs(3);
+  SnapshotBases::Resolved resolved;
+  ASSERT_TRUE(bases.Resolve(delta, resolved).ok());
+  ASSERT_EQ(resolved.kind, SnapshotBases::Kind::kDelta);
+  ASSERT_TRUE(PrepareModel(resolved.base, policy, nullptr).ok());
+  EXPECT_EQ(reader->pending.size(), 3u);
+  EXPECT_EQ(reader->now, 100);
+  EXPECT_EQ(resolved.base.model->pending.size(), 2u);
+  EXPECT_EQ(resolved.base.model->now, 200);
 }
 
 }  // namespace
