@@ -103,7 +103,7 @@ std::vector<Holding> ClusterState::HoldingsOf(const JobStart& start, int cpus_pe
   return holdings;
 }
 
-void ClusterState::Adjust(const Holding& holding, int sign) {
+void ClusterState::Adjust(const Holding& holding, int sign, bool count_hosted) {
   const size_t n = static_cast<size_t>(holding.node);
   ++version_[n];
   changes_.push_back(holding.node);
@@ -112,7 +112,7 @@ void ClusterState::Adjust(const Holding& holding, int sign) {
   memory_free_[n] =
       std::clamp(memory_free_[n] - sign * holding.memory_mib, int64_t{0}, info.memory_total_mib);
   if (holding.pool < 0) return;
-  CountHosted(holding, sign);
+  if (count_hosted) CountHosted(hosted_[n], holding, sign);
   const size_t index = layout_->pool_begin[n] + static_cast<size_t>(holding.pool);
   int* used = used_.data() + layout_->pool_offset[index];
   const int size = layout_->pool_size[index];
@@ -143,11 +143,20 @@ void ClusterState::Adjust(const Holding& holding, int sign) {
   }
 }
 
-void ClusterState::CountHosted(const Holding& holding, int sign) {
+void ClusterState::SetHosted(int n, const std::vector<std::pair<int, int>>& hosted) {
+  auto& now = hosted_[static_cast<size_t>(n)];
+  if (now == hosted) return;
+  // A change to the node as any other: per-node caches and rankings see it.
+  ++version_[static_cast<size_t>(n)];
+  changes_.push_back(n);
+  now = hosted;
+}
+
+void ClusterState::CountHosted(std::vector<std::pair<int, int>>& hosted, const Holding& holding,
+                               int sign) {
   const int tag = holding.fraction_milli > 0 || !holding.device_shards.empty()
                       ? kSharedRequest
                       : static_cast<int>(holding.devices.size());
-  auto& hosted = hosted_[static_cast<size_t>(holding.node)];
   auto it =
       std::find_if(hosted.begin(), hosted.end(), [&](const auto& h) { return h.first == tag; });
   if (it == hosted.end()) {

@@ -78,8 +78,18 @@ class ClusterState {
   size_t change_count() const { return changes_.size(); }
   int changed_node(size_t i) const { return changes_[i]; }
 
-  void Take(const Holding& holding) { Adjust(holding, +1); }
-  void Give(const Holding& holding) { Adjust(holding, -1); }
+  void Take(const Holding& holding) { Adjust(holding, +1, true); }
+  void Give(const Holding& holding) { Adjust(holding, -1, true); }
+  // Take and Give in two halves, for a look-ahead that tries many sets of holdings
+  // on a node and applies the free resources only when it must read them: the
+  // resources (CPUs, memory, devices) alone, and the hosted_requests() count alone,
+  // kept on a copy of the node's pairs (as Take, sign +1, and Give, -1, count) and
+  // put back once. Both halves of one holding are the same as Take (or Give).
+  void TakeResources(const Holding& holding) { Adjust(holding, +1, false); }
+  void GiveResources(const Holding& holding) { Adjust(holding, -1, false); }
+  static void CountHosted(std::vector<std::pair<int, int>>& hosted, const Holding& holding,
+                          int sign);
+  void SetHosted(int n, const std::vector<std::pair<int, int>>& hosted);
   // Takes everything a planned start holds (the same CPUs and memory on each node).
   void Apply(const JobStart& start, int cpus_per_node, int64_t memory_per_node);
 
@@ -103,9 +113,8 @@ class ClusterState {
     std::vector<size_t> pool_offset;  // per pool: index of its first device in used_
     std::vector<int> pool_size;
   };
-  void Adjust(const Holding& holding, int sign);
+  void Adjust(const Holding& holding, int sign, bool count_hosted);
   std::span<const int> ShardSpan(const std::vector<int>& flat, int n, int pool) const;
-  void CountHosted(const Holding& holding, int sign);
 
   const model::Snapshot* snapshot_;
   const model::Catalog* catalog_;

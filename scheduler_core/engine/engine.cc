@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <ctime>
+#include <initializer_list>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -1297,7 +1298,8 @@ class Reclaimer {
  public:
   Reclaimer(const model::Snapshot& snapshot, const ClusterState& state,
             const PreemptionRules& rules)
-      : victims_on_(static_cast<size_t>(state.node_count())) {
+      : victims_on_(static_cast<size_t>(state.node_count())),
+        memo_(static_cast<size_t>(state.node_count())) {
     for (const model::RunningJob& job : snapshot.running) {
       if (!job.draining) {
         if (!job.requeueable || !rules.IsPreemptible(job)) continue;
@@ -1314,6 +1316,7 @@ class Reclaimer {
       }
       const int64_t ran = std::max<int64_t>(0, snapshot.now - job.start_time);
       entry.lost_device_s = ran * devices_milli / model::kMilliPerDevice;
+      any_draining_ = any_draining_ || job.draining;
       entries_.push_back(std::move(entry));
     }
     for (size_t e = 0; e < entries_.size(); ++e) {
@@ -1402,27 +1405,25 @@ class Reclaimer {
       const int n = entry.second;
       if (fewest == 1 && least_lost_single <= least) break;
       if (!off_limits.Allows(job, n)) continue;
-      // Whole devices: no need to ask before the allowed pools have enough free.
-      auto enough = [&] { return MostFreeAllowed(job, n, future) >= WholeDevicesWanted(job); };
-      auto fits = [&] { return enough() && FitsNow(job, n, future, pipeline, meter); };
-      if (fits()) {
+      NodeTrial trial(*this, job, statics, n, future, pipeline, meter);
+      if (trial.Fits()) {
         costs.push_back({n, {}, 0});
         continue;
       }
       std::vector<size_t> taken;
       bool fitted = false;
       for (size_t e : victims_on_[static_cast<size_t>(n)]) {
-        if (entries_[e].claimed || released_[e]) continue;
+        if (entries_[e].claimed || trial.released(e)) continue;
         if (taken.size() >= max_victims) break;
-        Release(future, e);
+        trial.Release(e);
         taken.push_back(e);
-        if ((fitted = fits())) break;
+        if ((fitted = trial.Fits())) break;
       }
-      if (fitted) KeepBackUnneeded(future, taken, fits);
-      for (size_t e : taken) Restore(future, e);
+      if (fitted) KeepBackUnneeded(trial, taken);
+      for (size_t e : taken) trial.Restore(e);
       // A single-node job already has a node with one victim: no search here beats it.
       if (fitted && taken.size() > 1 && (!single || fewest > 1)) {
-        if (auto fewer = FewestOn(future, n, taken.size(), fits)) taken = std::move(*fewer);
+        if (auto fewer = FewestOn(trial, n, taken.size())) taken = std::move(*fewer);
       }
       if (fitted) {
         fewest = std::min(fewest, taken.size());
@@ -1518,43 +1519,262 @@ class Reclaimer {
     for (const Holding& holding : entries_[e].holdings) future.Take(holding);
   }
   // Never more than needed: each victim, oldest first, stays when the job fits without it.
-  template <typename Fits>
-  void KeepBackUnneeded(ClusterState& future, std::vector<size_t>& victims, Fits fits) {
+  // `trial`: Release(e), Restore(e) and Fits() on the state being searched.
+  template <typename Trial>
+  static void KeepBackUnneeded(Trial& trial, std::vector<size_t>& victims) {
     for (size_t i = victims.size(); i-- > 0;) {
-      Restore(future, victims[i]);
-      if (fits()) {
+      trial.Restore(victims[i]);
+      if (trial.Fits()) {
         victims.erase(victims.begin() + static_cast<std::ptrdiff_t>(i));
       } else {
-        Release(future, victims[i]);
+        trial.Release(victims[i]);
       }
     }
   }
+  // FitsNow's answer on a node with one set of its victims released.
+  struct Verdict {
+    uint64_t mask = 0;
+    bool fits = false;
+  };
+  struct Scratch;
+  struct NodeMemo {
+    const FineStatic* statics = nullptr;  // the shape whose verdicts these are
+    uint32_t version = 0;                 // of the node then
+    std::vector<Verdict> verdicts;
+  };
+
+  // `future` itself as a trial, with `fits` for the verdict (a gang's chosen nodes).
+  template <typename Check>
+  struct FutureTrial {
+    Reclaimer& reclaimer;
+    ClusterState& future;
+    Check fits;
+    void Release(size_t e) { reclaimer.Release(future, e); }
+    void Restore(size_t e) { reclaimer.Restore(future, e); }
+    bool Fits() { return fits(); }
+  };
+
+  // One node's search in Plan: which of its victims are released, and whether the
+  // job fits so. Each release and restore goes to `future` as it comes, unless the
+  // node allows a shortcut: when its victims hold nowhere else and releasing all of
+  // them at once clamps nothing (their holdings add up, as a consistent snapshot's
+  // do), the node's free resources depend only on which of them are released. Then
+  // "enough devices?" is counted on a copy of the node's pools, each set's verdict is
+  // asked once (the meter still counts every ask, as before), and `future` gets a
+  // set's resources only when the filters and device rules must read them. The
+  // hosted_requests() count follows each release and restore on a copy, put back
+  // at the end, so scorers read the same `future` afterwards.
+  class NodeTrial {
+   public:
+    NodeTrial(Reclaimer& reclaimer, const Job& job, const FineStatic& statics, int n,
+              ClusterState& future, const Pipeline& pipeline, Meter* meter)
+        : r_(reclaimer),
+          job_(job),
+          n_(n),
+          future_(future),
+          pipeline_(pipeline),
+          meter_(meter),
+          on_(reclaimer.victims_on_[static_cast<size_t>(n)]),
+          wanted_(WholeDevicesWanted(job)),
+          scratch_(reclaimer.scratch_),
+          verdicts_(reclaimer.memo_[static_cast<size_t>(n)].verdicts) {
+      fast_ = Shortcut();
+      // Verdicts of an earlier job's trial here hold while the node is as it was
+      // then (its version) and the job is of the same shape (the engine's caches
+      // rest on the same: a fine shape's verdict on a node is its jobs' verdict).
+      // Work being requeued is released on each copy of the state and may be
+      // claimed between jobs: then verdicts serve one trial only.
+      NodeMemo& memo = reclaimer.memo_[static_cast<size_t>(n)];
+      const uint32_t version = future.version(n);
+      if (!fast_ || r_.any_draining_ || memo.statics != &statics || memo.version != version) {
+        memo.statics = &statics;
+        memo.version = version;
+        verdicts_.clear();
+      }
+    }
+    ~NodeTrial() {
+      Apply(0);
+      if (fast_) future_.SetHosted(n_, scratch_.hosted);
+    }
+    NodeTrial(const NodeTrial&) = delete;
+    NodeTrial& operator=(const NodeTrial&) = delete;
+
+    bool released(size_t e) const { return fast_ ? (mask_ & Bit(e)) != 0 : r_.released_[e]; }
+    void Release(size_t e) {
+      if (!fast_) return r_.Release(future_, e);
+      if ((mask_ & Bit(e)) != 0) return;
+      mask_ |= Bit(e);
+      for (const Holding& holding : r_.entries_[e].holdings) {
+        if (holding.pool >= 0) ClusterState::CountHosted(scratch_.hosted, holding, -1);
+      }
+    }
+    void Restore(size_t e) {
+      if (!fast_) return r_.Restore(future_, e);
+      if ((mask_ & Bit(e)) == 0) return;
+      mask_ &= ~Bit(e);
+      for (const Holding& holding : r_.entries_[e].holdings) {
+        if (holding.pool >= 0) ClusterState::CountHosted(scratch_.hosted, holding, +1);
+      }
+    }
+    bool Fits() {
+      if (!fast_) {
+        return MostFreeAllowed(job_, n_, future_) >= wanted_ &&
+               FitsNow(job_, n_, future_, pipeline_, meter_);
+      }
+      if (!Enough()) return false;
+      for (const Verdict& verdict : verdicts_) {
+        if (verdict.mask != mask_) continue;
+        if (meter_ != nullptr) meter_->Spend(1);  // as FitsNow would
+        return verdict.fits;
+      }
+      Apply(mask_);
+      const Verdict verdict{mask_, FitsNow(job_, n_, future_, pipeline_, meter_)};
+      verdicts_.push_back(verdict);
+      return verdict.fits;
+    }
+
+   private:
+    uint64_t Bit(size_t e) const {
+      for (size_t i = 0; i < on_.size(); ++i) {
+        if (on_[i] == e) return uint64_t{1} << i;
+      }
+      return 0;  // not a victim here: Plan releases only victims of the node
+    }
+
+    // Whether the node's state is a function of the released set (see the class),
+    // and the copy of its pools that Enough() counts on.
+    bool Shortcut() {
+      if (on_.size() > 64) return false;
+      const auto& pools = future_.node(n_).accelerators;
+      auto& begin = scratch_.pool_begin;  // per pool of the node, into `used`
+      auto& used = scratch_.used;
+      begin.clear();
+      used.clear();
+      for (size_t p = 0; p < pools.size(); ++p) {
+        if (pools[p].HasShards()) return false;
+        begin.push_back(used.size());
+        const std::span<const int> milli = future_.used_milli(n_, static_cast<int>(p));
+        used.insert(used.end(), milli.begin(), milli.end());
+      }
+      begin.push_back(used.size());
+      auto& freed = scratch_.freed;  // (index into `used`, milli) per victim, flat
+      auto& freed_begin = scratch_.freed_begin;
+      freed.clear();
+      freed_begin.clear();
+      int64_t cpus = future_.cpus_free(n_);
+      int64_t memory = future_.memory_free(n_);
+      if (cpus < 0 || memory < 0) return false;
+      for (size_t e : on_) {
+        if (r_.released_[e]) return false;
+        freed_begin.push_back(freed.size());
+        for (const Holding& holding : r_.entries_[e].holdings) {
+          if (holding.node != n_ || holding.cpus < 0 || holding.memory_mib < 0) return false;
+          cpus += holding.cpus;
+          memory += holding.memory_mib;
+          if (holding.pool < 0) continue;
+          if (!holding.device_shards.empty()) return false;
+          const auto pool = static_cast<size_t>(holding.pool);
+          const int size = static_cast<int>(begin[pool + 1] - begin[pool]);
+          const int share =
+              holding.fraction_milli > 0 ? holding.fraction_milli : model::kMilliPerDevice;
+          for (int device : holding.devices) {
+            if (device < 0 || device >= size) continue;  // as ClusterState skips it
+            freed.emplace_back(begin[pool] + static_cast<size_t>(device), share);
+          }
+        }
+      }
+      freed_begin.push_back(freed.size());
+      const model::Node& node = future_.node(n_);
+      if (cpus > node.cpus_total || memory > node.memory_total_mib) return false;
+      // Every victim released at once leaves each device between 0 and full.
+      auto& left = scratch_.left;
+      left = used;
+      for (const auto& [at, milli] : freed) left[at] -= milli;
+      for (size_t at = 0; at < used.size(); ++at) {
+        if (left[at] < 0 || used[at] > model::kMilliPerDevice) return false;
+      }
+      const auto hosted = future_.hosted_requests(n_);
+      scratch_.hosted.assign(hosted.begin(), hosted.end());
+      scratch_.allowed.clear();
+      for (size_t p = 0; p < pools.size() && wanted_ > 0; ++p) {
+        if (job_->accelerators.Allows(pools[p])) scratch_.allowed.push_back(p);
+      }
+      return true;
+    }
+
+    // MostFreeAllowed(...) >= wanted_ on the node with the released set freed.
+    bool Enough() {
+      if (wanted_ <= 0) return true;
+      auto& left = scratch_.left;
+      left = scratch_.used;
+      for (size_t i = 0; i < on_.size(); ++i) {
+        if ((mask_ & (uint64_t{1} << i)) == 0) continue;
+        for (size_t f = scratch_.freed_begin[i]; f < scratch_.freed_begin[i + 1]; ++f) {
+          left[scratch_.freed[f].first] -= scratch_.freed[f].second;
+        }
+      }
+      for (size_t p : scratch_.allowed) {
+        const auto first = left.begin() + static_cast<std::ptrdiff_t>(scratch_.pool_begin[p]);
+        const auto last = left.begin() + static_cast<std::ptrdiff_t>(scratch_.pool_begin[p + 1]);
+        if (std::count(first, last, 0) >= wanted_) return true;
+      }
+      return false;
+    }
+
+    // Brings `future`'s resources to the released set `target` (fast trials only).
+    void Apply(uint64_t target) {
+      for (size_t i = 0; i < on_.size() && applied_ != target; ++i) {
+        const uint64_t bit = uint64_t{1} << i;
+        if (((applied_ ^ target) & bit) == 0) continue;
+        for (const Holding& holding : r_.entries_[on_[i]].holdings) {
+          if ((target & bit) != 0) {
+            future_.GiveResources(holding);
+          } else {
+            future_.TakeResources(holding);
+          }
+        }
+        applied_ ^= bit;
+      }
+    }
+
+    Reclaimer& r_;
+    const Job& job_;
+    const int n_;
+    ClusterState& future_;
+    const Pipeline& pipeline_;
+    Meter* const meter_;
+    const std::vector<size_t>& on_;  // the node's victims, youngest first; bit i: on_[i]
+    const int wanted_;
+    Scratch& scratch_;
+    std::vector<Verdict>& verdicts_;  // by released set; this node's, across jobs
+    bool fast_ = false;
+    uint64_t mask_ = 0;     // released, as Plan sees it
+    uint64_t applied_ = 0;  // released on `future`'s resources
+  };
 
   // Releasing youngest first can take two victims where one older one would do (an
   // HCCS ring freed by one job, not by two on the other ring): tries every single
   // victim on node n, then every pair (up to 16 victims there), youngest first, for
   // fewer than `found`.
-  template <typename Fits>
-  std::optional<std::vector<size_t>> FewestOn(ClusterState& future, int n, size_t found,
-                                              Fits fits) {
+  std::optional<std::vector<size_t>> FewestOn(NodeTrial& trial, int n, size_t found) {
     std::vector<size_t> open;
     for (size_t e : victims_on_[static_cast<size_t>(n)]) {
-      if (!entries_[e].claimed && !released_[e]) open.push_back(e);
+      if (!entries_[e].claimed && !trial.released(e)) open.push_back(e);
     }
-    auto works = [&](std::vector<size_t> set) -> std::optional<std::vector<size_t>> {
-      for (size_t e : set) Release(future, e);
-      const bool fitted = fits();
-      for (size_t e : set) Restore(future, e);
-      if (fitted) return set;
-      return std::nullopt;
+    // Up to 120 pairs per node: the set is a list on the stack, a vector only once found.
+    auto works = [&](std::initializer_list<size_t> set) {
+      for (size_t e : set) trial.Release(e);
+      const bool fitted = trial.Fits();
+      for (size_t e : set) trial.Restore(e);
+      return fitted;
     };
     for (size_t a = 0; a < open.size(); ++a) {
-      if (auto set = works({open[a]})) return set;
+      if (works({open[a]})) return std::vector<size_t>{open[a]};
     }
     if (found <= 2 || open.size() > 16) return std::nullopt;
     for (size_t a = 0; a < open.size(); ++a) {
       for (size_t b = a + 1; b < open.size(); ++b) {
-        if (auto set = works({open[a], open[b]})) return set;
+        if (works({open[a], open[b]})) return std::vector<size_t>{open[a], open[b]};
       }
     }
     return std::nullopt;
@@ -1600,11 +1820,13 @@ class Reclaimer {
           return entries_[a].start != entries_[b].start ? entries_[a].start > entries_[b].start
                                                         : entries_[a].id > entries_[b].id;
         });
-        KeepBackUnneeded(future, victims, [&] {
+        auto all_fit = [&] {
           return std::all_of(nodes.begin(), nodes.end(), [&](int n) {
             return evaluator.Get(job, static_cast<size_t>(slot_of[static_cast<size_t>(n)])).fits();
           });
-        });
+        };
+        FutureTrial<decltype(all_fit)> trial{*this, future, all_fit};
+        KeepBackUnneeded(trial, victims);
         if (victims.empty() || victims.size() > max_victims) return std::nullopt;
         return Describe(job, nodes, victims, state);
       }
@@ -1648,9 +1870,23 @@ class Reclaimer {
     return preemption;
   }
 
+  // NodeTrial's buffers, kept across nodes and jobs.
+  struct Scratch {
+    std::vector<std::pair<int, int>> hosted;  // the node's hosted_requests() as released
+    std::vector<size_t> pool_begin;
+    std::vector<int> used;
+    std::vector<int> left;
+    std::vector<std::pair<size_t, int>> freed;
+    std::vector<size_t> freed_begin;
+    std::vector<size_t> allowed;
+  };
+
   std::vector<Entry> entries_;
   std::vector<std::vector<size_t>> victims_on_;  // per node: entries, youngest first
   std::vector<bool> released_;                   // per entry, during one Plan
+  bool any_draining_ = false;
+  Scratch scratch_;
+  std::vector<NodeMemo> memo_;  // per node: NodeTrial verdicts
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -331,6 +332,76 @@ TEST(Preemption, HarvestTakesOnlyWhatOtherPendingWorkLeaves) {
   EXPECT_NE(outcome.Start(2), nullptr);
   EXPECT_EQ(outcome.Start(1), nullptr);
   EXPECT_NE(RunEngine(snapshot).Start(1), nullptr);  // without the rule, priority decides
+}
+
+// Random full nodes of young and old 1-3 GPU jobs and one job of 1-8 GPUs (or a
+// 2-node gang) that must reclaim. Checked against fresh cycles: with the victims
+// gone the job starts (on the planned node, for one node), with any one back it does not.
+// The same cluster again with each victim also holding a CPU on a node no job can
+// use gives the same plan: a victim that holds elsewhere takes the reclaimer's
+// step-by-step search, one that holds only its node the counted shortcut.
+TEST(Preemption, RandomReclaimsFreeALegalPlacementAndNoMore) {
+  uint64_t rng = 7;
+  auto below = [&rng](uint64_t n) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<int>((rng >> 33) % n);
+  };
+  int checked = 0;
+  for (int round = 0; round < 24; ++round) {
+    std::vector<model::Node> nodes;
+    std::vector<model::RunningJob> running;
+    uint32_t id = 100;
+    for (int n = 0; n < 6; ++n) {
+      const std::string name = "n" + std::to_string(n);
+      nodes.push_back(Node(name));
+      for (int d = 0; d < 8;) {
+        const int take = std::min(8 - d, 1 + below(3));
+        std::vector<int> devices;
+        for (int i = 0; i < take; ++i) devices.push_back(d + i);
+        // Some devices stay free, so a few nodes need fewer victims.
+        if (below(6) > 0)
+          running.push_back(Scavenger(id++, name, devices, kNow - 60 - below(5000)));
+        d += take;
+      }
+    }
+    nodes.push_back(NodeBuilder("z").Partitions({"scavenger"}).Build());  // no GPUs
+    const model::PendingJob job =
+        round % 4 == 3 ? JobBuilder(1).Gpus(8).Nodes(2).Class(model::JobClass::kTraining).Build()
+                       : Inference(1, 1 + below(8));
+    const Outcome outcome = RunEngine(Cluster(nodes, running, {job}), Preempting());
+    std::vector<model::RunningJob> spanning = running;
+    for (model::RunningJob& victim : spanning) {
+      model::NodeAllocation elsewhere;
+      elsewhere.node = "z";
+      elsewhere.cpus = 1;
+      victim.allocations.push_back(elsewhere);
+    }
+    const Outcome stepwise = RunEngine(Cluster(nodes, spanning, {job}), Preempting());
+    EXPECT_EQ(VictimsOf(stepwise, 1), VictimsOf(outcome, 1)) << "round " << round;
+    EXPECT_EQ(NodesFor(stepwise, 1), NodesFor(outcome, 1)) << "round " << round;
+    const std::vector<uint32_t> victims = VictimsOf(outcome, 1);
+    if (victims.empty()) continue;
+    ++checked;
+    auto without = [&](const std::vector<uint32_t>& gone) {
+      std::vector<model::RunningJob> left;
+      for (const model::RunningJob& r : running) {
+        if (std::find(gone.begin(), gone.end(), r.id) == gone.end()) left.push_back(r);
+      }
+      return RunEngine(Cluster(nodes, left, {job}), Preempting());
+    };
+    const Outcome freed = without(victims);
+    ASSERT_NE(freed.Start(1), nullptr) << "round " << round;
+    // A gang may then score another pair as well; a single node job has only this one.
+    if (job.num_nodes <= 1) {
+      EXPECT_EQ(freed.Started()[1], NodesFor(outcome, 1)) << "round " << round;
+    }
+    for (size_t keep = 0; keep < victims.size(); ++keep) {
+      std::vector<uint32_t> fewer = victims;
+      fewer.erase(fewer.begin() + static_cast<std::ptrdiff_t>(keep));
+      EXPECT_EQ(without(fewer).Start(1), nullptr) << "round " << round << ", keeping " << keep;
+    }
+  }
+  EXPECT_GE(checked, 12);
 }
 
 }  // namespace
