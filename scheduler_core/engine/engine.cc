@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <ctime>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
@@ -1381,6 +1382,8 @@ class Reclaimer {
     const bool single = job->num_nodes == 1 && job->required_nodes.empty();
     std::vector<NodeCost> costs;
     size_t fewest = std::numeric_limits<size_t>::max();  // victims on the best node so far
+    int64_t least_lost_fewest = std::numeric_limits<int64_t>::max();  // of `fewest`-victim nodes
+    const int wanted = WholeDevicesWanted(job);
     int64_t least_lost_single = std::numeric_limits<int64_t>::max();  // of one-victim nodes
     // A single-node job visits nodes by the least work any one victim there would lose:
     // once a node needs one victim losing no more than the next node's least, no later
@@ -1405,6 +1408,18 @@ class Reclaimer {
       const int n = entry.second;
       if (fewest == 1 && least_lost_single <= least) break;
       if (!off_limits.Allows(job, n)) continue;
+      // Branch and bound: a node is searched only when it can fit the job within
+      // max_victims and, for a single-node job, can beat the best node so far (fewer
+      // victims, or as many losing less work). The nodes skipped would have found no
+      // set or a strictly worse one, so plans are as without the bound; the work meter
+      // counts only the nodes searched, so a budget reaches further (the skips are a
+      // function of the snapshot, so a budgeted cycle stays deterministic).
+      const size_t needed = VictimsNeeded(job, n, future, wanted);
+      if (needed > max_victims) continue;
+      if (single && (needed > fewest || (needed == fewest && needed > 0 &&
+                                         LeastLost(n, needed) > least_lost_fewest))) {
+        continue;
+      }
       NodeTrial trial(*this, job, statics, n, future, pipeline, meter);
       if (trial.Fits()) {
         costs.push_back({n, {}, 0});
@@ -1426,6 +1441,10 @@ class Reclaimer {
         if (auto fewer = FewestOn(trial, n, taken.size())) taken = std::move(*fewer);
       }
       if (fitted) {
+        int64_t lost = 0;
+        for (size_t e : taken) lost += entries_[e].lost_device_s;
+        if (taken.size() < fewest) least_lost_fewest = lost;
+        if (taken.size() == fewest) least_lost_fewest = std::min(least_lost_fewest, lost);
         fewest = std::min(fewest, taken.size());
         if (taken.size() == 1) {
           least_lost_single = std::min(least_lost_single, entries_[taken[0]].lost_device_s);
@@ -1492,6 +1511,51 @@ class Reclaimer {
       }
     }
     return most;
+  }
+
+  // At least how many of node n's open victims the job needs there: releasing one
+  // frees no more devices than it holds in a pool, and the job's whole devices come
+  // from one pool. 0 when the devices are free already or the job wants no whole
+  // devices; SIZE_MAX when releasing every open victim leaves too few.
+  size_t VictimsNeeded(const Job& job, int n, const ClusterState& future, int wanted) {
+    if (wanted <= 0) return 0;
+    const auto& pools = future.node(n).accelerators;
+    size_t least = std::numeric_limits<size_t>::max();
+    auto& held = scratch_.held;
+    for (size_t p = 0; p < pools.size(); ++p) {
+      if (!job->accelerators.Allows(pools[p])) continue;
+      int missing = wanted - future.free_devices(n, static_cast<int>(p));
+      if (missing <= 0) return 0;
+      held.clear();
+      for (size_t e : victims_on_[static_cast<size_t>(n)]) {
+        if (entries_[e].claimed || released_[e]) continue;
+        int devices = 0;
+        for (const Holding& holding : entries_[e].holdings) {
+          if (holding.node == n && holding.pool == static_cast<int>(p)) {
+            devices += static_cast<int>(holding.devices.size());
+          }
+        }
+        if (devices > 0) held.push_back(devices);
+      }
+      std::sort(held.begin(), held.end(), std::greater<>());
+      size_t count = 0;
+      for (; count < held.size() && missing > 0; ++count) missing -= held[count];
+      if (missing <= 0) least = std::min(least, count);
+    }
+    return least;
+  }
+  // The least work any `count` of node n's open victims lose together.
+  int64_t LeastLost(int n, size_t count) {
+    auto& lost = scratch_.lost;
+    lost.clear();
+    for (size_t e : victims_on_[static_cast<size_t>(n)]) {
+      if (!entries_[e].claimed && !released_[e]) lost.push_back(entries_[e].lost_device_s);
+    }
+    if (lost.size() < count) return std::numeric_limits<int64_t>::max();
+    std::partial_sort(lost.begin(), lost.begin() + static_cast<std::ptrdiff_t>(count), lost.end());
+    int64_t sum = 0;
+    for (size_t i = 0; i < count; ++i) sum += lost[i];
+    return sum;
   }
 
   // Whether node n can host the job on `future`: the dynamic filters and the device
@@ -1879,6 +1943,8 @@ class Reclaimer {
     std::vector<std::pair<size_t, int>> freed;
     std::vector<size_t> freed_begin;
     std::vector<size_t> allowed;
+    std::vector<int> held;      // VictimsNeeded: devices per open victim in one pool
+    std::vector<int64_t> lost;  // LeastLost
   };
 
   std::vector<Entry> entries_;
