@@ -31,10 +31,10 @@ auto& IndexOf(SnapshotBase& b, PendingRecords) { return b.pending; }
 auto& IndexOf(SnapshotBase& b, RunningRecords) { return b.running; }
 auto& IndexOf(SnapshotBase& b, ReservationRecords) { return b.reservations; }
 
-auto& ModelOf(model::Snapshot& s, NodeRecords) { return s.nodes; }
-auto& ModelOf(model::Snapshot& s, PendingRecords) { return s.pending; }
-auto& ModelOf(model::Snapshot& s, RunningRecords) { return s.running; }
-auto& ModelOf(model::Snapshot& s, ReservationRecords) { return s.reservations; }
+auto& RecordsOf(model::Snapshot& s, NodeRecords) { return s.nodes; }
+auto& RecordsOf(model::Snapshot& s, PendingRecords) { return s.pending; }
+auto& RecordsOf(model::Snapshot& s, RunningRecords) { return s.running; }
+auto& RecordsOf(model::Snapshot& s, ReservationRecords) { return s.reservations; }
 
 auto& ChangedOf(SnapshotBase::Changed& c, NodeRecords) { return c.nodes; }
 auto& ChangedOf(SnapshotBase::Changed& c, PendingRecords) { return c.pending; }
@@ -86,7 +86,7 @@ absl::Status ApplyRecords(const v1::ClusterSnapshot& changes, const v1::Snapshot
     drop[static_cast<size_t>(it->second)] = true;
   }
   // The model follows record for record: same positions, converted here.
-  auto* mirror = base.model != nullptr ? &ModelOf(*base.model, R{}) : nullptr;
+  auto* mirror = base.model != nullptr ? &RecordsOf(*base.model, R{}) : nullptr;
   for (const auto& record : changed) {
     auto [it, added] = index.emplace(R::KeyOf(record), records->size());
     if (added) {
