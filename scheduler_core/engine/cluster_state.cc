@@ -1,12 +1,23 @@
 #include "engine/cluster_state.h"
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 
 #include "model/shards.h"
 #include "model/topology.h"
 
 namespace accelpack::engine {
+namespace {
+
+// The first of `count` stamps no state of this process has had. Atomic: states of
+// different threads (the simulator's seeds) draw from it too.
+uint64_t NewStamps(size_t count) {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(count, std::memory_order_relaxed);
+}
+
+}  // namespace
 
 ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog& catalog)
     : snapshot_(&snapshot), catalog_(&catalog) {
@@ -15,6 +26,8 @@ ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog
   cpus_free_.reserve(nodes);
   memory_free_.reserve(nodes);
   version_.assign(nodes, 0);
+  stamp_.resize(nodes);
+  std::iota(stamp_.begin(), stamp_.end(), NewStamps(nodes));
   hosted_.resize(nodes);
   bool any_shards = false;
   for (const model::Node& node : snapshot.nodes) {
@@ -106,6 +119,7 @@ std::vector<Holding> ClusterState::HoldingsOf(const JobStart& start, int cpus_pe
 void ClusterState::Adjust(const Holding& holding, int sign, bool count_hosted) {
   const size_t n = static_cast<size_t>(holding.node);
   ++version_[n];
+  stamp_[n] = NewStamps(1);
   changes_.push_back(holding.node);
   const model::Node& info = node(holding.node);
   cpus_free_[n] = std::clamp(cpus_free_[n] - sign * holding.cpus, 0, info.cpus_total);
@@ -148,6 +162,7 @@ void ClusterState::SetHosted(int n, const std::vector<std::pair<int, int>>& host
   if (now == hosted) return;
   // A change to the node as any other: per-node caches and rankings see it.
   ++version_[static_cast<size_t>(n)];
+  stamp_[static_cast<size_t>(n)] = NewStamps(1);
   changes_.push_back(n);
   now = hosted;
 }

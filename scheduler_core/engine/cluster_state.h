@@ -73,6 +73,11 @@ class ClusterState {
   }
   // Changes whenever node n's free resources change; lets callers cache per node.
   uint32_t version(int n) const { return version_[static_cast<size_t>(n)]; }
+  // Node n as it is now, across every state of the process (copies included):
+  // equal stamps mean equal free CPUs, memory, device use and hosted requests;
+  // each change takes a stamp no state has had. Lets a cache shared by a state and
+  // its copies (whose versions diverge) key on the node alone.
+  uint64_t stamp(int n) const { return stamp_[static_cast<size_t>(n)]; }
   // Every change so far, as the node it touched, in order: callers that keep a
   // ranking of nodes catch up on what changed since they last looked.
   size_t change_count() const { return changes_.size(); }
@@ -122,6 +127,7 @@ class ClusterState {
   std::vector<int> cpus_free_;
   std::vector<int64_t> memory_free_;
   std::vector<uint32_t> version_;
+  std::vector<uint64_t> stamp_;
   std::vector<int> changes_;
   std::vector<int> used_;  // per device of the whole cluster, milli in use
   // Per device like used_, only when some pool carries shards (else empty).

@@ -302,6 +302,7 @@ struct FineShape {
   // single-node job costs the nodes that changed since, not a pass over all.
   std::vector<Ranked> ranking;
   bool ranked = false;
+  bool heaped = false;  // `ranking` is a heap (else fresh entries, in no order)
   size_t seen_changes = 0;
 };
 
@@ -945,21 +946,42 @@ int Evaluator::BestRanked(const Job& job, const Holds* holds) {
     shape.ranking.push_back({eval.score, static_cast<int32_t>(slot), eval.version});
     if (keep_heap) std::push_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow{});
   };
-  // Stale entries pile up as nodes change; past a bound the heap is rebuilt.
-  if (shape.ranked && shape.ranking.size() > 2 * nodes.size() + 64) shape.ranked = false;
+  // Stale entries pile up as nodes change; past a bound the heap is rebuilt. So it
+  // is when more nodes changed since the last look than the heap holds: a fresh
+  // heap then costs less than catching up (changed nodes repeat in the log, and
+  // each entry they replace would be popped later).
+  if (shape.ranked && (shape.ranking.size() > 2 * nodes.size() + 64 ||
+                       state.change_count() - shape.seen_changes > shape.ranking.size())) {
+    shape.ranked = false;
+  }
   if (!shape.ranked) {
     shape.ranking.clear();
     for (int32_t slot : DevicePassingSlots(job)) push(static_cast<size_t>(slot), false);
-    std::make_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow{});
     shape.ranked = true;
-  } else {
-    const std::vector<int32_t>& coarse_slots = shape.statics->coarse->slot_of_node;
-    for (size_t i = shape.seen_changes; i < state.change_count(); ++i) {
-      const int32_t coarse_slot = coarse_slots[static_cast<size_t>(state.changed_node(i))];
-      if (coarse_slot < 0) continue;
-      const int32_t slot = shape.statics->slot_of_coarse()[static_cast<size_t>(coarse_slot)];
-      if (slot >= 0) push(static_cast<size_t>(slot), true);
+    shape.heaped = false;
+    shape.seen_changes = state.change_count();
+    // Most fine shapes are placed once per cycle: their first answer is a pass over
+    // the fresh entries (the heap's top, without the heap); the heap is made when
+    // the shape is asked again.
+    const Ranked* best = nullptr;
+    for (const Ranked& entry : shape.ranking) {
+      if ((best == nullptr || RanksBelow{}(*best, entry)) &&
+          (holds == nullptr || holds->Allows(job, nodes[static_cast<size_t>(entry.slot)]))) {
+        best = &entry;
+      }
     }
+    return best == nullptr ? -1 : best->slot;
+  }
+  if (!shape.heaped) {
+    std::make_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow{});
+    shape.heaped = true;
+  }
+  const std::vector<int32_t>& coarse_slots = shape.statics->coarse->slot_of_node;
+  for (size_t i = shape.seen_changes; i < state.change_count(); ++i) {
+    const int32_t coarse_slot = coarse_slots[static_cast<size_t>(state.changed_node(i))];
+    if (coarse_slot < 0) continue;
+    const int32_t slot = shape.statics->slot_of_coarse()[static_cast<size_t>(coarse_slot)];
+    if (slot >= 0) push(static_cast<size_t>(slot), true);
   }
   shape.seen_changes = state.change_count();
   // Drop stale entries; set aside fitting nodes the holds keep from this job. The

@@ -178,14 +178,12 @@ void FragModel::ComputeBefore(const engine::ClusterState& state, int n, NodeBefo
   const Room room{state.cpus_free(n), state.memory_free(n)};
   out->cpus = room.cpus;
   out->memory_mib = room.memory_mib;
-  out->used.clear();
   const auto& pools = state.node(n).accelerators;
   out->counts.resize(pools.size());
   out->needs.resize(pools.size());
   double before = 0;
   for (size_t p = 0; p < pools.size(); ++p) {
     std::span<const int> used = state.used_milli(n, static_cast<int>(p));
-    out->used.insert(out->used.end(), used.begin(), used.end());
     DeviceCounts& now = out->counts[p];
     CountDevices(used, &now);
     out->needs[p] = &NeedsOn(pools[p].gres_type);
@@ -195,6 +193,15 @@ void FragModel::ComputeBefore(const engine::ClusterState& state, int n, NodeBefo
     before += frag;
   }
   out->before = before;
+}
+
+std::optional<uint64_t> FragModel::NodeMemo::DeviceSet(std::span<const int> devices) {
+  uint64_t set = 0;
+  for (const int d : devices) {
+    if (d < 0 || d >= 64) return std::nullopt;
+    set |= uint64_t{1} << d;
+  }
+  return set;
 }
 
 // Pool before and after for each pool (each sum in shape order, as Pool adds them).
@@ -212,18 +219,10 @@ double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
       memo->entries_.assign(static_cast<size_t>(state.node_count()), {});
     }
     entry = &memo->entries_[static_cast<size_t>(c.node)];
-    bool same = entry->valid && entry->node.cpus == state.cpus_free(c.node) &&
-                entry->node.memory_mib == state.memory_free(c.node);
-    // Pools and their sizes are the snapshot's; only the use of their devices changes.
-    for (size_t p = 0, at = 0; same && p < entry->node.counts.size(); ++p) {
-      std::span<const int> used = state.used_milli(c.node, static_cast<int>(p));
-      same = std::equal(used.begin(), used.end(),
-                        entry->node.used.begin() + static_cast<ptrdiff_t>(at));
-      at += used.size();
-    }
-    if (!same) {
+    const uint64_t stamp = state.stamp(c.node);
+    if (entry->stamp != stamp) {
       ComputeBefore(state, c.node, &entry->node);
-      entry->valid = true;
+      entry->stamp = stamp;
       entry->afters.clear();
     }
     node = &entry->node;
@@ -232,11 +231,13 @@ double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
                         node->memory_mib - job->memory_per_node_mib};
   const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
   uint64_t fitting = 0;
-  if (entry != nullptr && shapes_.size() <= kMaxMemoShapes) {
+  std::optional<uint64_t> devices;
+  if (entry != nullptr && shapes_.size() <= kMaxMemoShapes &&
+      (devices = NodeMemo::DeviceSet(c.devices))) {
     fitting = ShapesFitting(room_after);
     for (const NodeMemo::After& known : entry->afters) {
       if (known.fitting == fitting && known.pool == c.pool && known.share == share &&
-          known.devices == c.devices) {
+          known.devices == *devices) {
         return node->before - known.after;
       }
     }
@@ -270,7 +271,7 @@ double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
     }
   }
   if (entry != nullptr && entry->afters.size() < NodeMemo::kMaxAfters) {
-    entry->afters.push_back({fitting, c.pool, share, c.devices, after});
+    entry->afters.push_back({fitting, c.pool, share, *devices, after});
   }
   return node->before - after;
 }

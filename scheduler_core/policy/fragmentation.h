@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -124,7 +125,6 @@ class FragModel {
   struct NodeBefore {
     int cpus = 0;
     int64_t memory_mib = 0;
-    std::vector<int> used;  // every pool's devices, in pool order
     std::vector<DeviceCounts> counts;
     std::vector<const std::vector<Needs>*> needs;
     double before = 0;
@@ -153,10 +153,10 @@ class FragModel {
 
 // Per node, FragModel::Decrease's "before" part (it depends on the node's free CPUs,
 // memory and device use only, not on the job), kept for one model while the node
-// stays as it was: each use compares the node's free resources with the ones it
-// was computed for, so it holds for any ClusterState of one snapshot (a cycle's
-// state, its copies for look-ahead). The scorer evaluates many job shapes on each
-// node between changes. Not thread-safe; one per model and snapshot.
+// stays as it was: each use compares the node's stamp (ClusterState::stamp) with
+// the one it was computed for, so it holds for any ClusterState of one snapshot (a
+// cycle's state, its copies for look-ahead). The scorer evaluates many job shapes
+// on each node between changes. Not thread-safe; one per model and snapshot.
 class FragModel::NodeMemo {
  private:
   friend class FragModel;
@@ -167,12 +167,15 @@ class FragModel::NodeMemo {
     uint64_t fitting = 0;  // ShapesFitting of the room left
     int pool = -1;
     int share = 0;
-    std::vector<int> devices;
+    uint64_t devices = 0;  // the taken devices as a set (bit d: device d)
     double after = 0;
   };
+  // The devices as a set, when all are below 64 (nodes with more in one pool are
+  // not memoised).
+  static std::optional<uint64_t> DeviceSet(std::span<const int> devices);
   static constexpr size_t kMaxAfters = 16;  // per node and node state
   struct Entry {
-    bool valid = false;
+    uint64_t stamp = 0;  // ClusterState::stamp of the node computed for (0: none)
     NodeBefore node;
     std::vector<After> afters;  // dropped with `node` when the node changes
   };

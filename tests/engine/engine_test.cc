@@ -233,6 +233,33 @@ TEST(Engine, FindPlacementReturnsTheBestNodeNotTheLast) {
   EXPECT_EQ(snapshot.nodes[static_cast<size_t>(start->placements[0].node)].name, "a");
 }
 
+// Caches shared by a state and its look-ahead copies key on ClusterState::stamp:
+// equal stamps must mean the same free resources, in any state of the process.
+TEST(Engine, NodeStampsTellCopiesAndChangesApart) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Build(), NodeBuilder("b").Hopper(8).Build()};
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  const engine::ClusterState state(snapshot, built->catalog);
+  EXPECT_NE(state.stamp(0), state.stamp(1));
+  // Another state of the same snapshot shares no stamp: a cache cannot tell what
+  // was done to it.
+  const engine::ClusterState other(snapshot, built->catalog);
+  EXPECT_NE(other.stamp(0), state.stamp(0));
+  EXPECT_NE(other.stamp(1), state.stamp(1));
+  engine::ClusterState copy = state;
+  EXPECT_EQ(copy.stamp(0), state.stamp(0));
+  copy.Take({.node = 0, .pool = 0, .devices = {0, 1}});
+  EXPECT_NE(copy.stamp(0), state.stamp(0));
+  EXPECT_EQ(copy.stamp(1), state.stamp(1));
+  const uint64_t taken = copy.stamp(0);
+  // Given back, the node is as in `state` again, but under a stamp of its own: a
+  // stamp is never reused, so nothing cached under `taken` is read for it.
+  copy.Give({.node = 0, .pool = 0, .devices = {0, 1}});
+  EXPECT_NE(copy.stamp(0), taken);
+  EXPECT_NE(copy.stamp(0), state.stamp(0));
+}
+
 TEST(Engine, CpuFitBreaksDeviceTies) {
   model::Snapshot snapshot;
   // Same free devices; y has fewer free CPUs left after the job (leftover 4 vs 60).
