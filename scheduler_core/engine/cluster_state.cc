@@ -61,6 +61,17 @@ ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog
       }
     }
   }
+  layout->devices_total.assign(nodes, 0);
+  free_milli_.assign(nodes, 0);
+  for (size_t n = 0; n < nodes; ++n) {
+    for (size_t p = 0; p < snapshot.nodes[n].accelerators.size(); ++p) {
+      const size_t index = layout->pool_begin[n] + p;
+      const auto size = static_cast<size_t>(layout->pool_size[index]);
+      layout->devices_total[n] += layout->pool_size[index];
+      free_milli_[n] +=
+          model::FreeMilli(std::span<const int>(used_.data() + layout->pool_offset[index], size));
+    }
+  }
   layout->by_name.resize(nodes);
   std::iota(layout->by_name.begin(), layout->by_name.end(), 0);
   std::sort(layout->by_name.begin(), layout->by_name.end(), [&](int a, int b) {
@@ -131,10 +142,13 @@ void ClusterState::Adjust(const Holding& holding, int sign, bool count_hosted) {
   int* used = used_.data() + layout_->pool_offset[index];
   const int size = layout_->pool_size[index];
   const int share = holding.fraction_milli > 0 ? holding.fraction_milli : model::kMilliPerDevice;
+  int& free_milli = free_milli_[n];
   if (whole_used_.empty()) {
     for (int device : holding.devices) {
       if (device < 0 || device >= size) continue;
-      used[device] = std::clamp(used[device] + sign * share, 0, model::kMilliPerDevice);
+      const int before = used[device];
+      used[device] = std::clamp(before + sign * share, 0, model::kMilliPerDevice);
+      free_milli -= used[device] - before;
     }
     return;
   }
@@ -151,9 +165,11 @@ void ClusterState::Adjust(const Holding& holding, int sign, bool count_hosted) {
     } else {
       whole_used_[at] = std::clamp(whole_used_[at] + sign * share, 0, model::kMilliPerDevice);
     }
+    const int before = used[device];
     used[device] =
         std::min(model::kMilliPerDevice,
                  whole_used_[at] + model::ShardMilli(shards_used_[at], shards_total_[at]));
+    free_milli -= used[device] - before;
   }
 }
 

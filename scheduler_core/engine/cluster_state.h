@@ -58,6 +58,10 @@ class ClusterState {
     return node(n).accelerators[static_cast<size_t>(pool)].kind_index;
   }
   int free_devices(int n, int pool) const;
+  // Over all of node n's pools: its devices, and their free milli-devices (kept as
+  // the node changes; scorers read them for every node they score).
+  int devices_total(int n) const { return layout_->devices_total[static_cast<size_t>(n)]; }
+  int free_milli(int n) const { return free_milli_[static_cast<size_t>(n)]; }
   // Slurm shards per device of a pool; empty spans when the pool has none.
   // used_milli() counts shard use too (model::ShardMilli); whole_used() is the
   // whole-device (and milli-share) part alone.
@@ -117,6 +121,7 @@ class ClusterState {
     std::vector<size_t> pool_begin;   // per node: index of its first pool in pool_offset
     std::vector<size_t> pool_offset;  // per pool: index of its first device in used_
     std::vector<int> pool_size;
+    std::vector<int> devices_total;  // per node
   };
   void Adjust(const Holding& holding, int sign, bool count_hosted);
   std::span<const int> ShardSpan(const std::vector<int>& flat, int n, int pool) const;
@@ -129,7 +134,8 @@ class ClusterState {
   std::vector<uint32_t> version_;
   std::vector<uint64_t> stamp_;
   std::vector<int> changes_;
-  std::vector<int> used_;  // per device of the whole cluster, milli in use
+  std::vector<int> used_;        // per device of the whole cluster, milli in use
+  std::vector<int> free_milli_;  // per node, the sum of what used_ leaves free
   // Per device like used_, only when some pool carries shards (else empty).
   std::vector<int> shards_total_;
   std::vector<int> shards_used_;

@@ -105,11 +105,7 @@ Request RequestOf(const Job& job) {
 // without devices (the artifact's nodes have one GPU model each).
 int NodeFreeMilli(const Candidate& c, const ClusterState& state) {
   if (c.pool >= 0) return model::FreeMilli(state.used_milli(c.node, c.pool));
-  int total = 0;
-  for (size_t p = 0; p < state.node(c.node).accelerators.size(); ++p) {
-    total += model::FreeMilli(state.used_milli(c.node, static_cast<int>(p)));
-  }
-  return total;
+  return state.free_milli(c.node);
 }
 
 // Fullness of the candidate's device for a share (the artifact's "best" GPU

@@ -73,15 +73,10 @@ class ProtectAccelerators final : public engine::Scorer {
   std::string_view name() const override { return "protect_accelerators"; }
   double Score(const Job& job, const Candidate& candidate,
                const ClusterState& state) const override {
-    const model::Node& node = state.node(candidate.node);
-    int devices_total = 0;
-    int free_milli = 0;
-    for (size_t p = 0; p < node.accelerators.size(); ++p) {
-      std::span<const int> used = state.used_milli(candidate.node, static_cast<int>(p));
-      devices_total += static_cast<int>(used.size());
-      free_milli += model::FreeMilli(used);
-    }
+    const int devices_total = state.devices_total(candidate.node);
     if (devices_total == 0) return kNoChange;
+    const model::Node& node = state.node(candidate.node);
+    const int free_milli = state.free_milli(candidate.node);
     const int cpus_free = state.cpus_free(candidate.node);
     const int64_t memory_free = state.memory_free(candidate.node);
     const double before = Stranded(node, devices_total, free_milli, cpus_free, memory_free);

@@ -260,6 +260,31 @@ TEST(Engine, NodeStampsTellCopiesAndChangesApart) {
   EXPECT_NE(copy.stamp(0), state.stamp(0));
 }
 
+// protect_accelerators reads each node's free device share from the state, kept as
+// jobs come and go rather than summed per score.
+TEST(Engine, NodeFreeShareFollowsTakesAndGives) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({7}).Build(), NodeBuilder("c").Build()};
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  engine::ClusterState state(snapshot, built->catalog);
+  EXPECT_EQ(state.devices_total(0), 8);
+  EXPECT_EQ(state.free_milli(0), 7000);
+  EXPECT_EQ(state.devices_total(1), 0);
+  EXPECT_EQ(state.free_milli(1), 0);
+  state.Take({.node = 0, .pool = 0, .devices = {0, 1}});
+  state.Take({.node = 0, .pool = 0, .devices = {2}, .fraction_milli = 250});
+  EXPECT_EQ(state.free_milli(0), 4750);
+  // Device 7 is already full: taking it again changes nothing (use is capped).
+  state.Take({.node = 0, .pool = 0, .devices = {7}, .fraction_milli = 500});
+  EXPECT_EQ(state.free_milli(0), 4750);
+  state.Give({.node = 0, .pool = 0, .devices = {0, 1}});
+  EXPECT_EQ(state.free_milli(0), 6750);
+  int summed = 0;
+  for (int used : state.used_milli(0, 0)) summed += 1000 - used;
+  EXPECT_EQ(state.free_milli(0), summed);
+}
+
 TEST(Engine, CpuFitBreaksDeviceTies) {
   model::Snapshot snapshot;
   // Same free devices; y has fewer free CPUs left after the job (leftover 4 vs 60).
