@@ -947,11 +947,14 @@ int Evaluator::BestRanked(const Job& job, const Holds* holds) {
     if (keep_heap) std::push_heap(shape.ranking.begin(), shape.ranking.end(), RanksBelow{});
   };
   // Stale entries pile up as nodes change; past a bound the heap is rebuilt. So it
-  // is when more nodes changed since the last look than the heap holds: a fresh
-  // heap then costs less than catching up (changed nodes repeat in the log, and
-  // each entry they replace would be popped later).
+  // is when more nodes changed since the last look than a fresh heap asks (the
+  // nodes whose devices pass, as last listed): rebuilding then costs less than
+  // catching up (changed nodes repeat in the log, and each entry they replace would
+  // be popped later). Not against the heap's own size: a shape that fits few of
+  // those nodes (a reservation's look-ahead, release by release) would rebuild at
+  // every change.
   if (shape.ranked && (shape.ranking.size() > 2 * nodes.size() + 64 ||
-                       state.change_count() - shape.seen_changes > shape.ranking.size())) {
+                       state.change_count() - shape.seen_changes > shape.coarse->passing.size())) {
     shape.ranked = false;
   }
   if (!shape.ranked) {
