@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -21,6 +22,17 @@ namespace accelpack::policy {
 namespace {
 
 constexpr int kMilli = model::kMilliPerDevice;
+
+// The devices as a set (bit d: device d), when all are below 64; placements on
+// pools with more are not memoised.
+std::optional<uint64_t> DeviceSet(std::span<const int> devices) {
+  uint64_t set = 0;
+  for (const int d : devices) {
+    if (d < 0 || d >= 64) return std::nullopt;
+    set |= uint64_t{1} << d;
+  }
+  return set;
+}
 
 bool TypeAllowed(const TaskShape& s, std::string_view type) {
   return s.allowed_types.empty() ||
@@ -195,15 +207,6 @@ void FragModel::ComputeBefore(const engine::ClusterState& state, int n, NodeBefo
   out->before = before;
 }
 
-std::optional<uint64_t> FragModel::NodeMemo::DeviceSet(std::span<const int> devices) {
-  uint64_t set = 0;
-  for (const int d : devices) {
-    if (d < 0 || d >= 64) return std::nullopt;
-    set |= uint64_t{1} << d;
-  }
-  return set;
-}
-
 // Pool before and after for each pool (each sum in shape order, as Pool adds them).
 double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
                            const engine::ClusterState& state, NodeMemo* memo) const {
@@ -232,8 +235,7 @@ double FragModel::Decrease(const engine::Job& job, const engine::Candidate& c,
   const int share = c.fraction_milli > 0 ? c.fraction_milli : kMilli;
   uint64_t fitting = 0;
   std::optional<uint64_t> devices;
-  if (entry != nullptr && shapes_.size() <= kMaxMemoShapes &&
-      (devices = NodeMemo::DeviceSet(c.devices))) {
+  if (entry != nullptr && shapes_.size() <= kMaxMemoShapes && (devices = DeviceSet(c.devices))) {
     fitting = ShapesFitting(room_after);
     for (const NodeMemo::After& known : entry->afters) {
       if (known.fitting == fitting && known.pool == c.pool && known.share == share &&

@@ -19,7 +19,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -170,9 +169,6 @@ class FragModel::NodeMemo {
     uint64_t devices = 0;  // the taken devices as a set (bit d: device d)
     double after = 0;
   };
-  // The devices as a set, when all are below 64 (nodes with more in one pool are
-  // not memoised).
-  static std::optional<uint64_t> DeviceSet(std::span<const int> devices);
   static constexpr size_t kMaxAfters = 16;  // per node and node state
   struct Entry {
     uint64_t stamp = 0;  // ClusterState::stamp of the node computed for (0: none)

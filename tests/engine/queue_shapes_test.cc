@@ -135,6 +135,35 @@ TEST(QueueShapes, FragmentationAfterSumsFollowTheJobsRoomAndTheNode) {
   EXPECT_NE(model.Decrease(jobs[0], on_b, state, &memo), expected[0]);
 }
 
+// A memoised after sum is keyed by which devices a placement takes, not how many:
+// on b, device 2 is half used and device 3 free; a quarter share on either leaves
+// different room (2: 250 left, too little for a half share; 3: 750 left, no longer
+// a whole device). Each placement asked through the memo, interleaved, must equal
+// the sum computed afresh.
+TEST(QueueShapes, FragmentationAfterSumsFollowTheDevicesTaken) {
+  const policy::ShapeTable shapes = {{1, 1, 500, {}, 0.5, 0}, {1, 1, 1000, {}, 0.5, 0}};
+  const policy::FragModel model(shapes, /*count_memory=*/true);
+  model::Snapshot snapshot;
+  snapshot.now = 2000;
+  snapshot.nodes = {NodeBuilder("b").Hopper(4).UsedMilli({1000, 1000, 500, 0}).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(1).Share(250).Build()};
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(built.ok());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  const engine::ClusterState state(snapshot, built->catalog);
+  const engine::Job job = engine::MakeJob(snapshot.pending[0], *built->pipeline, snapshot.now);
+  const engine::Candidate on_shared{0, 0, {2}, 250};
+  const engine::Candidate on_free{0, 0, {3}, 250};
+  const double shared_fresh = model.Decrease(job, on_shared, state, nullptr);
+  const double free_fresh = model.Decrease(job, on_free, state, nullptr);
+  ASSERT_NE(shared_fresh, free_fresh);
+  policy::FragModel::NodeMemo memo;
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(model.Decrease(job, on_shared, state, &memo), shared_fresh) << round;
+    EXPECT_EQ(model.Decrease(job, on_free, state, &memo), free_fresh) << round;
+  }
+}
+
 // A table in the policy wins over the queue (the static protocol's rule): with a table
 // of 2-GPU tasks only, 3 left on a still hosts one, so fragmentation has no preference
 // between a and b (both 50); the queue of 4-GPU tasks does not count.
