@@ -237,6 +237,7 @@ typedef struct {
 	uint32_t start_cnt;
 	ap_reason_t *reasons;
 	uint32_t reason_cnt;
+	char *reason_text;	/* every reasons[].message, one block */
 	ap_reservation_t *reservations;
 	uint32_t reservation_cnt;
 	ap_preemption_t *preemptions;	/* the core's only; the built-in

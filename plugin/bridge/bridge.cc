@@ -12,6 +12,8 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "accelpack/v1/wire_text.h"
@@ -167,29 +169,36 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
     // One arena per cycle: a snapshot is ~10^5 small messages and strings, which
     // the arena hands out and drops in a few large blocks instead of one by one.
     google::protobuf::Arena arena;
-    auto* whole = google::protobuf::Arena::CreateMessage<pb::ScheduleRequest>(&arena);
-    accelpack::bridge::FillSnapshot(*snap, whole->mutable_snapshot());
-    whole->set_caller(client->caller);
-    if (snap->has_stats) {
-      pb::ControllerStats* stats = whole->mutable_controller_stats();
-      stats->set_lock_hold_us(snap->lock_hold_us);
-      stats->set_snapshot_us(snap->snapshot_us);
-      stats->set_fallback_cycles_total(snap->fallback_cycles_total);
-      stats->set_dropped_decisions_total(snap->dropped_decisions_total);
-    }
     auto* delta = google::protobuf::Arena::CreateMessage<pb::ScheduleRequest>(&arena);
-    accelpack::bridge::DeltaSender::Cycle cycle =
-        client->deltas.Prepare(whole->snapshot(), whole->mutable_identity(), delta);
+    pb::SnapshotIdentity identity;
+    accelpack::bridge::DeltaSender::Cycle cycle = client->deltas.Prepare(*snap, &identity, delta);
     if (MayRest(*client, cycle, snap->now)) {
       plan->unchanged = true;
       return AP_OK;
     }
-    const pb::ScheduleRequest* sent = whole;
+    pb::ControllerStats stats;
+    if (snap->has_stats) {
+      stats.set_lock_hold_us(snap->lock_hold_us);
+      stats.set_snapshot_us(snap->snapshot_us);
+      stats.set_fallback_cycles_total(snap->fallback_cycles_total);
+      stats.set_dropped_decisions_total(snap->dropped_decisions_total);
+    }
+    // The whole snapshot only when it is sent: unchanged records are never converted.
+    pb::ScheduleRequest* whole = nullptr;
+    auto whole_request = [&]() -> pb::ScheduleRequest* {
+      whole = google::protobuf::Arena::CreateMessage<pb::ScheduleRequest>(&arena);
+      accelpack::bridge::FillSnapshot(*snap, whole->mutable_snapshot());
+      whole->set_caller(client->caller);
+      *whole->mutable_identity() = identity;
+      if (snap->has_stats) *whole->mutable_controller_stats() = stats;
+      return whole;
+    };
+    const pb::ScheduleRequest* sent = delta;
     if (cycle.has_delta) {
       delta->set_caller(client->caller);
-      if (whole->has_controller_stats())
-        *delta->mutable_controller_stats() = whole->controller_stats();
-      sent = delta;
+      if (snap->has_stats) *delta->mutable_controller_stats() = stats;
+    } else {
+      sent = whole_request();
     }
     auto* response = google::protobuf::Arena::CreateMessage<pb::ScheduleResponse>(&arena);
     auto call = [&](const pb::ScheduleRequest& request) {
@@ -205,7 +214,7 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
       // The core lost the base (it restarted): the whole snapshot, same cycle.
       resync = response->full_snapshot_reason().empty() ? "no reason given"
                                                         : response->full_snapshot_reason();
-      sent = whole;
+      sent = whole_request();
       status = call(*whole);
     }
     client->last_ok = false;
@@ -222,13 +231,15 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
                 errlen);
       return AP_GARBAGE;
     }
-    if (absl::Status merged = client->deltas.MergeReasons(*response); !merged.ok()) {
+    absl::StatusOr<std::vector<accelpack::bridge::PlannedReason>> reasons =
+        client->deltas.TakeReasons(*response);
+    if (!reasons.ok()) {
       client->deltas.Reset();
-      CopyError(absl::StrCat("bad answer: ", merged.message()), err, errlen);
+      CopyError(absl::StrCat("bad answer: ", reasons.status().message()), err, errlen);
       return AP_GARBAGE;
     }
     absl::StatusOr<accelpack::bridge::PlanData> data =
-        accelpack::bridge::PlanFromProto(*response, *snap);
+        accelpack::bridge::PlanFromProto(*response, *snap, *std::move(reasons));
     if (!data.ok()) {
       client->deltas.Reset();
       CopyError(absl::StrCat("bad plan: ", data.status().message()), err, errlen);
@@ -236,9 +247,9 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
     }
     const uint32_t sent_records =
         RecordCount(sent->snapshot()) + (sent == whole ? 0 : cycle.removed);
-    if (response->kept_sequence() != 0 && response->kept_sequence() == cycle.sequence) {
+    const bool kept = response->kept_sequence() != 0 && response->kept_sequence() == cycle.sequence;
+    if (kept) {
       client->deltas.Acknowledged(cycle);
-      client->deltas.KeepReasons(response->plan());
     } else {
       client->deltas.Reset();  // a core that does not keep snapshots gets them whole
     }
@@ -248,6 +259,8 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
       CopyError(exported.message(), err, errlen);
       return AP_INTERNAL;
     }
+    // The merged reasons go back: the next reason delta is on them.
+    if (kept) client->deltas.KeepReasons(std::move(data->reasons));
     plan->sent_whole = sent == whole;
     plan->sent_records = sent_records;
     if (!resync.empty()) {
@@ -309,10 +322,8 @@ AP_API void ap_plan_free(ap_plan_t* plan) noexcept {
     std::free(st.gres_types);
   }
   std::free(plan->starts);
-  for (uint32_t r = 0; plan->reasons != nullptr && r < plan->reason_cnt; ++r) {
-    std::free(plan->reasons[r].message);
-  }
   std::free(plan->reasons);
+  std::free(plan->reason_text);
   for (uint32_t r = 0; plan->reservations != nullptr && r < plan->reservation_cnt; ++r) {
     std::free(plan->reservations[r].nodes);
   }

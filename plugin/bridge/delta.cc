@@ -1,48 +1,106 @@
-// delta.cc: fingerprints per record and the delta against the acknowledged base.
+// delta.cc: fingerprints per C record and the delta against the acknowledged base.
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "delta.h"
 
-#include <functional>
+#include <cstring>
 #include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "accelpack/v1/snapshot_records.h"
+#include "convert.h"
+#include "record_fields.h"
 
 namespace accelpack::bridge {
 namespace {
 
-using wire::NodeRecords;
-using wire::PendingRecords;
-using wire::ReservationRecords;
-using wire::RunningRecords;
+// Makes a fingerprint from the fields record_fields.h lists, streamed through one
+// 64-bit state: numbers as one word, strings and lists with their length first.
+// Each step is a bijection of the state for a given word, so two records that
+// differ in one field always differ in their fingerprint.
+class FieldHasher {
+ public:
+  template <typename C, typename T, typename X>
+  void Scalar(void (C::*)(T), X x) {
+    Mix(static_cast<uint64_t>(x));
+  }
+  template <typename C>
+  void Text(std::string* (C::*)(), const char* s) {
+    MixText(s);
+  }
+  template <typename C, typename R>
+  void Texts(R* (C::*)(), const char* const* items, uint32_t count) {
+    if (items == nullptr) count = 0;
+    Mix(count);
+    for (uint32_t i = 0; i < count; ++i) MixText(items[i]);
+  }
+  template <typename C, typename R>
+  void Split(R* (C::*)(), const char* s, char) {
+    MixText(s);
+  }
+  template <typename Body>
+  void Each(uint32_t count, Body&& body) {
+    Mix(count);
+    for (uint32_t i = 0; i < count; ++i) body(i);
+  }
+  template <typename C, typename Sub, typename Body>
+  void Child(Sub* (C::*)(), Body&& body) {
+    body(*this);
+  }
+  uint64_t Hash() const { return state_; }
 
-auto& PrintsOf(Fingerprints& f, NodeRecords) { return f.nodes; }
-auto& PrintsOf(Fingerprints& f, PendingRecords) { return f.pending; }
-auto& PrintsOf(Fingerprints& f, RunningRecords) { return f.running; }
-auto& PrintsOf(Fingerprints& f, ReservationRecords) { return f.reservations; }
+ private:
+  void Mix(uint64_t word) {
+    state_ = (state_ ^ word) * 0x9e3779b97f4a7c15ULL;  // odd: a bijection
+    state_ ^= state_ >> 29;                            // a bijection too
+  }
+  void MixText(const char* s) {
+    const size_t length = s != nullptr ? std::strlen(s) : 0;
+    Mix(length);
+    size_t at = 0;
+    for (; at + 8 <= length; at += 8) {
+      uint64_t word;
+      std::memcpy(&word, s + at, 8);
+      Mix(word);
+    }
+    if (at < length) {
+      uint64_t word = 0;
+      std::memcpy(&word, s + at, length - at);
+      Mix(word);
+    }
+  }
 
-// One kind of record: fingerprints of `whole` into `prints` (updated in place,
-// marked `generation`); with a base, the records that differ into `changes` and
-// the keys that went into `removed`. RET false when a key comes twice.
-template <typename R>
-bool DiffRecords(const v1::ClusterSnapshot& whole, Fingerprints& all, uint64_t generation,
-                 bool with_base, v1::ClusterSnapshot* changes, v1::SnapshotRemovals* removed,
-                 std::string& buffer, DeltaSender::Cycle& cycle) {
-  auto& prints = PrintsOf(all, R{});
-  const auto& records = R::Of(whole);
-  prints.reserve(static_cast<size_t>(records.size()));
-  for (const auto& record : records) {
-    buffer.clear();
-    record.AppendToString(&buffer);
-    const uint64_t hash = std::hash<std::string_view>{}(buffer);
-    auto [it, added] = prints.try_emplace(R::KeyOf(record));
+  uint64_t state_ = 0x243f6a8885a308d3ULL;
+};
+
+auto& PrintsOf(Fingerprints& f, fields::CNodes) { return f.nodes; }
+auto& PrintsOf(Fingerprints& f, fields::CPending) { return f.pending; }
+auto& PrintsOf(Fingerprints& f, fields::CRunning) { return f.running; }
+auto& PrintsOf(Fingerprints& f, fields::CReservations) { return f.reservations; }
+
+// One kind of record: fingerprints of `snap`'s records into `prints` (updated in
+// place, marked `generation`); with a base, the records that differ converted into
+// `changes` and the keys that went into `removed`. RET false when a key comes twice.
+template <typename K>
+bool DiffRecords(const ap_snapshot_t& snap, Fingerprints& all, uint64_t generation, bool with_base,
+                 v1::ClusterSnapshot* changes, v1::SnapshotRemovals* removed,
+                 DeltaSender::Cycle& cycle) {
+  auto& prints = PrintsOf(all, K{});
+  const auto* records = K::Items(snap);
+  const uint32_t count = records != nullptr ? K::Count(snap) : 0;
+  prints.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    const auto& record = records[i];
+    FieldHasher hasher;
+    K::Visit(record, hasher);
+    const uint64_t hash = hasher.Hash();
+    auto [it, added] = prints.try_emplace(K::KeyOf(record));
     Fingerprint& print = it->second;
     if (!added && print.seen == generation) return false;
     const bool same = !added && print.hash == hash;
     print = {hash, generation};
     if (!with_base || same) continue;
-    *R::Of(*changes)->Add() = record;
+    fields::AddRecord<K>(record, changes);
     ++cycle.changed;
   }
   for (auto it = prints.begin(); it != prints.end();) {
@@ -51,7 +109,7 @@ bool DiffRecords(const v1::ClusterSnapshot& whole, Fingerprints& all, uint64_t g
       continue;
     }
     if (with_base) {
-      R::Removed(*removed)->Add(typename R::Key(it->first));
+      K::Wire::Removed(*removed)->Add(typename K::Wire::Key(it->first));
       ++cycle.removed;
     }
     prints.erase(it++);
@@ -61,26 +119,30 @@ bool DiffRecords(const v1::ClusterSnapshot& whole, Fingerprints& all, uint64_t g
 
 }  // namespace
 
-DeltaSender::Cycle DeltaSender::Prepare(const v1::ClusterSnapshot& whole,
-                                        v1::SnapshotIdentity* identity,
+DeltaSender::Cycle DeltaSender::Prepare(const ap_snapshot_t& snap, v1::SnapshotIdentity* identity,
                                         v1::ScheduleRequest* delta) {
   Cycle cycle;
   cycle.sequence = next_sequence_++;
   identity->set_controller(controller_);
   identity->set_epoch(epoch_);
   identity->set_sequence(cycle.sequence);
-  const bool with_base = has_base();
+  FieldHasher rules;
+  fields::VisitRules(snap, rules);
+  const uint64_t rules_hash = rules.Hash();
+  // Shard rules travel only in a whole snapshot: when they moved, this one is whole.
+  const bool with_base = has_base() && rules_hash == rules_hash_;
+  rules_hash_ = rules_hash;
   v1::ClusterSnapshot* changes = delta->mutable_snapshot();
   v1::SnapshotRemovals* removed = delta->mutable_removed();
-  cycle.distinct = wire::ForEachRecordKind([&](auto kind) {
-    return DiffRecords<decltype(kind)>(whole, prints_, cycle.sequence, with_base, changes, removed,
-                                       buffer_, cycle);
+  cycle.distinct = fields::ForEachCKind([&](auto kind) {
+    return DiffRecords<decltype(kind)>(snap, prints_, cycle.sequence, with_base, changes, removed,
+                                       cycle);
   });
   if (!with_base || !cycle.distinct) return cycle;
-  changes->set_now_unix(whole.now_unix());
+  changes->set_now_unix(snap.now);
   *delta->mutable_identity() = *identity;
   delta->set_base_sequence(base_sequence_);
-  delta->set_accepts_reason_deltas(true);
+  delta->set_accepts_reason_deltas(has_reasons_);
   cycle.has_delta = true;
   return cycle;
 }
@@ -94,37 +156,66 @@ void DeltaSender::Acknowledged(const Cycle& cycle) {
   base_sequence_ = cycle.sequence;
 }
 
-absl::Status DeltaSender::MergeReasons(v1::ScheduleResponse& response) {
+absl::StatusOr<std::vector<PlannedReason>> DeltaSender::TakeReasons(
+    const v1::ScheduleResponse& response) {
+  const v1::Plan& plan = response.plan();
   const uint64_t on = response.reasons_base_sequence();
-  if (on == 0) return absl::OkStatus();
+  if (on == 0) {
+    // Every reason: the index is made again when they are kept.
+    reasons_indexed_ = false;
+    has_reasons_ = false;
+    reasons_.clear();
+    return ReasonsFromProto(plan);
+  }
   if (!has_reasons_ || on != base_sequence_) {
     return absl::FailedPreconditionError(
         absl::StrCat("the answer's reasons are a delta on snapshot ", on,
                      has_reasons_ ? absl::StrCat(", this side holds those of ", base_sequence_)
                                   : std::string(", this side holds none")));
   }
-  // In place: from here reasons_ are this answer's, which the caller either
-  // keeps (KeepReasons after Acknowledged) or drops (Reset).
-  has_reasons_ = false;
-  merged_in_place_ = true;
-  for (uint32_t job_id : response.reasons_cleared()) reasons_.erase(job_id);
-  auto* pending = response.mutable_plan()->mutable_pending();
-  for (v1::PendingReason& reason : *pending) reasons_[reason.job_id()] = std::move(reason);
-  pending->Clear();
-  pending->Reserve(static_cast<int>(reasons_.size()));
-  for (const auto& [job_id, reason] : reasons_) *pending->Add() = reason;
-  response.set_reasons_base_sequence(0);
-  response.clear_reasons_cleared();
-  return absl::OkStatus();
+  for (uint32_t job_id : response.reasons_cleared()) {
+    auto gone = reason_at_.find(job_id);
+    if (gone == reason_at_.end()) continue;
+    const size_t at = gone->second;
+    reason_at_.erase(gone);
+    if (at + 1 != reasons_.size()) {
+      reasons_[at] = std::move(reasons_.back());
+      reason_at_[reasons_[at].job_id] = at;
+    }
+    reasons_.pop_back();
+  }
+  for (const v1::PendingReason& reason : plan.pending()) {
+    auto [it, added] = reason_at_.try_emplace(reason.job_id(), reasons_.size());
+    if (added) {
+      reasons_.push_back(ReasonFromProto(reason));
+    } else {
+      reasons_[it->second] = ReasonFromProto(reason);
+    }
+  }
+  has_reasons_ = false;  // until they come back
+  reasons_indexed_ = true;
+  return std::move(reasons_);
 }
 
-void DeltaSender::KeepReasons(const v1::Plan& plan) {
-  const bool merged = std::exchange(merged_in_place_, false);
+void DeltaSender::KeepReasons(std::vector<PlannedReason> reasons) {
   if (!has_base()) return;
-  if (!merged) {
-    reasons_.clear();
-    reasons_.reserve(static_cast<size_t>(plan.pending_size()));
-    for (const v1::PendingReason& reason : plan.pending()) reasons_[reason.job_id()] = reason;
+  reasons_ = std::move(reasons);
+  if (!reasons_indexed_) {
+    // A whole answer's reasons: a job named twice keeps its last reason.
+    reason_at_.clear();
+    reason_at_.reserve(reasons_.size());
+    size_t kept = 0;
+    for (size_t i = 0; i < reasons_.size(); ++i) {
+      auto [it, added] = reason_at_.try_emplace(reasons_[i].job_id, kept);
+      if (!added) {
+        reasons_[it->second] = std::move(reasons_[i]);
+        continue;
+      }
+      if (kept != i) reasons_[kept] = std::move(reasons_[i]);
+      ++kept;
+    }
+    reasons_.resize(kept);
+    reasons_indexed_ = true;
   }
   has_reasons_ = true;
 }
@@ -133,8 +224,9 @@ void DeltaSender::Reset() {
   prints_ = Fingerprints{};
   base_sequence_ = 0;
   has_reasons_ = false;
-  merged_in_place_ = false;
+  reasons_indexed_ = false;
   reasons_.clear();
+  reason_at_.clear();
 }
 
 }  // namespace accelpack::bridge

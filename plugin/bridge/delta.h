@@ -1,10 +1,12 @@
-// delta.h: delta snapshots on the plugin's side. Every record of a cycle's whole
-// snapshot gets a fingerprint (a hash of its wire form); a request carries only
-// the records whose fingerprint differs from the snapshot the core last
-// acknowledged, and the keys of those that vanished. Runs in the bridge, after
-// slurmctld's locks are released: the copy under the locks stays a plain copy.
+// delta.h: delta snapshots on the plugin's side. Every record of a cycle's C
+// snapshot gets a fingerprint (a hash of the fields it sends, record_fields.h); a
+// request carries only the records whose fingerprint differs from the snapshot the
+// core last acknowledged, converted to the wire form, and the keys of those that
+// vanished. Runs in the bridge, after slurmctld's locks are released: the copy
+// under the locks stays a plain copy, and unchanged records are never converted.
 // The answer's pending reasons come the same way (reasons that changed since the
-// acknowledged answer), merged here back into the whole list.
+// acknowledged answer), merged here back into the whole list, which moves between
+// this side and the plan instead of being copied.
 // SPDX-License-Identifier: GPL-2.0-or-later
 #pragma once
 
@@ -13,14 +15,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "accelpack_bridge.h"
+#include "plan_data.h"
 
 namespace accelpack::bridge {
 
-// A record's fingerprint: the hash of its serialized message, so any field counts,
-// old or added later; `seen` marks the cycle that last had the record.
+// A record's fingerprint: the hash of every field it sends; `seen` marks the cycle
+// that last had the record.
 struct Fingerprint {
   uint64_t hash = 0;
   uint64_t seen = 0;
@@ -49,25 +55,26 @@ class DeltaSender {
     bool distinct = true;    // false: a key came twice; never a base
   };
 
-  // Fingerprints `whole`, sets `identity` to this cycle's and makes the
+  // Fingerprints `snap`, sets `identity` to this cycle's and makes the
   // fingerprints this cycle's (the caller must Acknowledge or Reset: the core
   // kept it or not). With an acknowledged base, fills `delta` (snapshot with
   // now_unix and the changed records, removed keys, base_sequence, identity);
-  // a key seen twice in `whole` makes no delta (the core refuses such a snapshot
-  // whole, naming it).
-  Cycle Prepare(const v1::ClusterSnapshot& whole, v1::SnapshotIdentity* identity,
+  // a key seen twice in `snap` makes no delta (the core refuses such a snapshot
+  // whole, naming it), nor do changed shard rules (sent only whole).
+  Cycle Prepare(const ap_snapshot_t& snap, v1::SnapshotIdentity* identity,
                 v1::ScheduleRequest* delta);
   // The core kept `cycle`'s snapshot: the next delta is on it.
   void Acknowledged(const Cycle& cycle);
-  // Makes `response`'s plan.pending whole when it is a reason delta
-  // (reasons_base_sequence set): the reasons kept from the acknowledged answer,
-  // less reasons_cleared, with the answer's own in place. FAILED_PRECONDITION
-  // when it is on an answer this side does not hold (then Reset). Merges into
-  // the kept reasons: after a merge the caller must KeepReasons or Reset.
-  absl::Status MergeReasons(v1::ScheduleResponse& response);
-  // After Acknowledged: `plan`'s reasons (merged, whole) are what the next
-  // reason delta is against.
-  void KeepReasons(const v1::Plan& plan);
+  // The answer's pending reasons, whole, as a plan carries them: a whole answer's
+  // as they are, a reason delta (reasons_base_sequence set) merged onto the reasons
+  // kept from the acknowledged answer, which move out to the caller. Only the
+  // reasons that changed are converted. FAILED_PRECONDITION when it is a delta on
+  // an answer this side does not hold (then Reset).
+  absl::StatusOr<std::vector<PlannedReason>> TakeReasons(const v1::ScheduleResponse& response);
+  // After Acknowledged: `reasons` (from TakeReasons, in the same order) are what
+  // the next reason delta is against. Without it the next request asks for every
+  // reason.
+  void KeepReasons(std::vector<PlannedReason> reasons);
   // The next cycle sends the whole snapshot (an error, a refusal, a core that
   // did not keep it, a reconfigure).
   void Reset();
@@ -80,10 +87,11 @@ class DeltaSender {
   uint64_t next_sequence_ = 1;
   uint64_t base_sequence_ = 0;  // 0: none acknowledged
   Fingerprints prints_;
-  bool has_reasons_ = false;      // reasons_ are those answered to base_sequence_
-  bool merged_in_place_ = false;  // reasons_ are the last merged answer's
-  absl::flat_hash_map<uint32_t, v1::PendingReason> reasons_;
-  std::string buffer_;  // serialization scratch, reused
+  uint64_t rules_hash_ = 0;   // the base's shard rules
+  bool has_reasons_ = false;  // reasons_ are those answered to base_sequence_
+  std::vector<PlannedReason> reasons_;
+  absl::flat_hash_map<uint32_t, size_t> reason_at_;  // job id -> its place in reasons_
+  bool reasons_indexed_ = false;  // reason_at_ is the index of the reasons taken last
 };
 
 }  // namespace accelpack::bridge

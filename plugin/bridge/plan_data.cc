@@ -5,51 +5,91 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <string_view>
-#include <unordered_map>
-#include <unordered_set>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "accelpack/v1/wire_text.h"
 
 namespace accelpack::bridge {
 
-absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
-  std::unordered_map<uint32_t, uint32_t> num_nodes;  // job id -> nodes it needs
-  for (uint32_t i = 0; snap.pending != nullptr && i < snap.pending_cnt; ++i) {
-    num_nodes.emplace(snap.pending[i].job_id, snap.pending[i].num_nodes);
+namespace {
+
+// What the checks know of one pending job of the snapshot.
+struct PendingMark {
+  uint32_t num_nodes = 0;
+  bool started = false;
+  bool explained = false;
+};
+
+// The first node `nodes` names a second time; nullptr: none. Plans name a few nodes
+// per job: a scan, a set only for large gangs.
+const std::string* RepeatedNode(const std::vector<std::string>& nodes) {
+  constexpr size_t kScanUpTo = 16;
+  if (nodes.size() <= kScanUpTo) {
+    for (size_t i = 1; i < nodes.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (nodes[i] == nodes[j]) return &nodes[i];
+      }
+    }
+    return nullptr;
   }
-  std::unordered_set<std::string_view> known_nodes;
+  absl::flat_hash_set<absl::string_view> seen;
+  seen.reserve(nodes.size());
+  for (const std::string& node : nodes) {
+    if (!seen.insert(node).second) return &node;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
+  absl::flat_hash_map<uint32_t, PendingMark> pending;
+  pending.reserve(snap.pending != nullptr ? snap.pending_cnt : 0);
+  for (uint32_t i = 0; snap.pending != nullptr && i < snap.pending_cnt; ++i) {
+    pending.try_emplace(snap.pending[i].job_id, PendingMark{snap.pending[i].num_nodes});
+  }
+  absl::flat_hash_set<absl::string_view> known_nodes;
+  known_nodes.reserve(snap.nodes != nullptr ? snap.node_cnt : 0);
   for (uint32_t i = 0; snap.nodes != nullptr && i < snap.node_cnt; ++i) {
     if (snap.nodes[i].name != nullptr) known_nodes.insert(snap.nodes[i].name);
   }
-  std::unordered_set<uint32_t> seen_jobs;
+  const auto unknown_node = [&](const std::vector<std::string>& nodes) -> const std::string* {
+    for (const std::string& node : nodes) {
+      if (!known_nodes.contains(node)) return &node;
+    }
+    return nullptr;
+  };
+  // A job that stays pending after this plan: none of its starts.
+  const auto left_pending = [&](uint32_t job_id) {
+    auto job = pending.find(job_id);
+    return job != pending.end() && !job->second.started;
+  };
   for (size_t s = 0; s < plan.starts.size(); ++s) {
     const PlannedStart& start = plan.starts[s];
     auto where = [&] { return absl::StrCat("starts[", s, "] (job ", start.job_id, "): "); };
-    auto job = num_nodes.find(start.job_id);
-    if (job == num_nodes.end()) {
+    auto job = pending.find(start.job_id);
+    if (job == pending.end()) {
       return absl::InvalidArgumentError(absl::StrCat(where(), "not a pending job"));
     }
-    if (!seen_jobs.insert(start.job_id).second) {
+    if (std::exchange(job->second.started, true)) {
       return absl::InvalidArgumentError(absl::StrCat(where(), "started twice"));
     }
-    if (start.nodes.size() != job->second) {
+    if (start.nodes.size() != job->second.num_nodes) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where(), start.nodes.size(), " nodes, job needs ", job->second));
+          absl::StrCat(where(), start.nodes.size(), " nodes, job needs ", job->second.num_nodes));
     }
     if (start.gres_types.size() != start.nodes.size()) {
       return absl::InvalidArgumentError(absl::StrCat(where(), "types do not match nodes"));
     }
-    std::unordered_set<std::string_view> distinct;
-    for (const std::string& node : start.nodes) {
-      if (!known_nodes.contains(node)) {
-        return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", node, "'"));
-      }
-      if (!distinct.insert(node).second) {
-        return absl::InvalidArgumentError(absl::StrCat(where(), "node '", node, "' twice"));
-      }
+    if (const std::string* node = unknown_node(start.nodes); node != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", *node, "'"));
+    }
+    if (const std::string* node = RepeatedNode(start.nodes); node != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "node '", *node, "' twice"));
     }
   }
   for (size_t r = 0; r < plan.reservations.size(); ++r) {
@@ -57,33 +97,29 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
     auto where = [&] {
       return absl::StrCat("reservations[", r, "] (job ", reservation.job_id, "): ");
     };
-    if (!num_nodes.contains(reservation.job_id) || seen_jobs.contains(reservation.job_id)) {
+    if (!left_pending(reservation.job_id)) {
       return absl::InvalidArgumentError(absl::StrCat(where(), "not a job left pending"));
     }
-    for (const std::string& node : reservation.nodes) {
-      if (!known_nodes.contains(node)) {
-        return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", node, "'"));
-      }
+    if (const std::string* node = unknown_node(reservation.nodes); node != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", *node, "'"));
     }
   }
-  std::unordered_set<uint32_t> running;
+  absl::flat_hash_set<uint32_t> running;
+  running.reserve(snap.running != nullptr ? snap.running_cnt : 0);
   for (uint32_t i = 0; snap.running != nullptr && i < snap.running_cnt; ++i) {
     running.insert(snap.running[i].job_id);
   }
-  std::unordered_set<uint32_t> preempting, named_victims;
+  absl::flat_hash_set<uint32_t> preempting, named_victims;
   for (size_t p = 0; p < plan.preemptions.size(); ++p) {
     const PlannedPreemption& preemption = plan.preemptions[p];
     auto where = [&] {
       return absl::StrCat("preemptions[", p, "] (job ", preemption.job_id, "): ");
     };
-    if (!num_nodes.contains(preemption.job_id) || seen_jobs.contains(preemption.job_id) ||
-        !preempting.insert(preemption.job_id).second) {
+    if (!left_pending(preemption.job_id) || !preempting.insert(preemption.job_id).second) {
       return absl::InvalidArgumentError(absl::StrCat(where(), "not a job left pending, once"));
     }
-    for (const std::string& node : preemption.nodes) {
-      if (!known_nodes.contains(node)) {
-        return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", node, "'"));
-      }
+    if (const std::string* node = unknown_node(preemption.nodes); node != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", *node, "'"));
     }
     for (const std::vector<uint32_t>* ids : {&preemption.victims, &preemption.awaiting}) {
       for (uint32_t id : *ids) {
@@ -97,10 +133,13 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
   // Every job left pending gets a reason (the contract): a plan that silently drops
   // jobs is a core that went wrong, not a cluster where nothing fits. An empty plan
   // with every job explained is healthy and must not trigger the fallback.
-  std::unordered_set<uint32_t> explained(seen_jobs);
-  for (const PlannedReason& reason : plan.reasons) explained.insert(reason.job_id);
+  for (const PlannedReason& reason : plan.reasons) {
+    auto job = pending.find(reason.job_id);
+    if (job != pending.end()) job->second.explained = true;
+  }
   for (uint32_t i = 0; snap.pending != nullptr && i < snap.pending_cnt; ++i) {
-    if (!explained.contains(snap.pending[i].job_id)) {
+    const PendingMark& mark = pending.at(snap.pending[i].job_id);
+    if (!mark.started && !mark.explained) {
       return absl::InvalidArgumentError(absl::StrCat("pending job ", snap.pending[i].job_id,
                                                      " has neither a start nor a reason"));
     }
@@ -146,14 +185,21 @@ absl::Status ExportPlan(const PlanData& plan, ap_plan_t* out) {
       ok = st.nodes[n] != nullptr && st.gres_types[n] != nullptr;
     }
   }
+  // Every reason's text in one block: a plan explains ~10^4 jobs each cycle.
+  size_t text_bytes = 0;
+  for (const PlannedReason& reason : plan.reasons) text_bytes += reason.message.size() + 1;
   out->reasons = ok ? CallocArray<ap_reason_t>(plan.reasons.size()) : nullptr;
-  ok = ok && (plan.reasons.empty() || out->reasons != nullptr);
+  out->reason_text = ok ? static_cast<char*>(std::malloc(text_bytes)) : nullptr;
+  ok = ok && (plan.reasons.empty() || (out->reasons != nullptr && out->reason_text != nullptr));
+  char* text = out->reason_text;
   for (size_t r = 0; ok && r < plan.reasons.size(); ++r) {
+    const PlannedReason& in = plan.reasons[r];
     out->reason_cnt = static_cast<uint32_t>(r + 1);
-    out->reasons[r].job_id = plan.reasons[r].job_id;
-    out->reasons[r].code = plan.reasons[r].code;
-    out->reasons[r].message = Dup(plan.reasons[r].message);
-    ok = out->reasons[r].message != nullptr;
+    out->reasons[r].job_id = in.job_id;
+    out->reasons[r].code = in.code;
+    out->reasons[r].message = text;
+    std::memcpy(text, in.message.c_str(), in.message.size() + 1);
+    text += in.message.size() + 1;
   }
   out->reservations = ok ? CallocArray<ap_reservation_t>(plan.reservations.size()) : nullptr;
   ok = ok && (plan.reservations.empty() || out->reservations != nullptr);

@@ -437,11 +437,14 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
   return wire;
 }
 
+std::string ReasonText(const engine::PendingReason& reason) {
+  return wire::OneLine(reason.message, wire::kMaxReasonBytes);
+}
+
 v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
-                     const model::Catalog& catalog) {
+                     const model::Catalog& catalog, PlanReasons reasons) {
   v1::Plan wire;
   wire.mutable_starts()->Reserve(static_cast<int>(plan.starts.size()));
-  wire.mutable_pending()->Reserve(static_cast<int>(plan.pending.size()));
   for (const engine::JobStart& start : plan.starts) {
     v1::JobStart* out = wire.add_starts();
     out->set_job_id(start.job_id);
@@ -472,13 +475,13 @@ v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
     for (int n : preemption.nodes) out->add_nodes(snapshot.nodes[static_cast<size_t>(n)].name);
     out->set_lost_device_s(preemption.lost_device_s);
   }
+  if (reasons == PlanReasons::kLeaveOut) return wire;
+  wire.mutable_pending()->Reserve(static_cast<int>(plan.pending.size()));
   for (const engine::PendingReason& reason : plan.pending) {
     v1::PendingReason* out = wire.add_pending();
     out->set_job_id(reason.job_id);
     out->set_code(PendingCodeToProto(reason.code));
-    // Reasons may echo names (any bytes): the wire's `string` must be valid UTF-8,
-    // and squeue shows one printable line.
-    out->set_message(wire::OneLine(reason.message, wire::kMaxReasonBytes));
+    out->set_message(ReasonText(reason));
   }
   return wire;
 }

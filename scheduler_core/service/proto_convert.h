@@ -26,9 +26,17 @@ absl::Status RecordFromProto(const v1::AdvancedReservation& wire, const FieldPat
                              model::AdvancedReservation* out);
 v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot);
 
+// Whether PlanToProto fills the pending reasons: kLeaveOut when the caller answers
+// them itself (AnswerReasons: a reason delta).
+enum class PlanReasons { kAll, kLeaveOut };
+
 // `snapshot` is the one the plan was made from (node indices refer to it).
 v1::Plan PlanToProto(const engine::Plan& plan, const model::Snapshot& snapshot,
-                     const model::Catalog& catalog);
+                     const model::Catalog& catalog, PlanReasons reasons = PlanReasons::kAll);
+
+// A reason's message as it goes on the wire: it may echo names (any bytes), the
+// wire's `string` must be valid UTF-8, and squeue shows one printable line.
+std::string ReasonText(const engine::PendingReason& reason);
 
 v1::PendingReasonCode PendingCodeToProto(engine::PendingCode code);
 

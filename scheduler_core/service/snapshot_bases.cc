@@ -131,32 +131,35 @@ absl::Status ApplyRecords(const v1::ClusterSnapshot& changes, const v1::Snapshot
 
 }  // namespace
 
-ReasonsByJob ReasonsOf(const v1::Plan& plan) {
-  ReasonsByJob reasons;
-  reasons.reserve(static_cast<size_t>(plan.pending_size()));
-  for (const v1::PendingReason& reason : plan.pending())
-    reasons[reason.job_id()] = ReasonEntry{static_cast<int>(reason.code()), reason.message()};
-  return reasons;
-}
-
-void MakeReasonDelta(const ReasonsByJob& base, const ReasonsByJob& now, uint64_t base_sequence,
-                     v1::ScheduleResponse& response) {
-  auto* pending = response.mutable_plan()->mutable_pending();
-  int kept = 0;
-  for (int i = 0; i < pending->size(); ++i) {
-    const v1::PendingReason& reason = pending->Get(i);
-    auto before = base.find(reason.job_id());
-    if (before != base.end() && before->second.code == static_cast<int>(reason.code()) &&
-        before->second.message == reason.message())
+void AnswerReasons(const engine::Plan& plan, uint64_t base_sequence, ReasonsByJob& reasons,
+                   v1::ScheduleResponse& response) {
+  const bool delta = base_sequence != 0;
+  if (!delta) reasons.clear();
+  reasons.reserve(plan.pending.size());
+  auto* out = response.mutable_plan()->mutable_pending();
+  for (const engine::PendingReason& reason : plan.pending) {
+    const int code = static_cast<int>(PendingCodeToProto(reason.code));
+    auto [it, added] = reasons.try_emplace(reason.job_id);
+    ReasonEntry& entry = it->second;
+    const bool same = delta && !added && entry.code == code && entry.message == reason.message;
+    entry.answered = true;
+    if (same) continue;
+    entry.code = code;
+    entry.message = reason.message;
+    v1::PendingReason* sent = out->Add();
+    sent->set_job_id(reason.job_id);
+    sent->set_code(static_cast<v1::PendingReasonCode>(code));
+    sent->set_message(ReasonText(reason));
+  }
+  for (auto it = reasons.begin(); it != reasons.end();) {
+    if (std::exchange(it->second.answered, false)) {
+      ++it;
       continue;
-    if (kept != i) pending->SwapElements(kept, i);
-    ++kept;
+    }
+    response.add_reasons_cleared(it->first);
+    reasons.erase(it++);
   }
-  pending->DeleteSubrange(kept, pending->size() - kept);
-  for (const auto& [job_id, reason] : base) {
-    if (now.count(job_id) == 0) response.add_reasons_cleared(job_id);
-  }
-  response.set_reasons_base_sequence(base_sequence);
+  if (delta) response.set_reasons_base_sequence(base_sequence);
 }
 
 absl::Status IndexBase(SnapshotBase& base) {

@@ -19,9 +19,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "accelpack/v1/placement.pb.h"
+#include "engine/engine.h"
 #include "model/cluster.h"
 #include "policy/policy.h"
 #include "service/topology_book.h"
@@ -33,19 +35,18 @@ namespace v1 = ::accelpack::v1;
 // The pending reasons of one answer, by job id: what a reason delta is against.
 struct ReasonEntry {
   int code = 0;
-  std::string message;
-  bool operator==(const ReasonEntry& o) const { return code == o.code && message == o.message; }
+  std::string message;    // as the engine gave it (sent as ReasonText)
+  bool answered = false;  // scratch of AnswerReasons: named by the answer being made
 };
-using ReasonsByJob = std::unordered_map<uint32_t, ReasonEntry>;
+using ReasonsByJob = absl::flat_hash_map<uint32_t, ReasonEntry>;
 
-// Every reason of `plan`, by job. A job named twice keeps its last reason.
-ReasonsByJob ReasonsOf(const v1::Plan& plan);
-
-// Cuts `response`'s plan.pending (every reason, whose map is `now`) to the
-// reasons that differ from `base`, lists the jobs of `base` that have none now
-// in reasons_cleared and sets reasons_base_sequence to `base_sequence`.
-void MakeReasonDelta(const ReasonsByJob& base, const ReasonsByJob& now, uint64_t base_sequence,
-                     v1::ScheduleResponse& response);
+// Puts `plan`'s pending reasons into `response`'s plan and makes `reasons` this
+// answer's, updated in place. With `base_sequence` != 0, `reasons` holds the
+// reasons answered to that base and the answer is a reason delta: only the reasons
+// that differ, the jobs whose reason went in reasons_cleared, reasons_base_sequence
+// set. Otherwise every reason. A job named twice keeps its last reason.
+void AnswerReasons(const engine::Plan& plan, uint64_t base_sequence, ReasonsByJob& reasons,
+                   v1::ScheduleResponse& response);
 
 // A controller's snapshot plus indexes by record key, so a delta costs what it
 // changes, not the snapshot's size.

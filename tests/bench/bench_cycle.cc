@@ -20,8 +20,11 @@
 #include <string_view>
 
 #include "accelpack/v1/placement.grpc.pb.h"
+#include "accelpack_bridge.h"
+#include "c_snapshot.h"
 #include "cluster_builder.h"
 #include "common/strings.h"
+#include "convert.h"
 #include "delta.h"
 #include "engine/engine.h"
 #include "policy/policy.h"
@@ -242,6 +245,7 @@ class GrpcFixture {
     server_->Shutdown();
   }
   v1::Placement::Stub& stub() { return *stub_; }
+  const std::string& socket() const { return socket_; }
 
  private:
   service::PolicyStore policies_;
@@ -258,56 +262,63 @@ GrpcFixture& Fixture() {
   return *fixture;
 }
 
-// Each iteration also runs the engine alone on the same snapshot (untimed for the
-// benchmark, timed here), so the transport's share is a ratio of interleaved runs,
-// robust to the machine slowing down between two separate benchmarks. `next` gives
-// the request to send (inside the timed part: what the plugin does per cycle),
-// `answered` sees each answer.
-template <typename Next, typename Answered>
-void RunGrpcCycles(benchmark::State& state, model::Snapshot& snapshot, Next next,
-                   Answered answered) {
-  GrpcFixture* fixture = &Fixture();
+// Each iteration runs `one_cycle` (timed) and then the engine alone on the same
+// snapshot (untimed for the benchmark, timed here), so the transport's share is a
+// ratio of interleaved runs, robust to the machine slowing down between two
+// separate benchmarks.
+template <typename OneCycle>
+void RunTimedCycles(benchmark::State& state, model::Snapshot& snapshot, OneCycle one_cycle) {
   auto built = policy::BuildPolicy(policy::DefaultPolicy());
   if (!model::ValidateSnapshot(snapshot, built->catalog).ok())
     state.SkipWithError("invalid snapshot");
-  double engine_us = 0;
-  double grpc_total_s = 0;
+  double cycle_total_s = 0;
   double engine_total_s = 0;
-  double request_bytes = 0;
-  double answer_bytes = 0;
   using Clock = std::chrono::steady_clock;
   for (auto _ : state) {
-    const auto grpc_begin = Clock::now();
-    {
-      // As the plugin's bridge does: the answer lives on an arena.
-      google::protobuf::Arena arena;
-      const v1::ScheduleRequest& request = next(arena);
-      request_bytes = static_cast<double>(request.ByteSizeLong());
-      auto* response = google::protobuf::Arena::CreateMessage<v1::ScheduleResponse>(&arena);
-      grpc::ClientContext context;
-      grpc::Status status = fixture->stub().Schedule(&context, request, response);
-      if (!status.ok()) state.SkipWithError(status.error_message().c_str());
-      if (response->full_snapshot_required())
-        state.SkipWithError(response->full_snapshot_reason().c_str());
-      answer_bytes = static_cast<double>(response->ByteSizeLong());
-      answered(*response);
-      engine_us = static_cast<double>(response->engine_latency_us());
-    }
-    grpc_total_s += std::chrono::duration<double>(Clock::now() - grpc_begin).count();
+    const auto cycle_begin = Clock::now();
+    one_cycle();
+    cycle_total_s += std::chrono::duration<double>(Clock::now() - cycle_begin).count();
     state.PauseTiming();
     const auto engine_begin = Clock::now();
     benchmark::DoNotOptimize(engine::Schedule(snapshot, built->catalog, *built->pipeline));
     engine_total_s += std::chrono::duration<double>(Clock::now() - engine_begin).count();
     state.ResumeTiming();
   }
-  state.counters["server_us"] = engine_us;
-  state.counters["request_MiB"] = request_bytes / (1024.0 * 1024.0);
-  state.counters["answer_MiB"] = answer_bytes / (1024.0 * 1024.0);
   if (engine_total_s > 0) {
     state.counters["engine_alone_ms"] =
         1000.0 * engine_total_s / static_cast<double>(state.iterations());
-    state.counters["grpc_adds_pct"] = 100.0 * (grpc_total_s / engine_total_s - 1.0);
+    state.counters["grpc_adds_pct"] = 100.0 * (cycle_total_s / engine_total_s - 1.0);
   }
+}
+
+// A Schedule call per iteration against the engine alone. `next` gives the request
+// to send (inside the timed part: what the plugin does per cycle), `answered` sees
+// each answer.
+template <typename Next, typename Answered>
+void RunGrpcCycles(benchmark::State& state, model::Snapshot& snapshot, Next next,
+                   Answered answered) {
+  GrpcFixture* fixture = &Fixture();
+  double engine_us = 0;
+  double request_bytes = 0;
+  double answer_bytes = 0;
+  RunTimedCycles(state, snapshot, [&] {
+    // As the plugin's bridge does: the answer lives on an arena.
+    google::protobuf::Arena arena;
+    const v1::ScheduleRequest& request = next(arena);
+    request_bytes = static_cast<double>(request.ByteSizeLong());
+    auto* response = google::protobuf::Arena::CreateMessage<v1::ScheduleResponse>(&arena);
+    grpc::ClientContext context;
+    grpc::Status status = fixture->stub().Schedule(&context, request, response);
+    if (!status.ok()) state.SkipWithError(status.error_message().c_str());
+    if (response->full_snapshot_required())
+      state.SkipWithError(response->full_snapshot_reason().c_str());
+    answer_bytes = static_cast<double>(response->ByteSizeLong());
+    answered(*response);
+    engine_us = static_cast<double>(response->engine_latency_us());
+  });
+  state.counters["server_us"] = engine_us;
+  state.counters["request_MiB"] = request_bytes / (1024.0 * 1024.0);
+  state.counters["answer_MiB"] = answer_bytes / (1024.0 * 1024.0);
 }
 
 // The whole snapshot every cycle, as before delta snapshots (and after a resync).
@@ -332,35 +343,36 @@ void BM_GrpcCycleDelta(benchmark::State& state) {
   model::Snapshot snapshot = testing::SyntheticCluster(
       static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
   const bool reason_deltas = state.range(2) != 0;
-  v1::ClusterSnapshot whole = service::SnapshotToProto(snapshot);
+  test::CSnapshot records(service::SnapshotToProto(snapshot));
   bridge::DeltaSender sender("bench@" + std::to_string(::getpid()), 1);
   bridge::DeltaSender::Cycle cycle;
   int64_t bump = 0;
   double prepare_s = 0;
   int prepared = 0;
   auto next = [&](google::protobuf::Arena& arena) -> const v1::ScheduleRequest& {
-    for (int j = 0; j < 10 && j < whole.pending_jobs_size(); ++j)
-      whole.mutable_pending_jobs(j)->set_priority(whole.pending_jobs(j).priority() + (++bump % 2));
+    for (size_t j = 0; j < 10 && j < records.pending().size(); ++j)
+      records.pending()[j].priority += ++bump % 2;
     auto* whole_request = google::protobuf::Arena::CreateMessage<v1::ScheduleRequest>(&arena);
     auto* delta = google::protobuf::Arena::CreateMessage<v1::ScheduleRequest>(&arena);
     const auto prepare_begin = std::chrono::steady_clock::now();
-    cycle = sender.Prepare(whole, whole_request->mutable_identity(), delta);
+    cycle = sender.Prepare(records.get(), whole_request->mutable_identity(), delta);
     prepare_s +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - prepare_begin).count();
     ++prepared;
     delta->set_accepts_reason_deltas(reason_deltas);
     if (cycle.has_delta) return *delta;
-    *whole_request->mutable_snapshot() = whole;  // the first cycle: whole
+    bridge::FillSnapshot(records.get(), whole_request->mutable_snapshot());  // the first: whole
     return *whole_request;
   };
   double merge_s = 0;
   int merged = 0;
   auto answered = [&](v1::ScheduleResponse& response) {
     const auto merge_begin = std::chrono::steady_clock::now();
-    if (!sender.MergeReasons(response).ok()) state.SkipWithError("reasons not merged");
+    auto reasons = sender.TakeReasons(response);
+    if (!reasons.ok()) state.SkipWithError("reasons not merged");
     if (response.kept_sequence() == cycle.sequence) {
       sender.Acknowledged(cycle);
-      sender.KeepReasons(response.plan());
+      if (reasons.ok()) sender.KeepReasons(*std::move(reasons));
     } else {
       sender.Reset();
     }
@@ -386,6 +398,41 @@ void BM_GrpcCycleDelta(benchmark::State& state) {
   if (prepared > 0) state.counters["fingerprint_ms"] = 1000.0 * prepare_s / prepared;
   // The bridge's side of the answer's reasons: merge (reason deltas) and keep.
   if (merged > 0) state.counters["reasons_ms"] = 1000.0 * merge_s / merged;
+}
+
+// The plugin's whole side of a steady-state cycle, through the C API it calls:
+// ap_client_schedule on the C records the plugin copied out of slurmctld
+// (fingerprints, the delta of the 10 jobs whose priority moved, the call, the
+// answer's reasons merged, the plan checked and copied into C), then ap_plan_free.
+void BM_BridgeCycle(benchmark::State& state) {
+  model::Snapshot snapshot = testing::SyntheticCluster(
+      static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
+  test::CSnapshot records(service::SnapshotToProto(snapshot));
+  char err[512] = "";
+  ap_client_t* client =
+      ap_client_create(("unix:" + Fixture().socket()).c_str(), "bench", err, sizeof err);
+  if (client == nullptr) {
+    state.SkipWithError(err);
+    return;
+  }
+  int64_t bump = 0;
+  uint32_t sent_records = 0;
+  uint32_t starts = 0;
+  const auto cycle = [&] {
+    for (size_t j = 0; j < 10 && j < records.pending().size(); ++j)
+      records.pending()[j].priority += ++bump % 2;
+    ap_plan_t plan{};
+    if (ap_client_schedule(client, &records.get(), 60000, &plan, err, sizeof err) != AP_OK)
+      state.SkipWithError(err);
+    sent_records = plan.sent_records;
+    starts = plan.start_cnt;
+    ap_plan_free(&plan);
+  };
+  cycle();  // the first, whole snapshot is not steady state: outside the timing
+  RunTimedCycles(state, snapshot, cycle);
+  state.counters["sent_records"] = sent_records;
+  state.counters["started"] = starts;
+  ap_client_destroy(client);
 }
 
 // What accelpackd pays per delta cycle while the operators' views still hold the
@@ -424,6 +471,7 @@ BENCHMARK(BM_EngineCycleShapes)
     ->UseRealTime();
 BENCHMARK(BM_GrpcCycle)->Apply(Sizes);
 BENCHMARK(BM_SnapshotCopy)->Apply(Sizes);
+BENCHMARK(BM_BridgeCycle)->Apply(Sizes);
 BENCHMARK(BM_GrpcCycleDelta)
     ->ArgsProduct({{512, 4096}, {1000, 10000}, {0, 1}})
     ->ArgNames({"nodes", "pending", "reason_deltas"})

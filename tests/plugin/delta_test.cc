@@ -4,17 +4,22 @@
 #include "delta.h"
 
 #include <accelpack/v1/placement.grpc.pb.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 
+#include "accelpack/v1/snapshot_records.h"
 #include "accelpack_bridge.h"
+#include "c_snapshot.h"
 #include "convert.h"
 #include "policy/policy.h"
 #include "service/placement_service.h"
@@ -41,7 +46,7 @@ TEST(DeltaSender, FirstCycleIsWholeThenOnlyWhatChanged) {
   pb::ClusterSnapshot whole = bridge::SnapshotToProto(b.Get());
   pb::SnapshotIdentity id;
   pb::ScheduleRequest delta;
-  DeltaSender::Cycle first = sender.Prepare(whole, &id, &delta);
+  DeltaSender::Cycle first = sender.Prepare(test::CSnapshot(whole).get(), &id, &delta);
   EXPECT_FALSE(first.has_delta);  // nothing acknowledged yet
   EXPECT_EQ(id.controller(), "ctld");
   EXPECT_EQ(id.epoch(), 42u);
@@ -49,7 +54,7 @@ TEST(DeltaSender, FirstCycleIsWholeThenOnlyWhatChanged) {
   sender.Acknowledged(first);
 
   delta.Clear();
-  DeltaSender::Cycle same = sender.Prepare(whole, &id, &delta);
+  DeltaSender::Cycle same = sender.Prepare(test::CSnapshot(whole).get(), &id, &delta);
   ASSERT_TRUE(same.has_delta);
   EXPECT_EQ(same.changed, 0u);
   EXPECT_EQ(same.removed, 0u);
@@ -65,7 +70,7 @@ TEST(DeltaSender, FirstCycleIsWholeThenOnlyWhatChanged) {
   next.mutable_pending_jobs()->DeleteSubrange(2, 1);
   next.add_running_jobs()->set_job_id(3);
   delta.Clear();
-  DeltaSender::Cycle moved = sender.Prepare(next, &id, &delta);
+  DeltaSender::Cycle moved = sender.Prepare(test::CSnapshot(next).get(), &id, &delta);
   ASSERT_TRUE(moved.has_delta);
   EXPECT_EQ(delta.base_sequence(), 2u);
   ASSERT_EQ(delta.snapshot().nodes_size(), 1);
@@ -81,7 +86,180 @@ TEST(DeltaSender, FirstCycleIsWholeThenOnlyWhatChanged) {
   // Not acknowledged (an error): the next cycle is whole again.
   sender.Reset();
   delta.Clear();
-  EXPECT_FALSE(sender.Prepare(next, &id, &delta).has_delta);
+  EXPECT_FALSE(sender.Prepare(test::CSnapshot(next).get(), &id, &delta).has_delta);
+}
+
+namespace gp = google::protobuf;
+
+// Every way to change one field of `m` (sub-messages recursively): a changed value,
+// an added element, a changed first element; each a changed copy, named by its path.
+std::vector<std::pair<std::string, std::unique_ptr<gp::Message>>> MutationsOf(
+    const gp::Message& m) {
+  std::vector<std::pair<std::string, std::unique_ptr<gp::Message>>> out;
+  const gp::Descriptor* type = m.GetDescriptor();
+  const gp::Reflection* in = m.GetReflection();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const gp::FieldDescriptor* f = type->field(i);
+    const auto mutant = [&](const std::string& where, const auto& change) {
+      std::unique_ptr<gp::Message> copy(m.New());
+      copy->CopyFrom(m);
+      change(*copy, *copy->GetReflection());
+      out.emplace_back(f->name() + where, std::move(copy));
+    };
+    const int size = f->is_repeated() ? in->FieldSize(m, f) : 0;
+    if (f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (!f->is_repeated()) {
+        for (auto& [path, sub] : MutationsOf(in->GetMessage(m, f)))
+          mutant("." + path, [&](gp::Message& c, const gp::Reflection& r) {
+            r.MutableMessage(&c, f)->CopyFrom(*sub);
+          });
+        continue;
+      }
+      for (int k = 0; k < size; ++k)
+        for (auto& [path, sub] : MutationsOf(in->GetRepeatedMessage(m, f, k)))
+          mutant("[" + std::to_string(k) + "]." + path,
+                 [&](gp::Message& c, const gp::Reflection& r) {
+                   r.MutableRepeatedMessage(&c, f, k)->CopyFrom(*sub);
+                 });
+      mutant("+", [&](gp::Message& c, const gp::Reflection& r) {
+        gp::Message* added = r.AddMessage(&c, f);
+        if (size > 0) added->CopyFrom(in->GetRepeatedMessage(m, f, 0));
+      });
+      continue;
+    }
+    switch (f->cpp_type()) {
+      case gp::FieldDescriptor::CPPTYPE_STRING:
+        if (f->is_repeated()) {
+          mutant("+",
+                 [&](gp::Message& c, const gp::Reflection& r) { r.AddString(&c, f, "added"); });
+          if (size > 0)
+            mutant("[0]", [&](gp::Message& c, const gp::Reflection& r) {
+              r.SetRepeatedString(&c, f, 0, r.GetRepeatedString(c, f, 0) + "x");
+            });
+        } else {
+          mutant("", [&](gp::Message& c, const gp::Reflection& r) {
+            r.SetString(&c, f, r.GetString(c, f) + "x");
+          });
+        }
+        break;
+      case gp::FieldDescriptor::CPPTYPE_UINT32:
+        if (f->is_repeated()) {
+          mutant("+", [&](gp::Message& c, const gp::Reflection& r) { r.AddUInt32(&c, f, 7); });
+          if (size > 0)
+            mutant("[0]", [&](gp::Message& c, const gp::Reflection& r) {
+              r.SetRepeatedUInt32(&c, f, 0, r.GetRepeatedUInt32(c, f, 0) + 1);
+            });
+        } else {
+          mutant("", [&](gp::Message& c, const gp::Reflection& r) {
+            r.SetUInt32(&c, f, r.GetUInt32(c, f) + 1);
+          });
+        }
+        break;
+      case gp::FieldDescriptor::CPPTYPE_UINT64:
+        mutant("", [&](gp::Message& c, const gp::Reflection& r) {
+          r.SetUInt64(&c, f, r.GetUInt64(c, f) + 1);
+        });
+        break;
+      case gp::FieldDescriptor::CPPTYPE_INT64:
+        mutant("", [&](gp::Message& c, const gp::Reflection& r) {
+          r.SetInt64(&c, f, r.GetInt64(c, f) + 1);
+        });
+        break;
+      case gp::FieldDescriptor::CPPTYPE_BOOL:
+        mutant("", [&](gp::Message& c, const gp::Reflection& r) {
+          r.SetBool(&c, f, !r.GetBool(c, f));
+        });
+        break;
+      case gp::FieldDescriptor::CPPTYPE_ENUM:
+        mutant("", [&](gp::Message& c, const gp::Reflection& r) {
+          const int next = (r.GetEnumValue(c, f) + 1) % f->enum_type()->value_count();
+          r.SetEnumValue(&c, f, f->enum_type()->value(next)->number());
+        });
+        break;
+      default:
+        ADD_FAILURE() << f->full_name() << ": a field type this test does not change";
+    }
+  }
+  return out;
+}
+
+// Whatever field of whatever record changes, the delta carries that record as it
+// is now. Fields the C records do not have (the core's own annotations) are the
+// only ones that do not come through, and they are named here.
+TEST(DeltaSender, AChangeToAnyFieldSendsTheRecord) {
+  const pb::ClusterSnapshot rich = test::RichSnapshot();
+  const std::set<std::string> core_only = {"kind", "device_groups", "fraction_milli", "job_class"};
+  // Lists the C records keep in step (one count for both): one cannot grow alone.
+  const std::set<std::string> paired = {"device_shards_total+", "device_shards_used+",
+                                        "device_indices+", "device_shards+"};
+  int sent = 0;
+  for (auto& [path, mutated] : MutationsOf(rich)) {
+    const auto& changed = static_cast<const pb::ClusterSnapshot&>(*mutated);
+    const test::CSnapshot c(changed);
+    if (!gp::util::MessageDifferencer::Equals(changed, bridge::SnapshotToProto(c.get()))) {
+      const std::string field = path.substr(path.rfind('.') + 1);
+      EXPECT_EQ(core_only.count(field.substr(0, field.find_first_of("[+"))) + paired.count(field),
+                1u)
+          << path << ": changed on the wire but not carried by the C records";
+      continue;
+    }
+    DeltaSender sender("ctld", 1);
+    pb::SnapshotIdentity id;
+    pb::ScheduleRequest delta;
+    sender.Acknowledged(sender.Prepare(test::CSnapshot(rich).get(), &id, &delta));
+    delta.Clear();
+    const DeltaSender::Cycle cycle = sender.Prepare(c.get(), &id, &delta);
+    if (path.rfind("shard_rules", 0) == 0 || path == "now_unix") {
+      // Snapshot-wide: shard rules make the request whole; the time is in every delta.
+      EXPECT_EQ(cycle.has_delta, path == "now_unix") << path;
+      if (cycle.has_delta) {
+        EXPECT_EQ(delta.snapshot().now_unix(), changed.now_unix());
+      }
+      continue;
+    }
+    if (!cycle.distinct) {
+      // A record list's first record again: its key twice, so the request is whole.
+      EXPECT_TRUE(path.find('.') == std::string::npos && path.back() == '+') << path;
+      EXPECT_FALSE(cycle.has_delta) << path;
+      continue;
+    }
+    ASSERT_TRUE(cycle.has_delta) << path;
+    // The delta holds exactly the records that differ, each as it is now, and the
+    // keys that went (a changed key: the record under the old key went).
+    uint32_t differing = 0;
+    uint32_t gone = 0;
+    wire::ForEachRecordKind([&](auto kind) {
+      using R = decltype(kind);
+      const auto equal_to = [](const auto& record) {
+        return [&record](const auto& other) {
+          return gp::util::MessageDifferencer::Equals(record, other);
+        };
+      };
+      for (const auto& now : R::Of(changed)) {
+        if (std::any_of(R::Of(rich).begin(), R::Of(rich).end(), equal_to(now))) continue;
+        ++differing;
+        const auto& in_delta = R::Of(delta.snapshot());
+        EXPECT_TRUE(std::any_of(in_delta.begin(), in_delta.end(), equal_to(now))) << path;
+      }
+      for (const auto& was : R::Of(rich)) {
+        const bool kept =
+            std::any_of(R::Of(changed).begin(), R::Of(changed).end(),
+                        [&](const auto& now) { return R::KeyOf(now) == R::KeyOf(was); });
+        if (kept) continue;
+        ++gone;
+        const auto& removed = R::Removed(delta.removed());
+        EXPECT_TRUE(std::find(removed.begin(), removed.end(), R::KeyOf(was)) != removed.end())
+            << path;
+      }
+      return true;
+    });
+    EXPECT_EQ(cycle.changed, differing) << path;
+    EXPECT_EQ(cycle.removed, gone) << path;
+    EXPECT_EQ(differing, 1u) << path;
+    ++sent;
+  }
+  // Every field of the four record kinds that the C records carry, at least once.
+  EXPECT_GE(sent, 60);
 }
 
 TEST(DeltaSender, KeyTwiceMakesNoDeltaAndNoBase) {
@@ -90,10 +268,10 @@ TEST(DeltaSender, KeyTwiceMakesNoDeltaAndNoBase) {
   pb::ClusterSnapshot whole = bridge::SnapshotToProto(b.Get());
   pb::SnapshotIdentity id;
   pb::ScheduleRequest delta;
-  sender.Acknowledged(sender.Prepare(whole, &id, &delta));
+  sender.Acknowledged(sender.Prepare(test::CSnapshot(whole).get(), &id, &delta));
   *whole.add_pending_jobs() = whole.pending_jobs(0);
   delta.Clear();
-  DeltaSender::Cycle cycle = sender.Prepare(whole, &id, &delta);
+  DeltaSender::Cycle cycle = sender.Prepare(test::CSnapshot(whole).get(), &id, &delta);
   EXPECT_FALSE(cycle.has_delta);  // sent whole: the core names the duplicate
   sender.Acknowledged(cycle);
   EXPECT_FALSE(sender.has_base());
@@ -109,14 +287,13 @@ pb::PendingReason Reason(uint32_t job_id, pb::PendingReasonCode code, const std:
 
 using ReasonMap = std::map<uint32_t, std::pair<int, std::string>>;
 
-ReasonMap ReasonsIn(const pb::Plan& plan) {
-  ReasonMap reasons;
-  for (const auto& r : plan.pending()) {
-    EXPECT_TRUE(
-        reasons.emplace(r.job_id(), std::pair{static_cast<int>(r.code()), r.message()}).second)
-        << "job " << r.job_id() << " twice";
+ReasonMap ReasonsIn(const std::vector<bridge::PlannedReason>& reasons) {
+  ReasonMap out;
+  for (const auto& r : reasons) {
+    EXPECT_TRUE(out.emplace(r.job_id, std::pair{static_cast<int>(r.code), r.message}).second)
+        << "job " << r.job_id << " twice";
   }
-  return reasons;
+  return out;
 }
 
 TEST(DeltaSender, ReasonDeltaMergesBackToTheWholeReasons) {
@@ -125,18 +302,19 @@ TEST(DeltaSender, ReasonDeltaMergesBackToTheWholeReasons) {
   pb::ClusterSnapshot whole = bridge::SnapshotToProto(b.Get());
   pb::SnapshotIdentity id;
   pb::ScheduleRequest delta;
-  DeltaSender::Cycle first = sender.Prepare(whole, &id, &delta);
+  DeltaSender::Cycle first = sender.Prepare(test::CSnapshot(whole).get(), &id, &delta);
   pb::ScheduleResponse answer;
   *answer.mutable_plan()->add_pending() = Reason(1, pb::PENDING_REASON_RESOURCES, "no room");
   *answer.mutable_plan()->add_pending() = Reason(2, pb::PENDING_REASON_RESOURCES, "no room");
   *answer.mutable_plan()->add_pending() = Reason(3, pb::PENDING_REASON_PRIORITY, "behind 1");
-  ASSERT_TRUE(sender.MergeReasons(answer).ok());  // whole: unchanged
-  EXPECT_EQ(answer.plan().pending_size(), 3);
+  auto taken = sender.TakeReasons(answer);  // whole: as they are
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(taken->size(), 3u);
   sender.Acknowledged(first);
-  sender.KeepReasons(answer.plan());
+  sender.KeepReasons(*std::move(taken));
 
   delta.Clear();
-  DeltaSender::Cycle second = sender.Prepare(whole, &id, &delta);
+  DeltaSender::Cycle second = sender.Prepare(test::CSnapshot(whole).get(), &id, &delta);
   ASSERT_TRUE(second.has_delta);
   EXPECT_TRUE(delta.accepts_reason_deltas());
   // 1 unchanged (not sent), 2's message changed, 3 went (started), 4 is new.
@@ -146,24 +324,68 @@ TEST(DeltaSender, ReasonDeltaMergesBackToTheWholeReasons) {
       Reason(2, pb::PENDING_REASON_RESOURCES, "no room, 1 drained");
   *changes.mutable_plan()->add_pending() = Reason(4, pb::PENDING_REASON_PRIORITY, "behind 2");
   changes.add_reasons_cleared(3);
-  ASSERT_TRUE(sender.MergeReasons(changes).ok());
-  EXPECT_EQ(changes.reasons_base_sequence(), 0u);
-  EXPECT_EQ(changes.reasons_cleared_size(), 0);
-  EXPECT_EQ(ReasonsIn(changes.plan()),
-            (ReasonMap{{1, {pb::PENDING_REASON_RESOURCES, "no room"}},
-                       {2, {pb::PENDING_REASON_RESOURCES, "no room, 1 drained"}},
-                       {4, {pb::PENDING_REASON_PRIORITY, "behind 2"}}}));
+  taken = sender.TakeReasons(changes);
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(ReasonsIn(*taken), (ReasonMap{{1, {AP_REASON_RESOURCES, "no room"}},
+                                          {2, {AP_REASON_RESOURCES, "no room, 1 drained"}},
+                                          {4, {AP_REASON_PRIORITY, "behind 2"}}}));
   sender.Acknowledged(second);
-  sender.KeepReasons(changes.plan());
+  sender.KeepReasons(*std::move(taken));
+
+  // The next delta merges onto the reasons kept: 1 goes (the last moved into its
+  // place), 2 again unchanged.
+  delta.Clear();
+  DeltaSender::Cycle third = sender.Prepare(test::CSnapshot(whole).get(), &id, &delta);
+  pb::ScheduleResponse more;
+  more.set_reasons_base_sequence(second.sequence);
+  more.add_reasons_cleared(1);
+  *more.mutable_plan()->add_pending() = Reason(4, pb::PENDING_REASON_RESOURCES, "no room");
+  taken = sender.TakeReasons(more);
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(ReasonsIn(*taken), (ReasonMap{{2, {AP_REASON_RESOURCES, "no room, 1 drained"}},
+                                          {4, {AP_REASON_RESOURCES, "no room"}}}));
+
+  // Reasons taken and not kept (the plan was not delivered): the next request asks
+  // for every reason, and a reason delta is refused.
+  sender.Acknowledged(third);
+  delta.Clear();
+  sender.Prepare(test::CSnapshot(whole).get(), &id, &delta);
+  EXPECT_FALSE(delta.accepts_reason_deltas());
 
   // A reason delta on an answer this side does not hold is refused, never merged
   // onto the wrong reasons: another sequence, or after a reset.
   pb::ScheduleResponse stale;
   stale.set_reasons_base_sequence(first.sequence);
-  EXPECT_EQ(sender.MergeReasons(stale).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(sender.TakeReasons(stale).status().code(), absl::StatusCode::kFailedPrecondition);
   sender.Reset();
-  stale.set_reasons_base_sequence(second.sequence);
-  EXPECT_EQ(sender.MergeReasons(stale).code(), absl::StatusCode::kFailedPrecondition);
+  stale.set_reasons_base_sequence(third.sequence);
+  EXPECT_EQ(sender.TakeReasons(stale).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A whole answer that names a job twice: the job keeps its last reason, once.
+TEST(DeltaSender, KeptReasonsNameEachJobOnce) {
+  DeltaSender sender("ctld", 8);
+  SnapshotBuilder b = Cluster();
+  pb::ClusterSnapshot whole = bridge::SnapshotToProto(b.Get());
+  pb::SnapshotIdentity id;
+  pb::ScheduleRequest delta;
+  DeltaSender::Cycle first = sender.Prepare(test::CSnapshot(whole).get(), &id, &delta);
+  pb::ScheduleResponse answer;
+  *answer.mutable_plan()->add_pending() = Reason(1, pb::PENDING_REASON_RESOURCES, "first");
+  *answer.mutable_plan()->add_pending() = Reason(2, pb::PENDING_REASON_RESOURCES, "two");
+  *answer.mutable_plan()->add_pending() = Reason(1, pb::PENDING_REASON_PRIORITY, "last");
+  auto taken = sender.TakeReasons(answer);
+  ASSERT_TRUE(taken.ok());
+  sender.Acknowledged(first);
+  sender.KeepReasons(*std::move(taken));
+  delta.Clear();
+  DeltaSender::Cycle second = sender.Prepare(test::CSnapshot(whole).get(), &id, &delta);
+  pb::ScheduleResponse none_changed;
+  none_changed.set_reasons_base_sequence(second.sequence - 1);
+  taken = sender.TakeReasons(none_changed);
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(ReasonsIn(*taken),
+            (ReasonMap{{1, {AP_REASON_PRIORITY, "last"}}, {2, {AP_REASON_RESOURCES, "two"}}}));
 }
 
 // The bridge's C API against the real core service.
@@ -220,7 +442,7 @@ class DeltaWithCore : public ::testing::Test {
     grpc::ClientContext context;
     EXPECT_TRUE(Stub()->Schedule(&context, request, &response).ok());
     EXPECT_EQ(response.reasons_base_sequence(), 0u);
-    return ReasonsIn(response.plan());
+    return ReasonsIn(bridge::ReasonsFromProto(response.plan()));
   }
   ReasonMap BridgeReasons() const {
     ReasonMap reasons;
