@@ -134,6 +134,8 @@ typedef struct {
 	uint32_t feature_any_cnt;	/* needs every feature of one of them */
 	uint32_t shards_per_node;	/* --gres=shard:N (gres_name "gpu",
 					 * gres_per_node 1); 0: none */
+	bool feature_any_matching;	/* "[a|b]": all nodes take the same
+					 * alternative */
 } ap_pending_job_t;
 
 /* One of Slurm's advanced reservations (active or future). */

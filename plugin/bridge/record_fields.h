@@ -125,6 +125,7 @@ void VisitPending(const ap_pending_job_t& in, V& v) {
       clause.Split(&pb::FeatureClause::mutable_all, in.feature_any[c], '&');
     });
   });
+  v.Scalar(&M::set_feature_any_matching, in.feature_any_matching);
 }
 
 template <typename V>

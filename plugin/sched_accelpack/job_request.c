@@ -15,6 +15,7 @@
 #include "src/slurmctld/slurmctld.h"
 
 #include "copy_util.h"
+#include "feature_expr.h"
 #include "job_request.h"
 #include "slurm_compat.h"
 #include "snapshot_shards.h"
@@ -138,48 +139,29 @@ static void _job_gres(job_record_t *job_ptr, uint32_t num_nodes,
 }
 
 /*
- * --constraint: "a&b" and "a,b" are required on every node; "a|b" and "[a|b]"
- * are alternatives (a node needs every feature of one "&" clause). A feature
- * with a count ("a*2": at least two of the job's nodes have it) is required of
- * no node in particular, so it is dropped, never sent as required everywhere:
- * the constraint stays a superset of the nodes Slurm would take, and
- * select_nodes enforces the count (a start it refuses is remembered, see
- * refusals.h). Grouping with parentheses is not flattened: such a job gets no
- * feature constraint here.
+ * --constraint, as feature_expr.h reads it: what every node needs, alternatives a
+ * node needs one of, and "[a|b]" (all the job's nodes take one alternative).
+ * Counts and brackets it cannot model make the constraint weaker, never
+ * stronger: select_nodes has the last word (a start it refuses is remembered,
+ * see refusals.h). Parentheses: no feature constraint here.
  */
 static void _job_features(const char *expr, arena_t *arena,
 			  ap_pending_job_t *out)
 {
-	char *copy, *w;
-	const char *const *all;
-	const char **kept;
-	uint32_t cnt;
+	feature_expr_t parsed;
+	size_t buflen;
+	char *buf;
 
-	if (!expr || !expr[0] || strchr(expr, '('))
+	if (!expr || !expr[0])
 		return;
-	if (!strchr(expr, '|')) {
-		cnt = copy_split(arena, expr, "&,[]", &all);
-		kept = arena_alloc(arena, (cnt ? cnt : 1) * sizeof(char *));
-		for (uint32_t i = 0; i < cnt; i++)
-			if (!strchr(all[i], '*'))
-				kept[out->feature_cnt++] = all[i];
-		out->features = kept;
+	buflen = 3 * strlen(expr) + 3;
+	buf = arena_alloc(arena, buflen);
+	if (!feature_expr_parse(expr, buf, buflen, &parsed))
 		return;
-	}
-	/* Alternatives: drop brackets and counts, split at '|'. */
-	copy = arena_strdup(arena, expr);
-	for (char *r = w = copy; *r; r++) {
-		if (*r == '[' || *r == ']')
-			continue;
-		if (*r == '*') {	/* count: skip its digits */
-			while (r[1] >= '0' && r[1] <= '9')
-				r++;
-			continue;
-		}
-		*w++ = (*r == ',') ? '&' : *r;
-	}
-	*w = '\0';
-	out->feature_any_cnt = copy_split(arena, copy, "|", &out->feature_any);
+	out->feature_cnt = copy_split(arena, parsed.all, "&", &out->features);
+	out->feature_any_cnt = copy_split(arena, parsed.any, "|",
+					  &out->feature_any);
+	out->feature_any_matching = parsed.matching && out->feature_any_cnt > 1;
 }
 
 extern list_t *job_magnetic_queue(job_record_t *job_ptr)
@@ -387,6 +369,8 @@ extern uint64_t job_fingerprint(const ap_pending_job_t *job)
 	h = _fnv_strs(h, job->gres_types, job->gres_type_cnt);
 	h = _fnv_strs(h, job->features, job->feature_cnt);
 	h = _fnv_strs(h, job->feature_any, job->feature_any_cnt);
+	h = _fnv(h, &job->feature_any_matching,
+		 sizeof(job->feature_any_matching));
 	h = _fnv_strs(h, job->reservations, job->reservation_cnt);
 	h = _fnv_strs(h, job->req_nodes, job->req_node_cnt);
 	h = _fnv_strs(h, job->exc_nodes, job->exc_node_cnt);

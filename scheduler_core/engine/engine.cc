@@ -563,6 +563,8 @@ class ShapeBook {
     list(job.reservations, ',', job.reservation_only ? '!' : '|');
     if (job.reservation_only) key->push_back('|');
     for (const auto& clause : job.feature_any) list(clause, '&', '|');
+    // Matching alternatives pick a gang's nodes differently: a shape of their own.
+    if (job.feature_any_matching) key->push_back('[');
   }
 
   static constexpr int kUnasked = -2;
@@ -1030,9 +1032,10 @@ int KindOf(const Candidate& candidate, const ClusterState& state) {
 
 // Picks num_nodes of `scored`: required nodes first, then best score, all of one
 // kind and, when one can hold the job, inside one topology domain.
-std::optional<std::vector<ScoredNode>> ChooseGang(const Job& job, std::vector<ScoredNode> scored,
-                                                  const ClusterState& state,
-                                                  std::string_view* reason) {
+std::optional<std::vector<ScoredNode>> ChooseGangAmong(const Job& job,
+                                                       std::vector<ScoredNode> scored,
+                                                       const ClusterState& state,
+                                                       std::string_view* reason) {
   const size_t wanted = static_cast<size_t>(job->num_nodes);
   std::vector<int> required;
   // By node index: look-ups stay O(1) however many nodes the job requires.
@@ -1117,6 +1120,44 @@ std::optional<std::vector<ScoredNode>> ChooseGang(const Job& job, std::vector<Sc
     return std::nullopt;
   }
   return best->members;
+}
+
+// As ChooseGangAmong; with Slurm's matching OR ("[a|b]") all of the gang's nodes
+// carry one and the same alternative: the best gang of any one alternative, the
+// earlier alternative on equal scores.
+std::optional<std::vector<ScoredNode>> ChooseGang(const Job& job, std::vector<ScoredNode> scored,
+                                                  const ClusterState& state,
+                                                  std::string_view* reason) {
+  if (!job->feature_any_matching || job->feature_any.size() < 2 || job->num_nodes < 2)
+    return ChooseGangAmong(job, std::move(scored), state, reason);
+  std::optional<std::vector<ScoredNode>> best;
+  double best_score = 0;
+  std::string_view why = kReasonNoAlternativeHoldsTheGang;
+  for (const std::vector<std::string>& clause : job->feature_any) {
+    std::vector<ScoredNode> carrying;
+    for (const ScoredNode& s : scored) {
+      const auto& features = state.node(s.candidate.node).features;
+      if (std::all_of(clause.begin(), clause.end(), [&](const std::string& f) {
+            return std::find(features.begin(), features.end(), f) != features.end();
+          }))
+        carrying.push_back(s);
+    }
+    if (carrying.size() < static_cast<size_t>(job->num_nodes)) continue;
+    std::string_view clause_reason;
+    auto chosen = ChooseGangAmong(job, std::move(carrying), state, &clause_reason);
+    if (!chosen) {
+      why = clause_reason;
+      continue;
+    }
+    double score = 0;
+    for (const ScoredNode& s : *chosen) score += s.score;
+    if (!best || score > best_score) {
+      best = std::move(chosen);
+      best_score = score;
+    }
+  }
+  if (!best) *reason = why;
+  return best;
 }
 
 JobStart MakeStart(const Job& job, std::vector<ScoredNode> chosen, const ClusterState& state) {

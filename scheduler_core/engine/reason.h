@@ -20,6 +20,8 @@ inline constexpr std::string_view kReasonAdvancedReservation =
     "in an advanced reservation during the job's run";
 inline constexpr std::string_view kReasonRequiredNodeBusy = "a required node (-w) cannot host it";
 inline constexpr std::string_view kReasonGangDoesNotFit = "no single kind/SuperPoD holds the gang";
+inline constexpr std::string_view kReasonNoAlternativeHoldsTheGang =
+    "no one feature alternative ([a|b]) has nodes for the whole gang";
 
 class ReasonTally {
  public:

@@ -133,6 +133,8 @@ struct PendingJob {
   // Alternatives: a node must carry every feature of at least one clause (besides
   // `features`). Empty: none.
   std::vector<std::vector<std::string>> feature_any;
+  // Matching OR ("[a|b]"): all the job's nodes satisfy one and the same clause.
+  bool feature_any_matching = false;
 };
 
 // One of Slurm's advanced reservations: a node/time window.

@@ -247,6 +247,7 @@ absl::Status RecordFromProto(const v1::PendingJob& wire, const FieldPath& field,
     ACCELPACK_RETURN_IF_ERROR(Names(wire.feature_any(c).all(), field.Child("feature_any", c), "all",
                                     &job->feature_any[static_cast<size_t>(c)]));
   }
+  job->feature_any_matching = wire.feature_any_matching();
   return absl::OkStatus();
 }
 
@@ -401,6 +402,7 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
       v1::FeatureClause* c = out->add_feature_any();
       for (const auto& f : clause) c->add_all(f);
     }
+    out->set_feature_any_matching(job.feature_any_matching);
   }
   for (const model::RunningJob& job : snapshot.running) {
     v1::RunningJob* out = wire.add_running_jobs();

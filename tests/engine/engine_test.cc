@@ -191,6 +191,31 @@ TEST(Engine, FeatureAlternativesTakeEitherNode) {
   EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"a"}));
 }
 
+// Slurm's matching OR ("[a|b]"): a gang's nodes all carry the same alternative.
+// Without brackets ("a|b") each node may carry either.
+TEST(Engine, MatchingAlternativesKeepAGangOnOneAlternative) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {
+      NodeBuilder("a1").Hopper(8).Features({"a"}).Build(),
+      NodeBuilder("b1").Hopper(8).Features({"b"}).Build(),
+      NodeBuilder("b2").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Features({"b"}).Build(),
+      NodeBuilder("c1").Hopper(8).Features({"c"}).Build()};
+  // Only a1 and b1 are free among a|b: "[a|b]" waits, "a|b" takes both.
+  snapshot.pending = {JobBuilder(1).Gpus(8).Nodes(2).FeatureAny({{"a"}, {"b"}}, true).Build(),
+                      JobBuilder(2).Gpus(8).Nodes(2).FeatureAny({{"a"}, {"b"}}).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Start(1), nullptr);
+  ASSERT_NE(outcome.Pending(1), nullptr);
+  EXPECT_NE(outcome.Pending(1)->message.find("feature alternative"), std::string::npos)
+      << outcome.Pending(1)->message;
+  EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"a1", "b1"}));
+
+  // With b2 free, the matching gang takes b1 and b2; the other one still mixes.
+  snapshot.nodes[2] = NodeBuilder("b2").Hopper(8).Features({"b"}).Build();
+  snapshot.pending = {JobBuilder(1).Gpus(8).Nodes(2).FeatureAny({{"a"}, {"b"}}, true).Build()};
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"b1", "b2"}));
+}
+
 TEST(Engine, FitsWhenUnobstructed) {
   Outcome outcome = RunEngine(OneNode(kNode.Build(), kJob.Build()));
   EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"n1"}));

@@ -125,6 +125,7 @@ class CSnapshot {
     for (const v1::FeatureClause& c : j.feature_any())
       clauses.push_back(absl::StrJoin(c.all(), "&"));
     out.feature_any = Strs(clauses, &out.feature_any_cnt);
+    out.feature_any_matching = j.feature_any_matching();
     return out;
   }
 
@@ -233,6 +234,8 @@ inline v1::ClusterSnapshot RichSnapshot() {
   job->set_reservation_only(true);
   job->add_feature_any()->add_all("a");
   job->mutable_feature_any(0)->add_all("b");
+  job->add_feature_any()->add_all("c");
+  job->set_feature_any_matching(true);
   v1::RunningJob* running = s.add_running_jobs();
   running->set_job_id(12);
   running->set_start_time_unix(4000);

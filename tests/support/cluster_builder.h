@@ -158,8 +158,9 @@ class JobBuilder {
     job_.reservation_only = only;
     return *this;
   }
-  JobBuilder& FeatureAny(std::vector<std::vector<std::string>> clauses) {
+  JobBuilder& FeatureAny(std::vector<std::vector<std::string>> clauses, bool matching = false) {
     job_.feature_any = std::move(clauses);
+    job_.feature_any_matching = matching;
     return *this;
   }
   JobBuilder& Exclusive() {
