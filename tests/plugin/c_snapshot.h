@@ -58,6 +58,16 @@ class CSnapshot {
     if (items.empty()) return nullptr;
     return ints_.emplace_back(items.begin(), items.end()).data();
   }
+  // A list the C record counts with another one's count: exactly `count` entries
+  // (a wire list of another length cannot be said in C; padded or cut, it comes
+  // back different, which tests see).
+  template <typename R>
+  const uint32_t* IntsOfCount(const R& items, size_t count) {
+    if (items.empty()) return nullptr;
+    std::vector<uint32_t>& out = ints_.emplace_back(items.begin(), items.end());
+    out.resize(count, 0);
+    return out.empty() ? nullptr : out.data();
+  }
 
   ap_node_t NodeOf(const v1::Node& n) {
     ap_node_t out{};
@@ -79,7 +89,8 @@ class CSnapshot {
       pool.device_used_milli = Ints(p.device_used_milli());
       pool.device_cnt = static_cast<uint32_t>(p.device_used_milli_size());
       pool.shards_total = Ints(p.device_shards_total());
-      pool.shards_used = Ints(p.device_shards_used());
+      pool.shards_used =
+          IntsOfCount(p.device_shards_used(), static_cast<size_t>(p.device_shards_total_size()));
       pool.shard_dev_cnt = static_cast<uint32_t>(p.device_shards_total_size());
       pool.shards_one_sharing = p.shards_one_sharing();
       pools.push_back(pool);
@@ -150,7 +161,8 @@ class CSnapshot {
       alloc.device_index_cnt = static_cast<uint32_t>(a.device_indices_size());
       alloc.cpus = a.cpus();
       alloc.mem_mib = a.memory_mib();
-      alloc.device_shards = Ints(a.device_shards());
+      alloc.device_shards =
+          IntsOfCount(a.device_shards(), static_cast<size_t>(a.device_indices_size()));
       allocs.push_back(alloc);
     }
     out.allocs = allocs.empty() ? nullptr : allocs.data();

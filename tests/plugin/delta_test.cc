@@ -109,18 +109,22 @@ std::vector<std::pair<std::string, std::unique_ptr<gp::Message>>> MutationsOf(
     const int size = f->is_repeated() ? in->FieldSize(m, f) : 0;
     if (f->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE) {
       if (!f->is_repeated()) {
-        for (auto& [path, sub] : MutationsOf(in->GetMessage(m, f)))
-          mutant("." + path, [&](gp::Message& c, const gp::Reflection& r) {
-            r.MutableMessage(&c, f)->CopyFrom(*sub);
+        for (auto& inner : MutationsOf(in->GetMessage(m, f))) {
+          const gp::Message& sub = *inner.second;  // (clang 14: no captured bindings)
+          mutant("." + inner.first, [&](gp::Message& c, const gp::Reflection& r) {
+            r.MutableMessage(&c, f)->CopyFrom(sub);
           });
+        }
         continue;
       }
       for (int k = 0; k < size; ++k)
-        for (auto& [path, sub] : MutationsOf(in->GetRepeatedMessage(m, f, k)))
-          mutant("[" + std::to_string(k) + "]." + path,
+        for (auto& inner : MutationsOf(in->GetRepeatedMessage(m, f, k))) {
+          const gp::Message& sub = *inner.second;
+          mutant("[" + std::to_string(k) + "]." + inner.first,
                  [&](gp::Message& c, const gp::Reflection& r) {
-                   r.MutableRepeatedMessage(&c, f, k)->CopyFrom(*sub);
+                   r.MutableRepeatedMessage(&c, f, k)->CopyFrom(sub);
                  });
+        }
       mutant("+", [&](gp::Message& c, const gp::Reflection& r) {
         gp::Message* added = r.AddMessage(&c, f);
         if (size > 0) added->CopyFrom(in->GetRepeatedMessage(m, f, 0));
@@ -193,8 +197,9 @@ TEST(DeltaSender, AChangeToAnyFieldSendsTheRecord) {
   const std::set<std::string> paired = {"device_shards_total+", "device_shards_used+",
                                         "device_indices+", "device_shards+"};
   int sent = 0;
-  for (auto& [path, mutated] : MutationsOf(rich)) {
-    const auto& changed = static_cast<const pb::ClusterSnapshot&>(*mutated);
+  for (auto& mutation : MutationsOf(rich)) {
+    const std::string& path = mutation.first;  // (clang 14: no captured bindings)
+    const auto& changed = static_cast<const pb::ClusterSnapshot&>(*mutation.second);
     const test::CSnapshot c(changed);
     if (!gp::util::MessageDifferencer::Equals(changed, bridge::SnapshotToProto(c.get()))) {
       const std::string field = path.substr(path.rfind('.') + 1);
