@@ -1136,11 +1136,7 @@ std::optional<std::vector<ScoredNode>> ChooseGang(const Job& job, std::vector<Sc
   for (const std::vector<std::string>& clause : job->feature_any) {
     std::vector<ScoredNode> carrying;
     for (const ScoredNode& s : scored) {
-      const auto& features = state.node(s.candidate.node).features;
-      if (std::all_of(clause.begin(), clause.end(), [&](const std::string& f) {
-            return std::find(features.begin(), features.end(), f) != features.end();
-          }))
-        carrying.push_back(s);
+      if (state.node(s.candidate.node).HasFeatures(clause)) carrying.push_back(s);
     }
     if (carrying.size() < static_cast<size_t>(job->num_nodes)) continue;
     std::string_view clause_reason;

@@ -6,6 +6,7 @@
 // count and reference and resolves accelerator kinds against the catalog.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -86,6 +87,12 @@ struct Node {
   bool Usable() const {
     return state != NodeState::kDown && state != NodeState::kDrained &&
            state != NodeState::kReserved;
+  }
+  // Every one of `wanted` is among the node's active features.
+  bool HasFeatures(const std::vector<std::string>& wanted) const {
+    return std::all_of(wanted.begin(), wanted.end(), [this](const std::string& f) {
+      return std::find(features.begin(), features.end(), f) != features.end();
+    });
   }
 };
 

@@ -128,14 +128,12 @@ std::unique_ptr<engine::Filter> MakePartitionFilter() {
 std::unique_ptr<engine::Filter> MakeFeatureFilter() {
   return Make("features", FilterStage::kStatic, "missing a required feature",
               Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
-                const auto& features = state.node(n).features;
-                auto has_all = [&](const std::vector<std::string>& wanted) {
-                  return std::all_of(wanted.begin(), wanted.end(),
-                                     [&](const std::string& f) { return Contains(features, f); });
-                };
+                const model::Node& node = state.node(n);
+                const auto& features = node.features;
                 const bool any =
                     job->feature_any.empty() ||
-                    std::any_of(job->feature_any.begin(), job->feature_any.end(), has_all);
+                    std::any_of(job->feature_any.begin(), job->feature_any.end(),
+                                [&](const auto& clause) { return node.HasFeatures(clause); });
                 if (!any) return false;
                 if (job->features.empty()) return true;
                 if (UseSets(job, job->features.size())) {
@@ -147,7 +145,7 @@ std::unique_ptr<engine::Filter> MakeFeatureFilter() {
                       });
                   return static_cast<size_t>(found) >= job.names->features.size();
                 }
-                return has_all(job->features);
+                return node.HasFeatures(job->features);
               });
 }
 
