@@ -15,9 +15,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <string_view>
+#include <unordered_map>
 
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "accelpack_bridge.h"
@@ -266,8 +268,12 @@ GrpcFixture& Fixture() {
 // snapshot (untimed for the benchmark, timed here), so the transport's share is a
 // ratio of interleaved runs, robust to the machine slowing down between two
 // separate benchmarks.
-template <typename OneCycle>
-void RunTimedCycles(benchmark::State& state, model::Snapshot& snapshot, OneCycle one_cycle) {
+// `after` sees the engine's plan of each iteration, untimed, and may change the
+// snapshot for the next one.
+template <typename OneCycle, typename After = void (*)(const engine::Plan&)>
+void RunTimedCycles(
+    benchmark::State& state, model::Snapshot& snapshot, OneCycle one_cycle,
+    After after = [](const engine::Plan&) {}) {
   auto built = policy::BuildPolicy(policy::DefaultPolicy());
   if (!model::ValidateSnapshot(snapshot, built->catalog).ok())
     state.SkipWithError("invalid snapshot");
@@ -280,8 +286,9 @@ void RunTimedCycles(benchmark::State& state, model::Snapshot& snapshot, OneCycle
     cycle_total_s += std::chrono::duration<double>(Clock::now() - cycle_begin).count();
     state.PauseTiming();
     const auto engine_begin = Clock::now();
-    benchmark::DoNotOptimize(engine::Schedule(snapshot, built->catalog, *built->pipeline));
+    const engine::Plan plan = engine::Schedule(snapshot, built->catalog, *built->pipeline);
     engine_total_s += std::chrono::duration<double>(Clock::now() - engine_begin).count();
+    after(plan);
     state.ResumeTiming();
   }
   if (engine_total_s > 0) {
@@ -400,14 +407,112 @@ void BM_GrpcCycleDelta(benchmark::State& state) {
   if (merged > 0) state.counters["reasons_ms"] = 1000.0 * merge_s / merged;
 }
 
+// A queue in steady state, as a real cluster's: the jobs a cycle starts run where the
+// plan put them and leave the queue; then the `turnover` oldest running jobs end and as
+// many jobs of the same shapes are submitted, so the queue keeps its length and the
+// cluster stays about as busy. Each cycle thus starts a few jobs, not the whole queue.
+class SteadyQueue {
+ public:
+  SteadyQueue(model::Snapshot& snapshot, int turnover) : snapshot_(snapshot), turnover_(turnover) {
+    for (const model::PendingJob& job : snapshot.pending) next_id_ = std::max(next_id_, job.id);
+  }
+
+  absl::Status Apply(const engine::Plan& plan, const model::Catalog& catalog) {
+    std::unordered_map<uint32_t, size_t> index;
+    for (size_t j = 0; j < snapshot_.pending.size(); ++j) index[snapshot_.pending[j].id] = j;
+    std::vector<bool> started(snapshot_.pending.size(), false);
+    for (const engine::JobStart& start : plan.starts) {
+      const size_t j = index.at(start.job_id);
+      started[j] = true;
+      model::RunningJob running;
+      running.id = start.job_id;
+      running.start_time = snapshot_.now;
+      running.time_limit_s = snapshot_.pending[j].time_limit_s;
+      Hold(snapshot_.pending[j], start, +1, running.allocations);
+      snapshot_.running.push_back(std::move(running));
+      runs_.push_back({snapshot_.pending[j], start});
+    }
+    std::vector<model::PendingJob> still;
+    for (size_t j = 0; j < snapshot_.pending.size(); ++j)
+      if (!started[j]) still.push_back(std::move(snapshot_.pending[j]));
+    snapshot_.pending = std::move(still);
+    ++snapshot_.now;
+    for (int ended = 0; ended < turnover_ && !runs_.empty(); ++ended) {
+      auto& [job, start] = runs_.front();
+      std::vector<model::NodeAllocation> unused;
+      Hold(job, start, -1, unused);
+      std::erase_if(snapshot_.running,
+                    [&](const model::RunningJob& r) { return r.id == start.job_id; });
+      job.id = ++next_id_;
+      job.submit_time = snapshot_.now;
+      snapshot_.pending.push_back(std::move(job));
+      runs_.pop_front();
+    }
+    return model::ValidateSnapshot(snapshot_, catalog);
+  }
+
+ private:
+  // Takes (sign +1) or gives back (-1) what `start` holds on its nodes.
+  void Hold(const model::PendingJob& job, const engine::JobStart& start, int sign,
+            std::vector<model::NodeAllocation>& allocations) {
+    for (const engine::NodePlacement& placement : start.placements) {
+      model::Node& node = snapshot_.nodes[static_cast<size_t>(placement.node)];
+      model::NodeAllocation& allocation = allocations.emplace_back();
+      allocation.node = node.name;
+      allocation.cpus = job.cpus_per_node;
+      allocation.memory_mib = job.memory_per_node_mib;
+      node.cpus_allocated += sign * job.cpus_per_node;
+      node.memory_allocated_mib += sign * job.memory_per_node_mib;
+      if (placement.pool >= 0) {
+        model::AcceleratorPool& pool = node.accelerators[static_cast<size_t>(placement.pool)];
+        allocation.gres_name = pool.gres_name;
+        allocation.gres_type = pool.gres_type;
+        allocation.device_count = static_cast<int>(placement.devices.size());
+        allocation.device_indices = placement.devices;
+        allocation.fraction_milli = placement.fraction_milli;
+        const int share =
+            placement.fraction_milli > 0 ? placement.fraction_milli : model::kMilliPerDevice;
+        for (int d : placement.devices) pool.used_milli[static_cast<size_t>(d)] += sign * share;
+        pool.allocated = static_cast<int>(std::count_if(
+            pool.used_milli.begin(), pool.used_milli.end(), [](int used) { return used > 0; }));
+      }
+      node.state = node.cpus_allocated > 0 ? model::NodeState::kMixed : model::NodeState::kIdle;
+    }
+  }
+
+  model::Snapshot& snapshot_;
+  const int turnover_;
+  uint32_t next_id_ = 0;
+  std::deque<std::pair<model::PendingJob, engine::JobStart>> runs_;  // oldest first
+};
+
 // The plugin's whole side of a steady-state cycle, through the C API it calls:
 // ap_client_schedule on the C records the plugin copied out of slurmctld
 // (fingerprints, the delta of the 10 jobs whose priority moved, the call, the
 // answer's reasons merged, the plan checked and copied into C), then ap_plan_free.
+//
+// turnover 0: the same snapshot every cycle, so every cycle starts the same jobs again
+// (thousands at this size: the cycle right after a burst, the answer's worst case).
+// turnover N: a queue in steady state (SteadyQueue): started jobs leave the queue, N
+// running jobs end and N are submitted per cycle; the records change outside the timing.
 void BM_BridgeCycle(benchmark::State& state) {
   model::Snapshot snapshot = testing::SyntheticCluster(
       static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), kBusyShare, 42);
-  test::CSnapshot records(service::SnapshotToProto(snapshot));
+  const int turnover = static_cast<int>(state.range(2));
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  SteadyQueue queue(snapshot, turnover);
+  const auto settle = [&](const engine::Plan& plan) {
+    if (turnover == 0) return;
+    if (absl::Status valid = queue.Apply(plan, built->catalog); !valid.ok())
+      state.SkipWithError(std::string(valid.message()).c_str());
+  };
+  if (turnover > 0) {
+    // Start from a full cluster: the queue's first cycle (a burst) already ran.
+    if (!model::ValidateSnapshot(snapshot, built->catalog).ok())
+      state.SkipWithError("invalid snapshot");
+    settle(engine::Schedule(snapshot, built->catalog, *built->pipeline));
+  }
+  auto records = std::make_unique<test::CSnapshot>(service::SnapshotToProto(snapshot));
   char err[512] = "";
   ap_client_t* client =
       ap_client_create(("unix:" + Fixture().socket()).c_str(), "bench", err, sizeof err);
@@ -419,17 +524,21 @@ void BM_BridgeCycle(benchmark::State& state) {
   uint32_t sent_records = 0;
   uint32_t starts = 0;
   const auto cycle = [&] {
-    for (size_t j = 0; j < 10 && j < records.pending().size(); ++j)
-      records.pending()[j].priority += ++bump % 2;
+    for (size_t j = 0; j < 10 && j < records->pending().size(); ++j)
+      records->pending()[j].priority += ++bump % 2;
     ap_plan_t plan{};
-    if (ap_client_schedule(client, &records.get(), 60000, &plan, err, sizeof err) != AP_OK)
+    if (ap_client_schedule(client, &records->get(), 60000, &plan, err, sizeof err) != AP_OK)
       state.SkipWithError(err);
     sent_records = plan.sent_records;
     starts = plan.start_cnt;
     ap_plan_free(&plan);
   };
   cycle();  // the first, whole snapshot is not steady state: outside the timing
-  RunTimedCycles(state, snapshot, cycle);
+  RunTimedCycles(state, snapshot, cycle, [&](const engine::Plan& plan) {
+    if (turnover == 0) return;
+    settle(plan);
+    records = std::make_unique<test::CSnapshot>(service::SnapshotToProto(snapshot));
+  });
   state.counters["sent_records"] = sent_records;
   state.counters["started"] = starts;
   ap_client_destroy(client);
@@ -471,7 +580,11 @@ BENCHMARK(BM_EngineCycleShapes)
     ->UseRealTime();
 BENCHMARK(BM_GrpcCycle)->Apply(Sizes);
 BENCHMARK(BM_SnapshotCopy)->Apply(Sizes);
-BENCHMARK(BM_BridgeCycle)->Apply(Sizes);
+BENCHMARK(BM_BridgeCycle)
+    ->ArgsProduct({{512, 4096}, {1000, 5000, 10000}, {0, 10}})
+    ->ArgNames({"nodes", "pending", "turnover"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_GrpcCycleDelta)
     ->ArgsProduct({{512, 4096}, {1000, 10000}, {0, 1}})
     ->ArgNames({"nodes", "pending", "reason_deltas"})
