@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -78,6 +79,30 @@ auto& PrintsOf(Fingerprints& f, fields::CPending) { return f.pending; }
 auto& PrintsOf(Fingerprints& f, fields::CRunning) { return f.running; }
 auto& PrintsOf(Fingerprints& f, fields::CReservations) { return f.reservations; }
 
+template <typename Key, typename Wanted>
+bool SameKey(const Key& key, const Wanted& wanted) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    return absl::string_view(key) == wanted;
+  } else {
+    return key == wanted;
+  }
+}
+
+template <typename Key, typename Wanted>
+uint32_t NewSlot(RecordPrints<Key>& prints, const Wanted& key) {
+  uint32_t slot;
+  if (!prints.free_slots.empty()) {
+    slot = prints.free_slots.back();
+    prints.free_slots.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(prints.slots.size());
+    prints.slots.emplace_back();
+  }
+  prints.slots[slot].key = Key(key);
+  prints.slot_of.emplace(Key(key), slot);
+  return slot;
+}
+
 // One kind of record: fingerprints of `snap`'s records into `prints` (updated in
 // place, marked `generation`); with a base, the records that differ converted into
 // `changes` and the keys that went into `removed`. RET false when a key comes twice.
@@ -88,32 +113,51 @@ bool DiffRecords(const ap_snapshot_t& snap, Fingerprints& all, uint64_t generati
   auto& prints = PrintsOf(all, K{});
   const auto* records = K::Items(snap);
   const uint32_t count = records != nullptr ? K::Count(snap) : 0;
-  prints.reserve(count);
+  std::vector<uint32_t>& next = prints.next_order;
+  next.clear();
+  next.reserve(count);
+  size_t cursor = 0;  // where the previous cycle's list should go on
   for (uint32_t i = 0; i < count; ++i) {
     const auto& record = records[i];
     FieldHasher hasher;
     K::Visit(record, hasher);
     const uint64_t hash = hasher.Hash();
-    auto [it, added] = prints.try_emplace(K::KeyOf(record));
-    Fingerprint& print = it->second;
-    if (!added && print.seen == generation) return false;
-    const bool same = !added && print.hash == hash;
-    print = {hash, generation};
+    const auto key = K::KeyOf(record);
+    uint32_t slot;
+    bool known = true;
+    if (cursor < prints.order.size() && SameKey(prints.slots[prints.order[cursor]].key, key)) {
+      slot = prints.order[cursor++];
+    } else if (auto it = prints.slot_of.find(key); it != prints.slot_of.end()) {
+      slot = it->second;
+      // The list goes on from there (a record before it went, or it moved).
+      cursor = prints.slots[slot].position + size_t{1};
+    } else {
+      known = false;
+      slot = NewSlot(prints, key);
+    }
+    auto& print = prints.slots[slot];
+    if (print.seen == generation) return false;
+    const bool same = known && print.hash == hash;
+    print.hash = hash;
+    print.seen = generation;
+    print.position = i;
+    next.push_back(slot);
     if (!with_base || same) continue;
     fields::AddRecord<K>(record, changes);
     ++cycle.changed;
   }
-  for (auto it = prints.begin(); it != prints.end();) {
-    if (it->second.seen == generation) {
-      ++it;
-      continue;
-    }
+  for (uint32_t slot : prints.order) {
+    auto& print = prints.slots[slot];
+    if (print.seen == generation) continue;
     if (with_base) {
-      K::Wire::Removed(*removed)->Add(typename K::Wire::Key(it->first));
+      K::Wire::Removed(*removed)->Add(typename K::Wire::Key(print.key));
       ++cycle.removed;
     }
-    prints.erase(it++);
+    prints.slot_of.erase(print.key);
+    print = {};
+    prints.free_slots.push_back(slot);
   }
+  std::swap(prints.order, next);
   return true;
 }
 

@@ -25,21 +25,32 @@
 
 namespace accelpack::bridge {
 
-// A record's fingerprint: the hash of every field it sends; `seen` marks the cycle
-// that last had the record.
-struct Fingerprint {
-  uint64_t hash = 0;
-  uint64_t seen = 0;
+// The records of one kind in the snapshot the core acknowledged. Each key keeps a
+// slot (its fingerprint: the hash of every field it sends) while it stays; `order`
+// lists the slots as the records came. Slurm's lists keep their order from cycle
+// to cycle, so a record where the previous cycle had it costs one key comparison;
+// only records that moved, came or went cost a lookup by key. Kept and updated in
+// place: no allocation for records that stay.
+template <typename Key>
+struct RecordPrints {
+  struct Slot {
+    Key key{};
+    uint64_t hash = 0;
+    uint64_t seen = 0;      // the cycle that last had the record
+    uint32_t position = 0;  // its place in that cycle's list
+  };
+  std::vector<Slot> slots;
+  std::vector<uint32_t> free_slots;
+  std::vector<uint32_t> order;
+  std::vector<uint32_t> next_order;  // scratch, kept for its capacity
+  absl::flat_hash_map<Key, uint32_t> slot_of;
 };
 
-// The records of the snapshot the core acknowledged, by key (node name, job id,
-// reservation name). Kept from cycle to cycle and updated in place: a cycle
-// costs one lookup per record, no allocation for records that stay.
 struct Fingerprints {
-  absl::flat_hash_map<std::string, Fingerprint> nodes;
-  absl::flat_hash_map<uint32_t, Fingerprint> pending;
-  absl::flat_hash_map<uint32_t, Fingerprint> running;
-  absl::flat_hash_map<std::string, Fingerprint> reservations;
+  RecordPrints<std::string> nodes;
+  RecordPrints<uint32_t> pending;
+  RecordPrints<uint32_t> running;
+  RecordPrints<std::string> reservations;
 };
 
 class DeltaSender {
