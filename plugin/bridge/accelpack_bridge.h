@@ -136,6 +136,9 @@ typedef struct {
 					 * gres_per_node 1); 0: none */
 	bool feature_any_matching;	/* "[a|b]": all nodes take the same
 					 * alternative */
+	bool exclusive_user;		/* --exclusive=user, ExclusiveUser=YES:
+					 * shares nodes with its user's jobs only */
+	uint32_t user_id;		/* the job's uid */
 } ap_pending_job_t;
 
 /* One of Slurm's advanced reservations (active or future). */
@@ -174,6 +177,8 @@ typedef struct {
 	bool requeueable;		/* batch job whose requeue Slurm allows */
 	bool draining;			/* being preempted (grace period) */
 	int64_t preempt_exempt_until;	/* unix seconds; 0: none */
+	uint32_t user_id;		/* the job's uid */
+	bool exclusive_user;		/* --exclusive=user, ExclusiveUser=YES */
 } ap_running_job_t;
 
 typedef struct {

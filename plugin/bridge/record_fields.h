@@ -126,6 +126,8 @@ void VisitPending(const ap_pending_job_t& in, V& v) {
     });
   });
   v.Scalar(&M::set_feature_any_matching, in.feature_any_matching);
+  v.Scalar(&M::set_exclusive_user, in.exclusive_user);
+  v.Scalar(&M::set_user_id, in.user_id);
 }
 
 template <typename V>
@@ -139,6 +141,8 @@ void VisitRunning(const ap_running_job_t& in, V& v) {
   v.Scalar(&M::set_requeueable, in.requeueable);
   v.Scalar(&M::set_draining, in.draining);
   v.Scalar(&M::set_preempt_exempt_until_unix, in.preempt_exempt_until);
+  v.Scalar(&M::set_user_id, in.user_id);
+  v.Scalar(&M::set_exclusive_user, in.exclusive_user);
   v.Each(in.allocs != nullptr ? in.alloc_cnt : 0, [&](uint32_t a) {
     const ap_alloc_t& alloc = in.allocs[a];
     v.Child(&M::add_allocations, [&](auto& na) {

@@ -252,21 +252,35 @@ static void _job_reservations(job_record_t *job_ptr, arena_t *arena,
 	out->reservation_only = !flex;
 }
 
-/* Every way Slurm gives a job its nodes whole: --exclusive[=user|mcs|topo]
- * (whole_node), no sharing (share_res 0), --core-spec, an OverSubscribe=EXCLUSIVE
- * partition (max_share 0) or an ExclusiveUser=YES one. Sharing with the same
- * user's jobs (=user) is treated as whole: when in doubt, wait for an idle node. */
+/* WHOLE_NODE_USER alone: a value up to 22.05 (where 0x03 is MCS) and a bit
+ * since (with MCS and TOPO bits of their own), so only the exact value is
+ * "user"; any other whole_node is a whole-node form. */
+extern bool job_exclusive_user(job_record_t *job_ptr)
+{
+	job_details_t *details = job_ptr->details;
+	part_record_t *part_ptr = job_ptr->part_ptr;
+
+	if (details && (details->whole_node == WHOLE_NODE_USER))
+		return true;
+	return part_ptr && (part_ptr->flags & PART_FLAG_EXCLUSIVE_USER);
+}
+
+/* Every way Slurm gives a job its nodes whole: --exclusive[=mcs|topo]
+ * (whole_node other than =user), no sharing (share_res 0), --core-spec or an
+ * OverSubscribe=EXCLUSIVE partition (max_share 0). --exclusive=mcs is treated
+ * as whole (sharing within an MCS label is not modelled: when in doubt, wait
+ * for an idle node). */
 static bool _exclusive(job_record_t *job_ptr)
 {
 	job_details_t *details = job_ptr->details;
 	part_record_t *part_ptr = job_ptr->part_ptr;
 
-	if (details->whole_node || (details->share_res == 0))
+	if ((details->whole_node && (details->whole_node != WHOLE_NODE_USER)) ||
+	    (details->share_res == 0))
 		return true;
 	if (details->core_spec && (details->core_spec != NO_VAL16))
 		return true;
-	return part_ptr && ((part_ptr->max_share == 0) ||
-			    (part_ptr->flags & PART_FLAG_EXCLUSIVE_USER));
+	return part_ptr && (part_ptr->max_share == 0);
 }
 
 extern bool job_request(job_record_t *job_ptr, arena_t *arena,
@@ -326,6 +340,8 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 	shards_request(job_ptr, num_nodes, arena, out);
 	_job_reservations(job_ptr, arena, out);
 	out->exclusive = _exclusive(job_ptr);
+	out->exclusive_user = !out->exclusive && job_exclusive_user(job_ptr);
+	out->user_id = job_ptr->user_id;
 	return true;
 }
 
@@ -365,6 +381,8 @@ extern uint64_t job_fingerprint(const ap_pending_job_t *job)
 	h = _fnv(h, &job->gres_per_node, sizeof(job->gres_per_node));
 	h = _fnv(h, &job->shards_per_node, sizeof(job->shards_per_node));
 	h = _fnv(h, &job->exclusive, sizeof(job->exclusive));
+	h = _fnv(h, &job->exclusive_user, sizeof(job->exclusive_user));
+	h = _fnv(h, &job->user_id, sizeof(job->user_id));
 	h = _fnv_str(h, job->gres_name);
 	h = _fnv_strs(h, job->gres_types, job->gres_type_cnt);
 	h = _fnv_strs(h, job->features, job->feature_cnt);

@@ -32,6 +32,13 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
  */
 extern list_t *job_magnetic_queue(job_record_t *job_ptr);
 
+/*
+ * --exclusive=user or an ExclusiveUser=YES partition: the job shares its nodes
+ * only with its user's jobs, and no other user's job joins them while it runs.
+ * Locks: job READ at least.
+ */
+extern bool job_exclusive_user(job_record_t *job_ptr);
+
 /* A GRES request's count per node (gres_data: the job's gres_job_state_t):
  * per node, per job spread over num_nodes, per task, or per socket. */
 extern uint64_t job_gres_per_node(job_record_t *job_ptr, void *gres_data,

@@ -15,6 +15,7 @@
 #include "src/slurmctld/slurmctld.h"
 
 #include "copy_util.h"
+#include "job_request.h"
 #include "slurm_compat.h"
 #include "snapshot.h"
 #include "snapshot_shards.h"
@@ -121,6 +122,8 @@ extern void snapshot_running(snapshot_t *snap, const char *accel_gres)
 		    (job_ptr->time_limit != INFINITE))
 			run->time_limit_s = (int64_t) job_ptr->time_limit * 60;
 		_preempt_fields(job_ptr, &snap->arena, run);
+		run->user_id = job_ptr->user_id;
+		run->exclusive_user = job_exclusive_user(job_ptr);
 		nodes = (uint32_t) bit_set_count(job_ptr->node_bitmap);
 		gres_cnt = job_ptr->gres_list_alloc ?
 			(uint32_t) list_count(job_ptr->gres_list_alloc) : 0;

@@ -82,7 +82,65 @@ ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog
   for (size_t rank = 0; rank < nodes; ++rank) {
     layout->name_rank[static_cast<size_t>(layout->by_name[rank])] = static_cast<int>(rank);
   }
-  layout_ = std::move(layout);
+  layout_ = layout;
+  FindUsers(*layout);
+}
+
+void ClusterState::FindUsers(Layout& layout) const {
+  const model::Snapshot& snapshot = *snapshot_;
+  const bool asked = std::any_of(snapshot.running.begin(), snapshot.running.end(),
+                                 [](const model::RunningJob& job) { return job.exclusive_user; }) ||
+                     std::any_of(snapshot.pending.begin(), snapshot.pending.end(),
+                                 [](const model::PendingJob& job) { return job.exclusive_user; });
+  if (!asked) return;
+  const size_t nodes = snapshot.nodes.size();
+  layout.user.assign(nodes, 0);
+  layout.users.assign(nodes, Layout::kNone);
+  for (const model::RunningJob& job : snapshot.running) {
+    for (const model::NodeAllocation& allocation : job.allocations) {
+      const int n = FindNode(allocation.node);
+      if (n < 0) continue;
+      const auto at = static_cast<size_t>(n);
+      Layout::Users& users = layout.users[at];
+      if (users != Layout::kNone && layout.user[at] != job.user_id) users = Layout::kSeveral;
+      if (users == Layout::kSeveral) continue;
+      layout.user[at] = job.user_id;
+      if (job.exclusive_user) {
+        users = Layout::kOwnedByOne;
+        layout.any_owner = true;
+      } else if (users == Layout::kNone) {
+        users = Layout::kOne;
+      }
+    }
+  }
+  for (size_t n = 0; n < nodes; ++n) {
+    const model::Node& node = snapshot.nodes[n];
+    const bool in_use = node.cpus_allocated > 0 || node.memory_allocated_mib > 0 ||
+                        free_milli_[n] < layout.devices_total[n] * model::kMilliPerDevice;
+    if (in_use && layout.users[n] == Layout::kNone) layout.users[n] = Layout::kSeveral;
+  }
+}
+
+std::optional<uint32_t> ClusterState::exclusive_owner(int n) const {
+  if (!layout_->any_owner) return std::nullopt;
+  const auto at = static_cast<size_t>(n);
+  if (layout_->users[at] != Layout::kOwnedByOne) return std::nullopt;
+  return layout_->user[at];
+}
+
+bool ClusterState::runs_only_jobs_of(int n, uint32_t user_id) const {
+  if (layout_->users.empty()) return false;  // not asked for: never relied on
+  const auto at = static_cast<size_t>(n);
+  switch (layout_->users[at]) {
+    case Layout::kNone:
+      return true;
+    case Layout::kOne:
+    case Layout::kOwnedByOne:
+      return layout_->user[at] == user_id;
+    case Layout::kSeveral:
+      return false;
+  }
+  return false;
 }
 
 std::span<const int> ClusterState::ShardSpan(const std::vector<int>& flat, int n, int pool) const {

@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -108,6 +110,15 @@ class ClusterState {
   static std::vector<Holding> HoldingsOf(const JobStart& start, int cpus_per_node,
                                          int64_t memory_per_node);
 
+  // --exclusive=user, from the snapshot's running jobs (none of it is kept unless a
+  // job, running or pending, asks for it). The uid whose --exclusive=user job runs
+  // on node n (Slurm's node owner: no other user's job may join); none: nullopt.
+  std::optional<uint32_t> exclusive_owner(int n) const;
+  bool has_exclusive_owners() const { return layout_->any_owner; }
+  // Every job the snapshot runs on node n is user_id's (true where none runs).
+  // Use on a node nothing else was placed on since (version 0).
+  bool runs_only_jobs_of(int n, uint32_t user_id) const;
+
   // Node index by name, or -1.
   int FindNode(std::string_view name) const;
   // Pool index on node n for a GRES (name, type), or -1.
@@ -122,7 +133,15 @@ class ClusterState {
     std::vector<size_t> pool_offset;  // per pool: index of its first device in used_
     std::vector<int> pool_size;
     std::vector<int> devices_total;  // per node
+    // Per node, only when some job asks for --exclusive=user (else empty): the one
+    // user (uid) whose jobs run there, and whether one of them is --exclusive=user;
+    // kSeveral: several users, or use that no running job of the snapshot explains.
+    enum Users : uint8_t { kNone, kOne, kOwnedByOne, kSeveral };
+    std::vector<uint32_t> user;
+    std::vector<Users> users;
+    bool any_owner = false;
   };
+  void FindUsers(Layout& layout) const;
   void Adjust(const Holding& holding, int sign, bool count_hosted);
   std::span<const int> ShardSpan(const std::vector<int>& flat, int n, int pool) const;
 

@@ -380,7 +380,7 @@ class ShapeBook {
   // The fine shape of `job`; sets job.names for the filters, job.cycle for the scorers.
   const FineStatic& For(Job& job) {
     job.cycle = cycle_;
-    CoarseShapeKey(*job, &key_);
+    CoarseShapeKey(*job, state_.has_exclusive_owners(), &key_);
     auto coarse_it = coarse_.find(std::string_view(key_));
     if (coarse_it == coarse_.end()) coarse_it = coarse_.emplace(key_, MakeCoarse(job)).first;
     CoarseStatic& coarse = *coarse_it->second;
@@ -525,7 +525,8 @@ class ShapeBook {
   // Everything of a job's shape but its CPUs and memory: plugins that
   // DependsOnlyOnShape() read only these, CPUs and memory (the fine key adds them).
   // Written into `key` (its buffer reused job after job: most jobs find their shape).
-  static void CoarseShapeKey(const model::PendingJob& job, std::string* key) {
+  // `by_user`: nodes are exclusive to their users (the exclusive filter reads the user).
+  static void CoarseShapeKey(const model::PendingJob& job, bool by_user, std::string* key) {
     key->clear();
     // Each part followed by its separator.
     auto text = [key](std::string_view part, char end) {
@@ -559,6 +560,8 @@ class ShapeBook {
     text(job.qos, '|');
     number(static_cast<int>(job.job_class), '|');
     text(job.exclusive ? "x" : "", '|');
+    if (job.exclusive_user || by_user)
+      number(static_cast<int>(job.user_id), job.exclusive_user ? 'u' : '|');
     list(job.refused_nodes, ',', '|');
     list(job.reservations, ',', job.reservation_only ? '!' : '|');
     if (job.reservation_only) key->push_back('|');
@@ -803,8 +806,8 @@ struct Spare {
   // A share or shards count as a whole device: where they land is not known here.
   bool Covers(const Job& job) const {
     const int wanted = job->accelerators.WantsDevices() ? job->accelerators.count_per_node : 0;
-    return !job->exclusive && wanted <= devices && job->cpus_per_node <= cpus &&
-           job->memory_per_node_mib <= memory_mib;
+    return !job->exclusive && !job->exclusive_user && wanted <= devices &&
+           job->cpus_per_node <= cpus && job->memory_per_node_mib <= memory_mib;
   }
 };
 
@@ -1246,12 +1249,14 @@ PlacementFailure DescribeFailure(const Job& job, int node_count, const Eligibili
 }
 
 // What a start takes. An exclusive job takes its nodes whole (every free CPU and all
-// memory), as Slurm allocates it, so nothing else is planned beside it this cycle.
+// memory), as Slurm allocates it, so nothing else is planned beside it this cycle;
+// so does an --exclusive=user job (this cycle only: another user's job must not join
+// it, and the next snapshot shows its node's owner).
 std::vector<Holding> HoldingsOfStart(const Job& job, const JobStart& start,
                                      const ClusterState& state) {
   std::vector<Holding> holdings =
       ClusterState::HoldingsOf(start, job->cpus_per_node, job->memory_per_node_mib);
-  if (job->exclusive) {
+  if (job->exclusive || job->exclusive_user) {
     for (Holding& holding : holdings) {
       holding.cpus = std::max(holding.cpus, state.cpus_free(holding.node));
       holding.memory_mib = std::max(holding.memory_mib, state.memory_free(holding.node));

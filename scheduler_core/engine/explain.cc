@@ -208,7 +208,8 @@ std::string DescribeRequest(const model::PendingJob& job) {
   }
   return Cat(job.num_nodes, job.num_nodes == 1 ? " node" : " nodes", " x ", devices, ", ",
              job.cpus_per_node, job.cpus_per_node == 1 ? " CPU, " : " CPUs, ",
-             job.memory_per_node_mib, " MiB", job.exclusive ? ", exclusive" : "");
+             job.memory_per_node_mib, " MiB", job.exclusive ? ", exclusive" : "",
+             job.exclusive_user ? ", exclusive to its user" : "");
 }
 
 std::optional<Explanation> Explain(uint32_t job_id, const model::Snapshot& snapshot,

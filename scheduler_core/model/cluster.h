@@ -142,6 +142,10 @@ struct PendingJob {
   std::vector<std::vector<std::string>> feature_any;
   // Matching OR ("[a|b]"): all the job's nodes satisfy one and the same clause.
   bool feature_any_matching = false;
+  // --exclusive=user: shares its nodes only with jobs of its own user (by uid: the
+  // name may be unknown to the controller until the job starts).
+  bool exclusive_user = false;
+  uint32_t user_id = 0;
 };
 
 // One of Slurm's advanced reservations: a node/time window.
@@ -172,6 +176,9 @@ struct RunningJob {
   int64_t start_time = 0;
   int64_t time_limit_s = 0;  // 0: unlimited
   JobClass job_class = JobClass::kUnspecified;
+  uint32_t user_id = 0;
+  // --exclusive=user: while it runs, its nodes take no other user's job.
+  bool exclusive_user = false;
   // What choosing preemption victims needs (docs/preemption.md). The policy names
   // which partitions and QOS are preemptible; only a requeueable batch job (sbatch
   // with requeue allowed) may be a victim: PreemptMode=REQUEUE cancels the others.

@@ -248,6 +248,8 @@ absl::Status RecordFromProto(const v1::PendingJob& wire, const FieldPath& field,
                                     &job->feature_any[static_cast<size_t>(c)]));
   }
   job->feature_any_matching = wire.feature_any_matching();
+  job->exclusive_user = wire.exclusive_user();
+  job->user_id = wire.user_id();
   return absl::OkStatus();
 }
 
@@ -262,6 +264,8 @@ absl::Status RecordFromProto(const v1::RunningJob& wire, const FieldPath& field,
   job->requeueable = wire.requeueable();
   job->draining = wire.draining();
   job->preempt_exempt_until = wire.preempt_exempt_until_unix();
+  job->exclusive_user = wire.exclusive_user();
+  job->user_id = wire.user_id();
   for (int a = 0; a < wire.allocations_size(); ++a) {
     const v1::NodeAllocation& alloc_wire = wire.allocations(a);
     const FieldPath at = field.Child("allocations", a);
@@ -403,6 +407,8 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
       for (const auto& f : clause) c->add_all(f);
     }
     out->set_feature_any_matching(job.feature_any_matching);
+    out->set_exclusive_user(job.exclusive_user);
+    out->set_user_id(job.user_id);
   }
   for (const model::RunningJob& job : snapshot.running) {
     v1::RunningJob* out = wire.add_running_jobs();
@@ -415,6 +421,8 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
     out->set_requeueable(job.requeueable);
     out->set_draining(job.draining);
     out->set_preempt_exempt_until_unix(job.preempt_exempt_until);
+    out->set_exclusive_user(job.exclusive_user);
+    out->set_user_id(job.user_id);
     for (const auto& alloc : job.allocations) {
       v1::NodeAllocation* a = out->add_allocations();
       a->set_node(alloc.node);

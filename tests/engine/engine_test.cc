@@ -110,6 +110,75 @@ TEST(Engine, ExclusiveJobTakesItsNodeWhole) {
   for (uint32_t other : {2u, 3u}) EXPECT_NE(started.at(other), started.at(1));
 }
 
+// --exclusive=user: a job shares nodes only with its user's jobs, and a node whose
+// running --exclusive=user job is one user's takes no other user's job.
+constexpr uint32_t kAlice = 1001, kBob = 1002, kCarol = 1003;
+
+model::RunningJob RunningOf(uint32_t user_id, bool exclusive_user, uint32_t id, std::string node) {
+  model::RunningJob job = Running(id, std::move(node), "gpu", "h100", {0}, 4000, 3600);
+  job.user_id = user_id;
+  job.exclusive_user = exclusive_user;
+  return job;
+}
+
+TEST(Engine, ExclusiveUserJobJoinsItsOwnUsersNodeOnly) {
+  model::Snapshot snapshot;
+  snapshot.now = 5000;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0}).Cpus(64, 4).Build(),
+                    NodeBuilder("b").Hopper(8).Busy({0}).Cpus(64, 4).Build()};
+  snapshot.running = {RunningOf(kBob, false, 100, "a"), RunningOf(kAlice, false, 101, "b")};
+  snapshot.pending = {JobBuilder(1).User(kAlice).ExclusiveUser().Gpus(2).Build()};
+  // Best fit alone ties a and b, and a comes first by name: the user decides.
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"b"}));
+
+  snapshot.running[1].user_id = kCarol;  // b is now another user's too
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Start(1), nullptr);
+  ASSERT_NE(outcome.Pending(1), nullptr);
+  EXPECT_THAT(outcome.Pending(1)->message, HasSubstr("--exclusive=user"));
+  // --exclusive=user (not whole-node): an idle node would do too.
+  snapshot.nodes.push_back(NodeBuilder("c").Hopper(8).Build());
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"c"}));
+}
+
+TEST(Engine, ANodeHeldExclusivelyByOneUserTakesNoOtherUsersJob) {
+  model::Snapshot snapshot;
+  snapshot.now = 5000;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0}).Cpus(64, 4).Build(),
+                    NodeBuilder("b").Hopper(8).Build()};
+  snapshot.running = {RunningOf(kAlice, true, 100, "a")};
+  // The same shape for two users: best fit says a (the busier node) for both.
+  snapshot.pending = {JobBuilder(1).User(kBob).Gpus(1).Priority(10).Build(),
+                      JobBuilder(2).User(kAlice).Gpus(1).Priority(5).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"a"}));
+
+  snapshot.nodes.pop_back();  // only a: bob waits, and says why
+  outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Start(1), nullptr);
+  ASSERT_NE(outcome.Pending(1), nullptr);
+  EXPECT_THAT(outcome.Pending(1)->message, HasSubstr("exclusive to another user"));
+  EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"a"}));
+}
+
+TEST(Engine, ExclusiveUserStartsDoNotShareANodeWithAnotherUserInOneCycle) {
+  model::Snapshot snapshot;
+  snapshot.now = 5000;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Build()};
+  // Bob's job first: alice's --exclusive=user job may not join it this cycle.
+  snapshot.pending = {JobBuilder(1).User(kBob).Gpus(1).Priority(10).TimeLimit(600).Build(),
+                      JobBuilder(2).User(kAlice).ExclusiveUser().Gpus(1).Priority(5).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_NE(outcome.Start(1), nullptr);
+  EXPECT_EQ(outcome.Start(2), nullptr);
+  // Alice's first: bob's job may not join hers.
+  snapshot.pending[1].priority = 20;
+  outcome = RunEngine(snapshot);
+  EXPECT_NE(outcome.Start(2), nullptr);
+  EXPECT_EQ(outcome.Start(1), nullptr);
+}
+
 TEST(Engine, NodesWhereSlurmRefusedTheStartAreAvoided) {
   model::Snapshot snapshot;
   snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0, 1, 2, 3, 4, 5}).Build(),

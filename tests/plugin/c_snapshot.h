@@ -137,6 +137,8 @@ class CSnapshot {
       clauses.push_back(absl::StrJoin(c.all(), "&"));
     out.feature_any = Strs(clauses, &out.feature_any_cnt);
     out.feature_any_matching = j.feature_any_matching();
+    out.exclusive_user = j.exclusive_user();
+    out.user_id = j.user_id();
     return out;
   }
 
@@ -150,6 +152,9 @@ class CSnapshot {
     out.requeueable = j.requeueable();
     out.draining = j.draining();
     out.preempt_exempt_until = j.preempt_exempt_until_unix();
+    out.user_id = j.user_id();
+    out.exclusive_user = j.exclusive_user();
+    out.user_id = j.user_id();
     std::vector<ap_alloc_t>& allocs = allocs_.emplace_back();
     for (const v1::NodeAllocation& a : j.allocations()) {
       ap_alloc_t alloc{};
@@ -248,6 +253,8 @@ inline v1::ClusterSnapshot RichSnapshot() {
   job->mutable_feature_any(0)->add_all("b");
   job->add_feature_any()->add_all("c");
   job->set_feature_any_matching(true);
+  job->set_exclusive_user(true);
+  job->set_user_id(1001);
   v1::RunningJob* running = s.add_running_jobs();
   running->set_job_id(12);
   running->set_start_time_unix(4000);
@@ -257,6 +264,8 @@ inline v1::ClusterSnapshot RichSnapshot() {
   running->set_requeueable(true);
   running->set_draining(true);
   running->set_preempt_exempt_until_unix(4100);
+  running->set_user_id(1001);
+  running->set_exclusive_user(true);
   v1::NodeAllocation* alloc = running->add_allocations();
   alloc->set_node("n1");
   alloc->set_gres_name("gpu");

@@ -108,7 +108,7 @@ TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   node.pool_cnt = 1;
   const uint32_t idx[] = {0, 2};
   ap_alloc_t alloc{"n1", "gpu", "h100", 2, idx, 2, 4, 100, nullptr};
-  ap_running_job_t run{7, &alloc, 1, 1234, 600, "scavenger", "spot", true, true, 1294};
+  ap_running_job_t run{7, &alloc, 1, 1234, 600, "scavenger", "spot", true, true, 1294, 1001, true};
   ap_snapshot_t snap{};
   snap.nodes = &node;
   snap.node_cnt = 1;
@@ -135,7 +135,7 @@ TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
 
 TEST(SnapshotToProto, RunningJobWithoutPreemptionFieldsIsNoVictim) {
   ap_alloc_t alloc{"n1", nullptr, nullptr, 0, nullptr, 0, 1, 0, nullptr};
-  ap_running_job_t run{8, &alloc, 1, 10, 0, nullptr, nullptr, false, false, 0};
+  ap_running_job_t run{8, &alloc, 1, 10, 0, nullptr, nullptr, false, false, 0, 0, false};
   ap_snapshot_t snap{};
   snap.running = &run;
   snap.running_cnt = 1;
@@ -165,7 +165,7 @@ TEST(SnapshotToProto, ShardCountsRequestsAndRules) {
   const uint32_t idx[] = {1};
   const uint32_t held[] = {3};
   ap_alloc_t alloc{"n1", "gpu", "h100", 1, idx, 1, 1, 100, held};
-  ap_running_job_t run{7, &alloc, 1, 1234, 600, nullptr, nullptr, false, false, 0};
+  ap_running_job_t run{7, &alloc, 1, 1234, 600, nullptr, nullptr, false, false, 0, 0, false};
   ap_snapshot_t snap{};
   snap.nodes = &node;
   snap.node_cnt = 1;
@@ -346,7 +346,8 @@ class PreemptionPlanTest : public PlanFromProtoTest {
   void SetUp() override {
     PlanFromProtoTest::SetUp();
     for (uint32_t id : {10u, 11u})
-      running_.push_back(ap_running_job_t{id, nullptr, 0, 1, 0, "s", nullptr, true, false, 0});
+      running_.push_back(
+          ap_running_job_t{id, nullptr, 0, 1, 0, "s", nullptr, true, false, 0, 0, false});
     snap_ = b_.Get();
     snap_.running = running_.data();
     snap_.running_cnt = static_cast<uint32_t>(running_.size());

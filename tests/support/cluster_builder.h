@@ -167,6 +167,15 @@ class JobBuilder {
     job_.exclusive = true;
     return *this;
   }
+  JobBuilder& User(uint32_t user_id) {
+    job_.user_id = user_id;
+    return *this;
+  }
+  // --exclusive=user
+  JobBuilder& ExclusiveUser() {
+    job_.exclusive_user = true;
+    return *this;
+  }
   JobBuilder& Refused(std::vector<std::string> nodes, int times, std::string why) {
     job_.refused_nodes = std::move(nodes);
     job_.refused_starts = times;
