@@ -581,7 +581,7 @@ BENCHMARK(BM_EngineCycleShapes)
 BENCHMARK(BM_GrpcCycle)->Apply(Sizes);
 BENCHMARK(BM_SnapshotCopy)->Apply(Sizes);
 BENCHMARK(BM_BridgeCycle)
-    ->ArgsProduct({{512, 4096}, {1000, 5000, 10000}, {0, 10}})
+    ->ArgsProduct({{512, 4096}, {1000, 5000, 10000}, {0, 10, 100}})
     ->ArgNames({"nodes", "pending", "turnover"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
