@@ -562,6 +562,35 @@ static enum job_state_reason _reason(ap_reason_code_t code)
 	}
 }
 
+/*
+ * A planned start not made leaves its nodes other than the plan expected: the
+ * next job there gets from cons_tres the devices (GPUs, shards) the missing one
+ * was planned to take, not those the core chose for it. Later starts on those
+ * nodes wait for the next cycle, which plans again from what is there.
+ */
+static void _note_missed(const ap_start_t *start, bitstr_t *missed)
+{
+	for (uint32_t n = 0; n < start->node_cnt; n++) {
+		node_record_t *node_ptr = find_node_record(start->nodes[n]);
+
+		if (node_ptr && (node_ptr->index < bit_size(missed)))
+			bit_set(missed, node_ptr->index);
+	}
+}
+
+/* RET the first node of start where an earlier start was not made, or NULL */
+static const char *_after_missed(const ap_start_t *start, bitstr_t *missed)
+{
+	for (uint32_t n = 0; n < start->node_cnt; n++) {
+		node_record_t *node_ptr = find_node_record(start->nodes[n]);
+
+		if (node_ptr && (node_ptr->index < bit_size(missed)) &&
+		    bit_test(missed, node_ptr->index))
+			return start->nodes[n];
+	}
+	return NULL;
+}
+
 extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		       const char *source, uint64_t cycle,
 		       const accelpack_conf_t *conf, lock_clock_t *lc,
@@ -571,6 +600,7 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 	uint32_t cnt = snap->snap.pending_cnt;
 	job_index_t *idx = xcalloc(cnt ? cnt : 1, sizeof(*idx));
 	bitstr_t *reserved;	/* pending[] indices with a planned start */
+	bitstr_t *missed = bit_alloc(node_record_count ? node_record_count : 1);
 
 	for (uint32_t i = 0; i < cnt; i++) {
 		idx[i].job_id = snap->pending[i].job_id;
@@ -591,6 +621,7 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		const ap_start_t *start = &plan->starts[s];
 		int64_t pidx = _find_pending(idx, cnt, start->job_id);
 		char *why = NULL;
+		const char *missed_node;
 		bool refused = false;
 
 		if (lock_clock_maybe_yield(lc, conf->max_lock_ms,
@@ -602,12 +633,16 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 			stats->dropped++;
 			continue;
 		}
-		if (_start_one(snap, pidx, start, source, cycle, conf,
-			       &why, &refused) == SLURM_SUCCESS) {
+		if ((missed_node = _after_missed(start, missed))) {
+			why = xstrdup_printf("an earlier planned start on %s was not made",
+					     missed_node);
+		} else if (_start_one(snap, pidx, start, source, cycle, conf,
+				      &why, &refused) == SLURM_SUCCESS) {
 			refusal_forget(start->job_id);
 			stats->started++;
 			continue;
 		}
+		_note_missed(start, missed);
 		stats->dropped++;
 		if (refused)
 			refusal_record(start, why, time(NULL));
@@ -670,4 +705,5 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		_show_reservation(&plan->reservations[r], idx, cnt);
 	xfree(idx);
 	FREE_NULL_BITMAP(reserved);
+	FREE_NULL_BITMAP(missed);
 }
