@@ -149,6 +149,11 @@ typedef struct {
 	const char *const *nodes;
 	uint32_t node_cnt;
 	bool partial;			/* CoreCnt/TRES: part of each node */
+	/* With partial: per entry of nodes, what the reservation holds there:
+	 * CPUs (reserved cores x threads per core) and accelerators (GRES of an
+	 * AccelpackGres name). NULL: not known, counted as whole nodes. */
+	const uint32_t *reserved_cpus;
+	const uint32_t *reserved_devices;
 } ap_adv_resv_t;
 
 /* What a running job holds on one node (one entry per node and GRES type). */
@@ -179,6 +184,8 @@ typedef struct {
 	int64_t preempt_exempt_until;	/* unix seconds; 0: none */
 	uint32_t user_id;		/* the job's uid */
 	bool exclusive_user;		/* --exclusive=user, ExclusiveUser=YES */
+	const char *reservation;	/* advanced reservation it runs in;
+					 * NULL: none */
 } ap_running_job_t;
 
 typedef struct {

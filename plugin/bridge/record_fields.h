@@ -143,6 +143,7 @@ void VisitRunning(const ap_running_job_t& in, V& v) {
   v.Scalar(&M::set_preempt_exempt_until_unix, in.preempt_exempt_until);
   v.Scalar(&M::set_user_id, in.user_id);
   v.Scalar(&M::set_exclusive_user, in.exclusive_user);
+  v.Text(&M::mutable_reservation, in.reservation);
   v.Each(in.allocs != nullptr ? in.alloc_cnt : 0, [&](uint32_t a) {
     const ap_alloc_t& alloc = in.allocs[a];
     v.Child(&M::add_allocations, [&](auto& na) {
@@ -169,6 +170,11 @@ void VisitReservation(const ap_adv_resv_t& in, V& v) {
   v.Scalar(&M::set_end_unix, in.end_time);
   v.Texts(&M::mutable_nodes, in.nodes, in.node_cnt);
   v.Scalar(&M::set_partial, in.partial);
+  const bool counted = in.partial && in.reserved_cpus != nullptr && in.reserved_devices != nullptr;
+  v.Each(counted ? in.node_cnt : 0, [&](uint32_t n) {
+    v.Scalar(&M::add_reserved_cpus, in.reserved_cpus[n]);
+    v.Scalar(&M::add_reserved_devices, in.reserved_devices[n]);
+  });
 }
 
 // What the snapshot says besides its records (sent whole, never in a delta: a

@@ -146,6 +146,16 @@ static inline bool compat_job_select_cleaning(job_record_t *job_ptr)
 #define COMPAT_GRACE_PREEMPT 0
 #endif
 
+/* Reservations hold GRES (TRES=gres/gpu:N) from 23.11, in gres_list_alloc:
+ * one job GRES state per requested name and type. */
+#define COMPAT_RESV_HAS_GRES COMPAT_SLURM_AT_LEAST(23, 11)
+#if COMPAT_RESV_HAS_GRES
+#define COMPAT_RESV_HOLDS_GRES(resv) \
+	((resv)->gres_list_alloc && list_count((resv)->gres_list_alloc))
+#else
+#define COMPAT_RESV_HOLDS_GRES(resv) false
+#endif
+
 /* 24.05 made the job details an anonymous struct, named job_details_t. */
 #if !COMPAT_SLURM_AT_LEAST(24, 5)
 typedef struct job_details job_details_t;

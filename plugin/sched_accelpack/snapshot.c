@@ -8,7 +8,7 @@
  *  the pending jobs in chunks between which the locks are yielded. Hashing
  *  and protobuf happen in the bridge, after the locks are released.
  *  One file per thing copied: snapshot_nodes.c, snapshot_pending.c (with
- *  job_request.c), snapshot_running.c.
+ *  job_request.c), snapshot_running.c, snapshot_resv.c.
 \*****************************************************************************/
 
 #include <string.h>
@@ -29,7 +29,7 @@ extern void snapshot_build(snapshot_t *snap, const char *accel_gres,
 	(void) lock_clock_maybe_yield(lc, SNAPSHOT_HOLD_MS, yield_ms);
 	snapshot_nodes(snap, accel_gres, now);
 	snapshot_running(snap, accel_gres);
-	snapshot_reservations(snap, now);
+	snapshot_reservations(snap, accel_gres, now);
 	snap->snap.nodes = snap->nodes;
 	snap->snap.pending = snap->pending;
 	snap->snap.running = snap->running;

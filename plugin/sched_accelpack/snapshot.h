@@ -59,6 +59,7 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 			     uint32_t max_pending, lock_clock_t *lc,
 			     uint32_t yield_ms, bool queue_check);
 extern void snapshot_running(snapshot_t *snap, const char *accel_gres);
-extern void snapshot_reservations(snapshot_t *snap, time_t now);
+extern void snapshot_reservations(snapshot_t *snap, const char *accel_gres,
+				  time_t now);
 
 #endif

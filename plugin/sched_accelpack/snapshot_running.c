@@ -124,6 +124,15 @@ extern void snapshot_running(snapshot_t *snap, const char *accel_gres)
 		_preempt_fields(job_ptr, &snap->arena, run);
 		run->user_id = job_ptr->user_id;
 		run->exclusive_user = job_exclusive_user(job_ptr);
+		/* A partial reservation's own jobs run in its part. With
+		 * --reservation=a,b resv_name keeps the list and resv_ptr is
+		 * the one it started in (job_queue_rec_resv_list()). */
+		if (job_ptr->resv_ptr && job_ptr->resv_ptr->name)
+			run->reservation = arena_strdup(&snap->arena,
+							job_ptr->resv_ptr->name);
+		else if (job_ptr->resv_name && job_ptr->resv_name[0])
+			run->reservation = arena_strdup(&snap->arena,
+							job_ptr->resv_name);
 		nodes = (uint32_t) bit_set_count(job_ptr->node_bitmap);
 		gres_cnt = job_ptr->gres_list_alloc ?
 			(uint32_t) list_count(job_ptr->gres_list_alloc) : 0;

@@ -816,12 +816,24 @@ struct Spare {
 // leaves over there at its start; for a reservation's look-ahead, held nodes are
 // off limits altogether. Slurm's advanced reservations hold their
 // nodes the same way for every job that does not belong to them; a job that does
-// may run there only while its reservation is active.
+// may run there only while its reservation is active. A partial reservation
+// (CoreCnt, TRES=gres/...) holds only its part: other jobs fit in the rest of the
+// node (`spare`: what is free less the part the reservation's own jobs do not use
+// yet), its own jobs only in that part (`WindowOnNode::members`).
 //
 // Harvest: a preemptible job (`harvesting`) is bound only by `firm_start`, the
 // holds of jobs that cannot take their nodes back by preemption (and of reclaims
 // planned this cycle, which hold their nodes from now on).
 struct Holds {
+  struct WindowOnNode {
+    int reservation = 0;  // index into snapshot->reservations
+    bool part = false;    // partial with counts
+    // What the part holds here, and what of it its own jobs have not taken. What it
+    // does not hold (no GPUs in a CoreCnt reservation) its jobs share with all.
+    Spare reserved;
+    Spare members;
+  };
+
   std::vector<int64_t> reserved_start;  // per node; kNoReservation if free
   std::vector<int64_t> firm_start;      // per node; as reserved_start, unreclaimable holds
   std::vector<Spare> spare;             // per node; meaningful where reserved
@@ -829,7 +841,8 @@ struct Holds {
   bool exclude_held = false;
   bool harvesting = false;
   const model::Snapshot* snapshot = nullptr;
-  std::vector<std::vector<int>> windows;  // per node: indices into snapshot->reservations
+  std::vector<std::vector<WindowOnNode>> windows;  // per node
+  std::vector<uint8_t> held_by_window;             // per node: the hold is a partial reservation's
 
   // Nodes are held once (look-aheads and reclaims keep off held nodes), so `left`
   // is what the one job holding node n leaves over there.
@@ -843,25 +856,85 @@ struct Holds {
     }
   }
 
+  // A job of a partial reservation: in its part what the part holds, elsewhere in
+  // what the node leaves to everyone.
+  bool FitsPart(const Job& job, const WindowOnNode& w, int n) const {
+    const Spare& shared = spare[static_cast<size_t>(n)];
+    const int wanted = job->accelerators.WantsDevices() ? job->accelerators.count_per_node : 0;
+    return !job->exclusive && !job->exclusive_user &&
+           wanted <= (w.reserved.devices > 0 ? w.members.devices : shared.devices) &&
+           job->cpus_per_node <= (w.reserved.cpus > 0 ? w.members.cpus : shared.cpus) &&
+           job->memory_per_node_mib <= shared.memory_mib;
+  }
+
+  bool HeldByWindow(size_t n) const { return !held_by_window.empty() && held_by_window[n] != 0; }
+
+  bool Member(const Job& job, const model::AdvancedReservation& r) const {
+    return std::find(job->reservations.begin(), job->reservations.end(), r.name) !=
+           job->reservations.end();
+  }
+
+  // The partial reservation on node n whose part this job runs in; null if none.
+  WindowOnNode* PartOf(const Job& job, int n) {
+    if (windows.empty()) return nullptr;
+    for (WindowOnNode& w : windows[static_cast<size_t>(n)]) {
+      const model::AdvancedReservation& r =
+          snapshot->reservations[static_cast<size_t>(w.reservation)];
+      if (w.part && r.start <= now && r.end > now && Member(job, r)) return &w;
+    }
+    return nullptr;
+  }
+
   // Empty when the job may start on node n now; otherwise why not.
   std::string_view Why(const Job& job, int n) const {
-    const int64_t start = (harvesting ? firm_start : reserved_start)[static_cast<size_t>(n)];
     const int64_t end = model::AddTimes(now, job.time_limit_s);
-    if (start != kNoReservation &&
-        (exclude_held || (end > start && !spare[static_cast<size_t>(n)].Covers(job))))
-      return kReasonHeld;
-    if (windows.empty()) return {};
-    for (int w : windows[static_cast<size_t>(n)]) {
-      const model::AdvancedReservation& r = snapshot->reservations[static_cast<size_t>(w)];
-      if (r.end <= now) continue;
-      const bool member = std::find(job->reservations.begin(), job->reservations.end(), r.name) !=
-                          job->reservations.end();
-      if (member ? r.start > now : end > r.start) return kReasonAdvancedReservation;
+    bool in_part = false;
+    if (!windows.empty()) {
+      for (const WindowOnNode& w : windows[static_cast<size_t>(n)]) {
+        const model::AdvancedReservation& r =
+            snapshot->reservations[static_cast<size_t>(w.reservation)];
+        if (r.end <= now) continue;
+        if (Member(job, r)) {
+          if (r.start > now || (w.part && !FitsPart(job, w, n))) return kReasonAdvancedReservation;
+          in_part = in_part || w.part;
+        } else if (!w.part && end > r.start) {
+          return kReasonAdvancedReservation;
+        }
+      }
     }
+    const auto node = static_cast<size_t>(n);
+    const int64_t start = (harvesting ? firm_start : reserved_start)[node];
+    if (start == kNoReservation || (in_part && HeldByWindow(node))) return {};
+    if (exclude_held || (end > start && !spare[node].Covers(job)))
+      return HeldByWindow(node) ? kReasonAdvancedReservation : kReasonHeld;
     return {};
   }
   bool Allows(const Job& job, int n) const { return Why(job, n).empty(); }
+
+  // A start planned this cycle takes its room: from a partial reservation's part
+  // for its own jobs, else from what a held node leaves over.
+  void Started(const Job& job, const Holding& holding, int64_t end) {
+    const auto n = static_cast<size_t>(holding.node);
+    const int devices = holding.pool >= 0 ? static_cast<int>(holding.devices.size()) : 0;
+    if (WindowOnNode* part = PartOf(job, holding.node)) {
+      (part->reserved.devices > 0 ? part->members : spare[n]).devices -= devices;
+      (part->reserved.cpus > 0 ? part->members : spare[n]).cpus -= holding.cpus;
+      spare[n].memory_mib -= holding.memory_mib;
+    } else if (reserved_start[n] != kNoReservation && end > reserved_start[n]) {
+      spare[n].devices -= devices;
+      spare[n].cpus -= holding.cpus;
+      spare[n].memory_mib -= holding.memory_mib;
+    }
+  }
 };
+
+// What node n has free now, in Spare's terms.
+Spare FreeOn(const ClusterState& state, int n) {
+  Spare free{0, state.cpus_free(n), state.memory_free(n)};
+  for (int p = 0; p < static_cast<int>(state.node(n).accelerators.size()); ++p)
+    free.devices += state.free_devices(n, p);
+  return free;
+}
 
 Holds MakeHolds(const model::Snapshot& snapshot, const ClusterState& state) {
   Holds holds{std::vector<int64_t>(snapshot.nodes.size(), kNoReservation),
@@ -871,14 +944,65 @@ Holds MakeHolds(const model::Snapshot& snapshot, const ClusterState& state) {
               false,
               false,
               &snapshot,
+              {},
               {}};
+  // What each partial reservation's own running jobs use, per node.
+  std::unordered_map<std::string_view, size_t> partial_by_name;
   for (size_t r = 0; r < snapshot.reservations.size(); ++r) {
-    if (snapshot.reservations[r].end <= snapshot.now) continue;
-    if (holds.windows.empty()) holds.windows.resize(snapshot.nodes.size());
-    for (const std::string& name : snapshot.reservations[r].nodes) {
-      const int n = state.FindNode(name);
-      if (n >= 0) holds.windows[static_cast<size_t>(n)].push_back(static_cast<int>(r));
+    const model::AdvancedReservation& window = snapshot.reservations[r];
+    if (window.end > snapshot.now && window.PartCounted()) partial_by_name.emplace(window.name, r);
+  }
+  std::unordered_map<uint64_t, Spare> used_in_part;
+  auto part_key = [](size_t r, int n) {
+    return (static_cast<uint64_t>(r) << 32) | static_cast<uint32_t>(n);
+  };
+  if (!partial_by_name.empty()) {
+    for (const model::RunningJob& job : snapshot.running) {
+      if (job.reservation.empty()) continue;
+      const auto window = partial_by_name.find(job.reservation);
+      if (window == partial_by_name.end()) continue;
+      for (const model::NodeAllocation& alloc : job.allocations) {
+        Spare& used = used_in_part[part_key(window->second, state.FindNode(alloc.node))];
+        used.devices += alloc.device_count;
+        used.cpus += alloc.cpus;
+      }
     }
+    holds.held_by_window.assign(snapshot.nodes.size(), 0);
+  }
+  // Per node, the part of partial reservations their own jobs do not use yet.
+  std::vector<Spare> unused_parts(partial_by_name.empty() ? 0 : snapshot.nodes.size());
+  for (size_t r = 0; r < snapshot.reservations.size(); ++r) {
+    const model::AdvancedReservation& window = snapshot.reservations[r];
+    if (window.end <= snapshot.now) continue;
+    if (holds.windows.empty()) holds.windows.resize(snapshot.nodes.size());
+    const bool part = window.PartCounted();
+    for (size_t i = 0; i < window.nodes.size(); ++i) {
+      const int n = state.FindNode(window.nodes[i]);
+      if (n < 0) continue;
+      Holds::WindowOnNode on{static_cast<int>(r), part, {}, {}};
+      if (part) {
+        const auto node = static_cast<size_t>(n);
+        // Memory is never reserved.
+        on.reserved = {window.reserved_devices[i], window.reserved_cpus[i], 0};
+        on.members = on.reserved;
+        if (const auto used = used_in_part.find(part_key(r, n)); used != used_in_part.end()) {
+          if (on.reserved.devices > 0) on.members.devices -= used->second.devices;
+          if (on.reserved.cpus > 0) on.members.cpus -= used->second.cpus;
+        }
+        unused_parts[node].devices += std::max(on.members.devices, 0);
+        unused_parts[node].cpus += std::max(on.members.cpus, 0);
+        holds.reserved_start[node] = std::min(holds.reserved_start[node], window.start);
+        holds.firm_start[node] = std::min(holds.firm_start[node], window.start);
+        holds.held_by_window[node] = 1;
+      }
+      holds.windows[static_cast<size_t>(n)].push_back(on);
+    }
+  }
+  for (size_t n = 0; n < unused_parts.size(); ++n) {
+    if (!holds.HeldByWindow(n)) continue;
+    const Spare free = FreeOn(state, static_cast<int>(n));
+    holds.spare[n] = {free.devices - unused_parts[n].devices, free.cpus - unused_parts[n].cpus,
+                      free.memory_mib};
   }
   return holds;
 }
@@ -2184,14 +2308,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
       const int64_t end = model::AddTimes(snapshot.now, job.time_limit_s);
       for (const Holding& holding : holdings) {
         state.Take(holding);
-        // Started into a held node's spare: the reserved start has that much less.
-        const auto n = static_cast<size_t>(holding.node);
-        if (holds.reserved_start[n] != kNoReservation && end > holds.reserved_start[n]) {
-          Spare& left = holds.spare[n];
-          left.devices -= holding.pool >= 0 ? static_cast<int>(holding.devices.size()) : 0;
-          left.cpus -= holding.cpus;
-          left.memory_mib -= holding.memory_mib;
-        }
+        holds.Started(job, holding, end);
       }
       ends.push_back({model::AddTimes(snapshot.now, job.time_limit_s), std::move(holdings)});
       plan.starts.push_back(std::move(*start));

@@ -154,7 +154,15 @@ struct AdvancedReservation {
   int64_t start = 0;
   int64_t end = 0;
   std::vector<std::string> nodes;
+  // CoreCnt or TRES=gres/...: only part of each node. With reserved_cpus and
+  // reserved_devices (one entry per entry of nodes) other jobs use the rest and the
+  // reservation's own jobs only that part; without them the nodes count as wholly
+  // reserved.
   bool partial = false;
+  std::vector<int> reserved_cpus = {};
+  std::vector<int> reserved_devices = {};
+
+  bool PartCounted() const { return partial && reserved_cpus.size() == nodes.size(); }
 };
 
 struct NodeAllocation {
@@ -179,6 +187,8 @@ struct RunningJob {
   uint32_t user_id = 0;
   // --exclusive=user: while it runs, its nodes take no other user's job.
   bool exclusive_user = false;
+  // The advanced reservation it runs in; empty: none.
+  std::string reservation;
   // What choosing preemption victims needs (docs/preemption.md). The policy names
   // which partitions and QOS are preemptible; only a requeueable batch job (sbatch
   // with requeue allowed) may be a victim: PreemptMode=REQUEUE cancels the others.

@@ -266,6 +266,8 @@ absl::Status RecordFromProto(const v1::RunningJob& wire, const FieldPath& field,
   job->preempt_exempt_until = wire.preempt_exempt_until_unix();
   job->exclusive_user = wire.exclusive_user();
   job->user_id = wire.user_id();
+  ACCELPACK_RETURN_IF_ERROR(
+      Name(wire.reservation(), field.Child("reservation"), &job->reservation));
   for (int a = 0; a < wire.allocations_size(); ++a) {
     const v1::NodeAllocation& alloc_wire = wire.allocations(a);
     const FieldPath at = field.Child("allocations", a);
@@ -302,6 +304,19 @@ absl::Status RecordFromProto(const v1::AdvancedReservation& wire, const FieldPat
   out->start = wire.start_unix();
   out->end = wire.end_unix();
   out->partial = wire.partial();
+  ACCELPACK_RETURN_IF_ERROR(
+      NarrowList(wire.reserved_cpus(), field, "reserved_cpus", &out->reserved_cpus));
+  ACCELPACK_RETURN_IF_ERROR(
+      NarrowList(wire.reserved_devices(), field, "reserved_devices", &out->reserved_devices));
+  const size_t node_count = out->nodes.size();
+  if ((!out->reserved_cpus.empty() || !out->reserved_devices.empty()) &&
+      (!out->partial || out->reserved_cpus.size() != node_count ||
+       out->reserved_devices.size() != node_count)) {
+    return absl::InvalidArgumentError(
+        Cat(field.ToString(), ": reserved_cpus (", out->reserved_cpus.size(),
+            ") and reserved_devices (", out->reserved_devices.size(),
+            ") need partial and one entry per node (", node_count, ")"));
+  }
   return absl::OkStatus();
 }
 
@@ -423,6 +438,7 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
     out->set_preempt_exempt_until_unix(job.preempt_exempt_until);
     out->set_exclusive_user(job.exclusive_user);
     out->set_user_id(job.user_id);
+    out->set_reservation(job.reservation);
     for (const auto& alloc : job.allocations) {
       v1::NodeAllocation* a = out->add_allocations();
       a->set_node(alloc.node);
@@ -443,6 +459,8 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
     out->set_end_unix(r.end);
     for (const auto& n : r.nodes) out->add_nodes(n);
     out->set_partial(r.partial);
+    AddCounts(out->mutable_reserved_cpus(), r.reserved_cpus);
+    AddCounts(out->mutable_reserved_devices(), r.reserved_devices);
   }
   return wire;
 }

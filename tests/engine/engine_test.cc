@@ -246,6 +246,81 @@ TEST(Engine, AJobInAReservationStartsInsideItWhileItIsActive) {
   EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"b"}));
 }
 
+// A partial reservation (CoreCnt, TRES=gres/gpu:2): "debug" holds 2 GPUs and 8 CPUs
+// of a from 4000 to 9000; now = 5000.
+model::Snapshot WithDebugPartOfA() {
+  model::Snapshot snapshot;
+  snapshot.now = 5000;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Cpus(64, 0).Build()};
+  snapshot.reservations = {{"debug", 4000, 9000, {"a"}, true, {8}, {2}}};
+  return snapshot;
+}
+
+TEST(Engine, OtherJobsUseWhatAPartialReservationLeavesOfItsNode) {
+  model::Snapshot snapshot = WithDebugPartOfA();
+  snapshot.pending = {JobBuilder(1).Gpus(6).Build(), JobBuilder(2).Gpus(1).Build(),
+                      JobBuilder(3).Gpus(2).InReservations({"debug"}).Build(),
+                      JobBuilder(4).Gpus(1).InReservations({"debug"}).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(outcome.Started().at(3), (std::vector<std::string>{"a"}));
+  // The last 2 GPUs are the reservation's: not for job 2; job 3 took them from job 4.
+  ASSERT_NE(outcome.Pending(2), nullptr);
+  EXPECT_THAT(outcome.Pending(2)->message, HasSubstr("in an advanced reservation"));
+  EXPECT_NE(outcome.Pending(4), nullptr);
+
+  // Counted as whole nodes when the plugin could not say how much is reserved.
+  snapshot.reservations[0].reserved_cpus.clear();
+  snapshot.reservations[0].reserved_devices.clear();
+  outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Start(1), nullptr);
+  EXPECT_EQ(outcome.Started().at(3), (std::vector<std::string>{"a"}));
+}
+
+TEST(Engine, APartialReservationsOwnRunningJobsUseItsPartNotTheRest) {
+  model::Snapshot snapshot = WithDebugPartOfA();
+  // A job of the reservation holds 1 of its 2 GPUs; another job holds 4 outside it.
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Busy({0, 1, 2, 3, 4}).Cpus(64, 10).Build()};
+  model::RunningJob inside = Running(10, "a", "gpu", "h100", {0}, 4500, 3600, 2);
+  inside.reservation = "debug";
+  snapshot.running = {inside, Running(11, "a", "gpu", "h100", {1, 2, 3, 4}, 4500, 3600, 8)};
+  snapshot.pending = {JobBuilder(1).Gpus(3).Build(), JobBuilder(2).Gpus(2).Build(),
+                      JobBuilder(3).Gpus(1).InReservations({"debug"}).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  // 3 free: 1 is the reservation's unused part, 2 are for anyone.
+  EXPECT_EQ(outcome.Start(1), nullptr);
+  EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(outcome.Started().at(3), (std::vector<std::string>{"a"}));
+}
+
+TEST(Engine, ACoreReservationsJobsShareTheGpusItDoesNotHold) {
+  model::Snapshot snapshot = WithDebugPartOfA();
+  snapshot.reservations[0].reserved_cpus = {56};  // CoreCnt=56 of 64, no GPUs
+  snapshot.reservations[0].reserved_devices = {0};
+  snapshot.pending = {JobBuilder(1).Gpus(2).Cpus(16).InReservations({"debug"}).Build(),
+                      JobBuilder(2).Gpus(1).Cpus(16).Build(),  // 8 CPUs are not reserved
+                      JobBuilder(3).Gpus(5).Cpus(4).Build(),
+                      JobBuilder(4).Gpus(2).Cpus(4).Build()};  // 8 - 2 - 5: one GPU left
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(outcome.Start(2), nullptr);
+  EXPECT_EQ(outcome.Started().at(3), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(outcome.Start(4), nullptr);
+}
+
+TEST(Engine, AJobThatWouldRunIntoAPartialReservationLeavesItsPartFree) {
+  model::Snapshot snapshot = WithDebugPartOfA();
+  snapshot.reservations[0].start = 5600;
+  snapshot.reservations[0].reserved_devices = {4};
+  snapshot.pending = {JobBuilder(1).Gpus(6).TimeLimit(3600).Build(),  // into the window
+                      JobBuilder(2).Gpus(4).TimeLimit(3600).Build(),  // fits beside its part
+                      JobBuilder(3).Gpus(4).TimeLimit(600).Build()};  // ends at 5600
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Start(1), nullptr);
+  EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(outcome.Started().at(3), (std::vector<std::string>{"a"}));
+}
+
 TEST(Engine, FeatureAlternativesTakeEitherNode) {
   model::Snapshot snapshot;
   snapshot.nodes = {

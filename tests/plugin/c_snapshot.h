@@ -154,7 +154,7 @@ class CSnapshot {
     out.preempt_exempt_until = j.preempt_exempt_until_unix();
     out.user_id = j.user_id();
     out.exclusive_user = j.exclusive_user();
-    out.user_id = j.user_id();
+    out.reservation = StrOrNull(j.reservation());
     std::vector<ap_alloc_t>& allocs = allocs_.emplace_back();
     for (const v1::NodeAllocation& a : j.allocations()) {
       ap_alloc_t alloc{};
@@ -182,6 +182,9 @@ class CSnapshot {
     out.end_time = r.end_unix();
     out.nodes = Strs(r.nodes(), &out.node_cnt);
     out.partial = r.partial();
+    const auto per_node = static_cast<size_t>(r.nodes_size());
+    out.reserved_cpus = IntsOfCount(r.reserved_cpus(), per_node);
+    out.reserved_devices = IntsOfCount(r.reserved_devices(), per_node);
     return out;
   }
 
@@ -266,6 +269,7 @@ inline v1::ClusterSnapshot RichSnapshot() {
   running->set_preempt_exempt_until_unix(4100);
   running->set_user_id(1001);
   running->set_exclusive_user(true);
+  running->set_reservation("maint");
   v1::NodeAllocation* alloc = running->add_allocations();
   alloc->set_node("n1");
   alloc->set_gres_name("gpu");
@@ -281,6 +285,8 @@ inline v1::ClusterSnapshot RichSnapshot() {
   resv->set_end_unix(9000);
   resv->add_nodes("n1");
   resv->set_partial(true);
+  resv->add_reserved_cpus(4);
+  resv->add_reserved_devices(1);
   return s;
 }
 

@@ -108,13 +108,29 @@ TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   node.pool_cnt = 1;
   const uint32_t idx[] = {0, 2};
   ap_alloc_t alloc{"n1", "gpu", "h100", 2, idx, 2, 4, 100, nullptr};
-  ap_running_job_t run{7, &alloc, 1, 1234, 600, "scavenger", "spot", true, true, 1294, 1001, true};
+  ap_running_job_t run{7,    &alloc, 1,    1234, 600,  "scavenger", "spot",
+                       true, true,   1294, 1001, true, "debug"};
+  // A partial reservation: per node what it holds; without counts, nothing per node.
+  const char* const resv_nodes[] = {"n1", "n2"};
+  const uint32_t resv_cpus[] = {8, 4};
+  const uint32_t resv_devices[] = {2, 0};
+  const ap_adv_resv_t resv[] = {{"debug", 10, 20, resv_nodes, 2, true, resv_cpus, resv_devices},
+                                {"maint", 10, 20, resv_nodes, 2, true, nullptr, nullptr}};
   ap_snapshot_t snap{};
   snap.nodes = &node;
   snap.node_cnt = 1;
   snap.running = &run;
   snap.running_cnt = 1;
+  snap.adv_resv = resv;
+  snap.adv_resv_cnt = 2;
   pb::ClusterSnapshot out = SnapshotToProto(snap);
+  ASSERT_EQ(out.reservations_size(), 2);
+  ASSERT_EQ(out.reservations(0).reserved_cpus_size(), 2);
+  EXPECT_EQ(out.reservations(0).reserved_cpus(1), 4u);
+  ASSERT_EQ(out.reservations(0).reserved_devices_size(), 2);
+  EXPECT_EQ(out.reservations(0).reserved_devices(0), 2u);
+  EXPECT_TRUE(out.reservations(1).partial());
+  EXPECT_EQ(out.reservations(1).reserved_cpus_size(), 0);
   EXPECT_EQ(out.nodes(0).accelerators(0).device_used_milli_size(), 3);
   EXPECT_EQ(out.nodes(0).accelerators(0).device_used_milli(2), 1000u);
   ASSERT_EQ(out.running_jobs_size(), 1);
@@ -131,11 +147,12 @@ TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   EXPECT_TRUE(r.requeueable());
   EXPECT_TRUE(r.draining());
   EXPECT_EQ(r.preempt_exempt_until_unix(), 1294);
+  EXPECT_EQ(r.reservation(), "debug");
 }
 
 TEST(SnapshotToProto, RunningJobWithoutPreemptionFieldsIsNoVictim) {
   ap_alloc_t alloc{"n1", nullptr, nullptr, 0, nullptr, 0, 1, 0, nullptr};
-  ap_running_job_t run{8, &alloc, 1, 10, 0, nullptr, nullptr, false, false, 0, 0, false};
+  ap_running_job_t run{8, &alloc, 1, 10, 0, nullptr, nullptr, false, false, 0, 0, false, nullptr};
   ap_snapshot_t snap{};
   snap.running = &run;
   snap.running_cnt = 1;
@@ -165,7 +182,8 @@ TEST(SnapshotToProto, ShardCountsRequestsAndRules) {
   const uint32_t idx[] = {1};
   const uint32_t held[] = {3};
   ap_alloc_t alloc{"n1", "gpu", "h100", 1, idx, 1, 1, 100, held};
-  ap_running_job_t run{7, &alloc, 1, 1234, 600, nullptr, nullptr, false, false, 0, 0, false};
+  ap_running_job_t run{7,     &alloc, 1, 1234, 600,   nullptr, nullptr,
+                       false, false,  0, 0,    false, nullptr};
   ap_snapshot_t snap{};
   snap.nodes = &node;
   snap.node_cnt = 1;
@@ -347,7 +365,7 @@ class PreemptionPlanTest : public PlanFromProtoTest {
     PlanFromProtoTest::SetUp();
     for (uint32_t id : {10u, 11u})
       running_.push_back(
-          ap_running_job_t{id, nullptr, 0, 1, 0, "s", nullptr, true, false, 0, 0, false});
+          ap_running_job_t{id, nullptr, 0, 1, 0, "s", nullptr, true, false, 0, 0, false, nullptr});
     snap_ = b_.Get();
     snap_.running = running_.data();
     snap_.running_cnt = static_cast<uint32_t>(running_.size());

@@ -212,7 +212,13 @@ INSTANTIATE_TEST_SUITE_P(
                   "nodes[0].name: 5000 bytes, longer than the 1024 allowed"},
         Malformed{"dangling_node",
                   [](model::Snapshot& s) { s.pending[0].required_nodes = {"ghost"}; },
-                  "pending_jobs[0].required_nodes[0]"}),
+                  "pending_jobs[0].required_nodes[0]"},
+        Malformed{"resv_counts",
+                  [](model::Snapshot& s) {
+                    s.reservations = {{"part", 0, 1 << 30, {"h100-0"}, true, {8, 8}, {2, 2}}};
+                  },
+                  "reservations[0]: reserved_cpus (2) and reserved_devices (2) need partial "
+                  "and one entry per node (1)"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 std::string ReadAll(const std::filesystem::path& path) {
