@@ -23,13 +23,16 @@ typedef struct {
 } feature_expr_t;
 
 /*
- * Reads `expr` into `out`, its strings written into buf (buflen >= 3 *
- * strlen(expr) + 3). What cannot be modelled makes the constraint weaker,
- * never stronger, so the core plans a superset of the nodes Slurm would take
- * and select_nodes has the last word: a feature with a count ("a*2": some of
- * the job's nodes) is dropped; brackets that are not a plain matching OR are
- * flattened. RET false for an expression not read at all (parentheses, or a
- * buffer too small): then no feature constraint.
+ * Reads `expr` into `out`, its strings written into buf. As Slurm evaluates
+ * it: strictly left to right ("a|b&c" is "(a|b)&c"), parentheses grouping,
+ * so `any` holds the expression's alternatives as clauses ("a&c|b&c").
+ * What cannot be modelled makes the constraint weaker, never stronger, so the
+ * core plans a superset of the nodes Slurm would take and select_nodes has
+ * the last word: a feature or group with a count ("a*2", "[a*2&b*4]": some of
+ * the job's nodes) constrains no node; brackets that are not a plain matching
+ * OR read as parentheses. RET false for an expression not read at all
+ * (malformed, nested deeper than 4, more than 16 alternatives or 8 features
+ * in one, or a buffer too small): then no feature constraint.
  */
 extern bool feature_expr_parse(const char *expr, char *buf, size_t buflen,
 			       feature_expr_t *out);

@@ -141,22 +141,18 @@ static void _job_gres(job_record_t *job_ptr, uint32_t num_nodes,
 /*
  * --constraint, as feature_expr.h reads it: what every node needs, alternatives a
  * node needs one of, and "[a|b]" (all the job's nodes take one alternative).
- * Counts and brackets it cannot model make the constraint weaker, never
- * stronger: select_nodes has the last word (a start it refuses is remembered,
- * see refusals.h). Parentheses: no feature constraint here.
+ * Counts it cannot model make the constraint weaker, never stronger:
+ * select_nodes has the last word (a start it refuses is remembered, see
+ * refusals.h). An expression too large to read: no feature constraint here.
  */
 static void _job_features(const char *expr, arena_t *arena,
 			  ap_pending_job_t *out)
 {
 	feature_expr_t parsed;
-	size_t buflen;
-	char *buf;
+	char buf[2048];
 
-	if (!expr || !expr[0])
-		return;
-	buflen = 3 * strlen(expr) + 3;
-	buf = arena_alloc(arena, buflen);
-	if (!feature_expr_parse(expr, buf, buflen, &parsed))
+	if (!expr || !expr[0] || !feature_expr_parse(expr, buf, sizeof(buf),
+						     &parsed))
 		return;
 	out->feature_cnt = copy_split(arena, parsed.all, "&", &out->features);
 	out->feature_any_cnt = copy_split(arena, parsed.any, "|",
