@@ -1,5 +1,7 @@
 #include "service/snapshot_bases.h"
 
+#include <algorithm>
+#include <functional>
 #include <string_view>
 #include <type_traits>
 #include <unordered_set>
@@ -71,7 +73,8 @@ absl::Status ApplyRecords(const v1::ClusterSnapshot& changes, const v1::Snapshot
                                             "]: ", KeyText(R::KeyOf(changed[i])), " given twice"));
     }
   }
-  std::vector<bool> drop;
+  std::vector<int> drop;  // positions
+  drop.reserve(static_cast<size_t>(R::Removed(removed).size()));
   for (const auto& key : R::Removed(removed)) {
     if (seen.count(key) != 0) {
       return absl::InvalidArgumentError(
@@ -82,8 +85,7 @@ absl::Status ApplyRecords(const v1::ClusterSnapshot& changes, const v1::Snapshot
       return absl::FailedPreconditionError(
           Cat("delta removes ", R::kName, " ", KeyText(key), ", which the base does not hold"));
     }
-    drop.resize(static_cast<size_t>(records->size()));
-    drop[static_cast<size_t>(it->second)] = true;
+    drop.push_back(it->second);
   }
   // The model follows record for record: same positions, converted here.
   auto* mirror = base.model != nullptr ? &RecordsOf(*base.model, R{}) : nullptr;
@@ -104,24 +106,24 @@ absl::Status ApplyRecords(const v1::ClusterSnapshot& changes, const v1::Snapshot
     }
     if constexpr (std::is_same_v<R, NodeRecords>) base.changed.node_names |= added;
   }
-  if (!drop.empty()) {
-    drop.resize(static_cast<size_t>(records->size()));
-    int kept = 0;
-    for (int i = 0; i < records->size(); ++i) {
-      if (drop[static_cast<size_t>(i)]) continue;
-      if (kept != i) {
-        records->SwapElements(kept, i);
-        if (mirror != nullptr) {
-          (*mirror)[static_cast<size_t>(kept)] = std::move((*mirror)[static_cast<size_t>(i)]);
-        }
+  // A removed record's place goes to the last record, so a removal costs what it
+  // removes, not the snapshot's size. From the back: the last record is never
+  // one still to be removed.
+  std::sort(drop.begin(), drop.end(), std::greater<>());
+  for (int at : drop) {
+    index.erase(R::KeyOf(records->Get(at)));
+    const int last = records->size() - 1;
+    if (at != last) {
+      records->SwapElements(at, last);
+      index[R::KeyOf(records->Get(at))] = at;
+      if (mirror != nullptr) {
+        (*mirror)[static_cast<size_t>(at)] = std::move((*mirror)[static_cast<size_t>(last)]);
       }
-      ++kept;
     }
-    records->DeleteSubrange(kept, records->size() - kept);
-    if (mirror != nullptr) mirror->resize(static_cast<size_t>(kept));
-    if constexpr (std::is_same_v<R, NodeRecords>) base.changed.node_names = true;
-    if (absl::Status status = IndexRecords<R>(base); !status.ok()) return status;
+    records->RemoveLast();
+    if (mirror != nullptr) mirror->pop_back();
   }
+  if constexpr (std::is_same_v<R, NodeRecords>) base.changed.node_names |= !drop.empty();
   // Positions once removals have closed the gaps (a changed record is never removed).
   auto& positions = ChangedOf(base.changed, R{});
   positions.reserve(static_cast<size_t>(changed.size()));

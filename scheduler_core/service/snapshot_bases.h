@@ -81,8 +81,9 @@ struct SnapshotBase {
 absl::Status IndexBase(SnapshotBase& base);
 
 // Applies a delta (`changes`' records replace or join, `removed` go) to `base`
-// in place and re-indexes it; now_unix comes from `changes`. Records keep the
-// base's order, new ones come last (the engine's orders do not depend on it).
+// in place and re-indexes what moved; now_unix comes from `changes`. Records keep
+// the base's order but for removals (the last record takes a removed one's place)
+// and new ones, which come last: the engine's orders do not depend on it.
 // A base with a model gets the same changes there, converted (errors name the
 // record) but not yet checked: see PrepareModel.
 // INVALID_ARGUMENT: a key twice in the delta, or both changed and removed.

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "cluster_builder.h"
@@ -86,12 +88,13 @@ TEST(ApplyDelta, ReplacesAddsAndRemovesByKeyKeepingTheRest) {
 
   const v1::ClusterSnapshot& s = base.snapshot;
   EXPECT_EQ(s.now_unix(), 200);
+  // 1, 2, 3 and the new 4 last; 1 removed: the last record takes its place.
   ASSERT_EQ(s.pending_jobs_size(), 3);
-  EXPECT_EQ(s.pending_jobs(0).job_id(), 2u);  // base order kept, removed one gone
-  EXPECT_EQ(s.pending_jobs(0).priority(), 77);
-  EXPECT_EQ(s.pending_jobs(1).job_id(), 3u);
-  EXPECT_EQ(s.pending_jobs(1).priority(), 30);  // untouched
-  EXPECT_EQ(s.pending_jobs(2).job_id(), 4u);    // new ones last
+  EXPECT_EQ(s.pending_jobs(0).job_id(), 4u);
+  EXPECT_EQ(s.pending_jobs(1).job_id(), 2u);
+  EXPECT_EQ(s.pending_jobs(1).priority(), 77);
+  EXPECT_EQ(s.pending_jobs(2).job_id(), 3u);
+  EXPECT_EQ(s.pending_jobs(2).priority(), 30);  // untouched
   ASSERT_EQ(s.nodes_size(), 3);
   EXPECT_EQ(s.nodes(1).cpus_total(), 32u);
   EXPECT_EQ(s.nodes(0).cpus_total(), 64u);
@@ -105,8 +108,9 @@ TEST(ApplyDelta, ReplacesAddsAndRemovesByKeyKeepingTheRest) {
   gone.add_pending_jobs(3);
   ASSERT_TRUE(ApplyDelta(more, gone, base).ok());
   ASSERT_EQ(base.snapshot.pending_jobs_size(), 2);
-  EXPECT_EQ(base.snapshot.pending_jobs(1).job_id(), 4u);
-  EXPECT_EQ(base.snapshot.pending_jobs(1).priority(), 5);
+  EXPECT_EQ(base.snapshot.pending_jobs(0).job_id(), 4u);
+  EXPECT_EQ(base.snapshot.pending_jobs(0).priority(), 5);
+  EXPECT_EQ(base.snapshot.pending_jobs(1).job_id(), 2u);
 }
 
 TEST(ApplyDelta, MalformedDeltasAreRefusedNamingTheRecord) {
@@ -278,6 +282,7 @@ TEST_F(ModelBase, RecordByRecordEqualsTheWholeConvertedAfresh) {
     }
     const uint32_t leaving = now.pending_jobs(now.pending_jobs_size() - 1).job_id();
     removed.add_pending_jobs(leaving);
+    removed.add_pending_jobs(now.pending_jobs(round + 4).job_id());  // from the middle
     v1::PendingJob* arriving = changes.add_pending_jobs();
     *arriving = now.pending_jobs(0);
     arriving->set_job_id(next_id++);
@@ -310,7 +315,14 @@ TEST_F(ModelBase, RecordByRecordEqualsTheWholeConvertedAfresh) {
   }
   auto fresh = ModelOf(base_.snapshot, *policy_, nullptr);
   ASSERT_TRUE(fresh.ok());
-  EXPECT_EQ(PlanOf(*base_.model), PlanOf(**fresh));
+  const std::string plan = PlanOf(*base_.model);
+  EXPECT_EQ(plan, PlanOf(**fresh));
+  // Removals move records: the plan does not depend on the records' order.
+  model::Snapshot shuffled = **fresh;
+  std::mt19937 rng(3);
+  std::shuffle(shuffled.pending.begin(), shuffled.pending.end(), rng);
+  std::shuffle(shuffled.running.begin(), shuffled.running.end(), rng);
+  EXPECT_EQ(plan, PlanOf(shuffled));
 }
 
 TEST_F(ModelBase, ChangedRecordsAreCheckedAgainstTheRest) {
