@@ -11,6 +11,8 @@ fi
 packages=(
   # build
   build-essential cmake pkg-config git clang-format
+  # compiler cache for contrib/test.sh's builds (kept in /var/cache/accelpack/ccache)
+  ccache
   # gRPC + protobuf: the contract between plugin, core and CLI
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # hwloc: the node probe

@@ -71,8 +71,16 @@ if [ "$releases" -eq 1 ]; then
 fi
 
 phase "build"
+# Compiled objects are cached per machine, like the Slurm trees: a run after a small
+# change recompiles what changed (both builds, this one and the sanitizers').
+# Paths relative to the checkout, so another clone of it hits the same entries.
+export CCACHE_DIR="${CCACHE_DIR:-/var/cache/accelpack/ccache}" CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-4G}" \
+  CCACHE_BASEDIR="${CCACHE_BASEDIR:-$repo}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACCELPACK_WERROR=ON \
-  -DACCELPACK_BUILD_TESTS=ON -DACCELPACK_BUILD_PLUGIN=ON "-DACCELPACK_SLURM_EXTRA_SRC=$extra_src"
+  -DACCELPACK_BUILD_TESTS=ON -DACCELPACK_BUILD_PLUGIN=ON "-DACCELPACK_SLURM_EXTRA_SRC=$extra_src" \
+  "${launcher[@]}"
 cmake --build "$build" -j"$(nproc)"
 # End-to-end tests are RUN_SERIAL; the rest share the cores.
 phase "tests (Debian's Slurm $(slurmctld -V | cut -d' ' -f2))"
