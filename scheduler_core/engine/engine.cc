@@ -915,16 +915,15 @@ struct Holds {
   // for its own jobs, else from what a held node leaves over.
   void Started(const Job& job, const Holding& holding, int64_t end) {
     const auto n = static_cast<size_t>(holding.node);
-    const int devices = holding.pool >= 0 ? static_cast<int>(holding.devices.size()) : 0;
-    if (WindowOnNode* part = PartOf(job, holding.node)) {
-      (part->reserved.devices > 0 ? part->members : spare[n]).devices -= devices;
-      (part->reserved.cpus > 0 ? part->members : spare[n]).cpus -= holding.cpus;
-      spare[n].memory_mib -= holding.memory_mib;
-    } else if (reserved_start[n] != kNoReservation && end > reserved_start[n]) {
-      spare[n].devices -= devices;
-      spare[n].cpus -= holding.cpus;
-      spare[n].memory_mib -= holding.memory_mib;
-    }
+    WindowOnNode* part = PartOf(job, holding.node);
+    if (part == nullptr && (reserved_start[n] == kNoReservation || end <= reserved_start[n]))
+      return;
+    const bool part_devices = part != nullptr && part->reserved.devices > 0;
+    const bool part_cpus = part != nullptr && part->reserved.cpus > 0;
+    (part_devices ? part->members : spare[n]).devices -=
+        holding.pool >= 0 ? static_cast<int>(holding.devices.size()) : 0;
+    (part_cpus ? part->members : spare[n]).cpus -= holding.cpus;
+    spare[n].memory_mib -= holding.memory_mib;
   }
 };
 

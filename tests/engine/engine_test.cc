@@ -277,6 +277,18 @@ TEST(Engine, OtherJobsUseWhatAPartialReservationLeavesOfItsNode) {
   EXPECT_EQ(outcome.Started().at(3), (std::vector<std::string>{"a"}));
 }
 
+TEST(Engine, APartialReservationsJobsStartedThisCycleUseUpItsPart) {
+  model::Snapshot snapshot = WithDebugPartOfA();
+  // 8 GPUs free, 2 of them the reservation's: its second job has no room left there.
+  snapshot.pending = {JobBuilder(3).Gpus(2).InReservations({"debug"}).Build(),
+                      JobBuilder(4).Gpus(1).InReservations({"debug"}).Build(),
+                      JobBuilder(5).Gpus(6).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(3), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(outcome.Start(4), nullptr);
+  EXPECT_EQ(outcome.Started().at(5), (std::vector<std::string>{"a"}));
+}
+
 TEST(Engine, APartialReservationsOwnRunningJobsUseItsPartNotTheRest) {
   model::Snapshot snapshot = WithDebugPartOfA();
   // A job of the reservation holds 1 of its 2 GPUs; another job holds 4 outside it.
