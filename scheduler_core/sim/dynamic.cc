@@ -371,7 +371,8 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
                   (options.preempt ? (options.harvest ? "+harvest+reclaim" : "+reclaim") : "");
   std::vector<double> cycle_ms;
   std::vector<double> idle_h(kinds.size(), 0);
-  std::vector<double> idle_held_h(kinds.size(), 0), idle_fitting_h(kinds.size(), 0);
+  std::vector<double> idle_held_h(kinds.size(), 0), idle_fitting_h(kinds.size(), 0),
+      idle_gang_wait_h(kinds.size(), 0);
   std::vector<double> devices_of_kind(kinds.size(), 0);
   for (const auto& g : options.cluster) {
     const size_t slot =
@@ -591,33 +592,63 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     for (const auto& r : plan.reservations) {
       for (int n : r.nodes) held[static_cast<size_t>(n)] = true;
     }
+    struct FreeOnNode {
+      double devices = 0;  // shares count as parts of a device
+      int whole = 0;       // devices nothing uses
+      int room = 0;        // the largest free share of one device, milli
+      int cpus = 0;
+      int64_t memory_mib = 0;
+      bool Hosts(int devices_asked, int fraction, int cpus_asked, int64_t memory_asked) const {
+        const bool devices_fit = fraction > 0 ? room >= fraction : whole >= devices_asked;
+        return devices_fit && cpus_asked <= cpus && memory_asked <= memory_mib;
+      }
+    };
+    std::vector<FreeOnNode> free_on(nodes.size());
     for (size_t n = 0; n < nodes.size(); ++n) {
       const NodeState& node = nodes[n];
+      FreeOnNode& f = free_on[n];
+      for (int u : node.used) {
+        f.devices += (kMilli - u) / 1000.0;
+        f.whole += u == 0 ? 1 : 0;
+        f.room = std::max(f.room, kMilli - u);
+      }
+      f.cpus = base.nodes[n].cpus_total - node.cpus_alloc;
+      f.memory_mib = base.nodes[n].memory_total_mib - node.mem_alloc;
       const size_t k = static_cast<size_t>(node.kind_slot);
       if (requests[k].empty()) continue;
-      double free = 0;
-      int whole = 0, room = 0;
-      for (int u : node.used) {
-        free += (kMilli - u) / 1000.0;
-        whole += u == 0 ? 1 : 0;
-        room = std::max(room, kMilli - u);
-      }
-      const int cpus_free = base.nodes[n].cpus_total - node.cpus_alloc;
-      const int64_t mem_free = base.nodes[n].memory_total_mib - node.mem_alloc;
       const bool fits = std::any_of(requests[k].begin(), requests[k].end(), [&](const auto& r) {
         const auto& [devices, fraction, cpus, mem] = r;
-        const bool devices_fit = fraction > 0 ? room >= fraction : whole >= devices;
-        return devices_fit && cpus <= cpus_free && mem <= mem_free;
+        return f.Hosts(devices, fraction, cpus, mem);
       });
       if (held[n]) {
-        idle_held_h[k] += free * dt_h;
+        idle_held_h[k] += f.devices * dt_h;
       } else if (fits) {
-        idle_fitting_h[k] += free * dt_h;
+        idle_fitting_h[k] += f.devices * dt_h;
       }
     }
+    // Only gangs wait for kind k, each for more of its nodes than can host one now.
+    auto only_gangs_short_of_nodes = [&](size_t k) {
+      for (size_t j : pending) {
+        const SimJob& job = jobs[j];
+        if (!may_use(job, k)) continue;
+        if (job.nodes <= 1) return false;
+        int hosts = 0;
+        for (size_t n = 0; n < nodes.size(); ++n) {
+          hosts += static_cast<size_t>(nodes[n].kind_slot) == k &&
+                   free_on[n].Hosts(job.devices_per_node, job.fraction_milli, job.cpus_per_node,
+                                    job.memory_mib);
+        }
+        if (hosts >= job.nodes) return false;
+      }
+      return true;
+    };
     for (size_t k = 0; k < kinds.size(); ++k) {
       sample.utilization[kinds[k]] = used_of_kind[k] / devices_of_kind[k];
-      if (!requests[k].empty()) idle_h[k] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
+      if (!requests[k].empty()) {
+        const double idle = (devices_of_kind[k] - used_of_kind[k]) * dt_h;
+        idle_h[k] += idle;
+        if (only_gangs_short_of_nodes(k)) idle_gang_wait_h[k] += idle;
+      }
       result.idle_h[kinds[k]] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
     }
     // Harvestable idle: what the pending preemptible work (past its requeue hold) could
@@ -692,6 +723,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     result.idle_demanded_h[kinds[k]] = idle_h[k];
     result.idle_held_h[kinds[k]] = idle_held_h[k];
     result.idle_fitting_h[kinds[k]] = idle_fitting_h[k];
+    result.idle_gang_wait_h[kinds[k]] = idle_gang_wait_h[k];
     total_alloc += alloc_kind[k];
     total_devices += devices_of_kind[k];
   }

@@ -422,7 +422,8 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
       "policy,allocation_rate,longest_wait_s,makespan_s,unfinished,killed_at_limit,cycles,cycle_"
       "p50_ms,cycle_p99_ms";
   for (const auto& k : kinds)
-    csv += Cat(",alloc_", k, ",idle_demanded_h_", k, ",idle_held_h_", k, ",idle_fitting_h_", k);
+    csv += Cat(",alloc_", k, ",idle_demanded_h_", k, ",idle_held_h_", k, ",idle_fitting_h_", k,
+               ",idle_gang_wait_h_", k);
   for (const auto& c : classes)
     csv += Cat(",wait_p50_s_", c, ",wait_p99_s_", c, ",jct_p50_s_", c, ",jct_mean_s_", c);
   csv += "\n";
@@ -502,6 +503,7 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
                          {"idle_demanded_device_h", r.idle_demanded_h},
                          {"idle_held_device_h", r.idle_held_h},
                          {"idle_fitting_device_h", r.idle_fitting_h},
+                         {"idle_gang_wait_device_h", r.idle_gang_wait_h},
                          {"longest_wait_s", r.longest_wait_s},
                          {"makespan_s", r.makespan_s},
                          {"unfinished", r.unfinished},
@@ -514,8 +516,9 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
         auto it = m.find(k);
         return it == m.end() ? 0.0 : it->second;
       };
-      csv += fmt::format(",{:.5f},{:.2f},{:.2f},{:.2f}", of(r.allocation_by_kind),
-                         of(r.idle_demanded_h), of(r.idle_held_h), of(r.idle_fitting_h));
+      csv += fmt::format(",{:.5f},{:.2f},{:.2f},{:.2f},{:.2f}", of(r.allocation_by_kind),
+                         of(r.idle_demanded_h), of(r.idle_held_h), of(r.idle_fitting_h),
+                         of(r.idle_gang_wait_h));
     }
     for (const auto& c : classes) {
       const ClassStats s = r.by_class.count(c) ? r.by_class.at(c) : ClassStats{};

@@ -255,6 +255,10 @@ struct DynamicResult {
   // other nodes where some pending job of the kind fit what was free (devices, CPUs,
   // memory) yet nothing started; the rest fit no pending request there.
   std::map<std::string, double> idle_held_h, idle_fitting_h;
+  // Across that split: the device-hours while every pending job that may use the kind
+  // was a gang with fewer nodes able to host one of its nodes than it needs (the
+  // gang waits for nodes to empty; nothing else is waiting to use what is free).
+  std::map<std::string, double> idle_gang_wait_h;
   std::map<std::string, ClassStats> by_class;
   double longest_wait_s = 0;
   double makespan_s = 0;

@@ -545,15 +545,19 @@ TEST(DynamicReplay, IdleWhileDemandedSplitsByWhereTheDevicesAre) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_NEAR(r->idle_held_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
     EXPECT_EQ(r->idle_fitting_h.at("h100"), 0) << policy;
+    EXPECT_EQ(r->idle_gang_wait_h.at("h100"), 0) << policy;  // a one-node job waits
     r = RunDynamic(fitting, OneH100Node(), policy);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_NEAR(r->idle_demanded_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
     EXPECT_EQ(r->idle_held_h.at("h100"), 0) << policy;
     EXPECT_NEAR(r->idle_fitting_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    // One node hosts one of the gang's nodes; it needs two: the gang waits for nodes.
+    EXPECT_NEAR(r->idle_gang_wait_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
     r = RunDynamic(neither, OneH100Node(), policy);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_NEAR(r->idle_demanded_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
     EXPECT_EQ(r->idle_held_h.at("h100") + r->idle_fitting_h.at("h100"), 0) << policy;
+    EXPECT_NEAR(r->idle_gang_wait_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
   }
 }
 

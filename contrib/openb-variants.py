@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Writes openb pod lists that go beyond the published ones, for trying a policy on
+workloads it was not tuned on (docs/benchmarks-sim.md, "Beyond the lists").
+
+Each variant pushes one property of the FGD artifact's lists past the furthest list
+with published figures, the way the artifact's own lists differ from `default`:
+
+  multigpu50   multi-GPU pods (drawn from multigpu40's) added until they ask for 50 %
+               of the GPU demand (multigpu40: 40 %)
+  gpuspec33    GPU pods pinned to GPU models (pins drawn from gpuspec25's) until 33 %
+               of the GPU pods are pinned (gpuspec25: 25 %)
+  gpushare100  every whole single-GPU pod of gpushare80 becomes a share (shares drawn
+               from gpushare80's): all single-GPU pods share
+
+(CPU-heavy lists beyond cpu200 are in the traces already: cpu235, cpu300.)
+
+Usage: contrib/openb-variants.py TRACES_DIR OUT_DIR [--seed N]
+"""
+import argparse
+import csv
+import os
+import random
+import sys
+
+
+def load(traces, name):
+    path = os.path.join(traces, f"openb_pod_list_{name}.csv")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, [dict(row) for row in reader]
+
+
+def write(out, name, fields, rows):
+    path = os.path.join(out, f"openb_pod_list_{name}.csv")
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for i, row in enumerate(rows):
+            writer.writerow({**row, "name": f"openb-pod-{i:04d}"})
+    print(f"{path}: {len(rows)} pods")
+
+
+def demand(row):
+    return int(row["num_gpu"]) * int(row["gpu_milli"])
+
+
+def gpu_pods(rows):
+    return [r for r in rows if int(r["num_gpu"]) > 0]
+
+
+def multigpu50(traces, rng):
+    fields, rows = load(traces, "multigpu40")
+    multi = [r for r in rows if int(r["num_gpu"]) > 1]
+    total = sum(demand(r) for r in rows)
+    multi_demand = sum(demand(r) for r in multi)
+    while multi_demand < 0.5 * total:
+        pod = dict(rng.choice(multi))
+        rows.append(pod)
+        total += demand(pod)
+        multi_demand += demand(pod)
+    return fields, rows
+
+
+def gpuspec33(traces, rng):
+    fields, rows = load(traces, "gpuspec25")
+    pins = [r["gpu_spec"] for r in rows if r["gpu_spec"]]
+    gpu = gpu_pods(rows)
+    portable = [r for r in gpu if not r["gpu_spec"]]
+    rng.shuffle(portable)
+    pinned = len(gpu) - len(portable)
+    while pinned < 0.33 * len(gpu):
+        portable.pop()["gpu_spec"] = rng.choice(pins)
+        pinned += 1
+    return fields, rows
+
+
+def gpushare100(traces, rng):
+    fields, rows = load(traces, "gpushare80")
+    shares = [r["gpu_milli"] for r in rows if int(r["num_gpu"]) == 1 and int(r["gpu_milli"]) < 1000]
+    for r in rows:
+        if int(r["num_gpu"]) == 1 and int(r["gpu_milli"]) == 1000:
+            r["gpu_milli"] = rng.choice(shares)
+    return fields, rows
+
+
+VARIANTS = {"multigpu50": multigpu50, "gpuspec33": gpuspec33, "gpushare100": gpushare100}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("traces", help="folder with the openb_pod_list_*.csv files")
+    parser.add_argument("out", help="folder to write the variants to")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    for name, make in VARIANTS.items():
+        try:
+            fields, rows = make(args.traces, random.Random(f"{args.seed}/{name}"))
+        except (OSError, KeyError, ValueError) as e:
+            sys.exit(f"openb-variants: {name}: {e}")
+        write(args.out, name, fields, rows)
+
+
+if __name__ == "__main__":
+    main()
