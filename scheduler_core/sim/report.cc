@@ -71,6 +71,15 @@ double NiceStep(double span, int ticks) {
   return 10 * power;
 }
 
+// An axis label without exponents: 20,000 rather than 2e+04.
+std::string TickLabel(double v) {
+  if (std::abs(v) < 1000 || v != std::floor(v)) return fmt::format("{:g}", v);
+  std::string digits = fmt::format("{:.0f}", std::abs(v));
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3)
+    digits.insert(static_cast<size_t>(i), ",");
+  return (v < 0 ? "-" : "") + digits;
+}
+
 // A line chart as inline SVG; x spans the data, y starts at 0; ticks at even values.
 std::string LineChart(std::string_view title, std::string_view x_label, std::string_view y_label,
                       const std::vector<Series>& series) {
@@ -101,8 +110,8 @@ std::string LineChart(std::string_view title, std::string_view x_label, std::str
   for (double y = 0; y <= y_max + 1e-9; y += y_step) {
     svg += fmt::format("<line x1='{:.1f}' x2='{:.1f}' y1='{:.1f}' y2='{:.1f}' stroke='#ddd'/>", kL,
                        kL + pw, sy(y), sy(y));
-    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='end'>{:g}</text>", kL - 4,
-                       sy(y) + 4, y);
+    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='end'>{}</text>", kL - 4, sy(y) + 4,
+                       TickLabel(y));
   }
   for (double x = std::ceil(x_min / x_step) * x_step; x <= x_max + 1e-9; x += x_step) {
     svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='middle'>{:g}</text>", sx(x),
@@ -153,12 +162,14 @@ std::string LineChart(std::string_view title, std::string_view x_label, std::str
 std::string BarChart(std::string_view title, std::string_view y_label,
                      const std::vector<std::string>& categories,
                      const std::vector<std::pair<std::string, std::vector<double>>>& series) {
-  constexpr double kW = 640, kH = 300, kL = 56, kR = 150, kT = 28, kB = 40;
+  constexpr double kW = 640, kH = 300, kL = 64, kR = 150, kT = 28, kB = 40;
   double y_max = 0;
   for (const auto& s : series) {
     for (double v : s.second) y_max = std::max(y_max, v);
   }
-  y_max = y_max <= 0 ? 1 : y_max * 1.1;
+  if (y_max <= 0) y_max = 1;
+  const double y_step = NiceStep(y_max, 4);
+  y_max = std::ceil(y_max / y_step) * y_step;
   const double pw = kW - kL - kR, ph = kH - kT - kB;
   const double group = pw / static_cast<double>(std::max<size_t>(1, categories.size()));
   const double bar = group * 0.8 / static_cast<double>(std::max<size_t>(1, series.size()));
@@ -166,12 +177,12 @@ std::string BarChart(std::string_view title, std::string_view y_label,
       "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' "
       "font-size='11'><text x='{}' y='16' font-size='13' font-weight='bold'>{}</text>",
       kW, kH, kL, Escape(title));
-  for (int i = 0; i <= 4; ++i) {
-    const double v = y_max * i / 4, y = kT + ph - v / y_max * ph;
+  for (double v = 0; v <= y_max + 1e-9; v += y_step) {
+    const double y = kT + ph - v / y_max * ph;
     svg += fmt::format("<line x1='{:.1f}' x2='{:.1f}' y1='{:.1f}' y2='{:.1f}' stroke='#ddd'/>", kL,
                        kL + pw, y, y);
-    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='end'>{:.3g}</text>", kL - 4, y + 4,
-                       v);
+    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='end'>{}</text>", kL - 4, y + 4,
+                       TickLabel(v));
   }
   svg += fmt::format(
       "<text transform='translate(14,{:.1f}) rotate(-90)' text-anchor='middle'>{}</text>",
@@ -183,7 +194,7 @@ std::string BarChart(std::string_view title, std::string_view y_label,
       const double h = v / y_max * ph;
       svg += fmt::format(
           "<rect x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' fill='{}'><title>{}: "
-          "{:.4g}</title></rect>",
+          "{:.1f}</title></rect>",
           gx + bar * static_cast<double>(s), kT + ph - h, bar * 0.95, h, Color(s),
           Escape(series[s].first), v);
     }
@@ -457,10 +468,18 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
       auto it = r.allocation_by_kind.find(k);
       return it == r.allocation_by_kind.end() ? std::string("-") : Num(100 * it->second, 1) + "%";
     });
-    add_row(Cat("idle while demanded ", k, " (device-h)"), [&](const DynamicResult& r) {
-      auto it = r.idle_demanded_h.find(k);
-      return it == r.idle_demanded_h.end() ? std::string("-") : Num(it->second, 1);
-    });
+    using PerKind = std::map<std::string, double> DynamicResult::*;
+    auto hours = [&k](PerKind field) {
+      return [&k, field](const DynamicResult& r) {
+        auto it = (r.*field).find(k);
+        return it == (r.*field).end() ? std::string("-") : Num(it->second, 1);
+      };
+    };
+    add_row(Cat("idle while demanded ", k, " (device-h)"), hours(&DynamicResult::idle_demanded_h));
+    // Where it was (the same split as dynamic.csv); the last row cuts across the others.
+    add_row("\u2003on held nodes", hours(&DynamicResult::idle_held_h));
+    add_row("\u2003elsewhere, where a pending request fits", hours(&DynamicResult::idle_fitting_h));
+    add_row("\u2003while only gangs short of nodes wait", hours(&DynamicResult::idle_gang_wait_h));
   }
   for (const auto& c : classes) {
     auto stat = [&](auto field, double scale) {

@@ -561,6 +561,27 @@ TEST(DynamicReplay, IdleWhileDemandedSplitsByWhereTheDevicesAre) {
   }
 }
 
+TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
+  DynamicResult r;
+  r.policy = "p";
+  r.allocation_by_kind = {{"h100", 0.5}};
+  r.idle_demanded_h = {{"h100", 17448.2}};
+  r.idle_held_h = {{"h100", 1200}};
+  r.idle_fitting_h = {{"h100", 2613.8}};
+  r.idle_gang_wait_h = {{"h100", 16504.6}};
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "accelpack-dynamic-report-test").string();
+  ASSERT_TRUE(WriteDynamicReport(dir, Workload{}, OneH100Node(), {r}).ok());
+  std::ifstream in(dir + "/dynamic.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // 17,448 device-h: the bar chart's axis runs to 20,000 in steps of 5,000.
+  for (const char* tick : {">5,000<", ">10,000<", ">15,000<", ">20,000<"})
+    EXPECT_NE(html.find(tick), std::string::npos) << tick;
+  EXPECT_EQ(html.find("e+0"), std::string::npos);
+  EXPECT_NE(html.find("while only gangs short of nodes wait</td><td>16504.6"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(DynamicReplay, BackfillOnTimeLimits) {
   // Job 1 holds 6 GPUs until its limit 1000; job 2 (8 GPUs) is reserved for t=1000.
   // Job 3 (2 GPUs) fits now: with a limit of 500 it ends before the reservation and
