@@ -61,6 +61,9 @@ struct Series {
   std::vector<std::pair<double, double>> marks;
 };
 
+// The static charts start at this arrived load (% of GPUs).
+constexpr double kChartFromLoad = 95;
+
 // A step of 1, 2 or 5 x 10^k giving about `ticks` intervals over `span`.
 double NiceStep(double span, int ticks) {
   const double raw = span / ticks;
@@ -80,34 +83,56 @@ std::string TickLabel(double v) {
   return (v < 0 ? "-" : "") + digits;
 }
 
-// A line chart as inline SVG; x spans the data, y starts at 0; ticks at even values.
+// How a line chart's y-axis starts: at 0, or zoomed to the data (from an even tick
+// below its lowest value), so that small differences between series show.
+enum class YAxis { kFromZero, kZoomed };
+
+// A line chart as inline SVG; x spans the data; ticks at even values.
 std::string LineChart(std::string_view title, std::string_view x_label, std::string_view y_label,
-                      const std::vector<Series>& series) {
+                      const std::vector<Series>& series, YAxis y_axis = YAxis::kFromZero) {
   constexpr double kW = 640, kH = 320, kL = 56, kR = 150, kT = 28, kB = 40;
-  double x_min = 1e300, x_max = -1e300, y_max = 0;
+  double x_min = 1e300, x_max = -1e300, y_max = 0, y_low = 1e300;
   for (const auto& s : series) {
     for (const auto& [x, y] : s.points) {
       x_min = std::min(x_min, x);
       x_max = std::max(x_max, x);
-      y_max = std::max(y_max, y);
     }
-    for (const auto& [low, high] : s.spread) y_max = std::max(y_max, high);
-    for (const auto& [x, y] : s.marks) y_max = std::max(y_max, y);
+  }
+  for (const auto& s : series) {
+    for (const auto& [x, y] : s.points) {
+      y_max = std::max(y_max, y);
+      y_low = std::min(y_low, y);
+    }
+    for (const auto& [low, high] : s.spread) {
+      y_max = std::max(y_max, high);
+      y_low = std::min(y_low, low);
+    }
+    for (const auto& [x, y] : s.marks) {
+      if (x < x_min || x > x_max) continue;
+      y_max = std::max(y_max, y);
+      y_low = std::min(y_low, y);
+    }
   }
   if (x_min > x_max) x_min = 0, x_max = 1;
   if (x_max == x_min) x_max = x_min + 1;
   if (y_max <= 0) y_max = 1;
-  const double y_step = NiceStep(y_max, 5);
+  double y_min = 0;
+  double y_step = NiceStep(y_max, 5);
+  if (y_axis == YAxis::kZoomed && y_low < y_max) {
+    y_step = NiceStep(y_max - y_low, 5);
+    y_min = std::max(0.0, std::floor(y_low / y_step) * y_step);
+  }
   y_max = std::ceil(y_max / y_step) * y_step;
+  if (y_max <= y_min) y_max = y_min + y_step;
   const double x_step = NiceStep(x_max - x_min, 5);
   const double pw = kW - kL - kR, ph = kH - kT - kB;
   auto sx = [&](double x) { return kL + (x - x_min) / (x_max - x_min) * pw; };
-  auto sy = [&](double y) { return kT + ph - y / y_max * ph; };
+  auto sy = [&](double y) { return kT + ph - (y - y_min) / (y_max - y_min) * ph; };
   std::string svg = fmt::format(
       "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' "
       "font-size='11'><text x='{}' y='16' font-size='13' font-weight='bold'>{}</text>",
       kW, kH, kL, Escape(title));
-  for (double y = 0; y <= y_max + 1e-9; y += y_step) {
+  for (double y = y_min; y <= y_max + 1e-9; y += y_step) {
     svg += fmt::format("<line x1='{:.1f}' x2='{:.1f}' y1='{:.1f}' y2='{:.1f}' stroke='#ddd'/>", kL,
                        kL + pw, sy(y), sy(y));
     svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='end'>{}</text>", kL - 4, sy(y) + 4,
@@ -381,14 +406,15 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
       table += fmt::format("<td>{}%</td><td>{}</td><td>{}</td></tr>", Num(frag100, 1),
                            Num(frag_amount100, 1), Num(Median(seconds), 2));
       // Median curve over seeds, point by point (every run samples the same load grid),
-      // with the min-max band over seeds; from 85 % arrived, where policies differ.
+      // with the min-max band over seeds; from 95 % arrived, where policies begin to
+      // differ (below it every policy places all that arrived).
       size_t length = SIZE_MAX;
       for (const StaticRun* run : group) length = std::min(length, run->curve.size());
       Series series{policy, {}, {}, {}};
       for (size_t i = 0; i < length; ++i) {
         std::vector<double> ys;
         for (const StaticRun* run : group) ys.push_back(run->curve[i].second);
-        if (group.front()->curve[i].first < 85) continue;
+        if (group.front()->curve[i].first < kChartFromLoad) continue;
         series.points.emplace_back(group.front()->curve[i].first, Median(ys));
         series.spread.emplace_back(*std::min_element(ys.begin(), ys.end()),
                                    *std::max_element(ys.begin(), ys.end()));
@@ -405,7 +431,7 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
                         LineChart(Cat("unallocated GPU % vs arrived load: ", workload),
                                   "arrived load (% of GPUs); band: min-max over seeds; "
                                   "circles: published medians",
-                                  "unallocated GPU %", curves),
+                                  "unallocated GPU %", curves, YAxis::kZoomed),
                         table);
   }
   for (auto status : {WriteFile(std::filesystem::path(dir) / "static_runs.csv", runs_csv),

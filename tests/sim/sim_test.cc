@@ -582,6 +582,35 @@ TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(StaticReport, ChartZoomsToWherePoliciesDiffer) {
+  // Two policies from 90 to 130 % arrived: 10 % unallocated at 90 (all placed), then
+  // 4.2-4.6 and 5.8-6.1. The chart starts at 95 % and its y-axis near 4, not at 0.
+  std::vector<StaticRun> runs;
+  for (const auto& [policy, level] : {std::pair{"a", 4.2}, std::pair{"b", 5.8}}) {
+    StaticRun run;
+    run.workload = "w";
+    run.policy = policy;
+    run.seed = 1;
+    run.points = {{100, level + 0.3, 0, 0, 1, 0}};
+    for (double load = 90; load <= 130; load += 1)
+      run.curve.emplace_back(load, load < 97 ? 100 - load : level + 0.3 * (130 - load) / 33);
+    runs.push_back(run);
+  }
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "accelpack-static-report-test").string();
+  ASSERT_TRUE(WriteStaticReport(dir, runs, Reference{}).ok());
+  std::ifstream in(dir + "/static.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t chart = html.find("unallocated GPU % vs arrived load");
+  ASSERT_NE(chart, std::string::npos);
+  const std::string svg = html.substr(chart, html.find("</svg>", chart) - chart);
+  EXPECT_EQ(svg.find("text-anchor='end'>0<"), std::string::npos);  // no tick at 0
+  EXPECT_NE(svg.find("text-anchor='end'>4<"), std::string::npos);
+  EXPECT_EQ(svg.find(">90<"), std::string::npos);  // x starts at 95
+  EXPECT_NE(svg.find(">100<"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(DynamicReplay, BackfillOnTimeLimits) {
   // Job 1 holds 6 GPUs until its limit 1000; job 2 (8 GPUs) is reserved for t=1000.
   // Job 3 (2 GPUs) fits now: with a limit of 500 it ends before the reservation and
