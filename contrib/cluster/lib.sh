@@ -155,10 +155,21 @@ ap_spawn() {
   fi
 }
 
-# PIDs of processes this cluster started (marked with ACCELPACK_CLUSTER=<run dir>).
+# PIDs of processes this cluster started: marked with ACCELPACK_CLUSTER=<run dir>,
+# and slurmstepd, whose process title overwrites the start of its environment (the
+# mark with it; 26.05 clears it all): found by the run dir's files it holds open (its
+# slurmd's log, the job's output). A stepd outlives a slurmd stopped under it.
 ap_marked_pids() {
-  grep -lzxF "ACCELPACK_CLUSTER=$AP_RUN_DIR" /proc/[0-9]*/environ 2>/dev/null \
-    | sed 's|/proc/\([0-9]*\)/environ|\1|' | grep -vx "$$" || true
+  local p
+  {
+    grep -lzxF "ACCELPACK_CLUSTER=$AP_RUN_DIR" /proc/[0-9]*/environ 2>/dev/null \
+      | sed 's|/proc/\([0-9]*\)/environ|\1|'
+    for p in $(pgrep -x slurmstepd); do
+      if [ -n "$(find "/proc/$p/fd" -maxdepth 1 -lname "$AP_RUN_DIR/*" -print -quit 2>/dev/null)" ]; then
+        echo "$p"
+      fi
+    done
+  } | grep -vx "$$" | sort -un || true
 }
 
 # --- configuration -------------------------------------------------------------

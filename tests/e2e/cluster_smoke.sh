@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one-machine cluster itself (stock sched/backfill, no accelpack code): it
 # comes up with 8 nodes and the right accelerators, runs a small mixed workload
-# to completion, and leaves no process behind.
+# to completion, and leaves no process behind, not even the step of a job whose
+# slurmd stopped under it.
 #   cluster_smoke.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -18,6 +19,15 @@ ACCELPACK_WORKLOAD_INFERENCE=12 ACCELPACK_WORKLOAD_SCALE=20 "$E2E_REPO/contrib/c
 ap_wait_jobs "$AP_RUN_DIR/workload.jobs" 300 smoke || e2e_fail "workload did not finish in 300 s"
 e2e_check "every workload job completed" python3 "$E2E_REPO/contrib/cluster/report.py" run "$AP_RUN_DIR/workload.jobs" "$AP_RUN_DIR/summary.json" --label smoke --quiet
 e2e_check "job completion log has every job" test "$(wc -l <"$AP_RUN_DIR/log/jobcomp.txt")" -ge "$(wc -l <"$AP_RUN_DIR/workload.jobs")"
+
+# A slurmstepd outlives its slurmd (a node daemon stopped under a running job), and
+# its process title overwrites the mark in its environment: teardown must still find
+# it (by the run dir's files it holds open) and stop it.
+long=$(e2e_submit -N1 --gres=gpu:h100:1 --wrap 'sleep 600')
+e2e_wait_state "$long" RUNNING 60 || e2e_fail "job $long did not start"
+ap_stop_slurmds
+stepds=$(for p in $(ap_marked_pids); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = slurmstepd ] && echo "$p"; done)
+e2e_check "the running job's slurmstepd is found after its slurmd stopped" test -n "$stepds"
 
 pids=$(ap_marked_pids | tr '\n' ' ')
 ap_cluster_down
