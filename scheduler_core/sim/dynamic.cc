@@ -626,19 +626,24 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
         idle_fitting_h[k] += f.devices * dt_h;
       }
     }
-    // Only gangs wait for kind k, each for more of its nodes than can host one now.
+    // Only gangs wait for kind k, each for more of its nodes than can host one now
+    // (nodes counted once per distinct per-node request).
     auto only_gangs_short_of_nodes = [&](size_t k) {
+      std::map<std::tuple<int, int, int, int64_t>, int> hosts_of;
       for (size_t j : pending) {
         const SimJob& job = jobs[j];
         if (!may_use(job, k)) continue;
         if (job.nodes <= 1) return false;
-        int hosts = 0;
-        for (size_t n = 0; n < nodes.size(); ++n) {
-          hosts += static_cast<size_t>(nodes[n].kind_slot) == k &&
-                   free_on[n].Hosts(job.devices_per_node, job.fraction_milli, job.cpus_per_node,
-                                    job.memory_mib);
+        const auto request = std::make_tuple(job.devices_per_node, job.fraction_milli,
+                                             job.cpus_per_node, job.memory_mib);
+        auto [it, fresh] = hosts_of.emplace(request, 0);
+        if (fresh) {
+          for (size_t n = 0; n < nodes.size(); ++n) {
+            it->second += static_cast<size_t>(nodes[n].kind_slot) == k &&
+                          std::apply([&](auto... r) { return free_on[n].Hosts(r...); }, request);
+          }
         }
-        if (hosts >= job.nodes) return false;
+        if (it->second >= job.nodes) return false;
       }
       return true;
     };
