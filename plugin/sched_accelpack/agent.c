@@ -310,7 +310,8 @@ extern void *agent_main(void *arg)
 		if (agent_stopping())
 			break;
 		_maybe_load_config();
-		if (slurmctld_config.scheduling_disabled) {
+		if (slurmctld_config.scheduling_disabled ||
+		    controller_stopping()) {
 			started = 0;
 			continue;
 		}

@@ -25,6 +25,7 @@
 #include "src/slurmctld/reservation.h"
 
 #include "apply.h"
+#include "lifecycle.h"
 #include "job_request.h"
 #include "refusals.h"
 #include "slurm_compat.h"
@@ -608,7 +609,15 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 	}
 	qsort(idx, cnt, sizeof(*idx), _cmp_job_index);
 	job_request_clear_stale_grace();
-	_apply_preemptions(snap, plan, source, cycle, conf, lc, stats);
+	if (controller_stopping()) {
+		/* Nothing is started or preempted: the next slurmctld plans
+		 * again from the state this one saves. */
+		info("accelpack: plan %" PRIu64 " not applied: slurmctld is stopping (%u starts left pending)",
+		     cycle, plan->start_cnt);
+		stats->aborted = true;
+	} else {
+		_apply_preemptions(snap, plan, source, cycle, conf, lc, stats);
+	}
 	reserved = bit_alloc(cnt ? cnt : 1);
 	for (uint32_t r = 0; r < plan->reservation_cnt; r++) {
 		int64_t p = _find_pending(idx, cnt,
@@ -624,7 +633,10 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		const char *missed_node;
 		bool refused = false;
 
-		if (lock_clock_maybe_yield(lc, conf->max_lock_ms,
+		/* Checked before every start, not once: the signal that stops
+		 * slurmctld does not wait for the locks we hold. */
+		if (controller_stopping() ||
+		    lock_clock_maybe_yield(lc, conf->max_lock_ms,
 					   conf->yield_ms)) {
 			stats->aborted = true;
 			break;

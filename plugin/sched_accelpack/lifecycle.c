@@ -8,6 +8,7 @@
 
 #include "slurm/slurm.h"
 #include "src/common/macros.h"
+#include "src/slurmctld/slurmctld.h"
 
 #include "lifecycle.h"
 #include "lock_clock.h"
@@ -33,6 +34,11 @@ extern bool agent_stopping(void)
 	stop = stop_agent;
 	slurm_mutex_unlock(&term_lock);
 	return stop;
+}
+
+extern bool controller_stopping(void)
+{
+	return slurmctld_config.shutdown_time != 0;
 }
 
 extern void agent_reconfig(void)

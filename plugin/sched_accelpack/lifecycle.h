@@ -14,6 +14,14 @@
 extern void agent_stop(void);
 extern bool agent_stopping(void);
 
+/*
+ * slurmctld is shutting down or, since 23.11, about to exec itself for a
+ * reconfigure: it stops its agent before the new process starts, so a job
+ * started now may never be launched on its node (it would sit RUNNING with
+ * nothing there). Backfill and the main scheduler start nothing then either.
+ */
+extern bool controller_stopping(void);
+
 /* Ask the agent to re-read accelpack.conf before its next cycle. */
 extern void agent_reconfig(void);
 /* RET true once after each agent_reconfig() (and on the first call). */

@@ -104,5 +104,6 @@ extern bool lock_clock_maybe_yield(lock_clock_t *lc, uint32_t max_ms,
 	 * again against the live state, so go on. Partitions or the
 	 * configuration changing makes the whole plan suspect: stop. */
 	return (last_part_update != part_update) ||
-	       (slurm_conf.last_update != conf_update) || agent_stopping();
+	       (slurm_conf.last_update != conf_update) || agent_stopping() ||
+	       controller_stopping();
 }

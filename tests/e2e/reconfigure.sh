@@ -25,6 +25,12 @@ wait_count() {  # PATTERN MIN TIMEOUT: until the log has at least MIN such lines
   for ((i = 0; i < $3 * 5; i++)); do [ "$(count "$1")" -ge "$2" ] && return 0; sleep 0.2; done
   return 1
 }
+starts_while_stopping() {  # starts logged after the last SIGHUP, before the plugin loaded again
+  awk '/Reconfigure signal \(SIGHUP\) received/ { n = 0; stopping = 1 }
+       /sched\/accelpack loaded/ { stopping = 0 }
+       stopping && /accelpack: started JobId=/ { n++ }
+       END { print n + 0 }' "$log"
+}
 # The new process is up and has scheduled again once the plugin logged its
 # settings another time (it reads them on its first cycle, and after
 # sched_p_reconfig() in 22.05).
@@ -44,6 +50,10 @@ reconfigure() {  # TAG INTERVAL_MS
   if ap_version_le 23.11 "$(ap_slurm_version)"; then
     # a new slurmctld process loaded the plugin again
     e2e_check "$tag: a new slurmctld loaded sched/accelpack" test "$(count 'sched/accelpack loaded')" -gt "$loads"
+    # Between the signal and the exec the old process stops its agent: a job
+    # started then is never launched and sits RUNNING with nothing on its node.
+    e2e_check "$tag: nothing started while the old slurmctld was stopping" \
+      test "$(starts_while_stopping)" -eq 0
   fi
   scontrol ping | grep -q 'is UP' || e2e_fail "$tag: slurmctld does not answer after the reconfigure"
 }
