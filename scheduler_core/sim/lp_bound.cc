@@ -5,6 +5,8 @@
 #include <cctype>
 #include <map>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "common/strings.h"
 #include "model/cluster.h"
@@ -107,28 +109,69 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
   // Columns: tasks of shape s on nodes of type t, where one fits.
   std::vector<int> ia = {0}, ja = {0};
   std::vector<double> ar = {0};
+  auto put = [&](int at_row, int col, double coefficient) {
+    ia.push_back(at_row);
+    ja.push_back(col);
+    ar.push_back(coefficient);
+  };
+  // Shares' columns by node type and share size: big shares (over half a GPU) and
+  // the small ones that may sit in the room a big one leaves.
+  std::map<std::pair<int, int>, std::vector<int>> big_cols, small_cols;
   int shape_row = 1;
   for (const auto& [skey, s] : shapes) {
     int type_row = shape_rows + 1;
+    int type_index = 0;
     for (const auto& [tkey, t] : types) {
       const int64_t per_node = PerNode(s, t);
       if (per_node > 0) {
         const int col = glp_add_cols(lp, 1);
         glp_set_col_bnds(lp, col, GLP_DB, 0, static_cast<double>(per_node) * t.count);
         glp_set_obj_coef(lp, col, static_cast<double>(s.request_milli()));
-        const double coefficients[] = {1, static_cast<double>(s.request_milli()),
-                                       static_cast<double>(s.cpu_milli),
-                                       static_cast<double>(s.memory_mib)};
-        const int rows[] = {shape_row, type_row, type_row + 1, type_row + 2};
-        for (int k = 0; k < 4; ++k) {
-          ia.push_back(rows[k]);
-          ja.push_back(col);
-          ar.push_back(coefficients[k]);
-        }
+        const bool share = s.num_gpu == 1 && s.gpu_milli < model::kMilliPerDevice;
+        const bool big = share && 2 * s.gpu_milli > model::kMilliPerDevice;
+        // A big share keeps its GPU to itself but for small shares in its room
+        // (credited below): no two fit one GPU. Small shares pack fractionally.
+        const double gpu_milli =
+            big ? model::kMilliPerDevice : static_cast<double>(s.request_milli());
+        put(shape_row, col, 1);
+        put(type_row, col, gpu_milli);
+        put(type_row + 1, col, static_cast<double>(s.cpu_milli));
+        put(type_row + 2, col, static_cast<double>(s.memory_mib));
+        if (share) (big ? big_cols : small_cols)[{type_index, s.gpu_milli}].push_back(col);
       }
       type_row += 3;
+      ++type_index;
     }
     ++shape_row;
+  }
+  // The room big shares of size b leave, (1000 - b) per task, takes only small
+  // shares of at most that size: y[g, b, t] tasks of size g in such rooms give their
+  // GPU share back to the node type's GPU row, within the rooms and the tasks placed.
+  std::map<std::pair<int, int>, int> room_row, supply_row;  // (type, size) -> row
+  for (const auto& [big_key, big] : big_cols) {
+    const auto [type_index, big_milli] = big_key;
+    const int room = model::kMilliPerDevice - big_milli;
+    for (const auto& [small_key, small] : small_cols) {
+      const auto [small_type, small_milli] = small_key;
+      if (small_type != type_index || small_milli > room) continue;
+      if (!room_row.contains(big_key)) {
+        const int added = glp_add_rows(lp, 1);
+        glp_set_row_bnds(lp, added, GLP_UP, 0, 0);
+        for (int col : big) put(added, col, -room);
+        room_row[big_key] = added;
+      }
+      if (!supply_row.contains(small_key)) {
+        const int added = glp_add_rows(lp, 1);
+        glp_set_row_bnds(lp, added, GLP_UP, 0, 0);
+        for (int col : small) put(added, col, -1);
+        supply_row[small_key] = added;
+      }
+      const int y = glp_add_cols(lp, 1);
+      glp_set_col_bnds(lp, y, GLP_LO, 0, 0);
+      put(room_row[big_key], y, small_milli);
+      put(supply_row[small_key], y, 1);
+      put(shape_rows + 1 + 3 * type_index, y, -small_milli);
+    }
   }
   if (glp_get_num_cols(lp) > 0) {
     glp_load_matrix(lp, static_cast<int>(ia.size()) - 1, ia.data(), ja.data(), ar.data());

@@ -111,8 +111,10 @@ std::vector<size_t> ArrivedTasks(const std::vector<OpenbNode>& nodes,
 // A lower bound on the unallocated GPU % any policy reaches with the tasks arrived at
 // `load` (same draw, same seed): the LP relaxation, aggregated by node type x task
 // shape, of placing as much GPU request as the nodes' GPUs, CPUs and memory hold,
-// with at most as many tasks of a shape per node type as fit on its empty nodes. Every
-// placement a policy makes is a feasible point, so the optimum bounds them all. Needs
+// with at most as many tasks of a shape per node type as fit on its empty nodes, and a
+// GPU share over half a GPU counting its whole GPU less the smaller shares (each one
+// no larger than the room it leaves) put there. Every placement a policy makes is a
+// feasible point, so the optimum bounds them all. Needs
 // GLPK (libglpk-dev); without it: Unimplemented.
 struct LowerBound {
   double unallocated_pct = 0;

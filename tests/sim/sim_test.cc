@@ -706,6 +706,32 @@ TEST(LowerBound, PerNodeFitAndModels) {
   EXPECT_NEAR(UnallocatedLowerBound(nodes, halves, 1, 1.0, 1.0)->unallocated_pct, 0.0, 1e-9);
 }
 
+// One node of 2 GPUs; each list asks for exactly its 2,000 milli-GPUs, so in
+// aggregate each fits (the LP without the share rows says 0 %). A share of more than
+// half a GPU keeps its GPU to itself but for smaller shares in the room it leaves:
+//  - 600, 600, 400, 400: each 400 fills a 600's room: 0 %;
+//  - 600, 600, 500, 300: the rooms (400 each) take the 300, not the 500. The LP's
+//    optimum: the 500 and the 300 in full, 1.5 of the 600s (their GPUs: 1,500 + 500
+//    of the 2,000), the 300 inside a room: 900 + 500 + 300 = 1,700 placed, 15 %.
+//    (Whole tasks, 25 %: the relaxation counts the 600s fractionally.)
+TEST(LowerBound, BigSharesKeepTheirGpuButForSmallOnesInTheirRoom) {
+  const std::vector<OpenbNode> nodes = {{"a", 64000, 262144, 2, "T4"}};
+  auto list = [](std::vector<int> milli) {
+    std::vector<OpenbPod> pods;
+    for (int m : milli) pods.push_back(OpenbPod{"s", 1000, 1024, 1, m, {}, ""});
+    return pods;
+  };
+  auto bound = UnallocatedLowerBound(nodes, list({600, 600, 400, 400}), 1, 1.0, 1.0);
+  if (bound.status().code() == absl::StatusCode::kUnimplemented) GTEST_SKIP() << "no GLPK";
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  EXPECT_EQ(bound->tasks, 4);
+  EXPECT_NEAR(bound->unallocated_pct, 0.0, 1e-9);
+  bound = UnallocatedLowerBound(nodes, list({600, 600, 500, 300}), 1, 1.0, 1.0);
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  EXPECT_EQ(bound->tasks, 4);
+  EXPECT_NEAR(bound->unallocated_pct, 15.0, 1e-9);
+}
+
 // Harvest and reclaim in the dynamic replay: diurnal inference plus preemptible
 // training on Hopper + Ascend. Preemption must lose no job, bring inference's p99 wait
 // below what it is when training holds its devices to the end, and say what it cost.
