@@ -26,7 +26,8 @@ e2e_check "job completion log has every job" test "$(wc -l <"$AP_RUN_DIR/log/job
 long=$(e2e_submit -N1 --gres=gpu:h100:1 --wrap 'sleep 600')
 e2e_wait_state "$long" RUNNING 60 || e2e_fail "job $long did not start"
 ap_stop_slurmds
-stepds=$(for p in $(ap_marked_pids); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = slurmstepd ] && echo "$p"; done)
+# (`if`, not `&&`: a last pid that is no slurmstepd must not fail the loop under set -e)
+stepds=$(for p in $(ap_marked_pids); do if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = slurmstepd ]; then echo "$p"; fi; done)
 e2e_check "the running job's slurmstepd is found after its slurmd stopped" test -n "$stepds"
 
 pids=$(ap_marked_pids | tr '\n' ' ')
