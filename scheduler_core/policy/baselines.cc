@@ -385,7 +385,8 @@ void AddWorkloadShapes(PolicyConfig& config, const PluginArgs& extra) {
   const auto shapes = extra.find("shapes");
   if (shapes == extra.end()) return;
   for (ScorerConfig& scorer : config.scorers) {
-    if ((scorer.name == "fragmentation" || scorer.name == "kind_pressure") &&
+    if ((scorer.name == "fragmentation" || scorer.name == "kind_pressure" ||
+         scorer.name == "share_patterns") &&
         !scorer.args.contains("shapes")) {
       scorer.args["shapes"] = shapes->second;
     }

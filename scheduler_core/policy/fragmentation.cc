@@ -293,14 +293,6 @@ void WeighBySize(ShapeTable& shapes, double size_weight) {
   }
 }
 
-// What a workload scorer works from: the policy's shape table when it has one, else
-// the one PreScore made from this cycle's queue (none outside a cycle).
-template <typename Derived>
-const Derived* FromQueue(const engine::Scorer* scorer, const engine::Job& job) {
-  if (job.cycle == nullptr) return nullptr;
-  return static_cast<const Derived*>(job.cycle->Of(scorer));
-}
-
 struct QueueFragModel final : engine::ScorerCycleData {
   explicit QueueFragModel(ShapeTable shapes) : model(std::move(shapes), /*count_memory=*/true) {}
   FragModel model;
@@ -452,7 +444,9 @@ class KindPressure final : public engine::Scorer {
   mutable PerPool cached_;
 };
 
-absl::StatusOr<ShapeTable> ShapesArg(const PluginArgs& args, std::string_view known = "shapes") {
+}  // namespace
+
+absl::StatusOr<ShapeTable> ShapesArg(const PluginArgs& args, std::string_view known) {
   ShapeTable shapes;
   for (const auto& [key, value] : args) {
     if (key != "shapes") {
@@ -464,8 +458,6 @@ absl::StatusOr<ShapeTable> ShapesArg(const PluginArgs& args, std::string_view kn
   }
   return shapes;
 }
-
-}  // namespace
 
 ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage) {
   // Memory is not part of a shape (FGD's shapes are CPU and GPU): a shape carries

@@ -60,6 +60,18 @@ ShapeTable QueueShapes(const model::Snapshot& snapshot,
 std::string ShapesToArg(const ShapeTable& shapes);
 absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text);
 
+// The `shapes` argument of a workload scorer (an empty table when absent); any other
+// key is an error that lists `known`.
+absl::StatusOr<ShapeTable> ShapesArg(const PluginArgs& args, std::string_view known = "shapes");
+
+// What a workload scorer works from when it has no table: what its PreScore made of
+// this cycle's queue (none outside a cycle).
+template <typename Derived>
+const Derived* FromQueue(const engine::Scorer* scorer, const engine::Job& job) {
+  if (job.cycle == nullptr) return nullptr;
+  return static_cast<const Derived*>(job.cycle->Of(scorer));
+}
+
 // What a node has left besides devices.
 struct Room {
   int cpus = 0;

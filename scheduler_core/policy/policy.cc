@@ -48,16 +48,16 @@ PolicyConfig DefaultPolicy() {
   //    accelerators unusable (protect_accelerators);
   //  - at the same weight, the expected fragmentation over the workload's typical
   //    shapes (fragmentation, FGD's measure as a continuous gradient);
+  //  - at the same weight, a GPU share lands where its device's fill stays on a pattern
+  //    of the best packing of the workload's shares (share_patterns);
   //  - portable work keeps off the kinds that pinned work needs (kind_pressure);
   //  - then CPU fit, then device fit break what is left.
   // Without a shape table (`shapes`, which the simulator fills in from the replayed
-  // workload) the two workload scorers are neutral and the policy is the stranding
-  // guard plus best fit.
-  config.scorers = {{"protect_accelerators", 10000, {}},
-                    {"fragmentation", 10000, {}},
-                    {"kind_pressure", 1000, {}},
-                    {"shard_packing", 10000, {}},
-                    {"best_fit_cpu", 50, {}},
+  // workload) the workload scorers read each cycle's snapshot (fragmentation and
+  // kind_pressure its queue, share_patterns its running and pending shares).
+  config.scorers = {{"protect_accelerators", 10000, {}}, {"fragmentation", 10000, {}},
+                    {"share_patterns", 10000, {}},       {"kind_pressure", 1000, {}},
+                    {"shard_packing", 10000, {}},        {"best_fit_cpu", 50, {}},
                     {"best_fit_devices", 1, {}}};
   return config;
 }

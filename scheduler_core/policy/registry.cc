@@ -6,6 +6,7 @@
 #include "common/strings.h"
 #include "policy/baselines.h"
 #include "policy/plugins.h"
+#include "policy/share_patterns.h"
 
 namespace accelpack::policy {
 
@@ -56,6 +57,7 @@ const std::map<std::string, ScorerFactory, std::less<>>& Scorers() {
       {"fgd", &MakeFgdScorer},
       {"fragmentation", &MakeFragmentationScorer},
       {"kind_pressure", &MakeKindPressureScorer},
+      {"share_patterns", &MakeSharePatternsScorer},
   };
   return *kScorers;
 }

@@ -6,7 +6,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <string>
 
+#include "policy/share_patterns.h"
 #include "sim/sim.h"
 
 namespace {
@@ -57,5 +59,26 @@ BENCHMARK_CAPTURE(StaticRun, accelpack_default, "accelpack-default")
 BENCHMARK_CAPTURE(StaticRun, slurm_default, "slurm-default")
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
+
+// What share_patterns costs a daemon's cycle when the shares it runs or waits for
+// changed: one LP by column generation over `sizes` distinct share sizes (32: the
+// most the scorer takes from a snapshot).
+void SharePatternsSolve(benchmark::State& state) {
+  const int sizes = static_cast<int>(state.range(0));
+  policy::SharePatterns::Demand demand;
+  uint64_t x = 42;
+  for (int i = 0; i < sizes; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;  // LCG: fixed sizes per run
+    demand.emplace_back(static_cast<int>(20 + (x >> 33) % 960), 1.0 + static_cast<double>(i % 7));
+  }
+  size_t patterns = 0;
+  for (auto _ : state) {
+    auto solved = policy::SharePatterns::Solve(demand);
+    if (!solved.ok()) state.SkipWithError(std::string(solved.status().message()).c_str());
+    patterns = solved.ok() ? solved->patterns().size() : 0;
+  }
+  state.counters["patterns"] = static_cast<double>(patterns);
+}
+BENCHMARK(SharePatternsSolve)->Arg(8)->Arg(32)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();
