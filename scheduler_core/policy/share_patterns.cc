@@ -55,6 +55,15 @@ std::pair<std::vector<int>, double> BestPattern(const std::vector<int>& sizes,
   return {counts, best[kCapacity]};
 }
 
+// GLPK keeps an environment per thread until glp_free_env; a daemon's gRPC threads come
+// and go, so each solve frees it (after its problem: declared first, destroyed last).
+struct GlpkEnvironment {
+  GlpkEnvironment() { glp_term_out(GLP_OFF); }
+  ~GlpkEnvironment() { glp_free_env(); }
+  GlpkEnvironment(const GlpkEnvironment&) = delete;
+  GlpkEnvironment& operator=(const GlpkEnvironment&) = delete;
+};
+
 struct GlpkProblem {
   GlpkProblem() : lp(glp_create_prob()) {}
   ~GlpkProblem() { glp_delete_prob(lp); }
@@ -81,7 +90,7 @@ void AddColumn(glp_prob* lp, const std::vector<int>& counts) {
 
 absl::StatusOr<SharePatterns> SharePatterns::Solve(const Demand& demand) {
   std::map<int, double> by_size;
-  double total = 0;
+  double largest = 0;
   for (const auto& [size, weight] : demand) {
     if (size <= 0 || size >= kCapacity) {
       return absl::InvalidArgumentError(
@@ -90,8 +99,14 @@ absl::StatusOr<SharePatterns> SharePatterns::Solve(const Demand& demand) {
     if (!(weight > 0) || !std::isfinite(weight)) {
       return absl::InvalidArgumentError(Cat("share size ", size, ": weight must be > 0"));
     }
-    by_size[size] += weight;
-    total += weight;
+    largest = std::max(largest, weight);
+  }
+  // Weights relative to the largest, so that their sum stays finite however large they
+  // are (GLPK aborts the process on a bound that is not a number).
+  double total = 0;
+  for (const auto& [size, weight] : demand) {
+    by_size[size] += weight / largest;
+    total += weight / largest;
   }
   SharePatterns result;
   result.levels_.set(0);
@@ -103,10 +118,10 @@ absl::StatusOr<SharePatterns> SharePatterns::Solve(const Demand& demand) {
     need.push_back(it->second / total);
   }
 
-  // GLPK keeps global state (its terminal hook): one solve at a time.
+  // GLPK's environment and terminal hook are shared state: one solve at a time.
   static std::mutex glpk_mutex;
   const std::lock_guard<std::mutex> lock(glpk_mutex);
-  glp_term_out(GLP_OFF);
+  const GlpkEnvironment environment;
   GlpkProblem problem;
   glp_prob* lp = problem.lp;
   glp_set_obj_dir(lp, GLP_MIN);

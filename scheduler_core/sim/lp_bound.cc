@@ -106,6 +106,8 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
     glp_set_row_bnds(lp, row++, GLP_UP, 0,
                      static_cast<double>(t.count) * static_cast<double>(t.memory_mib));
   }
+  // The first of node type t's three rows (GPU, then CPU, then memory).
+  auto gpu_row = [&](int type_index) { return shape_rows + 1 + 3 * type_index; };
   // Columns: tasks of shape s on nodes of type t, where one fits.
   std::vector<int> ia = {0}, ja = {0};
   std::vector<double> ar = {0};
@@ -119,9 +121,9 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
   std::map<std::pair<int, int>, std::vector<int>> big_cols, small_cols;
   int shape_row = 1;
   for (const auto& [skey, s] : shapes) {
-    int type_row = shape_rows + 1;
     int type_index = 0;
     for (const auto& [tkey, t] : types) {
+      const int type_row = gpu_row(type_index);
       const int64_t per_node = PerNode(s, t);
       if (per_node > 0) {
         const int col = glp_add_cols(lp, 1);
@@ -139,7 +141,6 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
         put(type_row + 2, col, static_cast<double>(s.memory_mib));
         if (share) (big ? big_cols : small_cols)[{type_index, s.gpu_milli}].push_back(col);
       }
-      type_row += 3;
       ++type_index;
     }
     ++shape_row;
@@ -170,7 +171,7 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
       glp_set_col_bnds(lp, y, GLP_LO, 0, 0);
       put(room_row[big_key], y, small_milli);
       put(supply_row[small_key], y, 1);
-      put(shape_rows + 1 + 3 * type_index, y, -small_milli);
+      put(gpu_row(type_index), y, -small_milli);
     }
   }
   if (glp_get_num_cols(lp) > 0) {

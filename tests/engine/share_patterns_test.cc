@@ -67,6 +67,11 @@ TEST(SharePatterns, BadDemandIsAnErrorThatNamesTheSize) {
               std::string::npos)
         << solved.status().message();
   }
+  // Weights at the edge of double's range still solve (their sum would overflow).
+  auto huge = SharePatterns::Solve({{700, 1e308}, {300, 1e308}, {500, 1e308}, {500, 1e-300}});
+  ASSERT_TRUE(huge.ok()) << huge.status().message();
+  EXPECT_TRUE(huge->OnPattern(1000));
+  EXPECT_FALSE(huge->OnPattern(800));
   auto none = SharePatterns::Solve({});
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
