@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "accelpack/v1/wire_text.h"
 #include "common/strings.h"
 #include "model/cluster.h"
 #include "policy/policy.h"
@@ -89,20 +90,30 @@ double Number(const YAML::Node& node, std::string_view path) {
   return value;
 }
 
-// Duplicate keys are refused anywhere in the file: YAML forbids them, and a reader
-// would not know which of the two took effect.
-void RefuseDuplicateKeys(const YAML::Node& node, const std::string& path) {
+// Refused anywhere in the file: duplicate keys (YAML forbids them, and a reader
+// would not know which of the two took effect) and text that is not printable
+// UTF-8 (a name with a carriage return or a stray byte shows differently from what
+// was written, and the policy as shown would not read back the same).
+void RefuseDuplicateKeysAndBadText(const YAML::Node& node, const std::string& path) {
+  if (node.IsScalar() && !wire::IsPrintable(node.Scalar())) {
+    Fail(node, path,
+         Cat("expected printable UTF-8 text, not \"", wire::Printable(node.Scalar(), 80), "\""));
+  }
   if (node.IsSequence()) {
-    for (size_t i = 0; i < node.size(); ++i) RefuseDuplicateKeys(node[i], Cat(path, "[", i, "]"));
+    for (size_t i = 0; i < node.size(); ++i) {
+      RefuseDuplicateKeysAndBadText(node[i], Cat(path, "[", i, "]"));
+    }
     return;
   }
   if (!node.IsMap()) return;
   std::set<std::string> seen;
   for (const auto& entry : node) {
     const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "?";
-    const std::string at = path.empty() ? key : Cat(path, ".", key);
+    const std::string at =
+        path.empty() ? wire::Printable(key) : Cat(path, ".", wire::Printable(key));
+    RefuseDuplicateKeysAndBadText(entry.first, at);
     if (!seen.insert(key).second) Fail(entry.first, at, "duplicate key");
-    RefuseDuplicateKeys(entry.second, at);
+    RefuseDuplicateKeysAndBadText(entry.second, at);
   }
 }
 
@@ -289,7 +300,7 @@ void ParseKinds(const YAML::Node& node, std::vector<model::GresKindMapping>& kin
 PolicyConfig ParseDocument(const YAML::Node& root) {
   PolicyConfig config = DefaultPolicy();
   if (!root || root.IsNull()) return config;
-  RefuseDuplicateKeys(root, "");
+  RefuseDuplicateKeysAndBadText(root, "");
   ExpectMap(root, "policy",
             {"name", "queue", "filters", "scorers", "limits", "kinds", "preemption"});
   if (root["name"]) config.name = As<std::string>(root["name"], "name", "a string");

@@ -136,6 +136,24 @@ TEST(PolicyFile, MalformedTextEndsInAnAnswer) {
   EXPECT_THAT(ErrorOf(",:a:"), HasSubstr("site.yaml:"));
 }
 
+// Found by fuzz_policy: a name with carriage returns and stray bytes was accepted,
+// and `policy show` wrote it so that it read back different (one \r fewer).
+TEST(PolicyFile, TextThatIsNotPrintableUtf8IsRefusedNamingWhere) {
+  EXPECT_EQ(ErrorOf("name: site\r\r\xf8"
+                    "au\r\r"),
+            "site.yaml:1:7: name: expected printable UTF-8 text, not "
+            "\"site\\x0d\\x0d\\xf8au\\x0d\\x0d\"");
+  EXPECT_THAT(ErrorOf("queue:\n  partition_classes: {\"gpu\\x1b[2J\": training}\n"),
+              HasSubstr("site.yaml:2:23: queue.partition_classes.gpu\\x1b[2J: expected printable "
+                        "UTF-8 text"));
+  EXPECT_THAT(ErrorOf("filters: [\"partition\\t\"]\n"),
+              HasSubstr("site.yaml:1:11: filters[0]: expected printable UTF-8 text"));
+  // Printable text in any script stays a name, and so does a Windows file's line end.
+  auto accepted = ParsePolicyYaml("name: \"r\xc3\xa9gion-\xe5\x8c\x97\"\r\n", "site.yaml");
+  ASSERT_TRUE(accepted.ok()) << MessageOf(accepted.status());
+  EXPECT_EQ(accepted->name, "r\xc3\xa9gion-\xe5\x8c\x97");
+}
+
 TEST(PolicyFile, PluginErrorsNameLineAndColumn) {
   EXPECT_EQ(ErrorOf("filters: [partition, teleport]\n"),
             "site.yaml:1:22: filters[1]: unknown filter \"teleport\" (known: accelerator_type, "

@@ -54,6 +54,16 @@ TEST(Printable, EscapesControlBytesAndInvalidUtf8AndKeepsTheRest) {
   EXPECT_EQ(wire::Printable("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
 }
 
+TEST(IsPrintable, TrueExactlyForWhatPrintableKeeps) {
+  EXPECT_TRUE(wire::IsPrintable(""));
+  EXPECT_TRUE(wire::IsPrintable("j\xc3\xb6rg \xe5\x8c\x97"));
+  EXPECT_FALSE(wire::IsPrintable("a\rb"));
+  EXPECT_FALSE(wire::IsPrintable("tab\t"));
+  EXPECT_FALSE(wire::IsPrintable("j\xf6rg"));
+  EXPECT_FALSE(wire::IsPrintable("\xc2\x9b"));
+  EXPECT_FALSE(wire::IsPrintable("\xe2\x80\xa8"));
+}
+
 TEST(Printable, BoundsHugeInputWithoutSplittingAnEscapeOrACharacter) {
   const std::string huge = "node-" + std::string(20 << 20, 'n');
   const std::string text = wire::Printable(huge);
@@ -103,6 +113,7 @@ TEST(WireText, PromisesHoldForRandomInput) {
     EXPECT_FALSE(HasControl(line)) << round;
     EXPECT_TRUE(IsUtf8(line)) << round;
     EXPECT_LE(wire::Utf8Prefix(input, bound).size(), bound) << round;
+    EXPECT_EQ(wire::IsPrintable(input), wire::Printable(input, 1 << 20) == input) << round;
     if (::testing::Test::HasFailure()) break;
   }
 }

@@ -110,6 +110,17 @@ void ForEachPrintablePiece(std::string_view bytes, Emit emit) {
 
 }  // namespace
 
+bool IsPrintable(std::string_view text) {
+  if (IsPlainAscii(text)) return true;
+  for (size_t pos = 0; pos < text.size();) {
+    char32_t c = 0;
+    const size_t length = DecodeOne(text, pos, &c);
+    if (length == 0 || IsControl(c)) return false;
+    pos += length;
+  }
+  return true;
+}
+
 std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return text;
   size_t end = 0;

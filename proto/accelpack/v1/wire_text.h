@@ -23,6 +23,10 @@ inline constexpr size_t kMaxLabelBytes = 128;
 // A log line's or error message's echo of input.
 inline constexpr size_t kMaxLogTextBytes = 1024;
 
+// Whether `text` is valid UTF-8 without control characters (C0, DEL, C1, U+2028/9):
+// what Printable leaves as it is.
+bool IsPrintable(std::string_view text);
+
 // For logs and error messages, reversible by eye: printable UTF-8 stays, every
 // control byte (C0, DEL, C1) and every byte that is not part of valid UTF-8
 // becomes \xNN. Longer than `max_bytes` (counted in the output): cut at a
