@@ -23,38 +23,6 @@ constexpr int kCapacity = model::kMilliPerDevice;
 constexpr int kMaxColumns = 300;
 constexpr double kEpsilon = 1e-9;
 
-// The most valuable multiset of sizes that fits one device (unbounded knapsack,
-// exact over integer milli-devices): counts per size and their total value.
-std::pair<std::vector<int>, double> BestPattern(const std::vector<int>& sizes,
-                                                const std::vector<double>& values) {
-  std::vector<double> best(kCapacity + 1, 0);
-  std::vector<int> last(kCapacity + 1, -1);  // the size added last on the best way to c
-  for (int c = 1; c <= kCapacity; ++c) {
-    best[static_cast<size_t>(c)] = best[static_cast<size_t>(c - 1)];
-    last[static_cast<size_t>(c)] = -2;  // as c - 1
-    for (size_t i = 0; i < sizes.size(); ++i) {
-      if (sizes[i] > c) continue;
-      const double value = best[static_cast<size_t>(c - sizes[i])] + values[i];
-      if (value > best[static_cast<size_t>(c)] + kEpsilon) {
-        best[static_cast<size_t>(c)] = value;
-        last[static_cast<size_t>(c)] = static_cast<int>(i);
-      }
-    }
-  }
-  std::vector<int> counts(sizes.size(), 0);
-  for (int c = kCapacity; c > 0;) {
-    const int i = last[static_cast<size_t>(c)];
-    if (i == -1) break;
-    if (i == -2) {
-      --c;
-      continue;
-    }
-    ++counts[static_cast<size_t>(i)];
-    c -= sizes[static_cast<size_t>(i)];
-  }
-  return {counts, best[kCapacity]};
-}
-
 // GLPK keeps an environment per thread until glp_free_env; a daemon's gRPC threads come
 // and go, so each solve frees it (after its problem: declared first, destroyed last).
 struct GlpkEnvironment {
@@ -87,6 +55,36 @@ void AddColumn(glp_prob* lp, const std::vector<int>& counts) {
 }
 
 }  // namespace
+
+std::pair<std::vector<int>, double> BestSharePattern(const std::vector<int>& sizes,
+                                                     const std::vector<double>& values) {
+  std::vector<double> best(kCapacity + 1, 0);
+  std::vector<int> last(kCapacity + 1, -1);  // the size added last on the best way to c
+  for (int c = 1; c <= kCapacity; ++c) {
+    best[static_cast<size_t>(c)] = best[static_cast<size_t>(c - 1)];
+    last[static_cast<size_t>(c)] = -2;  // as c - 1
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      if (sizes[i] > c) continue;
+      const double value = best[static_cast<size_t>(c - sizes[i])] + values[i];
+      if (value > best[static_cast<size_t>(c)] + kEpsilon) {
+        best[static_cast<size_t>(c)] = value;
+        last[static_cast<size_t>(c)] = static_cast<int>(i);
+      }
+    }
+  }
+  std::vector<int> counts(sizes.size(), 0);
+  for (int c = kCapacity; c > 0;) {
+    const int i = last[static_cast<size_t>(c)];
+    if (i == -1) break;
+    if (i == -2) {
+      --c;
+      continue;
+    }
+    ++counts[static_cast<size_t>(i)];
+    c -= sizes[static_cast<size_t>(i)];
+  }
+  return {counts, best[kCapacity]};
+}
 
 absl::StatusOr<SharePatterns> SharePatterns::Solve(const Demand& demand) {
   std::map<int, double> by_size;
@@ -149,7 +147,7 @@ absl::StatusOr<SharePatterns> SharePatterns::Solve(const Demand& demand) {
     for (size_t i = 0; i < sizes.size(); ++i) {
       duals[i] = std::max(0.0, glp_get_row_dual(lp, static_cast<int>(i) + 1));
     }
-    auto [counts, value] = BestPattern(sizes, duals);
+    auto [counts, value] = BestSharePattern(sizes, duals);
     if (value <= 1 + kEpsilon) break;  // no pattern has negative reduced cost: optimal
     AddColumn(lp, counts);
   }

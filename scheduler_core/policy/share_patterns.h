@@ -54,6 +54,13 @@ class SharePatterns {
   std::bitset<model::kMilliPerDevice + 1> levels_;
 };
 
+// The most valuable multiset of `sizes` (milli-devices) that fits one device, by exact
+// unbounded knapsack: counts per size and their total value (`values[i]` per copy of
+// `sizes[i]`). The pricing step of the cutting-stock LP, here and in accelpack-sim's
+// lower bound.
+std::pair<std::vector<int>, double> BestSharePattern(const std::vector<int>& sizes,
+                                                     const std::vector<double>& values);
+
 // The shares of a shape table (one device, part of it) and their popularity.
 SharePatterns::Demand ShareDemand(const ShapeTable& shapes);
 // The shares a snapshot's cluster runs and its queue waits for, counted (a pending

@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // A lower bound on the static protocol's unallocated GPU %: an LP relaxation solved
 // with GLPK. See UnallocatedLowerBound in sim.h.
+#include <glpk.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <memory>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "common/strings.h"
 #include "model/cluster.h"
+#include "policy/share_patterns.h"
 #include "sim/sim.h"
-
-#ifdef ACCELPACK_HAVE_GLPK
-#include <glpk.h>
-#endif
 
 namespace accelpack::sim {
 
@@ -88,9 +88,10 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
   bound.tasks = static_cast<int64_t>(arrived.size());
   bound.shapes = static_cast<int>(shapes.size());
   bound.node_types = static_cast<int>(types.size());
-#ifdef ACCELPACK_HAVE_GLPK
   glp_term_out(GLP_OFF);
-  glp_prob* lp = glp_create_prob();
+  const std::unique_ptr<glp_prob, decltype(&glp_delete_prob)> owned(glp_create_prob(),
+                                                                    &glp_delete_prob);
+  glp_prob* lp = owned.get();
   glp_set_obj_dir(lp, GLP_MAX);
   // Rows: one per shape (tasks arrived), three per node type (GPU, CPU, memory).
   const int shape_rows = static_cast<int>(shapes.size());
@@ -99,7 +100,9 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
   for (const auto& [key, s] : shapes) {
     glp_set_row_bnds(lp, row++, GLP_UP, 0, static_cast<double>(s.count));
   }
+  std::vector<double> type_gpus;
   for (const auto& [key, t] : types) {
+    type_gpus.push_back(static_cast<double>(t.count) * t.gpus);
     glp_set_row_bnds(lp, row++, GLP_UP, 0,
                      static_cast<double>(t.count) * t.gpus * model::kMilliPerDevice);
     glp_set_row_bnds(lp, row++, GLP_UP, 0, static_cast<double>(t.count) * t.cpu_milli);
@@ -108,6 +111,10 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
   }
   // The first of node type t's three rows (GPU, then CPU, then memory).
   auto gpu_row = [&](int type_index) { return shape_rows + 1 + 3 * type_index; };
+  // Shares of size g on type t may not outnumber the g-slots of the share patterns
+  // (devices of type t, each filled with a multiset of share sizes) the LP opens:
+  // one row per (type, size), its patterns priced by column generation below.
+  std::map<int, std::map<int, int>> supply_row;  // type -> size -> row
   // Columns: tasks of shape s on nodes of type t, where one fits.
   std::vector<int> ia = {0}, ja = {0};
   std::vector<double> ar = {0};
@@ -116,9 +123,6 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
     ja.push_back(col);
     ar.push_back(coefficient);
   };
-  // Shares' columns by node type and share size: big shares (over half a GPU) and
-  // the small ones that may sit in the room a big one leaves.
-  std::map<std::pair<int, int>, std::vector<int>> big_cols, small_cols;
   int shape_row = 1;
   for (const auto& [skey, s] : shapes) {
     int type_index = 0;
@@ -129,73 +133,102 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
         const int col = glp_add_cols(lp, 1);
         glp_set_col_bnds(lp, col, GLP_DB, 0, static_cast<double>(per_node) * t.count);
         glp_set_obj_coef(lp, col, static_cast<double>(s.request_milli()));
-        const bool share = s.num_gpu == 1 && s.gpu_milli < model::kMilliPerDevice;
-        const bool big = share && 2 * s.gpu_milli > model::kMilliPerDevice;
-        // A big share keeps its GPU to itself but for small shares in its room
-        // (credited below): no two fit one GPU. Small shares pack fractionally.
-        const double gpu_milli =
-            big ? model::kMilliPerDevice : static_cast<double>(s.request_milli());
         put(shape_row, col, 1);
-        put(type_row, col, gpu_milli);
         put(type_row + 1, col, static_cast<double>(s.cpu_milli));
         put(type_row + 2, col, static_cast<double>(s.memory_mib));
-        if (share) (big ? big_cols : small_cols)[{type_index, s.gpu_milli}].push_back(col);
+        if (s.gpu_milli < model::kMilliPerDevice) {  // a share: of one GPU (LoadOpenbPods)
+          auto [it, added] = supply_row[type_index].try_emplace(s.gpu_milli, 0);
+          if (added) {
+            it->second = glp_add_rows(lp, 1);
+            glp_set_row_bnds(lp, it->second, GLP_UP, 0, 0);
+          }
+          put(it->second, col, 1);
+        } else {
+          put(type_row, col, static_cast<double>(s.request_milli()));
+        }
       }
       ++type_index;
     }
     ++shape_row;
   }
-  // The room big shares of size b leave, (1000 - b) per task, takes only small
-  // shares of at most that size: y[g, b, t] tasks of size g in such rooms give their
-  // GPU share back to the node type's GPU row, within the rooms and the tasks placed.
-  std::map<std::pair<int, int>, int> room_row, supply_row;  // (type, size) -> row
-  for (const auto& [big_key, big] : big_cols) {
-    const auto [type_index, big_milli] = big_key;
-    const int room = model::kMilliPerDevice - big_milli;
-    for (const auto& [small_key, small] : small_cols) {
-      const auto [small_type, small_milli] = small_key;
-      if (small_type != type_index || small_milli > room) continue;
-      if (!room_row.contains(big_key)) {
-        const int added = glp_add_rows(lp, 1);
-        glp_set_row_bnds(lp, added, GLP_UP, 0, 0);
-        for (int col : big) put(added, col, -room);
-        room_row[big_key] = added;
-      }
-      if (!supply_row.contains(small_key)) {
-        const int added = glp_add_rows(lp, 1);
-        glp_set_row_bnds(lp, added, GLP_UP, 0, 0);
-        for (int col : small) put(added, col, -1);
-        supply_row[small_key] = added;
-      }
-      const int y = glp_add_cols(lp, 1);
-      glp_set_col_bnds(lp, y, GLP_LO, 0, 0);
-      put(room_row[big_key], y, small_milli);
-      put(supply_row[small_key], y, 1);
-      put(gpu_row(type_index), y, -small_milli);
+  if (glp_get_num_cols(lp) == 0) {
+    bound.unallocated_pct = 100.0;
+    return bound;
+  }
+  glp_load_matrix(lp, static_cast<int>(ia.size()) - 1, ia.data(), ja.data(), ar.data());
+
+  // A pattern on type t: one device of its GPU row, `counts` slots of each share size.
+  auto add_pattern = [&](int type_index, const std::vector<int>& rows,
+                         const std::vector<int>& counts) {
+    const int col = glp_add_cols(lp, 1);
+    glp_set_col_bnds(lp, col, GLP_LO, 0, 0);
+    std::vector<int> at = {0, gpu_row(type_index)};
+    std::vector<double> values = {0, model::kMilliPerDevice};
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (counts[i] == 0) continue;
+      at.push_back(rows[i]);
+      values.push_back(-counts[i]);
     }
+    glp_set_mat_col(lp, col, static_cast<int>(at.size()) - 1, at.data(), values.data());
+  };
+  struct TypeSizes {
+    int type_index;
+    std::vector<int> sizes;
+    std::vector<int> rows;
+  };
+  std::vector<TypeSizes> share_types;
+  for (const auto& [type_index, by_size] : supply_row) {
+    TypeSizes entry{type_index, {}, {}};
+    for (const auto& [size, at] : by_size) {
+      entry.sizes.push_back(size);
+      entry.rows.push_back(at);
+    }
+    for (size_t i = 0; i < entry.sizes.size(); ++i) {  // one size per device: feasible
+      std::vector<int> counts(entry.sizes.size(), 0);
+      counts[i] = model::kMilliPerDevice / entry.sizes[i];
+      add_pattern(type_index, entry.rows, counts);
+    }
+    share_types.push_back(std::move(entry));
   }
-  if (glp_get_num_cols(lp) > 0) {
-    glp_load_matrix(lp, static_cast<int>(ia.size()) - 1, ia.data(), ja.data(), ar.data());
-  }
+
   glp_smcp parameters;
   glp_init_smcp(&parameters);
   parameters.msg_lev = GLP_MSG_OFF;
+  // Column generation. Whatever round it stops in, the restricted LP's optimum plus,
+  // per type, its devices times the best pattern's reduced cost bounds the full LP's
+  // (Lagrangian bound: no type opens more patterns than it has devices), so the
+  // answer stays a bound; at the optimum that term is zero.
+  constexpr int kMaxRounds = 500;
   double placed = 0;
-  if (glp_get_num_cols(lp) > 0) {
+  for (int round = 0;; ++round) {
     const int error = glp_simplex(lp, &parameters);
     if (error != 0 || glp_get_status(lp) != GLP_OPT) {
-      glp_delete_prob(lp);
       return absl::InternalError(Cat("GLPK found no optimum (glp_simplex ", error, ")"));
     }
-    placed = glp_get_obj_val(lp);
+    double gap = 0;
+    bool added = false;
+    for (const TypeSizes& entry : share_types) {
+      std::vector<double> duals;
+      for (int at : entry.rows) duals.push_back(std::max(0.0, glp_get_row_dual(lp, at)));
+      const double device_price =
+          std::max(0.0, glp_get_row_dual(lp, gpu_row(entry.type_index))) * model::kMilliPerDevice;
+      auto [counts, value] = policy::BestSharePattern(entry.sizes, duals);
+      const double reduced = value - device_price;
+      if (reduced <= 1e-6 * std::max(1.0, device_price)) continue;
+      gap += reduced * type_gpus[static_cast<size_t>(entry.type_index)];
+      if (round < kMaxRounds) {
+        add_pattern(entry.type_index, entry.rows, counts);
+        added = true;
+      }
+    }
+    if (!added) {
+      placed = glp_get_obj_val(lp) + gap;
+      bound.pattern_gap_pct = 100.0 * gap / static_cast<double>(capacity);
+      break;
+    }
   }
-  glp_delete_prob(lp);
   bound.unallocated_pct = std::max(0.0, 100.0 * (1.0 - placed / static_cast<double>(capacity)));
   return bound;
-#else
-  return absl::UnimplementedError(
-      "accelpack-sim was built without GLPK: install libglpk-dev and reconfigure");
-#endif
 }
 
 }  // namespace accelpack::sim

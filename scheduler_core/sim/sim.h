@@ -111,13 +111,15 @@ std::vector<size_t> ArrivedTasks(const std::vector<OpenbNode>& nodes,
 // A lower bound on the unallocated GPU % any policy reaches with the tasks arrived at
 // `load` (same draw, same seed): the LP relaxation, aggregated by node type x task
 // shape, of placing as much GPU request as the nodes' GPUs, CPUs and memory hold,
-// with at most as many tasks of a shape per node type as fit on its empty nodes, and a
-// GPU share over half a GPU counting its whole GPU less the smaller shares (each one
-// no larger than the room it leaves) put there. Every placement a policy makes is a
-// feasible point, so the optimum bounds them all. Needs
-// GLPK (libglpk-dev); without it: Unimplemented.
+// with at most as many tasks of a shape per node type as fit on its empty nodes, and
+// GPU shares only in the slots of share patterns (a device of a type filled with a
+// multiset of share sizes that fits it: the cutting-stock relaxation, its patterns
+// priced by column generation). Every placement a policy makes is a feasible point,
+// so the optimum bounds them all; should column generation stop early, the remaining
+// reduced cost is added (`pattern_gap_pct`), so the answer is a bound either way.
 struct LowerBound {
   double unallocated_pct = 0;
+  double pattern_gap_pct = 0;  // what an unfinished column generation added; 0 at the optimum
   int64_t tasks = 0;
   int shapes = 0;
   int node_types = 0;
