@@ -284,7 +284,8 @@ Reference ReferenceFrom(const std::vector<ReferenceRow>& rows) {
 }
 
 absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticRun>& runs,
-                               const Reference& reference, const StaticInputs& inputs) {
+                               const Reference& reference, const StaticInputs& inputs,
+                               const std::map<std::string, double>& bounds) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(Cat(dir, ": ", ec.message()));
@@ -341,12 +342,17 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
       "point from the published median. Fragmentation rate and amount (GPUs) at 100 % use "
       "the workload's typical shapes.</p>"
       "<p>Inputs: nodes {}; pods {}; published medians {}. Baselines' order among equal "
-      "scores (tie-break): {}.</p>",
+      "scores (tie-break): {}.</p>{}",
       inputs.max_load, Escape(Join(seed_names, ", ")),
       Escape(inputs.node_file.empty() ? "(not given)" : inputs.node_file),
       Escape(inputs.pod_files.empty() ? "(not given)" : Join(inputs.pod_files, ", ")),
       Escape(inputs.reference_file.empty() ? "none" : inputs.reference_file),
-      Escape(inputs.tie_break));
+      Escape(inputs.tie_break),
+      bounds.empty() ? ""
+                     : "<p><i>Above the bound</i>: the policy's median at 100 % minus the LP "
+                       "lower bound on what any policy leaves unallocated with the same "
+                       "arrived tasks (<code>accelpack-sim bound</code>, median over the same "
+                       "seeds): how much is left to gain at most.</p>");
   json["summary"] = nlohmann::json::array();
   for (const std::string& workload : workloads) {
     std::set<double> loads;
@@ -357,6 +363,9 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
     }
     std::string table = "<table><tr><th class='l'>policy</th>";
     for (double load : loads) table += fmt::format("<th>{:.0f}% ours</th><th>published</th>", load);
+    const auto bound = bounds.find(workload);
+    const bool has_bound = bound != bounds.end();
+    if (has_bound) table += "<th>above the bound @100%</th>";
     table += "<th>frag rate @100%</th><th>frag amount @100% (GPUs)</th><th>s/run</th></tr>";
     std::vector<Series> curves;
     for (const std::string& policy : policies) {
@@ -365,6 +374,7 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
       table += fmt::format("<tr><td class='l'>{}</td>", Escape(policy));
       double frag100 = 0;
       double frag_amount100 = 0;
+      double ours100 = 0;
       std::vector<double> seconds;
       for (const StaticRun* run : group) seconds.push_back(run->seconds);
       for (double load : loads) {
@@ -379,6 +389,7 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
         }
         const double ours = Median(unalloc);
         if (load == 100) {
+          ours100 = ours;
           frag100 = Median(rate);
           frag_amount100 = Median(amount);
         }
@@ -403,6 +414,7 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
         table += fmt::format("<td{}>{}</td><td>{}</td>", miss ? " class='miss'" : "", Num(ours),
                              has_ref ? Num(published) : "&ndash;");
       }
+      if (has_bound) table += fmt::format("<td>{}</td>", Num(ours100 - bound->second));
       table += fmt::format("<td>{}%</td><td>{}</td><td>{}</td></tr>", Num(frag100, 1),
                            Num(frag_amount100, 1), Num(Median(seconds), 2));
       // Median curve over seeds, point by point (every run samples the same load grid),
@@ -425,6 +437,17 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
         if (it != reference.values.end()) series.marks.emplace_back(load, it->second);
       }
       curves.push_back(std::move(series));
+    }
+    if (has_bound) {
+      table += "<tr><td class='l'>lower bound (LP)</td>";
+      for (double load : loads) {
+        table += load == 100 ? fmt::format("<td>{}</td><td>&ndash;</td>", Num(bound->second))
+                             : "<td>&ndash;</td><td>&ndash;</td>";
+      }
+      table += "<td>0.00</td><td>&ndash;</td><td>&ndash;</td><td>&ndash;</td></tr>";
+      summary_csv +=
+          fmt::format("{},lower-bound,100,{:.3f},,,,,{},\n", workload, bound->second, seeds.size());
+      json["bounds"][workload] = bound->second;
     }
     table += "</table>";
     body += fmt::format("<h2>{}</h2><div class='charts'>{}</div>{}", Escape(workload),

@@ -612,6 +612,40 @@ TEST(StaticReport, ChartZoomsToWherePoliciesDiffer) {
   std::filesystem::remove_all(dir);
 }
 
+// With a lower bound for the workload the table says, beside each policy, how far its
+// median at 100 % is above it, and has a row for the bound; without one, neither.
+TEST(StaticReport, ShowsHowFarEachPolicyIsAboveTheBound) {
+  std::vector<StaticRun> runs;
+  for (const auto& [policy, level] : {std::pair{"a", 4.5}, std::pair{"b", 5.75}}) {
+    StaticRun run;
+    run.workload = "w";
+    run.policy = policy;
+    run.seed = 1;
+    run.points = {{100, level, 0, 0, 1, 0}};
+    runs.push_back(run);
+  }
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "accelpack-static-bound-test").string();
+  auto read = [&](const char* file) {
+    std::ifstream in(dir + "/" + file);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  ASSERT_TRUE(WriteStaticReport(dir, runs, Reference{}, {}, {{"w", 3.25}}).ok());
+  std::string html = read("static.html");
+  EXPECT_NE(html.find("<th>above the bound @100%</th>"), std::string::npos);
+  EXPECT_NE(html.find("<td class='l'>a</td><td>4.50</td><td>&ndash;</td><td>1.25</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td class='l'>b</td><td>5.75</td><td>&ndash;</td><td>2.50</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td class='l'>lower bound (LP)</td><td>3.25</td>"), std::string::npos);
+  EXPECT_NE(read("static_summary.csv").find("w,lower-bound,100,3.250,"), std::string::npos);
+  ASSERT_TRUE(WriteStaticReport(dir, runs, Reference{}).ok());
+  html = read("static.html");
+  EXPECT_EQ(html.find("above the bound"), std::string::npos);
+  EXPECT_EQ(html.find("lower bound (LP)"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(DynamicReplay, BackfillOnTimeLimits) {
   // Job 1 holds 6 GPUs until its limit 1000; job 2 (8 GPUs) is reserved for t=1000.
   // Job 3 (2 GPUs) fits now: with a limit of 500 it ends before the reservation and
