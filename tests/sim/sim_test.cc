@@ -583,16 +583,22 @@ TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
   std::filesystem::remove_all(dir);
 }
 
+// One seed of `policy` on workload "w", `at100` % unallocated at 100 % arrived.
+StaticRun RunOfWorkloadW(const char* policy, double at100) {
+  StaticRun run;
+  run.workload = "w";
+  run.policy = policy;
+  run.seed = 1;
+  run.points = {{100, at100, 0, 0, 1, 0}};
+  return run;
+}
+
 TEST(StaticReport, ChartZoomsToWherePoliciesDiffer) {
   // Two policies from 90 to 130 % arrived: 10 % unallocated at 90 (all placed), then
   // 4.2-4.6 and 5.8-6.1. The chart starts at 95 % and its y-axis near 4, not at 0.
   std::vector<StaticRun> runs;
   for (const auto& [policy, level] : {std::pair{"a", 4.2}, std::pair{"b", 5.8}}) {
-    StaticRun run;
-    run.workload = "w";
-    run.policy = policy;
-    run.seed = 1;
-    run.points = {{100, level + 0.3, 0, 0, 1, 0}};
+    StaticRun run = RunOfWorkloadW(policy, level + 0.3);
     for (double load = 90; load <= 130; load += 1)
       run.curve.emplace_back(load, load < 97 ? 100 - load : level + 0.3 * (130 - load) / 33);
     runs.push_back(run);
@@ -615,15 +621,7 @@ TEST(StaticReport, ChartZoomsToWherePoliciesDiffer) {
 // With a lower bound for the workload the table says, beside each policy, how far its
 // median at 100 % is above it, and has a row for the bound; without one, neither.
 TEST(StaticReport, ShowsHowFarEachPolicyIsAboveTheBound) {
-  std::vector<StaticRun> runs;
-  for (const auto& [policy, level] : {std::pair{"a", 4.5}, std::pair{"b", 5.75}}) {
-    StaticRun run;
-    run.workload = "w";
-    run.policy = policy;
-    run.seed = 1;
-    run.points = {{100, level, 0, 0, 1, 0}};
-    runs.push_back(run);
-  }
+  const std::vector<StaticRun> runs = {RunOfWorkloadW("a", 4.5), RunOfWorkloadW("b", 5.75)};
   const std::string dir =
       (std::filesystem::temp_directory_path() / "accelpack-static-bound-test").string();
   auto read = [&](const char* file) {
