@@ -214,14 +214,15 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
           std::max(0.0, glp_get_row_dual(lp, gpu_row(entry.type_index))) * model::kMilliPerDevice;
       auto [counts, value] = policy::BestSharePattern(entry.sizes, duals);
       const double reduced = value - device_price;
-      if (reduced <= 1e-6 * std::max(1.0, device_price)) continue;
+      if (reduced <= 0) continue;
+      // Counted even when too small to price (rounding): the answer stays a bound.
       gap += reduced * type_gpus[static_cast<size_t>(entry.type_index)];
-      if (round < kMaxRounds) {
+      if (round < kMaxRounds && reduced > 1e-6 * std::max(1.0, device_price)) {
         add_pattern(entry.type_index, entry.rows, counts);
         added = true;
       }
     }
-    if (!added) {
+    if (!added) {  // optimal but for rounding, or out of rounds
       placed = glp_get_obj_val(lp) + gap;
       bound.pattern_gap_pct = 100.0 * gap / static_cast<double>(capacity);
       break;

@@ -762,7 +762,7 @@ TEST(LowerBound, SharesFillOnlyPatternsThatFitOneGpu) {
     ASSERT_TRUE(bound.ok()) << bound.status();
     EXPECT_EQ(bound->tasks, static_cast<int64_t>(shares.size()));
     EXPECT_NEAR(bound->unallocated_pct, expected, 1e-9) << shares.size() << " shares";
-    EXPECT_EQ(bound->pattern_gap_pct, 0);
+    EXPECT_LT(bound->pattern_gap_pct, 1e-6);  // column generation reached its optimum
   }
 }
 
@@ -788,8 +788,8 @@ TEST(LowerBound, BelowThePoliciesOnAMixedList) {
   }
   auto bound = UnallocatedLowerBound(nodes, pods, 3, 1.0, 1.3);
   ASSERT_TRUE(bound.ok()) << bound.status();
-  EXPECT_EQ(bound->pattern_gap_pct, 0);
-  EXPECT_GT(bound->unallocated_pct, 1.0);  // shares of 0.35-0.75 cannot fill every GPU
+  EXPECT_LT(bound->pattern_gap_pct, 1e-6);  // column generation reached its optimum
+  EXPECT_GT(bound->unallocated_pct, 1.0);   // shares of 0.35-0.75 cannot fill every GPU
   for (const char* policy : {"bestfit", "accelpack-default"}) {
     auto run = RunStatic(nodes, {"mixed", pods}, policy, 3);
     ASSERT_TRUE(run.ok()) << run.status();
