@@ -232,4 +232,20 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
   return bound;
 }
 
+absl::StatusOr<SeedBounds> LowerBoundOverSeeds(const std::vector<OpenbNode>& nodes,
+                                               const std::vector<OpenbPod>& pods,
+                                               const std::vector<uint64_t>& seeds,
+                                               double max_load) {
+  SeedBounds bounds;
+  for (uint64_t seed : seeds) {
+    auto bound = UnallocatedLowerBound(nodes, pods, seed, 1.0, max_load);
+    if (!bound.ok()) return bound.status();
+    bounds.per_seed.push_back(bound->unallocated_pct);
+    bounds.largest_pattern_gap_pct =
+        std::max(bounds.largest_pattern_gap_pct, bound->pattern_gap_pct);
+  }
+  bounds.median = Median(bounds.per_seed);
+  return bounds;
+}
+
 }  // namespace accelpack::sim

@@ -138,20 +138,18 @@ int RunStaticCommand(const std::vector<std::string>& pod_files, const std::strin
   bar.Show(1, "done");
   bar.Done();
   // The LP lower bound of each list on the same draws, beside the policies (a few
-  // hundredths of a second per seed). A node list it cannot solve only leaves it out.
+  // hundredths of a second per seed). Only where the runs reach 100 % arrived; a node
+  // list it cannot solve only leaves it out.
   std::map<std::string, double> bounds;
   for (const auto& workload : workloads) {
-    std::vector<double> per_seed;
-    for (uint64_t seed : *seeds) {
-      auto bound = sim::UnallocatedLowerBound(*nodes, workload.pods, seed, 1.0, max_load);
-      if (!bound.ok()) {
-        std::cerr << "accelpack-sim: " << workload.name << ": no lower bound: " << bound.status()
-                  << "\n";
-        break;
-      }
-      per_seed.push_back(bound->unallocated_pct);
+    if (max_load < 1.0) break;
+    auto bound = sim::LowerBoundOverSeeds(*nodes, workload.pods, *seeds, max_load);
+    if (!bound.ok()) {
+      std::cerr << "accelpack-sim: " << workload.name << ": no lower bound: " << bound.status()
+                << "\n";
+      continue;
     }
-    if (per_seed.size() == seeds->size()) bounds[workload.name] = sim::Median(per_seed);
+    bounds[workload.name] = bound->median;
   }
   const sim::StaticInputs inputs{node_file, pod_files, reference_file, tie_break, max_load};
   absl::Status status = sim::WriteStaticReport(out, runs, reference, inputs, bounds);
@@ -289,22 +287,13 @@ int RunBoundCommand(const std::vector<std::string>& pod_files, const std::string
   for (const std::string& file : pod_files) {
     auto pods = sim::LoadOpenbPods(file);
     if (!pods.ok()) return Fail(pods.status());
-    std::vector<double> bounds;
-    double largest_gap = 0;
-    for (uint64_t seed : *seeds) {
-      auto bound = sim::UnallocatedLowerBound(*nodes, *pods, seed, 1.0, max_load);
-      if (!bound.ok()) return Fail(bound.status());
-      bounds.push_back(bound->unallocated_pct);
-      largest_gap = std::max(largest_gap, bound->pattern_gap_pct);
-    }
-    std::vector<double> sorted = bounds;
-    std::sort(sorted.begin(), sorted.end());
-    const size_t n = sorted.size();
-    const double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    auto bounds = sim::LowerBoundOverSeeds(*nodes, *pods, *seeds, max_load);
+    if (!bounds.ok()) return Fail(bounds.status());
     std::vector<std::string> per_seed;
-    for (double b : bounds) per_seed.push_back(fmt::format("{:.2f}", b));
-    std::cout << WorkloadName(file) << "," << fmt::format("{:.2f}", median) << ","
-              << Join(per_seed, " ") << "," << fmt::format("{:.2f}", largest_gap) << "\n";
+    for (double b : bounds->per_seed) per_seed.push_back(fmt::format("{:.2f}", b));
+    std::cout << WorkloadName(file) << "," << fmt::format("{:.2f}", bounds->median) << ","
+              << Join(per_seed, " ") << ","
+              << fmt::format("{:.2f}", bounds->largest_pattern_gap_pct) << "\n";
   }
   return 0;
 }

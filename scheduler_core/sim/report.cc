@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "common/strings.h"
@@ -374,7 +375,7 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
       table += fmt::format("<tr><td class='l'>{}</td>", Escape(policy));
       double frag100 = 0;
       double frag_amount100 = 0;
-      double ours100 = 0;
+      std::optional<double> ours100;  // none when the runs stop short of 100 %
       std::vector<double> seconds;
       for (const StaticRun* run : group) seconds.push_back(run->seconds);
       for (double load : loads) {
@@ -414,7 +415,10 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
         table += fmt::format("<td{}>{}</td><td>{}</td>", miss ? " class='miss'" : "", Num(ours),
                              has_ref ? Num(published) : "&ndash;");
       }
-      if (has_bound) table += fmt::format("<td>{}</td>", Num(ours100 - bound->second));
+      if (has_bound) {
+        table += fmt::format("<td>{}</td>",
+                             ours100 ? Num(*ours100 - bound->second) : std::string("&ndash;"));
+      }
       table += fmt::format("<td>{}%</td><td>{}</td><td>{}</td></tr>", Num(frag100, 1),
                            Num(frag_amount100, 1), Num(Median(seconds), 2));
       // Median curve over seeds, point by point (every run samples the same load grid),

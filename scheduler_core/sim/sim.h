@@ -128,6 +128,18 @@ absl::StatusOr<LowerBound> UnallocatedLowerBound(const std::vector<OpenbNode>& n
                                                  const std::vector<OpenbPod>& pods, uint64_t seed,
                                                  double load = 1.0, double max_load = 1.3);
 
+// UnallocatedLowerBound at 100 % arrived for each seed, their median, and the largest
+// pattern gap any of them added: what `bound` prints and `static` shows beside the
+// policies.
+struct SeedBounds {
+  std::vector<double> per_seed;
+  double median = 0;
+  double largest_pattern_gap_pct = 0;
+};
+absl::StatusOr<SeedBounds> LowerBoundOverSeeds(const std::vector<OpenbNode>& nodes,
+                                               const std::vector<OpenbPod>& pods,
+                                               const std::vector<uint64_t>& seeds, double max_load);
+
 // The workload's typical task shapes (FGD's distribution) with lowercased types.
 policy::ShapeTable ShapesOf(const std::vector<OpenbPod>& pods);
 

@@ -637,6 +637,14 @@ TEST(StaticReport, ShowsHowFarEachPolicyIsAboveTheBound) {
             std::string::npos);
   EXPECT_NE(html.find("<td class='l'>lower bound (LP)</td><td>3.25</td>"), std::string::npos);
   EXPECT_NE(read("static_summary.csv").find("w,lower-bound,100,3.250,"), std::string::npos);
+  // Runs that stop short of 100 % arrived have nothing to compare: a dash, not -3.25.
+  StaticRun short_run = RunOfWorkloadW("c", 0);
+  short_run.points = {{90, 10, 0, 0, 1, 0}};
+  ASSERT_TRUE(WriteStaticReport(dir, {short_run}, Reference{}, {}, {{"w", 3.25}}).ok());
+  html = read("static.html");
+  EXPECT_NE(html.find("<td class='l'>c</td><td>10.00</td><td>&ndash;</td><td>&ndash;</td>"),
+            std::string::npos);
+  EXPECT_EQ(html.find("-3.25"), std::string::npos);
   ASSERT_TRUE(WriteStaticReport(dir, runs, Reference{}).ok());
   html = read("static.html");
   EXPECT_EQ(html.find("above the bound"), std::string::npos);
