@@ -386,7 +386,7 @@ void AddWorkloadShapes(PolicyConfig& config, const PluginArgs& extra) {
   if (shapes == extra.end()) return;
   for (ScorerConfig& scorer : config.scorers) {
     if ((scorer.name == "fragmentation" || scorer.name == "kind_pressure" ||
-         scorer.name == "share_patterns") &&
+         scorer.name == "share_patterns" || scorer.name == "protect_accelerators") &&
         !scorer.args.contains("shapes")) {
       scorer.args["shapes"] = shapes->second;
     }

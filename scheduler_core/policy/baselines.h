@@ -57,8 +57,9 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFgdScorer(const PluginArgs& 
 // (e.g. shapes, max_cpus).
 std::vector<std::string> PresetNames();
 
-// Gives every `fragmentation` scorer of `config` that has no table of its own the
-// workload's typical shapes from `extra` ("shapes"), as the simulator knows them.
+// Gives every workload scorer of `config` (fragmentation, kind_pressure,
+// share_patterns, protect_accelerators) that has no table of its own the workload's
+// typical shapes from `extra` ("shapes"), as the simulator knows them.
 void AddWorkloadShapes(PolicyConfig& config, const PluginArgs& extra);
 absl::StatusOr<PolicyConfig> PresetPolicy(std::string_view name, uint64_t seed,
                                           const PluginArgs& extra = {});

@@ -61,7 +61,10 @@ std::unique_ptr<engine::Filter> MakeUntypedWholeDevicesFilter();
 std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer();
 std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer();
 std::unique_ptr<engine::Scorer> MakeNodeOrderScorer();
-std::unique_ptr<engine::Scorer> MakeProtectAcceleratorsScorer();
+// `shapes` (optional, as fragmentation's): a free device needs at most what the
+// table's device work asks per device; without it, the node's own ratio.
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeProtectAcceleratorsScorer(
+    const std::map<std::string, std::string>& args);
 //   shard_packing:    shards go where the device cons_tres picks ends fullest; a busy one first
 std::unique_ptr<engine::Scorer> MakeShardPackingScorer();
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPreferenceScorer(

@@ -45,7 +45,8 @@ PolicyConfig DefaultPolicy() {
                     "node_state", "free_cpus", "free_memory",    "untyped_whole_devices"};
   // Tiers, all measured on the FGD openb traces (docs/benchmarks-sim.md):
   //  - strand no devices: a job that eats a node's CPUs or memory leaves its free
-  //    accelerators unusable (protect_accelerators);
+  //    accelerators unusable (protect_accelerators; with a table, a device needs what
+  //    the table's device work asks per device, at most the node's own ratio);
   //  - at the same weight, the expected fragmentation over the workload's typical
   //    shapes (fragmentation, FGD's measure as a continuous gradient);
   //  - at the same weight, a GPU share lands where its device's fill stays on a pattern
@@ -54,7 +55,8 @@ PolicyConfig DefaultPolicy() {
   //  - then CPU fit, then device fit break what is left.
   // Without a shape table (`shapes`, which the simulator fills in from the replayed
   // workload) the workload scorers read each cycle's snapshot (fragmentation and
-  // kind_pressure its queue, share_patterns its running and pending shares).
+  // kind_pressure its queue, share_patterns its running and pending shares;
+  // protect_accelerators keeps each node's own ratio).
   config.scorers = {{"protect_accelerators", 10000, {}}, {"fragmentation", 10000, {}},
                     {"share_patterns", 10000, {}},       {"kind_pressure", 1000, {}},
                     {"shard_packing", 10000, {}},        {"best_fit_cpu", 50, {}},

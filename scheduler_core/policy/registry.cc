@@ -46,7 +46,7 @@ const std::map<std::string, ScorerFactory, std::less<>>& Scorers() {
       {"best_fit_devices", &NoArgs<&MakeBestFitDevicesScorer>},
       {"best_fit_cpu", &NoArgs<&MakeBestFitCpuScorer>},
       {"node_order", &NoArgs<&MakeNodeOrderScorer>},
-      {"protect_accelerators", &NoArgs<&MakeProtectAcceleratorsScorer>},
+      {"protect_accelerators", &MakeProtectAcceleratorsScorer},
       {"shard_packing", &NoArgs<&MakeShardPackingScorer>},
       {"kind_preference", &MakeKindPreferenceScorer},
       {"random", &MakeRandomScorer},

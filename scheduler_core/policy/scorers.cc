@@ -6,6 +6,7 @@
 #include "common/strings.h"
 #include "model/catalog.h"
 #include "model/topology.h"
+#include "policy/fragmentation.h"
 #include "policy/plugins.h"
 #include "policy/policy.h"
 #include "policy/registry.h"
@@ -60,29 +61,60 @@ class BestFitCpu final : public engine::Scorer {
   }
 };
 
+// What a workload's device work asks per device: its CPUs and memory over its
+// devices, each shape by its popularity. 0: the table has no device work.
+struct PerDeviceDemand {
+  double cpus = 0;
+  double memory_mib = 0;
+};
+
+PerDeviceDemand DemandOf(const ShapeTable& shapes) {
+  double devices = 0;
+  double cpus = 0;
+  double memory_mib = 0;
+  for (const TaskShape& s : shapes) {
+    const double asked = s.weight * s.gpu_count * s.gpu_milli / model::kMilliPerDevice;
+    if (asked <= 0) continue;
+    devices += asked;
+    cpus += s.weight * s.cpus;
+    memory_mib += s.weight * static_cast<double>(s.memory_mib);
+  }
+  if (devices <= 0) return {};
+  return {cpus / devices, memory_mib / devices};
+}
+
 // Devices left free on a node are only usable while the node keeps the CPUs and
 // memory to feed them. A device counts as stranded when the node's free CPUs (or
-// memory) cannot feed it at the node's own CPUs-per-device ratio; the score falls
-// 6.25 points for each device the placement strands and rises for each it frees
-// from stranding (50: no change). The FGD insight (ATC'23), without a workload table.
+// memory) cannot feed it at the node's own per-device ratio, or, given the
+// workload's table (`shapes`), at what its device work asks per device where that is
+// less; the score falls 6.25 points for each device the placement strands and rises
+// for each it frees from stranding (50: no change). The FGD insight (ATC'23).
+// Why the workload's ratio: guarded at its own 52 CPUs per device, a T4 node sends
+// CPU work to nodes whose CPUs their devices do need (FGD lists: 4.09 -> 3.89 % on
+// default, lower on all 13). Without a table the node's own ratio stays: a ratio
+// from the cycle's running and pending work (the dynamic replay: ~2.5 CPUs per
+// device, its gangs') let CPU-only inference crowd the nodes the GPU inference
+// needed (inference p99 31 -> 802 s); docs/benchmarks-sim.md has the variants.
 // e.g. 8 devices and 96 CPUs (12 per device), 4 free, 60 CPUs free: none stranded;
 // a CPU-only job leaving 30 CPUs strands 4 - 30/12 = 1.5 devices -> 40.6, while on a
-// CPU-only node or one without free devices it strands none -> 50.
+// CPU-only node or one without free devices it strands none -> 50. With work asking
+// 6 CPUs per device, 30 CPUs feed 5 devices: none stranded -> 50.
 class ProtectAccelerators final : public engine::Scorer {
  public:
+  explicit ProtectAccelerators(PerDeviceDemand demand) : demand_(demand) {}
   std::string_view name() const override { return "protect_accelerators"; }
   double Score(const Job& job, const Candidate& candidate,
                const ClusterState& state) const override {
     const int devices_total = state.devices_total(candidate.node);
     if (devices_total == 0) return kNoChange;
-    const model::Node& node = state.node(candidate.node);
+    const Ratio ratio = RatioOf(state.node(candidate.node), devices_total);
     const int free_milli = state.free_milli(candidate.node);
     const int cpus_free = state.cpus_free(candidate.node);
     const int64_t memory_free = state.memory_free(candidate.node);
-    const double before = Stranded(node, devices_total, free_milli, cpus_free, memory_free);
+    const double before = Stranded(ratio, free_milli, cpus_free, memory_free);
     const double after =
-        Stranded(node, devices_total, free_milli - candidate.taken_milli(),
-                 cpus_free - job->cpus_per_node, memory_free - job->memory_per_node_mib);
+        Stranded(ratio, free_milli - candidate.taken_milli(), cpus_free - job->cpus_per_node,
+                 memory_free - job->memory_per_node_mib);
     return std::clamp(kNoChange - kPointsPerDevice * (after - before), 0.0, 100.0);
   }
 
@@ -90,19 +122,29 @@ class ProtectAccelerators final : public engine::Scorer {
   static constexpr double kNoChange = 50;
   static constexpr double kPointsPerDevice = 6.25;  // 8 devices span the range
 
-  static double Stranded(const model::Node& node, int devices_total, int free_milli, int cpus_free,
-                         int64_t memory_free) {
+  // CPUs and memory one free device needs on a node; 0: not counted.
+  struct Ratio {
+    double cpus = 0;
+    double memory_mib = 0;
+  };
+  Ratio RatioOf(const model::Node& node, int devices_total) const {
+    Ratio ratio{static_cast<double>(node.cpus_total) / devices_total,
+                static_cast<double>(node.memory_total_mib) / devices_total};
+    if (demand_.cpus > 0) ratio.cpus = std::min(ratio.cpus, demand_.cpus);
+    if (demand_.memory_mib > 0) ratio.memory_mib = std::min(ratio.memory_mib, demand_.memory_mib);
+    return ratio;
+  }
+
+  static double Stranded(const Ratio& ratio, int free_milli, int cpus_free, int64_t memory_free) {
     const double free_devices = static_cast<double>(free_milli) / model::kMilliPerDevice;
     double fed = free_devices;
-    if (node.cpus_total > 0) {
-      fed = std::min(fed, static_cast<double>(cpus_free) * devices_total / node.cpus_total);
-    }
-    if (node.memory_total_mib > 0) {
-      fed = std::min(fed, static_cast<double>(memory_free) * devices_total /
-                              static_cast<double>(node.memory_total_mib));
-    }
+    if (ratio.cpus > 0) fed = std::min(fed, cpus_free / ratio.cpus);
+    if (ratio.memory_mib > 0)
+      fed = std::min(fed, static_cast<double>(memory_free) / ratio.memory_mib);
     return std::max(0.0, free_devices - std::max(0.0, fed));
   }
+
+  PerDeviceDemand demand_;  // from `shapes`; 0: none given
 };
 
 // Relative speed of each accelerator kind, optionally per job class: portable work
@@ -164,8 +206,11 @@ std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer() {
   return std::make_unique<BestFitDevices>();
 }
 std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer() { return std::make_unique<BestFitCpu>(); }
-std::unique_ptr<engine::Scorer> MakeProtectAcceleratorsScorer() {
-  return std::make_unique<ProtectAccelerators>();
+absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeProtectAcceleratorsScorer(
+    const PluginArgs& args) {
+  auto shapes = ShapesArg(args);
+  if (!shapes.ok()) return shapes.status();
+  return std::make_unique<ProtectAccelerators>(DemandOf(*shapes));
 }
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPreferenceScorer(const PluginArgs& args) {
   KindPreference::Speeds all;

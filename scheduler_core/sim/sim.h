@@ -188,7 +188,8 @@ struct DynamicOptions {
   int max_gang_nodes = 0;  // 0: half the nodes of the largest kind
   uint64_t seed = 1;
   int series_points = 300;
-  // Give our workload scorers (fragmentation, kind_pressure) the generated workload's
+  // Give our workload scorers (fragmentation, kind_pressure, share_patterns,
+  // protect_accelerators) the generated workload's
   // typical shapes; false: they read each cycle's pending queue, as in the daemon.
   bool workload_shapes = false;
   // Harvest and reclaim (docs/preemption.md): preemptible jobs (SimJob::preemptible)

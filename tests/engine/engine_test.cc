@@ -510,6 +510,37 @@ TEST(Engine, ProtectAcceleratorsCountsStrandedDevices) {
   EXPECT_DOUBLE_EQ(score(hungry, {0, -1, {}, 0}), 50 - 2 * 6.25);
 }
 
+// The guard asks of a node's free CPUs what the work asks per device, not the node's
+// own ratio when that is higher: a node with 52 CPUs per device need not keep 52 CPUs
+// per device free. "a": 2 devices, 104 CPUs (52 per device); "b": 1 of 8 devices
+// free, 44 of 114 CPUs (14.25 per device). A 40-CPU job without devices:
+// - at the nodes' own ratios, on a 64 CPUs feed 1.23 of 2 devices (0.77 stranded,
+//   45.2), on b 4 CPUs feed 0.28 of 1 (0.72 stranded, 45.5): b;
+// - at 10 CPUs per device (the workload table's), a strands none (50), b 0.6
+//   (46.25): a.
+TEST(Engine, ProtectAcceleratorsGuardsAtWhatTheWorkAsksPerDevice) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(2).Cpus(104).Build(),
+                    NodeBuilder("b").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6}).Cpus(114, 70).Build()};
+  snapshot.pending = {JobBuilder(1).Cpus(40).MemoryMib(1024).Build()};
+  auto guard_only = [](policy::PluginArgs args) {
+    policy::PolicyConfig config = policy::DefaultPolicy();
+    config.scorers = {{"protect_accelerators", 10000, std::move(args)}, {"best_fit_cpu", 1, {}}};
+    return config;
+  };
+  EXPECT_EQ(RunEngine(snapshot, guard_only({})).Started().at(1), (std::vector<std::string>{"b"}));
+  // The workload's table: one shape, 1 device with 10 CPUs.
+  EXPECT_EQ(RunEngine(snapshot, guard_only({{"shapes", "10:1:1000::1"}})).Started().at(1),
+            (std::vector<std::string>{"a"}));
+  // Without a table the nodes' own ratios stand, whatever the running work asks (the
+  // job on b's 7 devices holds 10 CPUs per device).
+  snapshot.running = {Running(9, "b", "gpu", "h100", {0, 1, 2, 3, 4, 5, 6}, 0, 86400, 70)};
+  EXPECT_EQ(RunEngine(snapshot, guard_only({})).Started().at(1), (std::vector<std::string>{"b"}));
+  // A table without device work leaves the nodes' ratios too.
+  EXPECT_EQ(RunEngine(snapshot, guard_only({{"shapes", "10:0:0::1"}})).Started().at(1),
+            (std::vector<std::string>{"b"}));
+}
+
 policy::PolicyConfig WithKindSpeeds(policy::PluginArgs speeds) {
   policy::PolicyConfig config = policy::DefaultPolicy();
   config.scorers.insert(config.scorers.begin(), {"kind_preference", 100000, std::move(speeds)});
