@@ -15,6 +15,15 @@ with published figures, the way the artifact's own lists differ from `default`:
 
 (CPU-heavy lists beyond cpu200 are in the traces already: cpu235, cpu300.)
 
+And node lists other than the artifact's cluster, for trying a policy on machines it
+was not tuned on ("Other machines"), each from openb_node_list_gpu_node.csv:
+
+  half         a seeded half of the nodes
+  shuffled     every node, in a seeded order under new names (ties fall elsewhere)
+  cpudouble    every node with twice its CPUs
+  cpuhalf      every node with half its CPUs (CPUs run out before GPUs)
+  split4       every 8-GPU node as two 4-GPU nodes with half its CPUs and memory
+
 Usage: contrib/openb-variants.py TRACES_DIR OUT_DIR [--seed N]
 """
 import argparse
@@ -87,6 +96,43 @@ def gpushare100(traces, rng):
 VARIANTS = {"multigpu50": multigpu50, "gpuspec33": gpuspec33, "gpushare100": gpushare100}
 
 
+def load_nodes(traces):
+    path = os.path.join(traces, "openb_node_list_gpu_node.csv")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, [dict(row) for row in reader]
+
+
+def write_nodes(out, name, fields, rows):
+    path = os.path.join(out, f"openb_node_list_{name}.csv")
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for i, row in enumerate(rows):
+            writer.writerow({**row, "sn": f"{name}-node-{i:04d}"})
+    print(f"{path}: {len(rows)} nodes")
+
+
+def scaled(row, key, factor):
+    return {**row, key: str(int(int(row[key]) * factor))}
+
+
+def split4(row):
+    if int(row["gpu"]) != 8:
+        return [row]
+    half = scaled(scaled(row, "cpu_milli", 0.5), "memory_mib", 0.5)
+    return [{**half, "gpu": "4"}, {**half, "gpu": "4"}]
+
+
+NODE_VARIANTS = {
+    "half": lambda rows, rng: [r for r in rows if rng.random() < 0.5],
+    "shuffled": lambda rows, rng: rng.sample(rows, len(rows)),
+    "cpudouble": lambda rows, rng: [scaled(r, "cpu_milli", 2) for r in rows],
+    "cpuhalf": lambda rows, rng: [scaled(r, "cpu_milli", 0.5) for r in rows],
+    "split4": lambda rows, rng: [half for r in rows for half in split4(r)],
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("traces", help="folder with the openb_pod_list_*.csv files")
@@ -100,6 +146,13 @@ def main():
         except (OSError, KeyError, ValueError) as e:
             sys.exit(f"openb-variants: {name}: {e}")
         write(args.out, name, fields, rows)
+    for name, make in NODE_VARIANTS.items():
+        try:
+            fields, rows = load_nodes(args.traces)
+            rows = make(rows, random.Random(f"{args.seed}/{name}"))
+        except (OSError, KeyError, ValueError) as e:
+            sys.exit(f"openb-variants: {name}: {e}")
+        write_nodes(args.out, name, fields, rows)
 
 
 if __name__ == "__main__":
