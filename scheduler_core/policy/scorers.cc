@@ -62,7 +62,8 @@ class BestFitCpu final : public engine::Scorer {
 };
 
 // What a workload's device work asks per device: its CPUs and memory over its
-// devices, each shape by its popularity. 0: the table has no device work.
+// devices, each shape by its popularity; memory over the shapes that say theirs.
+// 0: the table has no device work (or no memory figures).
 struct PerDeviceDemand {
   double cpus = 0;
   double memory_mib = 0;
@@ -71,16 +72,22 @@ struct PerDeviceDemand {
 PerDeviceDemand DemandOf(const ShapeTable& shapes) {
   double devices = 0;
   double cpus = 0;
+  double devices_with_memory = 0;
   double memory_mib = 0;
   for (const TaskShape& s : shapes) {
     const double asked = s.weight * s.gpu_count * s.gpu_milli / model::kMilliPerDevice;
     if (asked <= 0) continue;
     devices += asked;
     cpus += s.weight * s.cpus;
-    memory_mib += s.weight * static_cast<double>(s.memory_mib);
+    if (s.memory_mib > 0) {
+      devices_with_memory += asked;
+      memory_mib += s.weight * static_cast<double>(s.memory_mib);
+    }
   }
-  if (devices <= 0) return {};
-  return {cpus / devices, memory_mib / devices};
+  PerDeviceDemand demand;
+  if (devices > 0) demand.cpus = cpus / devices;
+  if (devices_with_memory > 0) demand.memory_mib = memory_mib / devices_with_memory;
+  return demand;
 }
 
 // Devices left free on a node are only usable while the node keeps the CPUs and

@@ -541,6 +541,22 @@ TEST(Engine, ProtectAcceleratorsGuardsAtWhatTheWorkAsksPerDevice) {
             (std::vector<std::string>{"b"}));
 }
 
+// A table's memory per device counts only the shapes that give their memory. "m":
+// 2 free devices, 200 GiB; "n": no free device. A job without devices asking 150 GiB
+// leaves m 50 GiB: at the known shape's 40 GiB per device that feeds 1.25 of 2
+// (0.75 stranded): n. Were the shape without a figure counted as asking nothing, the
+// table would say 20 GiB per device, m would strand none and win the tie by name.
+TEST(Engine, ProtectAcceleratorsCountsMemoryOnlyWhereTheTableGivesIt) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("m").Hopper(2).MemoryMib(200 * 1024).Build(),
+                    NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build()};
+  snapshot.pending = {JobBuilder(1).Cpus(4).MemoryMib(150 * 1024).Build()};
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  config.scorers = {
+      {"protect_accelerators", 10000, {{"shapes", "1:1:1000::0.5:40960;1:1:1000::0.5"}}}};
+  EXPECT_EQ(RunEngine(snapshot, config).Started().at(1), (std::vector<std::string>{"n"}));
+}
+
 policy::PolicyConfig WithKindSpeeds(policy::PluginArgs speeds) {
   policy::PolicyConfig config = policy::DefaultPolicy();
   config.scorers.insert(config.scorers.begin(), {"kind_preference", 100000, std::move(speeds)});
