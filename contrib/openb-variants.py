@@ -33,21 +33,29 @@ import random
 import sys
 
 
-def load(traces, name):
-    path = os.path.join(traces, f"openb_pod_list_{name}.csv")
+def read_csv(path):
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         return reader.fieldnames, [dict(row) for row in reader]
 
 
-def write(out, name, fields, rows):
-    path = os.path.join(out, f"openb_pod_list_{name}.csv")
+def write_csv(path, fields, rows, name_field, name_prefix, what):
+    """Rows renumbered: a variant's names say which list they came from, in order."""
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for i, row in enumerate(rows):
-            writer.writerow({**row, "name": f"openb-pod-{i:04d}"})
-    print(f"{path}: {len(rows)} pods")
+            writer.writerow({**row, name_field: f"{name_prefix}-{i:04d}"})
+    print(f"{path}: {len(rows)} {what}")
+
+
+def load(traces, name):
+    return read_csv(os.path.join(traces, f"openb_pod_list_{name}.csv"))
+
+
+def write(out, name, fields, rows):
+    path = os.path.join(out, f"openb_pod_list_{name}.csv")
+    write_csv(path, fields, rows, "name", "openb-pod", "pods")
 
 
 def demand(row):
@@ -97,20 +105,12 @@ VARIANTS = {"multigpu50": multigpu50, "gpuspec33": gpuspec33, "gpushare100": gpu
 
 
 def load_nodes(traces):
-    path = os.path.join(traces, "openb_node_list_gpu_node.csv")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        return reader.fieldnames, [dict(row) for row in reader]
+    return read_csv(os.path.join(traces, "openb_node_list_gpu_node.csv"))
 
 
 def write_nodes(out, name, fields, rows):
     path = os.path.join(out, f"openb_node_list_{name}.csv")
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        for i, row in enumerate(rows):
-            writer.writerow({**row, "sn": f"{name}-node-{i:04d}"})
-    print(f"{path}: {len(rows)} nodes")
+    write_csv(path, fields, rows, "sn", f"{name}-node", "nodes")
 
 
 def scaled(row, key, factor):
