@@ -40,7 +40,7 @@ def read_csv(path):
 
 
 def write_csv(path, fields, rows, name_field, name_prefix, what):
-    """Rows renumbered: a variant's names say which list they came from, in order."""
+    """Rows renamed in order: a variant copies rows, and names must stay unique."""
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
