@@ -299,11 +299,17 @@ int RunBoundCommand(const std::vector<std::string>& pod_files, const std::string
 }
 
 int RunDynamicCommand(const std::string& traces, const std::string& cluster_text,
-                      const std::string& policies, uint64_t seed, int jobs, double load,
-                      const std::string& mix, const std::string& speeds, const std::string& types,
-                      int64_t interval, bool workload_shapes, const std::string& out,
-                      bool progress) {
+                      const std::string& policies, uint64_t seed, const std::string& seeds_text,
+                      int jobs, double load, const std::string& mix, const std::string& speeds,
+                      const std::string& types, int64_t interval, bool workload_shapes,
+                      const std::string& out, bool progress) {
   sim::DynamicOptions options;
+  std::vector<uint64_t> seeds = {seed};
+  if (!seeds_text.empty()) {
+    auto parsed = ParseSeeds(seeds_text);
+    if (!parsed.ok()) return Fail(parsed.status());
+    seeds = std::move(*parsed);
+  }
   auto cluster = ParseCluster(cluster_text);
   if (!cluster.ok()) return Fail(cluster.status());
   options.cluster = std::move(*cluster);
@@ -370,26 +376,54 @@ int RunDynamicCommand(const std::string& traces, const std::string& cluster_text
   auto arrivals = sim::LoadHeliosSubmissions((dir / "helios/venus_throughput_10min.csv").string());
   if (!arrivals.ok()) return Fail(arrivals.status());
   sources.arrivals = std::move(*arrivals);
-  auto workload = sim::GenerateWorkload(sources, options);
-  if (!workload.ok()) return Fail(workload.status());
+  // One seed: its report in `out`. Several: each seed's in out/seed-N, and the
+  // comparison over them in `out`.
+  const bool several = !seeds_text.empty();
+  std::vector<sim::SeedResults> runs;
   ProgressBar bar(progress);
-  std::vector<sim::DynamicResult> results;
-  for (const std::string& policy : SplitNonEmpty(policies, ',')) {
-    auto result =
-        sim::RunDynamic(*workload, options, policy,
-                        [&](double done, std::string_view label) { bar.Show(done, label); });
-    if (!result.ok()) return Fail(result.status());
-    bar.Done();
-    std::cout << fmt::format(
-        "{:<18} allocation {:5.1f}%  longest wait {:6.2f} h  makespan {:6.1f} h  cycle p99 {:.2f} "
-        "ms\n",
-        result->policy, 100 * result->allocation_rate, result->longest_wait_s / 3600,
-        result->makespan_s / 3600, result->cycle_p99_ms);
-    results.push_back(std::move(*result));
+  for (uint64_t s : seeds) {
+    options.seed = s;
+    auto workload = sim::GenerateWorkload(sources, options);
+    if (!workload.ok()) return Fail(workload.status());
+    sim::SeedResults run{s, {}};
+    for (const std::string& policy : SplitNonEmpty(policies, ',')) {
+      auto result =
+          sim::RunDynamic(*workload, options, policy,
+                          [&](double done, std::string_view label) { bar.Show(done, label); });
+      if (!result.ok()) return Fail(result.status());
+      bar.Done();
+      std::cout << fmt::format(
+          "{}{:<18} allocation {:5.1f}%  longest wait {:6.2f} h  makespan {:6.1f} h  cycle p99 "
+          "{:.2f} ms\n",
+          several ? fmt::format("seed {:<4} ", s) : std::string(), result->policy,
+          100 * result->allocation_rate, result->longest_wait_s / 3600, result->makespan_s / 3600,
+          result->cycle_p99_ms);
+      run.results.push_back(std::move(*result));
+    }
+    const std::string seed_dir =
+        several ? (std::filesystem::path(out) / Cat("seed-", s)).string() : out;
+    absl::Status status = sim::WriteDynamicReport(seed_dir, *workload, options, run.results);
+    if (!status.ok()) return Fail(status);
+    runs.push_back(std::move(run));
   }
-  absl::Status status = sim::WriteDynamicReport(out, *workload, options, results);
+  if (!several) {
+    std::cout << "report: " << out << "/dynamic.html\n";
+    return 0;
+  }
+  auto summaries = sim::SummariseSeeds(runs, static_cast<double>(interval));
+  if (!summaries.ok()) return Fail(summaries.status());
+  for (const sim::SeedSummary& s : *summaries) {
+    std::cout << fmt::format("{:<18} idle while demanded median {:9.0f} device-h", s.policy,
+                             s.idle_demanded_h.median);
+    if (&s != &summaries->front()) {
+      std::cout << fmt::format("  ({:.2f}x the first per seed, less on {} of {})",
+                               s.idle_ratio_median, s.seeds_idle_lower, s.seeds);
+    }
+    std::cout << "\n";
+  }
+  absl::Status status = sim::WriteSeedsReport(out, options, runs);
   if (!status.ok()) return Fail(status);
-  std::cout << "report: " << out << "/dynamic.html\n";
+  std::cout << "report: " << out << "/seeds.html\n";
   return 0;
 }
 
@@ -461,7 +495,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   dy->add_option("--policy", dy_policy, "comma list of presets or policy files")
       ->capture_default_str();
-  dy->add_option("--seed", seed, "generator seed")->capture_default_str();
+  std::string dy_seeds;
+  auto* seed_option = dy->add_option("--seed", seed, "generator seed")->capture_default_str();
+  dy->add_option("--seeds", dy_seeds,
+                 "several seeds (N, N-M or a comma list): each seed's report in OUT/seed-N, "
+                 "the policies compared seed by seed in OUT/seeds.html")
+      ->excludes(seed_option);
   dy->add_option("--jobs", jobs, "jobs to generate")->capture_default_str();
   dy->add_option("--load", load, "offered device load (1 = every device busy)")
       ->capture_default_str();
@@ -486,6 +525,6 @@ int main(int argc, char** argv) {
     return RunStaticCommand(pod_files, node_file, st_policy, seeds, st_out, reference, max_load,
                             tie_break, progress);
   }
-  return RunDynamicCommand(traces, cluster, dy_policy, seed, jobs, load, mix, speeds, types,
-                           interval, workload_shapes, dy_out, progress);
+  return RunDynamicCommand(traces, cluster, dy_policy, seed, dy_seeds, jobs, load, mix, speeds,
+                           types, interval, workload_shapes, dy_out, progress);
 }

@@ -658,4 +658,204 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
   return absl::OkStatus();
 }
 
+namespace {
+
+double IdleDemanded(const DynamicResult& r) {
+  double total = 0;
+  for (const auto& [kind, hours] : r.idle_demanded_h) total += hours;
+  return total;
+}
+
+Spread SpreadOf(const std::vector<double>& values) {
+  if (values.empty()) return {};
+  const auto [low, high] = std::minmax_element(values.begin(), values.end());
+  return {Median(values), *low, *high};
+}
+
+std::string SpreadText(const Spread& s, double scale, int digits) {
+  return fmt::format("{} [{}\u2013{}]", Num(s.median / scale, digits), Num(s.min / scale, digits),
+                     Num(s.max / scale, digits));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<SeedSummary>> SummariseSeeds(const std::vector<SeedResults>& runs,
+                                                        double p99_slack_s) {
+  if (runs.empty()) return std::vector<SeedSummary>{};
+  const std::vector<DynamicResult>& first_run = runs.front().results;
+  for (const SeedResults& run : runs) {
+    bool same = run.results.size() == first_run.size();
+    for (size_t p = 0; same && p < first_run.size(); ++p)
+      same = run.results[p].policy == first_run[p].policy;
+    if (!same) {
+      return absl::InvalidArgumentError(
+          Cat("seed ", run.seed, ": not the policies of seed ", runs.front().seed));
+    }
+  }
+  std::vector<SeedSummary> out;
+  for (size_t p = 0; p < first_run.size(); ++p) {
+    SeedSummary summary;
+    summary.policy = first_run[p].policy;
+    summary.seeds = static_cast<int>(runs.size());
+    std::vector<double> idle, allocation, ratio;
+    std::map<std::string, std::vector<double>> p99;
+    for (const SeedResults& run : runs) {
+      const DynamicResult& r = run.results[p];
+      const DynamicResult& baseline = run.results.front();
+      idle.push_back(IdleDemanded(r));
+      allocation.push_back(r.allocation_rate);
+      if (p > 0) {
+        const double baseline_idle = IdleDemanded(baseline);
+        // Both idle nothing: level. The baseline alone idles nothing: no ratio to take.
+        if (baseline_idle > 0) ratio.push_back(idle.back() / baseline_idle);
+        if (idle.back() == 0 && baseline_idle == 0) ratio.push_back(1);
+        summary.seeds_idle_lower += idle.back() < baseline_idle ? 1 : 0;
+      }
+      for (const auto& [job_class, stats] : r.by_class) {
+        if (stats.started == 0) continue;  // no wait to take a percentile of
+        p99[job_class].push_back(stats.wait_p99_s);
+        const auto theirs = baseline.by_class.find(job_class);
+        if (p > 0 && theirs != baseline.by_class.end() && theirs->second.started > 0) {
+          summary.seeds_p99_within[job_class] +=
+              stats.wait_p99_s <= theirs->second.wait_p99_s + p99_slack_s ? 1 : 0;
+        }
+      }
+    }
+    summary.idle_demanded_h = SpreadOf(idle);
+    summary.allocation_rate = SpreadOf(allocation);
+    for (const auto& [job_class, values] : p99) summary.wait_p99_s[job_class] = SpreadOf(values);
+    if (!ratio.empty()) summary.idle_ratio_median = Median(ratio);
+    out.push_back(std::move(summary));
+  }
+  return out;
+}
+
+absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& options,
+                              const std::vector<SeedResults>& runs) {
+  auto summaries = SummariseSeeds(runs, static_cast<double>(options.cycle_interval_s));
+  if (!summaries.ok()) return summaries.status();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(Cat(dir, ": ", ec.message()));
+  std::set<std::string> classes;
+  for (const SeedSummary& s : *summaries) {
+    for (const auto& [job_class, spread] : s.wait_p99_s) classes.insert(job_class);
+  }
+  std::string csv = "seed,policy,idle_demanded_h,allocation_rate";
+  for (const auto& c : classes) csv += Cat(",wait_p99_s_", c);
+  csv += "\n";
+  nlohmann::json json;
+  json["seeds"] = nlohmann::json::array();
+  std::vector<Series> idle_chart(summaries->size());
+  std::map<std::string, std::vector<Series>> p99_charts;
+  for (const auto& c : classes) p99_charts[c].resize(summaries->size());
+  for (size_t p = 0; p < summaries->size(); ++p) {
+    idle_chart[p].name = (*summaries)[p].policy;
+    for (auto& [c, chart] : p99_charts) chart[p].name = (*summaries)[p].policy;
+  }
+  for (const SeedResults& run : runs) {
+    json["seeds"].push_back(run.seed);
+    const double x = static_cast<double>(run.seed);
+    for (size_t p = 0; p < run.results.size(); ++p) {
+      const DynamicResult& r = run.results[p];
+      csv += fmt::format("{},{},{:.2f},{:.5f}", run.seed, r.policy, IdleDemanded(r),
+                         r.allocation_rate);
+      idle_chart[p].points.emplace_back(x, IdleDemanded(r));
+      for (const auto& c : classes) {
+        const auto it = r.by_class.find(c);
+        const bool waited = it != r.by_class.end() && it->second.started > 0;
+        csv += waited ? fmt::format(",{:.0f}", it->second.wait_p99_s) : std::string(",");
+        if (waited) p99_charts[c][p].points.emplace_back(x, it->second.wait_p99_s / 60);
+      }
+      csv += "\n";
+    }
+  }
+  // Every seed is a point: the line between seeds only guides the eye.
+  for (Series& s : idle_chart) s.marks = s.points;
+  for (auto& [c, chart] : p99_charts) {
+    for (Series& s : chart) s.marks = s.points;
+  }
+  const std::string slack = Num(static_cast<double>(options.cycle_interval_s), 0);
+  std::string table =
+      "<table><tr><th class='l'>policy</th><th>idle while demanded, device-h: median "
+      "[min\u2013max]</th><th>idle / first policy's, per seed: median</th><th>seeds with less "
+      "idle</th><th>allocation %</th>";
+  for (const auto& c : classes) {
+    table += fmt::format(
+        "<th>wait p99 {}, min: median [min\u2013max]</th><th>seeds with p99 \u2264 first's + {} "
+        "s</th>",
+        Escape(c), slack);
+  }
+  table += "</tr>";
+  for (size_t p = 0; p < summaries->size(); ++p) {
+    const SeedSummary& s = (*summaries)[p];
+    nlohmann::json js = {{"policy", s.policy},
+                         {"seeds", s.seeds},
+                         {"idle_demanded_h",
+                          {{"median", s.idle_demanded_h.median},
+                           {"min", s.idle_demanded_h.min},
+                           {"max", s.idle_demanded_h.max}}},
+                         {"allocation_rate_median", s.allocation_rate.median}};
+    const bool first = p == 0;
+    if (!first) {
+      js["idle_ratio_to_first_median"] = s.idle_ratio_median;
+      js["seeds_idle_lower"] = s.seeds_idle_lower;
+    }
+    table += fmt::format("<tr><td class='l'>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                         Escape(s.policy), SpreadText(s.idle_demanded_h, 1, 0),
+                         first ? std::string("(first)") : Num(s.idle_ratio_median, 2) + "x",
+                         first ? std::string("\u2013") : Cat(s.seeds_idle_lower, " of ", s.seeds),
+                         SpreadText(s.allocation_rate, 0.01, 1));
+    for (const auto& c : classes) {
+      const auto it = s.wait_p99_s.find(c);
+      table += fmt::format("<td>{}</td>", it == s.wait_p99_s.end() ? std::string("\u2013")
+                                                                   : SpreadText(it->second, 60, 1));
+      const auto within = s.seeds_p99_within.find(c);
+      table += fmt::format(
+          "<td>{}</td>",
+          first ? std::string("\u2013")
+                : Cat(within == s.seeds_p99_within.end() ? 0 : within->second, " of ", s.seeds));
+      if (it != s.wait_p99_s.end()) {
+        js["wait_p99_s"][c] = {
+            {"median", it->second.median}, {"min", it->second.min}, {"max", it->second.max}};
+        if (!first && within != s.seeds_p99_within.end())
+          js["seeds_p99_within_first"][c] = within->second;
+      }
+    }
+    table += "</tr>";
+    json["policies"].push_back(std::move(js));
+  }
+  table += "</table>";
+  std::string inputs;
+  for (const auto& g : options.cluster) {
+    inputs += Cat(inputs.empty() ? "" : ", ", g.kind, ":", g.nodes);
+  }
+  json["cluster"] = inputs;
+  json["jobs"] = options.jobs;
+  json["load"] = options.load;
+  const std::string seeds_text =
+      runs.empty() ? std::string("none")
+                   : Cat(runs.size(), " (", runs.front().seed, "\u2013", runs.back().seed, ")");
+  std::string body = fmt::format(
+      "<p>Cluster {}, {} jobs per seed at offered load {}, cycle interval {} s; seeds {}. Each "
+      "seed generates its own workload, and every policy replays that same one, so the policies "
+      "are compared seed by seed against the first: one seed's idle device-hours can move by a "
+      "third with almost any change of placement. Each seed's full report: "
+      "<code>seed-N/dynamic.html</code>.</p>{}<div class='charts'>{}",
+      Escape(inputs), options.jobs, Num(options.load, 2), options.cycle_interval_s,
+      Escape(seeds_text), table,
+      LineChart("idle while demanded, per seed", "seed", "device-hours", idle_chart));
+  for (const auto& [c, chart] : p99_charts) {
+    body += LineChart(Cat("wait p99 per seed: ", c), "seed", "minutes", chart);
+  }
+  body += "</div>";
+  for (auto status : {WriteFile(std::filesystem::path(dir) / "seeds.csv", csv),
+                      WriteFile(std::filesystem::path(dir) / "seeds.json", json.dump(1)),
+                      WriteFile(std::filesystem::path(dir) / "seeds.html",
+                                Page("accelpack-sim: dynamic replay over seeds", body))}) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace accelpack::sim

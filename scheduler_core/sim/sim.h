@@ -314,6 +314,39 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
                                          std::string_view policy,
                                          const Progress& progress = nullptr);
 
+// One seed of a replay over several (`accelpack-sim dynamic --seeds`): one result per
+// policy, in the order the command named them.
+struct SeedResults {
+  uint64_t seed = 0;
+  std::vector<DynamicResult> results;
+};
+
+// The median of a measure over seeds and its range.
+struct Spread {
+  double median = 0, min = 0, max = 0;
+};
+
+// One policy over the seeds. The replay is chaotic (one seed's idle device-hours move by
+// a third with almost any change of placement), so a policy is compared against the
+// first one seed by seed, on the same generated workload, and not by one run.
+struct SeedSummary {
+  std::string policy;
+  int seeds = 0;
+  Spread idle_demanded_h;  // device-hours, all kinds together
+  Spread allocation_rate;
+  std::map<std::string, Spread> wait_p99_s;  // per job class
+  // Against the first policy (left at these values for the first itself): the median
+  // over seeds of this policy's idle / the first's, the seeds where it idles less, and
+  // per class the seeds where its wait p99 is at most the first's plus `p99_slack_s`.
+  double idle_ratio_median = 1;
+  int seeds_idle_lower = 0;
+  std::map<std::string, int> seeds_p99_within;
+};
+
+// Fails when the seeds do not all name the same policies in the same order.
+absl::StatusOr<std::vector<SeedSummary>> SummariseSeeds(const std::vector<SeedResults>& runs,
+                                                        double p99_slack_s);
+
 // ------------------------------------------------------------------- reports
 
 struct Reference {
@@ -343,5 +376,9 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
 absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload,
                                 const DynamicOptions& options,
                                 const std::vector<DynamicResult>& results);
+// seeds.csv (one row per seed and policy), seeds.json and seeds.html (the summary and
+// each measure per seed) in `dir`; each seed's own report is the caller's.
+absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& options,
+                              const std::vector<SeedResults>& runs);
 
 }  // namespace accelpack::sim

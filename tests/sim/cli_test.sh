@@ -33,5 +33,7 @@ expect_refused "--types: unknown source \"k8s\"" dynamic --types k8s=h100
 expect_refused "--cycle-interval: 0 s outside 1..86400" dynamic --cycle-interval 0
 expect_refused "--cycle-interval: -5 s outside" dynamic --cycle-interval -5
 expect_refused "--jobs: 0 outside" dynamic --jobs 0
+expect_refused "--seeds: expected N, N-M or a comma list, got \"5-1\"" dynamic --seeds 5-1
+expect_refused "--seed excludes --seeds" dynamic --seed 2 --seeds 1-3
 [ "$fails" -eq 0 ] && echo "all refused as expected"
 exit "$fails"

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -581,6 +582,65 @@ TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
   EXPECT_EQ(html.find("e+0"), std::string::npos);
   EXPECT_NE(html.find("while only gangs short of nodes wait</td><td>16504.6"), std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+// A policy's result on one seed: idle device-h per kind and the inference wait p99.
+DynamicResult SeedResult(const char* policy, std::map<std::string, double> idle, double p99_s) {
+  DynamicResult r;
+  r.policy = policy;
+  r.idle_demanded_h = std::move(idle);
+  r.by_class["inference"] = {10, 10, 0, 0, p99_s, 0, 0, 0};
+  r.by_class["training"] = {1, 0, 0, 0, 0, 0, 0, 0};  // nothing started: no p99 to compare
+  return r;
+}
+
+TEST(DynamicSeeds, ComparesEachPolicyWithTheFirstSeedBySeed) {
+  // Seed 1: b idles 50 + 10 against a's 100 (0.6x), p99 15 s within a's 10 s + 10;
+  // seed 2: 300 against 200 (1.5x), p99 100 s against 9 s + 10.
+  const std::vector<SeedResults> runs = {
+      {1, {SeedResult("a", {{"h100", 100}}, 10), SeedResult("b", {{"h100", 50}, {"x", 10}}, 15)}},
+      {2, {SeedResult("a", {{"h100", 200}}, 9), SeedResult("b", {{"h100", 300}}, 100)}}};
+  auto summaries = SummariseSeeds(runs, 10);
+  ASSERT_TRUE(summaries.ok()) << summaries.status();
+  ASSERT_EQ(summaries->size(), 2u);
+  const SeedSummary& a = (*summaries)[0];
+  const SeedSummary& b = (*summaries)[1];
+  EXPECT_EQ(a.policy, "a");
+  EXPECT_DOUBLE_EQ(a.idle_demanded_h.median, 150);
+  EXPECT_EQ(a.seeds_idle_lower, 0);
+  EXPECT_EQ(b.seeds, 2);
+  EXPECT_DOUBLE_EQ(b.idle_demanded_h.median, 180);
+  EXPECT_DOUBLE_EQ(b.idle_demanded_h.min, 60);
+  EXPECT_DOUBLE_EQ(b.idle_demanded_h.max, 300);
+  // The median of the seeds' ratios (1.05x), not the ratio of the medians (1.2x).
+  EXPECT_DOUBLE_EQ(b.idle_ratio_median, (0.6 + 1.5) / 2);
+  EXPECT_EQ(b.seeds_idle_lower, 1);
+  EXPECT_EQ(b.seeds_p99_within.at("inference"), 1);
+  EXPECT_DOUBLE_EQ(b.wait_p99_s.at("inference").median, 57.5);
+  EXPECT_FALSE(b.wait_p99_s.contains("training"));
+  EXPECT_FALSE(b.seeds_p99_within.contains("training"));
+
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "accelpack-seeds-report-test").string();
+  ASSERT_TRUE(WriteSeedsReport(dir, OneH100Node(), runs).ok());
+  std::ifstream csv(dir + "/seeds.csv");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(csv, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], "seed,policy,idle_demanded_h,allocation_rate,wait_p99_s_inference");
+  EXPECT_EQ(lines[2], "1,b,60.00,0.00000,15");
+  std::ifstream in(dir + "/seeds.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("<td>1.05x</td><td>1 of 2</td>"), std::string::npos) << html;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DynamicSeeds, RefusesSeedsThatRanOtherPolicies) {
+  const std::vector<SeedResults> runs = {{1, {SeedResult("a", {}, 0), SeedResult("b", {}, 0)}},
+                                         {7, {SeedResult("b", {}, 0), SeedResult("a", {}, 0)}}};
+  auto summaries = SummariseSeeds(runs, 10);
+  ASSERT_FALSE(summaries.ok());
+  EXPECT_NE(ErrorOf(summaries.status()).find("seed 7"), std::string::npos);
 }
 
 // One seed of `policy` on workload "w", `at100` % unallocated at 100 % arrived.
