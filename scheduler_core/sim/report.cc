@@ -738,8 +738,15 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(Cat(dir, ": ", ec.message()));
   std::set<std::string> classes;
+  // Waits in minutes, or in hours for a class whose p99 reaches ten hours on some seed.
+  std::map<std::string, std::pair<double, std::string>> unit;
   for (const SeedSummary& s : *summaries) {
-    for (const auto& [job_class, spread] : s.wait_p99_s) classes.insert(job_class);
+    for (const auto& [job_class, spread] : s.wait_p99_s) {
+      classes.insert(job_class);
+      auto& [scale, name] = unit[job_class];
+      if (name.empty()) scale = 60, name = "min";
+      if (spread.max >= 36000) scale = 3600, name = "h";
+    }
   }
   std::string csv = "seed,policy,idle_demanded_h,allocation_rate";
   for (const auto& c : classes) csv += Cat(",wait_p99_s_", c);
@@ -765,7 +772,7 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
         const auto it = r.by_class.find(c);
         const bool waited = it != r.by_class.end() && it->second.started > 0;
         csv += waited ? fmt::format(",{:.0f}", it->second.wait_p99_s) : std::string(",");
-        if (waited) p99_charts[c][p].points.emplace_back(x, it->second.wait_p99_s / 60);
+        if (waited) p99_charts[c][p].points.emplace_back(x, it->second.wait_p99_s / unit[c].first);
       }
       csv += "\n";
     }
@@ -782,9 +789,9 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
       "idle</th><th>allocation %</th>";
   for (const auto& c : classes) {
     table += fmt::format(
-        "<th>wait p99 {}, min: median [min\u2013max]</th><th>seeds with p99 \u2264 first's + {} "
+        "<th>wait p99 {}, {}: median [min\u2013max]</th><th>seeds with p99 \u2264 first's + {} "
         "s</th>",
-        Escape(c), slack);
+        Escape(c), unit[c].second, slack);
   }
   table += "</tr>";
   for (size_t p = 0; p < summaries->size(); ++p) {
@@ -808,8 +815,9 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
                          SpreadText(s.allocation_rate, 0.01, 1));
     for (const auto& c : classes) {
       const auto it = s.wait_p99_s.find(c);
-      table += fmt::format("<td>{}</td>", it == s.wait_p99_s.end() ? std::string("\u2013")
-                                                                   : SpreadText(it->second, 60, 1));
+      table += fmt::format("<td>{}</td>", it == s.wait_p99_s.end()
+                                              ? std::string("\u2013")
+                                              : SpreadText(it->second, unit.at(c).first, 1));
       const auto within = s.seeds_p99_within.find(c);
       table += fmt::format(
           "<td>{}</td>",
@@ -846,7 +854,8 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
       Escape(seeds_text), table,
       LineChart("idle while demanded, per seed", "seed", "device-hours", idle_chart));
   for (const auto& [c, chart] : p99_charts) {
-    body += LineChart(Cat("wait p99 per seed: ", c), "seed", "minutes", chart);
+    body += LineChart(Cat("wait p99 per seed: ", c), "seed",
+                      unit[c].second == "h" ? "hours" : "minutes", chart);
   }
   body += "</div>";
   for (auto status : {WriteFile(std::filesystem::path(dir) / "seeds.csv", csv),
