@@ -703,6 +703,16 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     const std::string cls(model::JobClassName(job.job_class));
     ++counts[cls];
     const JobState& js = state[j];
+    JobOutcome& outcome = result.outcomes.emplace_back();
+    outcome.id = job.id;
+    if (js.start >= 0) {
+      outcome.first_start_s = js.first_start;
+      outcome.end_s = js.done ? js.end : -1;
+      if (js.kind_slot >= 0 && job.devices_per_node > 0)
+        outcome.kind = kinds[static_cast<size_t>(js.kind_slot)];
+      for (const auto& p : js.placement.placements)
+        outcome.nodes.push_back(nodes[static_cast<size_t>(p.node)].name);
+    }
     if (js.start < 0) {
       ++result.unfinished;
       result.longest_wait_s =

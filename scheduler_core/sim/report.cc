@@ -648,8 +648,27 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
                             j.time_limit, j.nodes, j.devices_per_node, j.fraction_milli,
                             j.cpus_per_node, j.memory_mib, Join(j.allowed_types, "|"));
   }
+  // Each policy's start, end and nodes per job, to follow one job through the replay.
+  std::map<uint32_t, const SimJob*> by_id;
+  for (const SimJob& j : workload.jobs) by_id[j.id] = &j;
+  std::string outcomes_csv = "policy,id,source,class,submit_s,wait_s,start_s,end_s,kind,nodes\n";
+  for (const auto& r : results) {
+    for (const JobOutcome& o : r.outcomes) {
+      const auto job = by_id.find(o.id);
+      if (job == by_id.end()) continue;
+      const SimJob& j = *job->second;
+      const bool started = o.first_start_s >= 0;
+      outcomes_csv += fmt::format(
+          "{},{},{},{},{},{},{},{},{},{}\n", r.policy, o.id, j.source,
+          model::JobClassName(j.job_class), j.submit,
+          started ? std::to_string(o.first_start_s - j.submit) : std::string(),
+          started ? std::to_string(o.first_start_s) : std::string(),
+          o.end_s >= 0 ? std::to_string(o.end_s) : std::string(), o.kind, Join(o.nodes, "|"));
+    }
+  }
   for (auto status : {WriteFile(std::filesystem::path(dir) / "dynamic.csv", csv),
                       WriteFile(std::filesystem::path(dir) / "dynamic_jobs.csv", jobs_csv),
+                      WriteFile(std::filesystem::path(dir) / "dynamic_outcomes.csv", outcomes_csv),
                       WriteFile(std::filesystem::path(dir) / "dynamic.json", json.dump(1)),
                       WriteFile(std::filesystem::path(dir) / "dynamic.html",
                                 Page("accelpack-sim: dynamic replay", body))}) {

@@ -263,6 +263,15 @@ struct SeriesPoint {
   int64_t queued = 0;
 };
 
+// Where and when one job ran under one policy (its last run, if it was requeued).
+struct JobOutcome {
+  uint32_t id = 0;
+  int64_t first_start_s = -1;  // -1: never started
+  int64_t end_s = -1;          // -1: still running at the end
+  std::string kind;            // the kind it ran on; empty: none, or no accelerators
+  std::vector<std::string> nodes;
+};
+
 struct DynamicResult {
   std::string policy;
   double allocation_rate = 0;  // all devices
@@ -291,6 +300,7 @@ struct DynamicResult {
   double reclaim_latency_p50_s = 0, reclaim_latency_p99_s = 0;
   int64_t reclaimed_jobs = 0;
   std::map<std::string, double> idle_h;  // device-hours idle per kind, demanded or not
+  std::vector<JobOutcome> outcomes;      // one per job, in the workload's order
   // Harvest (docs/preemption.md, "Harvest share"): device-hours held by preemptible jobs
   // (SimJob::preemptible, whatever the policy), and device-hours idle that pending
   // preemptible jobs past their requeue hold could have taken: per cycle, those jobs

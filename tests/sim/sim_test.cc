@@ -526,6 +526,14 @@ TEST(DynamicReplay, HandComputedMeasures) {
     EXPECT_DOUBLE_EQ(s.wait_p50_s, 50);
     EXPECT_DOUBLE_EQ(s.jct_mean_s, 150);
     EXPECT_EQ(r->unfinished, 0);
+    // Each job's own outcome (dynamic_outcomes.csv): job 2 ran 100..200 on the node.
+    ASSERT_EQ(r->outcomes.size(), 2u) << policy;
+    const JobOutcome& second = r->outcomes[1];
+    EXPECT_EQ(second.id, 2u);
+    EXPECT_EQ(second.first_start_s, 100) << policy;
+    EXPECT_EQ(second.end_s, 200) << policy;
+    EXPECT_EQ(second.kind, "h100");
+    EXPECT_EQ(second.nodes, std::vector<std::string>{"h100-0000"});
   }
 }
 
@@ -573,7 +581,17 @@ TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
   r.idle_gang_wait_h = {{"h100", 16504.6}};
   const std::string dir =
       (std::filesystem::temp_directory_path() / "accelpack-dynamic-report-test").string();
-  ASSERT_TRUE(WriteDynamicReport(dir, Workload{}, OneH100Node(), {r}).ok());
+  r.outcomes = {{1, 5, 50, "h100", {"h100-0000"}}, {2, -1, -1, "", {}}};
+  Workload workload;
+  workload.jobs = {Gpus(1, 4, 45, 60), Gpus(2, 8, 45, 60)};
+  ASSERT_TRUE(WriteDynamicReport(dir, workload, OneH100Node(), {r}).ok());
+  std::ifstream outcomes(dir + "/dynamic_outcomes.csv");
+  std::string header, first, never;
+  std::getline(outcomes, header);
+  std::getline(outcomes, first);
+  std::getline(outcomes, never);
+  EXPECT_EQ(first, "p,1,test,training,0,5,5,50,h100,h100-0000");
+  EXPECT_EQ(never, "p,2,test,training,0,,,,,");  // never started: no wait, start or end
   std::ifstream in(dir + "/dynamic.html");
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // 17,448 device-h: the bar chart's axis runs to 20,000 in steps of 5,000.
