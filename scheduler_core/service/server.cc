@@ -201,6 +201,16 @@ void KeepCycleMemoryMapped() {
 }
 
 absl::Status RunServer(const ServerOptions& options) {
+  // Signals go to one thread (the sigwait below): block them before any thread starts,
+  // the operator hub's worker included. A thread that does not block SIGTERM takes it
+  // whenever the waiting thread is not in sigwait, and dies of it with the whole
+  // daemon, its socket left behind (seen at startup under load: exit 143).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   KeepCycleMemoryMapped();
   policy::PolicyConfig config = policy::DefaultPolicy();
   if (!options.policy_path.empty()) {
@@ -233,14 +243,6 @@ absl::Status RunServer(const ServerOptions& options) {
   if (absl::Status opened = hub.Open(); !opened.ok()) return opened;
   // Read-only: served to schedulers and readers, never to denied callers.
   OperationsService operations(&hub, &policies);
-
-  // Signals go to one thread; block them before gRPC and the listener start theirs.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // One door per role, all onto the same policies, hub and last-cycle record: a
   // connection's role is fixed when it is accepted, by which server gets it.

@@ -250,6 +250,34 @@ TEST_F(SocketTest, RemovesOnlyTheSocketItCreated) {
   EXPECT_FALSE(fs::exists(socket_)) << "its own socket is removed";
 }
 
+// SIGTERM killed the daemon outright (exit 143, socket left behind) when it arrived
+// while the signal thread was not in sigwait: the operator hub's worker thread started
+// before the signals were blocked, and the kernel gave the signal to it. Every thread
+// must block them, so that only sigwait ever takes them.
+TEST_F(SocketTest, EveryThreadBlocksTheShutdownSignals) {
+  StartDaemon({"--socket", socket_.string()});
+  int threads = 0;
+  for (const auto& task :
+       fs::directory_iterator(fs::path("/proc") / std::to_string(daemon_) / "task")) {
+    // The main thread is the one that takes them: in sigwait the kernel shows them
+    // unblocked there for as long as it waits.
+    if (task.path().filename() == std::to_string(daemon_)) continue;
+    std::ifstream status(task.path() / "status");
+    std::string line;
+    unsigned long long blocked = 0;
+    while (std::getline(status, line)) {
+      if (line.rfind("SigBlk:", 0) == 0) blocked = std::stoull(line.substr(7), nullptr, 16);
+    }
+    for (int signal_number : {SIGHUP, SIGINT, SIGTERM}) {
+      EXPECT_TRUE(blocked & (1ULL << (signal_number - 1)))
+          << "thread " << task.path().filename() << " does not block signal " << signal_number;
+    }
+    ++threads;
+  }
+  EXPECT_GT(threads, 0);  // gRPC's, the listener's and the hub's
+  EXPECT_EQ(StopDaemon(), 0);
+}
+
 // Under umask 000 the directory came out 0777 and others could connect before chmod.
 TEST_F(SocketTest, UnderUmask000TheDirectoryAndSocketAreNotOpenToOthers) {
   const fs::path nested = dir_ / "run" / "core.sock";
