@@ -691,6 +691,10 @@ Spread SpreadOf(const std::vector<double>& values) {
   return {Median(values), *low, *high};
 }
 
+nlohmann::json SpreadJson(const Spread& s) {
+  return {{"median", s.median}, {"min", s.min}, {"max", s.max}};
+}
+
 std::string SpreadText(const Spread& s, double scale, int digits) {
   return fmt::format("{} [{}\u2013{}]", Num(s.median / scale, digits), Num(s.min / scale, digits),
                      Num(s.max / scale, digits));
@@ -817,10 +821,7 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
     const SeedSummary& s = (*summaries)[p];
     nlohmann::json js = {{"policy", s.policy},
                          {"seeds", s.seeds},
-                         {"idle_demanded_h",
-                          {{"median", s.idle_demanded_h.median},
-                           {"min", s.idle_demanded_h.min},
-                           {"max", s.idle_demanded_h.max}}},
+                         {"idle_demanded_h", SpreadJson(s.idle_demanded_h)},
                          {"allocation_rate_median", s.allocation_rate.median}};
     const bool first = p == 0;
     if (!first) {
@@ -843,8 +844,7 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
           first ? std::string("\u2013")
                 : Cat(within == s.seeds_p99_within.end() ? 0 : within->second, " of ", s.seeds));
       if (it != s.wait_p99_s.end()) {
-        js["wait_p99_s"][c] = {
-            {"median", it->second.median}, {"min", it->second.min}, {"max", it->second.max}};
+        js["wait_p99_s"][c] = SpreadJson(it->second);
         if (!first && within != s.seeds_p99_within.end())
           js["seeds_p99_within_first"][c] = within->second;
       }
@@ -860,9 +860,10 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
   json["cluster"] = inputs;
   json["jobs"] = options.jobs;
   json["load"] = options.load;
-  const std::string seeds_text =
-      runs.empty() ? std::string("none")
-                   : Cat(runs.size(), " (", runs.front().seed, "\u2013", runs.back().seed, ")");
+  // As given: a comma list need not be a range.
+  std::vector<std::string> seed_names;
+  for (const SeedResults& run : runs) seed_names.push_back(std::to_string(run.seed));
+  const std::string seeds_text = Cat(runs.size(), " (", Join(seed_names, ", "), ")");
   std::string body = fmt::format(
       "<p>Cluster {}, {} jobs per seed at offered load {}, cycle interval {} s; seeds {}. Each "
       "seed generates its own workload, and every policy replays that same one, so the policies "

@@ -651,6 +651,7 @@ TEST(DynamicSeeds, ComparesEachPolicyWithTheFirstSeedBySeed) {
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(html.find("<td>1.05x</td><td>1 of 2</td>"), std::string::npos) << html;
   EXPECT_NE(html.find("wait p99 inference, min:"), std::string::npos);  // p99 under 10 h
+  EXPECT_NE(html.find("seeds 2 (1, 2)"), std::string::npos);  // the seeds as run, not a range
   std::filesystem::remove_all(dir);
 }
 
