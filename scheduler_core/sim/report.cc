@@ -863,7 +863,8 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
   // As given: a comma list need not be a range.
   std::vector<std::string> seed_names;
   for (const SeedResults& run : runs) seed_names.push_back(std::to_string(run.seed));
-  const std::string seeds_text = Cat(runs.size(), " (", Join(seed_names, ", "), ")");
+  const std::string seeds_text =
+      runs.empty() ? std::string("none") : Cat(runs.size(), " (", Join(seed_names, ", "), ")");
   std::string body = fmt::format(
       "<p>Cluster {}, {} jobs per seed at offered load {}, cycle interval {} s; seeds {}. Each "
       "seed generates its own workload, and every policy replays that same one, so the policies "

@@ -655,6 +655,16 @@ TEST(DynamicSeeds, ComparesEachPolicyWithTheFirstSeedBySeed) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(DynamicSeeds, ReportWithoutRunsSaysNone) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "accelpack-seeds-none-test").string();
+  ASSERT_TRUE(WriteSeedsReport(dir, OneH100Node(), {}).ok());
+  std::ifstream in(dir + "/seeds.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("; seeds none."), std::string::npos) << html;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(DynamicSeeds, RefusesSeedsThatRanOtherPolicies) {
   const std::vector<SeedResults> runs = {{1, {SeedResult("a", {}, 0), SeedResult("b", {}, 0)}},
                                          {7, {SeedResult("b", {}, 0), SeedResult("a", {}, 0)}}};
