@@ -1,5 +1,4 @@
 // Reads a node's CPUs, memory and accelerators from an hwloc topology.
-#include <dirent.h>
 #include <hwloc.h>
 #include <unistd.h>
 
@@ -219,7 +218,8 @@ Device DescribeDevice(hwloc_topology_t topology, hwloc_obj_t pci, const PciMatch
   return device;
 }
 
-// /dev/nvidiaN: the driver numbers every NVIDIA GPU (known or not) in bus order.
+// /dev/nvidiaN: the driver's own numbers where given (the live machine), else every
+// NVIDIA GPU (known or not) in bus order, as the driver numbers them by default.
 // /dev/davinciN is Huawei's logical id, which hwloc cannot see: the given map, or
 // by default the catalog's NPUs in bus order (what Atlas servers show). A Huawei
 // device of an accelerator class that the catalog does not know gets no number: it
@@ -237,7 +237,12 @@ absl::Status NumberDevices(std::vector<FoundDevice>& found, const ProbeOptions& 
   for (FoundDevice& entry : found) {
     Device& device = entry.device;
     if (device.vendor == DeviceVendor::kNvidia) {
-      device.index = next_gpu++;
+      if (!options.nvidia_minors.has_value()) {
+        device.index = next_gpu++;
+      } else if (const auto it = options.nvidia_minors->find(device.pci_bus_id);
+                 it != options.nvidia_minors->end()) {
+        device.index = it->second;
+      }
     } else if (options.npu_logical_ids.has_value()) {
       const auto it = options.npu_logical_ids->find(device.pci_bus_id);
       if (it != options.npu_logical_ids->end()) {
@@ -526,6 +531,58 @@ absl::StatusOr<NpuLogicalIds> ParseNpuLogicalIds(absl::string_view text, absl::s
   return ids;
 }
 
+absl::StatusOr<NvidiaGpuInformation> ParseNvidiaGpuInformation(absl::string_view text,
+                                                               absl::string_view source) {
+  std::optional<std::string> bus_id;
+  std::optional<int> minor;
+  bool excluded = false;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    const absl::string_view key = absl::StripAsciiWhitespace(line.substr(0, colon));
+    const absl::string_view value = absl::StripAsciiWhitespace(line.substr(colon + 1));
+    if (key == "Bus Location" && IsBusIdToken(value)) {
+      bus_id = CanonicalBusId(value);
+    } else if (key == "Device Minor" && IsPlainNumber(value)) {
+      minor = std::stoi(std::string(value));
+    } else if (key == "GPU Excluded") {
+      excluded = absl::EqualsIgnoreCase(value, "yes");
+    }
+  }
+  if (!bus_id.has_value() || !minor.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": no ", bus_id.has_value() ? "\"Device Minor: N\"" : "\"Bus Location: BUS_ID\"",
+        " line (is this an NVIDIA driver's GPU information file?)"));
+  }
+  if (*minor >= kMaxDevicesPerNode) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": device minor ", *minor, " is out of range (0-", kMaxDevicesPerNode - 1, ")"));
+  }
+  return NvidiaGpuInformation{*std::move(bus_id), *minor, excluded};
+}
+
+absl::StatusOr<std::optional<NvidiaMinors>> LiveNvidiaMinors() {
+  constexpr char kGpus[] = "/proc/driver/nvidia/gpus";
+  const std::optional<std::vector<std::string>> entries = ListDirectory(kGpus);
+  if (!entries.has_value()) return std::optional<NvidiaMinors>();
+  NvidiaMinors minors;
+  std::map<int, std::string> by_minor;
+  for (const std::string& entry : *entries) {
+    const std::string file = absl::StrCat(kGpus, "/", entry, "/information");
+    absl::StatusOr<std::string> text = ReadTextFile(file);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<NvidiaGpuInformation> gpu = ParseNvidiaGpuInformation(*text, file);
+    if (!gpu.ok()) return gpu.status();
+    if (gpu->excluded) continue;
+    if (const auto [it, added] = by_minor.emplace(gpu->minor, gpu->bus_id); !added) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file, ": device minor ", gpu->minor, " is also that of ", it->second));
+    }
+    minors.emplace(gpu->bus_id, gpu->minor);
+  }
+  return std::optional<NvidiaMinors>(std::move(minors));
+}
+
 absl::StatusOr<NodeInventory> ProbeLiveMachine(const ProbeOptions& options) {
   absl::StatusOr<Topology> topology = NewTopologyWithIo();
   if (!topology.ok()) return topology.status();
@@ -563,17 +620,13 @@ absl::StatusOr<NodeInventory> ProbeXmlFile(const std::string& path, const ProbeO
 
 std::vector<std::string> LiveNpuDeviceFiles() {
   std::vector<std::pair<int, std::string>> files;
-  DIR* dev = opendir("/dev");
-  if (dev == nullptr) return {};
-  while (const dirent* entry = readdir(dev)) {
-    const absl::string_view name = entry->d_name;
+  for (const std::string& name : ListDirectory("/dev").value_or(std::vector<std::string>())) {
     constexpr absl::string_view kPrefix = "davinci";
     if (!absl::StartsWith(name, kPrefix)) continue;
-    const absl::string_view digits = name.substr(kPrefix.size());
+    const absl::string_view digits = absl::string_view(name).substr(kPrefix.size());
     if (!IsPlainNumber(digits)) continue;  // davinci_manager and friends
     files.emplace_back(std::stoi(std::string(digits)), absl::StrCat("/dev/", name));
   }
-  closedir(dev);
   std::sort(files.begin(), files.end());
   std::vector<std::string> paths;
   for (auto& [number, path] : files) paths.push_back(std::move(path));

@@ -74,7 +74,8 @@ void AssignFromCatalog(const PciPart& part, const std::vector<int>& positions,
   const auto count = static_cast<int>(positions.size());
   if (const BoardLayout* layout = ChooseLayout(part, count, node)) {
     AddBoards(*layout, positions, node);
-  } else if (part.boards.front().board_size > 0) {
+  } else if (part.boards.front().board_size > 0 && count > 1) {
+    // One GPU (a cloud VM's slice of a board) has no peer to link to: nothing is unknown.
     node.notes.push_back(
         absl::StrCat(count, " ", part.model, " devices are not whole boards of ", BoardSizes(part),
                      node.nvswitches > 0 ? " (NVSwitch seen)" : "", ": links left unknown"));

@@ -55,6 +55,13 @@ int Fail(absl::string_view message) {
 
 absl::StatusOr<accelpack::probe::ProbeOptions> LoadProbeOptions(const Options& options) {
   accelpack::probe::ProbeOptions probe;
+  if (options.xml_files.empty()) {
+    // The live machine: /dev/nvidiaN as the driver numbered them, not as we would guess.
+    absl::StatusOr<std::optional<accelpack::probe::NvidiaMinors>> minors =
+        accelpack::probe::LiveNvidiaMinors();
+    if (!minors.ok()) return minors.status();
+    probe.nvidia_minors = *std::move(minors);
+  }
   if (options.npu_map.empty()) return probe;
   if (options.xml_files.size() > 1) {
     return absl::InvalidArgumentError("--npu-map applies to a single node, not several --xml");
@@ -132,6 +139,10 @@ absl::StatusOr<accelpack::probe::SharingPlan> LoadSharing(const Options& options
       accelpack::probe::ParseMigLayout(layout_text, layout_source);
   if (!layout.ok()) return layout.status();
   sharing.mig_layout = *std::move(layout);
+  if (options.xml_files.empty()) {
+    // On the live machine, say which of the layout's instances do not exist yet.
+    sharing.live_instances = accelpack::probe::LiveGpuInstances();
+  }
   // The live machine's own minors unless others are given; an export has none.
   std::string minors_path = options.mig_minors;
   if (minors_path.empty() && options.xml_files.empty() && access(kLiveMigMinors, R_OK) == 0) {

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -21,6 +22,7 @@
 #include "probe/conf_syntax.h"
 #include "probe/gres_conf.h"
 #include "probe/probe.h"
+#include "probe/text_file.h"
 
 namespace accelpack::probe {
 namespace {
@@ -303,10 +305,63 @@ std::vector<std::pair<std::string, int>> CountMigSlices(const MigLayout& layout)
   return counts;
 }
 
+std::optional<GpuInstances> LiveGpuInstances() {
+  // The driver's view for containers: gpuN/mig/giG/access exists for each GPU instance.
+  constexpr char kCapabilities[] = "/proc/driver/nvidia/capabilities";
+  const std::optional<std::vector<std::string>> gpus = ListDirectory(kCapabilities);
+  if (!gpus.has_value()) return std::nullopt;
+  GpuInstances instances;
+  for (const std::string& gpu : *gpus) {
+    const std::optional<int> index =
+        absl::StartsWith(gpu, "gpu") ? ParseSmallInt(View(gpu).substr(3), kMaxDevicesPerNode - 1)
+                                     : std::nullopt;
+    if (!index.has_value()) continue;  // "mig", "fabric-imex-mgmt"
+    std::set<int>& ids = instances[*index];
+    const std::string mig = absl::StrCat(kCapabilities, "/", gpu, "/mig");
+    for (const std::string& gi : ListDirectory(mig).value_or(std::vector<std::string>())) {
+      if (!absl::StartsWith(gi, "gi")) continue;
+      if (const std::optional<int> id = ParseSmallInt(View(gi).substr(2), kMaxGpuInstanceId)) {
+        ids.insert(*id);
+      }
+    }
+  }
+  return instances;
+}
+
+std::vector<std::string> MissingGpuInstances(const MigLayout& layout,
+                                             const GpuInstances& existing) {
+  std::vector<std::string> lines;
+  for (const auto& [index, slices] : layout) {
+    const auto found = existing.find(index);
+    const std::set<int> none;
+    const std::set<int>& ids = found == existing.end() ? none : found->second;
+    std::vector<int> missing;
+    for (const MigSlice& slice : slices) {
+      if (slice.gpu_instance.has_value() && !ids.contains(*slice.gpu_instance)) {
+        missing.push_back(*slice.gpu_instance);
+      }
+    }
+    const std::string how = absl::StrCat("(MIG mode off, or not created: `nvidia-smi mig -lgi -i ",
+                                         index, "`); slurmd drains the node until they exist");
+    if (!missing.empty()) {
+      lines.push_back(absl::StrCat("GPU ", index, " has no MIG GPU instance ",
+                                   absl::StrJoin(missing, ", "), " now ", how));
+    } else if (ids.empty()) {
+      lines.push_back(absl::StrCat("GPU ", index, " has no MIG GPU instances now ", how));
+    }
+  }
+  return lines;
+}
+
 std::string RenderMigLines(const NodeInventory& node, const SharingPlan& sharing,
                            bool& first_line) {
   if (!sharing.mig_layout.has_value()) return "";
   std::string text = "# MIG slices (--mig-layout); their GPUs are not listed whole\n";
+  if (sharing.live_instances.has_value()) {
+    for (const std::string& line :
+         MissingGpuInstances(*sharing.mig_layout, *sharing.live_instances))
+      absl::StrAppend(&text, "# note: ", line, "\n");
+  }
   bool told_fill_in = false;
   for (const auto& [index, slices] : *sharing.mig_layout) {
     const std::optional<int> position = GpuPosition(node, index);

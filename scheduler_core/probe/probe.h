@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -131,10 +132,31 @@ using NpuLogicalIds = std::map<std::string, int>;
 // with a bus id needs exactly one plain number. `source` names the text in errors.
 absl::StatusOr<NpuLogicalIds> ParseNpuLogicalIds(absl::string_view text, absl::string_view source);
 
+// PCI bus id (lower case) -> N of /dev/nvidiaN, for the GPUs the NVIDIA driver drives.
+using NvidiaMinors = std::map<std::string, int>;
+
+// One GPU's /proc/driver/nvidia/gpus/BUS/information.
+struct NvidiaGpuInformation {
+  std::string bus_id;     // "Bus Location:", lower case
+  int minor = 0;          // "Device Minor:"
+  bool excluded = false;  // "GPU Excluded: Yes" (NVreg_ExcludedGpus): not usable
+};
+// `source` names the file in errors.
+absl::StatusOr<NvidiaGpuInformation> ParseNvidiaGpuInformation(absl::string_view text,
+                                                               absl::string_view source);
+
+// The live machine's numbering, read from /proc/driver/nvidia/gpus/*/information,
+// excluded GPUs left out; nullopt where the NVIDIA driver is not loaded.
+absl::StatusOr<std::optional<NvidiaMinors>> LiveNvidiaMinors();
+
 struct ProbeOptions {
   // /dev/davinciN numbers as the driver assigned them; without it, NPUs in the
   // catalog are numbered in PCI bus order.
   std::optional<NpuLogicalIds> npu_logical_ids;
+  // /dev/nvidiaN numbers as the NVIDIA driver assigned them (the live machine); a GPU
+  // it does not list has no device file (bound to vfio-pci for a VM, say). Without it
+  // (an export), GPUs are numbered in PCI bus order, as the driver does by default.
+  std::optional<NvidiaMinors> nvidia_minors;
 };
 
 // The machine this runs on. Fails when hwloc cannot load it.
@@ -170,11 +192,24 @@ using MigMinors = std::map<std::string, int>;
 // GPU instance ids the driver hands out (mig-minors lists gi0 to gi14 per GPU).
 inline constexpr int kMaxGpuInstanceId = 14;
 
+// GPU index (N of /dev/nvidiaN) -> ids of the MIG GPU instances that exist on it.
+using GpuInstances = std::map<int, std::set<int>>;
+
 struct SharingPlan {
   int shards_per_gpu = 0;  // 0: no shards
   std::optional<MigLayout> mig_layout;
   std::optional<MigMinors> mig_minors;
+  // The live machine's instances (LiveGpuInstances); nullopt for an export.
+  std::optional<GpuInstances> live_instances;
 };
+
+// /proc/driver/nvidia/capabilities/gpuN/mig/giG on the live machine: the GPU instances
+// that exist now (none on a GPU whose MIG mode is off). nullopt without the driver.
+std::optional<GpuInstances> LiveGpuInstances();
+
+// A layout against the instances that exist, one line per GPU that lacks one: slurmd
+// would find fewer slices than the lines claim and drain the node. Empty when all exist.
+std::vector<std::string> MissingGpuInstances(const MigLayout& layout, const GpuInstances& existing);
 
 // Parses a MIG layout: entries separated by blanks, ';' or new lines ('#' starts a
 // comment), each GPUS=SLICES: GPUS an index or ranges ("0", "0-3,6"), SLICES a

@@ -1,9 +1,11 @@
 #include "probe/text_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -112,6 +114,19 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path, size_t max_byt
     contents.append(chunk.data(), static_cast<size_t>(got));
   }
   return contents;
+}
+
+std::optional<std::vector<std::string>> ListDirectory(const std::string& path) {
+  DIR* directory = opendir(path.c_str());
+  if (directory == nullptr) return std::nullopt;
+  std::vector<std::string> names;
+  while (const dirent* entry = readdir(directory)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  closedir(directory);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {

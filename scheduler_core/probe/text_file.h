@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,10 @@ inline constexpr size_t kMaxInputBytes = size_t{32} << 20;
 // and the reason (missing, a directory, not a regular file, too large, ...).
 absl::StatusOr<std::string> ReadTextFile(const std::string& path,
                                          size_t max_bytes = kMaxInputBytes);
+
+// The names in directory `path` ("." and ".." left out), sorted; nullopt when it
+// cannot be opened (a driver that is not loaded has no /proc/driver directory).
+std::optional<std::vector<std::string>> ListDirectory(const std::string& path);
 
 // Writes `contents` to a temporary file beside `path`, flushes it to disk and renames
 // it over `path`, so readers see the old file or the new one, never a partial one.

@@ -67,16 +67,14 @@ expect_error --mig-layout "0=7g.80gb" --mig-layout-file "$dir/layout.txt"
 quick_error --mig-layout-file /dev/zero
 
 # MIG and shards end to end on an 8x H100 export (fixtures/hgx-h100-gpu01.xml, written
-# by topology_xml.cc's DirectHgx("gpu01", 1, H100Sxm)) and a mig-minors numbered as
-# the driver does (gpuN/giG/access, then its ci0-7, 9 minors a GPU instance).
-hgx="$(dirname "$0")/fixtures/hgx-h100-gpu01.xml"
-{ echo "config 1"; echo "monitor 2"; m=3
-  for g in $(seq 0 7); do for gi in $(seq 0 14); do
-    echo "gpu$g/gi$gi/access $m"; m=$((m + 1))
-    for ci in $(seq 0 7); do echo "gpu$g/gi$gi/ci$ci/access $m"; m=$((m + 1)); done
-  done; done; } >"$dir/mig-minors"
+# by topology_xml.cc's DirectHgx("gpu01", 1, H100Sxm)) and a real driver's mig-minors
+# (fixtures/mig-minors-driver580.txt: /proc/driver/nvidia-caps/mig-minors of an H200
+# node, driver 580.159.04; gpuN/giG/access, then its ci0-7, 9 minors a GPU instance).
+fixtures="$(dirname "$0")/fixtures"
+hgx="$fixtures/hgx-h100-gpu01.xml"
+minors="$fixtures/mig-minors-driver580.txt"
 layout="0=3g.40gb@1,3g.40gb@2 1=4g.40gb@1,2g.20gb@5,1g.10gb@13"
-"$probe" --xml "$hgx" --mig-layout "$layout" --mig-minors "$dir/mig-minors" --shards-per-gpu 4 \
+"$probe" --xml "$hgx" --mig-layout "$layout" --mig-minors "$minors" --shards-per-gpu 4 \
   --gres-out "$dir/mig-g.conf" --slurm-out "$dir/mig-s.conf" 2>"$dir/err" || fail "MIG render: $(cat "$dir/err")"
 grep -qx 'NodeName=gpu01 Name=gpu Type=3g.40gb MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap21,/dev/nvidia-caps/nvidia-cap22 Cores=0-3' \
   "$dir/mig-g.conf" || fail "MIG line: $(cat "$dir/mig-g.conf")"
@@ -96,6 +94,24 @@ grep -q 'GPU 0 (/dev/nvidia0, NVIDIA H100 SXM5): no MIG profile 3g.71gb for this
 echo "bad minors" >"$dir/bad-minors"
 expect_error --xml "$hgx" --mig-layout "0=7g.80gb@0" --mig-minors "$dir/bad-minors"
 grep -qF "$dir/bad-minors line 1" "$dir/err" || fail "bad mig-minors: $(cat "$dir/err")"
+
+# A real node: fixtures/h200-vm1.xml is `lstopo-no-graphics --of xml` (Debian's hwloc
+# 2.9.0) on a cloud VM with one H200 SXM (10de:2335, driver 580.159.04) whose sysfs
+# numa_node is -1. One GPU of a board has no peer: no Links and no note about them.
+real="$fixtures/h200-vm1.xml"
+"$probe" --xml "$real" --gres-out "$dir/h200-g.conf" --slurm-out "$dir/h200-s.conf" 2>"$dir/err" ||
+  fail "real H200 export: $(cat "$dir/err")"
+[ "$(grep -v '^#' "$dir/h200-g.conf")" = \
+  'NodeName=vm AutoDetect=off Name=gpu Type=h200 File=/dev/nvidia0 Cores=0-15' ] &&
+  ! grep -q '^# note' "$dir/h200-g.conf" || fail "real H200 gres.conf: $(cat "$dir/h200-g.conf")"
+grep -qx 'NodeName=vm Sockets=1 CoresPerSocket=16 ThreadsPerCore=1 RealMemory=128869 Gres=gpu:h200:1' \
+  "$dir/h200-s.conf" || fail "real H200 NodeName: $(cat "$dir/h200-s.conf")"
+"$probe" --xml "$real" --check --gres-conf "$dir/h200-g.conf" --slurm-conf "$dir/h200-s.conf" \
+  >"$dir/out" || fail "--check of the real H200 output: $(cat "$dir/out")"
+"$probe" --xml "$real" --mig-layout "0=3g.71gb@1,3g.71gb@2" --mig-minors "$minors" --print gres \
+  >"$dir/out" 2>"$dir/err" || fail "real H200 MIG: $(cat "$dir/err")"
+grep -qx 'NodeName=vm Name=gpu Type=3g.71gb MultipleFiles=/dev/nvidia0,/dev/nvidia-caps/nvidia-cap21,/dev/nvidia-caps/nvidia-cap22 Cores=0-15' \
+  "$dir/out" || fail "real H200 MIG lines: $(cat "$dir/out")"
 
 # Outputs are written as a set: a failing --slurm-out leaves --gres-out untouched.
 echo previous >"$dir/gres.conf"

@@ -390,5 +390,47 @@ TEST(CheckUncatalogued, FutureAscendCountIsCompared) {
                                        "hardware has 4"));
 }
 
+// /proc/driver/nvidia/gpus/0000:00:06.0/information as driver 580.159.04 wrote it on
+// an H200 node (docs/probe.md "On a real Hopper node").
+constexpr char kH200Information[] =
+    "Model: \t\t NVIDIA H200\n"
+    "IRQ:   \t\t 41\n"
+    "GPU UUID: \t GPU-6514ff08-df40-7ebd-c427-11374c8393ef\n"
+    "Video BIOS: \t 96.00.a5.00.1a\n"
+    "Bus Type: \t PCIe\n"
+    "DMA Size: \t 52 bits\n"
+    "DMA Mask: \t 0xfffffffffffff\n"
+    "Bus Location: \t 0000:00:06.0\n"
+    "Device Minor: \t 0\n"
+    "GPU Firmware: \t 580.159.04\n";
+
+TEST(NvidiaGpuInformation, ReadsBusAndMinorFromTheDriversFile) {
+  const auto gpu = ParseNvidiaGpuInformation(kH200Information, "info");
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  EXPECT_EQ(gpu->bus_id, "0000:00:06.0");
+  EXPECT_EQ(gpu->minor, 0);
+  EXPECT_FALSE(gpu->excluded);
+  // Another driver instance added "GPU Excluded: No"; "Yes" marks a GPU it leaves alone.
+  const auto excluded = ParseNvidiaGpuInformation(
+      "Bus Location: 0000:C1:00.0\nDevice Minor: 7\nGPU Excluded:\t Yes\n", "f");
+  ASSERT_TRUE(excluded.ok()) << excluded.status();
+  EXPECT_EQ(excluded->bus_id, "0000:c1:00.0");
+  EXPECT_EQ(excluded->minor, 7);
+  EXPECT_TRUE(excluded->excluded);
+}
+
+TEST(NvidiaGpuInformation, ABadFileIsNamed) {
+  const auto no_minor = ParseNvidiaGpuInformation("Bus Location: 0000:00:06.0\n", "/proc/x");
+  ASSERT_FALSE(no_minor.ok());
+  EXPECT_THAT(std::string(no_minor.status().message()),
+              HasSubstr("/proc/x: no \"Device Minor: N\" line"));
+  const auto no_bus = ParseNvidiaGpuInformation("Device Minor: 3\n", "/proc/y");
+  ASSERT_FALSE(no_bus.ok());
+  EXPECT_THAT(std::string(no_bus.status().message()), HasSubstr("/proc/y: no \"Bus Location"));
+  const auto huge = ParseNvidiaGpuInformation("Bus Location: 00:06.0\nDevice Minor: 900\n", "z");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_THAT(std::string(huge.status().message()), HasSubstr("device minor 900 is out of range"));
+}
+
 }  // namespace
 }  // namespace accelpack::probe

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "probe/probe.h"
+#include "probe/text_file.h"
 #include "topology_xml.h"
 
 namespace accelpack::probe {
@@ -50,23 +51,15 @@ std::string ParseError(const std::string& spec) {
   return layout.ok() ? "<parsed>" : std::string(layout.status().message());
 }
 
-// gpu0..gpu7, gi0..gi14, ci0..ci7 as the driver numbers them.
+// /proc/driver/nvidia-caps/mig-minors as driver 580.159.04 wrote it on an H200 node
+// (gpu0..gpu31, gi0..gi14, ci0..ci7; docs/probe.md "On a real Hopper node").
 MigMinors DriverMinors() {
-  std::string text = "config 1\nmonitor 2\n";
-  int minor = 3;
-  for (int gpu = 0; gpu < 8; ++gpu) {
-    for (int gi = 0; gi <= kMaxGpuInstanceId; ++gi) {
-      text += "gpu" + std::to_string(gpu) + "/gi" + std::to_string(gi) + "/access " +
-              std::to_string(minor++) + "\n";
-      for (int ci = 0; ci < 8; ++ci) {
-        text += "gpu" + std::to_string(gpu) + "/gi" + std::to_string(gi) + "/ci" +
-                std::to_string(ci) + "/access " + std::to_string(minor++) + "\n";
-      }
-    }
-  }
-  absl::StatusOr<MigMinors> minors = ParseMigMinors(text, "mig-minors");
+  const std::string path = ACCELPACK_PROBE_FIXTURES "/mig-minors-driver580.txt";
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  EXPECT_TRUE(text.ok()) << text.status();
+  absl::StatusOr<MigMinors> minors = ParseMigMinors(text.ok() ? *text : "", path);
   EXPECT_TRUE(minors.ok()) << minors.status();
-  return *minors;
+  return minors.ok() ? *minors : MigMinors{};
 }
 
 TEST(MigLayout, ParsesRangesCountsAndInstances) {
@@ -168,6 +161,32 @@ TEST(MigLines, WrittenWithCapFilesWhenInstancesAndMinorsAreKnown) {
   EXPECT_THAT(gres, HasSubstr("Name=shard Count=4 File=/dev/nvidia7\n"));
   EXPECT_THAT(RenderNodeNameLine(node, sharing),
               HasSubstr(" Gres=gpu:h100:6,gpu:3g.40gb:2,gpu:1g.10gb:2,shard:24\n"));
+}
+
+// On the live machine a layout naming instances that do not exist (MIG mode off, as
+// on the H200 node this was tried on) gets a note per GPU; slurmd would drain the node.
+TEST(MigLines, NotesInstancesThatDoNotExistOnTheLiveMachine) {
+  const NodeInventory node = H100Node();
+  SharingPlan sharing;
+  sharing.mig_layout = Layout("0=3g.40gb@1,3g.40gb@2 5=1g.10gb*2");
+  sharing.mig_minors = DriverMinors();
+  sharing.live_instances = GpuInstances{{0, {1}}, {5, {}}};
+  const std::string gres = RenderGresConf(node, sharing);
+  EXPECT_THAT(gres, HasSubstr("# note: GPU 0 has no MIG GPU instance 2 now (MIG mode off, or not "
+                              "created: `nvidia-smi mig -lgi -i 0`); slurmd drains the node "
+                              "until they exist\n"));
+  EXPECT_THAT(gres, HasSubstr("# note: GPU 5 has no MIG GPU instances now"));
+  // The lines are still written: the instances may be created after the probe ran.
+  EXPECT_THAT(gres, HasSubstr("/dev/nvidia-caps/nvidia-cap21,/dev/nvidia-caps/nvidia-cap22"));
+
+  sharing.live_instances = GpuInstances{{0, {1, 2}}, {5, {3, 4}}};
+  EXPECT_THAT(RenderGresConf(node, sharing), Not(HasSubstr("# note: GPU")));
+  // A GPU the driver has no capability directory for has none of them.
+  EXPECT_THAT(MissingGpuInstances(Layout("2=7g.80gb@0"), GpuInstances{}),
+              ElementsAre(HasSubstr("GPU 2 has no MIG GPU instance 0 now")));
+  // An export (no live view) gets no such note.
+  sharing.live_instances.reset();
+  EXPECT_THAT(RenderGresConf(node, sharing), Not(HasSubstr("# note: GPU")));
 }
 
 TEST(MigLines, AutoDetectOffWhenEveryGpuIsPartitioned) {

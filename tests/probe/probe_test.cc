@@ -15,8 +15,8 @@ namespace {
 using nlohmann::json;
 using testing::TopologyXmlBuilder;
 
-NodeInventory Probe(const TopologyXmlBuilder& builder) {
-  absl::StatusOr<NodeInventory> node = ProbeXmlText(builder.Build(), "test.xml");
+NodeInventory Probe(const TopologyXmlBuilder& builder, const ProbeOptions& options = {}) {
+  absl::StatusOr<NodeInventory> node = ProbeXmlText(builder.Build(), "test.xml", options);
   EXPECT_TRUE(node.ok()) << node.status();
   return node.ok() ? *node : NodeInventory{};
 }
@@ -457,6 +457,48 @@ TEST(ProbePartialBoard, NoLinksAndANote) {
   EXPECT_EQ(BuildReport(node)["notes"],
             json({"4 NVIDIA H100 SXM5 devices are not whole boards of 8 or 4 (NVSwitch seen): "
                   "links left unknown"}));
+}
+
+// One GPU of a board passed to a VM (the common cloud node): no peer, so nothing
+// about links is unknown and the gres.conf carries no note.
+TEST(ProbePartialBoard, OneGpuHasNoLinkNote) {
+  using namespace testing;
+  TopologyXmlBuilder builder;
+  builder.HostName("vm1").Cpus(1, 2, 1).Direct(0, H100Sxm(0x06));
+  const NodeInventory node = Probe(builder);
+  EXPECT_EQ(RenderGresConf(node),
+            "# gres.conf lines for vm1 (accelpack-probe)\n"
+            "NodeName=vm1 AutoDetect=off Name=gpu Type=h100 File=/dev/nvidia0 Cores=0-1\n");
+  EXPECT_EQ(BuildReport(node)["notes"], json::array());
+}
+
+// On the live machine the NVIDIA driver's own numbers name /dev/nvidiaN; a GPU the
+// driver does not list (bound to vfio-pci) gets no device file and no gres.conf line.
+TEST(ProbeNvidiaMinors, DriverNumbersWinOverBusOrder) {
+  using namespace testing;
+  TopologyXmlBuilder builder;
+  builder.HostName("gpu07").Cpus(1, 4, 1);
+  for (int bus : {0x18, 0x2a, 0x3a, 0x5d}) builder.Direct(0, H100Sxm(bus));
+  ProbeOptions options;
+  options.nvidia_minors =
+      NvidiaMinors{{"0000:2a:00.0", 0}, {"0000:18:00.0", 1}, {"0000:5d:00.0", 2}};
+  const NodeInventory node = Probe(builder, options);
+  ASSERT_EQ(node.devices.size(), 4u);
+  EXPECT_EQ(node.devices[0].pci_bus_id, "0000:2a:00.0");
+  EXPECT_EQ(node.devices[0].DeviceFile(), "/dev/nvidia0");
+  EXPECT_EQ(node.devices[1].pci_bus_id, "0000:18:00.0");
+  EXPECT_EQ(node.devices[2].DeviceFile(), "/dev/nvidia2");
+  EXPECT_FALSE(node.devices[3].numbered());
+  const std::string gres = RenderGresConf(node);
+  EXPECT_NE(gres.find("# skipped 0000:3a:00.0: NVIDIA H100 SXM5 10de:2330 has no /dev/nvidia "
+                      "file: the NVIDIA driver does not list it"),
+            std::string::npos)
+      << gres;
+  EXPECT_NE(RenderNodeNameLine(node).find(" Gres=gpu:h100:3"), std::string::npos);
+  // Without the driver's numbers (an export) the same GPUs go in bus order.
+  const NodeInventory exported = Probe(builder);
+  EXPECT_EQ(exported.devices[0].pci_bus_id, "0000:18:00.0");
+  EXPECT_EQ(exported.devices[3].DeviceFile(), "/dev/nvidia3");
 }
 
 // Every builder topology is one hwloc accepts (the same check as `lstopo -i`).
