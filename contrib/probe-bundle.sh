@@ -35,24 +35,36 @@ if command -v strip >/dev/null; then strip --strip-debug "$root"/bin/*; fi
 # start the programs through it, so the node's own (older or newer) glibc is never mixed in.
 loader=""
 for program in "$root"/bin/*; do
+  if ! needs="$(ldd "$program" 2>&1)"; then
+    echo "probe-bundle: ldd $program failed (a statically linked build needs no bundle): $needs" >&2
+    exit 1
+  fi
   while read -r name arrow path _; do
-    if [ "$arrow" = "=>" ] && [ -f "$path" ]; then
-      cp -L "$path" "$root/lib/"
-    elif [ -f "$name" ] && [[ "$name" == */ld-linux* ]]; then
-      loader="$name"
-    elif [ "$arrow" = "=>" ] && [ "$path" = "not" ]; then
+    if [ "$arrow" = "=>" ] && [ "$path" = "not" ]; then
       echo "probe-bundle: $program needs $name, which is not installed" >&2
       exit 1
+    elif [ "$arrow" = "=>" ] && [[ "$path" == /* ]]; then
+      cp -L "$path" "$root/lib/"
+    elif [[ "$name" == /*/ld-linux* ]]; then
+      loader="$name"
+    elif [[ "$name" == /* ]]; then
+      cp -L "$name" "$root/lib/"
     fi
-  done < <(ldd "$program")
+  done <<<"$needs"
 done
-[ -n "$loader" ] || { echo "probe-bundle: no ELF loader found in ldd's output" >&2; exit 1; }
+[ -n "$loader" ] || { echo "probe-bundle: no ELF loader in ldd's output" >&2; exit 1; }
 cp -L "$loader" "$root/lib/ld.so"
+# hwloc loads its plugins from a path compiled in; pointed at an empty folder, the node's
+# own plugins (another hwloc version's) are never loaded. Debian's 2.9 reads PCI from
+# sysfs without them.
+mkdir -p "$root/lib/hwloc"
 
 for tool in accelpack-probe lstopo-no-graphics; do
   cat >"$root/$tool" <<EOF
 #!/bin/sh
 here=\$(dirname "\$(readlink -f "\$0")")
+HWLOC_PLUGINS_PATH="\$here/lib/hwloc"
+export HWLOC_PLUGINS_PATH
 exec "\$here/lib/ld.so" --library-path "\$here/lib" "\$here/bin/$tool" "\$@"
 EOF
   chmod 755 "$root/$tool"

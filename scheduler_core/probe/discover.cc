@@ -561,14 +561,13 @@ absl::StatusOr<NvidiaGpuInformation> ParseNvidiaGpuInformation(absl::string_view
   return NvidiaGpuInformation{*std::move(bus_id), *minor, excluded};
 }
 
-absl::StatusOr<std::optional<NvidiaMinors>> LiveNvidiaMinors() {
-  constexpr char kGpus[] = "/proc/driver/nvidia/gpus";
-  const std::optional<std::vector<std::string>> entries = ListDirectory(kGpus);
+absl::StatusOr<std::optional<NvidiaMinors>> LiveNvidiaMinors(const std::string& gpus) {
+  const std::optional<std::vector<std::string>> entries = ListDirectory(gpus);
   if (!entries.has_value()) return std::optional<NvidiaMinors>();
   NvidiaMinors minors;
   std::map<int, std::string> by_minor;
   for (const std::string& entry : *entries) {
-    const std::string file = absl::StrCat(kGpus, "/", entry, "/information");
+    const std::string file = absl::StrCat(gpus, "/", entry, "/information");
     absl::StatusOr<std::string> text = ReadTextFile(file);
     if (!text.ok()) return text.status();
     absl::StatusOr<NvidiaGpuInformation> gpu = ParseNvidiaGpuInformation(*text, file);

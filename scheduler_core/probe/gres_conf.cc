@@ -55,8 +55,9 @@ std::string SkippedLine(const Device& device) {
   if (!device.numbered() && device.vendor == DeviceVendor::kNvidia) {
     return absl::StrCat("# skipped ", device.pci_bus_id, ": ",
                         device.known() ? device.model : "NVIDIA device", " ", device.PciId(),
-                        " has no /dev/nvidia file: the NVIDIA driver does not list it (bound "
-                        "to vfio-pci for a VM, or failed to initialise?)\n");
+                        " has no /dev/nvidia file: the NVIDIA driver does not list it or "
+                        "excludes it (bound to vfio-pci for a VM, NVreg_ExcludedGpus, or "
+                        "failed to initialise?)\n");
   }
   if (!device.numbered()) {
     return absl::StrCat("# skipped ", device.pci_bus_id, ": ", VendorName(device.vendor),

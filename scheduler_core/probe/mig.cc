@@ -341,13 +341,18 @@ std::vector<std::string> MissingGpuInstances(const MigLayout& layout,
         missing.push_back(*slice.gpu_instance);
       }
     }
-    const std::string how = absl::StrCat("(MIG mode off, or not created: `nvidia-smi mig -lgi -i ",
-                                         index, "`); slurmd drains the node until they exist");
+    // nvidia-smi's -i index need not be the device minor: the list of all is safer.
+    constexpr absl::string_view kHow =
+        " (MIG mode off, or not created yet; `nvidia-smi mig -lgi` lists them): the lines "
+        "name slices the GPU does not have";
     if (!missing.empty()) {
-      lines.push_back(absl::StrCat("GPU ", index, " has no MIG GPU instance ",
-                                   absl::StrJoin(missing, ", "), " now ", how));
-    } else if (ids.empty()) {
-      lines.push_back(absl::StrCat("GPU ", index, " has no MIG GPU instances now ", how));
+      lines.push_back(absl::StrCat("GPU ", index, " (/dev/nvidia", index,
+                                   ") has no MIG GPU instance ", absl::StrJoin(missing, ", "),
+                                   " now", kHow));
+    } else if (ids.size() < slices.size()) {
+      lines.push_back(absl::StrCat("GPU ", index, " (/dev/nvidia", index, ") has ", ids.size(),
+                                   " MIG GPU instance", ids.size() == 1 ? "" : "s",
+                                   " now for the layout's ", slices.size(), " slices", kHow));
     }
   }
   return lines;

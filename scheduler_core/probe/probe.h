@@ -145,9 +145,12 @@ struct NvidiaGpuInformation {
 absl::StatusOr<NvidiaGpuInformation> ParseNvidiaGpuInformation(absl::string_view text,
                                                                absl::string_view source);
 
-// The live machine's numbering, read from /proc/driver/nvidia/gpus/*/information,
-// excluded GPUs left out; nullopt where the NVIDIA driver is not loaded.
-absl::StatusOr<std::optional<NvidiaMinors>> LiveNvidiaMinors();
+// The live machine's numbering, read from `gpus`/*/information, excluded GPUs left
+// out; nullopt where the NVIDIA driver is not loaded (no such directory). Errors name
+// the file (unreadable, malformed, a minor given twice).
+inline constexpr char kNvidiaGpusDirectory[] = "/proc/driver/nvidia/gpus";
+absl::StatusOr<std::optional<NvidiaMinors>> LiveNvidiaMinors(
+    const std::string& gpus = kNvidiaGpusDirectory);
 
 struct ProbeOptions {
   // /dev/davinciN numbers as the driver assigned them; without it, NPUs in the
@@ -207,8 +210,8 @@ struct SharingPlan {
 // that exist now (none on a GPU whose MIG mode is off). nullopt without the driver.
 std::optional<GpuInstances> LiveGpuInstances();
 
-// A layout against the instances that exist, one line per GPU that lacks one: slurmd
-// would find fewer slices than the lines claim and drain the node. Empty when all exist.
+// A layout against the instances that exist, one line per GPU that lacks a named one
+// or has fewer than the layout's slices. Empty when all exist.
 std::vector<std::string> MissingGpuInstances(const MigLayout& layout, const GpuInstances& existing);
 
 // Parses a MIG layout: entries separated by blanks, ';' or new lines ('#' starts a

@@ -27,6 +27,9 @@ cmp -s "$dir/direct" "$dir/wrapped" || fail "outputs differ: $(diff "$dir/direct
 "$root/lstopo-no-graphics" --of xml "$dir/node.xml" || fail "bundled lstopo failed"
 "$root/accelpack-probe" --xml "$dir/node.xml" --print slurm >"$dir/from-export" ||
   fail "the bundled probe cannot read the bundled lstopo's export"
-grep -qF "$(grep '^NodeName=' "$dir/direct")" "$dir/from-export" ||
-  fail "export and live machine differ: $(cat "$dir/from-export")"
+"$probe" --print slurm >"$dir/live" || fail "the built probe failed"
+cmp -s "$dir/live" "$dir/from-export" ||
+  fail "export and live machine differ: $(diff "$dir/live" "$dir/from-export")"
+grep -q "HWLOC_PLUGINS_PATH=.*/lib/hwloc" "$root/accelpack-probe" && [ -d "$root/lib/hwloc" ] ||
+  fail "the wrapper lets hwloc load the node's own plugins"
 echo "bundle checks passed"

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -430,6 +433,50 @@ TEST(NvidiaGpuInformation, ABadFileIsNamed) {
   const auto huge = ParseNvidiaGpuInformation("Bus Location: 00:06.0\nDevice Minor: 900\n", "z");
   ASSERT_FALSE(huge.ok());
   EXPECT_THAT(std::string(huge.status().message()), HasSubstr("device minor 900 is out of range"));
+}
+
+// The driver's directory as files: the live machine's numbering comes from it.
+class NvidiaGpusDirectory : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/accelpack-gpus-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    root_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  void Gpu(const std::string& bus_id, const std::string& information) {
+    std::filesystem::create_directories(root_ + "/" + bus_id);
+    std::ofstream(root_ + "/" + bus_id + "/information") << information;
+  }
+  std::string root_;
+};
+
+TEST_F(NvidiaGpusDirectory, ExcludedGpusHaveNoNumber) {
+  Gpu("0000:00:06.0", kH200Information);
+  Gpu("0000:c1:00.0", "Bus Location: \t 0000:c1:00.0\nDevice Minor: \t 1\n");
+  Gpu("0000:c2:00.0", "Bus Location: 0000:c2:00.0\nDevice Minor: 2\nGPU Excluded: Yes\n");
+  const auto minors = LiveNvidiaMinors(root_);
+  ASSERT_TRUE(minors.ok()) << minors.status();
+  ASSERT_TRUE(minors->has_value());
+  EXPECT_EQ(**minors, (NvidiaMinors{{"0000:00:06.0", 0}, {"0000:c1:00.0", 1}}));
+  // No driver loaded: no numbers, and bus order stays.
+  const auto absent = LiveNvidiaMinors(root_ + "/missing");
+  ASSERT_TRUE(absent.ok()) << absent.status();
+  EXPECT_FALSE(absent->has_value());
+}
+
+TEST_F(NvidiaGpusDirectory, ProblemsNameTheFile) {
+  Gpu("0000:00:06.0", kH200Information);
+  Gpu("0000:c1:00.0", "Bus Location: 0000:c1:00.0\nDevice Minor: 0\n");
+  const auto twice = LiveNvidiaMinors(root_);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(std::string(twice.status().message()),
+              HasSubstr("0000:c1:00.0/information: device minor 0 is also that of 0000:00:06.0"));
+  std::filesystem::remove_all(root_ + "/0000:c1:00.0");
+  std::filesystem::create_directories(root_ + "/0000:d0:00.0");
+  const auto unreadable = LiveNvidiaMinors(root_);
+  ASSERT_FALSE(unreadable.ok());
+  EXPECT_THAT(std::string(unreadable.status().message()), HasSubstr("0000:d0:00.0/information"));
 }
 
 }  // namespace

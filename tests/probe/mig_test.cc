@@ -172,18 +172,24 @@ TEST(MigLines, NotesInstancesThatDoNotExistOnTheLiveMachine) {
   sharing.mig_minors = DriverMinors();
   sharing.live_instances = GpuInstances{{0, {1}}, {5, {}}};
   const std::string gres = RenderGresConf(node, sharing);
-  EXPECT_THAT(gres, HasSubstr("# note: GPU 0 has no MIG GPU instance 2 now (MIG mode off, or not "
-                              "created: `nvidia-smi mig -lgi -i 0`); slurmd drains the node "
-                              "until they exist\n"));
-  EXPECT_THAT(gres, HasSubstr("# note: GPU 5 has no MIG GPU instances now"));
+  EXPECT_THAT(gres, HasSubstr("# note: GPU 0 (/dev/nvidia0) has no MIG GPU instance 2 now (MIG "
+                              "mode off, or not created yet; `nvidia-smi mig -lgi` lists them): "
+                              "the lines name slices the GPU does not have\n"));
+  EXPECT_THAT(gres, HasSubstr("# note: GPU 5 (/dev/nvidia5) has 0 MIG GPU instances now for the "
+                              "layout's 2 slices"));
   // The lines are still written: the instances may be created after the probe ran.
   EXPECT_THAT(gres, HasSubstr("/dev/nvidia-caps/nvidia-cap21,/dev/nvidia-caps/nvidia-cap22"));
 
   sharing.live_instances = GpuInstances{{0, {1, 2}}, {5, {3, 4}}};
   EXPECT_THAT(RenderGresConf(node, sharing), Not(HasSubstr("# note: GPU")));
+  // Slices without an instance id are counted against the instances there are.
+  sharing.live_instances = GpuInstances{{0, {1, 2}}, {5, {3}}};
+  EXPECT_THAT(MissingGpuInstances(*sharing.mig_layout, *sharing.live_instances),
+              ElementsAre(HasSubstr("GPU 5 (/dev/nvidia5) has 1 MIG GPU instance now for the "
+                                    "layout's 2 slices")));
   // A GPU the driver has no capability directory for has none of them.
   EXPECT_THAT(MissingGpuInstances(Layout("2=7g.80gb@0"), GpuInstances{}),
-              ElementsAre(HasSubstr("GPU 2 has no MIG GPU instance 0 now")));
+              ElementsAre(HasSubstr("GPU 2 (/dev/nvidia2) has no MIG GPU instance 0 now")));
   // An export (no live view) gets no such note.
   sharing.live_instances.reset();
   EXPECT_THAT(RenderGresConf(node, sharing), Not(HasSubstr("# note: GPU")));
