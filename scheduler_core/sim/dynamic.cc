@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <queue>
 #include <set>
 #include <tuple>
@@ -372,7 +373,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
   std::vector<double> cycle_ms;
   std::vector<double> idle_h(kinds.size(), 0);
   std::vector<double> idle_held_h(kinds.size(), 0), idle_fitting_h(kinds.size(), 0),
-      idle_gang_wait_h(kinds.size(), 0);
+      idle_gang_wait_h(kinds.size(), 0), idle_gang_short_h(kinds.size(), 0);
   std::vector<double> devices_of_kind(kinds.size(), 0);
   for (const auto& g : options.cluster) {
     const size_t slot =
@@ -627,13 +628,17 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       }
     }
     // Only gangs wait for kind k, each for more of its nodes than can host one now
-    // (nodes counted once per distinct per-node request).
-    auto only_gangs_short_of_nodes = [&](size_t k) {
+    // (nodes counted once per distinct per-node request): the fewest devices one of
+    // them takes in all; nullopt when some other job waits or a gang could start.
+    auto only_gangs_short_of_nodes = [&](size_t k) -> std::optional<int64_t> {
       std::map<std::tuple<int, int, int, int64_t>, int> hosts_of;
+      std::optional<int64_t> fewest;
       for (size_t j : pending) {
         const SimJob& job = jobs[j];
         if (!may_use(job, k)) continue;
-        if (job.nodes <= 1) return false;
+        if (job.nodes <= 1) return std::nullopt;
+        const int64_t devices = int64_t{job.nodes} * std::max(1, job.devices_per_node);
+        fewest = std::min(fewest.value_or(devices), devices);
         const auto request = std::make_tuple(job.devices_per_node, job.fraction_milli,
                                              job.cpus_per_node, job.memory_mib);
         auto [it, fresh] = hosts_of.emplace(request, 0);
@@ -643,16 +648,25 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
                           std::apply([&](auto... r) { return free_on[n].Hosts(r...); }, request);
           }
         }
-        if (it->second >= job.nodes) return false;
+        if (it->second >= job.nodes) return std::nullopt;
       }
-      return true;
+      return fewest;
     };
     for (size_t k = 0; k < kinds.size(); ++k) {
       sample.utilization[kinds[k]] = used_of_kind[k] / devices_of_kind[k];
       if (!requests[k].empty()) {
         const double idle = (devices_of_kind[k] - used_of_kind[k]) * dt_h;
         idle_h[k] += idle;
-        if (only_gangs_short_of_nodes(k)) idle_gang_wait_h[k] += idle;
+        if (const std::optional<int64_t> fewest = only_gangs_short_of_nodes(k)) {
+          idle_gang_wait_h[k] += idle;
+          // Fewer whole devices free on the kind than any waiting gang takes: no
+          // arrangement of the running work would let one start now.
+          int64_t free_whole = 0;
+          for (size_t n = 0; n < nodes.size(); ++n) {
+            if (static_cast<size_t>(nodes[n].kind_slot) == k) free_whole += free_on[n].whole;
+          }
+          if (free_whole < *fewest) idle_gang_short_h[k] += idle;
+        }
       }
       result.idle_h[kinds[k]] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;
     }
@@ -739,6 +753,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     result.idle_held_h[kinds[k]] = idle_held_h[k];
     result.idle_fitting_h[kinds[k]] = idle_fitting_h[k];
     result.idle_gang_wait_h[kinds[k]] = idle_gang_wait_h[k];
+    result.idle_gang_short_h[kinds[k]] = idle_gang_short_h[k];
     total_alloc += alloc_kind[k];
     total_devices += devices_of_kind[k];
   }

@@ -487,7 +487,7 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
       "p50_ms,cycle_p99_ms";
   for (const auto& k : kinds)
     csv += Cat(",alloc_", k, ",idle_demanded_h_", k, ",idle_held_h_", k, ",idle_fitting_h_", k,
-               ",idle_gang_wait_h_", k);
+               ",idle_gang_wait_h_", k, ",idle_gang_short_h_", k);
   for (const auto& c : classes)
     csv += Cat(",wait_p50_s_", c, ",wait_p99_s_", c, ",jct_p50_s_", c, ",jct_mean_s_", c);
   csv += "\n";
@@ -533,6 +533,8 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
     add_row("\u2003on held nodes", hours(&DynamicResult::idle_held_h));
     add_row("\u2003elsewhere, where a pending request fits", hours(&DynamicResult::idle_fitting_h));
     add_row("\u2003while only gangs short of nodes wait", hours(&DynamicResult::idle_gang_wait_h));
+    add_row("\u2003\u2003of it, too few devices free for any of them",
+            hours(&DynamicResult::idle_gang_short_h));
   }
   for (const auto& c : classes) {
     auto stat = [&](auto field, double scale) {
@@ -576,6 +578,7 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
                          {"idle_held_device_h", r.idle_held_h},
                          {"idle_fitting_device_h", r.idle_fitting_h},
                          {"idle_gang_wait_device_h", r.idle_gang_wait_h},
+                         {"idle_gang_short_device_h", r.idle_gang_short_h},
                          {"longest_wait_s", r.longest_wait_s},
                          {"makespan_s", r.makespan_s},
                          {"unfinished", r.unfinished},
@@ -588,9 +591,9 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
         auto it = m.find(k);
         return it == m.end() ? 0.0 : it->second;
       };
-      csv += fmt::format(",{:.5f},{:.2f},{:.2f},{:.2f},{:.2f}", of(r.allocation_by_kind),
+      csv += fmt::format(",{:.5f},{:.2f},{:.2f},{:.2f},{:.2f},{:.2f}", of(r.allocation_by_kind),
                          of(r.idle_demanded_h), of(r.idle_held_h), of(r.idle_fitting_h),
-                         of(r.idle_gang_wait_h));
+                         of(r.idle_gang_wait_h), of(r.idle_gang_short_h));
     }
     for (const auto& c : classes) {
       const ClassStats s = r.by_class.count(c) ? r.by_class.at(c) : ClassStats{};
@@ -679,11 +682,13 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
 
 namespace {
 
-double IdleDemanded(const DynamicResult& r) {
+double AllKinds(const std::map<std::string, double>& hours_by_kind) {
   double total = 0;
-  for (const auto& [kind, hours] : r.idle_demanded_h) total += hours;
+  for (const auto& [kind, hours] : hours_by_kind) total += hours;
   return total;
 }
+
+double IdleDemanded(const DynamicResult& r) { return AllKinds(r.idle_demanded_h); }
 
 Spread SpreadOf(const std::vector<double>& values) {
   if (values.empty()) return {};
@@ -771,7 +776,8 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
       if (spread.max >= 36000) scale = 3600, name = "h";
     }
   }
-  std::string csv = "seed,policy,idle_demanded_h,allocation_rate";
+  std::string csv =
+      "seed,policy,idle_demanded_h,idle_gang_wait_h,idle_gang_short_h,allocation_rate";
   for (const auto& c : classes) csv += Cat(",wait_p99_s_", c);
   csv += "\n";
   nlohmann::json json;
@@ -788,7 +794,8 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
     const double x = static_cast<double>(run.seed);
     for (size_t p = 0; p < run.results.size(); ++p) {
       const DynamicResult& r = run.results[p];
-      csv += fmt::format("{},{},{:.2f},{:.5f}", run.seed, r.policy, IdleDemanded(r),
+      csv += fmt::format("{},{},{:.2f},{:.2f},{:.2f},{:.5f}", run.seed, r.policy, IdleDemanded(r),
+                         AllKinds(r.idle_gang_wait_h), AllKinds(r.idle_gang_short_h),
                          r.allocation_rate);
       idle_chart[p].points.emplace_back(x, IdleDemanded(r));
       for (const auto& c : classes) {

@@ -563,12 +563,44 @@ TEST(DynamicReplay, IdleWhileDemandedSplitsByWhereTheDevicesAre) {
     EXPECT_NEAR(r->idle_fitting_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
     // One node hosts one of the gang's nodes; it needs two: the gang waits for nodes.
     EXPECT_NEAR(r->idle_gang_wait_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    // 4 GPUs free in all, the gang takes 8: no arrangement would start it.
+    EXPECT_NEAR(r->idle_gang_short_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
     r = RunDynamic(neither, OneH100Node(), policy);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_NEAR(r->idle_demanded_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
     EXPECT_EQ(r->idle_held_h.at("h100") + r->idle_fitting_h.at("h100"), 0) << policy;
     EXPECT_NEAR(r->idle_gang_wait_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    EXPECT_NEAR(r->idle_gang_short_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
   }
+}
+
+TEST(DynamicReplay, GangWaitWithEnoughDevicesFreeIsPlacementsShare) {
+  // Two 8-GPU nodes. Jobs 1 and 2 (4 GPUs each, 100 s) start at 0 on one node or one
+  // each; job 3, a gang of 2 nodes x 4 GPUs, arrives at 10. Where 1 and 2 share a node
+  // the gang waits with 8 GPUs free on the other: as many as it takes, on too few
+  // nodes, so the wait is placement's (not short); where they are spread it starts.
+  DynamicOptions options = OneH100Node();
+  options.cluster[0].nodes = 2;
+  Workload w;
+  w.jobs = {Gpus(1, 4, 100, 200), Gpus(2, 4, 100, 200), Gpus(3, 4, 100, 200)};
+  w.jobs[2].nodes = 2;
+  w.jobs[2].submit = 10;
+  int waited = 0;
+  for (const char* policy : {"slurm-default", "accelpack-default"}) {
+    auto r = RunDynamic(w, options, policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    const double gang_wait = r->idle_gang_wait_h.at("h100");
+    waited += r->outcomes[2].first_start_s > 10 ? 1 : 0;
+    if (r->outcomes[2].first_start_s == 10) {
+      EXPECT_EQ(gang_wait, 0) << policy;
+    } else {
+      // 8 GPUs idle from 10 until jobs 1 and 2 end at 100.
+      EXPECT_NEAR(gang_wait, 8 * 90.0 / 3600, 1e-12) << policy;
+    }
+    EXPECT_EQ(r->idle_gang_short_h.at("h100"), 0) << policy;
+  }
+  // First fit in node order puts 1 and 2 on one node: the case is not empty.
+  EXPECT_GE(waited, 1);
 }
 
 TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
@@ -645,8 +677,10 @@ TEST(DynamicSeeds, ComparesEachPolicyWithTheFirstSeedBySeed) {
   std::vector<std::string> lines;
   for (std::string line; std::getline(csv, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 5u);
-  EXPECT_EQ(lines[0], "seed,policy,idle_demanded_h,allocation_rate,wait_p99_s_inference");
-  EXPECT_EQ(lines[2], "1,b,60.00,0.00000,15");
+  EXPECT_EQ(lines[0],
+            "seed,policy,idle_demanded_h,idle_gang_wait_h,idle_gang_short_h,allocation_rate,"
+            "wait_p99_s_inference");
+  EXPECT_EQ(lines[2], "1,b,60.00,0.00,0.00,0.00000,15");
   std::ifstream in(dir + "/seeds.html");
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(html.find("<td>1.05x</td><td>1 of 2</td>"), std::string::npos) << html;
