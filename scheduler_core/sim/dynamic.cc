@@ -628,17 +628,20 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       }
     }
     // Only gangs wait for kind k, each for more of its nodes than can host one now
-    // (nodes counted once per distinct per-node request): the fewest devices one of
-    // them takes in all; nullopt when some other job waits or a gang could start.
-    auto only_gangs_short_of_nodes = [&](size_t k) -> std::optional<int64_t> {
+    // (nodes counted once per distinct per-node request): the least device capacity
+    // one of them takes in all (a share counts as its part of a device); nullopt when
+    // some other job waits or a gang could start.
+    auto only_gangs_short_of_nodes = [&](size_t k) -> std::optional<double> {
       std::map<std::tuple<int, int, int, int64_t>, int> hosts_of;
-      std::optional<int64_t> fewest;
+      std::optional<double> fewest;
       for (size_t j : pending) {
         const SimJob& job = jobs[j];
         if (!may_use(job, k)) continue;
         if (job.nodes <= 1) return std::nullopt;
-        const int64_t devices = int64_t{job.nodes} * std::max(1, job.devices_per_node);
-        fewest = std::min(fewest.value_or(devices), devices);
+        const double per_node =
+            job.fraction_milli > 0 ? job.fraction_milli / 1000.0 : job.devices_per_node;
+        const double takes = job.nodes * per_node;
+        fewest = std::min(fewest.value_or(takes), takes);
         const auto request = std::make_tuple(job.devices_per_node, job.fraction_milli,
                                              job.cpus_per_node, job.memory_mib);
         auto [it, fresh] = hosts_of.emplace(request, 0);
@@ -657,15 +660,11 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       if (!requests[k].empty()) {
         const double idle = (devices_of_kind[k] - used_of_kind[k]) * dt_h;
         idle_h[k] += idle;
-        if (const std::optional<int64_t> fewest = only_gangs_short_of_nodes(k)) {
+        if (const std::optional<double> fewest = only_gangs_short_of_nodes(k)) {
           idle_gang_wait_h[k] += idle;
-          // Fewer whole devices free on the kind than any waiting gang takes: no
-          // arrangement of the running work would let one start now.
-          int64_t free_whole = 0;
-          for (size_t n = 0; n < nodes.size(); ++n) {
-            if (static_cast<size_t>(nodes[n].kind_slot) == k) free_whole += free_on[n].whole;
-          }
-          if (free_whole < *fewest) idle_gang_short_h[k] += idle;
+          // Less capacity free on the kind, shares and whole devices together, than any
+          // waiting gang takes: no packing of the work running there would start one now.
+          if (devices_of_kind[k] - used_of_kind[k] + 1e-9 < *fewest) idle_gang_short_h[k] += idle;
         }
       }
       result.idle_h[kinds[k]] += (devices_of_kind[k] - used_of_kind[k]) * dt_h;

@@ -285,10 +285,11 @@ struct DynamicResult {
   // was a gang with fewer nodes able to host one of its nodes than it needs (the
   // gang waits for nodes to empty; nothing else is waiting to use what is free).
   std::map<std::string, double> idle_gang_wait_h;
-  // Of those, the device-hours while the kind had fewer whole devices free than any of
-  // the waiting gangs takes in all: no placement of the running work could have let one
-  // start; only other work (none waited) or preemption could use them. The rest of
-  // idle_gang_wait_h is free devices spread over too few nodes: placement's share.
+  // Of those, the device-hours while the kind had less device capacity free (shares as
+  // parts of a device) than any of the waiting gangs takes in all: no packing of the work
+  // running on the kind could have let one start. The rest of idle_gang_wait_h had the
+  // capacity, on too few nodes (or nodes short of CPUs, memory or a SuperPoD's
+  // room): at most that much is placement's share.
   std::map<std::string, double> idle_gang_short_h;
   std::map<std::string, ClassStats> by_class;
   double longest_wait_s = 0;

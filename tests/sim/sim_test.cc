@@ -603,6 +603,37 @@ TEST(DynamicReplay, GangWaitWithEnoughDevicesFreeIsPlacementsShare) {
   EXPECT_GE(waited, 1);
 }
 
+TEST(DynamicReplay, ShortOfDevicesCountsTheSmallestGangOnItsOwnKind) {
+  // One H100 node (job 1 holds 4 GPUs for 100 s) and one 910B node nothing uses. Two
+  // H100-pinned 2-node gangs wait forever (one node); the smaller takes 2 x 2 = 4, which
+  // the 4 free H100 GPUs cover: not short, though the larger (2 x 8) is.
+  DynamicOptions options = OneH100Node();
+  options.cluster.push_back({"ascend910b", "910b", 1, 8, 192, 2 << 20, 16, 0});
+  Workload w;
+  w.jobs = {Gpus(1, 4, 100, 200), Gpus(2, 2, 100, 200), Gpus(3, 8, 100, 200)};
+  for (SimJob& job : w.jobs) job.allowed_types = {"h100"};
+  w.jobs[1].nodes = w.jobs[2].nodes = 2;
+  for (const char* policy : {"slurm-default", "accelpack-default"}) {
+    auto r = RunDynamic(w, options, policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(r->idle_gang_wait_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    EXPECT_EQ(r->idle_gang_short_h.at("h100"), 0) << policy;
+    // Without the small gang: 4 free H100 GPUs against 16, short; the 910B's 8 free
+    // devices do not count for a gang that cannot use them.
+    Workload large = w;
+    large.jobs.erase(large.jobs.begin() + 1);
+    r = RunDynamic(large, options, policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(r->idle_gang_short_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    // A gang of 2 x 4 (8) on 4 free H100 GPUs is short; counting the 910B's 8 free
+    // devices as well would hide it.
+    large.jobs[1].devices_per_node = 4;
+    r = RunDynamic(large, options, policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(r->idle_gang_short_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+  }
+}
+
 TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
   DynamicResult r;
   r.policy = "p";
