@@ -579,6 +579,7 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
                          {"idle_fitting_device_h", r.idle_fitting_h},
                          {"idle_gang_wait_device_h", r.idle_gang_wait_h},
                          {"idle_gang_short_device_h", r.idle_gang_short_h},
+                         {"long_wait_causes", r.long_wait_causes},
                          {"longest_wait_s", r.longest_wait_s},
                          {"makespan_s", r.makespan_s},
                          {"unfinished", r.unfinished},
@@ -630,6 +631,33 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
     idle_bars.emplace_back(r.policy, std::move(idle));
     json["results"].push_back(std::move(jr));
   }
+  // Why jobs waited: per class and cause, the jobs of each policy that waited over
+  // kLongWaitS with that cause in the reason that kept them waiting last.
+  std::map<std::pair<std::string, std::string>, int64_t> cause_totals;
+  for (const auto& r : results)
+    for (const auto& [cls, causes] : r.long_wait_causes)
+      for (const auto& [cause, jobs] : causes) cause_totals[{cls, cause}] += jobs;
+  std::vector<std::pair<std::pair<std::string, std::string>, int64_t>> cause_rows(
+      cause_totals.begin(), cause_totals.end());
+  std::stable_sort(cause_rows.begin(), cause_rows.end(), [](const auto& a, const auto& b) {
+    return a.first.first != b.first.first ? a.first.first < b.first.first : a.second > b.second;
+  });
+  std::string causes_table = "<table><tr><th class='l'>class</th><th class='l'>cause</th>";
+  for (const auto& r : results) causes_table += fmt::format("<th>{}</th>", Escape(r.policy));
+  causes_table += "</tr>";
+  for (const auto& [key, total] : cause_rows) {
+    causes_table += fmt::format("<tr><td class='l'>{}</td><td class='l'>{}</td>", Escape(key.first),
+                                Escape(key.second));
+    for (const auto& r : results) {
+      int64_t jobs = 0;
+      if (auto c = r.long_wait_causes.find(key.first); c != r.long_wait_causes.end()) {
+        if (auto it = c->second.find(key.second); it != c->second.end()) jobs = it->second;
+      }
+      causes_table += fmt::format("<td>{}</td>", jobs);
+    }
+    causes_table += "</tr>";
+  }
+  causes_table += "</table>";
   std::string choices = "<table>";
   for (const auto& [k, v] : workload.choices) {
     choices +=
@@ -637,11 +665,17 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
   }
   choices += "</table>";
   const std::string body = fmt::format(
-      "<div class='charts'>{}{}{}</div><h2>Measures</h2>{}<h2>Workload generator</h2>{}",
+      "<div class='charts'>{}{}{}</div><h2>Measures</h2>{}"
+      "<h2>Why jobs waited over a minute</h2><p>Jobs that waited {} s or more (or never "
+      "started), by the causes in the engine's reason in the last cycle each waited "
+      "(<code>wait_reason</code> in <code>dynamic_outcomes.csv</code>); a job counts once "
+      "under each cause its reason names; the reason names every node that turned the job "
+      "down, so causes that say where it may never run (such as no allowed accelerator "
+      "type, for pinned work) are counted too.</p>{}<h2>Workload generator</h2>{}",
       LineChart("allocated devices over time", "time (h)", "allocated %", util),
       LineChart("queue length over time", "time (h)", "pending jobs", queue),
       BarChart("idle while demanded, per kind", "device-hours", kind_list, idle_bars), table,
-      choices);
+      kLongWaitS, causes_table, choices);
   std::string jobs_csv =
       "id,source,class,submit_s,base_duration_s,time_limit_s,nodes,devices_per_node,fraction_milli,"
       "cpus_milli,memory_mib,allowed_types\n";
@@ -654,7 +688,13 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
   // Each policy's start, end and nodes per job, to follow one job through the replay.
   std::map<uint32_t, const SimJob*> by_id;
   for (const SimJob& j : workload.jobs) by_id[j.id] = &j;
-  std::string outcomes_csv = "policy,id,source,class,submit_s,wait_s,start_s,end_s,kind,nodes\n";
+  std::string outcomes_csv =
+      "policy,id,source,class,submit_s,wait_s,start_s,end_s,kind,nodes,wait_reason\n";
+  auto quoted = [](std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+  };
   for (const auto& r : results) {
     for (const JobOutcome& o : r.outcomes) {
       const auto job = by_id.find(o.id);
@@ -662,11 +702,12 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
       const SimJob& j = *job->second;
       const bool started = o.first_start_s >= 0;
       outcomes_csv += fmt::format(
-          "{},{},{},{},{},{},{},{},{},{}\n", r.policy, o.id, j.source,
+          "{},{},{},{},{},{},{},{},{},{},{}\n", r.policy, o.id, j.source,
           model::JobClassName(j.job_class), j.submit,
           started ? std::to_string(o.first_start_s - j.submit) : std::string(),
           started ? std::to_string(o.first_start_s) : std::string(),
-          o.end_s >= 0 ? std::to_string(o.end_s) : std::string(), o.kind, Join(o.nodes, "|"));
+          o.end_s >= 0 ? std::to_string(o.end_s) : std::string(), o.kind, Join(o.nodes, "|"),
+          o.wait_reason.empty() ? std::string() : quoted(o.wait_reason));
     }
   }
   for (auto status : {WriteFile(std::filesystem::path(dir) / "dynamic.csv", csv),

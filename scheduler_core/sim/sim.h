@@ -270,7 +270,19 @@ struct JobOutcome {
   int64_t end_s = -1;          // -1: still running at the end
   std::string kind;            // the kind it ran on; empty: none, or no accelerators
   std::vector<std::string> nodes;
+  // The engine's reason in the last cycle the job was pending before its first start
+  // (or before the run ended): what kept it waiting last. Empty: it never waited a cycle.
+  std::string wait_reason;
 };
+
+// A job counts as having waited long from this wait on (DynamicResult::long_wait_causes).
+inline constexpr int64_t kLongWaitS = 60;
+
+// The causes a pending reason names, without their node counts, e.g. "0/64 nodes fit:
+// 47 too few free devices, 17 too few free CPUs; reserved to start by ..." ->
+// {"too few free devices", "too few free CPUs", "reserved a start"}; a gang's
+// ", but no single kind/SuperPoD holds the gang" counts as a cause of its own.
+std::vector<std::string> WaitCauses(std::string_view reason);
 
 struct DynamicResult {
   std::string policy;
@@ -292,6 +304,11 @@ struct DynamicResult {
   // room): at most that much is placement's share.
   std::map<std::string, double> idle_gang_short_h;
   std::map<std::string, ClassStats> by_class;
+  // Per class, how many of the jobs that waited kLongWaitS or more (or never started)
+  // had each cause (WaitCauses) in the reason that kept them waiting last. A job may
+  // count under several causes, e.g. nodes with no free device and nodes with free
+  // devices but too few free CPUs.
+  std::map<std::string, std::map<std::string, int64_t>> long_wait_causes;
   double longest_wait_s = 0;
   double makespan_s = 0;
   int64_t unfinished = 0;

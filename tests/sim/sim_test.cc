@@ -644,7 +644,9 @@ TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
   r.idle_gang_wait_h = {{"h100", 16504.6}};
   const std::string dir =
       (std::filesystem::temp_directory_path() / "accelpack-dynamic-report-test").string();
-  r.outcomes = {{1, 5, 50, "h100", {"h100-0000"}}, {2, -1, -1, "", {}}};
+  r.outcomes = {{1, 5, 50, "h100", {"h100-0000"}, ""}, {2, -1, -1, "", {}, ""}};
+  r.outcomes[1].wait_reason = "0/1 nodes fit: 1 too few free devices, 1 \"quoted\"";
+  r.long_wait_causes["training"] = {{"too few free devices", 1}};
   Workload workload;
   workload.jobs = {Gpus(1, 4, 45, 60), Gpus(2, 8, 45, 60)};
   ASSERT_TRUE(WriteDynamicReport(dir, workload, OneH100Node(), {r}).ok());
@@ -653,8 +655,10 @@ TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
   std::getline(outcomes, header);
   std::getline(outcomes, first);
   std::getline(outcomes, never);
-  EXPECT_EQ(first, "p,1,test,training,0,5,5,50,h100,h100-0000");
-  EXPECT_EQ(never, "p,2,test,training,0,,,,,");  // never started: no wait, start or end
+  EXPECT_EQ(first, "p,1,test,training,0,5,5,50,h100,h100-0000,");
+  // Never started: no wait, start or end; its reason quoted as one field.
+  EXPECT_EQ(never,
+            "p,2,test,training,0,,,,,,\"0/1 nodes fit: 1 too few free devices, 1 \"\"quoted\"\"\"");
   std::ifstream in(dir + "/dynamic.html");
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // 17,448 device-h: the bar chart's axis runs to 20,000 in steps of 5,000.
@@ -662,7 +666,56 @@ TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
     EXPECT_NE(html.find(tick), std::string::npos) << tick;
   EXPECT_EQ(html.find("e+0"), std::string::npos);
   EXPECT_NE(html.find("while only gangs short of nodes wait</td><td>16504.6"), std::string::npos);
+  EXPECT_NE(
+      html.find("<td class='l'>training</td><td class='l'>too few free devices</td><td>1</td>"),
+      std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+TEST(WaitCauses, NamesEachReasonOnceWithoutItsCount) {
+  using Causes = std::vector<std::string>;
+  EXPECT_EQ(WaitCauses("0/64 nodes fit: 47 too few free devices, 17 too few free CPUs; reserved "
+                       "to start by 2026-12-04T10:00:00Z"),
+            (Causes{"too few free devices", "too few free CPUs", "reserved a start"}));
+  // A reason with a comma of its own stays whole.
+  EXPECT_EQ(WaitCauses("0/4 nodes fit: 3 node down, drained or reserved, 1 too little free memory"),
+            (Causes{"node down, drained or reserved", "too little free memory"}));
+  // A gang: its reason, then the nodes' tally after "; ".
+  EXPECT_EQ(WaitCauses("2/8 nodes fit (need 2), but no single kind/SuperPoD holds the gang; 6 too "
+                       "few free devices"),
+            (Causes{"no single kind/SuperPoD holds the gang", "too few free devices"}));
+  EXPECT_EQ(WaitCauses("0/2 nodes fit: 1 held for a reserved job; preempting 1 job (7) to start on "
+                       "h100-0001"),
+            (Causes{"held for a reserved job", "making room by preemption"}));
+  EXPECT_EQ(WaitCauses("not evaluated: beyond the first 5 jobs"), (Causes{"not evaluated"}));
+  EXPECT_EQ(WaitCauses("1/1 nodes fit: no nodes"), Causes{});
+  EXPECT_EQ(WaitCauses(""), Causes{});
+}
+
+TEST(DynamicReplay, RecordsWhyEachJobWaitedLast) {
+  // One 8-GPU node with 192 CPUs. Job 1 (1 GPU, every CPU, 100 s) starts at 0; job 2
+  // (1 GPU) finds 7 GPUs free and no CPU to feed one, so it waits until 100 (over a
+  // minute) with a start reserved for 200, when job 1's time limit ends; job 3 arrives
+  // at 100 and starts at once.
+  DynamicOptions options = OneH100Node();
+  Workload w;
+  w.jobs = {Gpus(1, 1, 100, 200), Gpus(2, 1, 100, 200), Gpus(3, 1, 100, 200)};
+  w.jobs[0].cpus_per_node = 192 * 1000;
+  w.jobs[2].submit = 100;
+  for (const char* policy : {"slurm-default", "accelpack-default"}) {
+    auto r = RunDynamic(w, options, policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->outcomes.size(), 3u);
+    EXPECT_EQ(r->outcomes[0].wait_reason, "") << policy;
+    EXPECT_EQ(r->outcomes[1].first_start_s, 100) << policy;
+    EXPECT_EQ(r->outcomes[1].wait_reason,
+              "0/1 nodes fit: 1 too few free CPUs; reserved to start by 1970-01-01T00:03:20Z")
+        << policy;
+    EXPECT_EQ(r->outcomes[2].wait_reason, "") << policy;
+    const std::map<std::string, std::map<std::string, int64_t>> causes = {
+        {"training", {{"too few free CPUs", 1}, {"reserved a start", 1}}}};
+    EXPECT_EQ(r->long_wait_causes, causes) << policy;
+  }
 }
 
 // A policy's result on one seed: idle device-h per kind and the inference wait p99.
