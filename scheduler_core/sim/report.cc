@@ -125,7 +125,12 @@ std::string LineChart(std::string_view title, std::string_view x_label, std::str
   }
   y_max = std::ceil(y_max / y_step) * y_step;
   if (y_max <= y_min) y_max = y_min + y_step;
-  const double x_step = NiceStep(x_max - x_min, 5);
+  double x_step = NiceStep(x_max - x_min, 5);
+  // Whole-number x (seeds, loads) gets no ticks between them: there is no seed 1.5.
+  bool whole_x = true;
+  for (const auto& s : series)
+    for (const auto& [x, y] : s.points) whole_x = whole_x && x == std::floor(x);
+  if (whole_x) x_step = std::max(1.0, x_step);
   const double pw = kW - kL - kR, ph = kH - kT - kB;
   auto sx = [&](double x) { return kL + (x - x_min) / (x_max - x_min) * pw; };
   auto sy = [&](double y) { return kT + ph - (y - y_min) / (y_max - y_min) * ph; };
@@ -471,6 +476,42 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
   return absl::OkStatus();
 }
 
+namespace {
+
+// Per class and cause, each policy's count of jobs that waited over kLongWaitS with
+// that cause in the reason that kept them waiting last; within a class the causes
+// with the most jobs over all policies first.
+std::string CausesTable(
+    const std::vector<std::pair<std::string, const WaitCauseCounts*>>& policies) {
+  std::map<std::pair<std::string, std::string>, int64_t> totals;
+  for (const auto& [policy, counts] : policies)
+    for (const auto& [cls, causes] : *counts)
+      for (const auto& [cause, jobs] : causes) totals[{cls, cause}] += jobs;
+  std::vector<std::pair<std::pair<std::string, std::string>, int64_t>> rows(totals.begin(),
+                                                                            totals.end());
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.first.first != b.first.first ? a.first.first < b.first.first : a.second > b.second;
+  });
+  std::string table = "<table><tr><th class='l'>class</th><th class='l'>cause</th>";
+  for (const auto& [policy, counts] : policies) table += fmt::format("<th>{}</th>", Escape(policy));
+  table += "</tr>";
+  for (const auto& [key, total] : rows) {
+    table += fmt::format("<tr><td class='l'>{}</td><td class='l'>{}</td>", Escape(key.first),
+                         Escape(key.second));
+    for (const auto& [policy, counts] : policies) {
+      int64_t jobs = 0;
+      if (auto c = counts->find(key.first); c != counts->end()) {
+        if (auto it = c->second.find(key.second); it != c->second.end()) jobs = it->second;
+      }
+      table += fmt::format("<td>{}</td>", jobs);
+    }
+    table += "</tr>";
+  }
+  return table + "</table>";
+}
+
+}  // namespace
+
 absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload,
                                 const DynamicOptions& options,
                                 const std::vector<DynamicResult>& results) {
@@ -631,33 +672,9 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
     idle_bars.emplace_back(r.policy, std::move(idle));
     json["results"].push_back(std::move(jr));
   }
-  // Why jobs waited: per class and cause, the jobs of each policy that waited over
-  // kLongWaitS with that cause in the reason that kept them waiting last.
-  std::map<std::pair<std::string, std::string>, int64_t> cause_totals;
-  for (const auto& r : results)
-    for (const auto& [cls, causes] : r.long_wait_causes)
-      for (const auto& [cause, jobs] : causes) cause_totals[{cls, cause}] += jobs;
-  std::vector<std::pair<std::pair<std::string, std::string>, int64_t>> cause_rows(
-      cause_totals.begin(), cause_totals.end());
-  std::stable_sort(cause_rows.begin(), cause_rows.end(), [](const auto& a, const auto& b) {
-    return a.first.first != b.first.first ? a.first.first < b.first.first : a.second > b.second;
-  });
-  std::string causes_table = "<table><tr><th class='l'>class</th><th class='l'>cause</th>";
-  for (const auto& r : results) causes_table += fmt::format("<th>{}</th>", Escape(r.policy));
-  causes_table += "</tr>";
-  for (const auto& [key, total] : cause_rows) {
-    causes_table += fmt::format("<tr><td class='l'>{}</td><td class='l'>{}</td>", Escape(key.first),
-                                Escape(key.second));
-    for (const auto& r : results) {
-      int64_t jobs = 0;
-      if (auto c = r.long_wait_causes.find(key.first); c != r.long_wait_causes.end()) {
-        if (auto it = c->second.find(key.second); it != c->second.end()) jobs = it->second;
-      }
-      causes_table += fmt::format("<td>{}</td>", jobs);
-    }
-    causes_table += "</tr>";
-  }
-  causes_table += "</table>";
+  std::vector<std::pair<std::string, const WaitCauseCounts*>> causes;
+  for (const auto& r : results) causes.emplace_back(r.policy, &r.long_wait_causes);
+  const std::string causes_table = CausesTable(causes);
   std::string choices = "<table>";
   for (const auto& [k, v] : workload.choices) {
     choices +=
@@ -790,6 +807,10 @@ absl::StatusOr<std::vector<SeedSummary>> SummariseSeeds(const std::vector<SeedRe
         }
       }
     }
+    for (const SeedResults& run : runs) {
+      for (const auto& [cls, causes] : run.results[p].long_wait_causes)
+        for (const auto& [cause, jobs] : causes) summary.long_wait_causes[cls][cause] += jobs;
+    }
     summary.idle_demanded_h = SpreadOf(idle);
     summary.allocation_rate = SpreadOf(allocation);
     for (const auto& [job_class, values] : p99) summary.wait_p99_s[job_class] = SpreadOf(values);
@@ -870,7 +891,8 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
     nlohmann::json js = {{"policy", s.policy},
                          {"seeds", s.seeds},
                          {"idle_demanded_h", SpreadJson(s.idle_demanded_h)},
-                         {"allocation_rate_median", s.allocation_rate.median}};
+                         {"allocation_rate_median", s.allocation_rate.median},
+                         {"long_wait_causes", s.long_wait_causes}};
     const bool first = p == 0;
     if (!first) {
       js["idle_ratio_to_first_median"] = s.idle_ratio_median;
@@ -927,6 +949,13 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
                       unit[c].second == "h" ? "hours" : "minutes", chart);
   }
   body += "</div>";
+  std::vector<std::pair<std::string, const WaitCauseCounts*>> causes;
+  for (const SeedSummary& s : *summaries) causes.emplace_back(s.policy, &s.long_wait_causes);
+  body += fmt::format(
+      "<h2>Why jobs waited over a minute, all seeds</h2><p>Jobs that waited {} s or more (or "
+      "never started), summed over the seeds, by the causes in the engine's reason in the last "
+      "cycle each waited, as in each seed's report.</p>{}",
+      kLongWaitS, CausesTable(causes));
   for (auto status : {WriteFile(std::filesystem::path(dir) / "seeds.csv", csv),
                       WriteFile(std::filesystem::path(dir) / "seeds.json", json.dump(1)),
                       WriteFile(std::filesystem::path(dir) / "seeds.html",

@@ -277,6 +277,8 @@ struct JobOutcome {
 
 // A job counts as having waited long from this wait on (DynamicResult::long_wait_causes).
 inline constexpr int64_t kLongWaitS = 60;
+// Per job class, per cause: jobs.
+using WaitCauseCounts = std::map<std::string, std::map<std::string, int64_t>>;
 
 // The causes a pending reason names, without their node counts, e.g. "0/64 nodes fit:
 // 47 too few free devices, 17 too few free CPUs; reserved to start by ..." ->
@@ -308,7 +310,7 @@ struct DynamicResult {
   // had each cause (WaitCauses) in the reason that kept them waiting last. A job may
   // count under several causes, e.g. nodes with no free device and nodes with free
   // devices but too few free CPUs.
-  std::map<std::string, std::map<std::string, int64_t>> long_wait_causes;
+  WaitCauseCounts long_wait_causes;
   double longest_wait_s = 0;
   double makespan_s = 0;
   int64_t unfinished = 0;
@@ -374,6 +376,7 @@ struct SeedSummary {
   double idle_ratio_median = 1;
   int seeds_idle_lower = 0;
   std::map<std::string, int> seeds_p99_within;
+  WaitCauseCounts long_wait_causes;  // summed over the seeds
 };
 
 // Fails when the seeds do not all name the same policies in the same order.

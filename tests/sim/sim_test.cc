@@ -770,6 +770,37 @@ TEST(DynamicSeeds, ComparesEachPolicyWithTheFirstSeedBySeed) {
   EXPECT_NE(html.find("<td>1.05x</td><td>1 of 2</td>"), std::string::npos) << html;
   EXPECT_NE(html.find("wait p99 inference, min:"), std::string::npos);  // p99 under 10 h
   EXPECT_NE(html.find("seeds 2 (1, 2)"), std::string::npos);  // the seeds as run, not a range
+  // Seeds are whole numbers: ticks at 1 and 2, none between.
+  EXPECT_NE(html.find("text-anchor='middle'>2</text>"), std::string::npos) << html;
+  EXPECT_EQ(html.find("text-anchor='middle'>1.2</text>"), std::string::npos) << html;
+  EXPECT_EQ(html.find("text-anchor='middle'>1.5</text>"), std::string::npos) << html;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DynamicSeeds, SumsEachPolicysWaitCausesOverTheSeeds) {
+  std::vector<SeedResults> runs = {{1, {SeedResult("a", {{"h100", 1}}, 9)}},
+                                   {2, {SeedResult("a", {{"h100", 1}}, 9)}}};
+  runs[0].results[0].long_wait_causes = {{"inference", {{"too few free CPUs", 2}}}};
+  runs[1].results[0].long_wait_causes = {
+      {"inference", {{"too few free CPUs", 1}, {"held for a reserved job", 4}}}};
+  auto summaries = SummariseSeeds(runs, 10);
+  ASSERT_TRUE(summaries.ok()) << summaries.status();
+  const WaitCauseCounts sum = {
+      {"inference", {{"too few free CPUs", 3}, {"held for a reserved job", 4}}}};
+  EXPECT_EQ((*summaries)[0].long_wait_causes, sum);
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "accelpack-seeds-causes-test").string();
+  ASSERT_TRUE(WriteSeedsReport(dir, OneH100Node(), runs).ok());
+  std::ifstream in(dir + "/seeds.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The cause with the most jobs first.
+  const size_t held =
+      html.find("<td class='l'>inference</td><td class='l'>held for a reserved job</td><td>4</td>");
+  const size_t cpus =
+      html.find("<td class='l'>inference</td><td class='l'>too few free CPUs</td><td>3</td>");
+  ASSERT_NE(held, std::string::npos) << html;
+  ASSERT_NE(cpus, std::string::npos) << html;
+  EXPECT_LT(held, cpus);
   std::filesystem::remove_all(dir);
 }
 
