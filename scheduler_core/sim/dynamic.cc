@@ -504,7 +504,9 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       if (state[j].eligible_at > now) continue;  // requeue hold (BeginTime)
       model::PendingJob p;
       if (job.preemptible) p.qos = "spot";
-      p.id = job.id;
+      // The engine knows a job by its index + 1 (its starts, victims and reasons map back
+      // by it), whatever id the workload gave it; outcomes keep the workload's id.
+      p.id = static_cast<uint32_t>(j + 1);
       p.submit_time = job.submit;
       p.time_limit_s = job.time_limit;
       p.num_nodes = job.nodes;
@@ -522,7 +524,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     for (size_t j : running) {
       const SimJob& job = jobs[j];
       model::RunningJob r;
-      r.id = job.id;
+      r.id = static_cast<uint32_t>(j + 1);
       r.start_time = state[j].start;
       r.time_limit_s = job.time_limit;
       r.job_class = job.job_class;

@@ -699,13 +699,15 @@ TEST(DynamicReplay, RecordsWhyEachJobWaitedLast) {
   // at 100 and starts at once.
   DynamicOptions options = OneH100Node();
   Workload w;
-  w.jobs = {Gpus(1, 1, 100, 200), Gpus(2, 1, 100, 200), Gpus(3, 1, 100, 200)};
+  // Ids other than index + 1 (a hand-made workload): the outcomes keep them.
+  w.jobs = {Gpus(10, 1, 100, 200), Gpus(20, 1, 100, 200), Gpus(30, 1, 100, 200)};
   w.jobs[0].cpus_per_node = 192 * 1000;
   w.jobs[2].submit = 100;
   for (const char* policy : {"slurm-default", "accelpack-default"}) {
     auto r = RunDynamic(w, options, policy);
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->outcomes.size(), 3u);
+    EXPECT_EQ(r->outcomes[1].id, 20u) << policy;
     EXPECT_EQ(r->outcomes[0].wait_reason, "") << policy;
     EXPECT_EQ(r->outcomes[1].first_start_s, 100) << policy;
     EXPECT_EQ(r->outcomes[1].wait_reason,
