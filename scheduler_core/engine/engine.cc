@@ -1362,11 +1362,11 @@ PlacementFailure DescribeFailure(const Job& job, int node_count, const Eligibili
     failure.code = ClassifyDynamic(dynamic, gang_reason);
   }
   // e.g. "2/8 nodes fit (need 2), but no single kind/SuperPoD holds the gang; 6 ..."
-  failure.message = Cat(std::max(fit, 0), "/", node_count, " nodes fit",
+  failure.message = Cat(std::max(fit, 0), "/", node_count, kPhraseNodesFit,
                         job->num_nodes > 1 ? Cat(" (need ", job->num_nodes, ")") : "");
-  if (!gang_reason.empty()) failure.message += Cat(", but ", gang_reason);
+  if (!gang_reason.empty()) failure.message += Cat(kPhraseGangBut, gang_reason);
   if (all.total() > 0 || gang_reason.empty()) {
-    failure.message += Cat(gang_reason.empty() ? ": " : "; ", all.Describe());
+    failure.message += Cat(gang_reason.empty() ? kPhraseTally : kPhraseNextPart, all.Describe());
   }
   return failure;
 }
@@ -1463,11 +1463,11 @@ std::string DescribePreemption(const Preemption& preemption, const ClusterState&
   }
   if (preemption.nodes.size() > 4) nodes += ",...";
   if (preemption.victims.empty()) {
-    return Cat("waiting for ", preemption.awaiting.size(), " preempted job",
+    return Cat(kPhraseAwaitingPreempted, preemption.awaiting.size(), " preempted job",
                preemption.awaiting.size() == 1 ? "" : "s", " (", ids(preemption.awaiting),
                ") to leave ", nodes);
   }
-  return Cat("preempting ", preemption.victims.size(), " job",
+  return Cat(kPhrasePreempting, preemption.victims.size(), " job",
              preemption.victims.size() == 1 ? "" : "s", " (", ids(preemption.victims),
              ") to start on ", nodes);
 }
@@ -2275,12 +2275,12 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     Job& job = queue[q];
     if (limit > 0 && static_cast<int>(q) >= limit) {
       plan.pending.push_back({job->id, PendingCode::kCycleLimit,
-                              Cat("not evaluated: beyond the first ", limit, " jobs")});
+                              Cat(kPhraseNotEvaluated, "beyond the first ", limit, " jobs")});
       continue;
     }
     if (meter.Exhausted()) {
       plan.pending.push_back(
-          {job->id, PendingCode::kCycleLimit, Cat("not evaluated: ", meter.why())});
+          {job->id, PendingCode::kCycleLimit, Cat(kPhraseNotEvaluated, meter.why())});
       continue;
     }
     const FineStatic& statics = book.For(job);
@@ -2327,7 +2327,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
         reclaimer->Claim(*room);
         // Held from now: nothing else starts there, harvest included.
         for (int n : room->nodes) holds.Hold(n, snapshot.now, false);
-        failure.message = Cat(failure.message, "; ", DescribePreemption(*room, state));
+        failure.message = Cat(failure.message, kPhraseNextPart, DescribePreemption(*room, state));
         plan.pending.push_back({job->id, failure.code, failure.message});
         plan.preemptions.push_back(std::move(*room));
         continue;  // the next job of its shape may make room of its own
@@ -2354,8 +2354,8 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
         }
         // An absolute time: the line stays the same cycle after cycle, so the
         // plugin does not rewrite the job record (and wake every client) each second.
-        failure.message =
-            Cat(failure.message, "; reserved to start by ", UtcTime(reservation->planned_start));
+        failure.message = Cat(failure.message, kPhraseNextPart, kPhraseReservedStart,
+                              UtcTime(reservation->planned_start));
         plan.reservations.push_back(std::move(*reservation));
         plan.pending.push_back({job->id, failure.code, failure.message});
         continue;  // its own shape may still fit elsewhere for later jobs

@@ -10,6 +10,7 @@
 
 #include "common/strings.h"
 #include "engine/engine.h"
+#include "engine/reason.h"
 #include "model/topology.h"
 #include "sim/sim.h"
 
@@ -269,55 +270,6 @@ struct JobState {
 };
 
 }  // namespace
-
-std::vector<std::string> WaitCauses(std::string_view reason) {
-  std::vector<std::string> causes;
-  auto add = [&](std::string_view cause) {
-    if (!cause.empty() && std::find(causes.begin(), causes.end(), cause) == causes.end())
-      causes.emplace_back(cause);
-  };
-  // "47 too few free devices, 3 node down, drained or reserved": each reason without
-  // its count; a new item starts at ", " and a count (reasons may hold commas).
-  auto add_tally = [&](std::string_view tally) {
-    auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-    while (!tally.empty() && is_digit(tally.front())) {
-      size_t next = tally.find(", ");
-      while (next != std::string_view::npos &&
-             (next + 2 >= tally.size() || !is_digit(tally[next + 2]))) {
-        next = tally.find(", ", next + 2);
-      }
-      const std::string_view item = tally.substr(0, next);
-      const size_t space = item.find(' ');
-      if (space != std::string_view::npos) add(item.substr(space + 1));
-      if (next == std::string_view::npos) break;
-      tally.remove_prefix(next + 2);
-    }
-  };
-  if (reason.starts_with("not evaluated")) {
-    add("not evaluated");
-    return causes;
-  }
-  bool first = true;
-  for (std::string_view segment : Split(reason, ';')) {
-    while (!segment.empty() && segment.front() == ' ') segment.remove_prefix(1);
-    if (first) {
-      first = false;
-      // "2/8 nodes fit (need 2), but <gang reason>" or "0/64 nodes fit: <tally>".
-      if (const size_t but = segment.find(", but "); but != std::string_view::npos) {
-        add(segment.substr(but + 6));
-      } else if (const size_t colon = segment.find(": "); colon != std::string_view::npos) {
-        add_tally(segment.substr(colon + 2));
-      }
-    } else if (segment.starts_with("reserved to start by")) {
-      add("reserved a start");
-    } else if (segment.starts_with("preempting") || segment.starts_with("waiting for")) {
-      add("making room by preemption");
-    } else {
-      add_tally(segment);  // a gang's tally follows its reason after "; "
-    }
-  }
-  return causes;
-}
 
 absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const DynamicOptions& options,
                                          std::string_view policy_name, const Progress& progress) {
@@ -777,7 +729,10 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
     outcome.wait_reason = js.wait_reason;
     if (js.first_start < 0 || js.first_start - job.submit >= kLongWaitS) {
       std::map<std::string, int64_t>& causes = result.long_wait_causes[cls];
-      for (std::string& cause : WaitCauses(js.wait_reason)) ++causes[std::move(cause)];
+      // Never pending in a cycle: it waited for the first cycle after its submission
+      // (cycle intervals of a minute or more).
+      if (js.wait_reason.empty()) ++causes[std::string(kCauseNoCycleYet)];
+      for (std::string& cause : engine::PendingCauses(js.wait_reason)) ++causes[std::move(cause)];
     }
     if (js.start >= 0) {
       outcome.first_start_s = js.first_start;

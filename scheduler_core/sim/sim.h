@@ -280,11 +280,8 @@ inline constexpr int64_t kLongWaitS = 60;
 // Per job class, per cause: jobs.
 using WaitCauseCounts = std::map<std::string, std::map<std::string, int64_t>>;
 
-// The causes a pending reason names, without their node counts, e.g. "0/64 nodes fit:
-// 47 too few free devices, 17 too few free CPUs; reserved to start by ..." ->
-// {"too few free devices", "too few free CPUs", "reserved a start"}; a gang's
-// ", but no single kind/SuperPoD holds the gang" counts as a cause of its own.
-std::vector<std::string> WaitCauses(std::string_view reason);
+// The cause counted for a job that waited without ever being pending in a cycle.
+inline constexpr std::string_view kCauseNoCycleYet = "waiting for the next cycle";
 
 struct DynamicResult {
   std::string policy;
@@ -307,9 +304,9 @@ struct DynamicResult {
   std::map<std::string, double> idle_gang_short_h;
   std::map<std::string, ClassStats> by_class;
   // Per class, how many of the jobs that waited kLongWaitS or more (or never started)
-  // had each cause (WaitCauses) in the reason that kept them waiting last. A job may
-  // count under several causes, e.g. nodes with no free device and nodes with free
-  // devices but too few free CPUs.
+  // had each cause (engine::PendingCauses) in the reason that kept them waiting last,
+  // or kCauseNoCycleYet. A job may count under several causes, e.g. nodes with no free
+  // device and nodes with free devices but too few free CPUs.
   WaitCauseCounts long_wait_causes;
   double longest_wait_s = 0;
   double makespan_s = 0;

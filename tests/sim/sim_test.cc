@@ -672,26 +672,6 @@ TEST(DynamicReport, ShowsWhereTheIdleWasOnEvenTicksWithoutExponents) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(WaitCauses, NamesEachReasonOnceWithoutItsCount) {
-  using Causes = std::vector<std::string>;
-  EXPECT_EQ(WaitCauses("0/64 nodes fit: 47 too few free devices, 17 too few free CPUs; reserved "
-                       "to start by 2026-12-04T10:00:00Z"),
-            (Causes{"too few free devices", "too few free CPUs", "reserved a start"}));
-  // A reason with a comma of its own stays whole.
-  EXPECT_EQ(WaitCauses("0/4 nodes fit: 3 node down, drained or reserved, 1 too little free memory"),
-            (Causes{"node down, drained or reserved", "too little free memory"}));
-  // A gang: its reason, then the nodes' tally after "; ".
-  EXPECT_EQ(WaitCauses("2/8 nodes fit (need 2), but no single kind/SuperPoD holds the gang; 6 too "
-                       "few free devices"),
-            (Causes{"no single kind/SuperPoD holds the gang", "too few free devices"}));
-  EXPECT_EQ(WaitCauses("0/2 nodes fit: 1 held for a reserved job; preempting 1 job (7) to start on "
-                       "h100-0001"),
-            (Causes{"held for a reserved job", "making room by preemption"}));
-  EXPECT_EQ(WaitCauses("not evaluated: beyond the first 5 jobs"), (Causes{"not evaluated"}));
-  EXPECT_EQ(WaitCauses("1/1 nodes fit: no nodes"), Causes{});
-  EXPECT_EQ(WaitCauses(""), Causes{});
-}
-
 TEST(DynamicReplay, RecordsWhyEachJobWaitedLast) {
   // One 8-GPU node with 192 CPUs. Job 1 (1 GPU, every CPU, 100 s) starts at 0; job 2
   // (1 GPU) finds 7 GPUs free and no CPU to feed one, so it waits until 100 (over a
@@ -718,6 +698,20 @@ TEST(DynamicReplay, RecordsWhyEachJobWaitedLast) {
         {"training", {{"too few free CPUs", 1}, {"reserved a start", 1}}}};
     EXPECT_EQ(r->long_wait_causes, causes) << policy;
   }
+
+  // Cycles two minutes apart: a job submitted just after one waits for the next
+  // without ever being pending in a cycle, and says so.
+  options.cycle_interval_s = 120;
+  Workload late;
+  late.jobs = {Gpus(1, 1, 100, 200)};
+  late.jobs[0].submit = 1;
+  auto r = RunDynamic(late, options, "accelpack-default");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->outcomes.size(), 1u);
+  EXPECT_GE(r->outcomes[0].first_start_s, 61);
+  EXPECT_EQ(r->outcomes[0].wait_reason, "");
+  const WaitCauseCounts next_cycle = {{"training", {{std::string(kCauseNoCycleYet), 1}}}};
+  EXPECT_EQ(r->long_wait_causes, next_cycle);
 }
 
 // A policy's result on one seed: idle device-h per kind and the inference wait p99.
