@@ -42,7 +42,7 @@ std::string ReasonTally::Describe() const {
   for (const auto& [name, n] : Sorted()) {
     text += Cat(text.empty() ? "" : kPhraseTallyItems, n, " ", name);
   }
-  return text.empty() ? "no nodes" : text;
+  return text.empty() ? std::string(kPhraseNoNodes) : text;
 }
 
 PendingCode ClassifyDynamic(const ReasonTally& dynamic, std::string_view gang_reason) {
@@ -62,6 +62,7 @@ std::vector<std::string> PendingCauses(std::string_view line) {
   auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
   // "47 too few free devices, 3 node down, drained or reserved" (ReasonTally::Describe).
   auto add_tally = [&](std::string_view tally) {
+    if (tally == kPhraseNoNodes) add(kCauseTooFewNodes);
     while (!tally.empty() && is_digit(tally.front())) {
       size_t next = tally.find(kPhraseTallyItems);
       while (next != std::string_view::npos &&

@@ -29,7 +29,8 @@ inline constexpr std::string_view kReasonNoAlternativeHoldsTheGang =
 //   "2/8 nodes fit (need 2), but <gang reason>; <tally>"
 inline constexpr std::string_view kPhraseNodesFit = " nodes fit";
 inline constexpr std::string_view kPhraseTally = ": ";
-inline constexpr std::string_view kPhraseTallyItems = ", ";  // between "<count> <reason>"s
+inline constexpr std::string_view kPhraseTallyItems = ", ";     // between "<count> <reason>"s
+inline constexpr std::string_view kPhraseNoNodes = "no nodes";  // a tally of none
 inline constexpr std::string_view kPhraseGangBut = ", but ";
 inline constexpr std::string_view kPhraseNextPart = "; ";
 inline constexpr std::string_view kPhraseReservedStart = "reserved to start by ";
@@ -41,6 +42,8 @@ inline constexpr std::string_view kPhraseNotEvaluated = "not evaluated: ";
 inline constexpr std::string_view kCauseReservedStart = "reserved a start";
 inline constexpr std::string_view kCausePreemption = "making room by preemption";
 inline constexpr std::string_view kCauseNotEvaluated = "not evaluated";
+// No node turned it down, yet too few fit: the cluster has fewer than it needs.
+inline constexpr std::string_view kCauseTooFewNodes = "fewer nodes than it needs";
 
 class ReasonTally {
  public:
@@ -66,7 +69,7 @@ std::string_view PendingCodeName(PendingCode code);
 
 // The causes a pending line names, each once and without its node count, in the
 // line's order: the nodes' reasons, a gang's reason, kCauseReservedStart,
-// kCausePreemption or kCauseNotEvaluated. e.g. the first example above ->
+// kCausePreemption, kCauseNotEvaluated or kCauseTooFewNodes. e.g. the first example above ->
 // {"too few free devices", "too few free CPUs", "reserved a start"}. A reason may hold
 // commas ("node down, drained or reserved"): a new one starts at ", " and a count.
 std::vector<std::string> PendingCauses(std::string_view line);

@@ -273,6 +273,14 @@ struct JobState {
 
 absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const DynamicOptions& options,
                                          std::string_view policy_name, const Progress& progress) {
+  // Outcomes and reports name jobs by their workload ids.
+  std::set<uint32_t> ids;
+  for (size_t i = 0; i < workload.jobs.size(); ++i) {
+    if (!ids.insert(workload.jobs[i].id).second) {
+      return absl::InvalidArgumentError(
+          Cat("workload: job ", i + 1, " has id ", workload.jobs[i].id, ", as an earlier job"));
+    }
+  }
   // Scale and shape arguments for the baselines, from this cluster and workload.
   int max_cpus = 1, max_devices = 1;
   for (const auto& g : options.cluster) {

@@ -478,7 +478,7 @@ absl::Status WriteStaticReport(const std::string& dir, const std::vector<StaticR
 
 namespace {
 
-// Per class and cause, each policy's count of jobs that waited over kLongWaitS with
+// Per class and cause, each policy's count of jobs that waited kLongWaitS or more with
 // that cause in the reason that kept them waiting last; within a class the causes
 // with the most jobs over all policies first.
 std::string CausesTable(
@@ -683,7 +683,7 @@ absl::Status WriteDynamicReport(const std::string& dir, const Workload& workload
   choices += "</table>";
   const std::string body = fmt::format(
       "<div class='charts'>{}{}{}</div><h2>Measures</h2>{}"
-      "<h2>Why jobs waited over a minute</h2><p>Jobs that waited {} s or more (or never "
+      "<h2>Why jobs waited a minute or more</h2><p>Jobs that waited {} s or more (or never "
       "started), by the causes in the engine's reason in the last cycle each waited "
       "(<code>wait_reason</code> in <code>dynamic_outcomes.csv</code>); a job counts once "
       "under each cause its reason names; the reason names every node that turned the job "
@@ -952,7 +952,7 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
   std::vector<std::pair<std::string, const WaitCauseCounts*>> causes;
   for (const SeedSummary& s : *summaries) causes.emplace_back(s.policy, &s.long_wait_causes);
   body += fmt::format(
-      "<h2>Why jobs waited over a minute, all seeds</h2><p>Jobs that waited {} s or more (or "
+      "<h2>Why jobs waited a minute or more, all seeds</h2><p>Jobs that waited {} s or more (or "
       "never started), summed over the seeds, by the causes in the engine's reason in the last "
       "cycle each waited, as in each seed's report.</p>{}",
       kLongWaitS, CausesTable(causes));

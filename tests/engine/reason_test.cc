@@ -35,7 +35,8 @@ TEST(PendingCauses, NamesEachReasonOnceWithoutItsCount) {
   EXPECT_EQ(PendingCauses("not evaluated: beyond the first 5 jobs"), (Causes{"not evaluated"}));
   EXPECT_EQ(PendingCauses("0/3 nodes fit: 2 too few free CPUs, 1 too few free CPUs"),
             (Causes{"too few free CPUs"}));
-  EXPECT_EQ(PendingCauses("1/1 nodes fit: no nodes"), Causes{});
+  EXPECT_EQ(PendingCauses("2/2 nodes fit (need 3): no nodes"),
+            (Causes{"fewer nodes than it needs"}));
   EXPECT_EQ(PendingCauses(""), Causes{});
 }
 
@@ -72,6 +73,15 @@ TEST(PendingCauses, ReadsTheEnginesOwnLines) {
   ASSERT_NE(split.Pending(1), nullptr);
   EXPECT_EQ(PendingCauses(split.Pending(1)->message),
             (Causes{std::string(engine::kReasonGangDoesNotFit)}));
+
+  // A gang of more nodes than the cluster has.
+  model::Snapshot small = pods;
+  small.pending = {JobBuilder(1).Npus(16, "910c").Nodes(3).Build()};
+  Outcome too_big = RunEngine(small);
+  ASSERT_NE(too_big.Pending(1), nullptr);
+  EXPECT_EQ(PendingCauses(too_big.Pending(1)->message),
+            (Causes{std::string(engine::kCauseTooFewNodes)}))
+      << too_big.Pending(1)->message;
 
   // Beyond the policy's per-cycle limit: not evaluated.
   policy::PolicyConfig limited = policy::DefaultPolicy();

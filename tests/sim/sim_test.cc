@@ -714,6 +714,38 @@ TEST(DynamicReplay, RecordsWhyEachJobWaitedLast) {
   EXPECT_EQ(r->long_wait_causes, next_cycle);
 }
 
+TEST(DynamicReplay, RefusesAWorkloadWithAnIdTwice) {
+  Workload w;
+  w.jobs = {Gpus(5, 1, 100, 200), Gpus(6, 1, 100, 200), Gpus(5, 1, 100, 200)};
+  auto r = RunDynamic(w, OneH100Node(), "accelpack-default");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("job 3 has id 5"), std::string::npos) << r.status();
+}
+
+TEST(DynamicReplay, KeepsTheReasonOfTheLastPendingCycle) {
+  // One 8-GPU node with 192 CPUs. Job 1 (1 GPU, every CPU) runs 0-100; job 2 (8 GPUs)
+  // waits for it to end and runs 100-200; job 3 (1 GPU) waits first for CPUs (until 100),
+  // then for a device (until 200): the reason kept is the second.
+  Workload w;
+  w.jobs = {Gpus(1, 1, 100, 200), Gpus(2, 8, 100, 200), Gpus(3, 1, 100, 200)};
+  w.jobs[0].cpus_per_node = 192 * 1000;
+  for (const char* policy : {"slurm-default", "accelpack-default"}) {
+    auto r = RunDynamic(w, OneH100Node(), policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->outcomes.size(), 3u);
+    EXPECT_EQ(r->outcomes[1].first_start_s, 100) << policy;
+    EXPECT_EQ(r->outcomes[2].first_start_s, 200) << policy;
+    const std::string& reason = r->outcomes[2].wait_reason;
+    EXPECT_NE(reason.find("too few free devices"), std::string::npos) << policy << ": " << reason;
+    EXPECT_EQ(reason.find("CPUs"), std::string::npos) << policy << ": " << reason;
+    // Job 2 waited on CPUs (the node's were all taken), job 3 last on devices.
+    const std::map<std::string, int64_t>& causes = r->long_wait_causes.at("training");
+    EXPECT_EQ(causes.at("too few free CPUs"), 1) << policy;
+    EXPECT_EQ(causes.at("too few free devices"), 1) << policy;
+  }
+}
+
 // A policy's result on one seed: idle device-h per kind and the inference wait p99.
 DynamicResult SeedResult(const char* policy, std::map<std::string, double> idle, double p99_s) {
   DynamicResult r;
@@ -776,27 +808,27 @@ TEST(DynamicSeeds, ComparesEachPolicyWithTheFirstSeedBySeed) {
 TEST(DynamicSeeds, SumsEachPolicysWaitCausesOverTheSeeds) {
   std::vector<SeedResults> runs = {{1, {SeedResult("a", {{"h100", 1}}, 9)}},
                                    {2, {SeedResult("a", {{"h100", 1}}, 9)}}};
-  runs[0].results[0].long_wait_causes = {{"inference", {{"too few free CPUs", 2}}}};
+  runs[0].results[0].long_wait_causes = {{"inference", {{"too few free CPUs", 4}}}};
   runs[1].results[0].long_wait_causes = {
-      {"inference", {{"too few free CPUs", 1}, {"held for a reserved job", 4}}}};
+      {"inference", {{"too few free CPUs", 1}, {"held for a reserved job", 3}}}};
   auto summaries = SummariseSeeds(runs, 10);
   ASSERT_TRUE(summaries.ok()) << summaries.status();
   const WaitCauseCounts sum = {
-      {"inference", {{"too few free CPUs", 3}, {"held for a reserved job", 4}}}};
+      {"inference", {{"too few free CPUs", 5}, {"held for a reserved job", 3}}}};
   EXPECT_EQ((*summaries)[0].long_wait_causes, sum);
   const std::string dir =
       (std::filesystem::temp_directory_path() / "accelpack-seeds-causes-test").string();
   ASSERT_TRUE(WriteSeedsReport(dir, OneH100Node(), runs).ok());
   std::ifstream in(dir + "/seeds.html");
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // The cause with the most jobs first.
+  // The cause with the most jobs first, not the first by name.
   const size_t held =
-      html.find("<td class='l'>inference</td><td class='l'>held for a reserved job</td><td>4</td>");
+      html.find("<td class='l'>inference</td><td class='l'>held for a reserved job</td><td>3</td>");
   const size_t cpus =
-      html.find("<td class='l'>inference</td><td class='l'>too few free CPUs</td><td>3</td>");
+      html.find("<td class='l'>inference</td><td class='l'>too few free CPUs</td><td>5</td>");
   ASSERT_NE(held, std::string::npos) << html;
   ASSERT_NE(cpus, std::string::npos) << html;
-  EXPECT_LT(held, cpus);
+  EXPECT_LT(cpus, held);
   std::filesystem::remove_all(dir);
 }
 
