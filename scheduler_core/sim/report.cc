@@ -783,12 +783,16 @@ absl::StatusOr<std::vector<SeedSummary>> SummariseSeeds(const std::vector<SeedRe
     SeedSummary summary;
     summary.policy = first_run[p].policy;
     summary.seeds = static_cast<int>(runs.size());
-    std::vector<double> idle, allocation, ratio;
+    std::vector<double> idle, allocation, ratio, other_waiting, gangs_spread, gangs_short;
     std::map<std::string, std::vector<double>> p99;
     for (const SeedResults& run : runs) {
       const DynamicResult& r = run.results[p];
       const DynamicResult& baseline = run.results.front();
       idle.push_back(IdleDemanded(r));
+      const double gang_wait = AllKinds(r.idle_gang_wait_h);
+      other_waiting.push_back(idle.back() - gang_wait);
+      gangs_short.push_back(AllKinds(r.idle_gang_short_h));
+      gangs_spread.push_back(gang_wait - gangs_short.back());
       allocation.push_back(r.allocation_rate);
       if (p > 0) {
         const double baseline_idle = IdleDemanded(baseline);
@@ -812,6 +816,9 @@ absl::StatusOr<std::vector<SeedSummary>> SummariseSeeds(const std::vector<SeedRe
         for (const auto& [cause, jobs] : causes) summary.long_wait_causes[cls][cause] += jobs;
     }
     summary.idle_demanded_h = SpreadOf(idle);
+    summary.idle_other_waiting_h = SpreadOf(other_waiting);
+    summary.idle_gangs_spread_h = SpreadOf(gangs_spread);
+    summary.idle_gangs_short_h = SpreadOf(gangs_short);
     summary.allocation_rate = SpreadOf(allocation);
     for (const auto& [job_class, values] : p99) summary.wait_p99_s[job_class] = SpreadOf(values);
     if (!ratio.empty()) summary.idle_ratio_median = Median(ratio);
@@ -891,6 +898,10 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
     nlohmann::json js = {{"policy", s.policy},
                          {"seeds", s.seeds},
                          {"idle_demanded_h", SpreadJson(s.idle_demanded_h)},
+                         {"idle_split_h",
+                          {{"other_work_waiting", SpreadJson(s.idle_other_waiting_h)},
+                           {"gangs_spread", SpreadJson(s.idle_gangs_spread_h)},
+                           {"gangs_short", SpreadJson(s.idle_gangs_short_h)}}},
                          {"allocation_rate_median", s.allocation_rate.median},
                          {"long_wait_causes", s.long_wait_causes}};
     const bool first = p == 0;
@@ -923,6 +934,23 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
     json["policies"].push_back(std::move(js));
   }
   table += "</table>";
+  // Where the idle was: what placement could change, and what only the queue could.
+  std::string split =
+      "<h2>Where the idle was, all kinds</h2><p>Device-hours idle while demanded, by what "
+      "was waiting, median [min–max] over the seeds (the parts' medians need not add up "
+      "to the total's): while some job other than a multi-node gang short of nodes waited; "
+      "while only such gangs waited and the free devices were enough for one of them but on "
+      "too few nodes (what placement could have changed); while too few devices were free for "
+      "any of them (the gangs wait for running work to end).</p><table><tr><th "
+      "class='l'>policy</th><th>other work waiting</th><th>only gangs, devices spread</th>"
+      "<th>only gangs, too few devices free</th></tr>";
+  for (const SeedSummary& s : *summaries) {
+    split += fmt::format("<tr><td class='l'>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                         Escape(s.policy), SpreadText(s.idle_other_waiting_h, 1, 0),
+                         SpreadText(s.idle_gangs_spread_h, 1, 0),
+                         SpreadText(s.idle_gangs_short_h, 1, 0));
+  }
+  split += "</table>";
   std::string inputs;
   for (const auto& g : options.cluster) {
     inputs += Cat(inputs.empty() ? "" : ", ", g.kind, ":", g.nodes);
@@ -948,7 +976,7 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
     body += LineChart(Cat("wait p99 per seed: ", c), "seed",
                       unit[c].second == "h" ? "hours" : "minutes", chart);
   }
-  body += "</div>";
+  body += "</div>" + split;
   std::vector<std::pair<std::string, const WaitCauseCounts*>> causes;
   for (const SeedSummary& s : *summaries) causes.emplace_back(s.policy, &s.long_wait_causes);
   body += fmt::format(

@@ -365,6 +365,11 @@ struct SeedSummary {
   std::string policy;
   int seeds = 0;
   Spread idle_demanded_h;  // device-hours, all kinds together
+  // Where those device-hours were (DynamicResult's split, all kinds): while some job
+  // other than a gang short of nodes waited; while only such gangs waited and the
+  // devices free were enough for one but on too few nodes (placement's share); while
+  // too few devices were free for any of them (the drain).
+  Spread idle_other_waiting_h, idle_gangs_spread_h, idle_gangs_short_h;
   Spread allocation_rate;
   std::map<std::string, Spread> wait_p99_s;  // per job class
   // Against the first policy (left at these values for the first itself): the median

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <set>
@@ -802,6 +803,43 @@ TEST(DynamicSeeds, ComparesEachPolicyWithTheFirstSeedBySeed) {
   EXPECT_NE(html.find("text-anchor='middle'>2</text>"), std::string::npos) << html;
   EXPECT_EQ(html.find("text-anchor='middle'>1.2</text>"), std::string::npos) << html;
   EXPECT_EQ(html.find("text-anchor='middle'>1.5</text>"), std::string::npos) << html;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DynamicSeeds, SplitsEachPolicysIdleByWhatWaited) {
+  // b, seed 1: 60 idle, of it 30 while only gangs waited, 20 of those with too few
+  // devices free; seed 2: 300, 100, 40. Other work waiting: 30 and 200; gangs with the
+  // devices spread: 10 and 60; too few: 20 and 40.
+  std::vector<SeedResults> runs = {
+      {1, {SeedResult("a", {{"h100", 100}}, 10), SeedResult("b", {{"h100", 50}, {"x", 10}}, 15)}},
+      {2, {SeedResult("a", {{"h100", 200}}, 9), SeedResult("b", {{"h100", 300}}, 100)}}};
+  runs[0].results[1].idle_gang_wait_h = {{"h100", 25}, {"x", 5}};
+  runs[0].results[1].idle_gang_short_h = {{"h100", 20}};
+  runs[1].results[1].idle_gang_wait_h = {{"h100", 100}};
+  runs[1].results[1].idle_gang_short_h = {{"h100", 40}};
+  auto summaries = SummariseSeeds(runs, 10);
+  ASSERT_TRUE(summaries.ok()) << summaries.status();
+  const SeedSummary& a = (*summaries)[0];
+  const SeedSummary& b = (*summaries)[1];
+  EXPECT_DOUBLE_EQ(a.idle_other_waiting_h.median, 150);  // no gang spans: all of it
+  EXPECT_DOUBLE_EQ(a.idle_gangs_short_h.max, 0);
+  EXPECT_DOUBLE_EQ(b.idle_other_waiting_h.median, 115);
+  EXPECT_DOUBLE_EQ(b.idle_other_waiting_h.min, 30);
+  EXPECT_DOUBLE_EQ(b.idle_gangs_spread_h.median, 35);
+  EXPECT_DOUBLE_EQ(b.idle_gangs_short_h.median, 30);
+  EXPECT_DOUBLE_EQ(b.idle_gangs_short_h.max, 40);
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "accelpack-seeds-split-test").string();
+  ASSERT_TRUE(WriteSeedsReport(dir, OneH100Node(), runs).ok());
+  std::ifstream in(dir + "/seeds.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("<tr><td class='l'>b</td><td>115 [30\u2013200]</td><td>35 "
+                      "[10\u201360]</td><td>30 [20\u201340]</td></tr>"),
+            std::string::npos)
+      << html;
+  std::ifstream json_in(dir + "/seeds.json");
+  const auto json = nlohmann::json::parse(json_in);
+  EXPECT_DOUBLE_EQ(json["policies"][1]["idle_split_h"]["gangs_spread"]["median"].get<double>(), 35);
   std::filesystem::remove_all(dir);
 }
 
