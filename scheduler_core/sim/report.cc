@@ -794,6 +794,8 @@ absl::StatusOr<std::vector<SeedSummary>> SummariseSeeds(const std::vector<SeedRe
       gangs_short.push_back(AllKinds(r.idle_gang_short_h));
       gangs_spread.push_back(gang_wait - gangs_short.back());
       allocation.push_back(r.allocation_rate);
+      for (const auto& [cls, causes] : r.long_wait_causes)
+        for (const auto& [cause, jobs] : causes) summary.long_wait_causes[cls][cause] += jobs;
       if (p > 0) {
         const double baseline_idle = IdleDemanded(baseline);
         // Both idle nothing: level. The baseline alone idles nothing: no ratio to take.
@@ -810,10 +812,6 @@ absl::StatusOr<std::vector<SeedSummary>> SummariseSeeds(const std::vector<SeedRe
               stats.wait_p99_s <= theirs->second.wait_p99_s + p99_slack_s ? 1 : 0;
         }
       }
-    }
-    for (const SeedResults& run : runs) {
-      for (const auto& [cls, causes] : run.results[p].long_wait_causes)
-        for (const auto& [cause, jobs] : causes) summary.long_wait_causes[cls][cause] += jobs;
     }
     summary.idle_demanded_h = SpreadOf(idle);
     summary.idle_other_waiting_h = SpreadOf(other_waiting);
@@ -937,7 +935,7 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
   // Where the idle was: what placement could change, and what only the queue could.
   std::string split =
       "<h2>Where the idle was, all kinds</h2><p>Device-hours idle while demanded, by what "
-      "was waiting, median [min–max] over the seeds (the parts' medians need not add up "
+      "was waiting, median [min\u2013max] over the seeds (the parts' medians need not add up "
       "to the total's): while some job other than a multi-node gang short of nodes waited; "
       "while only such gangs waited and the free devices were enough for one of them but on "
       "too few nodes (what placement could have changed); while too few devices were free for "
