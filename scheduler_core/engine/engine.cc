@@ -2345,12 +2345,19 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
         std::inplace_merge(ends.begin(), middle, ends.end(), by_end);
         ends_sorted = ends.size();
       }
-      if (auto reservation =
-              PlanReservation(job, statics, book, state, pipeline, ends, holds, &meter, &spare)) {
+      auto reservation =
+          PlanReservation(job, statics, book, state, pipeline, ends, holds, &meter, &spare);
+      // Slurm's bf_window: a start further out than the window is not planned at all.
+      if (reservation && pipeline.limits.reservation_window_s > 0 &&
+          reservation->planned_start - snapshot.now > pipeline.limits.reservation_window_s) {
+        reservation.reset();
+      }
+      if (reservation) {
         // A job that can reclaim its nodes by preemption lets harvest use them meanwhile.
         const bool reclaimable = harvest && may_reclaim(job);
         for (size_t i = 0; i < reservation->nodes.size(); ++i) {
-          holds.Hold(reservation->nodes[i], reservation->planned_start, reclaimable, spare[i]);
+          holds.Hold(reservation->nodes[i], reservation->planned_start, reclaimable,
+                     pipeline.limits.reservations_hold_whole_nodes ? Spare{} : spare[i]);
         }
         // An absolute time: the line stays the same cycle after cycle, so the
         // plugin does not rewrite the job record (and wake every client) each second.

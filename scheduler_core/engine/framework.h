@@ -181,6 +181,10 @@ struct EngineLimits {
   int max_reservations = 16;         // blocked jobs that get a planned start
   int max_jobs_per_cycle = 0;        // 0: every pending job
   int64_t default_time_limit_s = 0;  // for jobs without one; 0: one year
+  // A reserved node takes no other job that would outlast the planned start, even one
+  // that fits beside the reserved job (stock sched/backfill: its plan is per node).
+  bool reservations_hold_whole_nodes = false;
+  int64_t reservation_window_s = 0;  // no reservation further out; 0: none (bf_window)
 };
 
 // Harvest and reclaim (docs/preemption.md). Work in a partition or QOS named here is

@@ -377,6 +377,7 @@ std::vector<std::string> PresetNames() {
   std::vector<std::string> names;
   for (const auto& p : Presets()) names.emplace_back(p.preset);
   names.emplace_back("slurm-default");
+  names.emplace_back("slurm-backfill");
   names.emplace_back("accelpack-default");
   return names;
 }
@@ -404,11 +405,24 @@ absl::StatusOr<PolicyConfig> PresetPolicy(std::string_view name, uint64_t seed,
   config.name = std::string(name);
   config.filters = StandardFilters();
   if (name == "slurm-default") {
-    // Stock Slurm: priority order (no class boost, no ageing beyond the job's own
-    // priority), EASY backfill (one reservation, on time limits), first fit in
-    // node order as select/cons_tres walks its node bitmap.
+    // Stock Slurm simplified: priority order (no class boost, no ageing beyond the
+    // job's own priority), EASY backfill (one reservation, on time limits), first fit
+    // in node order.
     config.scorers = {{"node_order", 1, {}}};
     config.limits.max_reservations = 1;
+    return config;
+  }
+  if (name == "slurm-backfill") {
+    // Stock Slurm 22.05.8 as its source reads, default SchedulerParameters: priority
+    // order; sched/backfill plans a start for every job it tests (bf_max_job_test=500)
+    // that falls within bf_window (a day) and holds the planned nodes whole (its
+    // node_space is node bitmaps); select/cons_tres puts a one-node job on the node
+    // with the fewest CPUs free, the first of equals, a multi-node job on nodes in
+    // order (job_test.c `_eval_nodes`).
+    config.scorers = {{"fewest_free_cpus", 1000, {}}, {"node_order", 1, {}}};
+    config.limits.max_reservations = 500;
+    config.limits.reservation_window_s = 24 * 3600;
+    config.limits.reservations_hold_whole_nodes = true;
     return config;
   }
   for (const auto& p : Presets()) {

@@ -61,6 +61,9 @@ std::unique_ptr<engine::Filter> MakeUntypedWholeDevicesFilter();
 std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer();
 std::unique_ptr<engine::Scorer> MakeBestFitCpuScorer();
 std::unique_ptr<engine::Scorer> MakeNodeOrderScorer();
+//   fewest_free_cpus: a one-node job on the node with the fewest CPUs free (cons_tres'
+//                     best fit single node); 0 for multi-node jobs
+std::unique_ptr<engine::Scorer> MakeFewestFreeCpusScorer();
 // `shapes` (optional, as fragmentation's): a free device needs at most what the
 // table's device work asks per device; without it, the node's own ratio.
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeProtectAcceleratorsScorer(

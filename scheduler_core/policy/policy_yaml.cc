@@ -217,7 +217,9 @@ T Bounded(const YAML::Node& node, std::string_view path, T high) {
 }
 
 void ParseLimits(const YAML::Node& node, engine::EngineLimits& limits) {
-  ExpectMap(node, "limits", {"max_reservations", "max_jobs_per_cycle", "default_time_limit_s"});
+  ExpectMap(node, "limits",
+            {"max_reservations", "max_jobs_per_cycle", "default_time_limit_s",
+             "reservations_hold_whole_nodes", "reservation_window_s"});
   constexpr int kMaxCount = std::numeric_limits<int>::max();
   if (node["max_reservations"])
     limits.max_reservations =
@@ -229,6 +231,15 @@ void ParseLimits(const YAML::Node& node, engine::EngineLimits& limits) {
     // Bounded as snapshot time limits are (model::kMaxTimeS), so that no end time overflows.
     limits.default_time_limit_s =
         Bounded(node["default_time_limit_s"], "limits.default_time_limit_s", model::kMaxTimeS);
+  }
+  if (node["reservations_hold_whole_nodes"]) {
+    limits.reservations_hold_whole_nodes =
+        As<bool>(node["reservations_hold_whole_nodes"], "limits.reservations_hold_whole_nodes",
+                 "true or false");
+  }
+  if (node["reservation_window_s"]) {
+    limits.reservation_window_s =
+        Bounded(node["reservation_window_s"], "limits.reservation_window_s", model::kMaxTimeS);
   }
 }
 
@@ -422,7 +433,10 @@ std::string PolicyToYaml(const PolicyConfig& config) {
   out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap << YAML::Key << "max_reservations"
       << YAML::Value << config.limits.max_reservations << YAML::Key << "max_jobs_per_cycle"
       << YAML::Value << config.limits.max_jobs_per_cycle << YAML::Key << "default_time_limit_s"
-      << YAML::Value << config.limits.default_time_limit_s << YAML::EndMap;
+      << YAML::Value << config.limits.default_time_limit_s << YAML::Key
+      << "reservations_hold_whole_nodes" << YAML::Value
+      << config.limits.reservations_hold_whole_nodes << YAML::Key << "reservation_window_s"
+      << YAML::Value << config.limits.reservation_window_s << YAML::EndMap;
   out << YAML::Key << "kinds" << YAML::Value << YAML::BeginSeq;
   for (const auto& kind : config.kinds) {
     out << YAML::Flow << YAML::BeginMap << YAML::Key << "gres" << YAML::Value

@@ -46,6 +46,7 @@ const std::map<std::string, ScorerFactory, std::less<>>& Scorers() {
       {"best_fit_devices", &NoArgs<&MakeBestFitDevicesScorer>},
       {"best_fit_cpu", &NoArgs<&MakeBestFitCpuScorer>},
       {"node_order", &NoArgs<&MakeNodeOrderScorer>},
+      {"fewest_free_cpus", &NoArgs<&MakeFewestFreeCpusScorer>},
       {"protect_accelerators", &MakeProtectAcceleratorsScorer},
       {"shard_packing", &NoArgs<&MakeShardPackingScorer>},
       {"kind_preference", &MakeKindPreferenceScorer},

@@ -207,8 +207,25 @@ class NodeOrder final : public engine::Scorer {
   }
 };
 
+// Stock select/cons_tres places a one-node job on the node with the fewest CPUs
+// free that fit it (22.05.8 job_test.c `_eval_nodes`, "best fit single node"; the
+// first of equals, which node_order breaks); a multi-node job takes nodes in order.
+class FewestFreeCpus final : public engine::Scorer {
+ public:
+  std::string_view name() const override { return "fewest_free_cpus"; }
+  // 100 less one point per free CPU: absolute, as Slurm compares nodes.
+  double Score(const Job& job, const Candidate& candidate,
+               const ClusterState& state) const override {
+    if (job->num_nodes > 1) return 0;
+    return 100.0 - state.cpus_free(candidate.node);
+  }
+};
+
 }  // namespace
 
+std::unique_ptr<engine::Scorer> MakeFewestFreeCpusScorer() {
+  return std::make_unique<FewestFreeCpus>();
+}
 std::unique_ptr<engine::Scorer> MakeBestFitDevicesScorer() {
   return std::make_unique<BestFitDevices>();
 }

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "engine_test_util.h"
+#include "policy/baselines.h"
 
 namespace accelpack::testing {
 namespace {
@@ -15,6 +16,7 @@ using engine::PendingCode;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 model::Snapshot OneNode(model::Node node, model::PendingJob job) {
   model::Snapshot snapshot;
@@ -686,15 +688,39 @@ TEST(Gang, RequiredNodeIsIncluded) {
   EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"a", "c"}));
 }
 
-TEST(Backfill, ReservedJobIsNotDelayedBySmallerLaterOnes) {
+// One 8-device node at t=0: 4 devices free, the other 4 freed by job 99 at t=1000.
+model::Snapshot HalfFreeUntil1000(std::vector<model::PendingJob> pending) {
   model::Snapshot snapshot;
   snapshot.now = 0;
-  // n has 4 free devices; a running job frees the other 4 at t=1000.
   snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3}).Build()};
   snapshot.running = {Running(99, "n", "gpu", "h100", {0, 1, 2, 3}, -500, 1500)};
-  snapshot.pending = {JobBuilder(1).Gpus(8).Priority(100).Build(),
-                      JobBuilder(2).Gpus(2).Priority(50).TimeLimit(5000).Build(),
-                      JobBuilder(3).Gpus(2).Priority(10).TimeLimit(600).Build()};
+  snapshot.pending = std::move(pending);
+  return snapshot;
+}
+
+// Full 8-device nodes n0, n1, ..., node i freed at ends[i], and as many 8-device jobs
+// waiting, job 1 first.
+model::Snapshot FullNodesFreeingAt(const std::vector<int64_t>& ends) {
+  model::Snapshot snapshot;
+  snapshot.now = 0;
+  for (size_t i = 0; i < ends.size(); ++i) {
+    const std::string name = Cat("n", i);
+    snapshot.nodes.push_back(NodeBuilder(name).Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build());
+    snapshot.running.push_back(Running(static_cast<uint32_t>(100 + i), name, "gpu", "h100",
+                                       {0, 1, 2, 3, 4, 5, 6, 7}, 0, ends[i]));
+    snapshot.pending.push_back(JobBuilder(static_cast<uint32_t>(i + 1))
+                                   .Gpus(8)
+                                   .Priority(100 - static_cast<int64_t>(i))
+                                   .Build());
+  }
+  return snapshot;
+}
+
+TEST(Backfill, ReservedJobIsNotDelayedBySmallerLaterOnes) {
+  model::Snapshot snapshot =
+      HalfFreeUntil1000({JobBuilder(1).Gpus(8).Priority(100).Build(),
+                         JobBuilder(2).Gpus(2).Priority(50).TimeLimit(5000).Build(),
+                         JobBuilder(3).Gpus(2).Priority(10).TimeLimit(600).Build()});
   Outcome outcome = RunEngine(snapshot);
   ASSERT_EQ(outcome.plan.reservations.size(), 1u);
   EXPECT_EQ(outcome.plan.reservations[0].job_id, 1u);
@@ -711,19 +737,16 @@ TEST(Backfill, ReservedJobIsNotDelayedBySmallerLaterOnes) {
 // node has 8 devices and 64 CPUs free, job 1 takes 6 and 16, so 2 devices and 48 CPUs
 // are left over there for work that outlasts t=1000.
 TEST(Backfill, WorkThatOutlastsTheReservedStartUsesWhatTheReservedJobLeaves) {
-  model::Snapshot snapshot;
-  snapshot.now = 0;
-  snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3}).Build()};
-  snapshot.running = {Running(99, "n", "gpu", "h100", {0, 1, 2, 3}, -500, 1500)};
-  snapshot.pending = {JobBuilder(1).Gpus(6).Cpus(16).Priority(100).Build(),
-                      // 2 devices, 8 CPUs of the spare: starts although it ends at 5000.
-                      JobBuilder(2).Gpus(2).Cpus(8).Priority(50).TimeLimit(5000).Build(),
-                      // No spare device left: held.
-                      JobBuilder(3).Gpus(1).Cpus(1).Priority(40).TimeLimit(5000).Build(),
-                      // 41 CPUs: 40 spare left: held, although the node has 56 free now.
-                      JobBuilder(4).Cpus(41).Priority(30).TimeLimit(5000).Build(),
-                      // 40 CPUs fit the spare exactly.
-                      JobBuilder(5).Cpus(40).Priority(20).TimeLimit(5000).Build()};
+  model::Snapshot snapshot =
+      HalfFreeUntil1000({JobBuilder(1).Gpus(6).Cpus(16).Priority(100).Build(),
+                         // 2 devices, 8 CPUs of the spare: starts although it ends at 5000.
+                         JobBuilder(2).Gpus(2).Cpus(8).Priority(50).TimeLimit(5000).Build(),
+                         // No spare device left: held.
+                         JobBuilder(3).Gpus(1).Cpus(1).Priority(40).TimeLimit(5000).Build(),
+                         // 41 CPUs: 40 spare left: held, although the node has 56 free now.
+                         JobBuilder(4).Cpus(41).Priority(30).TimeLimit(5000).Build(),
+                         // 40 CPUs fit the spare exactly.
+                         JobBuilder(5).Cpus(40).Priority(20).TimeLimit(5000).Build()});
   Outcome outcome = RunEngine(snapshot);
   ASSERT_EQ(outcome.plan.reservations.size(), 1u);
   EXPECT_EQ(outcome.plan.reservations[0].planned_start, 1000);
@@ -764,19 +787,86 @@ TEST(Backfill, WorkThatOutlastsTheReservedStartUsesWhatTheReservedJobLeaves) {
   EXPECT_EQ(again.plan.reservations[0].planned_start, 1000);
 }
 
+// Stock select/cons_tres: a one-node job goes to the node with the fewest CPUs free,
+// absolute (here b, 32 free, where best_fit_cpu's share of the node and the name order
+// pick a); equals by name; a multi-node job takes nodes in order.
+TEST(SlurmBackfill, OneNodeJobGoesWhereFewestCpusAreFree) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Cpus(256, 216).Build(),
+                    NodeBuilder("b").Hopper(8).Cpus(64, 32).Build(),
+                    NodeBuilder("c").Hopper(8).Cpus(64, 32).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(1).Cpus(8).Build()};
+  auto stock = policy::PresetPolicy("slurm-backfill", 1, {});
+  ASSERT_TRUE(stock.ok());
+  EXPECT_EQ(RunEngine(snapshot, *stock).Started().at(1), (std::vector<std::string>{"b"}));
+  policy::PolicyConfig relative = *stock;
+  relative.scorers = {{"best_fit_cpu", 1000, {}}, {"node_order", 1, {}}};
+  EXPECT_EQ(RunEngine(snapshot, relative).Started().at(1), (std::vector<std::string>{"a"}));
+
+  snapshot.pending = {JobBuilder(2).Gpus(1).Cpus(8).Nodes(2).Build()};
+  EXPECT_EQ(RunEngine(snapshot, *stock).Started().at(2), (std::vector<std::string>{"a", "b"}));
+}
+
+// Stock sched/backfill plans per node: with whole-node holds nothing that outlasts the
+// planned start runs on the reserved node, even where it fits beside the reserved job
+// (the case above); work that ends by the start still backfills there.
+TEST(Backfill, WholeNodeHoldsKeepWorkThatOutlastsTheStartOffTheNode) {
+  model::Snapshot snapshot =
+      HalfFreeUntil1000({JobBuilder(1).Gpus(6).Cpus(16).Priority(100).Build(),
+                         JobBuilder(2).Gpus(2).Cpus(8).Priority(50).TimeLimit(5000).Build(),
+                         JobBuilder(5).Cpus(40).Priority(20).TimeLimit(5000).Build(),
+                         JobBuilder(6).Gpus(1).Cpus(8).Priority(10).TimeLimit(900).Build()});
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  config.limits.reservations_hold_whole_nodes = true;
+  Outcome outcome = RunEngine(snapshot, config);
+  ASSERT_EQ(outcome.plan.reservations.size(), 1u);
+  EXPECT_EQ(outcome.plan.reservations[0].planned_start, 1000);
+  EXPECT_EQ(outcome.Start(2), nullptr);
+  EXPECT_EQ(outcome.Start(5), nullptr);
+  EXPECT_NE(outcome.Start(6), nullptr);  // ends at 900
+  // The spare rule (the default) starts both beside job 1.
+  Outcome spare = RunEngine(snapshot);
+  EXPECT_NE(spare.Start(2), nullptr);
+  EXPECT_NE(spare.Start(5), nullptr);
+}
+
+// Slurm's bf_window: a job whose planned start lies further out gets no reservation,
+// and later work may take its nodes meanwhile.
+TEST(Backfill, NoReservationBeyondTheWindow) {
+  model::Snapshot snapshot =
+      HalfFreeUntil1000({JobBuilder(1).Gpus(8).Priority(100).Build(),
+                         JobBuilder(2).Gpus(2).Priority(50).TimeLimit(5000).Build()});
+  policy::PolicyConfig config = policy::DefaultPolicy();
+  config.limits.reservation_window_s = 999;  // the start is at t=1000
+  Outcome outside = RunEngine(snapshot, config);
+  EXPECT_THAT(outside.plan.reservations, IsEmpty());
+  EXPECT_NE(outside.Start(2), nullptr);
+  EXPECT_THAT(outside.Pending(1)->message, Not(HasSubstr("reserved to start")));
+  config.limits.reservation_window_s = 1000;
+  Outcome inside = RunEngine(snapshot, config);
+  ASSERT_EQ(inside.plan.reservations.size(), 1u);
+  EXPECT_EQ(inside.Start(2), nullptr);
+}
+
+// slurm-backfill is stock sched/backfill: a planned start for every blocked job (up to
+// bf_max_job_test, 500) within bf_window, a day.
+TEST(Backfill, SlurmBackfillPlansEveryBlockedJobWithinADay) {
+  // The last node frees after a day.
+  model::Snapshot snapshot = FullNodesFreeingAt({1000, 2000, 3000, 4000, 5000, 2 * 86400});
+  auto stock = policy::PresetPolicy("slurm-backfill", 1, {});
+  ASSERT_TRUE(stock.ok());
+  Outcome outcome = RunEngine(snapshot, *stock);
+  ASSERT_EQ(outcome.plan.reservations.size(), 5u);
+  for (uint32_t job = 1; job <= 5; ++job) {
+    EXPECT_EQ(outcome.plan.reservations[job - 1].job_id, job);
+    EXPECT_EQ(outcome.plan.reservations[job - 1].planned_start, 1000 * job);
+  }
+}
+
 // Every reservation drains its nodes while it waits: the default policy plans them
 // for the first 4 blocked jobs in queue order only (docs/benchmarks-sim.md).
 TEST(Backfill, DefaultPolicyReservesForTheFirstFourBlockedJobs) {
-  model::Snapshot snapshot;
-  snapshot.now = 0;
-  for (int i = 0; i < 6; ++i) {
-    const std::string name = Cat("n", i);
-    snapshot.nodes.push_back(NodeBuilder(name).Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build());
-    snapshot.running.push_back(Running(static_cast<uint32_t>(100 + i), name, "gpu", "h100",
-                                       {0, 1, 2, 3, 4, 5, 6, 7}, 0, 1000 * (i + 1)));
-    snapshot.pending.push_back(
-        JobBuilder(static_cast<uint32_t>(i + 1)).Gpus(8).Priority(100 - i).Build());
-  }
+  model::Snapshot snapshot = FullNodesFreeingAt({1000, 2000, 3000, 4000, 5000, 6000});
   Outcome outcome = RunEngine(snapshot);
   ASSERT_EQ(outcome.plan.reservations.size(), 4u);
   for (uint32_t job = 1; job <= 4; ++job) {
@@ -789,11 +879,9 @@ TEST(Backfill, DefaultPolicyReservesForTheFirstFourBlockedJobs) {
 }
 
 TEST(Backfill, NoReservationsMeansSmallJobsOvertake) {
-  model::Snapshot snapshot;
-  snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3}).Build()};
-  snapshot.running = {Running(99, "n", "gpu", "h100", {0, 1, 2, 3}, -500, 1500)};
-  snapshot.pending = {JobBuilder(1).Gpus(8).Priority(100).Build(),
-                      JobBuilder(2).Gpus(2).Priority(50).TimeLimit(5000).Build()};
+  model::Snapshot snapshot =
+      HalfFreeUntil1000({JobBuilder(1).Gpus(8).Priority(100).Build(),
+                         JobBuilder(2).Gpus(2).Priority(50).TimeLimit(5000).Build()});
   policy::PolicyConfig config = policy::DefaultPolicy();
   config.limits.max_reservations = 0;
   EXPECT_NE(RunEngine(snapshot, config).Start(2), nullptr);

@@ -45,7 +45,7 @@ queue:
   partition_classes: {serve: inference}
 scorers:
   - {name: best_fit_devices, weight: 7}
-limits: {max_reservations: 3}
+limits: {max_reservations: 3, reservation_window_s: 86400, reservations_hold_whole_nodes: true}
 kinds:
   - {gres: "gpu:hopper", kind: h100}
 )",
@@ -57,6 +57,8 @@ kinds:
   ASSERT_EQ(parsed->scorers.size(), 1u);
   EXPECT_EQ(parsed->scorers[0].weight, 7);
   EXPECT_EQ(parsed->limits.max_reservations, 3);
+  EXPECT_EQ(parsed->limits.reservation_window_s, 86400);
+  EXPECT_TRUE(parsed->limits.reservations_hold_whole_nodes);
   auto built = BuildPolicy(*parsed);
   ASSERT_TRUE(built.ok());
   EXPECT_TRUE(built->catalog.KindForGres("gpu", "hopper").has_value());
@@ -164,6 +166,14 @@ TEST(PolicyFile, PluginErrorsNameLineAndColumn) {
 }
 
 // Issue 12, finding 3: a default time limit that overflows every end time.
+TEST(PolicyFile, ReservationLimitsAreCheckedNamingTheKey) {
+  EXPECT_THAT(
+      ErrorOf("limits:\n  reservations_hold_whole_nodes: maybe\n"),
+      HasSubstr("site.yaml:2:34: limits.reservations_hold_whole_nodes: expected true or false"));
+  EXPECT_THAT(ErrorOf("limits:\n  reservation_window_s: -1\n"),
+              HasSubstr("limits.reservation_window_s"));
+}
+
 TEST(PolicyFile, HugeDefaultTimeLimitIsRefused) {
   EXPECT_THAT(ErrorOf("limits:\n  default_time_limit_s: 9223372036854775807\n"),
               HasSubstr("site.yaml:2:25: limits.default_time_limit_s: 9223372036854775807 outside "
@@ -207,6 +217,8 @@ TEST_F(PolicyPath, DirectoryAndOversizedFileAreRefused) {
 TEST(PolicyFile, ShowThenParseRoundTrips) {
   PolicyConfig config = DefaultPolicy();
   config.kinds.push_back({"gpu", "hopper", "h100"});
+  config.limits.reservations_hold_whole_nodes = true;
+  config.limits.reservation_window_s = 3600;
   auto parsed = ParsePolicyYaml(PolicyToYaml(config), "shown.yaml");
   ASSERT_TRUE(parsed.ok()) << MessageOf(parsed.status());
   EXPECT_EQ(PolicyToYaml(*parsed), PolicyToYaml(config));
