@@ -414,12 +414,14 @@ absl::StatusOr<PolicyConfig> PresetPolicy(std::string_view name, uint64_t seed,
   }
   if (name == "slurm-backfill") {
     // Stock Slurm 22.05.8 as its source reads, default SchedulerParameters: priority
-    // order; sched/backfill plans a start for every job it tests (bf_max_job_test=500)
-    // that falls within bf_window (a day) and holds the planned nodes whole (its
-    // node_space is node bitmaps); select/cons_tres puts a one-node job on the node
-    // with the fewest CPUs free, the first of equals, a multi-node job on nodes in
-    // order (job_test.c `_eval_nodes`).
+    // order; sched/backfill tests the first 500 jobs of the queue (bf_max_job_test,
+    // started, planned or not) and plans a start for each blocked one that falls
+    // within bf_window (a day), holding the planned nodes whole (its node_space is
+    // node bitmaps); select/cons_tres puts a one-node job on the node with the fewest
+    // CPUs free, the first of equals, a multi-node job on nodes in order (job_test.c
+    // `_eval_nodes`; its choice of a run of consecutive nodes first is not modelled).
     config.scorers = {{"fewest_free_cpus", 1000, {}}, {"node_order", 1, {}}};
+    config.limits.max_jobs_per_cycle = 500;
     config.limits.max_reservations = 500;
     config.limits.reservation_window_s = 24 * 3600;
     config.limits.reservations_hold_whole_nodes = true;

@@ -52,8 +52,8 @@ absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFgdScorer(const PluginArgs& 
 // Named policies for comparisons: "random", "dotprod", "gpuclustering",
 // "gpupacking", "bestfit", "fgd" (needs `shapes`), "slurm-default" (priority
 // order, EASY backfill with one reservation, first nodes in name order that fit),
-// "slurm-backfill" (stock Slurm as its source reads: sched/backfill's planned starts
-// for up to 500 jobs within a day, holding whole nodes; select/cons_tres' node
+// "slurm-backfill" (stock Slurm as its source reads: sched/backfill tests the first
+// 500 jobs and plans starts within a day, holding whole nodes; select/cons_tres' node
 // choice) and "accelpack-default" (DefaultPolicy()).
 // `seed` drives random choices and tie breaks; `extra` adds scorer arguments
 // (e.g. shapes, max_cpus).

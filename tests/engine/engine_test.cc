@@ -848,8 +848,8 @@ TEST(Backfill, NoReservationBeyondTheWindow) {
   EXPECT_EQ(inside.Start(2), nullptr);
 }
 
-// slurm-backfill is stock sched/backfill: a planned start for every blocked job (up to
-// bf_max_job_test, 500) within bf_window, a day.
+// slurm-backfill is stock sched/backfill: a planned start for every blocked job it tests
+// (the first bf_max_job_test, 500) within bf_window, a day.
 TEST(Backfill, SlurmBackfillPlansEveryBlockedJobWithinADay) {
   // The last node frees after a day.
   model::Snapshot snapshot = FullNodesFreeingAt({1000, 2000, 3000, 4000, 5000, 2 * 86400});
@@ -861,6 +861,13 @@ TEST(Backfill, SlurmBackfillPlansEveryBlockedJobWithinADay) {
     EXPECT_EQ(outcome.plan.reservations[job - 1].job_id, job);
     EXPECT_EQ(outcome.plan.reservations[job - 1].planned_start, 1000 * job);
   }
+  // Behind jobs 1-6, 495 more: the 501st in queue order (job 1495) is not tested at all.
+  for (uint32_t id = 1001; id <= 1495; ++id)
+    snapshot.pending.push_back(JobBuilder(id).Gpus(8).Priority(0).Build());
+  Outcome deep = RunEngine(snapshot, *stock);
+  EXPECT_EQ(deep.plan.reservations.size(), 5u);
+  EXPECT_THAT(deep.Pending(1494)->message, Not(HasSubstr("not evaluated")));
+  EXPECT_THAT(deep.Pending(1495)->message, HasSubstr("not evaluated: beyond the first 500 jobs"));
 }
 
 // Every reservation drains its nodes while it waits: the default policy plans them
