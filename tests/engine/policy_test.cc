@@ -165,7 +165,6 @@ TEST(PolicyFile, PluginErrorsNameLineAndColumn) {
               HasSubstr("site.yaml:3:11: scorers[0]: scorer node_order: takes no arguments"));
 }
 
-// Issue 12, finding 3: a default time limit that overflows every end time.
 TEST(PolicyFile, ReservationLimitsAreCheckedNamingTheKey) {
   EXPECT_THAT(
       ErrorOf("limits:\n  reservations_hold_whole_nodes: maybe\n"),
@@ -174,6 +173,7 @@ TEST(PolicyFile, ReservationLimitsAreCheckedNamingTheKey) {
               HasSubstr("limits.reservation_window_s"));
 }
 
+// Issue 12, finding 3: a default time limit that overflows every end time.
 TEST(PolicyFile, HugeDefaultTimeLimitIsRefused) {
   EXPECT_THAT(ErrorOf("limits:\n  default_time_limit_s: 9223372036854775807\n"),
               HasSubstr("site.yaml:2:25: limits.default_time_limit_s: 9223372036854775807 outside "
