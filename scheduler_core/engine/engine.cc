@@ -340,6 +340,7 @@ class Evaluator {
   // shapes only); every other eligible node rejects it.
   std::vector<int32_t> DevicePassingSlots(const Job& job);
   const FineShape& shape() const { return shape_; }
+  const Pipeline& pipeline() const;
 
  private:
   const DeviceEval& Devices(const Job& job, size_t slot) {
@@ -743,6 +744,8 @@ double Evaluator::ScoreOf(const Job& job, const DeviceEval& devices, size_t c) {
 
 Evaluator::Evaluator(ShapeCache& cache, FineShape& shape)
     : cache_(cache), cache_state_(cache.state()), shape_(shape) {}
+
+const Pipeline& Evaluator::pipeline() const { return cache_.pipeline(); }
 
 const NodeEval& Evaluator::Refresh(const Job& job, size_t slot) {
   const int n = shape_.eligibility().nodes[slot];
@@ -1298,12 +1301,93 @@ JobStart MakeStart(const Job& job, std::vector<ScoredNode> chosen, const Cluster
   return start;
 }
 
+// select/cons_tres' node choice (job_test.c `_eval_nodes`, no topology plugin) among
+// `feasible`, the nodes where the job fits now: in node order, consecutive ones form a
+// run, which another kind or another SuperPoD (where gangs must stay inside one) also
+// ends. The run that holds the rest of the job with the fewest CPUs free wins, the
+// first of equals; where none holds it, the one with the most CPUs (cons_tres also
+// prefers a larger run that falls short to a sufficient one; so does this). A gang
+// takes the first nodes of each run it takes, its last node (a one-node job's node)
+// the best-scored of its run. Runs of a kind or pod that cannot hold the whole job are
+// never taken, and a gang's later runs are of its first run's kind and pod: a gang
+// stays on one kind (cons_tres would go on across node weights and GRES types). Empty
+// when no kind or pod holds the job.
+std::vector<ScoredNode> ConsecutiveRunChoice(size_t wanted, std::vector<ScoredNode> feasible,
+                                             const ClusterState& state) {
+  std::sort(feasible.begin(), feasible.end(), [&](const ScoredNode& a, const ScoredNode& b) {
+    return state.name_rank(a.candidate.node) < state.name_rank(b.candidate.node);
+  });
+  auto group_of = [&](const ScoredNode& s) {
+    const int kind = KindOf(s.candidate, state);
+    const bool hard = kind >= 0 && state.catalog().kind(kind).rule.gang_within_superpod;
+    return std::pair<int, std::string_view>(
+        kind, hard ? std::string_view(state.node(s.candidate.node).superpod) : "");
+  };
+  struct Run {
+    size_t begin = 0;
+    size_t end = 0;  // one past the last
+    int64_t cpus = 0;
+    std::pair<int, std::string_view> group;
+  };
+  std::vector<Run> runs;
+  std::map<std::pair<int, std::string_view>, size_t> group_nodes;
+  for (size_t i = 0; i < feasible.size(); ++i) {
+    const auto group = group_of(feasible[i]);
+    const bool continues = !runs.empty() && runs.back().group == group &&
+                           state.name_rank(feasible[i].candidate.node) ==
+                               state.name_rank(feasible[i - 1].candidate.node) + 1;
+    if (!continues) runs.push_back(Run{i, i, 0, group});
+    runs.back().end = i + 1;
+    runs.back().cpus += state.cpus_free(feasible[i].candidate.node);
+    ++group_nodes[group];
+  }
+  std::erase_if(runs, [&](const Run& run) { return group_nodes[run.group] < wanted; });
+  std::vector<ScoredNode> chosen;
+  std::vector<bool> taken(runs.size(), false);
+  std::optional<std::pair<int, std::string_view>> gang_group;
+  size_t remaining = wanted;
+  while (remaining > 0) {
+    std::optional<size_t> best;
+    bool best_sufficient = false;
+    for (size_t r = 0; r < runs.size(); ++r) {
+      if (taken[r] || (gang_group && runs[r].group != *gang_group)) continue;
+      const bool sufficient = runs[r].end - runs[r].begin >= remaining;
+      const bool better = !best || (sufficient && !best_sufficient) ||
+                          (sufficient && runs[r].cpus < runs[*best].cpus) ||
+                          (!sufficient && runs[r].cpus > runs[*best].cpus);
+      if (better) {
+        best = r;
+        best_sufficient = sufficient;
+      }
+    }
+    if (!best) return {};
+    taken[*best] = true;
+    gang_group = runs[*best].group;
+    const Run& run = runs[*best];
+    if (remaining == 1) {
+      size_t pick = run.begin;
+      for (size_t i = run.begin + 1; i < run.end; ++i) {
+        if (feasible[i].score > feasible[pick].score) pick = i;
+      }
+      chosen.push_back(std::move(feasible[pick]));
+      break;
+    }
+    for (size_t i = run.begin; i < run.end && remaining > 0; ++i, --remaining) {
+      chosen.push_back(std::move(feasible[i]));
+    }
+  }
+  return chosen;
+}
+
 // The best placement now, or nullopt (then TallyRejections says why). Single-node
 // jobs take one pass for the best node; eligible is in name order, so the first
-// of equal scores wins.
+// of equal scores wins. With `select_consecutive_runs` every job first gathers all the
+// nodes it fits on, since its run depends on them all.
 std::optional<JobStart> Place(const Job& job, Evaluator& evaluator, const ClusterState& state,
                               const Holds* holds, std::string_view* gang_reason) {
-  const bool single = job->num_nodes == 1 && job->required_nodes.empty();
+  const bool runs =
+      evaluator.pipeline().limits.select_consecutive_runs && job->required_nodes.empty();
+  const bool single = job->num_nodes == 1 && job->required_nodes.empty() && !runs;
   if (single && evaluator.shape().cached) {
     const int slot = evaluator.BestRanked(job, holds);
     if (slot < 0) return std::nullopt;
@@ -1345,6 +1429,15 @@ std::optional<JobStart> Place(const Job& job, Evaluator& evaluator, const Cluste
     return MakeStart(job, {ScoredNode{evaluator.BestOf(job, best_slot), best_score}}, state);
   }
   if (static_cast<int>(feasible.size()) < job->num_nodes) return std::nullopt;
+  if (runs) {
+    feasible =
+        ConsecutiveRunChoice(static_cast<size_t>(job->num_nodes), std::move(feasible), state);
+    if (feasible.empty()) {
+      *gang_reason = kReasonGangDoesNotFit;
+      return std::nullopt;
+    }
+    if (job->num_nodes == 1) return MakeStart(job, std::move(feasible), state);
+  }
   auto chosen = ChooseGang(job, std::move(feasible), state, gang_reason);
   if (!chosen) return std::nullopt;
   return MakeStart(job, std::move(*chosen), state);

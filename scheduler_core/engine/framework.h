@@ -185,6 +185,11 @@ struct EngineLimits {
   // that fits beside the reserved job (stock sched/backfill: its plan is per node).
   bool reservations_hold_whole_nodes = false;
   int64_t reservation_window_s = 0;  // no reservation further out; 0: none (bf_window)
+  // Choose a job's nodes as select/cons_tres does without a topology plugin: the nodes
+  // where it fits now form runs of consecutive nodes (node order); the run that holds
+  // it with the fewest CPUs free wins, a gang takes its first nodes, and the scorers
+  // choose only a run's last node (a one-node job's node).
+  bool select_consecutive_runs = false;
 };
 
 // Harvest and reclaim (docs/preemption.md). Work in a partition or QOS named here is

@@ -417,14 +417,15 @@ absl::StatusOr<PolicyConfig> PresetPolicy(std::string_view name, uint64_t seed,
     // order; sched/backfill tests the first 500 jobs of the queue (bf_max_job_test,
     // started, planned or not) and plans a start for each blocked one that falls
     // within bf_window (a day), holding the planned nodes whole (its node_space is
-    // node bitmaps); select/cons_tres puts a one-node job on the node with the fewest
-    // CPUs free, the first of equals, a multi-node job on nodes in order (job_test.c
-    // `_eval_nodes`; its choice of a run of consecutive nodes first is not modelled).
+    // node bitmaps); select/cons_tres (job_test.c `_eval_nodes`) takes the tightest run
+    // of consecutive nodes that holds the job, a gang its first nodes, a one-node job
+    // the node with the fewest CPUs free in it, the first of equals.
     config.scorers = {{"fewest_free_cpus", 1000, {}}, {"node_order", 1, {}}};
     config.limits.max_jobs_per_cycle = 500;
     config.limits.max_reservations = 500;
     config.limits.reservation_window_s = 24 * 3600;
     config.limits.reservations_hold_whole_nodes = true;
+    config.limits.select_consecutive_runs = true;
     return config;
   }
   for (const auto& p : Presets()) {

@@ -219,7 +219,7 @@ T Bounded(const YAML::Node& node, std::string_view path, T high) {
 void ParseLimits(const YAML::Node& node, engine::EngineLimits& limits) {
   ExpectMap(node, "limits",
             {"max_reservations", "max_jobs_per_cycle", "default_time_limit_s",
-             "reservations_hold_whole_nodes", "reservation_window_s"});
+             "reservations_hold_whole_nodes", "reservation_window_s", "select_consecutive_runs"});
   constexpr int kMaxCount = std::numeric_limits<int>::max();
   if (node["max_reservations"])
     limits.max_reservations =
@@ -240,6 +240,10 @@ void ParseLimits(const YAML::Node& node, engine::EngineLimits& limits) {
   if (node["reservation_window_s"]) {
     limits.reservation_window_s =
         Bounded(node["reservation_window_s"], "limits.reservation_window_s", model::kMaxTimeS);
+  }
+  if (node["select_consecutive_runs"]) {
+    limits.select_consecutive_runs = As<bool>(node["select_consecutive_runs"],
+                                              "limits.select_consecutive_runs", "true or false");
   }
 }
 
@@ -436,7 +440,8 @@ std::string PolicyToYaml(const PolicyConfig& config) {
       << YAML::Value << config.limits.default_time_limit_s << YAML::Key
       << "reservations_hold_whole_nodes" << YAML::Value
       << config.limits.reservations_hold_whole_nodes << YAML::Key << "reservation_window_s"
-      << YAML::Value << config.limits.reservation_window_s << YAML::EndMap;
+      << YAML::Value << config.limits.reservation_window_s << YAML::Key << "select_consecutive_runs"
+      << YAML::Value << config.limits.select_consecutive_runs << YAML::EndMap;
   out << YAML::Key << "kinds" << YAML::Value << YAML::BeginSeq;
   for (const auto& kind : config.kinds) {
     out << YAML::Flow << YAML::BeginMap << YAML::Key << "gres" << YAML::Value

@@ -213,10 +213,10 @@ class NodeOrder final : public engine::Scorer {
 class FewestFreeCpus final : public engine::Scorer {
  public:
   std::string_view name() const override { return "fewest_free_cpus"; }
-  // 100 less one point per free CPU: absolute, as Slurm compares nodes.
-  double Score(const Job& job, const Candidate& candidate,
+  // 100 less one point per free CPU: absolute, as Slurm compares nodes. With
+  // `select_consecutive_runs` (slurm-backfill) it only chooses inside the chosen run.
+  double Score(const Job& /*job*/, const Candidate& candidate,
                const ClusterState& state) const override {
-    if (job->num_nodes > 1) return 0;
     return 100.0 - state.cpus_free(candidate.node);
   }
 };

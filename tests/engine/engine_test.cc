@@ -807,6 +807,64 @@ TEST(SlurmBackfill, OneNodeJobGoesWhereFewestCpusAreFree) {
   EXPECT_EQ(RunEngine(snapshot, *stock).Started().at(2), (std::vector<std::string>{"a", "b"}));
 }
 
+// select/cons_tres first picks a run of consecutive nodes where the job fits (node
+// order; a node that cannot take it ends the run): the tightest run that holds it,
+// fewest CPUs free in all, not the first nodes nor the globally fullest node.
+TEST(SlurmBackfill, JobsTakeTheTightestRunOfConsecutiveNodes) {
+  const std::vector<int> all = {0, 1, 2, 3, 4, 5, 6, 7};
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("n1").Hopper(8).Cpus(64).Build(),
+                    NodeBuilder("n2").Hopper(8).Cpus(64).Build(),
+                    NodeBuilder("n3").Hopper(8).Cpus(64).Build(),
+                    NodeBuilder("n4").Hopper(8).Cpus(64).Busy(all).Build(),
+                    NodeBuilder("n5").Hopper(8).Cpus(64).Build(),
+                    NodeBuilder("n6").Hopper(8).Cpus(64).Build(),
+                    NodeBuilder("n7").Hopper(8).Cpus(64).Busy(all).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(8).Nodes(2).Build()};
+  auto stock = policy::PresetPolicy("slurm-backfill", 1, {});
+  ASSERT_TRUE(stock.ok());
+  EXPECT_EQ(RunEngine(snapshot, *stock).Started().at(1), (std::vector<std::string>{"n5", "n6"}));
+  policy::PolicyConfig in_order = *stock;
+  in_order.limits.select_consecutive_runs = false;
+  EXPECT_EQ(RunEngine(snapshot, in_order).Started().at(1), (std::vector<std::string>{"n1", "n2"}));
+
+  // No run holds four: the largest is taken whole, the rest from the tightest run
+  // that holds it.
+  snapshot.pending = {JobBuilder(2).Gpus(8).Nodes(4).Build()};
+  EXPECT_EQ(RunEngine(snapshot, *stock).Started().at(2),
+            (std::vector<std::string>{"n1", "n2", "n3", "n5"}));
+
+  // A one-node job: the run [a, b] has 69 CPUs free, [d] 30, so d, not a (5 free).
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Cpus(64, 59).Build(),
+                    NodeBuilder("b").Hopper(8).Cpus(64).Build(),
+                    NodeBuilder("c").Hopper(8).Cpus(64).Busy(all).Build(),
+                    NodeBuilder("d").Hopper(8).Cpus(64, 34).Build(),
+                    NodeBuilder("e").Hopper(8).Cpus(64).Busy(all).Build()};
+  snapshot.pending = {JobBuilder(3).Gpus(1).Cpus(4).Build()};
+  EXPECT_EQ(RunEngine(snapshot, *stock).Started().at(3), (std::vector<std::string>{"d"}));
+  EXPECT_EQ(RunEngine(snapshot, in_order).Started().at(3), (std::vector<std::string>{"a"}));
+}
+
+// Runs never mix kinds, and a gang never spans two (a gang runs on one kind).
+TEST(SlurmBackfill, RunsEndWhereTheKindChanges) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a1").Hopper(8, "h100").Cpus(64).Build(),
+                    NodeBuilder("a2").Hopper(8, "h100").Cpus(64).Build(),
+                    NodeBuilder("a3").Hopper(8, "h100").Cpus(64).Build(),
+                    NodeBuilder("b1").Hopper(8, "h200").Cpus(64).Build(),
+                    NodeBuilder("b2").Hopper(8, "h200").Cpus(64).Build()};
+  // Any GPU model: the H200 run holds two with fewer CPUs free than the H100 run.
+  snapshot.pending = {JobBuilder(1).Gres("gpu", {}, 8).Nodes(2).Build()};
+  auto stock = policy::PresetPolicy("slurm-backfill", 1, {});
+  ASSERT_TRUE(stock.ok());
+  EXPECT_EQ(RunEngine(snapshot, *stock).Started().at(1), (std::vector<std::string>{"b1", "b2"}));
+  // Four: no kind holds it, and the runs are not joined across kinds.
+  snapshot.pending = {JobBuilder(2).Gres("gpu", {}, 8).Nodes(4).Build()};
+  Outcome outcome = RunEngine(snapshot, *stock);
+  EXPECT_EQ(outcome.Start(2), nullptr);
+  ASSERT_NE(outcome.Pending(2), nullptr);
+}
+
 // Stock sched/backfill plans per node: with whole-node holds nothing that outlasts the
 // planned start runs on the reserved node, even where it fits beside the reserved job
 // (the case above); work that ends by the start still backfills there.

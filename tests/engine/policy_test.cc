@@ -45,7 +45,8 @@ queue:
   partition_classes: {serve: inference}
 scorers:
   - {name: best_fit_devices, weight: 7}
-limits: {max_reservations: 3, reservation_window_s: 86400, reservations_hold_whole_nodes: true}
+limits: {max_reservations: 3, reservation_window_s: 86400, reservations_hold_whole_nodes: true,
+         select_consecutive_runs: true}
 kinds:
   - {gres: "gpu:hopper", kind: h100}
 )",
@@ -59,6 +60,7 @@ kinds:
   EXPECT_EQ(parsed->limits.max_reservations, 3);
   EXPECT_EQ(parsed->limits.reservation_window_s, 86400);
   EXPECT_TRUE(parsed->limits.reservations_hold_whole_nodes);
+  EXPECT_TRUE(parsed->limits.select_consecutive_runs);
   auto built = BuildPolicy(*parsed);
   ASSERT_TRUE(built.ok());
   EXPECT_TRUE(built->catalog.KindForGres("gpu", "hopper").has_value());
@@ -171,6 +173,8 @@ TEST(PolicyFile, ReservationLimitsAreCheckedNamingTheKey) {
       HasSubstr("site.yaml:2:34: limits.reservations_hold_whole_nodes: expected true or false"));
   EXPECT_THAT(ErrorOf("limits:\n  reservation_window_s: -1\n"),
               HasSubstr("limits.reservation_window_s"));
+  EXPECT_THAT(ErrorOf("limits:\n  select_consecutive_runs: 2\n"),
+              HasSubstr("site.yaml:2:28: limits.select_consecutive_runs: expected true or false"));
 }
 
 // Issue 12, finding 3: a default time limit that overflows every end time.
@@ -219,6 +223,7 @@ TEST(PolicyFile, ShowThenParseRoundTrips) {
   config.kinds.push_back({"gpu", "hopper", "h100"});
   config.limits.reservations_hold_whole_nodes = true;
   config.limits.reservation_window_s = 3600;
+  config.limits.select_consecutive_runs = true;
   auto parsed = ParsePolicyYaml(PolicyToYaml(config), "shown.yaml");
   ASSERT_TRUE(parsed.ok()) << MessageOf(parsed.status());
   EXPECT_EQ(PolicyToYaml(*parsed), PolicyToYaml(config));
