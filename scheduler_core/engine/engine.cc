@@ -1303,8 +1303,8 @@ JobStart MakeStart(const Job& job, std::vector<ScoredNode> chosen, const Cluster
 
 // select/cons_tres' node choice (job_test.c `_eval_nodes`, no topology plugin) among
 // `feasible`, the nodes where the job fits now: in node order, consecutive ones form a
-// run, which another kind or another SuperPoD (where gangs must stay inside one) also
-// ends. The run that holds the rest of the job with the fewest CPUs free wins, the
+// run, which another kind or, for a gang, another SuperPoD (where gangs must stay
+// inside one) also ends. The run that holds the rest of the job with the fewest CPUs free wins, the
 // first of equals; where none holds it, the one with the most CPUs (cons_tres also
 // prefers a larger run that falls short to a sufficient one; so does this). A gang
 // takes the first nodes of each run it takes, its last node (a one-node job's node)
@@ -1319,7 +1319,8 @@ std::vector<ScoredNode> ConsecutiveRunChoice(size_t wanted, std::vector<ScoredNo
   });
   auto group_of = [&](const ScoredNode& s) {
     const int kind = KindOf(s.candidate, state);
-    const bool hard = kind >= 0 && state.catalog().kind(kind).rule.gang_within_superpod;
+    const bool hard =
+        wanted > 1 && kind >= 0 && state.catalog().kind(kind).rule.gang_within_superpod;
     return std::pair<int, std::string_view>(
         kind, hard ? std::string_view(state.node(s.candidate.node).superpod) : "");
   };
@@ -1385,8 +1386,11 @@ std::vector<ScoredNode> ConsecutiveRunChoice(size_t wanted, std::vector<ScoredNo
 // nodes it fits on, since its run depends on them all.
 std::optional<JobStart> Place(const Job& job, Evaluator& evaluator, const ClusterState& state,
                               const Holds* holds, std::string_view* gang_reason) {
-  const bool runs =
-      evaluator.pipeline().limits.select_consecutive_runs && job->required_nodes.empty();
+  // Matching alternatives ("[a|b]") choose per alternative in ChooseGang; a run choice
+  // across all of them could pick nodes no one alternative covers.
+  const bool matching = job->feature_any_matching && job->feature_any.size() >= 2;
+  const bool runs = evaluator.pipeline().limits.select_consecutive_runs &&
+                    job->required_nodes.empty() && !matching;
   const bool single = job->num_nodes == 1 && job->required_nodes.empty() && !runs;
   if (single && evaluator.shape().cached) {
     const int slot = evaluator.BestRanked(job, holds);

@@ -845,7 +845,9 @@ TEST(SlurmBackfill, JobsTakeTheTightestRunOfConsecutiveNodes) {
   EXPECT_EQ(RunEngine(snapshot, in_order).Started().at(3), (std::vector<std::string>{"a"}));
 }
 
-// Runs never mix kinds, and a gang never spans two (a gang runs on one kind).
+// Where the model departs from cons_tres on purpose: a gang runs on one kind here, so
+// runs end where the kind changes (with equal node weights Slurm would see one run
+// a1-b2 and take a1, a2), and no run is joined across kinds.
 TEST(SlurmBackfill, RunsEndWhereTheKindChanges) {
   model::Snapshot snapshot;
   snapshot.nodes = {NodeBuilder("a1").Hopper(8, "h100").Cpus(64).Build(),
@@ -863,6 +865,23 @@ TEST(SlurmBackfill, RunsEndWhereTheKindChanges) {
   Outcome outcome = RunEngine(snapshot, *stock);
   EXPECT_EQ(outcome.Start(2), nullptr);
   ASSERT_NE(outcome.Pending(2), nullptr);
+}
+
+// A gang with matching alternatives ("[a|b]": all its nodes carry the same one) still
+// starts with runs on: the choice is made per alternative, as without runs.
+TEST(SlurmBackfill, MatchingAlternativesStillFindTheirNodes) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("n1").Hopper(8).Features({"a"}).Build(),
+                    NodeBuilder("n2").Hopper(8).Features({"b"}).Build(),
+                    NodeBuilder("n3").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build(),
+                    NodeBuilder("n4").Hopper(8).Features({"a"}).Build(),
+                    NodeBuilder("n5").Hopper(8).Features({"a"}).Build()};
+  snapshot.pending = {JobBuilder(1).Gpus(8).Nodes(2).FeatureAny({{"a"}, {"b"}}, true).Build()};
+  auto stock = policy::PresetPolicy("slurm-backfill", 1, {});
+  ASSERT_TRUE(stock.ok());
+  const auto started = RunEngine(snapshot, *stock).Started();
+  ASSERT_TRUE(started.contains(1));
+  EXPECT_EQ(started.at(1).size(), 2u);
 }
 
 // Stock sched/backfill plans per node: with whole-node holds nothing that outlasts the
