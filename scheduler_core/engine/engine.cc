@@ -1159,6 +1159,12 @@ int KindOf(const Candidate& candidate, const ClusterState& state) {
   return candidate.pool < 0 ? -1 : state.kind_of(candidate.node, candidate.pool);
 }
 
+// Whether a gang on this candidate's kind must stay inside one SuperPoD (910C).
+bool GangWithinSuperpod(const Candidate& candidate, const ClusterState& state) {
+  const int kind = KindOf(candidate, state);
+  return kind >= 0 && state.catalog().kind(kind).rule.gang_within_superpod;
+}
+
 // Picks num_nodes of `scored`: required nodes first, then best score, all of one
 // kind and, when one can hold the job, inside one topology domain.
 std::optional<std::vector<ScoredNode>> ChooseGangAmong(const Job& job,
@@ -1212,7 +1218,7 @@ std::optional<std::vector<ScoredNode>> ChooseGangAmong(const Job& job,
   for (const ScoredNode& s : scored) {
     const int kind = KindOf(s.candidate, state);
     const model::Node& node = state.node(s.candidate.node);
-    const bool hard = kind >= 0 && state.catalog().kind(kind).rule.gang_within_superpod;
+    const bool hard = GangWithinSuperpod(s.candidate, state);
     const std::string& domain = hard ? node.superpod : node.network_switch;
     Group& group = domains[{kind, domain}];
     group.hard = hard;
@@ -1304,9 +1310,10 @@ JobStart MakeStart(const Job& job, std::vector<ScoredNode> chosen, const Cluster
 // select/cons_tres' node choice (job_test.c `_eval_nodes`, no topology plugin) among
 // `feasible`, the nodes where the job fits now: in node order, consecutive ones form a
 // run, which another kind or, for a gang, another SuperPoD (where gangs must stay
-// inside one) also ends. The run that holds the rest of the job with the fewest CPUs free wins, the
-// first of equals; where none holds it, the one with the most CPUs (cons_tres also
-// prefers a larger run that falls short to a sufficient one; so does this). A gang
+// inside one) also ends. The run that holds the rest of the job with the fewest CPUs
+// free wins, the first of equals; where none holds it, the one with the most CPUs
+// (cons_tres also prefers a larger run that falls short to a sufficient one met
+// before it; so does this). A gang
 // takes the first nodes of each run it takes, its last node (a one-node job's node)
 // the best-scored of its run. Runs of a kind or pod that cannot hold the whole job are
 // never taken, and a gang's later runs are of its first run's kind and pod: a gang
@@ -1318,11 +1325,10 @@ std::vector<ScoredNode> ConsecutiveRunChoice(size_t wanted, std::vector<ScoredNo
     return state.name_rank(a.candidate.node) < state.name_rank(b.candidate.node);
   });
   auto group_of = [&](const ScoredNode& s) {
-    const int kind = KindOf(s.candidate, state);
-    const bool hard =
-        wanted > 1 && kind >= 0 && state.catalog().kind(kind).rule.gang_within_superpod;
+    const bool hard = wanted > 1 && GangWithinSuperpod(s.candidate, state);
     return std::pair<int, std::string_view>(
-        kind, hard ? std::string_view(state.node(s.candidate.node).superpod) : "");
+        KindOf(s.candidate, state),
+        hard ? std::string_view(state.node(s.candidate.node).superpod) : "");
   };
   struct Run {
     size_t begin = 0;
