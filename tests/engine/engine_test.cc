@@ -867,6 +867,22 @@ TEST(SlurmBackfill, RunsEndWhereTheKindChanges) {
   ASSERT_NE(outcome.Pending(2), nullptr);
 }
 
+// A SuperPoD ends a run only for a gang (which must stay inside one); for a one-node job
+// the 910C nodes run on across pods, as in cons_tres: one run, its fullest node.
+TEST(SlurmBackfill, SuperPodsSplitRunsOnlyForGangs) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("p1a").Ascend910C().Cpus(64, 54).SuperPod("x").Build(),
+                    NodeBuilder("p1b").Ascend910C().Cpus(64).SuperPod("x").Build(),
+                    NodeBuilder("p2a").Ascend910C().Cpus(64).SuperPod("y").Build()};
+  snapshot.pending = {JobBuilder(1).Npus(1, "910c").Cpus(4).Build()};
+  auto stock = policy::PresetPolicy("slurm-backfill", 1, {});
+  ASSERT_TRUE(stock.ok());
+  EXPECT_EQ(RunEngine(snapshot, *stock).Started().at(1), (std::vector<std::string>{"p1a"}));
+  // A two-node gang: pod y cannot hold it, so pod x's run.
+  snapshot.pending = {JobBuilder(2).Npus(16, "910c").Nodes(2).Build()};
+  EXPECT_EQ(RunEngine(snapshot, *stock).Started().at(2), (std::vector<std::string>{"p1a", "p1b"}));
+}
+
 // A gang with matching alternatives ("[a|b]": all its nodes carry the same one) still
 // starts with runs on: the choice is made per alternative, as without runs.
 TEST(SlurmBackfill, MatchingAlternativesStillFindTheirNodes) {
