@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # accelpack quickstart: on a fresh Debian 12 machine, as root:
 #
-#   sudo bash contrib/quickstart.sh
+#   bash contrib/quickstart.sh
 #
 # 1. installs the packages (contrib/install-deps.sh), builds accelpack into build/,
 #    installs the Slurm plugin sched/accelpack;
@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
 done
 
 say() { printf '\n== %s\n' "$*"; }
-[ "$(id -u)" -eq 0 ] || { echo "quickstart: run as root (sudo bash contrib/quickstart.sh)" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "quickstart: run as root (bash contrib/quickstart.sh as root, or sudo bash contrib/quickstart.sh)" >&2; exit 1; }
 
 current_run=""
 cleanup() {

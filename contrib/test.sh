@@ -11,9 +11,9 @@
 # 26.05.3 built from its tarball into a prefix under /var/cache/accelpack (once per
 # machine: ~11 min on a busy 2-core machine, ~700 MB; later runs reuse it).
 #
-#   sudo bash contrib/test.sh                 everything
-#   sudo bash contrib/test.sh --quick         without the end-to-end cluster tests
-#   sudo bash contrib/test.sh --debian-only   without the other Slurm releases
+#   bash contrib/test.sh                 everything
+#   bash contrib/test.sh --quick         without the end-to-end cluster tests
+#   bash contrib/test.sh --debian-only   without the other Slurm releases
 #
 # The release tarballs (slurm-<version>.tar.xz with a SHA256SUMS beside them) are
 # looked for in $ACCELPACK_SLURM_TARBALLS, then ../shared/slurm and ../../shared/slurm

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Brings up accelpack's one-machine Slurm cluster: munged, accelpackd (mode
 # accelpack), slurmctld and one slurmd per emulated node. See lib.sh for settings.
-#   sudo contrib/cluster/up.sh                         # sched/accelpack + accelpackd
-#   sudo ACCELPACK_MODE=backfill contrib/cluster/up.sh # stock sched/backfill
+#   contrib/cluster/up.sh                         # sched/accelpack + accelpackd
+#   ACCELPACK_MODE=backfill contrib/cluster/up.sh # stock sched/backfill
 # Then: source /tmp/accelpack-cluster/env.sh; sinfo; sbatch ...
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
