@@ -45,6 +45,12 @@ std::string AcceleratorConfPath() {
 }
 
 std::string CoreAddressFromConf(const std::string& path, std::string* error) {
+  // A FIFO or device at the path would block or never end: only a file is read.
+  std::error_code ignored;
+  if (std::filesystem::exists(path, ignored) && !std::filesystem::is_regular_file(path, ignored)) {
+    *error = Cat(path, ": not a regular file");
+    return {};
+  }
   std::ifstream in(path);
   if (!in) {
     if (std::filesystem::exists(path)) *error = Cat(path, ": cannot read");
@@ -62,10 +68,12 @@ std::string CoreAddressFromConf(const std::string& path, std::string* error) {
   return address;
 }
 
-std::vector<std::string> CheckPolicyFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {Cat(path, ": cannot open policy file")};
+std::vector<std::string> CheckPolicyFile(const std::string& path, std::string* text) {
+  auto read = policy::ReadPolicyFile(path);
+  if (!read.ok()) return {std::string(MessageOf(read.status()))};
+  if (text != nullptr) *text = *read;
   std::vector<std::string> lines;
+  std::istringstream in(*read);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   if (std::all_of(lines.begin(), lines.end(), IsBlankOrComment)) {
     return {Cat(path,
@@ -83,12 +91,12 @@ std::vector<std::string> CheckPolicyFile(const std::string& path) {
   };
   for (size_t s = 0; s < sections.size(); ++s) {
     const size_t end = s + 1 < sections.size() ? sections[s + 1] : lines.size();
-    std::string text;
+    std::string section;
     for (size_t i = 0; i < lines.size(); ++i) {
-      text += (i >= sections[s] && i < end) ? lines[i] : "";
-      text += '\n';
+      section += (i >= sections[s] && i < end) ? lines[i] : "";
+      section += '\n';
     }
-    auto parsed = policy::ParsePolicyYaml(text, path);
+    auto parsed = policy::ParsePolicyYaml(section, path);
     if (!parsed.ok()) {
       add(std::string(MessageOf(parsed.status())));
       continue;

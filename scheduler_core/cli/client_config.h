@@ -20,7 +20,9 @@ std::string CoreAddressFromConf(const std::string& path, std::string* error);
 // file order; empty when the file is valid. Each top-level section is checked
 // on its own (other sections blanked, so line numbers stay), then the whole.
 // An empty file (nothing but comments) is a problem: it would silently mean
-// the built-in default.
-std::vector<std::string> CheckPolicyFile(const std::string& path);
+// the built-in default. The file is read once, as the daemon reads it
+// (policy::ReadPolicyFile: a regular file of at most 1 MiB, never waited on);
+// `text`, when given, receives what was checked.
+std::vector<std::string> CheckPolicyFile(const std::string& path, std::string* text = nullptr);
 
 }  // namespace accelpack::cli

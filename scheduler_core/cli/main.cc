@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -38,6 +39,11 @@ struct Connection {
 };
 
 bool ReadFile(const std::string& path, std::string* text) {
+  std::error_code ignored;
+  if (!std::filesystem::is_regular_file(path, ignored)) {  // a FIFO would block
+    std::cerr << "accelpack: cannot read " << path << ": not a regular file\n";
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::cerr << "accelpack: cannot read " << path << "\n";
@@ -144,10 +150,13 @@ bool ParseSince(const std::string& text, int64_t* since_unix) {
 int PolicyCheck(const std::vector<std::string>& paths) {
   int failed = 0;
   for (const std::string& path : paths) {
-    const std::vector<std::string> problems = accelpack::cli::CheckPolicyFile(path);
+    std::string text;
+    const std::vector<std::string> problems = accelpack::cli::CheckPolicyFile(path, &text);
     if (problems.empty()) {
-      auto config = accelpack::policy::LoadPolicyFile(path);
-      std::cout << path << ": policy \"" << config->name << "\" is valid\n";
+      // The text just checked, so the name is of the very file found valid.
+      auto config = accelpack::policy::ParsePolicyYaml(text, path);
+      std::cout << path << ": policy \"" << (config.ok() ? config->name : std::string("?"))
+                << "\" is valid\n";
       continue;
     }
     ++failed;
@@ -376,16 +385,14 @@ int main(int argc, char** argv) {
     return Print(json ? accelpack::cli::ToJson(response) : accelpack::cli::StatsText(response));
   }
   if (diff->parsed()) {
-    const std::vector<std::string> problems = accelpack::cli::CheckPolicyFile(diff_path);
+    std::string text;
+    const std::vector<std::string> problems = accelpack::cli::CheckPolicyFile(diff_path, &text);
     if (!problems.empty()) {
       for (const std::string& problem : problems) std::cerr << "accelpack: " << problem << "\n";
       return kBadRequest;
     }
-    std::ifstream in(diff_path);
-    std::ostringstream text;
-    text << in.rdbuf();
     v1::DiffPolicyRequest request;
-    request.set_policy_yaml(text.str());
+    request.set_policy_yaml(text);
     request.set_source(diff_path);
     request.set_max_age_s(max_age_s);
     v1::DiffPolicyResponse response;

@@ -49,7 +49,10 @@ absl::StatusOr<BuiltPolicy> BuildPolicy(const PolicyConfig& config);
 
 // Parses YAML text; `source` (a file name) prefixes every error, with line:column.
 absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view text, std::string_view source);
-// Reads and parses a policy file.
+// A policy file's text: only a regular file of at most 1 MiB, opened without
+// blocking (a FIFO or device at the path is refused, never waited on).
+absl::StatusOr<std::string> ReadPolicyFile(const std::string& path);
+// Reads (as ReadPolicyFile) and parses a policy file.
 absl::StatusOr<PolicyConfig> LoadPolicyFile(const std::string& path);
 // The YAML form of a policy (what `accelpack policy show` prints).
 std::string PolicyToYaml(const PolicyConfig& config);

@@ -362,7 +362,7 @@ absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view text, std::string_
   return config;
 }
 
-absl::StatusOr<PolicyConfig> LoadPolicyFile(const std::string& path) {
+absl::StatusOr<std::string> ReadPolicyFile(const std::string& path) {
   // Non-blocking open, then fstat of what was opened: a FIFO or device at the path
   // must be refused, not waited on (the reload runs on the daemon's signal thread).
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -398,7 +398,13 @@ absl::StatusOr<PolicyConfig> LoadPolicyFile(const std::string& path) {
           Cat(path, ": more than a policy file's ", kMaxPolicyFileBytes, " bytes"));
     }
   }
-  return ParsePolicyYaml(text, path);
+  return text;
+}
+
+absl::StatusOr<PolicyConfig> LoadPolicyFile(const std::string& path) {
+  auto text = ReadPolicyFile(path);
+  if (!text.ok()) return text.status();
+  return ParsePolicyYaml(*text, path);
 }
 
 std::string PolicyToYaml(const PolicyConfig& config) {

@@ -298,6 +298,27 @@ int RunBoundCommand(const std::vector<std::string>& pod_files, const std::string
   return 0;
 }
 
+// The replay's defaults. --mix, --speed and --types each change only the entries they
+// name, so `--speed h100=2` keeps every other kind's speed and `--types openb=h100`
+// keeps DLRM on the NVIDIA kinds.
+constexpr char kDefaultMix[] = "openb=0.6,dlrm=0.3,kalos=0.1";
+constexpr char kDefaultSpeeds[] =
+    "h100=1,h200=1.3,h800=1,h20=0.6,ascend910=0.5,ascend910b=0.8,ascend910b-box16=0.8,"
+    "ascend910c=1.1";
+constexpr char kDefaultTypes[] = "dlrm=h100|h200|h800|h20";
+
+// The defaults' pairs with the flag's on top.
+absl::StatusOr<std::map<std::string, std::string>> PairsOverDefaults(std::string_view flag,
+                                                                     std::string_view defaults,
+                                                                     std::string_view given) {
+  auto pairs = ParsePairs(flag, given);
+  if (!pairs.ok()) return pairs.status();
+  auto merged = ParsePairs(flag, defaults);
+  if (!merged.ok()) return merged.status();
+  for (auto& [key, value] : *pairs) (*merged)[key] = std::move(value);
+  return merged;
+}
+
 int RunDynamicCommand(const std::string& traces, const std::string& cluster_text,
                       const std::string& policies, uint64_t seed, const std::string& seeds_text,
                       int jobs, double load, const std::string& mix, const std::string& speeds,
@@ -318,11 +339,11 @@ int RunDynamicCommand(const std::string& traces, const std::string& cluster_text
   options.load = load;
   options.cycle_interval_s = interval;
   options.workload_shapes = workload_shapes;
-  auto mix_pairs = ParsePairs("--mix", mix);
+  auto mix_pairs = PairsOverDefaults("--mix", kDefaultMix, mix);
   if (!mix_pairs.ok()) return Fail(mix_pairs.status());
-  auto speed_pairs = ParsePairs("--speed", speeds);
+  auto speed_pairs = PairsOverDefaults("--speed", kDefaultSpeeds, speeds);
   if (!speed_pairs.ok()) return Fail(speed_pairs.status());
-  auto type_pairs = ParsePairs("--types", types);
+  auto type_pairs = PairsOverDefaults("--types", kDefaultTypes, types);
   if (!type_pairs.ok()) return Fail(type_pairs.status());
   const std::map<std::string, double*> shares = {{"openb", &options.share_openb},
                                                  {"dlrm", &options.share_dlrm},
@@ -351,8 +372,8 @@ int RunDynamicCommand(const std::string& traces, const std::string& cluster_text
       return Fail(absl::InvalidArgumentError(
           Cat("--types: unknown source \"", k, "\" (openb, dlrm, kalos)")));
     }
-    options.allowed_types[k] = SplitNonEmpty(v, '|');
-    if (options.allowed_types[k].empty()) {
+    options.allowed_types[k] = v == "any" ? std::vector<std::string>{} : SplitNonEmpty(v, '|');
+    if (options.allowed_types[k].empty() && v != "any") {
       return Fail(absl::InvalidArgumentError(Cat("--types: no type given for ", k)));
     }
   }
@@ -479,11 +500,7 @@ int main(int argc, char** argv) {
   auto* dy = app.add_subcommand(
       "dynamic", "event-driven replay with arrivals, departures, queueing and backfill");
   std::string traces = "../shared/traces", cluster = "h100:32,ascend910b:32",
-              dy_policy = "slurm-default,accelpack-default", mix = "openb=0.6,dlrm=0.3,kalos=0.1",
-              speeds =
-                  "h100=1,h200=1.3,h800=1,h20=0.6,ascend910=0.5,ascend910b=0.8,ascend910b-box16=0."
-                  "8,ascend910c=1.1",
-              types = "dlrm=h100|h200|h800|h20", dy_out = "sim-out";
+              dy_policy = "slurm-default,accelpack-default", mix, speeds, types, dy_out = "sim-out";
   uint64_t seed = 1;
   int jobs = 2000;
   double load = 0.9;
@@ -504,10 +521,12 @@ int main(int argc, char** argv) {
   dy->add_option("--jobs", jobs, "jobs to generate")->capture_default_str();
   dy->add_option("--load", load, "offered device load (1 = every device busy)")
       ->capture_default_str();
-  dy->add_option("--mix", mix, "share of jobs per source")->capture_default_str();
-  dy->add_option("--speed", speeds, "relative speed per kind")->capture_default_str();
-  dy->add_option("--types", types, "allowed GRES types per source (| separated; absent: any)")
-      ->capture_default_str();
+  // The defaults are merged under what is given, so the help names them.
+  dy->add_option("--mix", mix, Cat("share of jobs per source, over ", kDefaultMix));
+  dy->add_option("--speed", speeds, Cat("relative speed per kind, over ", kDefaultSpeeds));
+  dy->add_option("--types", types,
+                 Cat("allowed GRES types per source, | separated, `any` for any kind; over ",
+                     kDefaultTypes, " (absent: any)"));
   dy->add_option("--cycle-interval", interval, "seconds between cycles at most")
       ->capture_default_str();
   dy->add_flag("--workload-shapes", workload_shapes,

@@ -4,6 +4,7 @@
 // decision log.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -73,6 +74,21 @@ TEST_F(PolicyCheck, RefusesAnEmptyFileAndPassesAGoodOne) {
               ElementsAre(HasSubstr("cannot open")));
 }
 
+// The check reads the file as the daemon does: what accelpackd would refuse is a
+// problem here too, and nothing at the path can make the check wait or abort.
+TEST_F(PolicyCheck, RefusesWhatTheDaemonRefusesWithoutWaiting) {
+  const auto fifo = (dir_ / "fifo.yaml").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THAT(cli::CheckPolicyFile(fifo), ElementsAre(HasSubstr("not a regular file")));
+  EXPECT_THAT(cli::CheckPolicyFile(dir_.string()), ElementsAre(HasSubstr("not a regular file")));
+  const auto big = Write("big.yaml", "name: big\n" + std::string(size_t{1} << 20, '#') + "\n");
+  EXPECT_THAT(cli::CheckPolicyFile(big), ElementsAre(HasSubstr("more than a policy file's")));
+  std::string text;
+  const auto good = Write("g.yaml", "name: good\n");
+  EXPECT_TRUE(cli::CheckPolicyFile(good, &text).empty());
+  EXPECT_EQ(text, "name: good\n");
+}
+
 using Conf = TempDir;
 
 TEST_F(Conf, ReadsCoreAddressLikeThePlugin) {
@@ -83,6 +99,11 @@ TEST_F(Conf, ReadsCoreAddressLikeThePlugin) {
   EXPECT_EQ(cli::CoreAddressFromConf(Write("b.conf", "#CoreAddress=unix:/no\n"), &error), "");
   EXPECT_EQ(cli::CoreAddressFromConf((dir_ / "none.conf").string(), &error), "");
   EXPECT_TRUE(error.empty());
+  const auto fifo = (dir_ / "fifo.conf").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(cli::CoreAddressFromConf(fifo, &error), "");
+  EXPECT_THAT(error, HasSubstr("not a regular file"));
+  error.clear();
   ::setenv("SLURM_CONF", "/etc/site/slurm.conf", 1);
   ::unsetenv("ACCELPACK_CONF");
   EXPECT_EQ(cli::AcceleratorConfPath(), "/etc/site/accelpack.conf");

@@ -35,5 +35,32 @@ expect_refused "--cycle-interval: -5 s outside" dynamic --cycle-interval -5
 expect_refused "--jobs: 0 outside" dynamic --jobs 0
 expect_refused "--seeds: expected N, N-M or a comma list, got \"5-1\"" dynamic --seeds 5-1
 expect_refused "--seed excludes --seeds" dynamic --seed 2 --seeds 1-3
-[ "$fails" -eq 0 ] && echo "all refused as expected"
+
+# --mix, --speed and --types change only what they name; the rest keep the defaults
+# (a partial --types once dropped DLRM's NVIDIA-only default). Needs the traces.
+traces="${ACCELPACK_TRACES:-$(dirname "$0")/../../../shared/traces}"
+if [ -d "$traces" ]; then
+  out="$(mktemp -d)"
+  if ! timeout 60 "$sim" dynamic --traces "$traces" --jobs 40 --policy slurm-default \
+    --speed h100=2 --types openb=h100,kalos=any --out "$out" >"$out/log" 2>&1; then
+    echo "FAIL: the partial --speed/--types run: $(tail -3 "$out/log")"
+    fails=$((fails + 1))
+  elif ! python3 - "$out/dynamic.json" <<'PY'; then
+import json, sys
+report = json.load(open(sys.argv[1]))
+speed, generator = report["speed"], report["generator"]
+assert speed["h100"] == 2 and speed["h200"] == 1.3 and speed["ascend910b"] == 0.8, speed
+assert generator["allowed_types[openb]"] == "h100", generator
+assert generator["allowed_types[dlrm]"] == "h100|h200|h800|h20", generator
+assert generator["allowed_types[kalos]"] == "any", generator
+PY
+    echo "FAIL: a partial --speed/--types replaced the defaults: $(cat "$out/dynamic.json" | head -c 600)"
+    fails=$((fails + 1))
+  fi
+  rm -rf "$out"
+else
+  echo "skipped the defaults-merge check: no traces at $traces"
+fi
+
+[ "$fails" -eq 0 ] && echo "all checks passed"
 exit "$fails"
