@@ -7,8 +7,9 @@
 #
 # Slurm releases: everything runs against Debian's Slurm (22.05.8); besides, the
 # plugin is compiled (-Werror) for 24.11.5, 25.05.8, 25.11.7 and 26.05.3 from their
-# release tarballs, and the whole end-to-end suite runs a second time against
-# 26.05.3 built from its tarball into a prefix under /var/cache/accelpack (once per
+# release tarballs, and the end-to-end scenarios labelled `release` (those whose
+# plugin code differs by release) run a second time against 26.05.3, built from its
+# tarball into a prefix under /var/cache/accelpack (once per
 # machine: ~11 min on a busy 2-core machine, ~700 MB; later runs reuse it).
 #
 #   bash contrib/test.sh                 everything
