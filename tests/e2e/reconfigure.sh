@@ -72,7 +72,16 @@ for id in "${long[@]}"; do nodes[$id]=$(e2e_field "$id" NodeList); done
 # 2. reconfigure while jobs run and others wait; submit during and after
 reconfigure first 150
 submit_batch 16 between
+# The second time with the documented example (contrib/accelpack.conf, every key
+# spelled out) as the settings, the cluster's core address kept: the plugin must
+# take all of it, no "keeping the previous settings".
+core_line=$(grep -i '^CoreAddress' "$conf")
+grep -vi '^CoreAddress' "$E2E_DIR/../../contrib/accelpack.conf" >"$conf"
+echo "$core_line" >>"$conf"
+refused_before=$(count 'keeping the previous settings')
 reconfigure second 100
+e2e_check "second: the example accelpack.conf is read without an error" \
+  test "$(count 'keeping the previous settings')" -eq "$refused_before"
 for id in "${long[@]}"; do
   s=$(e2e_state "$id")
   [[ "$s" =~ ^(RUNNING|COMPLETING|COMPLETED)$ ]] && [ "$(e2e_field "$id" NodeList)" = "${nodes[$id]}" ] ||
