@@ -8,6 +8,7 @@
 \*****************************************************************************/
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include <strings.h>
 
 #include <stddef.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "slurm/slurm_errno.h"
 #include "src/common/macros.h"
@@ -124,6 +127,46 @@ static const u32_key_t u32_keys[] = {
 	  offsetof(accelpack_conf_t, idle_replan_ms) },
 };
 
+/* accelpack.conf is a few lines; the CLI reads it with the same bound. */
+#define ACCELPACK_CONF_MAX_BYTES (1 << 20)
+
+/*
+ * The file at path, opened for reading; NULL with *errmsg unset when there is
+ * none. The agent reads it while slurmctld runs: a FIFO at the path must not
+ * block it (the open never waits and only a regular file is read), nor
+ * /dev/zero feed it forever (a bound on the size).
+ */
+static FILE *_open_conf(const char *path, char **errmsg)
+{
+	struct stat info;
+	FILE *fp;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			*errmsg = xstrdup_printf("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &info)) {
+		*errmsg = xstrdup_printf("%s: %s", path, strerror(errno));
+	} else if (S_ISDIR(info.st_mode)) {
+		*errmsg = xstrdup_printf("%s: a directory, not a regular file",
+					 path);
+	} else if (!S_ISREG(info.st_mode)) {
+		*errmsg = xstrdup_printf("%s: not a regular file (a device, FIFO or socket)",
+					 path);
+	} else if (info.st_size > ACCELPACK_CONF_MAX_BYTES) {
+		*errmsg = xstrdup_printf("%s: larger than %d MiB", path,
+					 ACCELPACK_CONF_MAX_BYTES >> 20);
+	} else if (!(fp = fdopen(fd, "r"))) {
+		*errmsg = xstrdup_printf("%s: %s", path, strerror(errno));
+	} else {
+		return fp;
+	}
+	close(fd);
+	return NULL;
+}
+
 extern int accelpack_conf_read(const char *path, accelpack_conf_t *conf,
 			       char **errmsg)
 {
@@ -132,14 +175,14 @@ extern int accelpack_conf_read(const char *path, accelpack_conf_t *conf,
 	char line[1024];
 	int line_no = 0, rc = SLURM_SUCCESS;
 
+	*errmsg = NULL;
 	accelpack_conf_defaults(&next);
-	if (!(fp = fopen(path, "r"))) {
-		if (errno == ENOENT) {	/* no file: every default */
+	if (!(fp = _open_conf(path, errmsg))) {
+		if (!*errmsg) {	/* no file: every default */
 			accelpack_conf_free(conf);
 			*conf = next;
 			return SLURM_SUCCESS;
 		}
-		*errmsg = xstrdup_printf("%s: %s", path, strerror(errno));
 		accelpack_conf_free(&next);
 		return SLURM_ERROR;
 	}
@@ -209,6 +252,10 @@ extern int accelpack_conf_read(const char *path, accelpack_conf_t *conf,
 						 path, line_no, key);
 			rc = SLURM_ERROR;
 		}
+	}
+	if ((rc == SLURM_SUCCESS) && ferror(fp)) {
+		*errmsg = xstrdup_printf("%s: read error", path);
+		rc = SLURM_ERROR;
 	}
 	fclose(fp);
 	if (rc != SLURM_SUCCESS) {

@@ -6,15 +6,18 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
+#include "common/bounded_file.h"
 #include "common/strings.h"
 #include "policy/policy.h"
 
 namespace accelpack::cli {
 
 namespace {
+
+// accelpack.conf is a few lines; the plugin reads it with the same bound.
+constexpr size_t kMaxConfBytes = kMiB;
 
 std::string Trim(std::string_view text) {
   const size_t begin = text.find_first_not_of(" \t\r");
@@ -45,17 +48,13 @@ std::string AcceleratorConfPath() {
 }
 
 std::string CoreAddressFromConf(const std::string& path, std::string* error) {
-  // A FIFO or device at the path would block or never end: only a file is read.
-  std::error_code ignored;
-  if (std::filesystem::exists(path, ignored) && !std::filesystem::is_regular_file(path, ignored)) {
-    *error = Cat(path, ": not a regular file");
+  auto text = ReadBoundedFile(path, kMaxConfBytes);
+  if (!text.ok()) {
+    // No file is no address (the default socket); anything else there is a mistake.
+    if (!absl::IsNotFound(text.status())) *error = std::string(MessageOf(text.status()));
     return {};
   }
-  std::ifstream in(path);
-  if (!in) {
-    if (std::filesystem::exists(path)) *error = Cat(path, ": cannot read");
-    return {};
-  }
+  std::istringstream in(*text);
   std::string line;
   std::string address;
   while (std::getline(in, line)) {
@@ -68,23 +67,28 @@ std::string CoreAddressFromConf(const std::string& path, std::string* error) {
   return address;
 }
 
-std::vector<std::string> CheckPolicyFile(const std::string& path, std::string* text) {
+PolicyFileCheck CheckPolicyFile(const std::string& path) {
+  PolicyFileCheck check;
   auto read = policy::ReadPolicyFile(path);
-  if (!read.ok()) return {std::string(MessageOf(read.status()))};
-  if (text != nullptr) *text = *read;
+  if (!read.ok()) {
+    check.problems.emplace_back(MessageOf(read.status()));
+    return check;
+  }
+  check.text = *std::move(read);
   std::vector<std::string> lines;
-  std::istringstream in(*read);
+  std::istringstream in(check.text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   if (std::all_of(lines.begin(), lines.end(), IsBlankOrComment)) {
-    return {Cat(path,
-                ": empty policy file: nothing to check (an empty file would run the "
-                "built-in default; say so with `name: ...` at least)")};
+    check.problems.push_back(Cat(path,
+                                 ": empty policy file: nothing to check (an empty file would run "
+                                 "the built-in default; say so with `name: ...` at least)"));
+    return check;
   }
   std::vector<size_t> sections;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (StartsSection(lines[i])) sections.push_back(i);
   }
-  std::vector<std::string> problems;
+  std::vector<std::string>& problems = check.problems;
   auto add = [&](const std::string& problem) {
     if (std::find(problems.begin(), problems.end(), problem) == problems.end())
       problems.push_back(problem);
@@ -112,8 +116,10 @@ std::vector<std::string> CheckPolicyFile(const std::string& path, std::string* t
     if (problems.empty()) add(std::string(MessageOf(parsed.status())));
   } else if (auto built = policy::BuildPolicy(*parsed); !built.ok()) {
     add(std::string(MessageOf(built.status())));
+  } else if (problems.empty()) {
+    check.name = parsed->name;
   }
-  return problems;
+  return check;
 }
 
 }  // namespace accelpack::cli

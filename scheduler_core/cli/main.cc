@@ -8,8 +8,6 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -17,6 +15,7 @@
 #include "cli/client_config.h"
 #include "cli/operator_views.h"
 #include "cli/status_view.h"
+#include "common/bounded_file.h"
 #include "common/strings.h"
 #include "policy/policy.h"
 
@@ -39,17 +38,12 @@ struct Connection {
 };
 
 bool ReadFile(const std::string& path, std::string* text) {
-  std::error_code ignored;
-  if (!std::filesystem::is_regular_file(path, ignored)) {  // a FIFO would block
-    std::cerr << "accelpack: cannot read " << path << ": not a regular file\n";
+  auto read = accelpack::ReadBoundedFile(path, accelpack::kMaxPemFileBytes, "TLS file");
+  if (!read.ok()) {
+    std::cerr << "accelpack: " << accelpack::MessageOf(read.status()) << "\n";
     return false;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "accelpack: cannot read " << path << "\n";
-    return false;
-  }
-  text->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  *text = *std::move(read);
   return true;
 }
 
@@ -150,13 +144,10 @@ bool ParseSince(const std::string& text, int64_t* since_unix) {
 int PolicyCheck(const std::vector<std::string>& paths) {
   int failed = 0;
   for (const std::string& path : paths) {
-    std::string text;
-    const std::vector<std::string> problems = accelpack::cli::CheckPolicyFile(path, &text);
+    const accelpack::cli::PolicyFileCheck check = accelpack::cli::CheckPolicyFile(path);
+    const std::vector<std::string>& problems = check.problems;
     if (problems.empty()) {
-      // The text just checked, so the name is of the very file found valid.
-      auto config = accelpack::policy::ParsePolicyYaml(text, path);
-      std::cout << path << ": policy \"" << (config.ok() ? config->name : std::string("?"))
-                << "\" is valid\n";
+      std::cout << path << ": policy \"" << check.name << "\" is valid\n";
       continue;
     }
     ++failed;
@@ -385,14 +376,15 @@ int main(int argc, char** argv) {
     return Print(json ? accelpack::cli::ToJson(response) : accelpack::cli::StatsText(response));
   }
   if (diff->parsed()) {
-    std::string text;
-    const std::vector<std::string> problems = accelpack::cli::CheckPolicyFile(diff_path, &text);
-    if (!problems.empty()) {
-      for (const std::string& problem : problems) std::cerr << "accelpack: " << problem << "\n";
+    const accelpack::cli::PolicyFileCheck checked = accelpack::cli::CheckPolicyFile(diff_path);
+    if (!checked.problems.empty()) {
+      for (const std::string& problem : checked.problems) {
+        std::cerr << "accelpack: " << problem << "\n";
+      }
       return kBadRequest;
     }
     v1::DiffPolicyRequest request;
-    request.set_policy_yaml(text);
+    request.set_policy_yaml(checked.text);
     request.set_source(diff_path);
     request.set_max_age_s(max_age_s);
     v1::DiffPolicyResponse response;

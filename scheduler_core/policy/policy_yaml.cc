@@ -1,20 +1,16 @@
 // The policy file format (YAML). Every error names file:line:column and the key.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <optional>
 #include <set>
 #include <sstream>
 
 #include "accelpack/v1/wire_text.h"
+#include "common/bounded_file.h"
 #include "common/strings.h"
 #include "model/cluster.h"
 #include "policy/policy.h"
@@ -25,7 +21,7 @@ namespace accelpack::policy {
 namespace {
 
 // Real policies are a few KiB; a bound keeps a mistaken path (a log, a disk image) cheap.
-constexpr off_t kMaxPolicyFileBytes = 1 << 20;
+constexpr size_t kMaxPolicyFileBytes = kMiB;
 
 // Thrown only inside this file and always turned into a Status at the boundary.
 struct ParseError {
@@ -363,42 +359,9 @@ absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view text, std::string_
 }
 
 absl::StatusOr<std::string> ReadPolicyFile(const std::string& path) {
-  // Non-blocking open, then fstat of what was opened: a FIFO or device at the path
-  // must be refused, not waited on (the reload runs on the daemon's signal thread).
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    return absl::NotFoundError(Cat(path, ": cannot open policy file: ", std::strerror(errno)));
-  }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    return absl::FailedPreconditionError(Cat(path, ": cannot stat: ", std::strerror(errno)));
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return absl::FailedPreconditionError(Cat(path, ": not a regular file"));
-  }
-  if (info.st_size > kMaxPolicyFileBytes) {
-    return absl::FailedPreconditionError(
-        Cat(path, ": ", info.st_size, " bytes, more than a policy file's ", kMaxPolicyFileBytes));
-  }
-  std::string text;
-  char buffer[16384];
-  while (true) {
-    const ssize_t got = ::read(fd, buffer, sizeof(buffer));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return absl::DataLossError(Cat(path, ": read error: ", std::strerror(errno)));
-    if (got == 0) break;
-    text.append(buffer, static_cast<size_t>(got));
-    // The file may grow while we read it: the bound holds for what we read.
-    if (text.size() > static_cast<size_t>(kMaxPolicyFileBytes)) {
-      return absl::FailedPreconditionError(
-          Cat(path, ": more than a policy file's ", kMaxPolicyFileBytes, " bytes"));
-    }
-  }
-  return text;
+  // The reload runs on the daemon's signal thread: a FIFO at the path must be refused,
+  // not waited on.
+  return ReadBoundedFile(path, kMaxPolicyFileBytes, "policy file");
 }
 
 absl::StatusOr<PolicyConfig> LoadPolicyFile(const std::string& path) {

@@ -53,11 +53,6 @@ absl::Status WriteAll(int fd, absl::string_view contents, const std::string& pat
   return absl::OkStatus();
 }
 
-absl::Status TooLarge(const std::string& path, size_t max_bytes) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("cannot read ", path, ": larger than ", max_bytes >> 20, " MiB"));
-}
-
 // A complete temporary copy of one output, waiting to be renamed over its target.
 struct StagedFile {
   std::string target;
@@ -84,37 +79,6 @@ absl::StatusOr<StagedFile> Stage(const std::string& path, absl::string_view cont
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> ReadTextFile(const std::string& path, size_t max_bytes) {
-  // O_NONBLOCK: opening a FIFO with no writer must not wait for one.
-  FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (fd.get() < 0) return ErrnoError("cannot read", path);
-  struct stat info {};
-  if (fstat(fd.get(), &info) != 0) return ErrnoError("cannot read", path);
-  if (S_ISDIR(info.st_mode)) {
-    errno = EISDIR;
-    return ErrnoError("cannot read", path);
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read ", path, ": not a regular file (a device, FIFO or socket)"));
-  }
-  if (static_cast<uint64_t>(info.st_size) > max_bytes) return TooLarge(path, max_bytes);
-  std::string contents;
-  std::vector<char> chunk(64 * 1024);
-  while (true) {
-    const ssize_t got = read(fd.get(), chunk.data(), chunk.size());
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("cannot read", path);
-    }
-    if (got == 0) break;
-    // The file may grow while it is read: the limit holds for what is read.
-    if (contents.size() + static_cast<size_t>(got) > max_bytes) return TooLarge(path, max_bytes);
-    contents.append(chunk.data(), static_cast<size_t>(got));
-  }
-  return contents;
-}
 
 std::optional<std::vector<std::string>> ListDirectory(const std::string& path) {
   DIR* directory = opendir(path.c_str());

@@ -1,9 +1,8 @@
 // Reading inputs and writing outputs without ever leaving a half-written file.
 //
-// Inputs come from other machines and admins' shells, so a read is bounded: only a
-// regular file is read (a FIFO, /dev/zero or a directory is refused before a byte is
-// read; the open is non-blocking so a FIFO cannot hang it), and never more than a
-// size limit.
+// Inputs come from other machines and admins' shells, so a read is bounded
+// (common/bounded_file.h: only a regular file, never waited on, never more than a
+// size limit).
 //
 // Thread-safety: reentrant; concurrent writers of the same path each leave a complete
 // file (the last rename wins).
@@ -19,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/bounded_file.h"
 
 namespace accelpack::probe {
 
@@ -28,8 +28,10 @@ inline constexpr size_t kMaxInputBytes = size_t{32} << 20;
 
 // The whole regular file at `path`, at most `max_bytes` long; errors name the path
 // and the reason (missing, a directory, not a regular file, too large, ...).
-absl::StatusOr<std::string> ReadTextFile(const std::string& path,
-                                         size_t max_bytes = kMaxInputBytes);
+inline absl::StatusOr<std::string> ReadTextFile(const std::string& path,
+                                                size_t max_bytes = kMaxInputBytes) {
+  return ReadBoundedFile(path, max_bytes);
+}
 
 // The names in directory `path` ("." and ".." left out), sorted; nullopt when it
 // cannot be opened (a driver that is not loaded has no /proc/driver directory).

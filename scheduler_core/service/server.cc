@@ -9,13 +9,11 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <unordered_map>
 
 #include "accelpack/v1/wire_text.h"
+#include "common/bounded_file.h"
 #include "common/strings.h"
 #include "service/access.h"
 #include "service/metrics.h"
@@ -31,14 +29,11 @@ namespace accelpack::service {
 namespace {
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view option) {
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error)) {
-    return absl::InvalidArgumentError(Cat(option, " ", path, ": not a readable regular file"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad() || text.find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(Cat(option, " ", path, ": cannot read a PEM file there"));
+  auto text = ReadBoundedFile(path, kMaxPemFileBytes, option);
+  if (!text.ok()) return text.status();
+  if (text->find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        Cat(option, " ", path, ": not a PEM file (no -----BEGIN line)"));
   }
   return text;
 }

@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/bounded_file.h"
 #include "common/strings.h"
 
 namespace accelpack::service {
 
 namespace {
+
+// One node's report is a few KiB; a file may hold a whole cluster's as an array.
+constexpr size_t kMaxReportBytes = 64 * kMiB;
 
 absl::Status Bad(std::string_view source, std::string_view what) {
   return absl::InvalidArgumentError(Cat(source, ": ", what));
@@ -81,9 +84,9 @@ absl::StatusOr<TopologyBook> TopologyBook::Load(const std::string& path) {
   if (error) return absl::NotFoundError(Cat(path, ": ", error.message()));
   TopologyBook book;
   for (const auto& file : files) {
-    std::ifstream in(file);
-    if (!in) return absl::NotFoundError(Cat(file.string(), ": cannot open topology report"));
-    nlohmann::json document = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    auto text = ReadBoundedFile(file.string(), kMaxReportBytes, "topology report");
+    if (!text.ok()) return text.status();
+    nlohmann::json document = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
     if (document.is_discarded()) return Bad(file.string(), "not valid JSON");
     absl::Status status = book.Add(document, file.string());
     if (!status.ok()) return status;

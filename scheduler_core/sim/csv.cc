@@ -2,14 +2,16 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
+#include "common/bounded_file.h"
 #include "common/strings.h"
 
 namespace accelpack::sim {
 
 namespace {
+
+// The public traces are a few MiB; a bound keeps a wrong path (a disk image) cheap.
+constexpr size_t kMaxTraceBytes = 1024 * kMiB;
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
@@ -34,11 +36,9 @@ void SplitLine(std::string_view line, std::vector<std::string_view>& fields,
 }  // namespace
 
 absl::StatusOr<CsvFile> CsvFile::Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(Cat(path, ": cannot open"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return Parse(text.str(), path);
+  auto text = ReadBoundedFile(path, kMaxTraceBytes, "trace");
+  if (!text.ok()) return text.status();
+  return Parse(*std::move(text), path);
 }
 
 absl::StatusOr<CsvFile> CsvFile::Parse(std::string text, std::string name) {

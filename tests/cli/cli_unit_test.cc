@@ -59,19 +59,24 @@ TEST_F(PolicyCheck, ListsEveryProblemWithItsLine) {
                           "scorers:\n  - {name: nope}\n"
                           "queue:\n  default_class: bogus\n"
                           "filters: [partition]\n");
-  const auto problems = cli::CheckPolicyFile(path);
+  const auto problems = cli::CheckPolicyFile(path).problems;
   ASSERT_EQ(problems.size(), 2u) << ::testing::PrintToString(problems);
   EXPECT_THAT(problems[0], HasSubstr("p.yaml:3:5: scorers[0]: unknown scorer \"nope\""));
   EXPECT_THAT(problems[1], HasSubstr("p.yaml:5:"));  // line numbers kept per section
 }
 
 TEST_F(PolicyCheck, RefusesAnEmptyFileAndPassesAGoodOne) {
-  EXPECT_THAT(cli::CheckPolicyFile(Write("e.yaml", "# only a comment\n\n")),
+  EXPECT_THAT(cli::CheckPolicyFile(Write("e.yaml", "# only a comment\n\n")).problems,
               ElementsAre(HasSubstr("empty policy file")));
-  EXPECT_TRUE(
-      cli::CheckPolicyFile(Write("g.yaml", "name: good\nlimits: {max_reservations: 4}\n")).empty());
-  EXPECT_THAT(cli::CheckPolicyFile((dir_ / "missing.yaml").string()),
-              ElementsAre(HasSubstr("cannot open")));
+  const auto good =
+      cli::CheckPolicyFile(Write("g.yaml", "name: good\nlimits: {max_reservations: 4}\n"));
+  EXPECT_TRUE(good.problems.empty());
+  EXPECT_EQ(good.name, "good");
+  EXPECT_THAT(cli::CheckPolicyFile((dir_ / "missing.yaml").string()).problems,
+              ElementsAre(HasSubstr("cannot read policy file")));
+  // A file with a problem has no name to report, even where its name parses.
+  EXPECT_EQ(cli::CheckPolicyFile(Write("b.yaml", "name: bad\nscorers:\n  - {name: nope}\n")).name,
+            "");
 }
 
 // The check reads the file as the daemon does: what accelpackd would refuse is a
@@ -79,14 +84,14 @@ TEST_F(PolicyCheck, RefusesAnEmptyFileAndPassesAGoodOne) {
 TEST_F(PolicyCheck, RefusesWhatTheDaemonRefusesWithoutWaiting) {
   const auto fifo = (dir_ / "fifo.yaml").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  EXPECT_THAT(cli::CheckPolicyFile(fifo), ElementsAre(HasSubstr("not a regular file")));
-  EXPECT_THAT(cli::CheckPolicyFile(dir_.string()), ElementsAre(HasSubstr("not a regular file")));
+  EXPECT_THAT(cli::CheckPolicyFile(fifo).problems, ElementsAre(HasSubstr("not a regular file")));
+  EXPECT_THAT(cli::CheckPolicyFile(dir_.string()).problems,
+              ElementsAre(HasSubstr("not a regular file")));
   const auto big = Write("big.yaml", "name: big\n" + std::string(size_t{1} << 20, '#') + "\n");
-  EXPECT_THAT(cli::CheckPolicyFile(big), ElementsAre(HasSubstr("more than a policy file's")));
-  std::string text;
-  const auto good = Write("g.yaml", "name: good\n");
-  EXPECT_TRUE(cli::CheckPolicyFile(good, &text).empty());
-  EXPECT_EQ(text, "name: good\n");
+  EXPECT_THAT(cli::CheckPolicyFile(big).problems, ElementsAre(HasSubstr("larger than 1 MiB")));
+  const auto good = cli::CheckPolicyFile(Write("g.yaml", "name: good\n"));
+  EXPECT_TRUE(good.problems.empty());
+  EXPECT_EQ(good.text, "name: good\n");
 }
 
 using Conf = TempDir;

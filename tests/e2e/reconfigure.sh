@@ -100,4 +100,22 @@ e2e_check "every job started by the plugin on its nodes" e2e_check_started_by_pl
 by_core=0
 for id in "${all[@]}"; do grep -q "accelpack: started JobId=$id on .*(core)" "$log" && by_core=$((by_core + 1)); done
 e2e_check "jobs started through the core ($by_core of ${#all[@]})" test "$by_core" -eq "${#all[@]}"
+# 4. a FIFO where accelpack.conf should be (a mistaken path, a half-done edit): the
+#    plugin reads the file on its agent thread while slurmctld runs, so an open that
+#    waited for a writer would stop scheduling for good and hang slurmctld's
+#    shutdown. It must be refused at once, with the settings kept, and jobs go on.
+saved="$AP_RUN_DIR/accelpack.conf.saved"
+mv "$conf" "$saved"
+mkfifo "$conf"
+refused_before=$(count 'not a regular file.*keeping the previous settings')
+scontrol reconfigure || e2e_fail "fifo: scontrol reconfigure failed"
+wait_count 'not a regular file.*keeping the previous settings' $((refused_before + 1)) 60 ||
+  e2e_fail "fifo: the plugin did not refuse a FIFO at $conf within 60 s"
+scontrol ping | grep -q 'is UP' || e2e_fail "fifo: slurmctld does not answer"
+late=$(e2e_submit -J after-fifo --gres=gpu:h100:1 --wrap 'sleep 1')
+e2e_wait_all_done 120 "$late" || e2e_fail "fifo: a job submitted afterwards did not finish"
+e2e_check "fifo: the job submitted afterwards completed" e2e_all_completed "$late"
+e2e_check "fifo: ... started by the plugin" e2e_check_started_by_plugin "$late"
+rm -f "$conf"
+mv "$saved" "$conf"
 e2e_log "passed (Slurm $(ap_slurm_version))"

@@ -37,7 +37,7 @@ TEST(ProbeBadInput, MissingFile) {
 
 TEST(ProbeBadInput, Directory) {
   const std::string dir = std::filesystem::path(testing::WriteTempFile("x", "")).parent_path();
-  EXPECT_THAT(ErrorFor(dir), AllOf(HasSubstr(dir), HasSubstr("Is a directory")));
+  EXPECT_THAT(ErrorFor(dir), AllOf(HasSubstr(dir), HasSubstr("a directory")));
 }
 
 TEST(ProbeBadInput, NotXml) {

@@ -121,7 +121,8 @@ TEST(Loaders, ExcerptsLoad) {
 TEST(Loaders, MissingFile) {
   auto nodes = LoadOpenbNodes("/nonexistent/nodes.csv");
   ASSERT_FALSE(nodes.ok());
-  EXPECT_EQ(ErrorOf(nodes.status()), "/nonexistent/nodes.csv: cannot open");
+  EXPECT_EQ(ErrorOf(nodes.status()),
+            "cannot read trace /nonexistent/nodes.csv: No such file or directory");
 }
 
 // ------------------------------------------------------------------ metrics
