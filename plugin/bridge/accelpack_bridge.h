@@ -311,11 +311,24 @@ AP_API ap_status_t ap_client_schedule(ap_client_t *client, const ap_snapshot_t *
 				      char *err, size_t errlen) AP_NOEXCEPT;
 
 /*
- * The built-in policy: the core's engine with its built-in default policy, run
- * in-process (every topology rule, gangs, reservations). Pure function of the
- * snapshot. RET AP_OK, or AP_INTERNAL (a snapshot the engine refuses, out of memory).
+ * Bounds on one built-in cycle. It runs inside slurmctld, on the plugin's agent
+ * thread, which slurmctld joins when it stops: past a bound the engine stops
+ * early, with what it planned so far, and the jobs it did not reach wait ("not
+ * evaluated") for a later cycle.
  */
-AP_API ap_status_t ap_fallback_schedule(const ap_snapshot_t *snap, ap_plan_t *plan,
+typedef struct {
+	uint32_t max_ms;	/* wall time from the call; 0: none */
+	bool (*stop)(void);	/* true: stop now (the agent is asked to stop); NULL: never */
+} ap_fallback_bounds_t;
+
+/*
+ * The built-in policy: the core's engine with its built-in default policy, run
+ * in-process (every topology rule, gangs, reservations). Within its bounds
+ * (NULL: none), a pure function of the snapshot. RET AP_OK, or AP_INTERNAL (a
+ * snapshot the engine refuses, out of memory).
+ */
+AP_API ap_status_t ap_fallback_schedule(const ap_snapshot_t *snap,
+					const ap_fallback_bounds_t *bounds, ap_plan_t *plan,
 					char *err, size_t errlen) AP_NOEXCEPT;
 
 /* Frees what a plan holds and zeroes it; safe on a zeroed plan. */

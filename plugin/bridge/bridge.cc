@@ -282,8 +282,9 @@ AP_API ap_status_t ap_client_schedule(ap_client_t* client, const ap_snapshot_t* 
   return AP_INTERNAL;
 }
 
-AP_API ap_status_t ap_fallback_schedule(const ap_snapshot_t* snap, ap_plan_t* plan, char* err,
-                                        size_t errlen) noexcept {
+AP_API ap_status_t ap_fallback_schedule(const ap_snapshot_t* snap,
+                                        const ap_fallback_bounds_t* bounds, ap_plan_t* plan,
+                                        char* err, size_t errlen) noexcept {
   if (plan == nullptr) return AP_INTERNAL;
   *plan = ap_plan_t{};
   try {
@@ -291,7 +292,16 @@ AP_API ap_status_t ap_fallback_schedule(const ap_snapshot_t* snap, ap_plan_t* pl
       CopyError("no snapshot", err, errlen);
       return AP_INTERNAL;
     }
-    absl::StatusOr<accelpack::bridge::PlanData> data = accelpack::fallback::Schedule(*snap);
+    accelpack::engine::WorkBudget budget;
+    if (bounds != nullptr && (bounds->max_ms > 0 || bounds->stop != nullptr)) {
+      const auto until =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(bounds->max_ms);
+      budget.cancelled = [until, max_ms = bounds->max_ms, stop = bounds->stop] {
+        return (max_ms > 0 && std::chrono::steady_clock::now() >= until) ||
+               (stop != nullptr && stop());
+      };
+    }
+    absl::StatusOr<accelpack::bridge::PlanData> data = accelpack::fallback::Schedule(*snap, budget);
     if (!data.ok()) {
       CopyError(absl::StrCat("built-in policy: ", data.status().message()), err, errlen);
       return AP_INTERNAL;

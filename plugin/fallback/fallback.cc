@@ -25,7 +25,8 @@ const absl::StatusOr<policy::BuiltPolicy>& BuiltInPolicy() {
 
 }  // namespace
 
-absl::StatusOr<bridge::PlanData> Schedule(const ap_snapshot_t& snap) {
+absl::StatusOr<bridge::PlanData> Schedule(const ap_snapshot_t& snap,
+                                          const engine::WorkBudget& budget) {
   const auto& built = BuiltInPolicy();
   if (!built.ok()) return built.status();
 
@@ -36,7 +37,7 @@ absl::StatusOr<bridge::PlanData> Schedule(const ap_snapshot_t& snap) {
   if (absl::Status valid = model::ValidateSnapshot(*snapshot, built->catalog); !valid.ok()) {
     return valid;
   }
-  const engine::Plan plan = engine::Schedule(*snapshot, built->catalog, *built->pipeline);
+  const engine::Plan plan = engine::Schedule(*snapshot, built->catalog, *built->pipeline, budget);
 
   accelpack::v1::ScheduleResponse response;
   *response.mutable_plan() = service::PlanToProto(plan, *snapshot, built->catalog);

@@ -51,13 +51,18 @@ static double last_apply_hold_ms = 0;
 static void _maybe_load_config(void)
 {
 	slurmctld_lock_t conf_read = { .conf = READ_LOCK };
-	char *path, *errmsg = NULL;
+	char *path, *errmsg = NULL, caller[300];
 
 	if (!agent_take_reconfig())
 		return;
 
 	lock_slurmctld(conf_read);
 	path = accelpack_conf_path(slurm_conf.slurm_conf);
+	/* 22.05 re-reads slurm.conf in place and frees these strings: copy
+	 * them while the lock is held. */
+	snprintf(caller, sizeof(caller), "slurmctld@%s",
+		 (slurm_conf.control_machine && slurm_conf.control_machine[0]) ?
+		 slurm_conf.control_machine[0] : "?");
 	unlock_slurmctld(conf_read);
 	if (accelpack_conf_read(path, &conf, &errmsg) != SLURM_SUCCESS) {
 		error("accelpack: %s; keeping the previous settings", errmsg);
@@ -76,11 +81,8 @@ static void _maybe_load_config(void)
 		client = NULL;
 	}
 	if (!client && conf.use_core) {
-		char err[256] = "", caller[300];
+		char err[256] = "";
 
-		snprintf(caller, sizeof(caller), "slurmctld@%s",
-			 slurm_conf.control_machine ?
-			 slurm_conf.control_machine[0] : "?");
 		if (!(client = ap_client_create(conf.core_address, caller,
 						err, sizeof(err))))
 			error("accelpack: cannot create a client for %s: %s; using the built-in policy",
@@ -161,7 +163,16 @@ static const char *_plan(const snapshot_t *snap, ap_plan_t *plan,
 		}
 		_core_failed(ap_status_str(status), err);
 	}
-	if (ap_fallback_schedule(&snap->snap, plan, err, sizeof(err)) != AP_OK) {
+	/* In slurmctld's process, on the thread fini() joins: bounded as a
+	 * core answer is, and stopped when slurmctld stops. */
+	ap_fallback_bounds_t bounds = {
+		.max_ms = conf.deadline_ms,
+		.stop = agent_stopping,
+	};
+	if (agent_stopping())
+		return NULL;
+	if (ap_fallback_schedule(&snap->snap, &bounds, plan, err,
+				 sizeof(err)) != AP_OK) {
 		error("accelpack: built-in policy failed: %s", err);
 		return NULL;
 	}
@@ -250,9 +261,11 @@ static uint32_t _cycle(bool force)
 		snapshot_free(&snap);
 		return 0;
 	}
+	/* A start already past (a core's clock ahead of ours, or garbage)
+	 * never comes due: it must not keep idle cycles from resting. */
 	next_due = 0;
 	for (uint32_t r = 0; r < plan.reservation_cnt; r++)
-		if ((plan.reservations[r].start_time > 0) &&
+		if ((plan.reservations[r].start_time > (int64_t) seen_at) &&
 		    (!next_due ||
 		     (plan.reservations[r].start_time < next_due)))
 			next_due = (time_t) plan.reservations[r].start_time;

@@ -283,7 +283,8 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 			const char *accel_gres, ap_pending_job_t *out)
 {
 	job_details_t *details = job_ptr->details;
-	uint32_t num_nodes, cpus;
+	uint32_t num_nodes;
+	uint64_t cpus;
 	uint64_t mem;
 
 	if (!details || job_ptr->het_job_id)
@@ -305,25 +306,35 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 		details->min_nodes : 1;
 	out->num_nodes = num_nodes;
 
+	/* In 64 bits, capped: a request near the types' limits must read as
+	 * huge (it fits nowhere), never wrap round to small. */
 	cpus = details->pn_min_cpus;
-	if (details->min_cpus && (details->min_cpus != NO_VAL) &&
-	    ((details->min_cpus + num_nodes - 1) / num_nodes > cpus))
-		cpus = (details->min_cpus + num_nodes - 1) / num_nodes;
+	if (details->min_cpus && (details->min_cpus != NO_VAL)) {
+		uint64_t spread = ((uint64_t) details->min_cpus + num_nodes - 1) /
+				  num_nodes;
+		if (spread > cpus)
+			cpus = spread;
+	}
 	if (details->ntasks_per_node && details->ntasks_per_node != NO_VAL16) {
-		uint32_t per = details->ntasks_per_node *
+		uint64_t per = (uint64_t) details->ntasks_per_node *
 			((details->cpus_per_task &&
 			  details->cpus_per_task != NO_VAL16) ?
 			 details->cpus_per_task : 1);
 		if (per > cpus)
 			cpus = per;
 	}
+	if (cpus > UINT32_MAX)
+		cpus = UINT32_MAX;
 	out->cpus_per_node = cpus ? cpus : 1;
 
 	mem = details->pn_min_memory;
 	if (mem == NO_VAL64)
 		mem = 0;
-	if (mem & MEM_PER_CPU)
-		mem = (mem & ~MEM_PER_CPU) * out->cpus_per_node;
+	if (mem & MEM_PER_CPU) {
+		mem &= ~MEM_PER_CPU;
+		mem = (mem > (INT64_MAX / out->cpus_per_node)) ? INT64_MAX :
+		      mem * out->cpus_per_node;
+	}
 	out->mem_per_node_mib = mem;
 
 	_job_features(details->features_use ? details->features_use :

@@ -10,6 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/*
+ * Before each start of the agent thread: clears a stop left by an earlier
+ * fini() (Slurm may keep the plugin loaded across fini/init) and asks for the
+ * configuration to be read on the first cycle.
+ */
+extern void agent_arm(void);
 /* Ask the agent to stop; it finishes the phase it is in. */
 extern void agent_stop(void);
 extern bool agent_stopping(void);

@@ -45,6 +45,7 @@ extern int init(void)
 	}
 	info("accelpack: sched/accelpack loaded (built against Slurm %s, package %s)",
 	     ACCELPACK_SLURM_VERSION, ACCELPACK_SLURM_PACKAGE_VERSION);
+	agent_arm();
 	/* joined in fini(), so not detached */
 	compat_thread_create("accelpack", &agent_thread, agent_main, NULL);
 	slurm_mutex_unlock(&thread_flag_mutex);

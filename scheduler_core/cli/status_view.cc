@@ -73,7 +73,8 @@ std::string StatusJson(const v1::GetStatusResponse& status) {
                          {"running_jobs", status.running_jobs()},
                          {"started_last_cycle", status.started_last_cycle()},
                          {"kinds", kinds}};
-  return json.dump(2) + "\n";
+  // Kind and policy names come from the daemon: bad UTF-8 prints as U+FFFD, no throw.
+  return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace accelpack::cli

@@ -31,6 +31,8 @@ inline constexpr int64_t kMaxTimeS = int64_t{1} << 40;
 // by what the request says: names per list (partitions, features), accelerator
 // pools per node. A job's node lists are bounded by the snapshot's node count.
 inline constexpr size_t kMaxNamesPerList = 1024;
+// Advanced reservations in one snapshot (sites hold tens).
+inline constexpr size_t kMaxReservations = 10000;
 inline constexpr size_t kMaxPoolsPerNode = 64;
 
 // a + b for times, saturating at kMaxTimeS * 2 (never reached by validated input).

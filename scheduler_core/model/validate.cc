@@ -191,8 +191,18 @@ absl::Status ValidatePendingRecord(const PendingJob& job, const FieldPath& field
         CheckListLength(job.features.size(), field.Child("features"), kMaxNamesPerList),
         CheckListLength(job.accelerators.allowed_types.size(), accelerators.Child("types"),
                         kMaxNamesPerList),
-        CheckListLength(job.excluded_nodes.size(), field.Child("excluded_nodes"), node_count)}) {
+        CheckListLength(job.excluded_nodes.size(), field.Child("excluded_nodes"), node_count),
+        CheckListLength(job.refused_nodes.size(), field.Child("refused_nodes"), node_count),
+        CheckListLength(job.reservations.size(), field.Child("reservations"), kMaxNamesPerList),
+        CheckListLength(job.feature_any.size(), field.Child("feature_any"), kMaxNamesPerList)}) {
     if (!status.ok()) return status;
+  }
+  for (size_t i = 0; i < job.feature_any.size(); ++i) {
+    if (auto status = CheckListLength(job.feature_any[i].size(), field.Child("feature_any", i),
+                                      kMaxNamesPerList);
+        !status.ok()) {
+      return status;
+    }
   }
   const AcceleratorRequest& acc = job.accelerators;
   if (acc.count_per_node < 0 || acc.count_per_node > 64) {
@@ -305,6 +315,12 @@ absl::Status ValidateSnapshot(Snapshot& snapshot, const Catalog& catalog) {
     if (!job_ids.insert(snapshot.running[j].id).second) {
       return Invalid(field.Child("job_id"), Cat("duplicate job id ", snapshot.running[j].id));
     }
+  }
+  // Every reservation-only job's filter reads them all, on every node.
+  if (auto status = CheckListLength(snapshot.reservations.size(), FieldPath("reservations"),
+                                    kMaxReservations);
+      !status.ok()) {
+    return status;
   }
   std::unordered_set<std::string_view> reservation_names;
   for (size_t r = 0; r < snapshot.reservations.size(); ++r) {

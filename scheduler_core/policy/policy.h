@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/bounded_file.h"
 #include "engine/framework.h"
 #include "model/catalog.h"
 #include "policy/plugins.h"
@@ -49,8 +50,11 @@ absl::StatusOr<BuiltPolicy> BuildPolicy(const PolicyConfig& config);
 
 // Parses YAML text; `source` (a file name) prefixes every error, with line:column.
 absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view text, std::string_view source);
-// A policy file's text: only a regular file of at most 1 MiB, opened without
-// blocking (a FIFO or device at the path is refused, never waited on).
+// Real policies are a few KiB; a bound keeps a mistaken path (a log, a disk image),
+// or a policy text sent to accelpackd, cheap.
+inline constexpr size_t kMaxPolicyBytes = kMiB;
+// A policy file's text: only a regular file of at most kMaxPolicyBytes, opened
+// without blocking (a FIFO or device at the path is refused, never waited on).
 absl::StatusOr<std::string> ReadPolicyFile(const std::string& path);
 // Reads (as ReadPolicyFile) and parses a policy file.
 absl::StatusOr<PolicyConfig> LoadPolicyFile(const std::string& path);

@@ -20,9 +20,6 @@ namespace accelpack::policy {
 
 namespace {
 
-// Real policies are a few KiB; a bound keeps a mistaken path (a log, a disk image) cheap.
-constexpr size_t kMaxPolicyFileBytes = kMiB;
-
 // Thrown only inside this file and always turned into a Status at the boundary.
 struct ParseError {
   std::string message;
@@ -36,25 +33,32 @@ struct ParseError {
   Fail(node.Mark(), path, problem);
 }
 
-// Where a second YAML document starts, if the text has one. Walks the documents
-// itself, at most two: yaml-cpp's LoadAll never returns on some malformed input
-// (",:a:" yields empty documents without end, eating memory).
-class SecondDocument final : public YAML::EventHandler {
+// What the text holds beyond one plain document, found by walking its events before
+// any tree is built: a second document (yaml-cpp's LoadAll never returns on some
+// malformed input: ",:a:" yields empty documents without end, eating memory), and
+// aliases (a dozen nested `*a` lines of 1 KB name 10^12 paths, which any walk of the
+// loaded tree visits one by one: a policy spells its values out).
+class DocumentShape final : public YAML::EventHandler {
  public:
-  static std::optional<YAML::Mark> In(const std::string& text) {
+  static DocumentShape Of(const std::string& text) {
     std::istringstream in(text);
     YAML::Parser parser(in);
-    SecondDocument finder;
-    for (int document = 0; document < 2 && parser.HandleNextDocument(finder); ++document) {
+    DocumentShape shape;
+    for (int document = 0; document < 2 && parser.HandleNextDocument(shape); ++document) {
     }
-    return finder.second_;
+    return shape;
   }
+  const std::optional<YAML::Mark>& second_document() const { return second_document_; }
+  const std::optional<YAML::Mark>& first_alias() const { return first_alias_; }
+
   void OnDocumentStart(const YAML::Mark& mark) override {
-    if (seen_++ == 1) second_ = mark;
+    if (seen_++ == 1) second_document_ = mark;
   }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
+    if (!first_alias_) first_alias_ = mark;
+  }
   void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
                 const std::string&) override {}
   void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
@@ -66,7 +70,8 @@ class SecondDocument final : public YAML::EventHandler {
 
  private:
   int seen_ = 0;
-  std::optional<YAML::Mark> second_;
+  std::optional<YAML::Mark> second_document_;
+  std::optional<YAML::Mark> first_alias_;
 };
 
 template <typename T>
@@ -340,10 +345,15 @@ absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view text, std::string_
   PolicyConfig config;
   try {
     const std::string owned(text);
+    const DocumentShape shape = DocumentShape::Of(owned);
     // One document: a second one (after "---") would be silently ignored otherwise.
-    if (const std::optional<YAML::Mark> second = SecondDocument::In(owned)) {
-      Fail(*second, "policy",
+    if (shape.second_document()) {
+      Fail(*shape.second_document(), "policy",
            "a policy file holds one YAML document, found more (remove the extra \"---\")");
+    }
+    if (shape.first_alias()) {
+      Fail(*shape.first_alias(), "policy",
+           "a policy file uses no YAML aliases (*name): write the value out where it is used");
     }
     config = ParseDocument(YAML::Load(owned));
   } catch (const ParseError& error) {
@@ -361,7 +371,7 @@ absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view text, std::string_
 absl::StatusOr<std::string> ReadPolicyFile(const std::string& path) {
   // The reload runs on the daemon's signal thread: a FIFO at the path must be refused,
   // not waited on.
-  return ReadBoundedFile(path, kMaxPolicyFileBytes, "policy file");
+  return ReadBoundedFile(path, kMaxPolicyBytes, "policy file");
 }
 
 absl::StatusOr<PolicyConfig> LoadPolicyFile(const std::string& path) {

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "service/decision_log.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -32,6 +35,23 @@ absl::Status DecisionLog::Open() {
   audit_bytes_ = std::filesystem::exists(options_.audit_path, error)
                      ? std::filesystem::file_size(options_.audit_path, error)
                      : 0;
+  // A FIFO (or device) at the path would block the open, at start with the
+  // signals blocked, or take the log somewhere unbounded: only a regular file.
+  const int fd = ::open(options_.audit_path.c_str(),
+                        O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0) {
+    // ENXIO: a FIFO nobody reads (the non-blocking open refuses it rather than wait).
+    return absl::FailedPreconditionError(
+        Cat("--decision-log ", options_.audit_path, ": ",
+            errno == ENXIO ? "not a regular file (a FIFO)" : std::strerror(errno)));
+  }
+  struct stat info {};
+  const bool regular = ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
+  ::close(fd);
+  if (!regular) {
+    return absl::FailedPreconditionError(
+        Cat("--decision-log ", options_.audit_path, ": not a regular file"));
+  }
   audit_.open(options_.audit_path, std::ios::app);
   if (!audit_) {
     return absl::FailedPreconditionError(
@@ -52,6 +72,8 @@ void DecisionLog::Rotate() {
   if (options_.audit_files >= 1) std::filesystem::rename(path, Cat(path, ".1"), error);
   if (error) spdlog::warn("decision log {}: rotation: {}", path, error.message());
   audit_.open(path, std::ios::trunc);
+  if (!audit_)
+    spdlog::error("decision log {}: cannot reopen after rotation: {}", path, std::strerror(errno));
   audit_bytes_ = 0;
 }
 
@@ -62,7 +84,9 @@ void DecisionLog::Append(DecisionEntry entry) {
                                             {"job", entry.job_id},
                                             {"what", entry.what},
                                             {"detail", entry.detail}}
-                                 .dump() +
+                                 // Names are bytes from Slurm (Latin-1 is legal there):
+                                 // invalid UTF-8 becomes U+FFFD, it does not throw.
+                                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                              "\n";
     if (audit_bytes_ + line.size() > options_.audit_max_bytes && audit_bytes_ > 0) Rotate();
     audit_ << line;

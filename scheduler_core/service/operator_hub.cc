@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "service/operator_hub.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <map>
 #include <unordered_map>
@@ -98,7 +100,12 @@ void OperatorHub::Work() {
     auto record = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    Derive(*record);
+    // Operators' views are a by-product: a failure there must not end the daemon.
+    try {
+      Derive(*record);
+    } catch (const std::exception& error) {
+      spdlog::error("operator views of cycle {}: {}", record->cycle, error.what());
+    }
     lock.lock();
   }
 }

@@ -209,9 +209,15 @@ grpc::Status OperationsService::ListDecisions(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status OperationsService::DiffPolicy(grpc::ServerContext*,
+grpc::Status OperationsService::DiffPolicy(grpc::ServerContext* context,
                                            const v1::DiffPolicyRequest* request,
                                            v1::DiffPolicyResponse* response) {
+  // What a policy file may hold: the reader role must not make the daemon parse more.
+  if (request->policy_yaml().size() > policy::kMaxPolicyBytes) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        Cat("policy text of ", request->policy_yaml().size(),
+                            " bytes, more than a policy file's ", policy::kMaxPolicyBytes));
+  }
   auto config = policy::ParsePolicyYaml(request->policy_yaml(),
                                         request->source().empty() ? "policy" : request->source());
   if (!config.ok()) {
@@ -237,8 +243,15 @@ grpc::Status OperationsService::DiffPolicy(grpc::ServerContext*,
               " policy's kinds: ", MessageOf(valid)));
     }
   }
-  const engine::Plan plan_a = engine::Schedule(snapshot_a, running->catalog, *running->pipeline);
-  const engine::Plan plan_b = engine::Schedule(snapshot_b, other->catalog, *other->pipeline);
+  // Bounded and cancellable as accelpackd's own cycles: a caller that gave up stops it.
+  engine::WorkBudget budget;
+  budget.max_node_evaluations = max_node_evaluations_;
+  budget.cancelled = [context] { return context->IsCancelled(); };
+  const engine::Plan plan_a =
+      engine::Schedule(snapshot_a, running->catalog, *running->pipeline, budget);
+  const engine::Plan plan_b =
+      engine::Schedule(snapshot_b, other->catalog, *other->pipeline, budget);
+  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gave up");
   const engine::PlanComparison diff = engine::ComparePlans(snapshot_a, running->catalog, plan_a,
                                                            snapshot_b, other->catalog, plan_b);
   response->set_running_policy(running->pipeline->name);

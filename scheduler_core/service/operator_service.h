@@ -13,8 +13,10 @@ namespace accelpack::service {
 
 class OperationsService final : public ::accelpack::v1::Operations::Service {
  public:
-  OperationsService(const OperatorHub* hub, const PolicyStore* policies)
-      : hub_(hub), policies_(policies) {}
+  // `max_node_evaluations` bounds each cycle a diff runs, as accelpackd's own.
+  OperationsService(const OperatorHub* hub, const PolicyStore* policies,
+                    uint64_t max_node_evaluations = 0)
+      : hub_(hub), policies_(policies), max_node_evaluations_(max_node_evaluations) {}
 
   grpc::Status Explain(grpc::ServerContext*, const v1::ExplainRequest* request,
                        v1::ExplainResponse* response) override;
@@ -36,6 +38,7 @@ class OperationsService final : public ::accelpack::v1::Operations::Service {
 
   const OperatorHub* hub_;
   const PolicyStore* policies_;
+  uint64_t max_node_evaluations_ = 0;
 };
 
 }  // namespace accelpack::service

@@ -237,7 +237,7 @@ absl::Status RunServer(const ServerOptions& options) {
       {.audit_path = options.decision_log, .audit_max_bytes = options.decision_log_max_bytes});
   if (absl::Status opened = hub.Open(); !opened.ok()) return opened;
   // Read-only: served to schedulers and readers, never to denied callers.
-  OperationsService operations(&hub, &policies);
+  OperationsService operations(&hub, &policies, options.max_node_evaluations);
 
   // One door per role, all onto the same policies, hub and last-cycle record: a
   // connection's role is fixed when it is accepted, by which server gets it.

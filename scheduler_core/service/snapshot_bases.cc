@@ -75,10 +75,18 @@ absl::Status ApplyRecords(const v1::ClusterSnapshot& changes, const v1::Snapshot
   }
   std::vector<int> drop;  // positions
   drop.reserve(static_cast<size_t>(R::Removed(removed).size()));
+  // A key removed twice would drop one position twice: the second removal would
+  // reach past the end or take the record that moved into the place.
+  std::unordered_set<Key> removing;
+  removing.reserve(static_cast<size_t>(R::Removed(removed).size()));
   for (const auto& key : R::Removed(removed)) {
     if (seen.count(key) != 0) {
       return absl::InvalidArgumentError(
           Cat("delta: removed.", R::kName, ": ", KeyText(key), " is also changed"));
+    }
+    if (!removing.insert(key).second) {
+      return absl::InvalidArgumentError(
+          Cat("delta: removed.", R::kName, ": ", KeyText(key), " given twice"));
     }
     auto it = index.find(key);
     if (it == index.end()) {

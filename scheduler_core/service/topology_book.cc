@@ -23,6 +23,9 @@ absl::Status Bad(std::string_view source, std::string_view what) {
 absl::Status TopologyBook::Add(const nlohmann::json& document, std::string_view source) {
   if (document.is_array()) {
     for (size_t i = 0; i < document.size(); ++i) {
+      // One level: the probe writes an array of reports, never arrays of arrays (a
+      // deep nesting would recurse here once per level).
+      if (document[i].is_array()) return Bad(Cat(source, "[", i, "]"), "an array inside the array");
       absl::Status status = Add(document[i], Cat(source, "[", i, "]"));
       if (!status.ok()) return status;
     }

@@ -15,6 +15,7 @@
 namespace accelpack::policy {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 std::string ErrorOf(std::string_view yaml) {
@@ -133,6 +134,21 @@ TEST(PolicyFile, ASecondYamlDocumentIsRefused) {
   EXPECT_THAT(
       ErrorOf("name: a\n---\nname: b\n"),
       HasSubstr("site.yaml:2:1: policy: a policy file holds one YAML document, found more"));
+}
+
+// A dozen lines of nested aliases name 10^12 paths, and checking the loaded tree
+// walked them one by one: the daemon's start and reload and `policy check` hung on
+// a 1 KB file. Aliases are refused before any tree is built.
+TEST(PolicyFile, AliasesAreRefusedBeforeAnyWalk) {
+  std::string text = "l0: &a0 [0,0,0,0,0,0,0,0,0,0]\n";
+  for (int level = 1; level <= 12; ++level) {
+    text += Cat("l", level, ": &a", level, " [");
+    for (int i = 0; i < 10; ++i) text += Cat(i > 0 ? "," : "", "*a", level - 1);
+    text += "]\n";
+  }
+  EXPECT_THAT(ErrorOf(text), AllOf(HasSubstr("site.yaml:2:"), HasSubstr("no YAML aliases")));
+  EXPECT_THAT(ErrorOf("name: &n x\nfilters: [*n]\n"),
+              AllOf(HasSubstr("site.yaml:2:"), HasSubstr("no YAML aliases")));
 }
 
 // Found by fuzz_policy: yaml-cpp's LoadAll never returned on this text.

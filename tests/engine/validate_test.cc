@@ -162,6 +162,29 @@ TEST(Validate, OverlongListsAreRefused) {
     snapshot.nodes[0].accelerators.push_back(pool);
   }
   EXPECT_THAT(ErrorOf(snapshot), HasSubstr("nodes[0].accelerators: 66 entries, more than 64"));
+  // Lists every placement filter reads on every node: unbounded, one job's lists made
+  // a cycle run for hours.
+  snapshot = Good();
+  snapshot.pending[0].refused_nodes = {"a", "b", "a"};
+  EXPECT_THAT(ErrorOf(snapshot),
+              HasSubstr("pending_jobs[0].refused_nodes: 3 entries, more than 2"));
+  snapshot = Good();
+  snapshot.pending[0].reservations.assign(model::kMaxNamesPerList + 1, "r");
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("pending_jobs[0].reservations: 1025 entries"));
+  snapshot = Good();
+  snapshot.pending[0].feature_any.assign(2, std::vector<std::string>(2000, "f"));
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("pending_jobs[0].feature_any[0]: 2000 entries"));
+  snapshot = Good();
+  snapshot.pending[0].feature_any.assign(model::kMaxNamesPerList + 1, {"f"});
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("pending_jobs[0].feature_any: 1025 entries"));
+  snapshot = Good();
+  for (size_t r = 0; r <= model::kMaxReservations; ++r) {
+    model::AdvancedReservation reservation;
+    reservation.name = Cat("r", r);
+    reservation.end = 1;
+    snapshot.reservations.push_back(reservation);
+  }
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("reservations: 10001 entries, more than 10000"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // core can fail maps to a status the plugin acts on, and nothing throws.
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <accelpack/v1/placement.grpc.pb.h>
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -183,8 +184,8 @@ TEST(BridgeApi, BadArgumentsAreErrorsNotCrashes) {
   EXPECT_STRNE(err, "");
   ap_plan_t plan{};
   EXPECT_EQ(ap_client_schedule(nullptr, nullptr, 10, &plan, err, sizeof(err)), AP_INTERNAL);
-  EXPECT_EQ(ap_fallback_schedule(nullptr, &plan, err, sizeof(err)), AP_INTERNAL);
-  EXPECT_EQ(ap_fallback_schedule(nullptr, nullptr, nullptr, 0), AP_INTERNAL);
+  EXPECT_EQ(ap_fallback_schedule(nullptr, nullptr, &plan, err, sizeof(err)), AP_INTERNAL);
+  EXPECT_EQ(ap_fallback_schedule(nullptr, nullptr, nullptr, nullptr, 0), AP_INTERNAL);
   ap_plan_free(nullptr);
   ap_client_destroy(nullptr);
   EXPECT_STREQ(ap_status_str(AP_DEADLINE), "deadline exceeded");
@@ -196,12 +197,33 @@ TEST(BridgeApi, FallbackThroughTheCApi) {
   b.Job({.id = 1, .per_node = 2}).Job({.id = 2, .per_node = 8}).Job({.id = 3, .per_node = 8});
   ap_plan_t plan{};
   char err[128] = "";
-  ASSERT_EQ(ap_fallback_schedule(&b.Get(), &plan, err, sizeof(err)), AP_OK) << err;
+  ASSERT_EQ(ap_fallback_schedule(&b.Get(), nullptr, &plan, err, sizeof(err)), AP_OK) << err;
   ASSERT_EQ(plan.start_cnt, 2u);  // 1 -> a (best fit), 2 -> b; 3 waits
   EXPECT_STREQ(plan.starts[0].nodes[0], "a");
   EXPECT_STREQ(plan.starts[1].nodes[0], "b");
   ASSERT_EQ(plan.reason_cnt, 1u);
   EXPECT_EQ(plan.reasons[0].job_id, 3u);
+  ap_plan_free(&plan);
+}
+
+// The built-in cycle runs on the thread slurmctld joins when it stops: asked to
+// stop, it ends at once with nothing started, every job told why it waits.
+TEST(BridgeApi, FallbackStopsWhenAskedWithEveryJobExplained) {
+  SnapshotBuilder b;
+  b.Node({.name = "a"}).Node({.name = "b"});
+  b.Job({.id = 1, .per_node = 2}).Job({.id = 2, .per_node = 8});
+  const ap_fallback_bounds_t stop_now = {.max_ms = 0, .stop = [] { return true; }};
+  ap_plan_t plan{};
+  char err[128] = "";
+  ASSERT_EQ(ap_fallback_schedule(&b.Get(), &stop_now, &plan, err, sizeof(err)), AP_OK) << err;
+  EXPECT_EQ(plan.start_cnt, 0u);
+  ASSERT_EQ(plan.reason_cnt, 2u);
+  EXPECT_THAT(std::string(plan.reasons[0].message), ::testing::HasSubstr("not evaluated"));
+  ap_plan_free(&plan);
+  // Bounds that do not bind leave the plan as without them.
+  const ap_fallback_bounds_t loose = {.max_ms = 60000, .stop = [] { return false; }};
+  ASSERT_EQ(ap_fallback_schedule(&b.Get(), &loose, &plan, err, sizeof(err)), AP_OK) << err;
+  EXPECT_EQ(plan.start_cnt, 2u);
   ap_plan_free(&plan);
 }
 

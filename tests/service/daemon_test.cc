@@ -5,12 +5,14 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -241,6 +243,89 @@ TEST_F(Daemon, Latin1NamesAreScheduledAndNodeNamesEchoedExactly) {
   ASSERT_EQ(response.plan().starts_size(), 1);
   EXPECT_EQ(response.plan().starts(0).placements(0).node(), "h100-\xe9");
   EXPECT_EQ(Status().rejected_snapshots_total(), 0u);
+}
+
+// The decision log writes JSON lines; nlohmann's dump throws on bytes that are not
+// UTF-8, and it ran on the operator hub's thread without a catch: a Latin-1 node
+// name in a start ended accelpackd. Now such bytes are written as U+FFFD.
+class LoggedDaemon : public Daemon {
+ protected:
+  void SetUp() override {
+    log_ = std::filesystem::temp_directory_path() /
+           ("accelpackd-decisions-" + std::to_string(::getpid()) + ".jsonl");
+    extra_args_ = {"--decision-log", log_.string()};
+    Daemon::SetUp();
+  }
+  void TearDown() override {
+    Daemon::TearDown();
+    std::filesystem::remove(log_);
+  }
+  std::filesystem::path log_;
+};
+
+TEST_F(LoggedDaemon, Latin1NamesInTheDecisionLogKeepTheDaemonServing) {
+  model::Snapshot snapshot = Sample();
+  snapshot.nodes[0].name = "h100-\xe9";
+  snapshot.pending[0].required_nodes = {"h100-\xe9"};
+  v1::ScheduleResponse response;
+  ASSERT_TRUE(Schedule(snapshot, &response).ok());
+  ASSERT_EQ(response.plan().starts_size(), 1);
+  // The hub writes the log after the answer: wait for the start's line.
+  std::string text;
+  for (int i = 0; i < 100 && text.find("\"start\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::ifstream in(log_);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  EXPECT_THAT(text, HasSubstr("h100-\xef\xbf\xbd"));  // U+FFFD
+  // Still serving: a second cycle is answered and counted.
+  ASSERT_TRUE(Schedule(Sample(), &response).ok());
+  EXPECT_EQ(Status().cycles_total(), 2u);
+}
+
+// DiffPolicy parses the text it is sent, and any reader may send one: it took as much
+// as gRPC's 256 MiB message limit. Now no more than a policy file may hold.
+TEST_F(Daemon, DiffPolicyRefusesMoreTextThanAPolicyFileHolds) {
+  v1::ScheduleResponse scheduled;
+  ASSERT_TRUE(Schedule(Sample(), &scheduled).ok());
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(64 << 20);
+  auto ops = v1::Operations::NewStub(
+      grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args));
+  auto diff = [&](const std::string& text) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::DiffPolicyRequest request;
+    request.set_policy_yaml(text);
+    v1::DiffPolicyResponse response;
+    return ops->DiffPolicy(&context, request, &response);
+  };
+  const grpc::Status big = diff("name: big\n# " + std::string(2 << 20, 'x') + "\n");
+  EXPECT_EQ(big.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(big.error_message(), HasSubstr("more than a policy file's 1048576"));
+  EXPECT_TRUE(diff("name: other\n").ok());
+}
+
+// A FIFO at --decision-log blocked accelpackd's start in the open (with its signals
+// blocked, so only SIGKILL ended it); now it is refused at once, naming the path.
+TEST(DaemonStart, AFifoAsTheDecisionLogIsRefusedWithoutWaiting) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("accelpackd-fifo-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string fifo = (dir / "decisions.jsonl").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::ofstream((dir / "policy.yaml").string()) << "name: first\n";
+  const std::string command =
+      Cat("timeout 20 ", ACCELPACKD_PATH, " --socket ", (dir / "core.sock").string(), " --policy ",
+          (dir / "policy.yaml").string(), " --decision-log ", fifo, " 2>", (dir / "log").string());
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 124) << "accelpackd waited on the FIFO";
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  std::ifstream in(dir / "log");
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(log, HasSubstr(Cat("--decision-log ", fifo, ": not a regular file")));
+  std::filesystem::remove_all(dir);
 }
 
 // A node name with a newline forged a daemon log line; a 20 MB name made a 20 MB one.

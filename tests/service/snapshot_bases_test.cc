@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cluster_builder.h"
+#include "common/strings.h"
 #include "engine/engine.h"
 #include "service/proto_convert.h"
 
@@ -134,6 +135,21 @@ TEST(ApplyDelta, MalformedDeltasAreRefusedNamingTheRecord) {
   s = ApplyDelta(changed, removed, other);
   EXPECT_TRUE(absl::IsInvalidArgument(s));
   EXPECT_NE(s.message().find("\"a\" is also changed"), std::string::npos) << s;
+
+  // The same key removed twice, for the last record and for one in the middle: it
+  // used to drop one position twice (past the end, or the record moved there).
+  for (const std::string name : {"c", "a"}) {
+    SnapshotBase repeated;
+    repeated.snapshot = Base();
+    ASSERT_TRUE(IndexBase(repeated).ok());
+    v1::SnapshotRemovals twice_removed;
+    twice_removed.add_nodes(name);
+    twice_removed.add_nodes(name);
+    s = ApplyDelta({}, twice_removed, repeated);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_NE(s.message().find(Cat("removed.nodes: \"", name, "\" given twice")), std::string::npos)
+        << s;
+  }
 
   SnapshotBase third;
   third.snapshot = Base();

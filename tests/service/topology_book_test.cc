@@ -3,6 +3,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -82,6 +84,19 @@ TEST(TopologyBook, LoadsADirectoryAndNamesBadFiles) {
   std::ofstream(dir / "c.json") << R"({"schema": "something-else"})";
   bad = service::TopologyBook::Load(dir.string());
   EXPECT_THAT(std::string(MessageOf(bad.status())), HasSubstr("not an accelpack-probe report"));
+
+  // A report file is one report or an array of them; 100k nested arrays (200 KB)
+  // recursed once per level.
+  std::ofstream(dir / "c.json") << std::string(100000, '[') << std::string(100000, ']');
+  bad = service::TopologyBook::Load(dir.string());
+  EXPECT_THAT(std::string(MessageOf(bad.status())),
+              HasSubstr("c.json[0]: an array inside the array"));
+
+  // Only a regular file: a FIFO among the reports is refused, not waited on.
+  std::filesystem::remove(dir / "c.json");
+  ASSERT_EQ(::mkfifo((dir / "c.json").c_str(), 0600), 0);
+  bad = service::TopologyBook::Load(dir.string());
+  EXPECT_THAT(std::string(MessageOf(bad.status())), HasSubstr("not a regular file"));
   std::filesystem::remove_all(dir);
 
   EXPECT_FALSE(service::TopologyBook::Load("/nonexistent/report.json").ok());
