@@ -62,6 +62,9 @@ void VisitPool(const ap_pool_t& pool, V& v) {
              pool.shards_used != nullptr ? pool.shards_used[d] : uint32_t{0});
   });
   v.Scalar(&M::set_shards_one_sharing, pool.shards_one_sharing);
+  // Where Slurm tracks the devices (File=), cons_tres picks them for a start; a
+  // count-only GRES has no devices for it to pick.
+  v.Scalar(&M::set_slurm_picks_devices, pool.device_used_milli != nullptr);
 }
 
 template <typename V>

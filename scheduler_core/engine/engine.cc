@@ -62,8 +62,12 @@ std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterStat
     free_devices += free_here;
     if (free_here < request.count_per_node) continue;
     const auto& rule = state.catalog().kind(pools[p].kind_index).rule;
-    if (auto devices =
-            model::ChooseWholeDevices(rule, used, request.count_per_node, pools[p].device_groups)) {
+    // Where Slurm picks the devices, the one candidate is its pick, if legal.
+    if (auto devices = pools[p].slurm_picks_devices
+                           ? model::LowestFreeDevicesIfLegal(rule, used, request.count_per_node,
+                                                             pools[p].device_groups)
+                           : model::ChooseWholeDevices(rule, used, request.count_per_node,
+                                                       pools[p].device_groups)) {
       candidates.push_back(Candidate{n, pool, std::move(*devices), 0});
     }
   }

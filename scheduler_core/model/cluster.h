@@ -69,6 +69,11 @@ struct AcceleratorPool {
   // gres.conf Flags=one_sharing: once any shard is in use on the node, new shards
   // go only to devices already carrying shards.
   bool shards_one_sharing = false;
+  // Slurm's select plugin picks which of these devices a job gets (the plugin sets
+  // it: the lowest free ones), so the core plans a start here only where that pick
+  // keeps the kind's topology rule. False (the simulator): the core's choice is the
+  // allocation.
+  bool slurm_picks_devices = false;
 
   bool HasShards() const { return !shards_total.empty(); }
 };

@@ -128,4 +128,45 @@ std::optional<std::vector<int>> ChooseWholeDevices(const TopologyRule& rule,
   return chosen;
 }
 
+std::optional<std::vector<int>> LowestFreeDevicesIfLegal(const TopologyRule& rule,
+                                                         std::span<const int> used_milli, int count,
+                                                         std::span<const std::vector<int>> groups) {
+  const int devices = static_cast<int>(used_milli.size());
+  if (count < 1 || !rule.IsLegalCount(count) || count > devices) return std::nullopt;
+  std::vector<int> picked;
+  for (int d = 0; d < devices && static_cast<int>(picked.size()) < count; ++d) {
+    if (IsFree(used_milli, d)) picked.push_back(d);
+  }
+  if (static_cast<int>(picked.size()) < count) return std::nullopt;
+  if (groups.empty()) groups = DefaultGroups(devices, std::min(rule.group_size, devices));
+  size_t largest = 0;
+  for (const auto& group : groups) largest = std::max(largest, group.size());
+  const std::optional<int> groups_needed =
+      rule.GroupsForCount(count, static_cast<int>(largest), static_cast<int>(groups.size()));
+  if (!groups_needed) return std::nullopt;
+  const int per_group = count / *groups_needed;
+  // Every picked device in a group, per_group of them in each group touched.
+  int groups_touched = 0;
+  size_t placed = 0;
+  for (const auto& group : groups) {
+    const auto in_group = std::count_if(picked.begin(), picked.end(), [&](int d) {
+      return std::find(group.begin(), group.end(), d) != group.end();
+    });
+    if (in_group == 0) continue;
+    if (in_group != per_group) return std::nullopt;
+    ++groups_touched;
+    placed += static_cast<size_t>(in_group);
+  }
+  if (groups_touched != *groups_needed || placed != picked.size()) return std::nullopt;
+  if (rule.module_size > 1 && count % rule.module_size == 0) {
+    for (int d : picked) {
+      const int first = rule.ModuleOf(d) * rule.module_size;
+      for (int die = first; die < first + rule.module_size; ++die) {
+        if (std::find(picked.begin(), picked.end(), die) == picked.end()) return std::nullopt;
+      }
+    }
+  }
+  return picked;
+}
+
 }  // namespace accelpack::model

@@ -23,6 +23,16 @@ std::optional<std::vector<int>> ChooseWholeDevices(const TopologyRule& rule,
                                                    std::span<const int> used_milli, int count,
                                                    std::span<const std::vector<int>> groups = {});
 
+// Where Slurm, not the core, picks a job's devices inside a node (cons_tres on a
+// GRES with File=: the lowest free indices; the socket affinity that gres.conf
+// Cores= adds is not modelled): those `count` devices when they form a legal shape
+// under the rule (as ChooseWholeDevices' shapes: per_group devices in each of the
+// fewest groups, whole modules for module counts), nullopt when they do not. The
+// core cannot hand Slurm other devices, so then the job must not start there now.
+std::optional<std::vector<int>> LowestFreeDevicesIfLegal(
+    const TopologyRule& rule, std::span<const int> used_milli, int count,
+    std::span<const std::vector<int>> groups = {});
+
 // Devices that can take a share of `fraction_milli` now.
 std::vector<int> DevicesWithRoomFor(std::span<const int> used_milli, int fraction_milli);
 

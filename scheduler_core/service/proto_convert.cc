@@ -189,6 +189,7 @@ absl::Status RecordFromProto(const v1::Node& wire, const FieldPath& field, model
     ACCELPACK_RETURN_IF_ERROR(
         NarrowList(pool_wire.device_shards_used(), at, "device_shards_used", &pool.shards_used));
     pool.shards_one_sharing = pool_wire.shards_one_sharing();
+    pool.slurm_picks_devices = pool_wire.slurm_picks_devices();
     node->accelerators.push_back(std::move(pool));
   }
   const FieldPath topology = field.Child("topology");
@@ -384,6 +385,7 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
       AddCounts(p->mutable_device_shards_total(), pool.shards_total);
       AddCounts(p->mutable_device_shards_used(), pool.shards_used);
       p->set_shards_one_sharing(pool.shards_one_sharing);
+      p->set_slurm_picks_devices(pool.slurm_picks_devices);
     }
     out->mutable_topology()->set_network_switch(node.network_switch);
     out->mutable_topology()->set_superpod(node.superpod);

@@ -665,6 +665,29 @@ TEST(Gang, Ascend910CNeverCrossesSuperPods) {
   EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"p1", "p2"}));
 }
 
+// In a real cluster cons_tres, not the core, picks a job's devices inside the node
+// (the lowest free ones): the core plans a start only where that pick keeps the
+// rule. A 2-die 910C job with die 0 busy would get dies 1 and 2 (half of two modules),
+// so it goes to the node whose lowest free dies are a whole module, or waits.
+TEST(SlurmPicksDevices, AStartGoesOnlyWhereSlurmsPickKeepsTheRule) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Ascend910C().Busy({0}).Build(),
+                    NodeBuilder("b").Ascend910C().Busy({0, 1, 5}).Build()};
+  for (auto& node : snapshot.nodes) node.accelerators[0].slurm_picks_devices = true;
+  snapshot.pending = {JobBuilder(1).Npus(2, "910c").Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.Started().at(1), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(outcome.Start(1)->placements[0].devices, (std::vector<int>{2, 3}));
+
+  snapshot.nodes.pop_back();
+  outcome = RunEngine(snapshot);
+  EXPECT_THAT(outcome.plan.starts, IsEmpty());
+  EXPECT_THAT(outcome.Pending(1)->message, HasSubstr("legal"));
+  // Where the core's choice is the allocation (the simulator), it takes module 2-3.
+  snapshot.nodes[0].accelerators[0].slurm_picks_devices = false;
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"a"}));
+}
+
 TEST(Gang, UnlabelledSuperPodNodesFormOnePod) {
   model::Snapshot snapshot;
   snapshot.nodes = {NodeBuilder("p1").Ascend910C().Build(), NodeBuilder("p2").Ascend910C().Build()};

@@ -182,5 +182,37 @@ TEST(Catalog, RejectsInconsistentRules) {
   EXPECT_TRUE(Catalog::BuiltIn().KindForGres("npu", "910b").has_value());
 }
 
+// Where Slurm picks the devices (the lowest free ones), the core may only say
+// whether that pick keeps the rule. Each case differs from what the core would
+// choose itself.
+TEST(SlurmPicksDevices, TheLowestFreeOnlyWhereTheyKeepTheRule) {
+  // 910C, die 0 busy: Slurm would give a 2-die job dies 1 and 2, two half modules
+  // (the core itself would take module 2-3).
+  EXPECT_EQ(ChooseWholeDevices(RuleOf("ascend910c"), Used(16, {0}), 2), (std::vector<int>{2, 3}));
+  EXPECT_FALSE(LowestFreeDevicesIfLegal(RuleOf("ascend910c"), Used(16, {0}), 2));
+  // Module 0 whole and busy: dies 2 and 3 are the lowest and a whole module.
+  EXPECT_EQ(LowestFreeDevicesIfLegal(RuleOf("ascend910c"), Used(16, {0, 1}), 2),
+            (std::vector<int>{2, 3}));
+  // A single die is legal anywhere: the lowest free, not a half-busy module's.
+  EXPECT_EQ(LowestFreeDevicesIfLegal(RuleOf("ascend910c"), Used(16, {4}), 1),
+            (std::vector<int>{0}));
+  // Ascend 910 rings of 4, devices 0-2 busy: 2 devices would be 3 and 4, across rings.
+  EXPECT_FALSE(LowestFreeDevicesIfLegal(RuleOf("ascend910"), Used(8, {0, 1, 2}), 2));
+  EXPECT_EQ(LowestFreeDevicesIfLegal(RuleOf("ascend910"), Used(8, {0, 1}), 2),
+            (std::vector<int>{2, 3}));
+  // Rings as a probe reported them (0,2,4,6 / 1,3,5,7): 0 and 1 are in two rings.
+  const std::vector<std::vector<int>> interleaved = {{0, 2, 4, 6}, {1, 3, 5, 7}};
+  EXPECT_FALSE(LowestFreeDevicesIfLegal(RuleOf("ascend910"), Used(8, {}), 2, interleaved));
+  EXPECT_EQ(LowestFreeDevicesIfLegal(RuleOf("ascend910"), Used(8, {1, 3, 5, 7}), 2, interleaved),
+            (std::vector<int>{0, 2}));
+  // Eight over both rings of 4, four in each: legal when all eight are free.
+  EXPECT_EQ(LowestFreeDevicesIfLegal(RuleOf("ascend910"), Used(8, {}), 8)->size(), 8u);
+  // Hopper: any set is legal, so the lowest free are what the job gets.
+  EXPECT_EQ(LowestFreeDevicesIfLegal(RuleOf("h100"), Used(8, {0, 2}), 3),
+            (std::vector<int>{1, 3, 4}));
+  EXPECT_FALSE(LowestFreeDevicesIfLegal(RuleOf("h100"), Used(8, {0, 1, 2, 3, 4, 5}), 3));
+  EXPECT_FALSE(LowestFreeDevicesIfLegal(RuleOf("ascend910"), Used(8, {}), 3));  // illegal count
+}
+
 }  // namespace
 }  // namespace accelpack::model

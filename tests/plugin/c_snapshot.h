@@ -225,6 +225,7 @@ inline v1::ClusterSnapshot RichSnapshot() {
   for (uint32_t total : {4u, 4u}) pool->add_device_shards_total(total);
   for (uint32_t used : {0u, 2u}) pool->add_device_shards_used(used);
   pool->set_shards_one_sharing(true);
+  pool->set_slurm_picks_devices(true);  // a pool with per-device use says so
   node->mutable_topology()->set_network_switch("s1");
   node->mutable_topology()->set_superpod("p1");
   v1::PendingJob* job = s.add_pending_jobs();

@@ -50,6 +50,8 @@ TEST(SnapshotToProto, CopiesNodesAndJobs) {
   EXPECT_EQ(n.accelerators(0).gres_type(), "h100");
   EXPECT_EQ(n.accelerators(0).count(), 8u);
   EXPECT_EQ(n.accelerators(0).allocated(), 3u);
+  // A count-only GRES: Slurm picks no devices, the core's choice stands.
+  EXPECT_FALSE(n.accelerators(0).slurm_picks_devices());
 
   ASSERT_EQ(out.pending_jobs_size(), 1);
   const pb::PendingJob& j = out.pending_jobs(0);
@@ -133,6 +135,8 @@ TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   EXPECT_EQ(out.reservations(1).reserved_cpus_size(), 0);
   EXPECT_EQ(out.nodes(0).accelerators(0).device_used_milli_size(), 3);
   EXPECT_EQ(out.nodes(0).accelerators(0).device_used_milli(2), 1000u);
+  // Devices Slurm tracks: cons_tres picks a start's, the core plans with its pick.
+  EXPECT_TRUE(out.nodes(0).accelerators(0).slurm_picks_devices());
   ASSERT_EQ(out.running_jobs_size(), 1);
   const pb::RunningJob& r = out.running_jobs(0);
   EXPECT_EQ(r.job_id(), 7u);
