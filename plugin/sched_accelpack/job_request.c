@@ -21,6 +21,11 @@
 #include "snapshot_shards.h"
 #include "victim_memo.h"
 
+/* The largest request the core takes (proto_convert.cc: counts up to 2^24, memory
+ * up to 2^40 MiB); past them it refuses the whole snapshot. */
+#define AP_MAX_REQUEST_CPUS (1ULL << 24)
+#define AP_MAX_REQUEST_MEM_MIB (1ULL << 40)
+
 /* The plugin's victims' submit times before requeue. Agent thread only (the
  * snapshot and apply both run there, under slurmctld's job lock). */
 static victim_memo_t victims;
@@ -306,8 +311,10 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 		details->min_nodes : 1;
 	out->num_nodes = num_nodes;
 
-	/* In 64 bits, capped: a request near the types' limits must read as
-	 * huge (it fits nowhere), never wrap round to small. */
+	/* In 64 bits, capped at the largest values the core takes: a request
+	 * near the types' limits must read as huge (it fits nowhere), never
+	 * wrap round to small, nor go past what the core accepts (it would
+	 * refuse the whole snapshot). */
 	cpus = details->pn_min_cpus;
 	if (details->min_cpus && (details->min_cpus != NO_VAL)) {
 		uint64_t spread = ((uint64_t) details->min_cpus + num_nodes - 1) /
@@ -323,8 +330,8 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 		if (per > cpus)
 			cpus = per;
 	}
-	if (cpus > UINT32_MAX)
-		cpus = UINT32_MAX;
+	if (cpus > AP_MAX_REQUEST_CPUS)
+		cpus = AP_MAX_REQUEST_CPUS;
 	out->cpus_per_node = cpus ? cpus : 1;
 
 	mem = details->pn_min_memory;
@@ -332,9 +339,11 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 		mem = 0;
 	if (mem & MEM_PER_CPU) {
 		mem &= ~MEM_PER_CPU;
-		mem = (mem > (INT64_MAX / out->cpus_per_node)) ? INT64_MAX :
-		      mem * out->cpus_per_node;
+		mem = (mem > (AP_MAX_REQUEST_MEM_MIB / out->cpus_per_node)) ?
+		      AP_MAX_REQUEST_MEM_MIB : mem * out->cpus_per_node;
 	}
+	if (mem > AP_MAX_REQUEST_MEM_MIB)
+		mem = AP_MAX_REQUEST_MEM_MIB;
 	out->mem_per_node_mib = mem;
 
 	_job_features(details->features_use ? details->features_use :

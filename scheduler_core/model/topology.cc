@@ -158,11 +158,24 @@ std::optional<std::vector<int>> LowestFreeDevicesIfLegal(const TopologyRule& rul
     placed += static_cast<size_t>(in_group);
   }
   if (groups_touched != *groups_needed || placed != picked.size()) return std::nullopt;
+  // Whole modules, as TakeFromGroup counts them: every die picked, all in one group
+  // (a probe's groups that list dies out of order cannot hold a whole module).
   if (rule.module_size > 1 && count % rule.module_size == 0) {
+    auto group_of = [&](int device) {
+      for (size_t g = 0; g < groups.size(); ++g) {
+        if (std::find(groups[g].begin(), groups[g].end(), device) != groups[g].end()) {
+          return static_cast<int>(g);
+        }
+      }
+      return -1;
+    };
     for (int d : picked) {
       const int first = rule.ModuleOf(d) * rule.module_size;
       for (int die = first; die < first + rule.module_size; ++die) {
-        if (std::find(picked.begin(), picked.end(), die) == picked.end()) return std::nullopt;
+        if (std::find(picked.begin(), picked.end(), die) == picked.end() ||
+            group_of(die) != group_of(d)) {
+          return std::nullopt;
+        }
       }
     }
   }

@@ -205,6 +205,17 @@ TEST(SlurmPicksDevices, TheLowestFreeOnlyWhereTheyKeepTheRule) {
   EXPECT_FALSE(LowestFreeDevicesIfLegal(RuleOf("ascend910"), Used(8, {}), 2, interleaved));
   EXPECT_EQ(LowestFreeDevicesIfLegal(RuleOf("ascend910"), Used(8, {1, 3, 5, 7}), 2, interleaved),
             (std::vector<int>{0, 2}));
+  // 910C dies grouped out of order by a probe: dies 0-7 fill the first two groups
+  // four each, but no module of them lies in one group, so none is whole there
+  // (the core's own choice refuses those groups too and takes dies 8-15).
+  const std::vector<std::vector<int>> odd_rings = {
+      {0, 2, 4, 6}, {1, 3, 5, 7}, {8, 9, 10, 11}, {12, 13, 14, 15}};
+  EXPECT_FALSE(LowestFreeDevicesIfLegal(RuleOf("ascend910c"), Used(16, {}), 8, odd_rings));
+  EXPECT_EQ(ChooseWholeDevices(RuleOf("ascend910c"), Used(16, {}), 8, odd_rings),
+            (std::vector<int>{8, 9, 10, 11, 12, 13, 14, 15}));
+  EXPECT_EQ(LowestFreeDevicesIfLegal(RuleOf("ascend910c"), Used(16, {0, 1, 2, 3, 4, 5, 6, 7}), 8,
+                                     odd_rings),
+            (std::vector<int>{8, 9, 10, 11, 12, 13, 14, 15}));
   // Eight over both rings of 4, four in each: legal when all eight are free.
   EXPECT_EQ(LowestFreeDevicesIfLegal(RuleOf("ascend910"), Used(8, {}), 8)->size(), 8u);
   // Hopper: any set is legal, so the lowest free are what the job gets.
