@@ -11,12 +11,33 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "absl/status/statusor.h"
 #include "common/strings.h"
 #include "engine/explain.h"
 
 namespace accelpack::service {
 
 namespace {
+
+// The audit file at `path`, opened for appending (or emptied): only a regular file,
+// never waited on (a FIFO nobody reads is refused at once, ENXIO), and written
+// through the descriptor that was checked, not reopened by name.
+absl::StatusOr<int> OpenAuditFile(const std::string& path, bool truncate) {
+  const int fd = ::open(
+      path.c_str(),
+      O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (truncate ? O_TRUNC : 0),
+      0644);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        Cat(path, ": ", errno == ENXIO ? "not a regular file (a FIFO)" : std::strerror(errno)));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return absl::FailedPreconditionError(Cat(path, ": not a regular file"));
+  }
+  return fd;
+}
 
 std::string NodesOf(const std::vector<int>& nodes, const model::Snapshot& snapshot) {
   std::vector<std::string> names;
@@ -28,40 +49,28 @@ std::string NodesOf(const std::vector<int>& nodes, const model::Snapshot& snapsh
 
 DecisionLog::DecisionLog(DecisionLogOptions options) : options_(std::move(options)) {}
 
+DecisionLog::~DecisionLog() {
+  std::lock_guard lock(mu_);
+  WritePending();
+  if (audit_fd_ >= 0) ::close(audit_fd_);
+}
+
 absl::Status DecisionLog::Open() {
   if (options_.audit_path.empty()) return absl::OkStatus();
   std::lock_guard lock(mu_);
-  std::error_code error;
-  audit_bytes_ = std::filesystem::exists(options_.audit_path, error)
-                     ? std::filesystem::file_size(options_.audit_path, error)
-                     : 0;
-  // A FIFO (or device) at the path would block the open, at start with the
-  // signals blocked, or take the log somewhere unbounded: only a regular file.
-  const int fd = ::open(options_.audit_path.c_str(),
-                        O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
-  if (fd < 0) {
-    // ENXIO: a FIFO nobody reads (the non-blocking open refuses it rather than wait).
-    return absl::FailedPreconditionError(
-        Cat("--decision-log ", options_.audit_path, ": ",
-            errno == ENXIO ? "not a regular file (a FIFO)" : std::strerror(errno)));
-  }
+  auto fd = OpenAuditFile(options_.audit_path, /*truncate=*/false);
+  if (!fd.ok())
+    return absl::FailedPreconditionError(Cat("--decision-log ", MessageOf(fd.status())));
   struct stat info {};
-  const bool regular = ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
-  ::close(fd);
-  if (!regular) {
-    return absl::FailedPreconditionError(
-        Cat("--decision-log ", options_.audit_path, ": not a regular file"));
-  }
-  audit_.open(options_.audit_path, std::ios::app);
-  if (!audit_) {
-    return absl::FailedPreconditionError(
-        Cat("--decision-log ", options_.audit_path, ": ", std::strerror(errno)));
-  }
+  audit_bytes_ = ::fstat(*fd, &info) == 0 ? static_cast<uint64_t>(info.st_size) : 0;
+  audit_fd_ = *fd;
   return absl::OkStatus();
 }
 
 void DecisionLog::Rotate() {
-  audit_.close();
+  WritePending();
+  if (audit_fd_ >= 0) ::close(audit_fd_);
+  audit_fd_ = -1;
   std::error_code error;
   const std::string& path = options_.audit_path;
   for (int i = options_.audit_files - 1; i >= 1; --i) {
@@ -71,14 +80,30 @@ void DecisionLog::Rotate() {
   }
   if (options_.audit_files >= 1) std::filesystem::rename(path, Cat(path, ".1"), error);
   if (error) spdlog::warn("decision log {}: rotation: {}", path, error.message());
-  audit_.open(path, std::ios::trunc);
-  if (!audit_)
-    spdlog::error("decision log {}: cannot reopen after rotation: {}", path, std::strerror(errno));
+  if (auto fd = OpenAuditFile(path, /*truncate=*/true); fd.ok()) {
+    audit_fd_ = *fd;
+  } else {
+    spdlog::error("decision log: cannot reopen after rotation: {}", MessageOf(fd.status()));
+  }
   audit_bytes_ = 0;
 }
 
+void DecisionLog::WritePending() {
+  std::string_view rest = audit_pending_;
+  while (audit_fd_ >= 0 && !rest.empty()) {
+    const ssize_t written = ::write(audit_fd_, rest.data(), rest.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) {
+      spdlog::error("decision log {}: {}", options_.audit_path, std::strerror(errno));
+      break;
+    }
+    rest.remove_prefix(static_cast<size_t>(written));
+  }
+  audit_pending_.clear();
+}
+
 void DecisionLog::Append(DecisionEntry entry) {
-  if (audit_.is_open()) {
+  if (audit_fd_ >= 0) {
     const std::string line = nlohmann::json{{"time", entry.cycle_unix},
                                             {"cycle", entry.cycle},
                                             {"job", entry.job_id},
@@ -89,7 +114,7 @@ void DecisionLog::Append(DecisionEntry entry) {
                                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                              "\n";
     if (audit_bytes_ + line.size() > options_.audit_max_bytes && audit_bytes_ > 0) Rotate();
-    audit_ << line;
+    audit_pending_ += line;
     audit_bytes_ += line.size();
   }
   history_.push_back(std::move(entry));
@@ -147,7 +172,7 @@ void DecisionLog::Record(uint64_t cycle, const model::Snapshot& snapshot,
     reasons.emplace(reason.job_id, reason.message);
   }
   reasons_ = std::move(reasons);
-  if (audit_.is_open()) audit_.flush();
+  WritePending();
 }
 
 std::vector<DecisionEntry> DecisionLog::Query(int64_t since_unix, uint32_t job_id) const {

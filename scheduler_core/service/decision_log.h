@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <fstream>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -39,7 +38,11 @@ struct DecisionLogOptions {
 class DecisionLog {
  public:
   explicit DecisionLog(DecisionLogOptions options);
-  // Opens the audit file (append); fails naming the path.
+  ~DecisionLog();
+  DecisionLog(const DecisionLog&) = delete;
+  DecisionLog& operator=(const DecisionLog&) = delete;
+  // Opens the audit file (append; only a regular file, never waited on); fails
+  // naming the path.
   absl::Status Open();
 
   // Compares one cycle's plan with the previous one and records what changed:
@@ -56,11 +59,13 @@ class DecisionLog {
  private:
   void Append(DecisionEntry entry);  // mu_ held
   void Rotate();                     // mu_ held
+  void WritePending();               // mu_ held
 
   DecisionLogOptions options_;
   mutable std::mutex mu_;
   std::deque<DecisionEntry> history_;
-  std::ofstream audit_;
+  int audit_fd_ = -1;          // the checked audit file; -1: none
+  std::string audit_pending_;  // lines of this cycle, written at its end
   uint64_t audit_bytes_ = 0;
   // Last cycle's line per pending job and planned start per reserved job.
   std::unordered_map<uint32_t, std::string> reasons_;

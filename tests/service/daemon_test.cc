@@ -25,6 +25,7 @@
 #include "cluster_builder.h"
 #include "common/strings.h"
 #include "raw_call.h"
+#include "service/decision_log.h"
 #include "service/proto_convert.h"
 
 namespace accelpack::testing {
@@ -304,6 +305,43 @@ TEST_F(Daemon, DiffPolicyRefusesMoreTextThanAPolicyFileHolds) {
   EXPECT_EQ(big.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(big.error_message(), HasSubstr("more than a policy file's 1048576"));
   EXPECT_TRUE(diff("name: other\n").ok());
+}
+
+// The audit file rotates into numbered files, and every line lands in one of them
+// whole (written through the descriptor that was checked, reopened the same way).
+TEST(DecisionLogFile, RotatesKeepingEveryLineWhole) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("decision-log-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "d.jsonl").string();
+  service::DecisionLog log(
+      {.history = 100, .audit_path = path, .audit_max_bytes = 400, .audit_files = 2});
+  ASSERT_TRUE(log.Open().ok());
+  model::Snapshot snapshot;
+  const model::Catalog catalog = model::Catalog::BuiltIn();
+  for (int cycle = 1; cycle <= 6; ++cycle) {
+    snapshot.now = 1000 + cycle;
+    engine::Plan plan;
+    for (uint32_t job = 1; job <= 3; ++job) {
+      plan.pending.push_back({job, engine::PendingCode::kResources, Cat("waits, cycle ", cycle)});
+    }
+    log.Record(static_cast<uint64_t>(cycle), snapshot, catalog, plan);
+  }
+  int lines = 0;
+  for (const std::string& file : {path, path + ".1", path + ".2"}) {
+    ASSERT_TRUE(std::filesystem::exists(file)) << file;
+    EXPECT_LE(std::filesystem::file_size(file), 400u + 200u) << file;
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line); ++lines) {
+      EXPECT_EQ(line.front(), '{') << file;
+      EXPECT_EQ(line.back(), '}') << file;
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + ".3"));  // two rotated files kept
+  // 18 reason lines in all; the oldest rotated away beyond the two kept files.
+  EXPECT_GT(lines, 6);
+  EXPECT_LE(lines, 18);
+  std::filesystem::remove_all(dir);
 }
 
 // A FIFO at --decision-log blocked accelpackd's start in the open (with its signals
