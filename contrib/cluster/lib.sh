@@ -24,6 +24,10 @@
 #                         shard GRES (4 shards per GPU), h100-2 is MIG-partitioned
 #                         (14 x 1g.10gb + 4 x 3g.40gb: four GPUs' worth), h100-1
 #                         stays whole                                      [empty]
+#   ACCELPACK_NPU_FILES   1: the Ascend nodes' npu lines in gres.conf name device files
+#                         (File=, as on a real node: /dev/davinciN), so that Slurm
+#                         tracks each NPU and cons_tres picks which ones a job gets;
+#                         without it they are counts                       [empty]
 #   ACCELPACK_PLUGIN_DIR  extra directory searched for Slurm plugins first (e.g.
 #                         a build dir holding sched_accelpack.so)
 #   ACCELPACK_SLURM_PREFIX  a Slurm installed under a prefix (contrib/slurm-prefix.sh
@@ -250,6 +254,18 @@ NodeName=h200-[1-2] Name=shard Count=32 File=$d/dev/nvidia[0-7]
 EOF
 }
 
+# Ascend NPUs as device files (ACCELPACK_NPU_FILES=1): stand-ins for /dev/davinci0..7.
+# Slurm has no npu GRES plugin, so it sets no visibility variable, but with File= it
+# keeps a bitmap of the node's NPUs and picks a job's (the lowest free, as for GPUs).
+ap_npu_files_conf() {
+  local d="$AP_RUN_DIR" i
+  for i in 0 1 2 3 4 5 6 7; do ln -sfn /dev/null "$d/dev/davinci$i"; done
+  sed -i -e "s|^\(NodeName=a910[bc]-\[1-2\] Name=npu Type=910[bc]\) Count=8\$|\1 File=$d/dev/davinci[0-7]|" \
+      "$d/conf/gres.conf"
+  [ "$(grep -c "File=$d/dev/davinci" "$d/conf/gres.conf")" -eq 2 ] ||
+    ap_die "ACCELPACK_NPU_FILES: gres.conf has no npu Count=8 lines to turn into File= (template changed?)"
+}
+
 ap_write_config() {
   local d="$AP_RUN_DIR" i
   install -d -m 0755 "$d" "$d/conf" "$d/state" "$d/spool" "$d/log" "$d/pid" "$d/run" "$d/dev" "$d/jobs"
@@ -276,6 +292,7 @@ ap_write_config() {
     cp "$ACCELPACK_TOPOLOGY_CONF" "$d/conf/topology.conf"
   fi
   if [ "${ACCELPACK_FRACTIONAL:-}" = 1 ]; then ap_fractional_conf; fi
+  if [ "${ACCELPACK_NPU_FILES:-}" = 1 ]; then ap_npu_files_conf; fi
   cp "$AP_POLICY" "$d/conf/policy.yaml"
   chmod 0644 "$d"/conf/*
   # What a shell needs to talk to this cluster.

@@ -112,35 +112,6 @@ int PrintTable(const accelpack::cli::Table& table, const std::string& format, bo
   return Print(*text);
 }
 
-// "10m", "2h", "90s", "1d" ago, or Unix seconds; 0 and empty mean everything.
-bool ParseSince(const std::string& text, int64_t* since_unix) {
-  if (text.empty()) return true;
-  size_t used = 0;
-  int64_t value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    return false;
-  }
-  const std::string unit = text.substr(used);
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  if (value < 0) return false;
-  if (unit.empty()) {
-    *since_unix = value;
-    return true;
-  }
-  const int64_t scale = unit == "s"   ? 1
-                        : unit == "m" ? 60
-                        : unit == "h" ? 3600
-                        : unit == "d" ? 86400
-                                      : 0;
-  if (scale == 0) return false;
-  *since_unix = now - value * scale;
-  return true;
-}
-
 int PolicyCheck(const std::vector<std::string>& paths) {
   int failed = 0;
   for (const std::string& path : paths) {
@@ -356,13 +327,16 @@ int main(int argc, char** argv) {
   }
   if (decisions->parsed()) {
     v1::ListDecisionsRequest request;
-    int64_t since_unix = 0;
-    if (!ParseSince(since, &since_unix)) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    const std::optional<int64_t> since_unix = accelpack::cli::ParseSince(since, now);
+    if (!since_unix) {
       std::cerr << "accelpack: --since " << since
                 << ": expected 10m, 2h, 1d, 90s or Unix seconds\n";
       return kUsage;
     }
-    request.set_since_unix(since_unix);
+    request.set_since_unix(*since_unix);
     request.set_job_id(decisions_job);
     v1::ListDecisionsResponse response;
     if (int rc = Call(connection, &Operations::ListDecisions, request, &response)) return rc;

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "accelpack/v1/wire_json.h"
 #include "common/strings.h"
@@ -217,6 +218,24 @@ std::string StatsText(const v1::GetStatsResponse& s) {
     out += "lock hold, fallback cycles, dropped decisions: not reported by the plugin yet\n";
   }
   return out;
+}
+
+std::optional<int64_t> ParseSince(std::string_view text, int64_t now) {
+  if (text.empty()) return 0;
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end == text.data() || value < 0) return std::nullopt;
+  const std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
+  if (unit.empty()) return value;
+  const int64_t scale = unit == "s"   ? 1
+                        : unit == "m" ? 60
+                        : unit == "h" ? 3600
+                        : unit == "d" ? 86400
+                                      : 0;
+  if (scale == 0) return std::nullopt;
+  // Spans past the epoch mean everything; checked before multiplying, which could overflow.
+  if (now <= 0 || value > (now - 1) / scale) return 0;
+  return now - value * scale;
 }
 
 }  // namespace accelpack::cli

@@ -3,7 +3,10 @@
 // sinfo/squeue (columns chosen with --format), JSON for scripts.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,5 +38,9 @@ Table NodesTable(const v1::ListNodesResponse& nodes);
 Table DecisionsTable(const v1::ListDecisionsResponse& decisions);
 std::string DiffText(const v1::DiffPolicyResponse& diff);
 std::string StatsText(const v1::GetStatsResponse& stats);
+
+// `decisions --since`: "10m", "2h", "90s", "1d" before `now`, or Unix seconds; empty and
+// 0 mean everything, as does a span reaching back before 1970. nullopt: not one of these.
+std::optional<int64_t> ParseSince(std::string_view text, int64_t now);
 
 }  // namespace accelpack::cli

@@ -13,6 +13,7 @@
 #include "cli/client_config.h"
 #include "cli/operator_views.h"
 #include "cluster_builder.h"
+#include "policy/policy.h"
 #include "service/decision_log.h"
 #include "service/metrics.h"
 
@@ -51,6 +52,28 @@ TEST(Table, AlignsAndPicksColumnsCaseInsensitively) {
               HasSubstr("unknown column \"nope\"; columns: NODE,FREE"));
 }
 
+TEST(Since, ReadsSpansAndUnixSecondsAndRefusesTheRest) {
+  const int64_t now = 1'000'000'000;
+  EXPECT_EQ(cli::ParseSince("", now), 0);
+  EXPECT_EQ(cli::ParseSince("0", now), 0);
+  EXPECT_EQ(cli::ParseSince("1700000000", now), 1'700'000'000);
+  EXPECT_EQ(cli::ParseSince("90s", now), now - 90);
+  EXPECT_EQ(cli::ParseSince("10m", now), now - 600);
+  EXPECT_EQ(cli::ParseSince("2h", now), now - 7200);
+  EXPECT_EQ(cli::ParseSince("1d", now), now - 86400);
+  for (const char* bad : {"-5m", "10x", "m", "10 m", "1.5h", "99999999999999999999", "1dd"}) {
+    EXPECT_EQ(cli::ParseSince(bad, now), std::nullopt) << bad;
+  }
+}
+
+TEST(Since, ASpanReachingBefore1970MeansEverything) {
+  const int64_t now = 1'000'000'000;
+  // value * 86400 overflows int64 (before: undefined, a time in the future or past).
+  EXPECT_EQ(cli::ParseSince("999999999999999999d", now), 0);
+  EXPECT_EQ(cli::ParseSince("11575d", now), 0);  // 11575 days > 1e9 s
+  EXPECT_EQ(cli::ParseSince("11574d", now), now - int64_t{11574} * 86400);
+}
+
 using PolicyCheck = TempDir;
 
 TEST_F(PolicyCheck, ListsEveryProblemWithItsLine) {
@@ -63,6 +86,18 @@ TEST_F(PolicyCheck, ListsEveryProblemWithItsLine) {
   ASSERT_EQ(problems.size(), 2u) << ::testing::PrintToString(problems);
   EXPECT_THAT(problems[0], HasSubstr("p.yaml:3:5: scorers[0]: unknown scorer \"nope\""));
   EXPECT_THAT(problems[1], HasSubstr("p.yaml:5:"));  // line numbers kept per section
+}
+
+TEST_F(PolicyCheck, AFileOfManyKeysIsCheckedInLinearTime) {
+  // 90,000 top-level keys, under the 1 MiB bound: each was once parsed apart with the
+  // whole file padded around it (hours); now the first 16 are, the rest in one parse.
+  std::string text = "name: many\n";
+  for (int i = 0; i < 90'000; ++i) text += "k" + std::to_string(i) + ": 1\n";
+  ASSERT_LT(text.size(), policy::kMaxPolicyBytes);
+  const auto problems = cli::CheckPolicyFile(Write("many.yaml", text)).problems;
+  ASSERT_LE(problems.size(), 17u);
+  EXPECT_THAT(problems[0], HasSubstr("90001 top-level keys (a policy has at most 7)"));
+  EXPECT_THAT(problems[1], HasSubstr("many.yaml:2:1: policy.k0: unknown key"));
 }
 
 TEST_F(PolicyCheck, RefusesAnEmptyFileAndPassesAGoodOne) {
