@@ -88,6 +88,9 @@ GresClaims MergeUncatalogued(const GresClaims& claims) {
 }
 
 // Slurm counts may carry a K/M/G/T/P suffix (powers of 1024).
+// 2^40: more than any count, CPU figure or memory size (MiB) of one node.
+constexpr int64_t kMaxCount = int64_t{1} << 40;
+
 std::optional<int64_t> ParseCount(absl::string_view text) {
   int64_t multiplier = 1;
   if (!text.empty()) {
@@ -104,6 +107,8 @@ std::optional<int64_t> ParseCount(absl::string_view text) {
   if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 0) {
     return std::nullopt;
   }
+  // Bounded so that sums over a file's lines stay far from overflow.
+  if (value > kMaxCount / multiplier) return std::nullopt;
   return value * multiplier;
 }
 
@@ -111,8 +116,27 @@ absl::Status LineError(absl::string_view file, int line, absl::string_view what)
   return absl::InvalidArgumentError(absl::StrCat(file, " line ", line, ": ", what));
 }
 
-absl::StatusOr<bool> NamesNode(absl::string_view node_list, const std::string& node) {
-  absl::StatusOr<std::vector<std::string>> names = ExpandHostlist(node_list);
+// How many names the hostlists of one file may expand to, all lines together: a
+// file of many ranges that are each within ExpandHostlist's bound would otherwise
+// cost memory and time by its line count times that bound.
+struct ExpansionBudget {
+  size_t names_left;
+  absl::StatusOr<std::vector<std::string>> Expand(absl::string_view expr) {
+    if (names_left == 0) {
+      return absl::InvalidArgumentError("the file's hostlists name too many items in all");
+    }
+    absl::StatusOr<std::vector<std::string>> names = ExpandHostlist(expr, names_left);
+    if (names.ok()) names_left -= names->size();
+    return names;
+  }
+};
+// Node names (NodeName=) of one file, and device files (File=) of one node.
+constexpr size_t kMaxNodeNamesPerFile = size_t{1} << 20;
+constexpr size_t kMaxDeviceFilesPerNode = 4096;
+
+absl::StatusOr<bool> NamesNode(absl::string_view node_list, const std::string& node,
+                               ExpansionBudget& budget) {
+  absl::StatusOr<std::vector<std::string>> names = budget.Expand(node_list);
   if (!names.ok()) return names.status();
   return std::find(names->begin(), names->end(), node) != names->end();
 }
@@ -189,6 +213,7 @@ struct MigLine {
 };
 
 struct GresConf {
+  ExpansionBudget files{kMaxDeviceFilesPerNode};
   GresClaims claims;
   std::map<std::string, std::vector<int>> cores_by_file;
   std::vector<ShardLine> shards;
@@ -196,9 +221,10 @@ struct GresConf {
 };
 
 absl::StatusOr<std::vector<std::string>> ExpandFiles(const std::vector<ConfParam>& params,
-                                                     absl::string_view key, int line_number) {
+                                                     absl::string_view key, int line_number,
+                                                     GresConf& conf) {
   if (!HasParam(params, key)) return std::vector<std::string>();
-  absl::StatusOr<std::vector<std::string>> expanded = ExpandHostlist(ParamOr(params, key));
+  absl::StatusOr<std::vector<std::string>> expanded = conf.files.Expand(ParamOr(params, key));
   if (!expanded.ok()) return LineError("gres.conf", line_number, expanded.status().message());
   return expanded;
 }
@@ -208,7 +234,7 @@ absl::Status AddMigLine(const std::vector<ConfParam>& params, const model::MigPr
   MigLine mig{line_number, ParamOr(params, "type"), profile, 1, {}};
   // Slurm wants MultipleFiles= for MIG; File= is read too, to report what it names.
   for (absl::string_view key : {"multiplefiles", "file"}) {
-    absl::StatusOr<std::vector<std::string>> files = ExpandFiles(params, key, line_number);
+    absl::StatusOr<std::vector<std::string>> files = ExpandFiles(params, key, line_number, conf);
     if (!files.ok()) return files.status();
     mig.files.insert(mig.files.end(), files->begin(), files->end());
   }
@@ -224,11 +250,9 @@ absl::Status AddMigLine(const std::vector<ConfParam>& params, const model::MigPr
 // Name=shard: Slurm spreads Count over the GPUs of File= (a GPU's device file).
 absl::Status AddShardLine(const std::vector<ConfParam>& params, int line_number, GresConf& conf) {
   ShardLine shard{line_number, 0, {}};
-  if (HasParam(params, "file")) {
-    absl::StatusOr<std::vector<std::string>> expanded = ExpandHostlist(ParamOr(params, "file"));
-    if (!expanded.ok()) return LineError("gres.conf", line_number, expanded.status().message());
-    shard.files = *std::move(expanded);
-  }
+  absl::StatusOr<std::vector<std::string>> files = ExpandFiles(params, "file", line_number, conf);
+  if (!files.ok()) return files.status();
+  shard.files = *std::move(files);
   const std::optional<int64_t> count = ParseCount(ParamOr(params, "count", "1"));
   if (!count) return LineError("gres.conf", line_number, "bad Count");
   shard.count = *count;
@@ -245,11 +269,11 @@ absl::Status AddGresLine(const std::vector<ConfParam>& params, int line_number, 
     return AddMigLine(params, profile, line_number, conf);
   }
   ClaimedGres& claim = conf.claims[{name, absl::AsciiStrToLower(ParamOr(params, "type"))}];
-  std::vector<std::string> files;
+  absl::StatusOr<std::vector<std::string>> expanded =
+      ExpandFiles(params, "file", line_number, conf);
+  if (!expanded.ok()) return expanded.status();
+  const std::vector<std::string> files = *std::move(expanded);
   if (HasParam(params, "file")) {
-    absl::StatusOr<std::vector<std::string>> expanded = ExpandHostlist(ParamOr(params, "file"));
-    if (!expanded.ok()) return LineError("gres.conf", line_number, expanded.status().message());
-    files = *std::move(expanded);
     claim.lists_files = true;
     claim.files.insert(claim.files.end(), files.begin(), files.end());
   }
@@ -257,6 +281,12 @@ absl::Status AddGresLine(const std::vector<ConfParam>& params, int line_number, 
   if (HasParam(params, "count")) {
     const std::optional<int64_t> parsed = ParseCount(ParamOr(params, "count"));
     if (!parsed) return LineError("gres.conf", line_number, "bad Count");
+    // slurmd refuses such a line ("count does not match File value").
+    if (!files.empty() && *parsed != count) {
+      return LineError("gres.conf", line_number,
+                       absl::StrCat("Count=", *parsed, " but File= names ", count,
+                                    " devices (Slurm refuses the line)"));
+    }
     count = *parsed;
   }
   claim.count += count;
@@ -270,13 +300,14 @@ absl::Status AddGresLine(const std::vector<ConfParam>& params, int line_number, 
 
 absl::StatusOr<GresConf> ParseGresConf(absl::string_view text, const std::string& node) {
   GresConf conf;
+  ExpansionBudget node_names{kMaxNodeNamesPerFile};
   int line_number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
     const std::vector<ConfParam> params = ParseConfLine(line);
     if (params.empty()) continue;
     if (HasParam(params, "nodename")) {
-      absl::StatusOr<bool> ours = NamesNode(ParamOr(params, "nodename"), node);
+      absl::StatusOr<bool> ours = NamesNode(ParamOr(params, "nodename"), node, node_names);
       if (!ours.ok()) return LineError("gres.conf", line_number, ours.status().message());
       if (!*ours) continue;
     }
@@ -494,17 +525,15 @@ void CompareCores(const NodeInventory& node, const GresConf& conf,
 void CompareNpuFiles(const NodeInventory& node, const GresClaims& claims,
                      const std::vector<std::string>& device_files,
                      std::vector<std::string>& mismatches) {
-  auto exists = [&device_files](const std::string& file) {
-    return std::find(device_files.begin(), device_files.end(), file) != device_files.end();
-  };
-  std::vector<std::string> named;
+  const std::set<std::string> present(device_files.begin(), device_files.end());
+  auto exists = [&present](const std::string& file) { return present.contains(file); };
+  std::set<std::string> named;
   for (const auto& [key, claim] : claims) {
     if (key.first != "npu") continue;
     for (const std::string& file : claim.files) {
-      if (!exists(file) && std::find(named.begin(), named.end(), file) == named.end()) {
+      if (!exists(file) && named.insert(file).second) {
         mismatches.push_back(
             absl::StrCat("gres.conf: File=", file, " does not exist on this host"));
-        named.push_back(file);
       }
     }
   }
@@ -524,6 +553,7 @@ void CompareNpuFiles(const NodeInventory& node, const GresClaims& claims,
 absl::StatusOr<std::optional<std::vector<ConfParam>>> FindNodeLine(absl::string_view text,
                                                                    const std::string& node) {
   std::vector<ConfParam> defaults;
+  ExpansionBudget node_names{kMaxNodeNamesPerFile};
   int line_number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_number;
@@ -533,7 +563,7 @@ absl::StatusOr<std::optional<std::vector<ConfParam>>> FindNodeLine(absl::string_
       defaults.insert(defaults.end(), params.begin() + 1, params.end());
       continue;
     }
-    absl::StatusOr<bool> ours = NamesNode(params.front().value, node);
+    absl::StatusOr<bool> ours = NamesNode(params.front().value, node, node_names);
     if (!ours.ok()) return LineError("slurm.conf", line_number, ours.status().message());
     if (!*ours) continue;
     // Later parameters win: the node's own line over the defaults.
@@ -551,6 +581,7 @@ absl::StatusOr<GresClaims> ParseNodeGres(absl::string_view gres) {
     entry = entry.substr(0, entry.find('('));  // "gpu:h100:8(S:0-1)"
     std::vector<std::string> parts = absl::StrSplit(entry, ':');
     std::erase(parts, "no_consume");
+    if (parts.empty()) continue;
     const std::string name = absl::AsciiStrToLower(parts[0]);
     if (!IsAcceleratorGres(name) && name != "shard") continue;
     std::string type;

@@ -82,6 +82,13 @@ absl::Status ExpandBracket(absl::string_view item, size_t open, size_t limit,
 }
 
 absl::Status ExpandItem(absl::string_view item, size_t limit, std::vector<std::string>& out) {
+  // Each bracket is one level of recursion: a line of thousands would use up the stack.
+  constexpr size_t kMaxBrackets = 8;
+  if (static_cast<size_t>(std::count(item.begin(), item.end(), '[')) > kMaxBrackets) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", item.substr(0, 64), item.size() > 64 ? "..." : "", "\" has more than ",
+                     kMaxBrackets, " bracket ranges"));
+  }
   const size_t open = item.find('[');
   if (open == absl::string_view::npos) {
     if (item.find(']') != absl::string_view::npos) return BadRange(item);
@@ -108,7 +115,7 @@ std::string FormatIndexRanges(std::vector<int> indexes) {
   return text;
 }
 
-absl::StatusOr<std::vector<int>> ParseIndexRanges(absl::string_view text) {
+absl::StatusOr<std::vector<int>> ParseIndexRanges(absl::string_view text, size_t limit) {
   std::vector<int> indexes;
   for (absl::string_view range : absl::StrSplit(text, ',')) {
     const size_t dash = range.find('-');
@@ -117,7 +124,13 @@ absl::StatusOr<std::vector<int>> ParseIndexRanges(absl::string_view text) {
     if (!ParseNumber(range.substr(0, dash), low) ||
         !ParseNumber(dash == absl::string_view::npos ? range : range.substr(dash + 1), high) ||
         high < low || high > (1 << 20)) {
-      return BadRange(text);
+      return BadRange(text.substr(0, 64));
+    }
+    // Counted before expanding: repeated ranges would otherwise add up without bound.
+    if (static_cast<size_t>(high - low) + 1 > limit - std::min(limit, indexes.size())) {
+      return absl::InvalidArgumentError(absl::StrCat("\"", text.substr(0, 64),
+                                                     text.size() > 64 ? "..." : "",
+                                                     "\" names more than ", limit, " indexes"));
     }
     for (long long value = low; value <= high; ++value) indexes.push_back(static_cast<int>(value));
   }

@@ -17,8 +17,9 @@ namespace accelpack::probe {
 // Sorted, distinct indexes as Slurm ranges: {0,1,2,3,8} -> "0-3,8".
 std::string FormatIndexRanges(std::vector<int> indexes);
 
-// "0-3,8" -> {0,1,2,3,8}.
-absl::StatusOr<std::vector<int>> ParseIndexRanges(absl::string_view text);
+// "0-3,8" -> {0,1,2,3,8}. Refuses bounds above 2^20 and lists of more than `limit`
+// indexes (repeats counted), before expanding them.
+absl::StatusOr<std::vector<int>> ParseIndexRanges(absl::string_view text, size_t limit = 1 << 16);
 
 // Every name a hostlist expression stands for: "gpu[01-02],cpu1" -> gpu01 gpu02 cpu1.
 // Zero padding follows the range's first bound. Refuses expressions of more than

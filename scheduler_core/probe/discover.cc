@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -35,6 +36,8 @@ namespace {
 using PciAttr = hwloc_obj_attr_u::hwloc_pcidev_attr_s;
 
 constexpr int64_t kBytesPerMib = 1024 * 1024;
+// NVLinks between two GPUs: 18 on an H100; more means the matrix is wrong.
+constexpr uint64_t kMaxNvLinksPerPair = 64;
 
 // hwloc's parse of one export normally takes milliseconds; past this it is stuck.
 constexpr std::chrono::seconds kXmlParseLimit{20};
@@ -66,6 +69,24 @@ std::string ShortHostName(absl::string_view name) {
   return std::string(name.substr(0, name.find('.')));
 }
 
+}  // namespace
+
+absl::Status CheckNodeName(absl::string_view name, absl::string_view source) {
+  constexpr size_t kMaxNodeName = 64;
+  const bool legal = !name.empty() && name.size() <= kMaxNodeName &&
+                     std::all_of(name.begin(), name.end(), [](char c) {
+                       return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                              c == '_' || c == '.';
+                     });
+  if (legal) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      source, ": node name \"", absl::CHexEscape(name.substr(0, kMaxNodeName)),
+      name.size() > kMaxNodeName ? "...\"" : "\"",
+      " is not one Slurm takes (letters, digits, '-', '_', '.', at most 64); pass --node-name"));
+}
+
+namespace {
+
 std::string FormatBusId(const PciAttr& pci) {
   return absl::StrFormat("%04x:%02x:%02x.%x", pci.domain, pci.bus, pci.dev, pci.func);
 }
@@ -74,7 +95,14 @@ auto BusOrderKey(const PciAttr& pci) {
   return std::make_tuple(pci.domain, pci.bus, pci.dev, pci.func);
 }
 
-int64_t ToMib(uint64_t bytes) { return static_cast<int64_t>(bytes) / kBytesPerMib; }
+// 2^32 MiB (4 PiB): more than any node's memory; an export that says more is wrong.
+constexpr int64_t kMaxMemoryMib = int64_t{1} << 32;
+
+// In unsigned arithmetic: a byte count past INT64_MAX must not turn negative.
+int64_t ToMib(uint64_t bytes) {
+  return static_cast<int64_t>(
+      std::min<uint64_t>(bytes / kBytesPerMib, static_cast<uint64_t>(kMaxMemoryMib) + 1));
+}
 
 // Logical indexes of the cores (what Slurm's Cores= counts) inside `cpuset`.
 std::vector<int> CoresInside(hwloc_topology_t topology, hwloc_const_cpuset_t cpuset) {
@@ -370,6 +398,7 @@ void ReadNvLinkWiring(hwloc_topology_t topology, const std::vector<FoundDevice>&
   }
   NvLinkWiring wiring;
   std::vector<std::string> inexact;
+  std::vector<std::string> implausible;
   for (unsigned i = 0; i < size; ++i) {
     for (unsigned j = i + 1; j < size; ++j) {
       const uint64_t bandwidth =
@@ -381,7 +410,13 @@ void ReadNvLinkWiring(hwloc_topology_t topology, const std::vector<FoundDevice>&
             ClassifyPciDevice(device.vendor_id, device.device_id, device.class_id);
         const uint64_t per_link =
             match.part != nullptr ? static_cast<uint64_t>(match.part->nvlink_mbps) : 25000;
-        const auto links = static_cast<int>((bandwidth + per_link / 2) / per_link);
+        // Rounded to whole links without adding first (a bandwidth near 2^64 wraps).
+        const uint64_t whole = bandwidth / per_link + (bandwidth % per_link >= (per_link + 1) / 2);
+        if (whole > kMaxNvLinksPerPair) {
+          implausible.push_back(absl::StrCat(device.pci_bus_id, " ", bandwidth, " MB/s"));
+          continue;
+        }
+        const auto links = static_cast<int>(whole);
         if (bandwidth % per_link != 0) {
           inexact.push_back(absl::StrCat(device.pci_bus_id, " ", bandwidth, " MB/s"));
         }
@@ -399,6 +434,11 @@ void ReadNvLinkWiring(hwloc_topology_t topology, const std::vector<FoundDevice>&
     node.notes.push_back(absl::StrCat("NVLink bandwidth not a whole number of links, rounded: ",
                                       absl::StrJoin(inexact, ", ")));
   }
+  if (!implausible.empty()) {
+    node.notes.push_back(absl::StrCat("NVLink bandwidth of more than ", kMaxNvLinksPerPair,
+                                      " links between two GPUs, left out (no Links= for them): ",
+                                      absl::StrJoin(implausible, ", ")));
+  }
   node.nvlinks = std::move(wiring);
 }
 
@@ -412,6 +452,12 @@ absl::StatusOr<NodeInventory> Inventory(hwloc_topology_t topology, absl::string_
   const char* host = hwloc_obj_get_info_by_name(hwloc_get_root_obj(topology), "HostName");
   if (host != nullptr) node.hostname = ShortHostName(host);
   ReadCpuAndMemory(topology, hwloc_v1, node);
+  if (node.real_memory_mib > kMaxMemoryMib) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": the topology gives the node more than ", kMaxMemoryMib,
+        " MiB of memory (a NUMA node's local_memory or the total is wrong); RealMemory would be "
+        "meaningless"));
+  }
   if (hwloc_get_next_pcidev(topology, nullptr) == nullptr) {
     // A CPU-only node still needs its NodeName line; say why there is no GRES.
     node.notes.push_back(

@@ -116,6 +116,15 @@ absl::StatusOr<std::vector<NodeInventory>> ProbeAll(const Options& options) {
   if (nodes.front().hostname.empty()) {
     return absl::InvalidArgumentError("cannot tell this machine's host name; pass --node-name");
   }
+  // The name is written into config lines: one with a space, '#' or newline would
+  // add keys or lines of its own (an export's HostName is whatever its file says).
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const std::string where = i == 0 && !options.node_name.empty() ? "--node-name"
+                              : options.xml_files.empty()          ? "this machine's host name"
+                                                                   : options.xml_files[i];
+    absl::Status name = accelpack::probe::CheckNodeName(nodes[i].hostname, where);
+    if (!name.ok()) return name;
+  }
   if (!options.xml_files.empty()) {
     absl::Status unique = RefuseDuplicateNames(nodes, options.xml_files);
     if (!unique.ok()) return unique;

@@ -182,10 +182,14 @@ absl::StatusOr<MigLayout> ParseMigLayout(absl::string_view text, absl::string_vi
       if (equals == absl::string_view::npos) {
         return EntryError(source, entry, "expected GPUS=SLICES, e.g. 0=3g.40gb,3g.40gb");
       }
-      absl::StatusOr<std::vector<int>> gpus = ParseIndexRanges(entry.substr(0, equals));
+      // No more GPUs than a node holds, counted before the list is expanded.
+      absl::StatusOr<std::vector<int>> gpus =
+          ParseIndexRanges(entry.substr(0, equals), kMaxDevicesPerNode);
       if (!gpus.ok() || gpus->empty()) {
-        return EntryError(source, entry,
-                          absl::StrCat("bad GPU index list \"", entry.substr(0, equals), "\""));
+        return EntryError(
+            source, entry,
+            absl::StrCat("bad GPU index list \"", entry.substr(0, equals), "\"",
+                         gpus.ok() ? "" : absl::StrCat(" (", gpus.status().message(), ")")));
       }
       std::vector<MigSlice> slices;
       for (absl::string_view spec : absl::StrSplit(entry.substr(equals + 1), ',')) {

@@ -162,6 +162,11 @@ struct ProbeOptions {
   std::optional<NvidiaMinors> nvidia_minors;
 };
 
+// A name Slurm takes for a node and that is safe to write into a config line:
+// letters, digits, '-', '_' and '.', at most 64 (HOST_NAME_MAX) characters.
+// InvalidArgument naming `source` and the name (escaped) otherwise.
+absl::Status CheckNodeName(absl::string_view name, absl::string_view source);
+
 // The machine this runs on. Fails when hwloc cannot load it.
 absl::StatusOr<NodeInventory> ProbeLiveMachine(const ProbeOptions& options = {});
 

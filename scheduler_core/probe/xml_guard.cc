@@ -95,7 +95,11 @@ absl::StatusOr<XmlShape> ScanXml(absl::string_view xml, absl::string_view source
       end = TagEnd(xml, at);
       if (end == absl::string_view::npos) break;  // truncated: hwloc reports it
       if (rest[1] == '/') {
-        --depth;
+        // A closing tag with nothing open would let later elements nest past the bound.
+        if (--depth < 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(source, ": an XML closing tag at byte ", at, " closes nothing"));
+        }
       } else if (rest[1] != '!' && xml[end - 2] != '/') {
         if (IsV1TopologyTag(xml.substr(at, end - at))) shape.hwloc_v1 = true;
         if (++depth > kMaxXmlDepth) {

@@ -82,6 +82,15 @@ TEST(ProbeBadInput, DeepNestingIsRefusedBeforeHwlocParsesIt) {
               AllOf(HasSubstr(path), HasSubstr("nest deeper than 128 levels")));
 }
 
+TEST(ProbeBadInput, ClosingTagsFirstDoNotBuyDepth) {
+  std::string xml = "<?xml version=\"1.0\"?>\n";
+  for (int i = 0; i < 300; ++i) xml += "</x>";
+  for (int i = 0; i < 250; ++i) xml += "<object type=\"Bridge\">";
+  const absl::StatusOr<XmlShape> shape = ScanXml(xml, "bad.xml");
+  ASSERT_FALSE(shape.ok());
+  EXPECT_THAT(std::string(shape.status().message()), HasSubstr("closes nothing"));
+}
+
 TEST(ProbeBadInput, DepthScanIgnoresQuotedAndCommentedBrackets) {
   const std::string xml = testing::TopologyXmlBuilder().Build();
   absl::StatusOr<XmlShape> shape = ScanXml(xml, "t.xml");

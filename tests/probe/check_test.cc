@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "probe/probe.h"
 #include "topology_xml.h"
 
@@ -114,6 +115,39 @@ TEST(CheckNode, UnparsableConfigurationIsAnError) {
   result = CheckNode(node, "", "NodeName=gpu01 Gres=gpu:h100:many\n");
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("gpu:h100:many"));
+}
+
+TEST(CheckNode, HostileConfigurationIsBoundedAndRefused) {
+  const NodeInventory node = HgxNode();
+  // 100 lines of 65,536 files each: once 6.5 M names and 1.6 GB; one node's lines
+  // name at most 4096 device files in all.
+  std::string files;
+  for (int i = 0; i < 100; ++i) files += "Name=gpu Type=h100 File=/dev/nvidia[00000-65535]\n";
+  absl::StatusOr<Lines> result = CheckNode(node, files, "");
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("gres.conf line 1"));
+  // Thousands of NodeName ranges: one budget for the file's node names.
+  std::string names;
+  for (int i = 0; i < 40; ++i) names += "NodeName=n[00000-65535] Name=gpu Type=h100 Count=1\n";
+  result = CheckNode(node, names, "");
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("too many items in all"));
+  // Count= that disagrees with File=: slurmd refuses the line, so no "matches".
+  result = CheckNode(node, "Name=gpu Type=h100 File=/dev/nvidia[0-7] Count=4\n", "");
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("Count=4 but File= names 8 devices"));
+  // Counts whose suffix overflows: refused, not wrapped to 0 or negative.
+  for (const char* count : {"16384P", "8192P", "99999999999999999999"}) {
+    result = CheckNode(node, "", absl::StrCat("NodeName=gpu01 Gres=npu:910b:", count, "\n"));
+    EXPECT_FALSE(result.ok()) << count;
+  }
+  std::string line = RenderNodeNameLine(node);
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  const Lines memory = Check(RenderGresConf(node), line + " RealMemory=16384P\n");
+  EXPECT_THAT(memory, ::testing::Contains(HasSubstr("RealMemory=16384P")));
+  // A Gres entry of only no_consume is skipped (it was read past its end).
+  EXPECT_TRUE(CheckNode(node, "", "NodeName=gpu01 Gres=no_consume,gpu:h100:8\n").ok());
 }
 
 }  // namespace

@@ -95,6 +95,22 @@ echo "bad minors" >"$dir/bad-minors"
 expect_error --xml "$hgx" --mig-layout "0=7g.80gb@0" --mig-minors "$dir/bad-minors"
 grep -qF "$dir/bad-minors line 1" "$dir/err" || fail "bad mig-minors: $(cat "$dir/err")"
 
+# Host names go into config lines: one that would add keys, lines or a comment there
+# (an export's HostName is whatever its file says, --node-name whatever was typed) is
+# refused, naming where it came from; nothing is written.
+sed 's|name="HostName" value="gpu01"|name="HostName" value="gpu01 Feature=pwned\&#10;NodeName=victim"|' \
+  "$hgx" >"$dir/inject.xml"
+expect_error --xml "$dir/inject.xml" --slurm-out "$dir/inject-s.conf"
+grep -qF "$dir/inject.xml: node name" "$dir/err" || fail "injected host name: $(cat "$dir/err")"
+[ ! -e "$dir/inject-s.conf" ] || fail "injected host name: slurm.conf written"
+sed 's|name="HostName" value="gpu01"|name="HostName" value="gpu#01"|' "$hgx" >"$dir/hash.xml"
+expect_error --xml "$dir/hash.xml"
+expect_error --xml "$hgx" --node-name $'gpu\xfe1'
+grep -qF -- '--node-name: node name "gpu\xfe' "$dir/err" || fail "non-UTF-8 --node-name: $(cat "$dir/err")"
+"$probe" --xml "$hgx" --node-name gpu-01.rack_2 --print gres >"$dir/out" 2>"$dir/err" ||
+  fail "a legal --node-name was refused: $(cat "$dir/err")"
+grep -q '^NodeName=gpu-01.rack_2 ' "$dir/out" || fail "--node-name not used: $(cat "$dir/out")"
+
 # A real node: fixtures/h200-vm1.xml is `lstopo-no-graphics --of xml` (Debian's hwloc
 # 2.9.0) on a cloud VM with one H200 SXM (10de:2335, driver 580.159.04) whose sysfs
 # numa_node is -1. One GPU of a board has no peer: no Links and no note about them.

@@ -38,6 +38,25 @@ TEST(ExpandHostlist, RefusesBrokenAndHugeExpressions) {
   EXPECT_FALSE(ExpandHostlist("gpu[0-999999999]").ok());
 }
 
+TEST(ExpandHostlist, ManyBracketsAreRefusedNotRecursedInto) {
+  std::string deep = "/dev/nvidia";
+  for (int i = 0; i < 20'000; ++i) deep += "[0]";  // once one stack frame per bracket
+  EXPECT_FALSE(ExpandHostlist(deep).ok());
+  EXPECT_EQ(*ExpandHostlist("a[0]b[1]c[2]d[3]e[4]f[5]g[6]h[7]"),
+            (Names{"a0b1c2d3e4f5g6h7"}));  // eight is fine
+}
+
+TEST(ParseIndexRanges, RepeatedRangesCountTowardsOneBound) {
+  std::string many = "0-1048576";
+  for (int i = 0; i < 299; ++i) many += ",0-1048576";  // each within 2^20; once 2 GB
+  const auto parsed = ParseIndexRanges(many);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("names more than 65536 indexes"), std::string::npos)
+      << parsed.status();
+  EXPECT_EQ(ParseIndexRanges("0-7,4-11", 16)->size(), 12u);
+  EXPECT_FALSE(ParseIndexRanges("0-7,8-16", 16).ok());
+}
+
 TEST(ParseConfLine, KeysLowerCaseCommentsAndQuotes) {
   const std::vector<ConfParam> params =
       ParseConfLine("NodeName=gpu01 Features=\"a b\" RealMemory=100  # Sockets=2");

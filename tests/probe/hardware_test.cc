@@ -21,6 +21,7 @@ namespace accelpack::probe {
 namespace {
 
 using nlohmann::json;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -206,6 +207,34 @@ constexpr absl::string_view kHgx4GresConf =
     "NodeName=hgx4 Name=gpu Type=h100 File=/dev/nvidia1 Cores=0-1 Links=6,-1,6,6\n"
     "NodeName=hgx4 Name=gpu Type=h100 File=/dev/nvidia2 Cores=2-3 Links=6,6,-1,6\n"
     "NodeName=hgx4 Name=gpu Type=h100 File=/dev/nvidia3 Cores=2-3 Links=6,6,6,-1\n";
+
+TEST(ProbeNvLink, ImplausibleBandwidthIsLeftOutWithANote) {
+  TopologyXmlBuilder builder = Hgx4(true);
+  builder.NvLink(0x19, 0x3b, 1'000'000);  // 25 TB/s between two GPUs: a broken matrix
+  const NodeInventory node = Probe(builder);
+  ASSERT_TRUE(node.nvlinks.has_value());
+  EXPECT_FALSE(node.nvlinks->gpu_links.contains({0, 1}));
+  EXPECT_EQ(node.nvlinks->gpu_links.at({0, 3}), 6);
+  EXPECT_THAT(node.notes, ::testing::Contains(HasSubstr("more than 64 links between two GPUs")));
+}
+
+TEST(ProbeMemory, ABytesCountPastInt64IsRefusedNotNegative) {
+  std::string xml = Hgx4(false).Build();
+  // hwloc reads local_memory as an unsigned 64-bit count of bytes.
+  for (const char* bytes : {"9223372036854775808", "18446744073709551615"}) {
+    std::string changed = xml;
+    size_t at = 0;
+    while ((at = changed.find("local_memory=\"", at)) != std::string::npos) {
+      at += 14;
+      changed.replace(at, changed.find('"', at) - at, bytes);
+    }
+    ASSERT_NE(changed, xml);
+    absl::StatusOr<NodeInventory> node = ProbeXmlText(changed, "big.xml");
+    ASSERT_FALSE(node.ok()) << bytes << ": RealMemory " << node->real_memory_mib;
+    EXPECT_THAT(std::string(node.status().message()),
+                AllOf(HasSubstr("big.xml"), HasSubstr("MiB of memory")));
+  }
+}
 
 TEST(ProbeNvLink, FourGpuHgxFromTheExportsMatrix) {
   const NodeInventory node = Probe(Hgx4(true));

@@ -84,8 +84,12 @@ TEST(MigLayout, SyntaxErrorsNameTheEntry) {
   EXPECT_THAT(ParseError("0=3g.40gb,,3g.40gb"), HasSubstr("empty MIG profile"));
   EXPECT_THAT(ParseError("0-1=7g.80gb 1=7g.80gb"), HasSubstr("GPU 1 is already laid out"));
   EXPECT_THAT(ParseError("# nothing\n"), HasSubstr("empty MIG layout"));
-  EXPECT_THAT(ParseError("0-1048576=1g.10gb*64"),
-              HasSubstr("GPU 64: a node holds at most 64 accelerators"));
+  EXPECT_THAT(ParseError("0-1048576=1g.10gb*64"), HasSubstr("names more than 64 indexes"));
+  EXPECT_THAT(ParseError("64=1g.10gb"), HasSubstr("GPU 64: a node holds at most 64 accelerators"));
+  // 300 ranges of 2^20 each: refused before any is expanded (they once took 2 GB).
+  std::string many = "0-1048576";
+  for (int i = 0; i < 299; ++i) many += ",0-1048576";
+  EXPECT_THAT(ParseError(many + "=1g.10gb"), HasSubstr("names more than 64 indexes"));
 }
 
 TEST(MigLayout, FitsTheCatalogProfiles) {
