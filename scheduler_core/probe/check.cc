@@ -301,10 +301,9 @@ absl::Status AddGresLine(const std::vector<ConfParam>& params, int line_number, 
 absl::StatusOr<GresConf> ParseGresConf(absl::string_view text, const std::string& node) {
   GresConf conf;
   ExpansionBudget node_names{kMaxNodeNamesPerFile};
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_number;
-    const std::vector<ConfParam> params = ParseConfLine(line);
+  for (const ConfLine& line : LogicalConfLines(text)) {
+    const int line_number = line.number;
+    const std::vector<ConfParam> params = ParseConfLine(line.text);
     if (params.empty()) continue;
     if (HasParam(params, "nodename")) {
       absl::StatusOr<bool> ours = NamesNode(ParamOr(params, "nodename"), node, node_names);
@@ -554,10 +553,9 @@ absl::StatusOr<std::optional<std::vector<ConfParam>>> FindNodeLine(absl::string_
                                                                    const std::string& node) {
   std::vector<ConfParam> defaults;
   ExpansionBudget node_names{kMaxNodeNamesPerFile};
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_number;
-    std::vector<ConfParam> params = ParseConfLine(line);
+  for (const ConfLine& line : LogicalConfLines(text)) {
+    const int line_number = line.number;
+    std::vector<ConfParam> params = ParseConfLine(line.text);
     if (params.empty() || params.front().key != "nodename") continue;
     if (absl::AsciiStrToLower(params.front().value) == "default") {
       defaults.insert(defaults.end(), params.begin() + 1, params.end());

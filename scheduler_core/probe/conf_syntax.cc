@@ -149,6 +149,30 @@ absl::StatusOr<std::vector<std::string>> ExpandHostlist(absl::string_view expr, 
   return names;
 }
 
+std::vector<ConfLine> LogicalConfLines(absl::string_view text) {
+  std::vector<ConfLine> lines;
+  std::string pending;
+  int first = 0;
+  int number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++number;
+    if (pending.empty()) first = number;
+    line = line.substr(0, line.find('#'));
+    size_t end = line.size();
+    while (end > 0 && std::isspace(static_cast<unsigned char>(line[end - 1]))) --end;
+    size_t backslashes = 0;
+    while (backslashes < end && line[end - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 1) {
+      absl::StrAppend(&pending, line.substr(0, end - 1));
+      continue;
+    }
+    lines.push_back({first, absl::StrCat(pending, line)});
+    pending.clear();
+  }
+  if (!pending.empty()) lines.push_back({first, std::move(pending)});
+  return lines;
+}
+
 std::vector<ConfParam> ParseConfLine(absl::string_view line) {
   line = line.substr(0, line.find('#'));
   std::vector<ConfParam> params;

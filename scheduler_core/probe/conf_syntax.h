@@ -32,6 +32,16 @@ struct ConfParam {
   std::string value;
 };
 
+// A file's logical lines as Slurm reads them (parse_config.c): comments ('#') cut,
+// and a line ending in an odd number of backslashes (trailing blanks after them
+// allowed) continued by the next, the last backslash dropped. Each with the number of
+// its first physical line.
+struct ConfLine {
+  int number = 0;
+  std::string text;
+};
+std::vector<ConfLine> LogicalConfLines(absl::string_view text);
+
 // The Key=Value parameters of one configuration line, comments ('#') removed and
 // double quotes around values dropped. Words without '=' are ignored.
 std::vector<ConfParam> ParseConfLine(absl::string_view line);

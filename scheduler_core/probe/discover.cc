@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -259,6 +260,16 @@ absl::Status NumberDevices(std::vector<FoundDevice>& found, const ProbeOptions& 
     return std::make_pair(a.device.vendor, BusOrderKey(a.pci->attr->pcidev)) <
            std::make_pair(b.device.vendor, BusOrderKey(b.pci->attr->pcidev));
   });
+  // One PCI address is one device: two at the same address would number devices
+  // that are not there (and shift the /dev/nvidiaN of the rest).
+  std::set<std::string> addresses;
+  for (const FoundDevice& entry : found) {
+    if (!addresses.insert(entry.device.pci_bus_id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": two accelerators at PCI address ",
+                                                     entry.device.pci_bus_id,
+                                                     " (a damaged or edited export)"));
+    }
+  }
   int next_gpu = 0;
   int next_npu = 0;
   std::vector<std::string> mapped;

@@ -137,6 +137,11 @@ TEST(CheckNode, HostileConfigurationIsBoundedAndRefused) {
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()),
               HasSubstr("Count=4 but File= names 8 devices"));
+  // The same line continued with a backslash: Slurm joins the two, so does --check.
+  result = CheckNode(node, "Name=gpu Type=h100 File=/dev/nvidia[0-7] \\\nCount=4\n", "");
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("line 1: Count=4 but File= names 8 devices"));
   // Counts whose suffix overflows: refused, not wrapped to 0 or negative.
   for (const char* count : {"16384P", "8192P", "99999999999999999999"}) {
     result = CheckNode(node, "", absl::StrCat("NodeName=gpu01 Gres=npu:910b:", count, "\n"));

@@ -57,6 +57,25 @@ TEST(ParseIndexRanges, RepeatedRangesCountTowardsOneBound) {
   EXPECT_FALSE(ParseIndexRanges("0-7,8-16", 16).ok());
 }
 
+TEST(LogicalConfLines, BackslashesContinueLinesAsSlurmReadsThem) {
+  const std::vector<ConfLine> lines = LogicalConfLines(
+      "NodeName=a File=/dev/nvidia[0-7] \\\n"  // continued (trailing blank ignored)
+      "  Count=4  \\  \n"
+      "Cores=0-3\n"
+      "# comment \\\n"         // a comment's backslash continues nothing
+      "Name=gpu Type=x\\\\\n"  // two backslashes: no continuation
+      "last\\");               // no newline at the end
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0].number, 1);
+  EXPECT_EQ(lines[0].text, "NodeName=a File=/dev/nvidia[0-7]   Count=4  Cores=0-3");
+  EXPECT_EQ(lines[1].number, 4);
+  EXPECT_EQ(lines[1].text, "");
+  EXPECT_EQ(lines[2].number, 5);
+  EXPECT_EQ(lines[2].text, "Name=gpu Type=x\\\\");
+  EXPECT_EQ(lines[3].number, 6);
+  EXPECT_EQ(lines[3].text, "last");  // continued into the end of the file
+}
+
 TEST(ParseConfLine, KeysLowerCaseCommentsAndQuotes) {
   const std::vector<ConfParam> params =
       ParseConfLine("NodeName=gpu01 Features=\"a b\" RealMemory=100  # Sockets=2");

@@ -218,6 +218,16 @@ TEST(ProbeNvLink, ImplausibleBandwidthIsLeftOutWithANote) {
   EXPECT_THAT(node.notes, ::testing::Contains(HasSubstr("more than 64 links between two GPUs")));
 }
 
+TEST(ProbeBadExport, TwoAcceleratorsAtOnePciAddressAreRefused) {
+  TopologyXmlBuilder builder;
+  builder.HostName("dup").Cpus(2, 2, 1);
+  builder.Direct(0, testing::H100Sxm(0x19)).Direct(1, testing::H100Sxm(0x19));
+  absl::StatusOr<NodeInventory> node = ProbeXmlText(builder.Build(), "dup.xml");
+  ASSERT_FALSE(node.ok()) << "numbered " << node->devices.size() << " devices";
+  EXPECT_THAT(std::string(node.status().message()),
+              AllOf(HasSubstr("dup.xml"), HasSubstr("two accelerators at PCI address")));
+}
+
 TEST(ProbeMemory, ABytesCountPastInt64IsRefusedNotNegative) {
   std::string xml = Hgx4(false).Build();
   // hwloc reads local_memory as an unsigned 64-bit count of bytes.
