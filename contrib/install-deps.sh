@@ -25,6 +25,8 @@ packages=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   # the real Slurm cluster for end-to-end tests and the quickstart
   slurmctld slurmd slurm-client munge libslurm-dev dpkg-dev
+  # building a Slurm release from its tarball (contrib/slurm-prefix.sh)
+  libmunge-dev
   # tools used by the scripts
   procps psmisc iproute2 util-linux python3 curl
   # /metrics in accelpackd; Prometheus for its end-to-end test (run directly, no systemd)
@@ -41,7 +43,8 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # A fresh cloud machine may still be running unattended-upgrades: wait for its lock.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "install-deps: all packages present"

@@ -29,8 +29,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) do_build=0 ;;
     --keep) keep=1 ;;
-    --only) only=$2; shift ;;
-    --latency-jobs) latency_jobs=$2; shift ;;
+    --only) only=${2:?"quickstart: --only needs accelpack or backfill"}; shift ;;
+    --latency-jobs) latency_jobs=${2:?"quickstart: --latency-jobs needs a number"}; shift ;;
     --fractional) export ACCELPACK_FRACTIONAL=1 ;;
     -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "quickstart: unknown option $1" >&2; exit 2 ;;
@@ -44,6 +44,8 @@ say() { printf '\n== %s\n' "$*"; }
 current_run=""
 cleanup() {
   local rc=$?
+  # A second Ctrl-C must not cut the teardown short (daemons and jobs left running).
+  trap '' INT TERM HUP
   if [ -n "$current_run" ] && [ "$keep" -eq 0 ]; then
     ACCELPACK_RUN_DIR="$current_run" bash "$repo/contrib/cluster/down.sh" || true
   fi
@@ -62,6 +64,11 @@ if [ "$do_build" -eq 1 ]; then
   cmake --build "$build_dir" -j"$(nproc)" --target "${targets[@]}"
 fi
 
+# Where Debian's Slurm keeps its plugins (AP_PLUGIN_DIR), and the cluster functions;
+# sourced again per run below with that run's settings.
+# shellcheck source=cluster/lib.sh
+source "$repo/contrib/cluster/lib.sh"
+
 # Installs sched/accelpack (and its bridge library) into Slurm's plugin dir with
 # the plugin's own install-plugin target (it refuses a Slurm version mismatch).
 # Returns 1 when this build has no plugin (no configured Slurm source tree): the
@@ -73,7 +80,7 @@ install_plugin() {
   fi
   # (with --no-build too: it only rebuilds what changed, then installs)
   cmake --build "$build_dir" -j"$(nproc)" --target install-plugin || return 1
-  [ -f /usr/lib/x86_64-linux-gnu/slurm-wlm/sched_accelpack.so ]
+  [ -f "$AP_PLUGIN_DIR/sched_accelpack.so" ]
 }
 
 modes=(accelpack backfill)
@@ -94,13 +101,19 @@ for mode in "${modes[@]}"; do
   # shellcheck source=cluster/lib.sh
   source "$repo/contrib/cluster/lib.sh"
   say "[$mode] bringing up the cluster in $run"
+  ap_refuse_running  # a cluster kept by an earlier --keep run is not this run's to stop
   current_run="$run"
   ap_cluster_up
   sinfo -o '%10P %5D %8t %12G %N' | sed 's/^/   /'
 
   say "[$mode] submitting the mixed workload (plain sbatch)${ACCELPACK_FRACTIONAL:+, with fractional inference}"
   bash "$repo/contrib/cluster/workload.sh" "$run/workload.jobs"
-  ap_wait_jobs "$run/workload.jobs" 900 "$mode" || echo "quickstart: workload did not finish in 900 s" >&2
+  if ! ap_wait_jobs "$run/workload.jobs" 900 "$mode"; then
+    echo "quickstart: [$mode] workload did not finish in 900 s; its jobs left are cancelled" >&2
+    # shellcheck disable=SC2046
+    scancel --quiet $(cut -d' ' -f1 "$run/workload.jobs") 2>/dev/null || true
+    ap_wait_queue_empty 60 || true
+  fi
 
   say "[$mode] where each job ran"
   python3 "$repo/contrib/cluster/report.py" run "$run/workload.jobs" "$run/summary.json" --label "$mode" \
@@ -130,5 +143,8 @@ say "results (same workload, same cluster)"
 python3 "$repo/contrib/cluster/report.py" compare "${summaries[@]}"
 echo
 echo "logs and job records: ${summaries[*]%/summary.json}"
-[ "$keep" -eq 1 ] && echo "cluster left running: source $base/${modes[-1]}/env.sh"
+if [ "$keep" -eq 1 ]; then
+  echo "cluster left running: source $base/${modes[-1]}/env.sh"
+  echo "stop it: ACCELPACK_RUN_DIR=$base/${modes[-1]} bash $repo/contrib/cluster/down.sh"
+fi
 exit 0

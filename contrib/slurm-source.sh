@@ -114,8 +114,13 @@ fi
 work=$(mktemp -d "$cache_root/.fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 log "fetching $src_pkg=$src_ver (about 10 MB)"
-(cd "$work" && apt-get source -qq --download-only "$src_pkg=$src_ver" >&2) ||
-  die "apt-get source $src_pkg=$src_ver failed (is a deb-src entry for this suite reachable?)"
+# A deb-src entry added by an earlier run whose `apt-get update` failed or was cut
+# short has no index yet: update once more before giving up.
+(cd "$work" && apt-get source -qq --download-only "$src_pkg=$src_ver" >&2) || {
+  log "apt-get source failed; updating the package lists and trying once more"
+  apt-get -o DPkg::Lock::Timeout=600 update -qq || true
+  (cd "$work" && apt-get source -qq --download-only "$src_pkg=$src_ver" >&2)
+} || die "apt-get source $src_pkg=$src_ver failed (is a deb-src entry for this suite reachable?)"
 dsc=$(ls "$work"/*.dsc | head -n1)
 [ -n "$dsc" ] || die "no .dsc downloaded"
 rm -rf "$tree"

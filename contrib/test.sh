@@ -43,12 +43,10 @@ export ACCELPACK_BENCH_NO_GOALS="${ACCELPACK_BENCH_NO_GOALS:-1}"
 t_start=$(date +%s)
 phase() { echo "test.sh: [$(($(date +%s) - t_start)) s] $*" >&2; }
 
-bash "$repo/contrib/install-deps.sh"
-bash "$repo/contrib/slurm-source.sh" >/dev/null
-
-extra_src="" prefix=""
+# The release tarballs first: without them the run would stop only after minutes of
+# installing and fetching.
+tarballs=""
 if [ "$releases" -eq 1 ]; then
-  tarballs=""
   for d in "${ACCELPACK_SLURM_TARBALLS:-}" "$repo/../shared/slurm" "$repo/../../shared/slurm" /work/shared/slurm; do
     if [ -n "$d" ] && [ -f "$d/slurm-$e2e_release.tar.xz" ]; then tarballs=$(cd "$d" && pwd); break; fi
   done
@@ -56,10 +54,13 @@ if [ "$releases" -eq 1 ]; then
     echo "test.sh: no Slurm release tarballs (slurm-$e2e_release.tar.xz); set ACCELPACK_SLURM_TARBALLS or run with --debian-only" >&2
     exit 1
   }
-  # Building Slurm from source needs munge's headers (not part of install-deps.sh's
-  # Debian-package set).
-  dpkg-query -W -f='${Status}' libmunge-dev 2>/dev/null | grep -q 'install ok installed' ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libmunge-dev >/dev/null
+fi
+
+bash "$repo/contrib/install-deps.sh"
+bash "$repo/contrib/slurm-source.sh" >/dev/null
+
+extra_src="" prefix=""
+if [ "$releases" -eq 1 ]; then
   phase "Slurm $e2e_release into a prefix (cached per machine)"
   key=$(bash "$repo/contrib/slurm-prefix.sh" "$tarballs/slurm-$e2e_release.tar.xz" | tail -1)
   prefix="$key/prefix"

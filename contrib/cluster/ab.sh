@@ -24,9 +24,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 workload=quickstart runs=3 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --workload) workload=$2; shift ;;
-    --runs) runs=$2; shift ;;
-    --out) out=$2; shift ;;
+    --workload) workload=${2:?"ab: --workload needs quickstart or mixed"}; shift ;;
+    --runs) runs=${2:?"ab: --runs needs a number"}; shift ;;
+    --out) out=${2:?"ab: --out needs a directory"}; shift ;;
     -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "ab: unknown option $1" >&2; exit 2 ;;
   esac
@@ -71,6 +71,9 @@ for ((i = 1; i <= runs; i++)); do
   [ $((i % 2)) -eq 0 ] && order=(backfill accelpack)
   for mode in "${order[@]}"; do
     dir="$out/run$i-$mode"
+    # A cluster an interrupted earlier run left there is stopped first, not deleted
+    # from under its daemons (its munged would be orphaned for good).
+    ACCELPACK_RUN_DIR="$dir" bash "$repo/contrib/cluster/down.sh" >/dev/null 2>&1 || true
     rm -rf "$dir"
     echo "== run $i/$runs: $mode ($workload) in $dir  $(date -u +%H:%M:%S)" >&2
     one_run "$mode" "$dir" || echo "ab: run $i $mode failed" >&2

@@ -46,7 +46,8 @@ AP_POLICY="${ACCELPACK_POLICY:-$AP_CLUSTER_DIR/policy.yaml}"
 AP_CTLD_PORT="${ACCELPACK_CTLD_PORT:-6817}"
 AP_SLURMD_PORT="${ACCELPACK_SLURMD_PORT:-$((AP_CTLD_PORT + 10004))}"
 AP_NODES=(h100-1 h100-2 h200-1 h200-2 a910b-1 a910b-2 a910c-1 a910c-2)
-AP_PLUGIN_DIR=/usr/lib/x86_64-linux-gnu/slurm-wlm
+# Debian's Slurm plugins, under the machine's multiarch triplet (arm64: aarch64-linux-gnu).
+AP_PLUGIN_DIR="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)/slurm-wlm"
 AP_SLURM_PREFIX="${ACCELPACK_SLURM_PREFIX:-}"
 
 export SLURM_CONF="$AP_RUN_DIR/conf/slurm.conf"
@@ -395,19 +396,29 @@ ap_wait_nodes() {
 
 # Waits until the queue is empty (all jobs finished), up to $1 seconds.
 ap_wait_queue_empty() {
-  local limit=${1:-60} i
+  local limit=${1:-60} i queue
   for ((i = 0; i < limit * 5; i++)); do
-    [ -z "$(squeue -h -o %i 2>/dev/null)" ] && return 0
+    queue=$(squeue -h -o %i 2>/dev/null) && [ -z "$queue" ] && return 0
     sleep 0.2
   done
   return 1
 }
 
+# Callers that stop "what they started" on failure call this before arming that:
+# a cluster already running in the run dir is someone's, not theirs to stop.
+ap_refuse_running() {
+  if [ -s "$AP_RUN_DIR/pid/slurmctld.pid" ] && ap_pid_alive "$(ap_pidfile_pid "$AP_RUN_DIR/pid/slurmctld.pid")"; then
+    ap_die "a cluster is already running in $AP_RUN_DIR (stop it: ACCELPACK_RUN_DIR=$AP_RUN_DIR bash $AP_CLUSTER_DIR/down.sh)"
+  fi
+}
+
 ap_cluster_up() {
   [ "$(id -u)" -eq 0 ] || ap_die "run as root (slurmd and munged need it)"
-  if [ -s "$AP_RUN_DIR/pid/slurmctld.pid" ] && ap_pid_alive "$(ap_pidfile_pid "$AP_RUN_DIR/pid/slurmctld.pid")"; then
-    ap_die "a cluster is already running in $AP_RUN_DIR (stop it: contrib/cluster/down.sh)"
-  fi
+  ap_refuse_running
+  # What an interrupted earlier run left behind it (slurmds, accelpackd, munged with
+  # slurmctld gone) is stopped by its recorded PIDs before pid/ is wiped below, which
+  # would lose them (a munged left so holds its socket: every later start fails).
+  if [ -d "$AP_RUN_DIR/pid" ]; then ap_cluster_down >/dev/null 2>&1 || true; fi
   if [ "$AP_MODE" = accelpack ] && ! ap_plugin_installed; then
     ap_die "sched/accelpack is not installed in $AP_PLUGIN_DIR (build and install the plugin, or use ACCELPACK_MODE=backfill)"
   fi
@@ -459,12 +470,18 @@ ap_cluster_down() {
 # (default 60); it then lists the stuck jobs with squeue's reason.
 ap_wait_jobs() {
   local joblist=$1 limit=${2:-600} label=${3:-workload} stall=${4:-60}
-  local start now total line pend run last=-10 state_before="" since
+  local start now total line queue pend run last=-10 state_before="" since
   start=$(date +%s); total=$(wc -l <"$joblist"); since=$start
   while :; do
     now=$(date +%s)
-    line=$(squeue -h -r -o '%i %t' 2>/dev/null | awk 'NR == FNR { want[$1] = 1; next }
-      ($1 in want) { if ($2 == "PD") p++; else r++ } END { print p + 0, r + 0 }' "$joblist" -)
+    # A failed squeue (slurmctld busy or restarting) says nothing: it is not "all done".
+    if ! queue=$(squeue -h -r -o '%i %t' 2>/dev/null); then
+      [ $((now - start)) -lt "$limit" ] || return 1
+      sleep 1
+      continue
+    fi
+    line=$(awk 'NR == FNR { want[$1] = 1; next }
+      ($1 in want) { if ($2 == "PD") p++; else r++ } END { print p + 0, r + 0 }' "$joblist" - <<<"$queue")
     read -r pend run <<<"$line"
     if [ -t 2 ]; then
       printf '\r[%s] %3d s: %3d/%d done, %3d running, %3d pending ' "$label" $((now - start)) \
