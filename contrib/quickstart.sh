@@ -59,7 +59,11 @@ if [ "$do_build" -eq 1 ]; then
   say "installing packages"
   bash "$repo/contrib/install-deps.sh"
   say "building accelpack in $build_dir"
-  cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACCELPACK_BUILD_TESTS=OFF >/dev/null
+  # Tests off for a fresh build dir only: a developer's build dir keeps its tests
+  # (turning them off there leaves stale test binaries that ctest still runs).
+  configure=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  [ -f "$build_dir/CMakeCache.txt" ] || configure+=(-DACCELPACK_BUILD_TESTS=OFF)
+  cmake -S "$repo" -B "$build_dir" "${configure[@]}" >/dev/null
   targets=(accelpackd accelpack)
   cmake --build "$build_dir" -j"$(nproc)" --target "${targets[@]}"
 fi

@@ -120,19 +120,29 @@ absl::Status LineError(absl::string_view file, int line, absl::string_view what)
 // file of many ranges that are each within ExpandHostlist's bound would otherwise
 // cost memory and time by its line count times that bound.
 struct ExpansionBudget {
+  explicit ExpansionBudget(size_t limit) : total(limit), names_left(limit) {}
+  size_t total;
   size_t names_left;
   absl::StatusOr<std::vector<std::string>> Expand(absl::string_view expr) {
-    if (names_left == 0) {
-      return absl::InvalidArgumentError("the file's hostlists name too many items in all");
+    // The expression's own bound first, so a range too large in itself says so; the
+    // file's total after.
+    absl::StatusOr<std::vector<std::string>> names = ExpandHostlist(expr);
+    if (!names.ok()) return names;
+    if (names->size() > names_left) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the file's hostlists name more than ", total, " items in all"));
     }
-    absl::StatusOr<std::vector<std::string>> names = ExpandHostlist(expr, names_left);
-    if (names.ok()) names_left -= names->size();
+    names_left -= names->size();
     return names;
   }
 };
 // Node names (NodeName=) of one file, and device files (File=) of one node.
-constexpr size_t kMaxNodeNamesPerFile = size_t{1} << 20;
+// 2^24 node names: a cluster of 16,384 nodes with one line per GPU and MIG slice (64
+// lines a node) is 2^20; expanding 2^24 costs seconds, not minutes.
+constexpr size_t kMaxNodeNamesPerFile = size_t{1} << 24;
 constexpr size_t kMaxDeviceFilesPerNode = 4096;
+// Cores= of one line: more than any node has (Slurm numbers cores, not threads).
+constexpr size_t kMaxCoresPerNode = 4096;
 
 absl::StatusOr<bool> NamesNode(absl::string_view node_list, const std::string& node,
                                ExpansionBudget& budget) {
@@ -290,8 +300,11 @@ absl::Status AddGresLine(const std::vector<ConfParam>& params, int line_number, 
     count = *parsed;
   }
   claim.count += count;
-  if (HasParam(params, "cores")) {
-    absl::StatusOr<std::vector<int>> cores = ParseIndexRanges(ParamOr(params, "cores"));
+  // Cores= is kept per device file: on a line without files it is not read at all (so
+  // its expansion is bounded by the files a node may name).
+  if (HasParam(params, "cores") && !files.empty()) {
+    absl::StatusOr<std::vector<int>> cores =
+        ParseIndexRanges(ParamOr(params, "cores"), kMaxCoresPerNode);
     if (!cores.ok()) return LineError("gres.conf", line_number, cores.status().message());
     for (const std::string& file : files) conf.cores_by_file[file] = *cores;
   }

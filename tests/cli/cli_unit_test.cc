@@ -98,6 +98,12 @@ TEST_F(PolicyCheck, AFileOfManyKeysIsCheckedInLinearTime) {
   ASSERT_LE(problems.size(), 17u);
   EXPECT_THAT(problems[0], HasSubstr("90001 top-level keys (a policy has at most 7)"));
   EXPECT_THAT(problems[1], HasSubstr("many.yaml:2:1: policy.k0: unknown key"));
+  // A problem past the sections checked apart is still named (by the whole file's parse).
+  std::string late;
+  for (int i = 0; i < 16; ++i) late += "name: a" + std::to_string(i) + "\n";
+  late += "bogus: 1\n";
+  EXPECT_THAT(cli::CheckPolicyFile(Write("late.yaml", late)).problems,
+              ::testing::Contains(HasSubstr("late.yaml:2:1")));
 }
 
 TEST_F(PolicyCheck, RefusesAnEmptyFileAndPassesAGoodOne) {

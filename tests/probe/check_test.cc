@@ -126,12 +126,23 @@ TEST(CheckNode, HostileConfigurationIsBoundedAndRefused) {
   absl::StatusOr<Lines> result = CheckNode(node, files, "");
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("gres.conf line 1"));
-  // Thousands of NodeName ranges: one budget for the file's node names.
+  // NodeName ranges: one budget for the file's node names (2^24), so a file of many
+  // lines costs seconds at most; a large real cluster's file passes.
   std::string names;
-  for (int i = 0; i < 40; ++i) names += "NodeName=n[00000-65535] Name=gpu Type=h100 Count=1\n";
+  for (int i = 0; i < 64; ++i) names += "NodeName=big[00001-17000] Name=gpu Type=h100 Count=1\n";
+  EXPECT_TRUE(CheckNode(node, names, "").ok()) << "1,088,000 names: a big cluster's gres.conf";
+  for (int i = 0; i < 250; ++i) names += "NodeName=n[00000-65535] Name=gpu Type=h100 Count=1\n";
   result = CheckNode(node, names, "");
   ASSERT_FALSE(result.ok());
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr("too many items in all"));
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr("name more than 16777216 items in all"));
+  // Cores= on lines without files is not read; with a file, bounded per line.
+  std::string cores;
+  for (int i = 0; i < 10'000; ++i) cores += "Name=gpu Type=h100 Count=0 Cores=0-65535\n";
+  EXPECT_TRUE(CheckNode(node, cores, "").ok());
+  result = CheckNode(node, "Name=gpu Type=h100 File=/dev/nvidia0 Cores=0-65535\n", "");
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("names more than 4096"));
   // Count= that disagrees with File=: slurmd refuses the line, so no "matches".
   result = CheckNode(node, "Name=gpu Type=h100 File=/dev/nvidia[0-7] Count=4\n", "");
   ASSERT_FALSE(result.ok());
