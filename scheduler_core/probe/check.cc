@@ -136,10 +136,10 @@ struct ExpansionBudget {
     return names;
   }
 };
-// Node names (NodeName=) of one file, and device files (File=) of one node.
-// 2^24 node names: a cluster of 16,384 nodes with one line per GPU and MIG slice (64
-// lines a node) is 2^20; expanding 2^24 costs seconds, not minutes.
+// Node names (NodeName=) of one file: a cluster of 16,384 nodes with one line per GPU
+// and MIG slice (64 lines a node) names 2^20; expanding 2^24 costs seconds, not minutes.
 constexpr size_t kMaxNodeNamesPerFile = size_t{1} << 24;
+// Device files (File=, MultipleFiles=) of one node, all its lines together.
 constexpr size_t kMaxDeviceFilesPerNode = 4096;
 // Cores= of one line: more than any node has (Slurm numbers cores, not threads).
 constexpr size_t kMaxCoresPerNode = 4096;

@@ -12,8 +12,14 @@
 namespace accelpack::probe {
 namespace {
 
+// `text` in quotes for a message, cut short: one line of a file can be megabytes.
+std::string Quoted(absl::string_view text) {
+  constexpr size_t kShown = 64;
+  return absl::StrCat("\"", text.substr(0, kShown), text.size() > kShown ? "...\"" : "\"");
+}
+
 absl::Status BadRange(absl::string_view text) {
-  return absl::InvalidArgumentError(absl::StrCat("bad range \"", text, "\""));
+  return absl::InvalidArgumentError(absl::StrCat("bad range ", Quoted(text)));
 }
 
 bool ParseNumber(absl::string_view text, long long& value) {
@@ -67,12 +73,12 @@ absl::Status ExpandBracket(absl::string_view item, size_t open, size_t limit,
       return BadRange(item);
     }
     if (static_cast<unsigned long long>(high - low) >= limit) {
-      return absl::InvalidArgumentError(absl::StrCat("range \"", item, "\" is too large"));
+      return absl::InvalidArgumentError(absl::StrCat("range ", Quoted(item), " is too large"));
     }
     for (long long value = low; value <= high; ++value) {
       for (const std::string& tail : tails) {
         if (out.size() >= limit) {
-          return absl::InvalidArgumentError(absl::StrCat("\"", item, "\" names too many items"));
+          return absl::InvalidArgumentError(absl::StrCat(Quoted(item), " names too many items"));
         }
         out.push_back(absl::StrCat(prefix, Padded(value, low_text.size()), tail));
       }
@@ -86,8 +92,7 @@ absl::Status ExpandItem(absl::string_view item, size_t limit, std::vector<std::s
   constexpr size_t kMaxBrackets = 8;
   if (static_cast<size_t>(std::count(item.begin(), item.end(), '[')) > kMaxBrackets) {
     return absl::InvalidArgumentError(
-        absl::StrCat("\"", item.substr(0, 64), item.size() > 64 ? "..." : "", "\" has more than ",
-                     kMaxBrackets, " bracket ranges"));
+        absl::StrCat(Quoted(item), " has more than ", kMaxBrackets, " bracket ranges"));
   }
   const size_t open = item.find('[');
   if (open == absl::string_view::npos) {
@@ -124,13 +129,12 @@ absl::StatusOr<std::vector<int>> ParseIndexRanges(absl::string_view text, size_t
     if (!ParseNumber(range.substr(0, dash), low) ||
         !ParseNumber(dash == absl::string_view::npos ? range : range.substr(dash + 1), high) ||
         high < low || high > (1 << 20)) {
-      return BadRange(text.substr(0, 64));
+      return BadRange(text);
     }
     // Counted before expanding: repeated ranges would otherwise add up without bound.
     if (static_cast<size_t>(high - low) + 1 > limit - std::min(limit, indexes.size())) {
-      return absl::InvalidArgumentError(absl::StrCat("\"", text.substr(0, 64),
-                                                     text.size() > 64 ? "..." : "",
-                                                     "\" names more than ", limit, " indexes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(Quoted(text), " names more than ", limit, " indexes"));
     }
     for (long long value = low; value <= high; ++value) indexes.push_back(static_cast<int>(value));
   }
