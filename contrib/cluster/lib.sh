@@ -7,7 +7,8 @@
 # by that PID. Nothing is written into the source tree.
 #
 # Settings (environment):
-#   ACCELPACK_RUN_DIR     run directory                     [/tmp/accelpack-cluster]
+#   ACCELPACK_RUN_DIR     run directory, absolute or made so; letters, digits and
+#                         . _ / + - only (it goes into slurm.conf)  [/tmp/accelpack-cluster]
 #   ACCELPACK_MODE        accelpack | backfill                [accelpack]
 #   ACCELPACK_BUILD_DIR   where accelpackd was built          [<repo>/build]
 #   ACCELPACK_ACCELPACKD  path of accelpackd (overrides the build dir)
@@ -50,10 +51,22 @@ AP_NODES=(h100-1 h100-2 h200-1 h200-2 a910b-1 a910b-2 a910c-1 a910c-2)
 AP_PLUGIN_DIR="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)/slurm-wlm"
 AP_SLURM_PREFIX="${ACCELPACK_SLURM_PREFIX:-}"
 
-export SLURM_CONF="$AP_RUN_DIR/conf/slurm.conf"
-
 ap_log() { printf '%s [cluster] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 ap_die() { ap_log "ERROR: $*"; exit 1; }
+
+# The run directory goes into slurm.conf, gres.conf and PID file paths as it is:
+# slurm.conf has no quoting for a path with spaces, '#' starts a comment, and the
+# daemons chdir, so it must be absolute and plain.
+case "$AP_RUN_DIR" in /*) ;; *) AP_RUN_DIR="$PWD/$AP_RUN_DIR" ;; esac
+for ap_port_var in ACCELPACK_CTLD_PORT ACCELPACK_SLURMD_PORT; do
+  ap_port_value="${!ap_port_var:-}"
+  [ -z "$ap_port_value" ] || { [[ "$ap_port_value" =~ ^[0-9]{1,5}$ ]] && [ "$ap_port_value" -ge 1024 ] &&
+    [ "$ap_port_value" -le 65528 ]; } ||
+    ap_die "$ap_port_var='$ap_port_value': a port number from 1024 to 65528 (the slurmds take 8 from it)"
+done
+[[ "$AP_RUN_DIR" =~ ^/[A-Za-z0-9._/+-]+$ ]] ||
+  ap_die "ACCELPACK_RUN_DIR='$AP_RUN_DIR': only letters, digits and . _ / + - can go into slurm.conf's paths; choose another directory"
+export SLURM_CONF="$AP_RUN_DIR/conf/slurm.conf"
 
 # A Slurm under a prefix: its commands first on PATH (for the tests and the user's
 # shell via env.sh), its plugins in PluginDir.
@@ -182,19 +195,22 @@ ap_marked_pids() {
 # Any socket on the port counts, not only a listener: connections of a cluster
 # stopped a moment ago linger (TIME_WAIT); a slurmctld 24.11.5 started one second
 # after the previous test's failed once to bind its port.
-ap_port_busy() { ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
+# Not `ss | grep -q`: under pipefail, grep leaving early fails ss with SIGPIPE and a
+# busy port would read as free.
+ap_port_busy() { [ -n "$(ss -Htan "sport = :$1" 2>/dev/null)" ]; }
 
 # Picks free ports unless they were given: several clusters (a developer's and
 # a test's) may run on one machine, each on its own ports.
 ap_pick_ports() {
-  local base p busy
+  local base p busy slurmd
   [ -n "${ACCELPACK_CTLD_PORT:-}" ] && return 0
   for base in 6817 6917 7017 7117 7217 7317 7417 7517; do
     busy=0
-    for p in "$base" $(seq $((base + 10004)) $((base + 10011))); do
+    slurmd="${ACCELPACK_SLURMD_PORT:-$((base + 10004))}"
+    for p in "$base" $(seq "$slurmd" $((slurmd + 7))); do
       ap_port_busy "$p" && { busy=1; break; }
     done
-    if [ "$busy" -eq 0 ]; then AP_CTLD_PORT=$base; AP_SLURMD_PORT=$((base + 10004)); return 0; fi
+    if [ "$busy" -eq 0 ]; then AP_CTLD_PORT=$base; AP_SLURMD_PORT=$slurmd; return 0; fi
   done
   ap_die "no free port block for slurmctld/slurmd (tried 6817..7517)"
 }

@@ -156,7 +156,7 @@ void ReadCpuAndMemory(hwloc_topology_t topology, bool hwloc_v1, NodeInventory& n
     // GH200 GPU memory may appear as a NUMA node; it is not RAM Slurm can hand out.
     if (IsGpuMemoryNode(numa)) continue;
     NumaNode entry;
-    entry.os_index = static_cast<int>(numa->os_index);
+    entry.os_index = numa->os_index;
     entry.memory_mib = ToMib(numa->attr->numanode.local_memory);
     entry.cores = CoresInside(topology, numa->cpuset);
     if (hwloc_v1 && IsCpulessInV1(numa)) {
@@ -177,7 +177,7 @@ void ReadCpuAndMemory(hwloc_topology_t topology, bool hwloc_v1, NodeInventory& n
   }
 }
 
-std::vector<int> LocalNumaNodes(hwloc_topology_t topology, hwloc_obj_t cpu_side) {
+std::vector<unsigned> LocalNumaNodes(hwloc_topology_t topology, hwloc_obj_t cpu_side) {
   const int total = CountObjects(topology, HWLOC_OBJ_NUMANODE);
   std::vector<hwloc_obj_t> nodes(static_cast<size_t>(total));
   auto count = static_cast<unsigned>(total);
@@ -186,14 +186,14 @@ std::vector<int> LocalNumaNodes(hwloc_topology_t topology, hwloc_obj_t cpu_side)
   location.location.object = cpu_side;
   // LARGER_LOCALITY: a device attached below a NUMA node's level (to an L3 group, a
   // die) still gets the NUMA node that covers it.
-  std::vector<int> os_indexes;
+  std::vector<unsigned> os_indexes;
   if (hwloc_get_local_numanode_objs(topology, &location, &count, nodes.data(),
                                     HWLOC_LOCAL_NUMANODE_FLAG_LARGER_LOCALITY) != 0) {
     return os_indexes;
   }
   for (unsigned i = 0; i < count && i < nodes.size(); ++i) {
     if (IsGpuMemoryNode(nodes[i])) continue;
-    os_indexes.push_back(static_cast<int>(nodes[i]->os_index));
+    os_indexes.push_back(nodes[i]->os_index);
   }
   std::sort(os_indexes.begin(), os_indexes.end());
   return os_indexes;

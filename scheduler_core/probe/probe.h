@@ -50,8 +50,9 @@ struct Device {
   // Catalog kind whose MIG profiles the device can be partitioned into; empty if none.
   std::string mig_profiles;
   // OS indexes of the NUMA nodes local to the device; empty when the device hangs
-  // off the whole machine (no NUMA node is closer than another).
-  std::vector<int> numa_nodes;
+  // off the whole machine (no NUMA node is closer than another). Unsigned as in hwloc:
+  // an export may carry any 32-bit index (HWLOC_UNKNOWN_INDEX is 2^32 - 1).
+  std::vector<unsigned> numa_nodes;
   // hwloc logical indexes of the cores local to the device (what Slurm's Cores= means).
   std::vector<int> cores;
   // Index into NodeInventory::pcie_switch_groups, when the device shares a switch.
@@ -89,7 +90,7 @@ struct NvLinkWiring {
 };
 
 struct NumaNode {
-  int os_index = 0;
+  unsigned os_index = 0;
   int64_t memory_mib = 0;
   std::vector<int> cores;  // hwloc logical core indexes
 };

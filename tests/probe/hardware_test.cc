@@ -246,6 +246,18 @@ TEST(ProbeMemory, ABytesCountPastInt64IsRefusedNotNegative) {
   }
 }
 
+TEST(ProbeReport, NumaIndexesPastTwoToThe31AreWrittenAsTheyAre) {
+  // hwloc's os_index is unsigned; an unknown one is 2^32 - 1, not -1.
+  NodeInventory node = Probe(Hgx4(false));
+  ASSERT_FALSE(node.numa_nodes.empty());
+  ASSERT_FALSE(node.devices.empty());
+  node.numa_nodes[0].os_index = 4294967295u;
+  node.devices[0].numa_nodes = {2147483648u};
+  const json report = BuildReport(node);
+  EXPECT_EQ(report["numa_nodes"][0]["os_index"].get<int64_t>(), int64_t{4294967295});
+  EXPECT_EQ(report["devices"][0]["numa_nodes"][0].get<int64_t>(), int64_t{2147483648});
+}
+
 TEST(ProbeNvLink, FourGpuHgxFromTheExportsMatrix) {
   const NodeInventory node = Probe(Hgx4(true));
   ASSERT_TRUE(node.nvlinks.has_value());
