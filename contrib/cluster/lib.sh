@@ -29,6 +29,9 @@
 #                         (File=, as on a real node: /dev/davinciN), so that Slurm
 #                         tracks each NPU and cons_tres picks which ones a job gets;
 #                         without it they are counts                       [empty]
+#   ACCELPACK_NPU_CORES   1 (with ACCELPACK_NPU_FILES): each NPU line also gives its
+#                         socket (Cores=0-31 for davinci0-3, 32-63 for 4-7), as the
+#                         probe writes for a real node                     [empty]
 #   ACCELPACK_PLUGIN_DIR  extra directory searched for Slurm plugins first (e.g.
 #                         a build dir holding sched_accelpack.so)
 #   ACCELPACK_SLURM_PREFIX  a Slurm installed under a prefix (contrib/slurm-prefix.sh
@@ -281,6 +284,11 @@ ap_npu_files_conf() {
       "$d/conf/gres.conf"
   [ "$(grep -c "File=$d/dev/davinci" "$d/conf/gres.conf")" -eq 2 ] ||
     ap_die "ACCELPACK_NPU_FILES: gres.conf has no npu Count=8 lines to turn into File= (template changed?)"
+  if [ "${ACCELPACK_NPU_CORES:-}" = 1 ]; then
+    # As the probe writes a real node: dies 0-3 local to socket 0, 4-7 to socket 1.
+    sed -i -e "s|^\(NodeName=a910[bc]-\[1-2\] Name=npu Type=910[bc]\) File=$d/dev/davinci\[0-7\]\$|\1 File=$d/dev/davinci[0-3] Cores=0-31\n\1 File=$d/dev/davinci[4-7] Cores=32-63|" \
+      "$d/conf/gres.conf"
+  fi
 }
 
 ap_write_config() {

@@ -25,6 +25,7 @@
 #include "src/slurmctld/reservation.h"
 
 #include "apply.h"
+#include "device_pick.h"
 #include "lifecycle.h"
 #include "job_request.h"
 #include "refusals.h"
@@ -264,7 +265,16 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	if (fed_mgr_job_lock(job_ptr)) {
 		rc = ESLURM_FED_JOB_LOCK;
 	} else {
+		/* The devices too: the ones the core checked, not the ones
+		 * gres.conf's Cores= would have cons_tres prefer. */
+		device_pick_t *pick = device_pick_hold(job_ptr, job,
+						       start->nodes,
+						       start->gres_types,
+						       start->node_cnt);
+
 		rc = compat_select_nodes(job_ptr, SLURMDB_JOB_FLAG_SCHED);
+		device_pick_release(pick, job_ptr->job_id,
+				    rc == SLURM_SUCCESS);
 		if (rc == SLURM_SUCCESS)
 			fed_mgr_job_start(job_ptr, job_ptr->start_time);
 		else

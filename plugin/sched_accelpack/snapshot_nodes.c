@@ -15,43 +15,10 @@
 #include "src/slurmctld/slurmctld.h"
 
 #include "copy_util.h"
+#include "device_pick.h"
 #include "slurm_compat.h"
 #include "snapshot.h"
 #include "snapshot_shards.h"
-
-/*
- * Node-local device indices of one GRES type, from the per-file topology
- * records (present when gres.conf has File=). RET count, 0 when unknown
- */
-static uint32_t _type_indices(gres_node_state_t *gres_ns, const char *type,
-			      arena_t *arena, uint32_t **out)
-{
-	uint32_t cnt = 0, cap;
-	bitoff_t size;
-
-	*out = NULL;
-	if (!gres_ns->gres_bit_alloc || !gres_ns->topo_cnt ||
-	    !gres_ns->topo_gres_bitmap)
-		return 0;
-	size = bit_size(gres_ns->gres_bit_alloc);
-	cap = (uint32_t) size;
-	*out = arena_alloc(arena, (cap ? cap : 1) * sizeof(uint32_t));
-	for (bitoff_t i = 0; i < size; i++) {
-		for (int t = 0; t < gres_ns->topo_cnt; t++) {
-			bitstr_t *map = gres_ns->topo_gres_bitmap[t];
-			const char *tname = gres_ns->topo_type_name ?
-				gres_ns->topo_type_name[t] : NULL;
-
-			if (!map || (i >= bit_size(map)) || !bit_test(map, i))
-				continue;
-			if (type && xstrcmp(type, tname))
-				continue;
-			(*out)[cnt++] = (uint32_t) i;
-			break;
-		}
-	}
-	return cnt;
-}
 
 /* One pool for a GRES (name, type): count, allocated, per-device use. */
 static void _fill_pool(ap_pool_t *pool, const char *name, const char *type,
@@ -65,7 +32,9 @@ static void _fill_pool(ap_pool_t *pool, const char *name, const char *type,
 	pool->gres_type = arena_strdup(arena, type);
 	pool->count = copy_u32(avail);
 	pool->allocated = copy_u32(alloc);
-	cnt = _type_indices(gres_ns, type, arena, &idx);
+	idx = arena_alloc(arena, (device_pick_index_cap(gres_ns) + 1) *
+					 sizeof(uint32_t));
+	cnt = device_pick_type_indices(gres_ns, type, idx);
 	if (cnt && (cnt == pool->count)) {
 		/* Per-device truth from the allocation bitmap; it also
 		 * covers typeless requests, which type_cnt_alloc misses. */

@@ -9,10 +9,16 @@
 #    the other 910C node and gets dies 0-1 there;
 #  - once die 1 is busy too, the pinned job starts on dies 2-3;
 #  - every 910C start of the test holds whole modules, as Slurm reports them.
+# gres.conf gives each die its socket (Cores=, as the probe writes on a real node), so
+# cons_tres on its own would hand a job whose cores span both sockets one die of each
+# (dies 0 and 4 on an idle node: half of two modules); the plugin holds the other free
+# dies back for the length of the start (device_pick.c), so the job gets the dies the
+# core checked:
+#  - a 2-die job asking 40 CPUs (more than a socket's 32) gets one module.
 #   ascend_devices.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-export ACCELPACK_NPU_FILES=1
+export ACCELPACK_NPU_FILES=1 ACCELPACK_NPU_CORES=1
 e2e_init accelpack "${1:-}"
 
 idx() {  # idx JOBID -> the dies Slurm gave the job ("0", "2-3", ...), from scontrol -d
@@ -26,10 +32,11 @@ expect_idx() {  # expect_idx JOBID WHAT EXPECTED
 }
 
 grep -q "File=.*davinci" "$E2E_RUN_DIR/conf/gres.conf" || e2e_fail "gres.conf names no NPU device files"
+grep -q "davinci\[4-7\] Cores=32-63" "$E2E_RUN_DIR/conf/gres.conf" || e2e_fail "gres.conf gives the NPUs no sockets"
 scontrol show node a910c-1 | grep -q 'Gres=npu:910c:8' || e2e_fail "a910c-1 does not report npu:910c:8"
 
 scenario() {  # scenario WHO: the whole sequence, planned by WHO (the core, or the built-in fallback)
-  local who=$1 one pinned free two reason
+  local who=$1 one pinned free two wide reason
   one=$(e2e_submit -J die-a -w a910c-1 --gres=npu:910c:1 -t 10 --wrap 'sleep 600')
   e2e_wait_state "$one" RUNNING 30 || e2e_fail "$who: a one-die job on a910c-1 did not start"
   expect_idx "$one" "$who: one die on an idle node" 0
@@ -59,16 +66,21 @@ scenario() {  # scenario WHO: the whole sequence, planned by WHO (the core, or t
   e2e_wait_state "$pinned" RUNNING 30 || e2e_fail "$who: the pinned 2-die job did not start once dies 0-1 were busy"
   expect_idx "$pinned" "$who: the pinned 2-die job" 2-3
 
-  e2e_check "$who: every start was the plugin's" e2e_check_started_by_plugin "$one" "$two" "$pinned" "$free"
+  # Cores on both sockets of a910c-2 (1 + 40 > 32): cons_tres alone would give dies 2 and 4.
+  wide=$(e2e_submit -J module-wide -w a910c-2 -c 40 --gres=npu:910c:2 -t 10 --wrap 'sleep 600')
+  e2e_wait_state "$wide" RUNNING 30 || e2e_fail "$who: a 2-die job of 40 CPUs did not start on a910c-2"
+  expect_idx "$wide" "$who: a 2-die job whose cores span both sockets" 2-3
+
+  e2e_check "$who: every start was the plugin's" e2e_check_started_by_plugin "$one" "$two" "$pinned" "$free" "$wide"
   local id
-  for id in "$one" "$two" "$pinned" "$free"; do
+  for id in "$one" "$two" "$pinned" "$free" "$wide"; do
     if [ "$who" = fallback ]; then
       grep -q "accelpack: started JobId=$id on .*(built-in)" "$AP_RUN_DIR/log/slurmctld.log" ||
         e2e_fail "$who: job $id was not started by the built-in policy"
     fi
   done
-  scancel "$one" "$two" "$pinned" "$free"
-  e2e_wait_all_done 60 "$one" "$two" "$pinned" "$free" || true
+  scancel "$one" "$two" "$pinned" "$free" "$wide"
+  e2e_wait_all_done 60 "$one" "$two" "$pinned" "$free" "$wide" || true
 }
 
 scenario core

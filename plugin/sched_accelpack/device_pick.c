@@ -1,0 +1,267 @@
+/*****************************************************************************\
+ *  device_pick.c - make cons_tres give a started job the devices the core
+ *  planned with (see device_pick.h).
+ *  SPDX-License-Identifier: GPL-2.0-or-later
+\*****************************************************************************/
+
+#include <stdint.h>
+#include <string.h>
+
+#include "slurm/slurm.h"
+#include "src/common/bitstring.h"
+#include "src/common/list.h"
+#include "src/common/log.h"
+#include "src/common/node_conf.h"
+#include "src/common/xmalloc.h"
+#include "src/common/xstring.h"
+#include "src/slurmctld/slurmctld.h"
+
+#include "device_pick.h"
+
+/* One node's pool: the devices held back and the counters raised for them. */
+typedef struct {
+	const char *node;
+	gres_node_state_t *gres_ns;
+	uint32_t *held;			/* bits of gres_bit_alloc set by us */
+	uint32_t held_cnt;
+	uint64_t **counters;		/* each raised by one per entry */
+	uint32_t counter_cnt;
+	uint32_t *kept;			/* the bits left free for the job */
+	uint32_t kept_cnt;
+} held_node_t;
+
+struct device_pick {
+	held_node_t *nodes;
+	uint32_t node_cnt;
+};
+
+extern uint32_t device_pick_index_cap(gres_node_state_t *gres_ns)
+{
+	if (!gres_ns->gres_bit_alloc || !gres_ns->topo_cnt ||
+	    !gres_ns->topo_gres_bitmap)
+		return 0;
+	return (uint32_t) bit_size(gres_ns->gres_bit_alloc);
+}
+
+extern uint32_t device_pick_type_indices(gres_node_state_t *gres_ns,
+					 const char *type, uint32_t *out)
+{
+	uint32_t cnt = 0, size = device_pick_index_cap(gres_ns);
+
+	for (uint32_t i = 0; i < size; i++) {
+		for (int t = 0; t < gres_ns->topo_cnt; t++) {
+			bitstr_t *map = gres_ns->topo_gres_bitmap[t];
+			const char *tname = gres_ns->topo_type_name ?
+				gres_ns->topo_type_name[t] : NULL;
+
+			if (!map || (i >= bit_size(map)) || !bit_test(map, i))
+				continue;
+			if (type && xstrcmp(type, tname))
+				continue;
+			out[cnt++] = i;
+			break;
+		}
+	}
+	return cnt;
+}
+
+/* The node's state of GRES `name`; NULL as well where the node also carries a
+ * shared GRES (shard, mps) with a count: cons_tres weighs those against whole
+ * use of the same devices, which the core models apart. */
+static gres_node_state_t *_node_gres(node_record_t *node_ptr, const char *name)
+{
+	list_itr_t *iter;
+	gres_state_t *gres_state;
+	gres_node_state_t *found = NULL;
+	bool shared = false;
+
+	if (!node_ptr->gres_list)
+		return NULL;
+	iter = list_iterator_create(node_ptr->gres_list);
+	while ((gres_state = list_next(iter))) {
+		gres_node_state_t *gres_ns = gres_state->gres_data;
+
+		if (!gres_ns)
+			continue;
+		if (!xstrcmp(gres_state->gres_name, name))
+			found = gres_ns;
+		else if (gres_id_shared(gres_state->config_flags) &&
+			 gres_ns->gres_cnt_avail)
+			shared = true;
+	}
+	list_iterator_destroy(iter);
+	return shared ? NULL : found;
+}
+
+static void _raise(held_node_t *h, uint64_t *counter, uint32_t cap)
+{
+	if (h->counter_cnt < cap) {
+		(*counter)++;
+		h->counters[h->counter_cnt++] = counter;
+	}
+}
+
+/* Count device bit b allocated the way gres_ctld_job_alloc would. */
+static void _hold_bit(held_node_t *h, uint32_t b, uint32_t counter_cap)
+{
+	gres_node_state_t *gres_ns = h->gres_ns;
+
+	bit_set(gres_ns->gres_bit_alloc, b);
+	h->held[h->held_cnt++] = b;
+	_raise(h, &gres_ns->gres_cnt_alloc, counter_cap);
+	for (int t = 0; t < gres_ns->topo_cnt; t++) {
+		bitstr_t *map = gres_ns->topo_gres_bitmap[t];
+		const char *tname;
+
+		if (!map || (b >= bit_size(map)) || !bit_test(map, b))
+			continue;
+		if (gres_ns->topo_gres_cnt_alloc)
+			_raise(h, &gres_ns->topo_gres_cnt_alloc[t],
+			       counter_cap);
+		tname = gres_ns->topo_type_name ?
+			gres_ns->topo_type_name[t] : NULL;
+		for (int y = 0; tname && (y < gres_ns->type_cnt); y++) {
+			if (gres_ns->type_cnt_alloc && gres_ns->type_name &&
+			    !xstrcmp(gres_ns->type_name[y], tname)) {
+				_raise(h, &gres_ns->type_cnt_alloc[y],
+				       counter_cap);
+				break;
+			}
+		}
+	}
+}
+
+/* Hold back every free device of the pool but the lowest `want`.
+ * RET false when this node is left to cons_tres as it is. */
+static bool _hold_node(held_node_t *h, node_record_t *node_ptr,
+		       const char *gres_name, const char *type, uint32_t want)
+{
+	gres_node_state_t *gres_ns = _node_gres(node_ptr, gres_name);
+	uint32_t cap, cnt, free_cnt = 0, counter_cap;
+	uint32_t *idx;
+
+	if (!gres_ns || gres_ns->no_consume ||
+	    !(cap = device_pick_index_cap(gres_ns)))
+		return false;
+	idx = xcalloc(cap, sizeof(uint32_t));
+	cnt = device_pick_type_indices(gres_ns, type, idx);
+	for (uint32_t d = 0; d < cnt; d++)
+		if (!bit_test(gres_ns->gres_bit_alloc, idx[d]))
+			free_cnt++;
+	if (free_cnt <= want) {
+		/* Nothing to choose between (or too few: select_nodes
+		 * says so itself). */
+		xfree(idx);
+		return false;
+	}
+	h->node = node_ptr->name;
+	h->gres_ns = gres_ns;
+	h->held = xcalloc(free_cnt, sizeof(uint32_t));
+	h->kept = xcalloc(want, sizeof(uint32_t));
+	/* per device: the total, its topology records and their types */
+	counter_cap = (free_cnt - want) * (1 + 2 * (uint32_t) gres_ns->topo_cnt);
+	h->counters = xcalloc(counter_cap, sizeof(uint64_t *));
+	for (uint32_t d = 0; d < cnt; d++) {
+		uint32_t b = idx[d];
+
+		if (bit_test(gres_ns->gres_bit_alloc, b))
+			continue;
+		if (h->kept_cnt < want)
+			h->kept[h->kept_cnt++] = b;
+		else
+			_hold_bit(h, b, counter_cap);
+	}
+	xfree(idx);
+	return true;
+}
+
+/* Whether the job asks exactly gres_per_node devices of each node: per node,
+ * or per job on one node. Per task or per socket, the count on a node follows
+ * the cores cons_tres picks, which the core does not know: left to cons_tres. */
+static bool _exact_per_node(job_record_t *job_ptr, const char *name,
+			    uint32_t node_cnt)
+{
+	list_itr_t *iter;
+	gres_state_t *gres_state;
+	bool exact = false;
+
+	if (!job_ptr->gres_list_req)
+		return false;
+	iter = list_iterator_create(job_ptr->gres_list_req);
+	while ((gres_state = list_next(iter))) {
+		gres_job_state_t *gres_js = gres_state->gres_data;
+
+		if (!gres_js || xstrcmp(gres_state->gres_name, name))
+			continue;
+		exact = ((gres_js->gres_per_node &&
+			  (gres_js->gres_per_node != NO_VAL64)) ||
+			 ((node_cnt == 1) && gres_js->gres_per_job &&
+			  (gres_js->gres_per_job != NO_VAL64))) &&
+			!(gres_js->gres_per_task &&
+			  (gres_js->gres_per_task != NO_VAL64)) &&
+			!(gres_js->gres_per_socket &&
+			  (gres_js->gres_per_socket != NO_VAL64));
+		break;
+	}
+	list_iterator_destroy(iter);
+	return exact;
+}
+
+extern device_pick_t *device_pick_hold(job_record_t *job_ptr,
+				       const ap_pending_job_t *job,
+				       char *const *nodes,
+				       char *const *gres_types,
+				       uint32_t node_cnt)
+{
+	device_pick_t *pick;
+
+	if (!job->gres_name || !job->gres_name[0] || !job->gres_per_node ||
+	    job->shards_per_node || !node_cnt ||
+	    !_exact_per_node(job_ptr, job->gres_name, node_cnt))
+		return NULL;
+	pick = xmalloc(sizeof(*pick));
+	pick->nodes = xcalloc(node_cnt, sizeof(held_node_t));
+	for (uint32_t n = 0; n < node_cnt; n++) {
+		node_record_t *node_ptr = find_node_record(nodes[n]);
+		const char *type = (gres_types && gres_types[n] &&
+				    gres_types[n][0]) ? gres_types[n] : NULL;
+
+		if (node_ptr &&
+		    _hold_node(&pick->nodes[pick->node_cnt], node_ptr,
+			       job->gres_name, type, job->gres_per_node))
+			pick->node_cnt++;
+	}
+	if (!pick->node_cnt) {
+		xfree(pick->nodes);
+		xfree(pick);
+	}
+	return pick;
+}
+
+extern void device_pick_release(device_pick_t *pick, uint32_t job_id,
+				bool started)
+{
+	if (!pick)
+		return;
+	for (uint32_t n = 0; n < pick->node_cnt; n++) {
+		held_node_t *h = &pick->nodes[n];
+		uint32_t missed = 0;
+
+		for (uint32_t i = 0; i < h->held_cnt; i++)
+			bit_clear(h->gres_ns->gres_bit_alloc, h->held[i]);
+		for (uint32_t i = 0; i < h->counter_cnt; i++)
+			(*h->counters[i])--;
+		xfree(h->gres_ns->gres_used);	/* a cached usage string */
+		for (uint32_t i = 0; started && (i < h->kept_cnt); i++)
+			if (!bit_test(h->gres_ns->gres_bit_alloc, h->kept[i]))
+				missed++;
+		if (missed)
+			error("accelpack: JobId=%u on %s: %u of the %u devices left for it were not taken (cons_tres picked others)",
+			      job_id, h->node, missed, h->kept_cnt);
+		xfree(h->held);
+		xfree(h->kept);
+		xfree(h->counters);
+	}
+	xfree(pick->nodes);
+	xfree(pick);
+}

@@ -1,0 +1,62 @@
+/*****************************************************************************\
+ *  device_pick.h - make cons_tres give a started job the devices the core
+ *  planned with, not the ones its socket affinity would prefer.
+ *  SPDX-License-Identifier: GPL-2.0-or-later
+\*****************************************************************************/
+#ifndef _ACCELPACK_DEVICE_PICK_H
+#define _ACCELPACK_DEVICE_PICK_H
+
+#include <stdint.h>
+
+#include "accelpack_bridge.h"
+#include "src/slurmctld/slurmctld.h"
+
+#include "slurm_compat.h"
+
+/*
+ * The core plans whole-device starts on the lowest free devices of a node's
+ * pool where Slurm tracks devices (gres.conf File=; the snapshot's
+ * slurm_picks_devices), and checks that this pick keeps the kind's topology
+ * rule (a 910C module, an HCCS ring). cons_tres picks otherwise where gres.conf
+ * gives Cores=: one device per socket the job's cores are on first, so a 2-die
+ * job whose cores span both sockets gets one die of each socket, half of two
+ * modules. For the length of one select_nodes() call, the other free devices
+ * of the pool are counted allocated, so that the planned ones are all
+ * cons_tres may take (and its core choice sees where they are).
+ *
+ * Applies to a job asking an exact count of whole devices on each node
+ * (--gres=npu:N, or --gpus=N on one node; not per task or per socket, whose
+ * count follows the cores cons_tres picks), on a pool with device files, not
+ * on nodes that also carry a shared GRES (shard, mps).
+ * Locks: node WRITE, held from device_pick_hold to device_pick_release.
+ */
+typedef struct device_pick device_pick_t;
+
+/* IN job_ptr - the job; job - its request as the snapshot has it
+ * IN nodes, gres_types - the start's nodes and the pool type on each
+ * RET what was held back (NULL: nothing); give it to device_pick_release */
+extern device_pick_t *device_pick_hold(job_record_t *job_ptr,
+				       const ap_pending_job_t *job,
+				       char *const *nodes,
+				       char *const *gres_types,
+				       uint32_t node_cnt);
+
+/*
+ * Undo exactly what device_pick_hold did. With started, checks that the job
+ * now holds the devices that were left free for it and logs where not.
+ * IN job_id - for the log
+ */
+extern void device_pick_release(device_pick_t *pick, uint32_t job_id,
+				bool started);
+
+/*
+ * Node-local device indices (bits of gres_bit_alloc) of one GRES type, in the
+ * order the snapshot numbers a pool's devices; type NULL: every type.
+ * OUT out - room for device_pick_index_cap(gres_ns) entries
+ * RET count (0 when unknown: no per-file topology)
+ */
+extern uint32_t device_pick_index_cap(gres_node_state_t *gres_ns);
+extern uint32_t device_pick_type_indices(gres_node_state_t *gres_ns,
+					 const char *type, uint32_t *out);
+
+#endif
