@@ -390,6 +390,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
         static_cast<size_t>(std::find(kinds.begin(), kinds.end(), g.kind) - kinds.begin());
     devices_of_kind[slot] += static_cast<double>(g.nodes) * g.devices;
   }
+  const int64_t last_arrival = jobs.empty() ? 0 : jobs.back().submit;
   std::vector<std::pair<int64_t, SeriesPoint>> samples;
   size_t finished = 0;
   const int64_t interval = std::max<int64_t>(1, options.cycle_interval_s);
@@ -676,6 +677,7 @@ absl::StatusOr<DynamicResult> RunDynamic(const Workload& workload, const Dynamic
       if (!requests[k].empty()) {
         const double idle = (devices_of_kind[k] - used_of_kind[k]) * dt_h;
         idle_h[k] += idle;
+        if (now >= last_arrival) result.idle_demanded_after_arrivals_h += idle;
         if (const std::optional<double> fewest = only_gangs_short_of_nodes(k)) {
           idle_gang_wait_h[k] += idle;
           // Less capacity free on the kind, shares and whole devices together, than any

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -434,11 +435,15 @@ int RunDynamicCommand(const std::string& traces, const std::string& cluster_text
   auto summaries = sim::SummariseSeeds(runs, static_cast<double>(interval));
   if (!summaries.ok()) return Fail(summaries.status());
   for (const sim::SeedSummary& s : *summaries) {
-    std::cout << fmt::format("{:<18} idle while demanded median {:9.0f} device-h", s.policy,
-                             s.idle_demanded_h.median);
+    std::cout << fmt::format(
+        "{:<18} idle while demanded median {:9.0f} device-h ({:.0f} after the last arrival)",
+        s.policy, s.idle_demanded_h.median, s.idle_after_arrivals_h.median);
     if (&s != &summaries->front()) {
-      std::cout << fmt::format("  ({:.2f}x the first per seed, less on {} of {})",
-                               s.idle_ratio_median, s.seeds_idle_lower, s.seeds);
+      std::cout << fmt::format("  ({} the first per seed, less on {} of {})",
+                               std::isinf(s.idle_ratio_median)
+                                   ? std::string("more than")
+                                   : fmt::format("{:.2f}x", s.idle_ratio_median),
+                               s.seeds_idle_lower, s.seeds);
     }
     std::cout << "\n";
   }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -269,7 +270,10 @@ double Percentile(std::vector<double> values, double p) {
   const double rank = p / 100.0 * static_cast<double>(values.size() - 1);
   const size_t lo = static_cast<size_t>(std::floor(rank));
   const size_t hi = std::min(values.size() - 1, lo + 1);
-  return values[lo] + (values[hi] - values[lo]) * (rank - static_cast<double>(lo));
+  const double part = rank - static_cast<double>(lo);
+  // Exactly on a rank, or equal neighbours: that value (also when it is infinite).
+  if (part == 0 || values[hi] == values[lo]) return values[lo];
+  return values[lo] + (values[hi] - values[lo]) * part;
 }
 
 std::string ReferenceLabel(std::string_view preset) {
@@ -783,7 +787,8 @@ absl::StatusOr<std::vector<SeedSummary>> SummariseSeeds(const std::vector<SeedRe
     SeedSummary summary;
     summary.policy = first_run[p].policy;
     summary.seeds = static_cast<int>(runs.size());
-    std::vector<double> idle, allocation, ratio, other_waiting, gangs_spread, gangs_short;
+    std::vector<double> idle, allocation, ratio, other_waiting, gangs_spread, gangs_short,
+        after_arrivals;
     std::map<std::string, std::vector<double>> p99;
     for (const SeedResults& run : runs) {
       const DynamicResult& r = run.results[p];
@@ -793,14 +798,19 @@ absl::StatusOr<std::vector<SeedSummary>> SummariseSeeds(const std::vector<SeedRe
       other_waiting.push_back(idle.back() - gang_wait);
       gangs_short.push_back(AllKinds(r.idle_gang_short_h));
       gangs_spread.push_back(gang_wait - gangs_short.back());
+      after_arrivals.push_back(r.idle_demanded_after_arrivals_h);
       allocation.push_back(r.allocation_rate);
       for (const auto& [cls, causes] : r.long_wait_causes)
         for (const auto& [cause, jobs] : causes) summary.long_wait_causes[cls][cause] += jobs;
       if (p > 0) {
         const double baseline_idle = IdleDemanded(baseline);
-        // Both idle nothing: level. The baseline alone idles nothing: no ratio to take.
-        if (baseline_idle > 0) ratio.push_back(idle.back() / baseline_idle);
-        if (idle.back() == 0 && baseline_idle == 0) ratio.push_back(1);
+        // Both idle nothing: level. The baseline alone idles nothing: infinitely more
+        // (such a seed must not drop out of the median).
+        if (baseline_idle > 0) {
+          ratio.push_back(idle.back() / baseline_idle);
+        } else {
+          ratio.push_back(idle.back() == 0 ? 1 : std::numeric_limits<double>::infinity());
+        }
         summary.seeds_idle_lower += idle.back() < baseline_idle ? 1 : 0;
       }
       for (const auto& [job_class, stats] : r.by_class) {
@@ -817,6 +827,7 @@ absl::StatusOr<std::vector<SeedSummary>> SummariseSeeds(const std::vector<SeedRe
     summary.idle_other_waiting_h = SpreadOf(other_waiting);
     summary.idle_gangs_spread_h = SpreadOf(gangs_spread);
     summary.idle_gangs_short_h = SpreadOf(gangs_short);
+    summary.idle_after_arrivals_h = SpreadOf(after_arrivals);
     summary.allocation_rate = SpreadOf(allocation);
     for (const auto& [job_class, values] : p99) summary.wait_p99_s[job_class] = SpreadOf(values);
     if (!ratio.empty()) summary.idle_ratio_median = Median(ratio);
@@ -844,7 +855,8 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
     }
   }
   std::string csv =
-      "seed,policy,idle_demanded_h,idle_gang_wait_h,idle_gang_short_h,allocation_rate";
+      "seed,policy,idle_demanded_h,idle_gang_wait_h,idle_gang_short_h,"
+      "idle_demanded_after_arrivals_h,allocation_rate";
   for (const auto& c : classes) csv += Cat(",wait_p99_s_", c);
   csv += "\n";
   nlohmann::json json;
@@ -861,9 +873,10 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
     const double x = static_cast<double>(run.seed);
     for (size_t p = 0; p < run.results.size(); ++p) {
       const DynamicResult& r = run.results[p];
-      csv += fmt::format("{},{},{:.2f},{:.2f},{:.2f},{:.5f}", run.seed, r.policy, IdleDemanded(r),
-                         AllKinds(r.idle_gang_wait_h), AllKinds(r.idle_gang_short_h),
-                         r.allocation_rate);
+      csv +=
+          fmt::format("{},{},{:.2f},{:.2f},{:.2f},{:.2f},{:.5f}", run.seed, r.policy,
+                      IdleDemanded(r), AllKinds(r.idle_gang_wait_h), AllKinds(r.idle_gang_short_h),
+                      r.idle_demanded_after_arrivals_h, r.allocation_rate);
       idle_chart[p].points.emplace_back(x, IdleDemanded(r));
       for (const auto& c : classes) {
         const auto it = r.by_class.find(c);
@@ -900,16 +913,22 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
                           {{"other_work_waiting", SpreadJson(s.idle_other_waiting_h)},
                            {"gangs_spread", SpreadJson(s.idle_gangs_spread_h)},
                            {"gangs_short", SpreadJson(s.idle_gangs_short_h)}}},
+                         {"idle_after_last_arrival_h", SpreadJson(s.idle_after_arrivals_h)},
                          {"allocation_rate_median", s.allocation_rate.median},
                          {"long_wait_causes", s.long_wait_causes}};
     const bool first = p == 0;
     if (!first) {
-      js["idle_ratio_to_first_median"] = s.idle_ratio_median;
+      // null: more than a first policy that idled nothing
+      js["idle_ratio_to_first_median"] = std::isinf(s.idle_ratio_median)
+                                             ? nlohmann::json(nullptr)
+                                             : nlohmann::json(s.idle_ratio_median);
       js["seeds_idle_lower"] = s.seeds_idle_lower;
     }
     table += fmt::format("<tr><td class='l'>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
                          Escape(s.policy), SpreadText(s.idle_demanded_h, 1, 0),
-                         first ? std::string("(first)") : Num(s.idle_ratio_median, 2) + "x",
+                         first                             ? std::string("(first)")
+                         : std::isinf(s.idle_ratio_median) ? std::string("more (first: 0)")
+                                                           : Num(s.idle_ratio_median, 2) + "x",
                          first ? std::string("\u2013") : Cat(s.seeds_idle_lower, " of ", s.seeds),
                          SpreadText(s.allocation_rate, 0.01, 1));
     for (const auto& c : classes) {
@@ -939,14 +958,17 @@ absl::Status WriteSeedsReport(const std::string& dir, const DynamicOptions& opti
       "to the total's): while some job other than a multi-node gang short of nodes waited; "
       "while only such gangs waited and the free devices were enough for one of them but on "
       "too few nodes (what placement could have changed); while too few devices were free for "
-      "any of them (the gangs wait for running work to end).</p><table><tr><th "
+      "any of them (the gangs wait for running work to end). Across those: the part from the "
+      "last arrival on, while the replay drains what was queued then (nothing new arrives; "
+      "a finite workload's end, not a steady state).</p><table><tr><th "
       "class='l'>policy</th><th>other work waiting</th><th>only gangs, devices spread</th>"
-      "<th>only gangs, too few devices free</th></tr>";
+      "<th>only gangs, too few devices free</th><th>after the last arrival</th></tr>";
   for (const SeedSummary& s : *summaries) {
-    split += fmt::format("<tr><td class='l'>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                         Escape(s.policy), SpreadText(s.idle_other_waiting_h, 1, 0),
-                         SpreadText(s.idle_gangs_spread_h, 1, 0),
-                         SpreadText(s.idle_gangs_short_h, 1, 0));
+    split +=
+        fmt::format("<tr><td class='l'>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    Escape(s.policy), SpreadText(s.idle_other_waiting_h, 1, 0),
+                    SpreadText(s.idle_gangs_spread_h, 1, 0), SpreadText(s.idle_gangs_short_h, 1, 0),
+                    SpreadText(s.idle_after_arrivals_h, 1, 0));
   }
   split += "</table>";
   std::string inputs;

@@ -299,9 +299,12 @@ struct DynamicResult {
   // Of those, the device-hours while the kind had less device capacity free (shares as
   // parts of a device) than any of the waiting gangs takes in all: no packing of the work
   // running on the kind could have let one start. The rest of idle_gang_wait_h had the
-  // capacity, on too few nodes (or nodes short of CPUs, memory or a SuperPoD's
-  // room): at most that much is placement's share.
+  // capacity, on too few nodes (or nodes short of CPUs or memory; holds and a SuperPoD's
+  // room are not looked at): at most that much is placement's share.
   std::map<std::string, double> idle_gang_short_h;
+  // All kinds: the part of idle_demanded_h from the last arrival on, while the replay
+  // drains what is queued then (a finite workload's end; nothing new arrives).
+  double idle_demanded_after_arrivals_h = 0;
   std::map<std::string, ClassStats> by_class;
   // Per class, how many of the jobs that waited kLongWaitS or more (or never started)
   // had each cause (engine::PendingCauses) in the reason that kept them waiting last,
@@ -370,6 +373,7 @@ struct SeedSummary {
   // devices free were enough for one but on too few nodes (placement's share); while
   // too few devices were free for any of them (the drain).
   Spread idle_other_waiting_h, idle_gangs_spread_h, idle_gangs_short_h;
+  Spread idle_after_arrivals_h;  // of idle_demanded_h, from the last arrival on
   Spread allocation_rate;
   std::map<std::string, Spread> wait_p99_s;  // per job class
   // Against the first policy (left at these values for the first itself): the median

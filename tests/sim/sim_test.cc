@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -522,6 +523,8 @@ TEST(DynamicReplay, HandComputedMeasures) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_DOUBLE_EQ(r->allocation_rate, 0.75) << policy;
     EXPECT_NEAR(r->idle_demanded_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    // Both arrived at 0: all of it after the last arrival.
+    EXPECT_NEAR(r->idle_demanded_after_arrivals_h, 400.0 / 3600, 1e-12) << policy;
     EXPECT_DOUBLE_EQ(r->makespan_s, 200);
     EXPECT_DOUBLE_EQ(r->longest_wait_s, 100);
     const ClassStats& s = r->by_class.at("training");
@@ -536,6 +539,21 @@ TEST(DynamicReplay, HandComputedMeasures) {
     EXPECT_EQ(second.end_s, 200) << policy;
     EXPECT_EQ(second.kind, "h100");
     EXPECT_EQ(second.nodes, std::vector<std::string>{"h100-0000"});
+  }
+}
+
+TEST(DynamicReplay, IdleAfterTheLastArrivalIsThePartOfItFromThen) {
+  // As above, and job 3 (4 GPUs) arrives at 150 while job 2 holds all 8 GPUs; it runs
+  // 200..300 with nothing waiting. The 4 idle GPUs x 100 s came before it arrived.
+  Workload w;
+  w.jobs = {Gpus(1, 4, 100, 200), Gpus(2, 8, 100, 200), Gpus(3, 4, 100, 200)};
+  w.jobs[2].submit = 150;
+  for (const char* policy : {"slurm-default", "accelpack-default"}) {
+    auto r = RunDynamic(w, OneH100Node(), policy);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_NEAR(r->idle_demanded_h.at("h100"), 400.0 / 3600, 1e-12) << policy;
+    EXPECT_EQ(r->idle_demanded_after_arrivals_h, 0) << policy;
+    EXPECT_EQ(r->outcomes[2].first_start_s, 200) << policy;
   }
 }
 
@@ -792,9 +810,9 @@ TEST(DynamicSeeds, ComparesEachPolicyWithTheFirstSeedBySeed) {
   for (std::string line; std::getline(csv, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 5u);
   EXPECT_EQ(lines[0],
-            "seed,policy,idle_demanded_h,idle_gang_wait_h,idle_gang_short_h,allocation_rate,"
-            "wait_p99_s_inference");
-  EXPECT_EQ(lines[2], "1,b,60.00,0.00,0.00,0.00000,15");
+            "seed,policy,idle_demanded_h,idle_gang_wait_h,idle_gang_short_h,"
+            "idle_demanded_after_arrivals_h,allocation_rate,wait_p99_s_inference");
+  EXPECT_EQ(lines[2], "1,b,60.00,0.00,0.00,0.00,0.00000,15");
   std::ifstream in(dir + "/seeds.html");
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(html.find("<td>1.05x</td><td>1 of 2</td>"), std::string::npos) << html;
@@ -818,6 +836,8 @@ TEST(DynamicSeeds, SplitsEachPolicysIdleByWhatWaited) {
   runs[0].results[1].idle_gang_short_h = {{"h100", 20}};
   runs[1].results[1].idle_gang_wait_h = {{"h100", 100}};
   runs[1].results[1].idle_gang_short_h = {{"h100", 40}};
+  runs[0].results[1].idle_demanded_after_arrivals_h = 12;
+  runs[1].results[1].idle_demanded_after_arrivals_h = 250;
   auto summaries = SummariseSeeds(runs, 10);
   ASSERT_TRUE(summaries.ok()) << summaries.status();
   const SeedSummary& a = (*summaries)[0];
@@ -834,13 +854,39 @@ TEST(DynamicSeeds, SplitsEachPolicysIdleByWhatWaited) {
   ASSERT_TRUE(WriteSeedsReport(dir, OneH100Node(), runs).ok());
   std::ifstream in(dir + "/seeds.html");
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_DOUBLE_EQ(b.idle_after_arrivals_h.median, 131);
   EXPECT_NE(html.find("<tr><td class='l'>b</td><td>115 [30\u2013200]</td><td>35 "
-                      "[10\u201360]</td><td>30 [20\u201340]</td></tr>"),
+                      "[10\u201360]</td><td>30 [20\u201340]</td><td>131 [12\u2013250]</td></tr>"),
             std::string::npos)
       << html;
   std::ifstream json_in(dir + "/seeds.json");
   const auto json = nlohmann::json::parse(json_in);
   EXPECT_DOUBLE_EQ(json["policies"][1]["idle_split_h"]["gangs_spread"]["median"].get<double>(), 35);
+  EXPECT_DOUBLE_EQ(json["policies"][1]["idle_after_last_arrival_h"]["max"].get<double>(), 250);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DynamicSeeds, AFirstPolicyThatIdledNothingIsNotLeftOutOfTheRatio) {
+  // Seed 1: a idles nothing, b 12.9 device-h; seed 2 both nothing (level). Dropping seed
+  // 1 would have said "level, 1.00x".
+  const std::vector<SeedResults> runs = {
+      {1, {SeedResult("a", {{"h100", 0}}, 9), SeedResult("b", {{"h100", 12.9}}, 9)}},
+      {2, {SeedResult("a", {{"h100", 0}}, 9), SeedResult("b", {{"h100", 0}}, 9)}},
+      {3, {SeedResult("a", {{"h100", 0}}, 9), SeedResult("b", {{"h100", 3}}, 9)}}};
+  auto summaries = SummariseSeeds(runs, 10);
+  ASSERT_TRUE(summaries.ok()) << summaries.status();
+  const SeedSummary& b = (*summaries)[1];
+  EXPECT_TRUE(std::isinf(b.idle_ratio_median)) << b.idle_ratio_median;
+  EXPECT_EQ(b.seeds_idle_lower, 0);
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / "accelpack-seeds-zero-test").string();
+  ASSERT_TRUE(WriteSeedsReport(dir, OneH100Node(), runs).ok());
+  std::ifstream in(dir + "/seeds.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("<td>more (first: 0)</td><td>0 of 3</td>"), std::string::npos) << html;
+  std::ifstream json_in(dir + "/seeds.json");
+  const auto json = nlohmann::json::parse(json_in);
+  EXPECT_TRUE(json["policies"][1]["idle_ratio_to_first_median"].is_null());
   std::filesystem::remove_all(dir);
 }
 
