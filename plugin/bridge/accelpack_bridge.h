@@ -216,6 +216,10 @@ typedef struct {
 	uint32_t job_id;
 	char **nodes;
 	char **gres_types;	/* per node, the chosen type ("" when none) */
+	/* Per node, the whole devices the plan was made with: indices into the
+	 * node's pool of gres_types[n] (NULL, 0: none, or a share). */
+	uint32_t **devices;
+	uint32_t *device_cnt;
 	uint32_t node_cnt;
 } ap_start_t;
 

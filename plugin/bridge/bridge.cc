@@ -327,9 +327,12 @@ AP_API void ap_plan_free(ap_plan_t* plan) noexcept {
     for (uint32_t n = 0; n < st.node_cnt; ++n) {
       if (st.nodes != nullptr) std::free(st.nodes[n]);
       if (st.gres_types != nullptr) std::free(st.gres_types[n]);
+      if (st.devices != nullptr) std::free(st.devices[n]);
     }
     std::free(st.nodes);
     std::free(st.gres_types);
+    std::free(st.devices);
+    std::free(st.device_cnt);
   }
   std::free(plan->starts);
   std::free(plan->reasons);

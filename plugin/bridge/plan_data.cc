@@ -44,6 +44,37 @@ const std::string* RepeatedNode(const std::vector<std::string>& nodes) {
   return nullptr;
 }
 
+// The devices a start names on one node: distinct, in the node's pool of `type`.
+absl::Status CheckPlannedDevices(const ap_node_t& node, const std::string& type,
+                                 const std::vector<uint32_t>& devices) {
+  const ap_pool_t* pool = nullptr;
+  for (uint32_t p = 0; node.pools != nullptr && p < node.pool_cnt; ++p) {
+    const char* pool_type = node.pools[p].gres_type != nullptr ? node.pools[p].gres_type : "";
+    if (type == pool_type) {
+      pool = &node.pools[p];
+      break;
+    }
+  }
+  if (pool == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("devices of a type it has no pool of ('", wire::OneLine(type, 64), "')"));
+  }
+  if (devices.size() > pool->count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(devices.size(), " devices of a pool of ", pool->count));
+  }
+  std::vector<uint32_t> sorted = devices;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted.back() >= pool->count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device ", sorted.back(), " of a pool of ", pool->count));
+  }
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    return absl::InvalidArgumentError("a device twice");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
@@ -52,10 +83,10 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
   for (uint32_t i = 0; snap.pending != nullptr && i < snap.pending_cnt; ++i) {
     pending.try_emplace(snap.pending[i].job_id, PendingMark{snap.pending[i].num_nodes});
   }
-  absl::flat_hash_set<absl::string_view> known_nodes;
+  absl::flat_hash_map<absl::string_view, const ap_node_t*> known_nodes;
   known_nodes.reserve(snap.nodes != nullptr ? snap.node_cnt : 0);
   for (uint32_t i = 0; snap.nodes != nullptr && i < snap.node_cnt; ++i) {
-    if (snap.nodes[i].name != nullptr) known_nodes.insert(snap.nodes[i].name);
+    if (snap.nodes[i].name != nullptr) known_nodes.try_emplace(snap.nodes[i].name, &snap.nodes[i]);
   }
   const auto unknown_node = [&](const std::vector<std::string>& nodes) -> const std::string* {
     for (const std::string& node : nodes) {
@@ -90,6 +121,18 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
     }
     if (const std::string* node = RepeatedNode(start.nodes); node != nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(where(), "node '", *node, "' twice"));
+    }
+    if (!start.devices.empty() && start.devices.size() != start.nodes.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "device lists do not match nodes"));
+    }
+    for (size_t n = 0; n < start.devices.size(); ++n) {
+      if (start.devices[n].empty()) continue;
+      if (absl::Status status = CheckPlannedDevices(*known_nodes.at(start.nodes[n]),
+                                                    start.gres_types[n], start.devices[n]);
+          !status.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where(), "node '", start.nodes[n], "': ", status.message()));
+      }
     }
   }
   for (size_t r = 0; r < plan.reservations.size(); ++r) {
@@ -174,7 +217,10 @@ absl::Status ExportPlan(const PlanData& plan, ap_plan_t* out) {
     st.job_id = in.job_id;
     st.nodes = CallocArray<char*>(in.nodes.size());
     st.gres_types = CallocArray<char*>(in.nodes.size());
-    if (!in.nodes.empty() && (st.nodes == nullptr || st.gres_types == nullptr)) {
+    st.devices = CallocArray<uint32_t*>(in.nodes.size());
+    st.device_cnt = CallocArray<uint32_t>(in.nodes.size());
+    if (!in.nodes.empty() && (st.nodes == nullptr || st.gres_types == nullptr ||
+                              st.devices == nullptr || st.device_cnt == nullptr)) {
       ok = false;
       break;
     }
@@ -183,6 +229,15 @@ absl::Status ExportPlan(const PlanData& plan, ap_plan_t* out) {
       st.nodes[n] = Dup(in.nodes[n]);
       st.gres_types[n] = Dup(n < in.gres_types.size() ? in.gres_types[n] : std::string());
       ok = st.nodes[n] != nullptr && st.gres_types[n] != nullptr;
+      const std::vector<uint32_t>* devices = n < in.devices.size() ? &in.devices[n] : nullptr;
+      if (ok && devices != nullptr && !devices->empty()) {
+        st.devices[n] = CallocArray<uint32_t>(devices->size());
+        ok = st.devices[n] != nullptr;
+        if (ok) {
+          std::copy(devices->begin(), devices->end(), st.devices[n]);
+          st.device_cnt[n] = static_cast<uint32_t>(devices->size());
+        }
+      }
     }
   }
   // Every reason's text in one block: a plan explains ~10^4 jobs each cycle.

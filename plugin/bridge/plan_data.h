@@ -16,6 +16,9 @@ struct PlannedStart {
   uint32_t job_id = 0;
   std::vector<std::string> nodes;       // exactly the job's num_nodes, distinct
   std::vector<std::string> gres_types;  // per node; "" when none
+  // Per node (or empty): the whole devices the core planned with, indices into the
+  // node's pool of gres_types[n]; empty for a node without, or for shares.
+  std::vector<std::vector<uint32_t>> devices;
 };
 
 struct PlannedReason {
@@ -47,8 +50,9 @@ struct PlanData {
 };
 
 // Shape checks every plan passes before the plugin sees it, whoever made it: each start
-// names a pending job of `snap` once, with exactly num_nodes distinct nodes of `snap`,
-// and every pending job of `snap` has a start or a reason; each preemption is for a
+// names a pending job of `snap` once, with exactly num_nodes distinct nodes of `snap`
+// (and device lists, where given, of distinct devices of a pool the node has), and every
+// pending job of `snap` has a start or a reason; each preemption is for a
 // pending job not started in this plan, once, on nodes of `snap`, and names only running
 // jobs of `snap`, each at most once in the plan.
 // INVALID_ARGUMENT names the first offending start.

@@ -166,6 +166,8 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	job_record_t *job_ptr = find_job_record(start->job_id);
 	job_details_t *details;
 	bitstr_t *chosen = NULL, *orig_exc = NULL;
+	device_pick_t *pick = NULL;
+	char *pick_why = NULL;
 	part_record_t *part_ptr;
 	ap_pending_job_t live;
 	arena_t tmp = { 0 };
@@ -262,24 +264,21 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	 */
 	saved_preempt_start = details->preempt_start_time;
 	details->preempt_start_time = time(NULL) + PREEMPT_GUARD_S;
-	if (fed_mgr_job_lock(job_ptr)) {
+	/* The devices too: the ones the core checked, not the ones gres.conf's
+	 * Cores= would have cons_tres prefer. */
+	if (device_pick_hold(job_ptr, job, start, &pick, &pick_why) !=
+	    SLURM_SUCCESS) {
+		rc = ESLURM_NODES_BUSY;	/* not Slurm's refusal: see below */
+	} else if (fed_mgr_job_lock(job_ptr)) {
 		rc = ESLURM_FED_JOB_LOCK;
 	} else {
-		/* The devices too: the ones the core checked, not the ones
-		 * gres.conf's Cores= would have cons_tres prefer. */
-		device_pick_t *pick = device_pick_hold(job_ptr, job,
-						       start->nodes,
-						       start->gres_types,
-						       start->node_cnt);
-
 		rc = compat_select_nodes(job_ptr, SLURMDB_JOB_FLAG_SCHED);
-		device_pick_release(pick, job_ptr->job_id,
-				    rc == SLURM_SUCCESS);
 		if (rc == SLURM_SUCCESS)
 			fed_mgr_job_start(job_ptr, job_ptr->start_time);
 		else
 			fed_mgr_job_unlock(job_ptr);
 	}
+	device_pick_release(pick, job_ptr->job_id, rc == SLURM_SUCCESS);
 
 	if (job_ptr->details)
 		job_ptr->details->preempt_start_time = saved_preempt_start;
@@ -306,6 +305,12 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	}
 	FREE_NULL_BITMAP(orig_exc);
 
+	if (pick_why) {
+		if (magnetic)
+			job_resv_clear_magnetic_flag(job_ptr);
+		*why = pick_why;	/* the next cycle plans again */
+		goto fail;
+	}
 	if (rc != SLURM_SUCCESS) {
 		if (magnetic)
 			job_resv_clear_magnetic_flag(job_ptr);

@@ -131,48 +131,71 @@ static void _hold_bit(held_node_t *h, uint32_t b, uint32_t counter_cap)
 	}
 }
 
-/* Hold back every free device of the pool but the lowest `want`.
- * RET false when this node is left to cons_tres as it is. */
-static bool _hold_node(held_node_t *h, node_record_t *node_ptr,
-		       const char *gres_name, const char *type, uint32_t want)
+/* Hold back every free device the job could be given on this node but the
+ * planned ones (pool indices of `type`; a typeless request may take any type).
+ * RET 1 held, 0 left to cons_tres, -1 a planned device is taken now. */
+static int _hold_node(held_node_t *h, node_record_t *node_ptr,
+		      const char *gres_name, const char *type, bool typeless,
+		      const uint32_t *planned, uint32_t planned_cnt)
 {
 	gres_node_state_t *gres_ns = _node_gres(node_ptr, gres_name);
-	uint32_t cap, cnt, free_cnt = 0, counter_cap;
-	uint32_t *idx;
+	uint32_t cap, cnt, all_cnt, hold_cnt = 0, counter_cap;
+	uint32_t *idx, *all;
+	int rc = 0;
 
 	if (!gres_ns || gres_ns->no_consume ||
 	    !(cap = device_pick_index_cap(gres_ns)))
-		return false;
+		return 0;
 	idx = xcalloc(cap, sizeof(uint32_t));
+	all = xcalloc(cap, sizeof(uint32_t));
 	cnt = device_pick_type_indices(gres_ns, type, idx);
-	for (uint32_t d = 0; d < cnt; d++)
-		if (!bit_test(gres_ns->gres_bit_alloc, idx[d]))
-			free_cnt++;
-	if (free_cnt <= want) {
-		/* Nothing to choose between (or too few: select_nodes
-		 * says so itself). */
-		xfree(idx);
-		return false;
+	all_cnt = device_pick_type_indices(gres_ns, typeless ? NULL : type,
+					   all);
+	h->kept = xcalloc(planned_cnt, sizeof(uint32_t));
+	for (uint32_t i = 0; i < planned_cnt; i++) {
+		if (planned[i] >= cnt)
+			goto done;	/* not the pool the plan saw */
+		h->kept[h->kept_cnt++] = idx[planned[i]];
+		if (bit_test(gres_ns->gres_bit_alloc, idx[planned[i]])) {
+			rc = -1;
+			goto done;
+		}
 	}
+	for (uint32_t d = 0; d < all_cnt; d++) {
+		if (bit_test(gres_ns->gres_bit_alloc, all[d]))
+			continue;
+		hold_cnt++;
+		for (uint32_t i = 0; i < h->kept_cnt; i++)
+			if (h->kept[i] == all[d]) {
+				hold_cnt--;
+				break;
+			}
+	}
+	if (!hold_cnt)
+		goto done;	/* the planned devices are all that is free */
 	h->node = node_ptr->name;
 	h->gres_ns = gres_ns;
-	h->held = xcalloc(free_cnt, sizeof(uint32_t));
-	h->kept = xcalloc(want, sizeof(uint32_t));
+	h->held = xcalloc(hold_cnt, sizeof(uint32_t));
 	/* per device: the total, its topology records and their types */
-	counter_cap = (free_cnt - want) * (1 + 2 * (uint32_t) gres_ns->topo_cnt);
+	counter_cap = hold_cnt * (1 + 2 * (uint32_t) gres_ns->topo_cnt);
 	h->counters = xcalloc(counter_cap, sizeof(uint64_t *));
-	for (uint32_t d = 0; d < cnt; d++) {
-		uint32_t b = idx[d];
+	for (uint32_t d = 0; d < all_cnt; d++) {
+		bool kept = false;
 
-		if (bit_test(gres_ns->gres_bit_alloc, b))
-			continue;
-		if (h->kept_cnt < want)
-			h->kept[h->kept_cnt++] = b;
-		else
-			_hold_bit(h, b, counter_cap);
+		for (uint32_t i = 0; i < h->kept_cnt; i++)
+			kept = kept || (h->kept[i] == all[d]);
+		if (!kept && !bit_test(gres_ns->gres_bit_alloc, all[d]))
+			_hold_bit(h, all[d], counter_cap);
+	}
+	rc = 1;
+done:
+	if (rc != 1) {
+		xfree(h->kept);
+		h->kept_cnt = 0;
 	}
 	xfree(idx);
-	return true;
+	xfree(all);
+	return rc;
 }
 
 /* Whether the job asks exactly gres_per_node devices of each node: per node,
@@ -184,6 +207,7 @@ static bool _exact_per_node(job_record_t *job_ptr, const char *name,
 	list_itr_t *iter;
 	gres_state_t *gres_state;
 	bool exact = false;
+	int entries = 0;
 
 	if (!job_ptr->gres_list_req)
 		return false;
@@ -193,6 +217,7 @@ static bool _exact_per_node(job_record_t *job_ptr, const char *name,
 
 		if (!gres_js || xstrcmp(gres_state->gres_name, name))
 			continue;
+		entries++;
 		exact = ((gres_js->gres_per_node &&
 			  (gres_js->gres_per_node != NO_VAL64)) ||
 			 ((node_cnt == 1) && gres_js->gres_per_job &&
@@ -201,41 +226,54 @@ static bool _exact_per_node(job_record_t *job_ptr, const char *name,
 			  (gres_js->gres_per_task != NO_VAL64)) &&
 			!(gres_js->gres_per_socket &&
 			  (gres_js->gres_per_socket != NO_VAL64));
-		break;
 	}
 	list_iterator_destroy(iter);
-	return exact;
+	return exact && (entries == 1);	/* npu:a:1,npu:b:1: left alone */
 }
 
-extern device_pick_t *device_pick_hold(job_record_t *job_ptr,
-				       const ap_pending_job_t *job,
-				       char *const *nodes,
-				       char *const *gres_types,
-				       uint32_t node_cnt)
+extern int device_pick_hold(job_record_t *job_ptr, const ap_pending_job_t *job,
+			    const ap_start_t *start, device_pick_t **out,
+			    char **why)
 {
 	device_pick_t *pick;
 
+	*out = NULL;
+	/* A whole node's job gets every device there whatever is held, and
+	 * cons_tres refuses it a node with any device counted allocated. */
 	if (!job->gres_name || !job->gres_name[0] || !job->gres_per_node ||
-	    job->shards_per_node || !node_cnt ||
-	    !_exact_per_node(job_ptr, job->gres_name, node_cnt))
-		return NULL;
+	    job->shards_per_node || job->exclusive || !start->node_cnt ||
+	    !start->devices || !start->device_cnt ||
+	    !_exact_per_node(job_ptr, job->gres_name, start->node_cnt))
+		return SLURM_SUCCESS;
 	pick = xmalloc(sizeof(*pick));
-	pick->nodes = xcalloc(node_cnt, sizeof(held_node_t));
-	for (uint32_t n = 0; n < node_cnt; n++) {
-		node_record_t *node_ptr = find_node_record(nodes[n]);
-		const char *type = (gres_types && gres_types[n] &&
-				    gres_types[n][0]) ? gres_types[n] : NULL;
+	pick->nodes = xcalloc(start->node_cnt, sizeof(held_node_t));
+	for (uint32_t n = 0; n < start->node_cnt; n++) {
+		node_record_t *node_ptr = find_node_record(start->nodes[n]);
+		const char *type = (start->gres_types && start->gres_types[n] &&
+				    start->gres_types[n][0]) ?
+			start->gres_types[n] : NULL;
+		int rc;
 
-		if (node_ptr &&
-		    _hold_node(&pick->nodes[pick->node_cnt], node_ptr,
-			       job->gres_name, type, job->gres_per_node))
+		if (!node_ptr || (start->device_cnt[n] != job->gres_per_node))
+			continue;
+		rc = _hold_node(&pick->nodes[pick->node_cnt], node_ptr,
+				job->gres_name, type, !job->gres_type_cnt,
+				start->devices[n], start->device_cnt[n]);
+		if (rc > 0) {
 			pick->node_cnt++;
+		} else if (rc < 0) {
+			*why = xstrdup_printf("a device planned on %s is taken since the plan",
+					      start->nodes[n]);
+			device_pick_release(pick, job_ptr->job_id, false);
+			return SLURM_ERROR;
+		}
 	}
 	if (!pick->node_cnt) {
 		xfree(pick->nodes);
 		xfree(pick);
 	}
-	return pick;
+	*out = pick;
+	return SLURM_SUCCESS;
 }
 
 extern void device_pick_release(device_pick_t *pick, uint32_t job_id,

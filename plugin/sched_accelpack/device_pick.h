@@ -17,29 +17,34 @@
  * The core plans whole-device starts on the lowest free devices of a node's
  * pool where Slurm tracks devices (gres.conf File=; the snapshot's
  * slurm_picks_devices), and checks that this pick keeps the kind's topology
- * rule (a 910C module, an HCCS ring). cons_tres picks otherwise where gres.conf
- * gives Cores=: one device per socket the job's cores are on first, so a 2-die
- * job whose cores span both sockets gets one die of each socket, half of two
- * modules. For the length of one select_nodes() call, the other free devices
- * of the pool are counted allocated, so that the planned ones are all
- * cons_tres may take (and its core choice sees where they are).
+ * rule (a 910C module, an HCCS ring); the plan names those devices. cons_tres
+ * picks otherwise where gres.conf gives Cores=: one device per socket the job's
+ * cores are on first, so a 2-die job whose cores span both sockets gets one die
+ * of each socket, half of two modules. For the length of one select_nodes()
+ * call, the other free devices the job could be given are counted allocated,
+ * so that the planned ones are all cons_tres may take (and its core choice sees
+ * where they are). The planned devices, not the lowest free now: a job that
+ * ended since, or a start of this cycle that failed, moves the lowest free. A
+ * planned device that is busy now drops the start instead.
  *
  * Applies to a job asking an exact count of whole devices on each node
  * (--gres=npu:N, or --gpus=N on one node; not per task or per socket, whose
- * count follows the cores cons_tres picks), on a pool with device files, not
- * on nodes that also carry a shared GRES (shard, mps).
+ * count follows the cores cons_tres picks; not a whole-node job, which gets
+ * every device and which cons_tres refuses a node with any device counted
+ * allocated), on a pool with device files, not on nodes that also carry a
+ * shared GRES (shard, mps).
  * Locks: node WRITE, held from device_pick_hold to device_pick_release.
  */
 typedef struct device_pick device_pick_t;
 
 /* IN job_ptr - the job; job - its request as the snapshot has it
- * IN nodes, gres_types - the start's nodes and the pool type on each
- * RET what was held back (NULL: nothing); give it to device_pick_release */
-extern device_pick_t *device_pick_hold(job_record_t *job_ptr,
-				       const ap_pending_job_t *job,
-				       char *const *nodes,
-				       char *const *gres_types,
-				       uint32_t node_cnt);
+ * IN start - the plan's start (nodes, pool types, devices)
+ * OUT pick - what was held back (NULL: nothing); give it to device_pick_release
+ * RET SLURM_SUCCESS, or SLURM_ERROR with *why (xmalloc'd) when a planned
+ *	device is taken: nothing is held then */
+extern int device_pick_hold(job_record_t *job_ptr, const ap_pending_job_t *job,
+			    const ap_start_t *start, device_pick_t **pick,
+			    char **why);
 
 /*
  * Undo exactly what device_pick_hold did. With started, checks that the job

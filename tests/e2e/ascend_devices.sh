@@ -14,7 +14,9 @@
 # (dies 0 and 4 on an idle node: half of two modules); the plugin holds the other free
 # dies back for the length of the start (device_pick.c), so the job gets the dies the
 # core checked:
-#  - a 2-die job asking 40 CPUs (more than a socket's 32) gets one module.
+#  - a 2-die job asking 40 CPUs (more than a socket's 32) gets one module;
+#  - an --exclusive job, which takes the whole node, is not held back from (cons_tres
+#    would refuse it a node with any die counted allocated).
 #   ascend_devices.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -81,6 +83,16 @@ scenario() {  # scenario WHO: the whole sequence, planned by WHO (the core, or t
   done
   scancel "$one" "$two" "$pinned" "$free" "$wide"
   e2e_wait_all_done 60 "$one" "$two" "$pinned" "$free" "$wide" || true
+
+  # A whole node's job gets every die whatever is held, and cons_tres refuses it a node
+  # with any die counted allocated: nothing is held back for it.
+  local whole
+  whole=$(e2e_submit -J module-whole -w a910c-2 --exclusive --gres=npu:910c:2 -t 10 --wrap 'sleep 600')
+  e2e_wait_state "$whole" RUNNING 30 ||
+    e2e_fail "$who: an --exclusive 2-die job did not start on an idle node: $(squeue -h -j "$whole" -o '%r')"
+  e2e_log "ok: $who: an --exclusive 2-die job started"
+  scancel "$whole"
+  e2e_wait_all_done 60 "$whole" || true
 }
 
 scenario core

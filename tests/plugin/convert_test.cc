@@ -303,6 +303,42 @@ TEST(CopyError, EscapesControlCharactersAndFitsTheBuffer) {
   EXPECT_EQ(text.substr(0, 16), "core said: bad\\x");
 }
 
+TEST_F(PlanFromProtoTest, WholeDevicesComeThroughAndSharesDoNot) {
+  pb::JobStart* start = Start(1, {"a", "b"});
+  start->mutable_placements(0)->add_device_indices(6);
+  start->mutable_placements(0)->add_device_indices(7);
+  start->mutable_placements(1)->add_device_indices(0);
+  start->mutable_placements(1)->set_fraction_milli(500);  // a share: Slurm picks
+  response_.mutable_plan()->add_pending()->set_job_id(2);
+  absl::StatusOr<PlanData> plan = Convert();
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->starts.at(0).devices, (std::vector<std::vector<uint32_t>>{{6, 7}, {}}));
+}
+
+// The plugin holds back every free device but the planned ones: indices it cannot
+// map would hold back the wrong ones.
+TEST_F(PlanFromProtoTest, DevicesOutsideThePoolOrTwiceOrOfAnotherTypeAreGarbage) {
+  struct Case {
+    std::vector<uint32_t> devices;
+    std::string type;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{{{8}, "h100", "device 8 of a pool of 8"},
+                                         {{1, 1}, "h100", "a device twice"},
+                                         {{0, 1, 2, 3, 4, 5, 6, 7, 0}, "h100", "9 devices"},
+                                         {{0}, "910c", "devices of a type it has no pool of ('910c')"}}) {
+    response_.Clear();
+    pb::JobStart* start = Start(1, {"a", "b"});
+    start->mutable_placements(1)->set_gres_type(c.type);
+    for (uint32_t d : c.devices) start->mutable_placements(1)->add_device_indices(d);
+    response_.mutable_plan()->add_pending()->set_job_id(2);
+    absl::StatusOr<PlanData> plan = Convert();
+    ASSERT_FALSE(plan.ok()) << c.says;
+    EXPECT_NE(plan.status().message().find("node 'b': " + c.says), std::string::npos)
+        << plan.status();
+  }
+}
+
 TEST_F(PlanFromProtoTest, UnknownJobIsGarbage) {
   Start(99, {"a"});
   EXPECT_EQ(Convert().status().code(), absl::StatusCode::kInvalidArgument);
@@ -454,7 +490,7 @@ TEST(ExportPlan, CopiesPreemptionsAndFrees) {
 
 TEST(ExportPlan, RoundTripsAndFrees) {
   PlanData data;
-  data.starts.push_back({3, {"x", "y"}, {"h100", ""}});
+  data.starts.push_back({3, {"x", "y"}, {"h100", ""}, {{2, 3}, {}}});
   data.reasons.push_back({4, AP_REASON_RESOURCES, "no room"});
   data.reservations.push_back({4, 1700000000, {"x", "y"}});
   data.policy_name = "p";
@@ -465,6 +501,10 @@ TEST(ExportPlan, RoundTripsAndFrees) {
   ASSERT_EQ(plan.starts[0].node_cnt, 2u);
   EXPECT_STREQ(plan.starts[0].nodes[1], "y");
   EXPECT_STREQ(plan.starts[0].gres_types[1], "");
+  ASSERT_EQ(plan.starts[0].device_cnt[0], 2u);
+  EXPECT_EQ(plan.starts[0].devices[0][1], 3u);
+  EXPECT_EQ(plan.starts[0].device_cnt[1], 0u);
+  EXPECT_EQ(plan.starts[0].devices[1], nullptr);
   EXPECT_STREQ(plan.reasons[0].message, "no room");
   EXPECT_STREQ(plan.policy_name, "p");
   ASSERT_EQ(plan.reservation_cnt, 1u);
