@@ -47,8 +47,6 @@ AP_RUN_DIR="${ACCELPACK_RUN_DIR:-/tmp/accelpack-cluster}"
 AP_MODE="${ACCELPACK_MODE:-accelpack}"
 AP_BUILD_DIR="${ACCELPACK_BUILD_DIR:-$AP_REPO_DIR/build}"
 AP_POLICY="${ACCELPACK_POLICY:-$AP_CLUSTER_DIR/policy.yaml}"
-AP_CTLD_PORT="${ACCELPACK_CTLD_PORT:-6817}"
-AP_SLURMD_PORT="${ACCELPACK_SLURMD_PORT:-$((AP_CTLD_PORT + 10004))}"
 AP_NODES=(h100-1 h100-2 h200-1 h200-2 a910b-1 a910b-2 a910c-1 a910c-2)
 # Debian's Slurm plugins, under the machine's multiarch triplet (arm64: aarch64-linux-gnu).
 AP_PLUGIN_DIR="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)/slurm-wlm"
@@ -61,12 +59,16 @@ ap_die() { ap_log "ERROR: $*"; exit 1; }
 # slurm.conf has no quoting for a path with spaces, '#' starts a comment, and the
 # daemons chdir, so it must be absolute and plain.
 case "$AP_RUN_DIR" in /*) ;; *) AP_RUN_DIR="$PWD/$AP_RUN_DIR" ;; esac
+# Checked before any arithmetic: bash evaluates a variable's text as an expression.
 for ap_port_var in ACCELPACK_CTLD_PORT ACCELPACK_SLURMD_PORT; do
   ap_port_value="${!ap_port_var:-}"
-  [ -z "$ap_port_value" ] || { [[ "$ap_port_value" =~ ^[0-9]{1,5}$ ]] && [ "$ap_port_value" -ge 1024 ] &&
-    [ "$ap_port_value" -le 65528 ]; } ||
+  [ -z "$ap_port_value" ] || { [[ "$ap_port_value" =~ ^[1-9][0-9]{3,4}$ ]] && [ "$ap_port_value" -le 65528 ]; } ||
     ap_die "$ap_port_var='$ap_port_value': a port number from 1024 to 65528 (the slurmds take 8 from it)"
 done
+AP_CTLD_PORT="${ACCELPACK_CTLD_PORT:-6817}"
+AP_SLURMD_PORT="${ACCELPACK_SLURMD_PORT:-$((AP_CTLD_PORT + 10004))}"
+[ "$AP_SLURMD_PORT" -le 65528 ] ||
+  ap_die "ACCELPACK_CTLD_PORT=$AP_CTLD_PORT puts the slurmds past port 65535 (ctld + 10004); set ACCELPACK_SLURMD_PORT"
 [[ "$AP_RUN_DIR" =~ ^/[A-Za-z0-9._/+-]+$ ]] ||
   ap_die "ACCELPACK_RUN_DIR='$AP_RUN_DIR': only letters, digits and . _ / + - can go into slurm.conf's paths; choose another directory"
 export SLURM_CONF="$AP_RUN_DIR/conf/slurm.conf"

@@ -20,6 +20,7 @@ namespace {
 // What the checks know of one pending job of the snapshot.
 struct PendingMark {
   uint32_t num_nodes = 0;
+  const char* gres_name = nullptr;  // the accelerator GRES it asks for; NULL: none
   bool started = false;
   bool explained = false;
 };
@@ -44,20 +45,23 @@ const std::string* RepeatedNode(const std::vector<std::string>& nodes) {
   return nullptr;
 }
 
-// The devices a start names on one node: distinct, in the node's pool of `type`.
-absl::Status CheckPlannedDevices(const ap_node_t& node, const std::string& type,
+// The devices a start names on one node: distinct, in the node's pool of the job's GRES
+// `name` and `type` (a node may have typeless gpu and npu pools side by side).
+absl::Status CheckPlannedDevices(const ap_node_t& node, const char* name, const std::string& type,
                                  const std::vector<uint32_t>& devices) {
   const ap_pool_t* pool = nullptr;
-  for (uint32_t p = 0; node.pools != nullptr && p < node.pool_cnt; ++p) {
+  for (uint32_t p = 0; name != nullptr && node.pools != nullptr && p < node.pool_cnt; ++p) {
+    const char* pool_name = node.pools[p].gres_name != nullptr ? node.pools[p].gres_name : "";
     const char* pool_type = node.pools[p].gres_type != nullptr ? node.pools[p].gres_type : "";
-    if (type == pool_type) {
+    if (std::strcmp(name, pool_name) == 0 && type == pool_type) {
       pool = &node.pools[p];
       break;
     }
   }
   if (pool == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("devices of a type it has no pool of ('", wire::OneLine(type, 64), "')"));
+    return absl::InvalidArgumentError(absl::StrCat("devices of a pool it does not have ('",
+                                                   wire::OneLine(name ? name : "", 64), ":",
+                                                   wire::OneLine(type, 64), "')"));
   }
   if (devices.size() > pool->count) {
     return absl::InvalidArgumentError(
@@ -81,7 +85,10 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
   absl::flat_hash_map<uint32_t, PendingMark> pending;
   pending.reserve(snap.pending != nullptr ? snap.pending_cnt : 0);
   for (uint32_t i = 0; snap.pending != nullptr && i < snap.pending_cnt; ++i) {
-    pending.try_emplace(snap.pending[i].job_id, PendingMark{snap.pending[i].num_nodes});
+    PendingMark mark;
+    mark.num_nodes = snap.pending[i].num_nodes;
+    mark.gres_name = snap.pending[i].gres_name;
+    pending.try_emplace(snap.pending[i].job_id, mark);
   }
   absl::flat_hash_map<absl::string_view, const ap_node_t*> known_nodes;
   known_nodes.reserve(snap.nodes != nullptr ? snap.node_cnt : 0);
@@ -127,8 +134,9 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
     }
     for (size_t n = 0; n < start.devices.size(); ++n) {
       if (start.devices[n].empty()) continue;
-      if (absl::Status status = CheckPlannedDevices(*known_nodes.at(start.nodes[n]),
-                                                    start.gres_types[n], start.devices[n]);
+      if (absl::Status status =
+              CheckPlannedDevices(*known_nodes.at(start.nodes[n]), job->second.gres_name,
+                                  start.gres_types[n], start.devices[n]);
           !status.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat(where(), "node '", start.nodes[n], "': ", status.message()));

@@ -131,6 +131,19 @@ static void _hold_bit(held_node_t *h, uint32_t b, uint32_t counter_cap)
 	}
 }
 
+/* The devices of the pool (gres name, type) Slurm counts, as the snapshot's
+ * pool count: the type's, or the GRES's for a typeless one. */
+static uint64_t _pool_count(gres_node_state_t *gres_ns, const char *type)
+{
+	if (!type || !gres_ns->type_cnt)
+		return gres_ns->gres_cnt_avail;
+	for (int y = 0; y < gres_ns->type_cnt; y++)
+		if (gres_ns->type_name && !xstrcmp(gres_ns->type_name[y], type))
+			return gres_ns->type_cnt_avail ?
+				gres_ns->type_cnt_avail[y] : 0;
+	return 0;
+}
+
 /* Hold back every free device the job could be given on this node but the
  * planned ones (pool indices of `type`; a typeless request may take any type).
  * RET 1 held, 0 left to cons_tres, -1 a planned device is taken now. */
@@ -149,6 +162,13 @@ static int _hold_node(held_node_t *h, node_record_t *node_ptr,
 	idx = xcalloc(cap, sizeof(uint32_t));
 	all = xcalloc(cap, sizeof(uint32_t));
 	cnt = device_pick_type_indices(gres_ns, type, idx);
+	/* As the snapshot: per-device state only where the files cover the
+	 * pool's count; otherwise the plan's indices are a model of counts. */
+	if (cnt != _pool_count(gres_ns, type)) {
+		xfree(idx);
+		xfree(all);
+		return 0;
+	}
 	all_cnt = device_pick_type_indices(gres_ns, typeless ? NULL : type,
 					   all);
 	h->kept = xcalloc(planned_cnt, sizeof(uint32_t));

@@ -323,10 +323,11 @@ TEST_F(PlanFromProtoTest, DevicesOutsideThePoolOrTwiceOrOfAnotherTypeAreGarbage)
     std::string type;
     std::string says;
   };
-  for (const Case& c : std::vector<Case>{{{8}, "h100", "device 8 of a pool of 8"},
-                                         {{1, 1}, "h100", "a device twice"},
-                                         {{0, 1, 2, 3, 4, 5, 6, 7, 0}, "h100", "9 devices"},
-                                         {{0}, "910c", "devices of a type it has no pool of ('910c')"}}) {
+  for (const Case& c :
+       std::vector<Case>{{{8}, "h100", "device 8 of a pool of 8"},
+                         {{1, 1}, "h100", "a device twice"},
+                         {{0, 1, 2, 3, 4, 5, 6, 7, 0}, "h100", "9 devices"},
+                         {{0}, "910c", "devices of a pool it does not have ('gpu:910c')"}}) {
     response_.Clear();
     pb::JobStart* start = Start(1, {"a", "b"});
     start->mutable_placements(1)->set_gres_type(c.type);
@@ -337,6 +338,32 @@ TEST_F(PlanFromProtoTest, DevicesOutsideThePoolOrTwiceOrOfAnotherTypeAreGarbage)
     EXPECT_NE(plan.status().message().find("node 'b': " + c.says), std::string::npos)
         << plan.status();
   }
+}
+
+// A node with typeless gpu and npu pools: the npu start's devices are checked against the
+// npu pool, not against the first pool of that (empty) type.
+TEST(PlanFromProto, DevicesAreOfThePoolOfTheJobsGres) {
+  SnapshotBuilder b;
+  b.Node({.name = "a", .gres_name = "gpu", .gres_type = "", .devices = 4});
+  b.Job({.id = 1, .gres_name = "npu"});
+  ap_snapshot_t snap = b.Get();
+  std::vector<ap_node_t> nodes(snap.nodes, snap.nodes + snap.node_cnt);
+  ap_pool_t pools[2] = {nodes[0].pools[0], {}};
+  pools[1].gres_name = "npu";
+  pools[1].gres_type = "";
+  pools[1].count = 8;
+  nodes[0].pools = pools;
+  nodes[0].pool_cnt = 2;
+  snap.nodes = nodes.data();
+  pb::ScheduleResponse response;
+  pb::JobStart* start = response.mutable_plan()->add_starts();
+  start->set_job_id(1);
+  pb::NodePlacement* p = start->add_placements();
+  p->set_node("a");
+  p->add_device_indices(6);
+  absl::StatusOr<PlanData> plan = PlanFromProto(response, snap);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->starts.at(0).devices.at(0), std::vector<uint32_t>{6});
 }
 
 TEST_F(PlanFromProtoTest, UnknownJobIsGarbage) {
