@@ -181,16 +181,11 @@ static int _hold_node(held_node_t *h, node_record_t *node_ptr,
 			goto done;
 		}
 	}
-	for (uint32_t d = 0; d < all_cnt; d++) {
-		if (bit_test(gres_ns->gres_bit_alloc, all[d]))
-			continue;
-		hold_cnt++;
-		for (uint32_t i = 0; i < h->kept_cnt; i++)
-			if (h->kept[i] == all[d]) {
-				hold_cnt--;
-				break;
-			}
-	}
+	/* The planned devices are free and among `all` (idx is a part of it). */
+	for (uint32_t d = 0; d < all_cnt; d++)
+		if (!bit_test(gres_ns->gres_bit_alloc, all[d]))
+			hold_cnt++;
+	hold_cnt -= h->kept_cnt;
 	if (!hold_cnt)
 		goto done;	/* the planned devices are all that is free */
 	h->node = node_ptr->name;
@@ -199,14 +194,14 @@ static int _hold_node(held_node_t *h, node_record_t *node_ptr,
 	/* per device: the total, its topology records and their types */
 	counter_cap = hold_cnt * (1 + 2 * (uint32_t) gres_ns->topo_cnt);
 	h->counters = xcalloc(counter_cap, sizeof(uint64_t *));
-	for (uint32_t d = 0; d < all_cnt; d++) {
-		bool kept = false;
-
-		for (uint32_t i = 0; i < h->kept_cnt; i++)
-			kept = kept || (h->kept[i] == all[d]);
-		if (!kept && !bit_test(gres_ns->gres_bit_alloc, all[d]))
+	/* The planned bits are set for a moment, so that "free" means "hold". */
+	for (uint32_t i = 0; i < h->kept_cnt; i++)
+		bit_set(gres_ns->gres_bit_alloc, h->kept[i]);
+	for (uint32_t d = 0; d < all_cnt; d++)
+		if (!bit_test(gres_ns->gres_bit_alloc, all[d]))
 			_hold_bit(h, all[d], counter_cap);
-	}
+	for (uint32_t i = 0; i < h->kept_cnt; i++)
+		bit_clear(gres_ns->gres_bit_alloc, h->kept[i]);
 	rc = 1;
 done:
 	if (rc != 1) {
