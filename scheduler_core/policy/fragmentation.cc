@@ -302,8 +302,10 @@ struct QueueFragModel final : engine::ScorerCycleData {
 
 class Fragmentation final : public engine::Scorer {
  public:
-  Fragmentation(ShapeTable shapes, double size_weight)
-      : model_(std::move(shapes), /*count_memory=*/true), size_weight_(size_weight) {}
+  Fragmentation(ShapeTable shapes, double size_weight, double running_weight)
+      : model_(std::move(shapes), /*count_memory=*/true),
+        size_weight_(size_weight),
+        running_weight_(running_weight) {}
   std::string_view name() const override { return "fragmentation"; }
   // e.g. shapes {1 whole GPU: 0.5, 4 whole GPUs: 0.5}, 8-GPU node with 5 free:
   // 1 GPU there leaves 4 free, which hosts both shapes: fragment 2.5 -> 0 devices,
@@ -326,7 +328,7 @@ class Fragmentation final : public engine::Scorer {
   std::unique_ptr<const engine::ScorerCycleData> PreScore(
       const model::Snapshot& snapshot) const override {
     if (!model_.empty()) return nullptr;
-    ShapeTable shapes = QueueShapes(snapshot);
+    ShapeTable shapes = QueueShapes(snapshot, nullptr, running_weight_);
     WeighBySize(shapes, size_weight_);
     return std::make_unique<QueueFragModel>(std::move(shapes));
   }
@@ -336,6 +338,7 @@ class Fragmentation final : public engine::Scorer {
   static constexpr double kPointsPerDevice = 6.25;  // 8 devices span the range
   FragModel model_;
   double size_weight_ = 0;
+  double running_weight_ = 0;
 };
 
 // Scarcity of each accelerator type (GPU model) for the work pinned to it; for each
@@ -518,7 +521,8 @@ AllowedTypes AllowedPoolTypes(
 }  // namespace
 
 ShapeTable QueueShapes(const model::Snapshot& snapshot,
-                       const std::function<bool(const model::PendingJob&)>& counts) {
+                       const std::function<bool(const model::PendingJob&)>& counts,
+                       double running_weight) {
   // The snapshot's pools by (GRES name, type): a request's allowed types are the
   // types of the pools it may use, empty when that is every pool (portable work).
   std::set<std::pair<std::string_view, std::string_view>> pools;
@@ -565,6 +569,27 @@ ShapeTable QueueShapes(const model::Snapshot& snapshot,
       shape.allowed_types = allowed->types;
     }
     counted.push_back(std::move(shape));
+  }
+  // Running work as shapes too: while the queue holds no gang, a gang-sized shape
+  // still keeps whole nodes whole. Allowed types are unknown for running work (the
+  // snapshot carries allocations, not requests): any. Shard allocations are left out
+  // (a share of shards is no share of the device the model can score).
+  if (running_weight > 0) {
+    for (const model::RunningJob& job : snapshot.running) {
+      for (const model::NodeAllocation& allocation : job.allocations) {
+        if (!allocation.device_shards.empty()) continue;
+        TaskShape shape;
+        shape.cpus = allocation.cpus;
+        shape.memory_mib = allocation.memory_mib;
+        shape.weight = running_weight;
+        if (allocation.device_count > 0) {
+          const bool share = allocation.fraction_milli > 0 && allocation.fraction_milli < kMilli;
+          shape.gpu_count = share ? 1 : allocation.device_count;
+          shape.gpu_milli = share ? allocation.fraction_milli : kMilli;
+        }
+        counted.push_back(std::move(shape));
+      }
+    }
   }
   ShapeTable table = TypicalShapes(std::move(counted));
   // Each shape costs every evaluation a pass: a queue of many distinct shapes keeps
@@ -646,14 +671,19 @@ absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text) {
 
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFragmentationScorer(const PluginArgs& args) {
   PluginArgs table_args = args;
-  auto size_weight = NumberArg(args, "size_weight", 0);
-  if (!size_weight.ok()) return size_weight.status();
-  if (!(*size_weight >= 0)) return absl::InvalidArgumentError("size_weight: must be >= 0");
-  table_args.erase("size_weight");
-  auto shapes = ShapesArg(table_args, "shapes, size_weight");
+  double weights[2] = {0, 0};
+  const char* const keys[2] = {"size_weight", "running_weight"};
+  for (int i = 0; i < 2; ++i) {
+    auto weight = NumberArg(args, keys[i], 0);
+    if (!weight.ok()) return weight.status();
+    if (!(*weight >= 0)) return absl::InvalidArgumentError(Cat(keys[i], ": must be >= 0"));
+    weights[i] = *weight;
+    table_args.erase(keys[i]);
+  }
+  auto shapes = ShapesArg(table_args, "shapes, size_weight, running_weight");
   if (!shapes.ok()) return shapes.status();
-  WeighBySize(*shapes, *size_weight);
-  return std::make_unique<Fragmentation>(std::move(*shapes), *size_weight);
+  WeighBySize(*shapes, weights[0]);
+  return std::make_unique<Fragmentation>(std::move(*shapes), weights[0], weights[1]);
 }
 
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPressureScorer(const PluginArgs& args) {

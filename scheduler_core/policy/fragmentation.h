@@ -50,10 +50,13 @@ ShapeTable TypicalShapes(std::vector<TaskShape> counted, double coverage = 0.95)
 // of its workload. A shape's allowed types are the snapshot's pool types the request
 // may use, none (any) when it may use every pool; a job no pool allows is left out.
 // At most kMaxQueueShapes, the most popular. `counts`, when given, says which jobs
-// count (e.g. not those that can never run).
+// count (e.g. not those that can never run). `running_weight` > 0 counts each node of
+// a running job as a task of its allocation's shape too, at that weight (a pending
+// job's node weighs 1), allowed on any type.
 inline constexpr size_t kMaxQueueShapes = 32;
 ShapeTable QueueShapes(const model::Snapshot& snapshot,
-                       const std::function<bool(const model::PendingJob&)>& counts = nullptr);
+                       const std::function<bool(const model::PendingJob&)>& counts = nullptr,
+                       double running_weight = 0);
 
 // Serialised shape table for the `shapes` argument of `fgd` and `fragmentation`:
 // "cpus:count:milli:type|type:weight[:memory_mib];..." (types may be empty).

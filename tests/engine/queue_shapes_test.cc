@@ -247,6 +247,56 @@ TEST(QueueShapes, TableFromThePendingQueue) {
   EXPECT_EQ(table[3].memory_mib, 16 * 1024);
 }
 
+// One 1-GPU job waits; node c runs an 8-GPU job, b a 2-GPU one, a is idle. From the
+// queue alone (one shape, 1 GPU) a and b score alike and a, first in name order,
+// wins. With the running work as shapes too (1, 2 and 8 GPUs, a third each): on a
+// the 8-GPU shape loses its node (fragment 0 -> 7/3 devices), on b it had none
+// already (6/3 -> 5/3): b.
+model::Snapshot OneGpuJobBesideRunningWork() {
+  model::Snapshot snapshot;
+  snapshot.now = 2000;
+  snapshot.nodes = {NodeBuilder("a").Hopper(8).Build(),
+                    NodeBuilder("b").Hopper(8).Busy({0, 1}).Build(),
+                    NodeBuilder("c").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build()};
+  snapshot.running = {Running(98, "b", "gpu", "h100", {0, 1}, 0, 0),
+                      Running(99, "c", "gpu", "h100", {0, 1, 2, 3, 4, 5, 6, 7}, 0, 0)};
+  snapshot.pending = {JobBuilder(1).Gpus(1).Build()};
+  return snapshot;
+}
+
+TEST(QueueShapes, RunningWorkAsShapesKeepsAWholeNodeWhole) {
+  const model::Snapshot snapshot = OneGpuJobBesideRunningWork();
+  EXPECT_EQ(NodeOf(RunEngine(snapshot, Scorers({{"fragmentation", 1, {}}})), 1), "a");
+  EXPECT_EQ(
+      NodeOf(RunEngine(snapshot, Scorers({{"fragmentation", 1, {{"running_weight", "1"}}}})), 1),
+      "b");
+}
+
+TEST(QueueShapes, RunningWorkCountsAtItsWeightPerNode) {
+  model::Snapshot snapshot = OneGpuJobBesideRunningWork();
+  snapshot.running[1].allocations.push_back(snapshot.running[1].allocations[0]);
+  snapshot.running[1].allocations[1].node = "a";  // a 2-node job of 8 GPUs each
+  EXPECT_EQ(policy::QueueShapes(snapshot).size(), 1u);
+  const policy::ShapeTable table = policy::QueueShapes(snapshot, nullptr, 0.5);
+  ASSERT_EQ(table.size(), 3u);
+  EXPECT_EQ(table[0].gpu_count, 1);  // the pending job: weight 1 of 2.5
+  EXPECT_DOUBLE_EQ(table[0].weight, 1 / 2.5);
+  EXPECT_EQ(table[1].gpu_count, 8);  // two nodes at 0.5
+  EXPECT_DOUBLE_EQ(table[1].weight, 1 / 2.5);
+  EXPECT_TRUE(table[1].allowed_types.empty());
+  EXPECT_EQ(table[2].gpu_count, 2);
+  EXPECT_DOUBLE_EQ(table[2].weight, 0.5 / 2.5);
+}
+
+TEST(QueueShapes, RunningWeightMustBeANonNegativeNumber) {
+  for (const char* bad : {"-1", "many"}) {
+    auto built = policy::BuildPolicy(Scorers({{"fragmentation", 1, {{"running_weight", bad}}}}));
+    ASSERT_FALSE(built.ok()) << bad;
+    EXPECT_NE(built.status().message().find("running_weight"), std::string::npos)
+        << built.status().message();
+  }
+}
+
 // Same snapshot, same plan, whatever order it lists its pending jobs in.
 TEST(QueueShapes, DeterministicWhateverTheQueueOrder) {
   for (uint32_t seed : {4u, 5u}) {
