@@ -216,6 +216,12 @@ done:
 /* Whether the job asks exactly gres_per_node devices of each node: per node,
  * or per job on one node. Per task or per socket, the count on a node follows
  * the cores cons_tres picks, which the core does not know: left to cons_tres. */
+/* Slurm leaves a count the user did not give as 0 or NO_VAL64. */
+static bool _given(uint64_t count)
+{
+	return count && (count != NO_VAL64);
+}
+
 static bool _exact_per_node(job_record_t *job_ptr, const char *name,
 			    uint32_t node_cnt)
 {
@@ -233,14 +239,11 @@ static bool _exact_per_node(job_record_t *job_ptr, const char *name,
 		if (!gres_js || xstrcmp(gres_state->gres_name, name))
 			continue;
 		entries++;
-		exact = ((gres_js->gres_per_node &&
-			  (gres_js->gres_per_node != NO_VAL64)) ||
-			 ((node_cnt == 1) && gres_js->gres_per_job &&
-			  (gres_js->gres_per_job != NO_VAL64))) &&
-			!(gres_js->gres_per_task &&
-			  (gres_js->gres_per_task != NO_VAL64)) &&
-			!(gres_js->gres_per_socket &&
-			  (gres_js->gres_per_socket != NO_VAL64));
+		exact = (_given(gres_js->gres_per_node) ||
+			 ((node_cnt == 1) &&
+			  _given(gres_js->gres_per_job))) &&
+			!_given(gres_js->gres_per_task) &&
+			!_given(gres_js->gres_per_socket);
 	}
 	list_iterator_destroy(iter);
 	return exact && (entries == 1);	/* npu:a:1,npu:b:1: left alone */

@@ -1159,16 +1159,6 @@ ReasonTally TallyRejections(const Job& job, Evaluator& evaluator, const Holds* h
   return rejected;
 }
 
-// For a reservation: when each node's room came free in its look-ahead (kFreeNow for
-// a node no release touched). A held node idles from then until the reserved start
-// unless backfill fits before it, so among nodes that score alike the reservation
-// holds the ones freed last and leaves those free longer to backfill.
-struct FreedAt {
-  static constexpr int64_t kFreeNow = std::numeric_limits<int64_t>::min();
-  std::vector<int64_t> at;  // per node
-  int64_t Of(int node) const { return at[static_cast<size_t>(node)]; }
-};
-
 int KindOf(const Candidate& candidate, const ClusterState& state) {
   return candidate.pool < 0 ? -1 : state.kind_of(candidate.node, candidate.pool);
 }
@@ -1180,13 +1170,11 @@ bool GangWithinSuperpod(const Candidate& candidate, const ClusterState& state) {
 }
 
 // Picks num_nodes of `scored`: required nodes first, then best score, all of one
-// kind and, when one can hold the job, inside one topology domain. `freed_at` (a
-// reservation's, else null): among equal scores the nodes whose room came free last.
+// kind and, when one can hold the job, inside one topology domain.
 std::optional<std::vector<ScoredNode>> ChooseGangAmong(const Job& job,
                                                        std::vector<ScoredNode> scored,
                                                        const ClusterState& state,
-                                                       std::string_view* reason,
-                                                       const FreedAt* freed_at) {
+                                                       std::string_view* reason) {
   const size_t wanted = static_cast<size_t>(job->num_nodes);
   std::vector<int> required;
   // By node index: look-ups stay O(1) however many nodes the job requires.
@@ -1205,8 +1193,6 @@ std::optional<std::vector<ScoredNode>> ChooseGangAmong(const Job& job,
     const bool rb = is_required(b.candidate.node);
     if (ra != rb) return ra;
     if (a.score != b.score) return a.score > b.score;
-    if (freed_at != nullptr && freed_at->Of(a.candidate.node) != freed_at->Of(b.candidate.node))
-      return freed_at->Of(a.candidate.node) > freed_at->Of(b.candidate.node);
     return state.name_rank(a.candidate.node) < state.name_rank(b.candidate.node);
   });
   // Sorted, the required nodes that can host it come first: all are there when
@@ -1280,10 +1266,9 @@ std::optional<std::vector<ScoredNode>> ChooseGangAmong(const Job& job,
 // earlier alternative on equal scores.
 std::optional<std::vector<ScoredNode>> ChooseGang(const Job& job, std::vector<ScoredNode> scored,
                                                   const ClusterState& state,
-                                                  std::string_view* reason,
-                                                  const FreedAt* freed_at) {
+                                                  std::string_view* reason) {
   if (!job->feature_any_matching || job->feature_any.size() < 2 || job->num_nodes < 2)
-    return ChooseGangAmong(job, std::move(scored), state, reason, freed_at);
+    return ChooseGangAmong(job, std::move(scored), state, reason);
   std::optional<std::vector<ScoredNode>> best;
   double best_score = 0;
   std::string_view why = kReasonNoAlternativeHoldsTheGang;
@@ -1294,7 +1279,7 @@ std::optional<std::vector<ScoredNode>> ChooseGang(const Job& job, std::vector<Sc
     }
     if (carrying.size() < static_cast<size_t>(job->num_nodes)) continue;
     std::string_view clause_reason;
-    auto chosen = ChooseGangAmong(job, std::move(carrying), state, &clause_reason, freed_at);
+    auto chosen = ChooseGangAmong(job, std::move(carrying), state, &clause_reason);
     if (!chosen) {
       why = clause_reason;
       continue;
@@ -1410,15 +1395,14 @@ std::vector<ScoredNode> ConsecutiveRunChoice(size_t wanted, std::vector<ScoredNo
 // of equal scores wins. With `select_consecutive_runs` every job first gathers all the
 // nodes it fits on, since its run depends on them all.
 std::optional<JobStart> Place(const Job& job, Evaluator& evaluator, const ClusterState& state,
-                              const Holds* holds, std::string_view* gang_reason,
-                              const FreedAt* freed_at = nullptr) {
+                              const Holds* holds, std::string_view* gang_reason) {
   // Matching alternatives ("[a|b]") choose per alternative in ChooseGang; a run choice
   // across all of them could pick nodes no one alternative covers.
   const bool matching = job->feature_any_matching && job->feature_any.size() >= 2;
   const bool runs = evaluator.pipeline().limits.select_consecutive_runs &&
                     job->required_nodes.empty() && !matching;
   const bool single = job->num_nodes == 1 && job->required_nodes.empty() && !runs;
-  if (single && evaluator.shape().cached && freed_at == nullptr) {
+  if (single && evaluator.shape().cached) {
     const int slot = evaluator.BestRanked(job, holds);
     if (slot < 0) return std::nullopt;
     const double score = evaluator.Get(job, static_cast<size_t>(slot)).score;
@@ -1444,9 +1428,7 @@ std::optional<JobStart> Place(const Job& job, Evaluator& evaluator, const Cluste
     const NodeEval& eval = evaluator.Get(job, slot);
     if (!eval.fits()) continue;
     if (single) {
-      const bool later_freed = freed_at != nullptr && eval.score == best_score &&
-                               freed_at->Of(eligible[slot]) > freed_at->Of(eligible[best_slot]);
-      if (!found || eval.score > best_score || later_freed) {
+      if (!found || eval.score > best_score) {
         found = true;
         best_slot = slot;
         best_score = eval.score;
@@ -1470,7 +1452,7 @@ std::optional<JobStart> Place(const Job& job, Evaluator& evaluator, const Cluste
     }
     if (job->num_nodes == 1) return MakeStart(job, std::move(feasible), state);
   }
-  auto chosen = ChooseGang(job, std::move(feasible), state, gang_reason, freed_at);
+  auto chosen = ChooseGang(job, std::move(feasible), state, gang_reason);
   if (!chosen) return std::nullopt;
   return MakeStart(job, std::move(*chosen), state);
 }
@@ -1542,8 +1524,6 @@ std::optional<Reservation> PlanReservation(const Job& job, const FineStatic& sha
   // Cached evaluations make each release cost only the nodes it touched.
   ShapeCache cache(future, pipeline, book, meter);
   Evaluator evaluator(cache, cache.For(shape));
-  FreedAt freed_at{
-      std::vector<int64_t>(static_cast<size_t>(state.node_count()), FreedAt::kFreeNow)};
   size_t i = 0;
   while (i < ends.size()) {
     const int64_t at = ends[i].at;
@@ -1551,17 +1531,12 @@ std::optional<Reservation> PlanReservation(const Job& job, const FineStatic& sha
     for (; i < ends.size() && ends[i].at == at; ++i) {
       for (const Holding& holding : ends[i].holdings) {
         touched = touched || is_eligible[static_cast<size_t>(holding.node)];
-        freed_at.at[static_cast<size_t>(holding.node)] = at;
         future.Give(holding);
       }
     }
     if (!touched) continue;
     std::string_view gang_reason;
-    // Found through the ranking (the common case: no start yet), chosen again with
-    // the release times as the tie-break only once there is one.
     if (auto start = Place(job, evaluator, future, &off_limits, &gang_reason)) {
-      if (auto held = Place(job, evaluator, future, &off_limits, &gang_reason, &freed_at))
-        start = std::move(held);
       Reservation reservation{job->id, at, {}};
       spare->clear();
       for (const Holding& holding : HoldingsOfStart(job, *start, future)) {

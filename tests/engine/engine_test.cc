@@ -1001,31 +1001,6 @@ TEST(Backfill, DefaultPolicyReservesForTheFirstFourBlockedJobs) {
   EXPECT_EQ(RunEngine(snapshot, more).plan.reservations.size(), 6u);
 }
 
-// A reservation holds, of the nodes that score alike at its start, the ones freed
-// last: a 3-node gang that can start at t=1000 holds n2 and n3 (busy until then) and
-// one of the nodes free now, and leaves the other free now to work that outlasts
-// t=1000. Held in name order (n0, n1, n2), the 8-device job 2 could start nowhere.
-TEST(Backfill, AReservationHoldsTheNodesFreedLastAndLeavesTheIdleOnesToBackfill) {
-  model::Snapshot snapshot;
-  snapshot.now = 0;
-  snapshot.nodes = {NodeBuilder("n0").Hopper(8).Build(), NodeBuilder("n1").Hopper(8).Build(),
-                    NodeBuilder("n2").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build(),
-                    NodeBuilder("n3").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build()};
-  snapshot.running = {Running(98, "n2", "gpu", "h100", {0, 1, 2, 3, 4, 5, 6, 7}, 0, 1000),
-                      Running(99, "n3", "gpu", "h100", {0, 1, 2, 3, 4, 5, 6, 7}, 0, 1000)};
-  snapshot.pending = {JobBuilder(1).Gpus(8).Nodes(3).Priority(100).Build(),
-                      JobBuilder(2).Gpus(8).Priority(50).TimeLimit(5000).Build()};
-  Outcome outcome = RunEngine(snapshot);
-  ASSERT_EQ(outcome.plan.reservations.size(), 1u);
-  const engine::Reservation& reservation = outcome.plan.reservations[0];
-  EXPECT_EQ(reservation.planned_start, 1000);
-  std::vector<std::string> held;
-  for (int n : reservation.nodes) held.push_back(snapshot.nodes[static_cast<size_t>(n)].name);
-  std::sort(held.begin(), held.end());
-  EXPECT_EQ(held, (std::vector<std::string>{"n0", "n2", "n3"}));
-  EXPECT_EQ(outcome.Started().at(2), (std::vector<std::string>{"n1"}));
-}
-
 TEST(Backfill, NoReservationsMeansSmallJobsOvertake) {
   model::Snapshot snapshot =
       HalfFreeUntil1000({JobBuilder(1).Gpus(8).Priority(100).Build(),
