@@ -213,15 +213,15 @@ done:
 	return rc;
 }
 
-/* Whether the job asks exactly gres_per_node devices of each node: per node,
- * or per job on one node. Per task or per socket, the count on a node follows
- * the cores cons_tres picks, which the core does not know: left to cons_tres. */
 /* Slurm leaves a count the user did not give as 0 or NO_VAL64. */
 static bool _given(uint64_t count)
 {
 	return count && (count != NO_VAL64);
 }
 
+/* Whether the job asks exactly gres_per_node devices of each node: per node,
+ * or per job on one node. Per task or per socket, the count on a node follows
+ * the cores cons_tres picks, which the core does not know: left to cons_tres. */
 static bool _exact_per_node(job_record_t *job_ptr, const char *name,
 			    uint32_t node_cnt)
 {

@@ -671,19 +671,22 @@ absl::StatusOr<ShapeTable> ShapesFromArg(std::string_view text) {
 
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeFragmentationScorer(const PluginArgs& args) {
   PluginArgs table_args = args;
-  double weights[2] = {0, 0};
-  const char* const keys[2] = {"size_weight", "running_weight"};
-  for (int i = 0; i < 2; ++i) {
-    auto weight = NumberArg(args, keys[i], 0);
+  // A weight argument, taken out of what the shape table's parser sees.
+  auto weight_arg = [&](const std::string& key) -> absl::StatusOr<double> {
+    auto weight = NumberArg(args, key, 0);
     if (!weight.ok()) return weight.status();
-    if (!(*weight >= 0)) return absl::InvalidArgumentError(Cat(keys[i], ": must be >= 0"));
-    weights[i] = *weight;
-    table_args.erase(keys[i]);
-  }
+    if (!(*weight >= 0)) return absl::InvalidArgumentError(Cat(key, ": must be >= 0"));
+    table_args.erase(key);
+    return *weight;
+  };
+  auto size_weight = weight_arg("size_weight");
+  if (!size_weight.ok()) return size_weight.status();
+  auto running_weight = weight_arg("running_weight");
+  if (!running_weight.ok()) return running_weight.status();
   auto shapes = ShapesArg(table_args, "shapes, size_weight, running_weight");
   if (!shapes.ok()) return shapes.status();
-  WeighBySize(*shapes, weights[0]);
-  return std::make_unique<Fragmentation>(std::move(*shapes), weights[0], weights[1]);
+  WeighBySize(*shapes, *size_weight);
+  return std::make_unique<Fragmentation>(std::move(*shapes), *size_weight, *running_weight);
 }
 
 absl::StatusOr<std::unique_ptr<engine::Scorer>> MakeKindPressureScorer(const PluginArgs& args) {
