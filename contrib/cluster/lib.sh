@@ -32,6 +32,9 @@
 #   ACCELPACK_NPU_CORES   1 (with ACCELPACK_NPU_FILES): each NPU line also gives its
 #                         socket (Cores=0-31 for davinci0-3, 32-63 for 4-7), as the
 #                         probe writes for a real node                     [empty]
+#   ACCELPACK_GPU_CORES   1 (with ACCELPACK_FRACTIONAL): the H200 nodes' gpu and shard
+#                         lines give each GPU's socket (Cores=0-31 for nvidia0-3,
+#                         32-63 for 4-7), as the probe writes for a real node [empty]
 #   ACCELPACK_PLUGIN_DIR  extra directory searched for Slurm plugins first (e.g.
 #                         a build dir holding sched_accelpack.so)
 #   ACCELPACK_SLURM_PREFIX  a Slurm installed under a prefix (contrib/slurm-prefix.sh
@@ -276,6 +279,17 @@ NodeName=h200-[1-2] Name=shard Count=32 File=$d/dev/nvidia[0-7]
 EOF
 }
 
+# GPU sockets on the H200 nodes (ACCELPACK_GPU_CORES=1, with ACCELPACK_FRACTIONAL=1):
+# cons_tres then tries the GPUs (and shards) local to the cores it gave a job first.
+ap_gpu_cores_conf() {
+  local d="$AP_RUN_DIR"
+  sed -i -e "s|^\(NodeName=h200-\[1-2\] Name=gpu Type=h200\) File=$d/dev/nvidia\[0-7\] \(.*\)\$|\1 File=$d/dev/nvidia[0-3] Cores=0-31 \2\n\1 File=$d/dev/nvidia[4-7] Cores=32-63 \2|" \
+      -e "s|^\(NodeName=h200-\[1-2\] Name=shard\) Count=32 File=$d/dev/nvidia\[0-7\]\$|\1 Count=16 File=$d/dev/nvidia[0-3] Cores=0-31\n\1 Count=16 File=$d/dev/nvidia[4-7] Cores=32-63|" \
+      "$d/conf/gres.conf"
+  [ "$(grep -c "^NodeName=h200-\[1-2\] .*Cores=" "$d/conf/gres.conf")" -eq 4 ] ||
+    ap_die "ACCELPACK_GPU_CORES: gres.conf has no h200 gpu and shard lines to give sockets (needs ACCELPACK_FRACTIONAL=1; template changed?)"
+}
+
 # Ascend NPUs as device files (ACCELPACK_NPU_FILES=1): stand-ins for /dev/davinci0..7.
 # Slurm has no npu GRES plugin, so it sets no visibility variable, but with File= it
 # keeps a bitmap of the node's NPUs and picks a job's (the lowest free, as for GPUs).
@@ -319,6 +333,7 @@ ap_write_config() {
     cp "$ACCELPACK_TOPOLOGY_CONF" "$d/conf/topology.conf"
   fi
   if [ "${ACCELPACK_FRACTIONAL:-}" = 1 ]; then ap_fractional_conf; fi
+  if [ "${ACCELPACK_GPU_CORES:-}" = 1 ]; then ap_gpu_cores_conf; fi
   if [ "${ACCELPACK_NPU_FILES:-}" = 1 ]; then ap_npu_files_conf; fi
   cp "$AP_POLICY" "$d/conf/policy.yaml"
   chmod 0644 "$d"/conf/*

@@ -80,6 +80,9 @@ typedef struct {
 	const uint32_t *shards_used;
 	uint32_t shard_dev_cnt;
 	bool shards_one_sharing;		/* gres.conf Flags=one_sharing */
+	bool holds_planned_devices;		/* device_pick.h can make a start
+						 * of an exact_per_node request
+						 * take the planned devices */
 } ap_pool_t;
 
 typedef struct {
@@ -114,6 +117,9 @@ typedef struct {
 	const char *const *gres_types;	/* allowed types; none: any */
 	uint32_t gres_type_cnt;
 	uint32_t gres_per_node;
+	bool exact_per_node;		/* gres_per_node (shards_per_node) on
+					 * each node: not per task or socket,
+					 * not a whole node */
 	uint32_t cpus_per_node;
 	uint64_t mem_per_node_mib;
 	const char *const *features;	/* all required */
@@ -216,8 +222,9 @@ typedef struct {
 	uint32_t job_id;
 	char **nodes;
 	char **gres_types;	/* per node, the chosen type ("" when none) */
-	/* Per node, the whole devices the plan was made with: indices into the
-	 * node's pool of gres_types[n] (NULL, 0: none, or a share). */
+	/* Per node, the whole devices the plan was made with, or the GPUs a
+	 * shard start's shards come from: indices into the node's pool of
+	 * gres_types[n] (NULL, 0: none, or another kind of share). */
 	uint32_t **devices;
 	uint32_t *device_cnt;
 	uint32_t node_cnt;

@@ -93,10 +93,12 @@ absl::StatusOr<PlanData> PlanFromProto(const pb::ScheduleResponse& response,
     for (const pb::NodePlacement& placement : start.placements()) {
       out.nodes.push_back(placement.node());
       out.gres_types.push_back(placement.gres_type());
-      // Whole devices only: Slurm picks the device of a share.
+      // Whole devices, and the GPUs a shard start's shards come from: the plugin makes
+      // cons_tres take those. Another share's device is Slurm's to pick.
       const bool whole = placement.fraction_milli() == 0 && placement.device_shards().empty();
+      const bool shards = !placement.device_shards().empty();
       out.devices.emplace_back();
-      if (whole)
+      if (whole || shards)
         out.devices.back().assign(placement.device_indices().begin(),
                                   placement.device_indices().end());
     }

@@ -65,6 +65,7 @@ void VisitPool(const ap_pool_t& pool, V& v) {
   // Where Slurm tracks the devices (File=), cons_tres picks them for a start; a
   // count-only GRES has no devices for it to pick.
   v.Scalar(&M::set_slurm_picks_devices, pool.device_used_milli != nullptr);
+  v.Scalar(&M::set_holds_planned_devices, pool.holds_planned_devices);
 }
 
 template <typename V>
@@ -110,6 +111,7 @@ void VisitPending(const ap_pending_job_t& in, V& v) {
       acc.Texts(&A::mutable_allowed_types, in.gres_types, in.gres_type_cnt);
       acc.Scalar(&A::set_count_per_node, in.gres_per_node);
       acc.Scalar(&A::set_shards_per_node, in.shards_per_node);
+      acc.Scalar(&A::set_exact_per_node, in.exact_per_node);
     });
   });
   v.Scalar(&M::set_cpus_per_node, in.cpus_per_node);

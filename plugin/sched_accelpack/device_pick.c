@@ -17,17 +17,27 @@
 #include "src/slurmctld/slurmctld.h"
 
 #include "device_pick.h"
+#include "snapshot_shards.h"
+
+typedef struct {
+	uint64_t *counter;
+	uint64_t by;
+} raised_t;
 
 /* One node's pool: the devices held back and the counters raised for them. */
 typedef struct {
 	const char *node;
-	gres_node_state_t *gres_ns;
+	gres_node_state_t *gres_ns;	/* whole devices: the pool's GRES */
 	uint32_t *held;			/* bits of gres_bit_alloc set by us */
 	uint32_t held_cnt;
-	uint64_t **counters;		/* each raised by one per entry */
-	uint32_t counter_cnt;
-	uint32_t *kept;			/* the bits left free for the job */
+	raised_t *raised;
+	uint32_t raised_cnt;
+	uint32_t raised_cap;
+	uint32_t *kept;			/* the devices left free for the job */
 	uint32_t kept_cnt;
+	gres_node_state_t *shard_ns;	/* shards: the shard GRES, whose other
+					 * GPUs' free shards are held */
+	uint64_t kept_free;		/* shards: free on the kept GPUs */
 } held_node_t;
 
 struct device_pick {
@@ -65,19 +75,20 @@ extern uint32_t device_pick_type_indices(gres_node_state_t *gres_ns,
 	return cnt;
 }
 
-/* The node's state of GRES `name`; NULL as well where the node also carries a
- * shared GRES (shard, mps) with a count: cons_tres weighs those against whole
- * use of the same devices, which the core models apart. */
-static gres_node_state_t *_node_gres(node_record_t *node_ptr, const char *name)
+/* The node's state of GRES `name`; *shared: whether the node also carries a
+ * shared GRES (shard, mps) with a count. */
+static gres_node_state_t *_node_gres(list_t *node_gres, const char *name,
+				     bool *shared_too)
 {
 	list_itr_t *iter;
 	gres_state_t *gres_state;
 	gres_node_state_t *found = NULL;
 	bool shared = false;
 
-	if (!node_ptr->gres_list)
+	*shared_too = false;
+	if (!node_gres)
 		return NULL;
-	iter = list_iterator_create(node_ptr->gres_list);
+	iter = list_iterator_create(node_gres);
 	while ((gres_state = list_next(iter))) {
 		gres_node_state_t *gres_ns = gres_state->gres_data;
 
@@ -90,44 +101,78 @@ static gres_node_state_t *_node_gres(node_record_t *node_ptr, const char *name)
 			shared = true;
 	}
 	list_iterator_destroy(iter);
-	return shared ? NULL : found;
+	*shared_too = shared;
+	return found;
 }
 
-static void _raise(held_node_t *h, uint64_t *counter, uint32_t cap)
+/* The node's state of GRES `name` where its devices can be held back: per
+ * device, consumed, and no shared GRES (shard, mps) on the node, which cons_tres
+ * weighs against whole use of the same devices (the core models that apart). */
+static gres_node_state_t *_holdable_gres(list_t *node_gres, const char *name)
 {
-	if (h->counter_cnt < cap) {
-		(*counter)++;
-		h->counters[h->counter_cnt++] = counter;
+	bool shared;
+	gres_node_state_t *gres_ns = _node_gres(node_gres, name, &shared);
+
+	if (!gres_ns || shared || gres_ns->no_consume ||
+	    !device_pick_index_cap(gres_ns))
+		return NULL;
+	return gres_ns;
+}
+
+extern bool device_pick_holdable(list_t *node_gres, const char *name)
+{
+	return _holdable_gres(node_gres, name) != NULL;
+}
+
+/* Room for what holding `records` topology records raises: each record, its
+ * type's count and the GRES total. */
+static void _raise_room(held_node_t *h, uint32_t records)
+{
+	h->raised_cap = 3 * records;
+	h->raised = xcalloc(h->raised_cap, sizeof(raised_t));
+}
+
+static void _raise(held_node_t *h, uint64_t *counter, uint64_t by)
+{
+	if (by && (h->raised_cnt < h->raised_cap)) {
+		*counter += by;
+		h->raised[h->raised_cnt].counter = counter;
+		h->raised[h->raised_cnt++].by = by;
+	}
+}
+
+/* Count `by` more of topology record t allocated, as gres_ctld_job_alloc
+ * would: the record and its type (the GRES total is the caller's). */
+static void _raise_record(held_node_t *h, gres_node_state_t *gres_ns, int t,
+			  uint64_t by)
+{
+	const char *tname = gres_ns->topo_type_name ?
+		gres_ns->topo_type_name[t] : NULL;
+
+	if (gres_ns->topo_gres_cnt_alloc)
+		_raise(h, &gres_ns->topo_gres_cnt_alloc[t], by);
+	for (int y = 0; tname && (y < gres_ns->type_cnt); y++) {
+		if (gres_ns->type_cnt_alloc && gres_ns->type_name &&
+		    !xstrcmp(gres_ns->type_name[y], tname)) {
+			_raise(h, &gres_ns->type_cnt_alloc[y], by);
+			break;
+		}
 	}
 }
 
 /* Count device bit b allocated the way gres_ctld_job_alloc would. */
-static void _hold_bit(held_node_t *h, uint32_t b, uint32_t counter_cap)
+static void _hold_bit(held_node_t *h, uint32_t b)
 {
 	gres_node_state_t *gres_ns = h->gres_ns;
 
 	bit_set(gres_ns->gres_bit_alloc, b);
 	h->held[h->held_cnt++] = b;
-	_raise(h, &gres_ns->gres_cnt_alloc, counter_cap);
+	_raise(h, &gres_ns->gres_cnt_alloc, 1);
 	for (int t = 0; t < gres_ns->topo_cnt; t++) {
 		bitstr_t *map = gres_ns->topo_gres_bitmap[t];
-		const char *tname;
 
-		if (!map || (b >= bit_size(map)) || !bit_test(map, b))
-			continue;
-		if (gres_ns->topo_gres_cnt_alloc)
-			_raise(h, &gres_ns->topo_gres_cnt_alloc[t],
-			       counter_cap);
-		tname = gres_ns->topo_type_name ?
-			gres_ns->topo_type_name[t] : NULL;
-		for (int y = 0; tname && (y < gres_ns->type_cnt); y++) {
-			if (gres_ns->type_cnt_alloc && gres_ns->type_name &&
-			    !xstrcmp(gres_ns->type_name[y], tname)) {
-				_raise(h, &gres_ns->type_cnt_alloc[y],
-				       counter_cap);
-				break;
-			}
-		}
+		if (map && (b < bit_size(map)) && bit_test(map, b))
+			_raise_record(h, gres_ns, t, 1);
 	}
 }
 
@@ -144,6 +189,33 @@ static uint64_t _pool_count(gres_node_state_t *gres_ns, const char *type)
 	return 0;
 }
 
+/* The planned pool indices as node-local device bits, into h->kept. RET 1,
+ * 0 where they are not of the pool the plan saw, -1 where one is allocated. */
+static int _keep_planned(held_node_t *h, bitstr_t *alloc, const uint32_t *idx,
+			 uint32_t cnt, const uint32_t *planned,
+			 uint32_t planned_cnt)
+{
+	h->kept = xcalloc(planned_cnt, sizeof(uint32_t));
+	for (uint32_t i = 0; i < planned_cnt; i++) {
+		if (planned[i] >= cnt)
+			return 0;
+		h->kept[h->kept_cnt++] = idx[planned[i]];
+		if (bit_test(alloc, idx[planned[i]]))
+			return -1;
+	}
+	return 1;
+}
+
+/* A node that holds nothing keeps no devices either. RET rc */
+static int _settle(held_node_t *h, int rc)
+{
+	if (rc != 1) {
+		xfree(h->kept);
+		h->kept_cnt = 0;
+	}
+	return rc;
+}
+
 /* Hold back every free device the job could be given on this node but the
  * planned ones (pool indices of `type`; a typeless request may take any type).
  * RET 1 held, 0 left to cons_tres, -1 a planned device is taken now. */
@@ -151,14 +223,15 @@ static int _hold_node(held_node_t *h, node_record_t *node_ptr,
 		      const char *gres_name, const char *type, bool typeless,
 		      const uint32_t *planned, uint32_t planned_cnt)
 {
-	gres_node_state_t *gres_ns = _node_gres(node_ptr, gres_name);
-	uint32_t cap, cnt, all_cnt, hold_cnt = 0, counter_cap;
+	gres_node_state_t *gres_ns = _holdable_gres(node_ptr->gres_list,
+						    gres_name);
+	uint32_t cap, cnt, all_cnt, hold_cnt = 0;
 	uint32_t *idx, *all;
-	int rc = 0;
+	int rc = 0, kept;
 
-	if (!gres_ns || gres_ns->no_consume ||
-	    !(cap = device_pick_index_cap(gres_ns)))
+	if (!gres_ns)
 		return 0;
+	cap = device_pick_index_cap(gres_ns);
 	idx = xcalloc(cap, sizeof(uint32_t));
 	all = xcalloc(cap, sizeof(uint32_t));
 	cnt = device_pick_type_indices(gres_ns, type, idx);
@@ -171,15 +244,10 @@ static int _hold_node(held_node_t *h, node_record_t *node_ptr,
 	}
 	all_cnt = device_pick_type_indices(gres_ns, typeless ? NULL : type,
 					   all);
-	h->kept = xcalloc(planned_cnt, sizeof(uint32_t));
-	for (uint32_t i = 0; i < planned_cnt; i++) {
-		if (planned[i] >= cnt)
-			goto done;	/* not the pool the plan saw */
-		h->kept[h->kept_cnt++] = idx[planned[i]];
-		if (bit_test(gres_ns->gres_bit_alloc, idx[planned[i]])) {
-			rc = -1;
-			goto done;
-		}
+	if ((kept = _keep_planned(h, gres_ns->gres_bit_alloc, idx, cnt,
+				  planned, planned_cnt)) != 1) {
+		rc = kept;
+		goto done;
 	}
 	/* The planned devices are free and among `all` (idx is a part of it). */
 	for (uint32_t d = 0; d < all_cnt; d++)
@@ -191,62 +259,103 @@ static int _hold_node(held_node_t *h, node_record_t *node_ptr,
 	h->node = node_ptr->name;
 	h->gres_ns = gres_ns;
 	h->held = xcalloc(hold_cnt, sizeof(uint32_t));
-	/* per device: the total, its topology records and their types */
-	counter_cap = hold_cnt * (1 + 2 * (uint32_t) gres_ns->topo_cnt);
-	h->counters = xcalloc(counter_cap, sizeof(uint64_t *));
+	_raise_room(h, hold_cnt * (uint32_t) gres_ns->topo_cnt);
 	/* The planned bits are set for a moment, so that "free" means "hold". */
 	for (uint32_t i = 0; i < h->kept_cnt; i++)
 		bit_set(gres_ns->gres_bit_alloc, h->kept[i]);
 	for (uint32_t d = 0; d < all_cnt; d++)
 		if (!bit_test(gres_ns->gres_bit_alloc, all[d]))
-			_hold_bit(h, all[d], counter_cap);
+			_hold_bit(h, all[d]);
 	for (uint32_t i = 0; i < h->kept_cnt; i++)
 		bit_clear(gres_ns->gres_bit_alloc, h->kept[i]);
 	rc = 1;
 done:
-	if (rc != 1) {
-		xfree(h->kept);
-		h->kept_cnt = 0;
-	}
 	xfree(idx);
 	xfree(all);
-	return rc;
+	return _settle(h, rc);
 }
 
-/* Slurm leaves a count the user did not give as 0 or NO_VAL64. */
-static bool _given(uint64_t count)
+/* Free shards on the node-local GPUs `gpus`. */
+static uint64_t _shards_free(gres_node_state_t *shard_ns, const uint32_t *gpus,
+			     uint32_t gpu_cnt)
 {
-	return count && (count != NO_VAL64);
-}
+	uint64_t free = 0;
 
-/* Whether the job asks exactly gres_per_node devices of each node: per node,
- * or per job on one node. Per task or per socket, the count on a node follows
- * the cores cons_tres picks, which the core does not know: left to cons_tres. */
-static bool _exact_per_node(job_record_t *job_ptr, const char *name,
-			    uint32_t node_cnt)
-{
-	list_itr_t *iter;
-	gres_state_t *gres_state;
-	bool exact = false;
-	int entries = 0;
+	for (uint32_t i = 0; i < gpu_cnt; i++) {
+		uint64_t total, used;
 
-	if (!job_ptr->gres_list_req)
-		return false;
-	iter = list_iterator_create(job_ptr->gres_list_req);
-	while ((gres_state = list_next(iter))) {
-		gres_job_state_t *gres_js = gres_state->gres_data;
-
-		if (!gres_js || xstrcmp(gres_state->gres_name, name))
-			continue;
-		entries++;
-		exact = (_given(gres_js->gres_per_node) ||
-			 ((node_cnt == 1) &&
-			  _given(gres_js->gres_per_job))) &&
-			!_given(gres_js->gres_per_task) &&
-			!_given(gres_js->gres_per_socket);
+		shards_on_gpu(shard_ns, gpus[i], &total, &used);
+		if (total > used)
+			free += total - used;
 	}
-	list_iterator_destroy(iter);
-	return exact && (entries == 1);	/* npu:a:1,npu:b:1: left alone */
+	return free;
+}
+
+static bool _covers_any(bitstr_t *map, const uint32_t *bits, uint32_t cnt)
+{
+	for (uint32_t i = 0; map && (i < cnt); i++)
+		if ((bits[i] < bit_size(map)) && bit_test(map, bits[i]))
+			return true;
+	return false;
+}
+
+/* Shards: count every other GPU's free shards allocated, so that cons_tres
+ * can take the job's `shards` only from the planned GPUs (pool indices of
+ * `type` of the sharing GRES `gpu_name`). Its choice among GPUs (first fit,
+ * least loaded, the cores' socket first) then has one answer, the core's,
+ * also where a job ended on the node since the plan and left room on a GPU
+ * cons_tres would try first. RET as _hold_node. */
+static int _hold_shards(held_node_t *h, node_record_t *node_ptr,
+			const char *gpu_name, const char *type,
+			const uint32_t *planned, uint32_t planned_cnt,
+			uint32_t shards)
+{
+	bool shared;
+	gres_node_state_t *gpu_ns = _node_gres(node_ptr->gres_list, gpu_name, &shared);
+	gres_state_t *shard_state = shards_node_state(node_ptr->gres_list);
+	gres_node_state_t *shard_ns;
+	uint32_t cap, cnt, *idx;
+	int rc = 0;
+
+	/* one_sharing: once shards are in use on a node, cons_tres takes only
+	 * GPUs that carry some; held ones would, and turn a fresh planned GPU
+	 * away. */
+	if (!gpu_ns || !shard_state ||
+	    (shard_state->config_flags & GRES_CONF_ONE_SHARING) ||
+	    !(cap = device_pick_index_cap(gpu_ns)))
+		return 0;
+	shard_ns = shard_state->gres_data;
+	idx = xcalloc(cap, sizeof(uint32_t));
+	cnt = device_pick_type_indices(gpu_ns, type, idx);
+	if (cnt != _pool_count(gpu_ns, type))
+		goto done;	/* as the snapshot: no per-GPU counts then */
+	/* A planned GPU allocated whole since: -1. */
+	if ((rc = _keep_planned(h, gpu_ns->gres_bit_alloc, idx, cnt, planned,
+				planned_cnt)) != 1)
+		goto done;
+	h->kept_free = _shards_free(shard_ns, h->kept, h->kept_cnt);
+	if (h->kept_free < shards) {
+		rc = -1;
+		goto done;
+	}
+	h->node = node_ptr->name;
+	h->shard_ns = shard_ns;
+	_raise_room(h, (uint32_t) shard_ns->topo_cnt);
+	for (int t = 0; t < shard_ns->topo_cnt; t++) {
+		uint64_t avail = shard_ns->topo_gres_cnt_avail[t];
+		uint64_t alloc = shard_ns->topo_gres_cnt_alloc[t];
+
+		if ((avail <= alloc) ||
+		    _covers_any(shard_ns->topo_gres_bitmap[t], h->kept,
+				h->kept_cnt))
+			continue;
+		_raise_record(h, shard_ns, t, avail - alloc);
+		_raise(h, &shard_ns->gres_cnt_alloc, avail - alloc);
+	}
+	rc = 1;
+done:
+	xfree(idx);
+	return _settle(h, rc);
 }
 
 extern int device_pick_hold(job_record_t *job_ptr, const ap_pending_job_t *job,
@@ -259,9 +368,8 @@ extern int device_pick_hold(job_record_t *job_ptr, const ap_pending_job_t *job,
 	/* A whole node's job gets every device there whatever is held, and
 	 * cons_tres refuses it a node with any device counted allocated. */
 	if (!job->gres_name || !job->gres_name[0] || !job->gres_per_node ||
-	    job->shards_per_node || job->exclusive || !start->node_cnt ||
-	    !start->devices || !start->device_cnt ||
-	    !_exact_per_node(job_ptr, job->gres_name, start->node_cnt))
+	    !job->exact_per_node || !start->node_cnt || !start->devices ||
+	    !start->device_cnt)
 		return SLURM_SUCCESS;
 	pick = xmalloc(sizeof(*pick));
 	pick->nodes = xcalloc(start->node_cnt, sizeof(held_node_t));
@@ -272,11 +380,21 @@ extern int device_pick_hold(job_record_t *job_ptr, const ap_pending_job_t *job,
 			start->gres_types[n] : NULL;
 		int rc;
 
-		if (!node_ptr || (start->device_cnt[n] != job->gres_per_node))
+		if (!node_ptr || !start->device_cnt[n])
 			continue;
-		rc = _hold_node(&pick->nodes[pick->node_cnt], node_ptr,
-				job->gres_name, type, !job->gres_type_cnt,
-				start->devices[n], start->device_cnt[n]);
+		if (job->shards_per_node)
+			rc = _hold_shards(&pick->nodes[pick->node_cnt],
+					  node_ptr, job->gres_name, type,
+					  start->devices[n],
+					  start->device_cnt[n],
+					  job->shards_per_node);
+		else if (start->device_cnt[n] == job->gres_per_node)
+			rc = _hold_node(&pick->nodes[pick->node_cnt], node_ptr,
+					job->gres_name, type,
+					!job->gres_type_cnt, start->devices[n],
+					start->device_cnt[n]);
+		else
+			continue;
 		if (rc > 0) {
 			pick->node_cnt++;
 		} else if (rc < 0) {
@@ -305,18 +423,28 @@ extern void device_pick_release(device_pick_t *pick, uint32_t job_id,
 
 		for (uint32_t i = 0; i < h->held_cnt; i++)
 			bit_clear(h->gres_ns->gres_bit_alloc, h->held[i]);
-		for (uint32_t i = 0; i < h->counter_cnt; i++)
-			(*h->counters[i])--;
-		xfree(h->gres_ns->gres_used);	/* a cached usage string */
-		for (uint32_t i = 0; started && (i < h->kept_cnt); i++)
-			if (!bit_test(h->gres_ns->gres_bit_alloc, h->kept[i]))
-				missed++;
+		for (uint32_t i = 0; i < h->raised_cnt; i++)
+			*h->raised[i].counter -= h->raised[i].by;
+		if (h->shard_ns) {
+			xfree(h->shard_ns->gres_used);
+			if (started &&
+			    (_shards_free(h->shard_ns, h->kept, h->kept_cnt) >=
+			     h->kept_free))
+				error("accelpack: JobId=%u on %s: no shards taken from the GPU left for it (cons_tres picked another)",
+				      job_id, h->node);
+		} else {
+			xfree(h->gres_ns->gres_used);	/* cached usage */
+			for (uint32_t i = 0; started && (i < h->kept_cnt); i++)
+				if (!bit_test(h->gres_ns->gres_bit_alloc,
+					      h->kept[i]))
+					missed++;
+		}
 		if (missed)
 			error("accelpack: JobId=%u on %s: %u of the %u devices left for it were not taken (cons_tres picked others)",
 			      job_id, h->node, missed, h->kept_cnt);
 		xfree(h->held);
 		xfree(h->kept);
-		xfree(h->counters);
+		xfree(h->raised);
 	}
 	xfree(pick->nodes);
 	xfree(pick);

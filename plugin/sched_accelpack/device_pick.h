@@ -14,25 +14,34 @@
 #include "slurm_compat.h"
 
 /*
- * The core plans whole-device starts on the lowest free devices of a node's
- * pool where Slurm tracks devices (gres.conf File=; the snapshot's
- * slurm_picks_devices), and checks that this pick keeps the kind's topology
- * rule (a 910C module, an HCCS ring); the plan names those devices. cons_tres
- * picks otherwise where gres.conf gives Cores=: one device per socket the job's
- * cores are on first, so a 2-die job whose cores span both sockets gets one die
- * of each socket, half of two modules. For the length of one select_nodes()
- * call, the other free devices the job could be given are counted allocated,
- * so that the planned ones are all cons_tres may take (and its core choice sees
- * where they are). The planned devices, not the lowest free now: a job that
- * ended since, or a start of this cycle that failed, moves the lowest free. A
- * planned device that is busy now drops the start instead.
+ * cons_tres, not the core, picks which devices of a node a started job gets:
+ * the lowest free ones, or, where gres.conf gives Cores=, one device per socket
+ * the job's cores are on first (a 2-die job whose cores span both sockets gets
+ * one die of each, half of two modules). Slurm has no interface for asking it
+ * for given devices. So for the length of one select_nodes() call the other
+ * free devices the job could be given are counted allocated, and the planned
+ * ones are all cons_tres may take (its core choice then sees where they are).
+ * The planned devices, not the lowest free now: a job that ended since, or a
+ * start of this cycle that failed, moves the lowest free. A planned device
+ * that is busy now drops the start instead.
  *
- * Applies to a job asking an exact count of whole devices on each node
- * (--gres=npu:N, or --gpus=N on one node; not per task or per socket, whose
- * count follows the cores cons_tres picks; not a whole-node job, which gets
- * every device and which cons_tres refuses a node with any device counted
- * allocated), on a pool with device files, not on nodes that also carry a
- * shared GRES (shard, mps).
+ * Applies to a job asking an exact count of whole devices on each node (the
+ * snapshot's exact_per_node: --gres=npu:N, or --gpus=N on one node; not per
+ * task or per socket, whose count follows the cores cons_tres picks; not a
+ * whole-node job, which gets every device and which cons_tres refuses a node
+ * with any device counted allocated), on a pool with device files, not on
+ * nodes that also carry a shared GRES (shard, mps): device_pick_holdable().
+ * There the core plans any legal set of devices (a 910C module next to a busy
+ * die); elsewhere only where cons_tres' own pick keeps the kind's rule.
+ *
+ * Shards (--gres=shard:N, an exact count per node): the plan names the GPU
+ * the shards come from, the one the core expects cons_tres to pick; every
+ * other GPU's free shards are counted allocated, so that cons_tres' pick has
+ * that one answer also where a job ended on the node since the plan (room on
+ * a GPU it would try first) or where gres.conf's Cores= has it try the GPUs
+ * of the job's sockets first. A planned GPU that has too few shards free now,
+ * or is allocated whole, drops the start. Not under gres.conf's one_sharing
+ * (held shards would count as "in use" there).
  * Locks: node WRITE, held from device_pick_hold to device_pick_release.
  */
 typedef struct device_pick device_pick_t;
@@ -53,6 +62,14 @@ extern int device_pick_hold(job_record_t *job_ptr, const ap_pending_job_t *job,
  */
 extern void device_pick_release(device_pick_t *pick, uint32_t job_id,
 				bool started);
+
+/*
+ * Whether device_pick_hold can hold the node's other devices of GRES `name`
+ * back for a start (per-device state; no shared GRES on the node). The
+ * snapshot tells the core so (holds_planned_devices): there it plans any legal
+ * set for an exact_per_node request, not only cons_tres' own pick.
+ */
+extern bool device_pick_holdable(list_t *node_gres, const char *name);
 
 /*
  * Node-local device indices (bits of gres_bit_alloc) of one GRES type, in the

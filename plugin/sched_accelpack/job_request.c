@@ -75,28 +75,32 @@ extern void job_request_fini(void)
 	victim_memo_free(&victims);
 }
 
+/* Slurm leaves a count the user did not give as 0 or NO_VAL64. */
+static bool _given(uint64_t count)
+{
+	return count && (count != NO_VAL64);
+}
+
 extern uint64_t job_gres_per_node(job_record_t *job_ptr, void *gres_data,
 				  uint32_t num_nodes)
 {
 	gres_job_state_t *gres_js = gres_data;
 	uint64_t per_node = 0;
 
-	if (gres_js->gres_per_node && gres_js->gres_per_node != NO_VAL64)
+	if (_given(gres_js->gres_per_node))
 		per_node = gres_js->gres_per_node;
-	else if (gres_js->gres_per_job && gres_js->gres_per_job != NO_VAL64)
+	else if (_given(gres_js->gres_per_job))
 		/* --gpus=N: spread over the job's nodes, rounding up
 		 * (select_nodes distributes the exact total) */
 		per_node = (gres_js->gres_per_job + num_nodes - 1) / num_nodes;
-	else if (gres_js->gres_per_task && gres_js->gres_per_task != NO_VAL64 &&
-		 job_ptr->details) {
+	else if (_given(gres_js->gres_per_task) && job_ptr->details) {
 		uint64_t tasks = job_ptr->details->ntasks_per_node;
 
 		if (!tasks || tasks == NO_VAL16)
 			tasks = (job_ptr->details->num_tasks + num_nodes - 1) /
 				num_nodes;
 		per_node = gres_js->gres_per_task * (tasks ? tasks : 1);
-	} else if (gres_js->gres_per_socket &&
-		   gres_js->gres_per_socket != NO_VAL64)
+	} else if (_given(gres_js->gres_per_socket))
 		per_node = gres_js->gres_per_socket; /* >= one socket */
 	return per_node;
 }
@@ -141,6 +145,36 @@ static void _job_gres(job_record_t *job_ptr, uint32_t num_nodes,
 	}
 	list_iterator_destroy(iter);
 	out->gres_types = types;
+}
+
+/* Whether the job asks exactly its count of GRES `name` of each node: per node,
+ * or per job on one node. Per task or per socket, the count on a node follows
+ * the cores cons_tres picks, which the core does not know. */
+static bool _exact_per_node(job_record_t *job_ptr, const char *name,
+			    uint32_t node_cnt)
+{
+	list_itr_t *iter;
+	gres_state_t *gres_state;
+	bool exact = false;
+	int entries = 0;
+
+	if (!job_ptr->gres_list_req)
+		return false;
+	iter = list_iterator_create(job_ptr->gres_list_req);
+	while ((gres_state = list_next(iter))) {
+		gres_job_state_t *gres_js = gres_state->gres_data;
+
+		if (!gres_js || xstrcmp(gres_state->gres_name, name))
+			continue;
+		entries++;
+		exact = (_given(gres_js->gres_per_node) ||
+			 ((node_cnt == 1) &&
+			  _given(gres_js->gres_per_job))) &&
+			!_given(gres_js->gres_per_task) &&
+			!_given(gres_js->gres_per_socket);
+	}
+	list_iterator_destroy(iter);
+	return exact && (entries == 1);	/* npu:a:1,npu:b:1: left alone */
 }
 
 /*
@@ -356,6 +390,12 @@ extern bool job_request(job_record_t *job_ptr, arena_t *arena,
 	shards_request(job_ptr, num_nodes, arena, out);
 	_job_reservations(job_ptr, arena, out);
 	out->exclusive = _exclusive(job_ptr);
+	/* A whole node's job gets every device there, whatever the plan says. */
+	out->exact_per_node = out->gres_per_node && !out->exclusive &&
+		_exact_per_node(job_ptr,
+				out->shards_per_node ? SHARD_GRES_NAME :
+						       out->gres_name,
+				num_nodes);
 	out->exclusive_user = !out->exclusive && job_exclusive_user(job_ptr);
 	out->user_id = job_ptr->user_id;
 	return true;
@@ -396,6 +436,7 @@ extern uint64_t job_fingerprint(const ap_pending_job_t *job)
 	h = _fnv(h, &job->mem_per_node_mib, sizeof(job->mem_per_node_mib));
 	h = _fnv(h, &job->gres_per_node, sizeof(job->gres_per_node));
 	h = _fnv(h, &job->shards_per_node, sizeof(job->shards_per_node));
+	h = _fnv(h, &job->exact_per_node, sizeof(job->exact_per_node));
 	h = _fnv(h, &job->exclusive, sizeof(job->exclusive));
 	h = _fnv(h, &job->exclusive_user, sizeof(job->exclusive_user));
 	h = _fnv(h, &job->user_id, sizeof(job->user_id));

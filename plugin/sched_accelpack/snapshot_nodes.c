@@ -50,6 +50,8 @@ static void _fill_pool(ap_pool_t *pool, const char *name, const char *type,
 		pool->device_used_milli = used;
 		pool->device_cnt = cnt;
 		pool->allocated = busy;
+		pool->holds_planned_devices =
+			device_pick_holdable(node_gres, name);
 		shards_fill_pool(node_gres, name, idx, cnt, pool, arena);
 	}
 }

@@ -25,7 +25,7 @@
 
 /* The GRES shards are carved from: Slurm shares GPUs only. */
 static const char sharing_gres[] = "gpu";
-static const char shard_gres[] = "shard";
+static const char shard_gres[] = SHARD_GRES_NAME;
 
 static gres_state_t *_find_gres(list_t *gres_list, const char *name)
 {
@@ -45,9 +45,8 @@ static gres_state_t *_find_gres(list_t *gres_list, const char *name)
 	return found;
 }
 
-/* Sum of the topology records' counts that cover GPU index gpu. */
-static void _gpu_shards(gres_node_state_t *shard_ns, uint32_t gpu,
-			uint64_t *total, uint64_t *used)
+extern void shards_on_gpu(gres_node_state_t *shard_ns, uint32_t gpu,
+			  uint64_t *total, uint64_t *used)
 {
 	*total = 0;
 	*used = 0;
@@ -73,18 +72,15 @@ extern void shards_fill_pool(list_t *node_gres, const char *gres_name,
 
 	if (!cnt || !gpu_idx || xstrcmp(gres_name, sharing_gres))
 		return;
-	shard_state = _find_gres(node_gres, shard_gres);
-	shard_ns = shard_state ? shard_state->gres_data : NULL;
-	if (!shard_ns || !shard_ns->gres_cnt_avail || !shard_ns->topo_cnt ||
-	    !shard_ns->topo_gres_bitmap || !shard_ns->topo_gres_cnt_avail ||
-	    !shard_ns->topo_gres_cnt_alloc)
+	if (!(shard_state = shards_node_state(node_gres)))
 		return;
+	shard_ns = shard_state->gres_data;
 	total = arena_alloc(arena, cnt * sizeof(uint32_t));
 	used = arena_alloc(arena, cnt * sizeof(uint32_t));
 	for (uint32_t d = 0; d < cnt; d++) {
 		uint64_t t64, u64;
 
-		_gpu_shards(shard_ns, gpu_idx[d], &t64, &u64);
+		shards_on_gpu(shard_ns, gpu_idx[d], &t64, &u64);
 		total[d] = copy_u32(t64);
 		used[d] = copy_u32(u64 > t64 ? t64 : u64);
 		sum += t64;
@@ -96,6 +92,19 @@ extern void shards_fill_pool(list_t *node_gres, const char *gres_name,
 	pool->shard_dev_cnt = cnt;
 	pool->shards_one_sharing =
 		(shard_state->config_flags & GRES_CONF_ONE_SHARING) != 0;
+}
+
+extern gres_state_t *shards_node_state(list_t *node_gres)
+{
+	gres_state_t *shard_state = _find_gres(node_gres, shard_gres);
+	gres_node_state_t *shard_ns = shard_state ? shard_state->gres_data :
+						    NULL;
+
+	if (!shard_ns || !shard_ns->gres_cnt_avail || !shard_ns->topo_cnt ||
+	    !shard_ns->topo_gres_bitmap || !shard_ns->topo_gres_cnt_avail ||
+	    !shard_ns->topo_gres_cnt_alloc)
+		return NULL;
+	return shard_state;
 }
 
 /* The GPU type of node-local GPU index gpu ("" when untyped or unknown). */

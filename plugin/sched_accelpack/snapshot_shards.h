@@ -14,6 +14,19 @@
 #include "arena.h"
 #include "slurm_compat.h"
 
+#define SHARD_GRES_NAME "shard"
+
+/*
+ * The node's shard GRES where its shards are counted per GPU (a topology
+ * record per GPU, as the snapshot reads them); NULL otherwise.
+ */
+extern gres_state_t *shards_node_state(list_t *node_gres);
+
+/* Shards of node-local GPU index gpu: the sum of the topology records that
+ * cover it. */
+extern void shards_on_gpu(gres_node_state_t *shard_ns, uint32_t gpu,
+			  uint64_t *total, uint64_t *used);
+
 /*
  * Per-device shard counts for a pool of the sharing GRES (gpu) whose device d
  * is the node's GPU gpu_idx[d]; leaves the pool unshared when the node has no

@@ -62,12 +62,14 @@ std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterStat
     free_devices += free_here;
     if (free_here < request.count_per_node) continue;
     const auto& rule = state.catalog().kind(pools[p].kind_index).rule;
-    // Where Slurm picks the devices, the one candidate is its pick, if legal.
-    if (auto devices = pools[p].slurm_picks_devices
-                           ? model::LowestFreeDevicesIfLegal(rule, used, request.count_per_node,
-                                                             pools[p].device_groups)
-                           : model::ChooseWholeDevices(rule, used, request.count_per_node,
-                                                       pools[p].device_groups)) {
+    // Where Slurm picks the devices, the one candidate is its pick, if legal; unless
+    // the plugin makes Slurm give this request the planned ones.
+    const bool slurm_picks =
+        pools[p].slurm_picks_devices && !(pools[p].holds_planned_devices && request.exact_per_node);
+    if (auto devices = slurm_picks ? model::LowestFreeDevicesIfLegal(
+                                         rule, used, request.count_per_node, pools[p].device_groups)
+                                   : model::ChooseWholeDevices(rule, used, request.count_per_node,
+                                                               pools[p].device_groups)) {
       candidates.push_back(Candidate{n, pool, std::move(*devices), 0});
     }
   }
@@ -558,7 +560,7 @@ class ShapeBook {
     list(acc.allowed_types, ',', ':');
     number(acc.count_per_node, ':');
     number(acc.fraction_milli, ':');
-    number(acc.shards_per_node, '|');
+    number(acc.shards_per_node, acc.exact_per_node ? '=' : '|');
     number(job.num_nodes, '|');
     list(job.required_nodes, ',', '|');
     list(job.excluded_nodes, ',', '|');

@@ -74,6 +74,9 @@ struct AcceleratorPool {
   // keeps the kind's topology rule. False (the simulator): the core's choice is the
   // allocation.
   bool slurm_picks_devices = false;
+  // Unless the plugin makes Slurm give a start the planned devices (it holds the
+  // others back): then, for a request with exact_per_node, the core's choice stands.
+  bool holds_planned_devices = false;
 
   bool HasShards() const { return !shards_total.empty(); }
 };
@@ -111,6 +114,9 @@ struct AcceleratorRequest {
   // --gres=shard:N: N shards on each node (count_per_node is then 1, gres_name
   // the GRES the shards are carved from, "gpu"). 0: no shards.
   int shards_per_node = 0;
+  // The count is exactly count_per_node (shards_per_node) on each node: not per task
+  // or socket (those follow the cores Slurm picks), not a whole-node job.
+  bool exact_per_node = false;
 
   bool WantsDevices() const { return !gres_name.empty() && count_per_node > 0; }
   bool WantsShards() const { return WantsDevices() && shards_per_node > 0; }

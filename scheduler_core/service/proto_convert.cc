@@ -190,6 +190,7 @@ absl::Status RecordFromProto(const v1::Node& wire, const FieldPath& field, model
         NarrowList(pool_wire.device_shards_used(), at, "device_shards_used", &pool.shards_used));
     pool.shards_one_sharing = pool_wire.shards_one_sharing();
     pool.slurm_picks_devices = pool_wire.slurm_picks_devices();
+    pool.holds_planned_devices = pool_wire.holds_planned_devices();
     node->accelerators.push_back(std::move(pool));
   }
   const FieldPath topology = field.Child("topology");
@@ -224,6 +225,7 @@ absl::Status RecordFromProto(const v1::PendingJob& wire, const FieldPath& field,
                                    &job->accelerators.fraction_milli));
   ACCELPACK_RETURN_IF_ERROR(Narrow(acc.shards_per_node(), acc_field.Child("shards_per_node"),
                                    &job->accelerators.shards_per_node));
+  job->accelerators.exact_per_node = acc.exact_per_node();
   ACCELPACK_RETURN_IF_ERROR(
       Narrow(wire.cpus_per_node(), field.Child("cpus_per_node"), &job->cpus_per_node));
   ACCELPACK_RETURN_IF_ERROR(NarrowMemory(
@@ -386,6 +388,7 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
       AddCounts(p->mutable_device_shards_used(), pool.shards_used);
       p->set_shards_one_sharing(pool.shards_one_sharing);
       p->set_slurm_picks_devices(pool.slurm_picks_devices);
+      p->set_holds_planned_devices(pool.holds_planned_devices);
     }
     out->mutable_topology()->set_network_switch(node.network_switch);
     out->mutable_topology()->set_superpod(node.superpod);
@@ -406,6 +409,7 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
     acc->set_count_per_node(static_cast<uint32_t>(job.accelerators.count_per_node));
     acc->set_fraction_milli(static_cast<uint32_t>(job.accelerators.fraction_milli));
     acc->set_shards_per_node(static_cast<uint32_t>(job.accelerators.shards_per_node));
+    acc->set_exact_per_node(job.accelerators.exact_per_node);
     out->set_cpus_per_node(static_cast<uint32_t>(job.cpus_per_node));
     out->set_memory_per_node_mib(static_cast<uint64_t>(job.memory_per_node_mib));
     for (const auto& f : job.features) out->add_features(f);

@@ -2,18 +2,18 @@
 # Ascend 910C modules through Slurm's own device pick (ACCELPACK_NPU_FILES=1: the npu
 # lines of gres.conf name device files, as on a real node, so cons_tres tracks each
 # die and gives a job the lowest free ones). A 910C module is two dies (0-1, 2-3, ...);
-# a job of an even count must get whole modules. The core plans the node, Slurm picks
-# the dies, so the core may start such a job only where Slurm's pick is whole modules:
-#  - die 0 busy: a 2-die job pinned to that node (-w) waits, naming the shape, where
-#    Slurm would have given it dies 1-2 (half of two modules); an unpinned one goes to
-#    the other 910C node and gets dies 0-1 there;
-#  - once die 1 is busy too, the pinned job starts on dies 2-3;
+# a job of an even count must get whole modules. For a job asking an exact count per
+# node the core plans the dies as well as the node, and the plugin holds every other
+# free die back for the length of the start (device_pick.c), so cons_tres can only
+# give the planned ones:
+#  - die 0 busy: a 2-die job pinned to that node (-w) starts at once on module 2-3,
+#    where Slurm's own pick would be dies 1-2 (half of two modules);
+#  - an unpinned 2-die job goes to the same partly used node (module 4-5; Slurm's pick
+#    would be dies 1 and 4), not to the idle one; a one-die job then fills die 1;
 #  - every 910C start of the test holds whole modules, as Slurm reports them.
 # gres.conf gives each die its socket (Cores=, as the probe writes on a real node), so
 # cons_tres on its own would hand a job whose cores span both sockets one die of each
-# (dies 0 and 4 on an idle node: half of two modules); the plugin holds the other free
-# dies back for the length of the start (device_pick.c), so the job gets the dies the
-# core checked:
+# (dies 0 and 4 on an idle node: half of two modules); with the hold:
 #  - a 2-die job asking 40 CPUs (more than a socket's 32) gets one module;
 #  - an --exclusive job, which takes the whole node, is not held back from (cons_tres
 #    would refuse it a node with any die counted allocated).
@@ -38,40 +38,31 @@ grep -q "davinci\[4-7\] Cores=32-63" "$E2E_RUN_DIR/conf/gres.conf" || e2e_fail "
 scontrol show node a910c-1 | grep -q 'Gres=npu:910c:8' || e2e_fail "a910c-1 does not report npu:910c:8"
 
 scenario() {  # scenario WHO: the whole sequence, planned by WHO (the core, or the built-in fallback)
-  local who=$1 one pinned free two wide reason
+  local who=$1 one pinned free two wide
   one=$(e2e_submit -J die-a -w a910c-1 --gres=npu:910c:1 -t 10 --wrap 'sleep 600')
   e2e_wait_state "$one" RUNNING 30 || e2e_fail "$who: a one-die job on a910c-1 did not start"
   expect_idx "$one" "$who: one die on an idle node" 0
 
-  # Slurm would give a 2-die job dies 1-2 here: it must wait, saying why.
+  # Slurm's own pick for two dies would be dies 1-2 here: the core plans module 2-3.
   pinned=$(e2e_submit -J module-pinned -w a910c-1 --gres=npu:910c:2 -t 10 --wrap 'sleep 600')
-  # Not pinned: best fit would like the partly used a910c-1, where Slurm's pick breaks the
-  # rule, so it must go to a910c-2.
+  e2e_wait_state "$pinned" RUNNING 30 ||
+    e2e_fail "$who: a 2-die job pinned to a910c-1 with die 0 busy did not start: $(squeue -h -j "$pinned" -o '%r')"
+  expect_idx "$pinned" "$who: a pinned 2-die job next to busy die 0" 2-3
+  # Not pinned: best fit takes the partly used a910c-1 again, on a whole module.
   free=$(e2e_submit -J module-free --gres=npu:910c:2 -t 10 --wrap 'sleep 600')
   e2e_wait_state "$free" RUNNING 30 || e2e_fail "$who: an unpinned 2-die job did not start"
-  [ "$(e2e_field "$free" NodeList)" = a910c-2 ] ||
-    e2e_fail "$who: the unpinned 2-die job ran on $(e2e_field "$free" NodeList), where Slurm's pick splits modules"
-  expect_idx "$free" "$who: an unpinned 2-die job on the other node" 0-1
-  sleep 3   # several cycles
-  [ "$(e2e_state "$pinned")" = PENDING ] ||
-    e2e_fail "$who: the pinned 2-die job is $(e2e_state "$pinned") with die 0 busy: $(scontrol show job -d "$pinned" | grep -o 'GRES=[^ ]*')"
-  reason=$(squeue -h -j "$pinned" -o '%r')
-  case "$reason" in
-    *"legal topology shape"*) e2e_log "ok: $who: a 2-die job pinned to a910c-1 waits: $reason" ;;
-    *) e2e_fail "$who: the pinned 2-die job waits without naming the shape: '$reason'" ;;
-  esac
-
-  # Die 1 taken as well: Slurm's pick for two dies is now module 2-3.
+  [ "$(e2e_field "$free" NodeList)" = a910c-1 ] ||
+    e2e_fail "$who: the unpinned 2-die job ran on $(e2e_field "$free" NodeList), not on the partly used a910c-1"
+  expect_idx "$free" "$who: an unpinned 2-die job on the partly used node" 4-5
   two=$(e2e_submit -J die-b -w a910c-1 --gres=npu:910c:1 -t 10 --wrap 'sleep 600')
   e2e_wait_state "$two" RUNNING 30 || e2e_fail "$who: a second one-die job on a910c-1 did not start"
   expect_idx "$two" "$who: the second die on a910c-1" 1
-  e2e_wait_state "$pinned" RUNNING 30 || e2e_fail "$who: the pinned 2-die job did not start once dies 0-1 were busy"
-  expect_idx "$pinned" "$who: the pinned 2-die job" 2-3
 
-  # Cores on both sockets of a910c-2 (1 + 40 > 32): cons_tres alone would give dies 2 and 4.
+  # Cores on both sockets of the idle a910c-2 (40 > 32): cons_tres alone would give
+  # dies 0 and 4.
   wide=$(e2e_submit -J module-wide -w a910c-2 -c 40 --gres=npu:910c:2 -t 10 --wrap 'sleep 600')
   e2e_wait_state "$wide" RUNNING 30 || e2e_fail "$who: a 2-die job of 40 CPUs did not start on a910c-2"
-  expect_idx "$wide" "$who: a 2-die job whose cores span both sockets" 2-3
+  expect_idx "$wide" "$who: a 2-die job whose cores span both sockets" 0-1
 
   e2e_check "$who: every start was the plugin's" e2e_check_started_by_plugin "$one" "$two" "$pinned" "$free" "$wide"
   local id

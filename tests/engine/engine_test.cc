@@ -688,6 +688,35 @@ TEST(SlurmPicksDevices, AStartGoesOnlyWhereSlurmsPickKeepsTheRule) {
   EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"a"}));
 }
 
+// Where the plugin makes Slurm give a start the planned devices (it holds the others
+// back), an exact count per node may take any legal set: module 2-3 next to busy die
+// 0, on the partly used node that best fit prefers. A count per task still gets
+// Slurm's own pick, which splits modules there.
+TEST(SlurmPicksDevices, HeldPoolsTakeAnyLegalSetForAnExactCount) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {NodeBuilder("a").Ascend910C().Busy({0}).Build(),
+                    NodeBuilder("b").Ascend910C().Build()};
+  for (auto& node : snapshot.nodes) {
+    node.accelerators[0].slurm_picks_devices = true;
+    node.accelerators[0].holds_planned_devices = true;
+  }
+  snapshot.pending = {JobBuilder(1).Npus(2, "910c").Build()};
+  snapshot.pending[0].accelerators.exact_per_node = true;
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.Started().at(1), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(outcome.Start(1)->placements[0].devices, (std::vector<int>{2, 3}));
+
+  snapshot.pending[0].accelerators.exact_per_node = false;
+  outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.Started().at(1), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(outcome.Start(1)->placements[0].devices, (std::vector<int>{0, 1}));
+
+  // A pool the plugin cannot hold (a shared GRES on the node): Slurm's pick again.
+  snapshot.pending[0].accelerators.exact_per_node = true;
+  snapshot.nodes[0].accelerators[0].holds_planned_devices = false;
+  EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"b"}));
+}
+
 TEST(Gang, UnlabelledSuperPodNodesFormOnePod) {
   model::Snapshot snapshot;
   snapshot.nodes = {NodeBuilder("p1").Ascend910C().Build(), NodeBuilder("p2").Ascend910C().Build()};

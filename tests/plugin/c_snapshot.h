@@ -93,6 +93,7 @@ class CSnapshot {
           IntsOfCount(p.device_shards_used(), static_cast<size_t>(p.device_shards_total_size()));
       pool.shard_dev_cnt = static_cast<uint32_t>(p.device_shards_total_size());
       pool.shards_one_sharing = p.shards_one_sharing();
+      pool.holds_planned_devices = p.holds_planned_devices();
       pools.push_back(pool);
     }
     out.pools = pools.empty() ? nullptr : pools.data();
@@ -120,6 +121,7 @@ class CSnapshot {
       out.gres_types = Strs(j.accelerators().allowed_types(), &out.gres_type_cnt);
       out.gres_per_node = j.accelerators().count_per_node();
       out.shards_per_node = j.accelerators().shards_per_node();
+      out.exact_per_node = j.accelerators().exact_per_node();
     }
     out.cpus_per_node = j.cpus_per_node();
     out.mem_per_node_mib = j.memory_per_node_mib();

@@ -102,7 +102,7 @@ TEST(SnapshotToProto, JobWithoutAcceleratorsHasNoRequest) {
 
 TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   const uint32_t used[] = {1000, 0, 1000};
-  ap_pool_t pool{"gpu", "h100", 3, 2, used, 3, nullptr, nullptr, 0, false};
+  ap_pool_t pool{"gpu", "h100", 3, 2, used, 3, nullptr, nullptr, 0, false, true};
   ap_node_t node{};
   node.name = "n1";
   node.state = AP_NODE_MIXED;
@@ -137,6 +137,8 @@ TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   EXPECT_EQ(out.nodes(0).accelerators(0).device_used_milli(2), 1000u);
   // Devices Slurm tracks: cons_tres picks a start's, the core plans with its pick.
   EXPECT_TRUE(out.nodes(0).accelerators(0).slurm_picks_devices());
+  // ... unless the plugin can hold the others back for a start (device_pick.h).
+  EXPECT_TRUE(out.nodes(0).accelerators(0).holds_planned_devices());
   ASSERT_EQ(out.running_jobs_size(), 1);
   const pb::RunningJob& r = out.running_jobs(0);
   EXPECT_EQ(r.job_id(), 7u);
@@ -172,7 +174,7 @@ TEST(SnapshotToProto, ShardCountsRequestsAndRules) {
   const uint32_t used[] = {1000, 0};
   const uint32_t shards_total[] = {8, 4};
   const uint32_t shards_used[] = {0, 3};
-  ap_pool_t pool{"gpu", "h100", 2, 1, used, 2, shards_total, shards_used, 2, true};
+  ap_pool_t pool{"gpu", "h100", 2, 1, used, 2, shards_total, shards_used, 2, true, false};
   ap_node_t node{};
   node.name = "n1";
   node.pools = &pool;
@@ -303,7 +305,7 @@ TEST(CopyError, EscapesControlCharactersAndFitsTheBuffer) {
   EXPECT_EQ(text.substr(0, 16), "core said: bad\\x");
 }
 
-TEST_F(PlanFromProtoTest, WholeDevicesComeThroughAndSharesDoNot) {
+TEST_F(PlanFromProtoTest, WholeDevicesAndShardGpusComeThroughOtherSharesDoNot) {
   pb::JobStart* start = Start(1, {"a", "b"});
   start->mutable_placements(0)->add_device_indices(6);
   start->mutable_placements(0)->add_device_indices(7);
@@ -313,6 +315,12 @@ TEST_F(PlanFromProtoTest, WholeDevicesComeThroughAndSharesDoNot) {
   absl::StatusOr<PlanData> plan = Convert();
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->starts.at(0).devices, (std::vector<std::vector<uint32_t>>{{6, 7}, {}}));
+
+  // Shards: the plugin holds the node's other GPUs, so the planned one must come through.
+  start->mutable_placements(1)->add_device_shards(2);
+  plan = Convert();
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->starts.at(0).devices, (std::vector<std::vector<uint32_t>>{{6, 7}, {0}}));
 }
 
 // The plugin holds back every free device but the planned ones: indices it cannot
