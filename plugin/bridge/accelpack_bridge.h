@@ -83,6 +83,8 @@ typedef struct {
 	bool holds_planned_devices;		/* device_pick.h can make a start
 						 * of an exact_per_node request
 						 * take the planned devices */
+	bool holds_planned_shards;		/* ... or its shards from the
+						 * planned device */
 } ap_pool_t;
 
 typedef struct {

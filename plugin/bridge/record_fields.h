@@ -66,6 +66,7 @@ void VisitPool(const ap_pool_t& pool, V& v) {
   // count-only GRES has no devices for it to pick.
   v.Scalar(&M::set_slurm_picks_devices, pool.device_used_milli != nullptr);
   v.Scalar(&M::set_holds_planned_devices, pool.holds_planned_devices);
+  v.Scalar(&M::set_holds_planned_shards, pool.holds_planned_shards);
 }
 
 template <typename V>

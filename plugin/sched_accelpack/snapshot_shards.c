@@ -92,6 +92,8 @@ extern void shards_fill_pool(list_t *node_gres, const char *gres_name,
 	pool->shard_dev_cnt = cnt;
 	pool->shards_one_sharing =
 		(shard_state->config_flags & GRES_CONF_ONE_SHARING) != 0;
+	/* device_pick.c's shard hold: not under one_sharing. */
+	pool->holds_planned_shards = !pool->shards_one_sharing;
 }
 
 extern gres_state_t *shards_node_state(list_t *node_gres)

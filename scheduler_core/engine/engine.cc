@@ -40,10 +40,7 @@ std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterStat
     const int pool = static_cast<int>(p);
     std::span<const int> used = state.used_milli(n, pool);
     if (request.WantsShards()) {
-      // Slurm, not the core, picks the device: one candidate, the device it would pick.
-      if (auto candidate = ShardCandidate(state, n, pool, request.shards_per_node)) {
-        candidates.push_back(std::move(*candidate));
-      }
+      ShardCandidates(state, n, pool, request, &candidates);
       continue;
     }
     if (request.IsFractional()) {

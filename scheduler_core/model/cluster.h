@@ -77,6 +77,9 @@ struct AcceleratorPool {
   // Unless the plugin makes Slurm give a start the planned devices (it holds the
   // others back): then, for a request with exact_per_node, the core's choice stands.
   bool holds_planned_devices = false;
+  // The same for the shards of a start (an exact_per_node shard request): the
+  // plugin makes Slurm take them from the planned device, so the core chooses it.
+  bool holds_planned_shards = false;
 
   bool HasShards() const { return !shards_total.empty(); }
 };

@@ -191,6 +191,7 @@ absl::Status RecordFromProto(const v1::Node& wire, const FieldPath& field, model
     pool.shards_one_sharing = pool_wire.shards_one_sharing();
     pool.slurm_picks_devices = pool_wire.slurm_picks_devices();
     pool.holds_planned_devices = pool_wire.holds_planned_devices();
+    pool.holds_planned_shards = pool_wire.holds_planned_shards();
     node->accelerators.push_back(std::move(pool));
   }
   const FieldPath topology = field.Child("topology");
@@ -389,6 +390,7 @@ v1::ClusterSnapshot SnapshotToProto(const model::Snapshot& snapshot) {
       p->set_shards_one_sharing(pool.shards_one_sharing);
       p->set_slurm_picks_devices(pool.slurm_picks_devices);
       p->set_holds_planned_devices(pool.holds_planned_devices);
+      p->set_holds_planned_shards(pool.holds_planned_shards);
     }
     out->mutable_topology()->set_network_switch(node.network_switch);
     out->mutable_topology()->set_superpod(node.superpod);

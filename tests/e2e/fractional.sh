@@ -12,7 +12,9 @@
 #    (64 shard jobs whose ends the test sets, so the same holes appear under either
 #    scheduler: one node keeps few shards but many CPUs busy, the other half-busy GPUs);
 #  - with gres.conf giving each GPU's socket (Cores=), a shard job whose cores are all on
-#    socket 1 gets the planned GPU 0, not the socket-1 GPU Slurm alone would pick;
+#    socket 1 gets the planned GPU 0, not the socket-1 GPU Slurm alone would pick; and
+#    the core chooses the GPU: a one-shard job fills a GPU at 3/4, not the first with
+#    room (at 2/4), which cons_tres alone would take;
 #  - both under stock sched/backfill on the same cluster: on the burst with holes the
 #    core keeps strictly fewer GPUs occupied per shard in use than Slurm (whose node
 #    choice, fewest free CPUs, opens fresh GPUs); on the timed burst, where CPUs and
@@ -286,20 +288,38 @@ case "$(cpu_ids "$local_gpu")" in
   3[2-9]* | [4-6][0-9]*) ;;
   *) e2e_fail "shard job $local_gpu got cores $(cpu_ids "$local_gpu"), not on socket 1" ;;
 esac
-planned_gpu=$(python3 -c '
+planned_gpu() {  # planned_gpu JOBID -> the GPU index of its start in the decision log
+  python3 -c '
 import json, sys
 for line in open(sys.argv[1]):
     e = json.loads(line)
     if e.get("what") == "start" and str(e.get("job")) == sys.argv[2]:
-        print(e["detail"].split()[2])' "$decisions" "$local_gpu" | tail -1)
-[ "$planned_gpu" = 0 ] || e2e_fail "the core planned GPU '$planned_gpu' of the idle h200-1 for job $local_gpu, not GPU 0"
+        print(e["detail"].split()[2])' "$decisions" "$1" | tail -1
+}
+[ "$(planned_gpu "$local_gpu")" = 0 ] ||
+  e2e_fail "the core planned GPU '$(planned_gpu "$local_gpu")' of the idle h200-1 for job $local_gpu, not GPU 0"
+
+# The core's choice of GPU: on h200-2, GPU 0 at 2/4 and GPU 1 at 3/4, a one-shard job
+# fills GPU 1, where cons_tres alone (first fit) would take GPU 0.
+fill() {  # fill SHARDS -> job id, running on h200-2
+  local id
+  id=$(e2e_submit -J "fill-$1" -w h200-2 --gres="shard:$1" -t 5 --wrap 'sleep 60')
+  e2e_wait_state "$id" RUNNING 30 || e2e_fail "shard job $id ($1 on h200-2) did not start"
+  echo "$id"
+}
+half=$(fill 2)
+three=$(fill 3)
+one=$(fill 1)
+[ "$(planned_gpu "$half") $(planned_gpu "$three") $(planned_gpu "$one")" = "0 1 1" ] ||
+  e2e_fail "planned GPUs on h200-2: $(planned_gpu "$half") $(planned_gpu "$three") $(planned_gpu "$one"), expected 0 1 1"
 mkdir -p "$out/affinity"
 scontrol show job -d -o >"$out/affinity/1.txt"
 analyse "$out/affinity" "$decisions" | tee "$out/affinity.txt" >&2
-[ "$(get "$out/affinity.txt" shard_jobs_seen)" -eq 1 ] || e2e_fail "the shard job was not seen running"
+[ "$(get "$out/affinity.txt" shard_jobs_seen)" -eq 4 ] || e2e_fail "not all four shard jobs were seen running"
 [ "$(($(get "$out/affinity.txt" mismatch) + $(get "$out/affinity.txt" mismatch_raced)))" -eq 0 ] ||
-  e2e_fail "Slurm gave the shard job another GPU than planned (its socket's): $(grep mismatch "$out/affinity.txt")"
-e2e_log "ok: socket affinity: a shard job whose cores are on socket 1 got the planned GPU 0"
+  e2e_fail "Slurm gave a shard job another GPU than planned: $(grep mismatch "$out/affinity.txt")"
+e2e_log "ok: socket affinity: a shard job whose cores are on socket 1 got the planned GPU 0;" \
+  "a one-shard job filled the GPU at 3/4, not the first with room"
 unset ACCELPACK_GPU_CORES
 rm -f "$decisions"
 

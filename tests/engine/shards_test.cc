@@ -213,6 +213,39 @@ TEST(ShardEngine, BestFitOnTheGpuConsTresWillPickNotTheNodesFullest) {
   EXPECT_EQ(outcome.Start(1)->placements[0].devices, std::vector<int>{0});
 }
 
+// Where the plugin makes Slurm take a start's shards from the planned GPU, the core
+// chooses it: a's GPU 1 at 3/4 ends full, better than any GPU cons_tres would pick
+// itself (a's GPU 0, ending at 2/4; b's GPU 0 at 3/4). A fresh GPU is never chosen
+// while a busy one has room, and a GPU held whole never at all.
+TEST(ShardEngine, WhereShardsAreHeldTheCoreChoosesTheFullestGpuWithRoom) {
+  model::Snapshot snapshot;
+  snapshot.nodes = {ShardNode("a", 2, 4), ShardNode("b", 2, 4)};
+  snapshot.nodes[0].accelerators[0].shards_used = {1, 3};
+  snapshot.nodes[1].accelerators[0].shards_used = {2, 0};
+  for (auto& node : snapshot.nodes) node.accelerators[0].holds_planned_shards = true;
+  snapshot.pending = {ShardJob(1, 1)};
+  snapshot.pending[0].accelerators.exact_per_node = true;
+  auto outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), std::vector<std::string>{"a"});
+  EXPECT_EQ(outcome.Start(1)->placements[0].devices, std::vector<int>{1});
+  EXPECT_EQ(outcome.Start(1)->placements[0].device_shards, std::vector<int>{1});
+
+  // A count Slurm derives from the job's tasks: its own pick again (b's GPU 0).
+  snapshot.pending[0].accelerators.exact_per_node = false;
+  outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), std::vector<std::string>{"b"});
+  EXPECT_EQ(outcome.Start(1)->placements[0].devices, std::vector<int>{0});
+
+  // a's GPU 1 held whole (its shard count aside): b's GPU 0, not a's fresh one.
+  snapshot.pending[0].accelerators.exact_per_node = true;
+  snapshot.nodes[0].accelerators[0].shards_used = {0, 0};
+  snapshot.nodes[0].accelerators[0].used_milli = {0, 1000};
+  snapshot.nodes[0].accelerators[0].allocated = 1;
+  outcome = RunEngine(snapshot);
+  EXPECT_EQ(outcome.Started().at(1), std::vector<std::string>{"b"});
+  EXPECT_EQ(outcome.Start(1)->placements[0].devices, std::vector<int>{0});
+}
+
 TEST(ShardEngine, NeverOpensAFreshGpuWhileABusyOneHasRoom) {
   // Devices of different shard counts: a's fresh GPU of 4 would end at 3/4, b's
   // busy GPU of 16 at 4/16. Filling by fraction alone would open a's, as Slurm does

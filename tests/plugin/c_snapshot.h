@@ -94,6 +94,7 @@ class CSnapshot {
       pool.shard_dev_cnt = static_cast<uint32_t>(p.device_shards_total_size());
       pool.shards_one_sharing = p.shards_one_sharing();
       pool.holds_planned_devices = p.holds_planned_devices();
+      pool.holds_planned_shards = p.holds_planned_shards();
       pools.push_back(pool);
     }
     out.pools = pools.empty() ? nullptr : pools.data();

@@ -102,7 +102,7 @@ TEST(SnapshotToProto, JobWithoutAcceleratorsHasNoRequest) {
 
 TEST(SnapshotToProto, PerDeviceUseAndRunningJobs) {
   const uint32_t used[] = {1000, 0, 1000};
-  ap_pool_t pool{"gpu", "h100", 3, 2, used, 3, nullptr, nullptr, 0, false, true};
+  ap_pool_t pool{"gpu", "h100", 3, 2, used, 3, nullptr, nullptr, 0, false, true, false};
   ap_node_t node{};
   node.name = "n1";
   node.state = AP_NODE_MIXED;
@@ -174,7 +174,7 @@ TEST(SnapshotToProto, ShardCountsRequestsAndRules) {
   const uint32_t used[] = {1000, 0};
   const uint32_t shards_total[] = {8, 4};
   const uint32_t shards_used[] = {0, 3};
-  ap_pool_t pool{"gpu", "h100", 2, 1, used, 2, shards_total, shards_used, 2, true, false};
+  ap_pool_t pool{"gpu", "h100", 2, 1, used, 2, shards_total, shards_used, 2, true, false, false};
   ap_node_t node{};
   node.name = "n1";
   node.pools = &pool;

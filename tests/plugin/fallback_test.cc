@@ -49,8 +49,8 @@ TEST(Fallback, ShardsAndWholeGpusKeepApartBefore23_11_5) {
   const uint32_t total[] = {4, 4};
   const uint32_t on_a[] = {1, 0};
   const uint32_t on_b[] = {0, 0};
-  ap_pool_t pools[] = {{"gpu", "h100", 2, 0, used, 2, total, on_a, 2, false, false},
-                       {"gpu", "h100", 2, 0, used, 2, total, on_b, 2, false, false}};
+  ap_pool_t pools[] = {{"gpu", "h100", 2, 0, used, 2, total, on_a, 2, false, false, false},
+                       {"gpu", "h100", 2, 0, used, 2, total, on_b, 2, false, false, false}};
   ap_node_t nodes[2] = {};
   const char* names[] = {"a", "b"};
   for (int n = 0; n < 2; ++n) {
