@@ -76,7 +76,8 @@ extern uint32_t device_pick_type_indices(gres_node_state_t *gres_ns,
 }
 
 /* The node's state of GRES `name`; *shared: whether the node also carries a
- * shared GRES (shard, mps) with a count. */
+ * shared GRES with a count that the core does not model (mps; shards it counts
+ * per GPU, so whole use keeps off the GPUs that carry them). */
 static gres_node_state_t *_node_gres(list_t *node_gres, const char *name,
 				     bool *shared_too)
 {
@@ -97,7 +98,8 @@ static gres_node_state_t *_node_gres(list_t *node_gres, const char *name,
 		if (!xstrcmp(gres_state->gres_name, name))
 			found = gres_ns;
 		else if (gres_id_shared(gres_state->config_flags) &&
-			 gres_ns->gres_cnt_avail)
+			 gres_ns->gres_cnt_avail &&
+			 xstrcmp(gres_state->gres_name, SHARD_GRES_NAME))
 			shared = true;
 	}
 	list_iterator_destroy(iter);
@@ -106,8 +108,8 @@ static gres_node_state_t *_node_gres(list_t *node_gres, const char *name,
 }
 
 /* The node's state of GRES `name` where its devices can be held back: per
- * device, consumed, and no shared GRES (shard, mps) on the node, which cons_tres
- * weighs against whole use of the same devices (the core models that apart). */
+ * device, consumed, and no MPS on the node, which cons_tres weighs against
+ * whole use of the same devices and the core does not model. */
 static gres_node_state_t *_holdable_gres(list_t *node_gres, const char *name)
 {
 	bool shared;
@@ -206,6 +208,20 @@ static int _keep_planned(held_node_t *h, bitstr_t *alloc, const uint32_t *idx,
 	return 1;
 }
 
+static bool _kept_carry_shards(held_node_t *h, list_t *node_gres)
+{
+	gres_state_t *shard_state = shards_node_state(node_gres);
+
+	for (uint32_t i = 0; shard_state && (i < h->kept_cnt); i++) {
+		uint64_t total, used;
+
+		shards_on_gpu(shard_state->gres_data, h->kept[i], &total, &used);
+		if (used)
+			return true;
+	}
+	return false;
+}
+
 /* A node that holds nothing keeps no devices either. RET rc */
 static int _settle(held_node_t *h, int rc)
 {
@@ -247,6 +263,12 @@ static int _hold_node(held_node_t *h, node_record_t *node_ptr,
 	if ((kept = _keep_planned(h, gres_ns->gres_bit_alloc, idx, cnt,
 				  planned, planned_cnt)) != 1) {
 		rc = kept;
+		goto done;
+	}
+	/* Shards taken on a planned GPU since the plan: before 23.11.5 Slurm
+	 * would hand it out whole as well. */
+	if (_kept_carry_shards(h, node_ptr->gres_list)) {
+		rc = -1;
 		goto done;
 	}
 	/* The planned devices are free and among `all` (idx is a part of it). */

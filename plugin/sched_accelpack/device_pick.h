@@ -30,7 +30,8 @@
  * task or per socket, whose count follows the cores cons_tres picks; not a
  * whole-node job, which gets every device and which cons_tres refuses a node
  * with any device counted allocated), on a pool with device files, not on
- * nodes that also carry a shared GRES (shard, mps): device_pick_holdable().
+ * nodes that also carry MPS (shards are held with the devices that carry
+ * them, which the plan never names): device_pick_holdable().
  * There the core plans any legal set of devices (a 910C module next to a busy
  * die); elsewhere only where cons_tres' own pick keeps the kind's rule.
  *
@@ -65,7 +66,7 @@ extern void device_pick_release(device_pick_t *pick, uint32_t job_id,
 
 /*
  * Whether device_pick_hold can hold the node's other devices of GRES `name`
- * back for a start (per-device state; no shared GRES on the node). The
+ * back for a start (per-device state; no MPS on the node). The
  * snapshot tells the core so (holds_planned_devices): there it plans any legal
  * set for an exact_per_node request, not only cons_tres' own pick.
  */

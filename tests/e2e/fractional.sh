@@ -166,7 +166,7 @@ if len(sys.argv) > 2:
         if e.get("what") == "start" and m:
             planned[int(e["job"])] = (m.group(1), int(m.group(2)), int(m.group(3)))
 SHARDS_PER_GPU = 4
-seen, mismatch, over, both = {}, [], 0, 0
+seen, mismatch, over, both, beside = {}, [], 0, 0, 0
 occupied_sum = load_sum = 0
 for path in samples:
     shards, whole = {}, set()
@@ -200,6 +200,8 @@ for path in samples:
                 whole.update((node, i) for i in idx)
     over += sum(1 for v in shards.values() if v > SHARDS_PER_GPU)
     both += 1 if whole & set(shards) else 0  # samples with a GPU whole and shared
+    # Samples with a node that carries shards on some GPUs and a whole-GPU job on others.
+    beside += 1 if {n for n, _ in whole} & {n for n, _ in shards} else 0
     # Devices occupied for the work in use (a whole GPU counts its 4 shards).
     occupied_sum += len(set(shards) | whole)
     load_sum += sum(shards.values()) + SHARDS_PER_GPU * len(whole)
@@ -234,6 +236,7 @@ print("mismatch", len(mismatch), " ".join(mismatch[:5]))
 print("mismatch_raced", len(raced_jobs), " ".join(raced_jobs[:5]))
 print("overcommitted_samples", over)
 print("whole_and_shard_samples", both)
+print("whole_beside_shards_samples", beside)
 print("gpus_per_shard", round(occupied_sum / load_sum, 4) if load_sum else 0)
 print("samples", len(samples))
 PY
@@ -254,7 +257,8 @@ check_safe() {  # check_safe REPORT
 }
 analyse "$out/accelpack-whole" "$decisions" "$AP_RUN_DIR/log/slurmctld.log" | tee "$out/accelpack-whole.txt" >&2
 check_safe "$out/accelpack-whole.txt"
-e2e_log "ok: with whole-GPU jobs: every shard start on the GPU the core planned; no over-commitment; no GPU whole and shared"
+e2e_log "ok: with whole-GPU jobs: every shard start on the GPU the core planned; no over-commitment; no GPU whole and shared" \
+  "(a whole-GPU job beside shards on a node in $(get "$out/accelpack-whole.txt" whole_beside_shards_samples) of $(get "$out/accelpack-whole.txt" samples) samples)"
 # shellcheck disable=SC2207
 ids=($(run_burst "$out/accelpack")) || e2e_fail "the shard-only burst did not finish within 300 s"
 e2e_check "all ${#ids[@]} shard-only burst jobs completed" e2e_all_completed "${ids[@]}"
@@ -267,6 +271,11 @@ e2e_check "all ${#ids[@]} jobs of the burst with holes completed" e2e_all_comple
 analyse "$out/accelpack-holes" "$decisions" "$AP_RUN_DIR/log/slurmctld.log" | tee "$out/accelpack-holes.txt" >&2
 check_safe "$out/accelpack-holes.txt"
 e2e_log "ok: burst with holes: every start on the GPU the core planned; no over-commitment"
+# Whole-GPU starts too (the first burst's gpu:h200:1 jobs, on nodes that carry shards):
+# device_pick.c logs any start that did not get the devices left for it.
+if grep -E "accelpack: JobId=[0-9]+ on .*(were not taken|no shards taken)" "$AP_RUN_DIR/log/slurmctld.log" >&2; then
+  e2e_fail "a start did not get the devices held for it"
+fi
 
 # --- socket affinity (gres.conf Cores=, as the probe writes a real node) -----------
 # cons_tres gives a shard job the shards of a GPU local to the cores it picked for the

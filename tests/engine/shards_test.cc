@@ -313,6 +313,17 @@ TEST(ShardEngine, WholeGpuKeepsOffShardCarryingNodesWhereSlurmDoesNotGuard) {
   // A shard job is still welcome there.
   snapshot.pending = {ShardJob(2, 1)};
   EXPECT_EQ(RunEngine(snapshot).plan.starts.size(), 1u);
+  // Where the plugin makes Slurm give the planned GPUs, an exact count takes a GPU
+  // that carries no shards, on a node that carries some.
+  snapshot.pending = {JobBuilder(3).Gpus(1).Build()};
+  snapshot.pending[0].accelerators.exact_per_node = true;
+  for (auto& node : snapshot.nodes) node.accelerators[0].holds_planned_devices = true;
+  outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.starts.size(), 1u);
+  const auto& placement = outcome.plan.starts[0].placements[0];
+  const auto& shards = snapshot.nodes[static_cast<size_t>(placement.node)].accelerators[0];
+  ASSERT_EQ(placement.devices.size(), 1u);
+  EXPECT_EQ(shards.shards_used[static_cast<size_t>(placement.devices[0])], 0);
 }
 
 TEST(ShardEngine, ShardJobKeepsOffNodeWhereSlurmWouldPickAWholeHeldGpu) {
