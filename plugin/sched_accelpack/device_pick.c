@@ -332,8 +332,9 @@ static int _hold_shards(held_node_t *h, node_record_t *node_ptr,
 			const uint32_t *planned, uint32_t planned_cnt,
 			uint32_t shards)
 {
-	bool shared;
-	gres_node_state_t *gpu_ns = _node_gres(node_ptr->gres_list, gpu_name, &shared);
+	bool mps;
+	gres_node_state_t *gpu_ns = _node_gres(node_ptr->gres_list, gpu_name,
+					       &mps);
 	gres_state_t *shard_state = shards_node_state(node_ptr->gres_list);
 	gres_node_state_t *shard_ns;
 	uint32_t cap, cnt, *idx;
