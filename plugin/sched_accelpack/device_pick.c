@@ -162,13 +162,18 @@ static void _raise_record(held_node_t *h, gres_node_state_t *gres_ns, int t,
 	}
 }
 
-/* Count device bit b allocated the way gres_ctld_job_alloc would. */
-static void _hold_bit(held_node_t *h, uint32_t b)
+/* Count device bit b allocated the way gres_ctld_job_alloc would. A GPU that
+ * carries shards (bit set in `shards_on`) gets its bit only: cons_tres already
+ * takes it off its topology record's count (alt_gres), and counting it again
+ * would leave a record that covers several GPUs short for the planned ones. */
+static void _hold_bit(held_node_t *h, uint32_t b, bitstr_t *shards_on)
 {
 	gres_node_state_t *gres_ns = h->gres_ns;
 
 	bit_set(gres_ns->gres_bit_alloc, b);
 	h->held[h->held_cnt++] = b;
+	if (shards_on && (b < bit_size(shards_on)) && bit_test(shards_on, b))
+		return;
 	_raise(h, &gres_ns->gres_cnt_alloc, 1);
 	for (int t = 0; t < gres_ns->topo_cnt; t++) {
 		bitstr_t *map = gres_ns->topo_gres_bitmap[t];
@@ -241,6 +246,8 @@ static int _hold_node(held_node_t *h, node_record_t *node_ptr,
 {
 	gres_node_state_t *gres_ns = _holdable_gres(node_ptr->gres_list,
 						    gres_name);
+	gres_state_t *shard_state;
+	bitstr_t *shards_on = NULL;
 	uint32_t cap, cnt, all_cnt, hold_cnt = 0;
 	uint32_t *idx, *all;
 	int rc = 0, kept;
@@ -282,12 +289,15 @@ static int _hold_node(held_node_t *h, node_record_t *node_ptr,
 	h->gres_ns = gres_ns;
 	h->held = xcalloc(hold_cnt, sizeof(uint32_t));
 	_raise_room(h, hold_cnt * (uint32_t) gres_ns->topo_cnt);
+	if ((shard_state = shards_node_state(node_ptr->gres_list)))
+		shards_on = ((gres_node_state_t *) shard_state->gres_data)
+				    ->gres_bit_alloc;
 	/* The planned bits are set for a moment, so that "free" means "hold". */
 	for (uint32_t i = 0; i < h->kept_cnt; i++)
 		bit_set(gres_ns->gres_bit_alloc, h->kept[i]);
 	for (uint32_t d = 0; d < all_cnt; d++)
 		if (!bit_test(gres_ns->gres_bit_alloc, all[d]))
-			_hold_bit(h, all[d]);
+			_hold_bit(h, all[d], shards_on);
 	for (uint32_t i = 0; i < h->kept_cnt; i++)
 		bit_clear(gres_ns->gres_bit_alloc, h->kept[i]);
 	rc = 1;
@@ -446,8 +456,15 @@ extern void device_pick_release(device_pick_t *pick, uint32_t job_id,
 
 		for (uint32_t i = 0; i < h->held_cnt; i++)
 			bit_clear(h->gres_ns->gres_bit_alloc, h->held[i]);
-		for (uint32_t i = 0; i < h->raised_cnt; i++)
-			*h->raised[i].counter -= h->raised[i].by;
+		for (uint32_t i = 0; i < h->raised_cnt; i++) {
+			raised_t *r = &h->raised[i];
+
+			/* Slurm recounts gres_cnt_alloc from the bitmap where
+			 * a job's bitmap size is off ("gres bitmap size bad"),
+			 * which drops what was raised: never below zero. */
+			*r->counter -= (*r->counter < r->by) ? *r->counter :
+							       r->by;
+		}
 		if (h->shard_ns) {
 			xfree(h->shard_ns->gres_used);
 			if (started &&

@@ -321,14 +321,21 @@ three=$(fill 3)
 one=$(fill 1)
 [ "$(planned_gpu "$half") $(planned_gpu "$three") $(planned_gpu "$one")" = "0 1 1" ] ||
   e2e_fail "planned GPUs on h200-2: $(planned_gpu "$half") $(planned_gpu "$three") $(planned_gpu "$one"), expected 0 1 1"
+# Two whole GPUs beside those shards (GPUs 0 and 1 of h200-2 carry them; the gpu lines
+# name four GPUs each here): the start gets two GPUs without shards, the hold holding
+# the shard-carrying ones by their bits alone (cons_tres already counts them off).
+pair=$(e2e_submit -J whole-beside -w h200-2 --gres=gpu:h200:2 -t 5 --wrap 'sleep 60')
+e2e_wait_state "$pair" RUNNING 30 ||
+  e2e_fail "two whole GPUs beside shards on h200-2 did not start: $(squeue -h -j "$pair" -o '%r')"
 mkdir -p "$out/affinity"
 scontrol show job -d -o >"$out/affinity/1.txt"
 analyse "$out/affinity" "$decisions" | tee "$out/affinity.txt" >&2
 [ "$(get "$out/affinity.txt" shard_jobs_seen)" -eq 4 ] || e2e_fail "not all four shard jobs were seen running"
+[ "$(get "$out/affinity.txt" whole_and_shard_samples)" -eq 0 ] || e2e_fail "a GPU was allocated whole and as shards"
 [ "$(($(get "$out/affinity.txt" mismatch) + $(get "$out/affinity.txt" mismatch_raced)))" -eq 0 ] ||
   e2e_fail "Slurm gave a shard job another GPU than planned: $(grep mismatch "$out/affinity.txt")"
 e2e_log "ok: socket affinity: a shard job whose cores are on socket 1 got the planned GPU 0;" \
-  "a one-shard job filled the GPU at 3/4, not the first with room"
+  "a one-shard job filled the GPU at 3/4, not the first with room; two whole GPUs started beside them"
 unset ACCELPACK_GPU_CORES
 rm -f "$decisions"
 
