@@ -61,8 +61,7 @@ std::vector<Candidate> DeviceCandidates(const Job& job, int n, const ClusterStat
     const auto& rule = state.catalog().kind(pools[p].kind_index).rule;
     // Where Slurm picks the devices, the one candidate is its pick, if legal; unless
     // the plugin makes Slurm give this request the planned ones.
-    const bool slurm_picks =
-        pools[p].slurm_picks_devices && !(pools[p].holds_planned_devices && request.exact_per_node);
+    const bool slurm_picks = pools[p].slurm_picks_devices && !request.GetsPlannedDevices(pools[p]);
     if (auto devices = slurm_picks ? model::LowestFreeDevicesIfLegal(
                                          rule, used, request.count_per_node, pools[p].device_groups)
                                    : model::ChooseWholeDevices(rule, used, request.count_per_node,

@@ -25,7 +25,7 @@ void ShardCandidates(const ClusterState& state, int n, int pool,
   std::span<const int> whole = state.whole_used(n, pool);
   const model::AcceleratorPool& info = state.node(n).accelerators[static_cast<size_t>(pool)];
   const int shards = request.shards_per_node;
-  if (info.holds_planned_shards && request.exact_per_node) {
+  if (request.GetsPlannedDevices(info)) {
     const size_t first = out->size();
     for (size_t d = 0; d < total.size() && d < whole.size(); ++d) {
       if (whole[d] > 0 || total[d] - used[d] < shards) continue;

@@ -126,6 +126,10 @@ struct AcceleratorRequest {
   bool IsFractional() const { return fraction_milli > 0 && fraction_milli < kMilliPerDevice; }
   // Whether devices of `pool` satisfy this request's GRES name and allowed types.
   bool Allows(const AcceleratorPool& pool) const;
+  // Whether a start of this request on `pool` gets exactly the devices (or the
+  // shards' device) the plan names, the plugin holding the others back: then the
+  // core's choice stands, not a prediction of Slurm's own pick.
+  bool GetsPlannedDevices(const AcceleratorPool& pool) const;
 };
 
 struct PendingJob {

@@ -29,6 +29,10 @@ bool AcceleratorRequest::Allows(const AcceleratorPool& pool) const {
                                             pool.gres_type) != allowed_types.end();
 }
 
+bool AcceleratorRequest::GetsPlannedDevices(const AcceleratorPool& pool) const {
+  return exact_per_node && (WantsShards() ? pool.holds_planned_shards : pool.holds_planned_devices);
+}
+
 namespace {
 
 absl::Status Invalid(const FieldPath& field, std::string_view problem) {

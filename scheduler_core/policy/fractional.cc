@@ -38,7 +38,7 @@ class ShardCollisionFilter final : public engine::Filter {
     for (size_t p = 0; p < pools.size(); ++p) {
       if (!pools[p].HasShards() || !job->accelerators.Allows(pools[p])) continue;
       // The plugin makes Slurm give the planned GPUs, which carry no shards.
-      if (pools[p].holds_planned_devices && job->accelerators.exact_per_node) continue;
+      if (job->accelerators.GetsPlannedDevices(pools[p])) continue;
       const int pool = static_cast<int>(p);
       std::span<const int> shards = state.shards_used(n, pool);
       std::span<const int> whole = state.whole_used(n, pool);
