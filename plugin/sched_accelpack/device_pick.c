@@ -213,6 +213,9 @@ static int _keep_planned(held_node_t *h, bitstr_t *alloc, const uint32_t *idx,
 	return 1;
 }
 
+/* By the shard counts, not the shard bitmap _hold_bit reads: Slurm < 23.11.5
+ * clears a GPU's bit when one of its shard jobs ends while others still hold
+ * shards there, and a whole start must not join them. */
 static bool _kept_carry_shards(held_node_t *h, list_t *node_gres)
 {
 	gres_state_t *shard_state = shards_node_state(node_gres);
