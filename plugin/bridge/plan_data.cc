@@ -143,13 +143,17 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
       }
     }
   }
+  // One planned start per job: apply shows each under the locks, so a reply that
+  // repeats one job's would hold them for nothing.
+  absl::flat_hash_set<uint32_t> reserved;
+  reserved.reserve(plan.reservations.size());
   for (size_t r = 0; r < plan.reservations.size(); ++r) {
     const PlannedReservation& reservation = plan.reservations[r];
     auto where = [&] {
       return absl::StrCat("reservations[", r, "] (job ", reservation.job_id, "): ");
     };
-    if (!left_pending(reservation.job_id)) {
-      return absl::InvalidArgumentError(absl::StrCat(where(), "not a job left pending"));
+    if (!left_pending(reservation.job_id) || !reserved.insert(reservation.job_id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "not a job left pending, once"));
     }
     if (const std::string* node = unknown_node(reservation.nodes); node != nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(where(), "unknown node '", *node, "'"));
@@ -184,9 +188,15 @@ absl::Status CheckPlanShape(const PlanData& plan, const ap_snapshot_t& snap) {
   // Every job left pending gets a reason (the contract): a plan that silently drops
   // jobs is a core that went wrong, not a cluster where nothing fits. An empty plan
   // with every job explained is healthy and must not trigger the fallback.
-  for (const PlannedReason& reason : plan.reasons) {
-    auto job = pending.find(reason.job_id);
-    if (job != pending.end()) job->second.explained = true;
+  // A reason for a job the snapshot does not hold is kept by the reason deltas
+  // (bridge and core merge them) and would grow that list with every answer.
+  for (size_t r = 0; r < plan.reasons.size(); ++r) {
+    auto job = pending.find(plan.reasons[r].job_id);
+    if (job == pending.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "reasons[", r, "]: job ", plan.reasons[r].job_id, " is not pending in the snapshot"));
+    }
+    job->second.explained = true;
   }
   for (uint32_t i = 0; snap.pending != nullptr && i < snap.pending_cnt; ++i) {
     const PendingMark& mark = pending.at(snap.pending[i].job_id);

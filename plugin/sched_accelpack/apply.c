@@ -21,6 +21,7 @@
 #include "src/slurmctld/slurmctld.h"
 #include "src/slurmctld/fed_mgr.h"
 #include "src/slurmctld/job_scheduler.h"
+#include "src/slurmctld/licenses.h"
 #include "src/slurmctld/node_scheduler.h"
 #include "src/slurmctld/reservation.h"
 
@@ -152,6 +153,69 @@ static bool _set_reason(job_record_t *job_ptr, enum job_state_reason reason,
 }
 
 /*
+ * Slurm's own gates, asked again right before the start as backfill does
+ * before select_nodes(): the snapshot asked them before the core planned, the
+ * locks were released since, and a start made earlier in this plan may have
+ * taken the last of a licence (select_nodes() tests licences only from 24.11).
+ * RET NULL if the job may start, else why not (xfree it)
+ */
+static char *_gate_refusal(job_record_t *job_ptr)
+{
+	enum job_state_reason reason;
+
+	if (!job_independent(job_ptr))
+		return xstrdup("a dependency is not satisfied");
+	/* Ends the job (DEADLINE) when its time no longer fits before it. */
+	if (job_ptr->deadline && (job_ptr->deadline != NO_VAL) &&
+	    !deadline_ok(job_ptr, "accelpack"))
+		return xstrdup("cancelled: it cannot end before its deadline");
+	if ((reason = job_limits_check(&job_ptr, false)) != WAIT_NO_REASON)
+		return xstrdup_printf("partition limits: %s",
+				      COMPAT_REASON_STRING(reason));
+	if (license_job_test(job_ptr, time(NULL), true) != SLURM_SUCCESS) {
+		if (job_ptr->state_reason != WAIT_LICENSES) {
+			job_ptr->state_reason = WAIT_LICENSES;
+			xfree(job_ptr->state_desc);
+			last_job_update = time(NULL);
+		}
+		return xstrdup("licenses not available");
+	}
+	return NULL;
+}
+
+/*
+ * A job with a --deadline runs no longer than the deadline allows: its time
+ * limit (or the partition's default or maximum when it has none) is cut to
+ * what is left, as Slurm's main scheduler does. The caller restores
+ * `*saved_limit` if the start fails. RET whether the limit was cut
+ */
+static bool _cut_to_deadline(job_record_t *job_ptr, uint32_t *saved_limit)
+{
+	uint32_t left, limit = job_ptr->time_limit;
+	part_record_t *part_ptr = job_ptr->part_ptr;
+	time_t now = time(NULL);
+
+	if (!job_ptr->deadline || (job_ptr->deadline == NO_VAL) ||
+	    (job_ptr->deadline <= now))
+		return false;
+	left = (uint32_t) ((job_ptr->deadline - now) / 60);
+	if ((limit == NO_VAL) || (limit == INFINITE)) {
+		limit = INFINITE;
+		if (part_ptr && (part_ptr->default_time != NO_VAL) &&
+		    (part_ptr->default_time != INFINITE))
+			limit = part_ptr->default_time;
+		else if (part_ptr && (part_ptr->max_time != NO_VAL) &&
+			 (part_ptr->max_time != INFINITE))
+			limit = part_ptr->max_time;
+	}
+	if ((limit != INFINITE) && (limit <= left))
+		return false;
+	*saved_limit = job_ptr->time_limit;
+	job_ptr->time_limit = left;
+	return true;
+}
+
+/*
  * Start one planned job.
  * OUT refused - true when Slurm itself refused these nodes (not the job's
  *	 state moving on): worth remembering, see refusals.h
@@ -174,6 +238,8 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	bool is_array_head, fingerprint_ok, magnetic;
 	char *nodes = NULL;
 	time_t saved_preempt_start;
+	uint32_t saved_limit = 0;
+	bool deadline_cut;
 	int rc;
 
 	if (!job_ptr || !job_ptr->details) {
@@ -237,7 +303,10 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 	}
 	job_ptr->part_ptr = part_ptr;
 	_pick_reservation(job_ptr, chosen);
+	if ((*why = _gate_refusal(job_ptr)))
+		goto fail;
 	magnetic = _pick_magnetic(job_ptr, chosen);
+	deadline_cut = _cut_to_deadline(job_ptr, &saved_limit);
 
 	/*
 	 * Backfill's trick to place a job on nodes of our choosing: exclude
@@ -279,6 +348,8 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 			fed_mgr_job_unlock(job_ptr);
 	}
 	device_pick_release(pick, job_ptr->job_id, rc == SLURM_SUCCESS);
+	if (deadline_cut && (rc != SLURM_SUCCESS))
+		job_ptr->time_limit = saved_limit;
 
 	if (job_ptr->details)
 		job_ptr->details->preempt_start_time = saved_preempt_start;
@@ -292,6 +363,8 @@ static int _start_one(const snapshot_t *snap, int64_t pidx,
 		if (base && (base != job_ptr) && base->details) {
 			base->details->preempt_start_time =
 				saved_preempt_start;
+			if (deadline_cut)
+				base->time_limit = saved_limit;
 			FREE_NULL_BITMAP(base->details->exc_node_bitmap);
 			if (orig_exc)
 				base->details->exc_node_bitmap =
@@ -438,13 +511,49 @@ static bool _preempt_victim(job_record_t *victim, job_record_t *preemptor)
 		(IS_JOB_RUNNING(victim) && victim->preempt_time);
 }
 
+static int _same_job(void *x, void *key)
+{
+	return x == key;
+}
+
+/*
+ * With a PreemptType, Slurm's own rules say whom a job may preempt (its QOS's
+ * Preempt list, the partitions' PriorityTier, ...): the core's choice stays
+ * within them. Asked for the partition that holds the planned nodes.
+ * RET NULL if every victim is one Slurm lets it preempt, else why not (xfree)
+ */
+static char *_slurm_rules_refusal(job_record_t *preemptor,
+				  const ap_pending_job_t *job,
+				  bitstr_t *planned,
+				  const ap_preemption_t *pre)
+{
+	part_record_t *part_ptr = _pick_partition(preemptor, job, planned);
+	list_t *candidates;
+	char *why = NULL;
+
+	if (!part_ptr)
+		return xstrdup("the planned nodes are not all in one of its partitions");
+	preemptor->part_ptr = part_ptr;
+	candidates = slurm_find_preemptable_jobs(preemptor);
+	for (uint32_t v = 0; !why && (v < pre->victim_cnt); v++) {
+		job_record_t *victim = find_job_record(pre->victims[v]);
+
+		if (!candidates || !victim ||
+		    !list_find_first(candidates, _same_job, victim))
+			why = xstrdup_printf("victim JobId=%u is not a job Slurm's preemption rules let it preempt (partition %s)",
+					     pre->victims[v], part_ptr->name);
+	}
+	FREE_NULL_LIST(candidates);
+	return why;
+}
+
 /*
  * Carry out one planned preemption: all of its victims, or none (a part of
  * them frees no legal placement). RET NULL if done, else why not (xfree it)
  */
 static char *_preempt_one(const snapshot_t *snap, const job_index_t *ridx,
-			  const ap_preemption_t *pre, uint64_t cycle,
-			  apply_stats_t *stats)
+			  const job_index_t *idx, const ap_preemption_t *pre,
+			  uint64_t cycle, apply_stats_t *stats)
 {
 	job_record_t *preemptor = find_job_record(pre->job_id);
 	bitstr_t *planned;
@@ -474,6 +583,18 @@ static char *_preempt_one(const snapshot_t *snap, const job_index_t *ridx,
 			why = xstrdup_printf("victim JobId=%u %s",
 					     pre->victims[v], refusal);
 			xfree(refusal);
+			FREE_NULL_BITMAP(planned);
+			return why;
+		}
+	}
+	if (slurm_preemption_enabled()) {
+		int64_t pidx = _find_pending(idx, snap->snap.pending_cnt,
+					     pre->job_id);
+
+		why = (pidx < 0) ? xstrdup("not in the snapshot") :
+			_slurm_rules_refusal(preemptor, &snap->pending[pidx],
+					     planned, pre);
+		if (why) {
 			FREE_NULL_BITMAP(planned);
 			return why;
 		}
@@ -530,9 +651,9 @@ static void _finish_grace(const ap_preemption_t *pre, uint64_t cycle,
 
 /* The core's planned preemptions; the built-in policy never preempts. */
 static void _apply_preemptions(const snapshot_t *snap, const ap_plan_t *plan,
-			       const char *source, uint64_t cycle,
-			       const accelpack_conf_t *conf, lock_clock_t *lc,
-			       apply_stats_t *stats)
+			       const job_index_t *idx, const char *source,
+			       uint64_t cycle, const accelpack_conf_t *conf,
+			       lock_clock_t *lc, apply_stats_t *stats)
 {
 	uint32_t cnt = snap->snap.running_cnt;
 	job_index_t *ridx;
@@ -557,7 +678,7 @@ static void _apply_preemptions(const snapshot_t *snap, const ap_plan_t *plan,
 		_finish_grace(pre, cycle, stats);
 		if (!pre->victim_cnt)
 			continue;
-		if ((why = _preempt_one(snap, ridx, pre, cycle, stats))) {
+		if ((why = _preempt_one(snap, ridx, idx, pre, cycle, stats))) {
 			verbose("accelpack: JobId=%u preempts nothing (plan %" PRIu64 "): %s",
 				pre->job_id, cycle, why);
 			stats->preempt_skipped++;
@@ -631,7 +752,8 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		     cycle, plan->start_cnt);
 		stats->aborted = true;
 	} else {
-		_apply_preemptions(snap, plan, source, cycle, conf, lc, stats);
+		_apply_preemptions(snap, plan, idx, source, cycle, conf, lc,
+				   stats);
 	}
 	reserved = bit_alloc(cnt ? cnt : 1);
 	for (uint32_t r = 0; r < plan->reservation_cnt; r++) {
@@ -728,8 +850,15 @@ extern void apply_plan(const snapshot_t *snap, const ap_plan_t *plan,
 		}
 	}
 
-	for (uint32_t r = 0; !stats->aborted && r < plan->reservation_cnt; r++)
+	for (uint32_t r = 0; !stats->aborted && r < plan->reservation_cnt; r++) {
+		if (((r & 63) == 63) &&
+		    lock_clock_maybe_yield(lc, conf->max_lock_ms,
+					   conf->yield_ms)) {
+			stats->aborted = true;
+			break;
+		}
 		_show_reservation(&plan->reservations[r], idx, cnt);
+	}
 	xfree(idx);
 	FREE_NULL_BITMAP(reserved);
 	FREE_NULL_BITMAP(missed);

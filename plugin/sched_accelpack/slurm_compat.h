@@ -128,6 +128,13 @@ static inline bool compat_job_select_cleaning(job_record_t *job_ptr)
 #define COMPAT_PRIORITY_ARRAY(job_ptr) ((job_ptr)->priority_array)
 #endif
 #define COMPAT_HAS_QOS_LIST COMPAT_SLURM_AT_LEAST(24, 11)
+/* A job state reason's text: renamed (and moved) in 24.11. */
+#if COMPAT_SLURM_AT_LEAST(24, 11)
+#include "src/common/job_state_reason.h"
+#define COMPAT_REASON_STRING(reason) job_state_reason_string(reason)
+#else
+#define COMPAT_REASON_STRING(reason) job_reason_string(reason)
+#endif
 /* 25.11 also keeps the job's qos_id in step with the QOS being tried, and
  * sorts jobs in an expedited requeue before all others. */
 #define COMPAT_QOS_ID_FOLLOWS COMPAT_SLURM_AT_LEAST(25, 11)

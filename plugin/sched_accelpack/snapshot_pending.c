@@ -55,6 +55,41 @@ static bool _slurm_allows(job_record_t *job_ptr, time_t now)
 	return true;
 }
 
+/* A job asking for several QOS (24.11 on) has a queue record per partition x
+ * QOS: the same partition may come again under another QOS. */
+static bool _has_partition(const ap_pending_job_t *job, const char *name)
+{
+	for (uint32_t p = 0; p < job->partition_cnt; p++)
+		if (!xstrcmp(job->partitions[p], name))
+			return true;
+	return false;
+}
+
+#if COMPAT_HAS_QOS_LIST
+static int _same_qos(void *x, void *key)
+{
+	return x == key;
+}
+
+/*
+ * Building the queue left the job under the last QOS of its list; its first
+ * record (queue order: the highest priority) is the QOS it is planned and
+ * started under, as Slurm's schedulers set qos_ptr from the record before
+ * select_nodes(). Only a QOS still in the job's list: the record was made in
+ * an earlier hold.
+ */
+static void _use_record_qos(job_record_t *job_ptr, slurmdb_qos_rec_t *qos_ptr)
+{
+	if (!qos_ptr || !job_ptr->qos_list || (job_ptr->qos_ptr == qos_ptr) ||
+	    !list_find_first(job_ptr->qos_list, _same_qos, qos_ptr))
+		return;
+	job_ptr->qos_ptr = qos_ptr;
+#if COMPAT_QOS_ID_FOLLOWS
+	job_ptr->qos_id = qos_ptr->id;
+#endif
+}
+#endif
+
 /* Open-addressing set of job records already in the snapshot: a job that
  * may run in several partitions comes once per partition from the queue. */
 typedef struct {
@@ -127,6 +162,9 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 		uint32_t prio = rec->priority, slot, job_id = rec->job_id;
 		int64_t found;
 		ap_pending_job_t *job;
+#if COMPAT_HAS_QOS_LIST
+		slurmdb_qos_rec_t *qos_ptr = rec->qos_ptr;
+#endif
 
 		xfree(rec);
 		/* Yield now and then, as backfill does. Partitions changing
@@ -152,7 +190,8 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 			/* Same job, another partition: lower or equal
 			 * priority in queue order, keep the first. */
 			job = &snap->pending[found];
-			if (job->partition_cnt < part_cap[found])
+			if ((job->partition_cnt < part_cap[found]) &&
+			    !_has_partition(job, part_ptr->name))
 				parts[found][job->partition_cnt++] =
 					arena_strdup(&snap->arena,
 						     part_ptr->name);
@@ -165,7 +204,18 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 		}
 		if (job_ptr->preempt_in_progress)
 			continue;
+#if COMPAT_HAS_QOS_LIST
+		_use_record_qos(job_ptr, qos_ptr);
+#endif
 		if (!_slurm_allows(job_ptr, snap->snap.now)) {
+			snap->skipped_limits++;
+			continue;
+		}
+		/* Slurm's schedulers end a job whose time no longer fits
+		 * before its --deadline when they reach it; so does this
+		 * pass, for the jobs the plan may not reach. */
+		if (job_ptr->deadline && (job_ptr->deadline != NO_VAL) &&
+		    !deadline_ok(job_ptr, "accelpack")) {
 			snap->skipped_limits++;
 			continue;
 		}

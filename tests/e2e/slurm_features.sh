@@ -4,12 +4,50 @@
 # salloc, and a non-root user's job. Run in both modes (ctest: features_backfill
 # is the reference, features_accelpack the claim). In mode accelpack every job
 # must also have been started by the plugin on the nodes it ran on.
+# Also Slurm's gates at the start: a licence (one of it) and a --deadline.
 #   slurm_features.sh BUILD_DIR [accelpack|backfill]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 mode=${2:-accelpack}
+export ACCELPACK_SLURM_CONF_EXTRA="${ACCELPACK_SLURM_CONF_EXTRA:+$ACCELPACK_SLURM_CONF_EXTRA
+}Licenses=fluent:1"
 e2e_init "$mode" "${1:-}"
 all=()
+
+# Licences: three jobs asking for the only one, released together so that one
+# plan sees all three free to start: one at a time (Slurm 22.05's select_nodes
+# does not test licences; the start must).
+jl=()
+for i in 1 2 3; do
+  jl+=("$(e2e_submit -H -J "lic-$i" -L fluent:1 --gres=gpu:h200:1 --wrap 'sleep 2')")
+done
+scontrol release "$(IFS=,; echo "${jl[*]}")"
+max_lic=0
+for ((i = 0; i < 200; i++)); do
+  r=$(squeue -h -j "$(IFS=,; echo "${jl[*]}")" -t RUNNING -o %i 2>/dev/null | wc -l)
+  [ "$r" -gt "$max_lic" ] && max_lic=$r
+  [ -z "$(squeue -h -j "$(IFS=,; echo "${jl[*]}")" -o %i 2>/dev/null)" ] && break
+  sleep 0.2
+done
+e2e_check "one licence: at most one of its jobs running at once ($max_lic)" test "$max_lic" -eq 1
+all+=("${jl[@]}")
+
+# --deadline: a job that cannot end in time is ended (state DEADLINE), not
+# started once its node frees. The blocker holds a910c-1's NPUs; the job's 2
+# minutes stop fitting before its deadline about 10 s after submission (the
+# plugin ends it then; stock Slurm when it next tries it, at the latest when
+# the blocker ends).
+jblock=$(e2e_submit -J dl-block -w a910c-1 --gres=npu:910c:8 --wrap 'sleep 40')
+e2e_wait_state "$jblock" RUNNING 60 || e2e_fail "deadline blocker did not start"
+jdl=$(e2e_submit -J deadline -w a910c-1 --gres=npu:910c:1 -t 2 --deadline=now+130seconds --wrap 'sleep 1')
+dl_state=
+for ((i = 0; i < 350; i++)); do
+  dl_state=$(e2e_field "$jdl" JobState)
+  [ "$dl_state" = PENDING ] || break
+  sleep 0.2
+done
+e2e_check "deadline: the job that cannot end in time ended as DEADLINE ($dl_state)" test "$dl_state" = DEADLINE
+scancel "$jblock"
 
 # single node, typed GPU request
 j1=$(e2e_submit -J single --gres=gpu:h200:2 --wrap 'echo "$CUDA_VISIBLE_DEVICES"; sleep 1')
@@ -75,7 +113,8 @@ e2e_check "user job ran as $user" test "$(cat "$AP_RUN_DIR/jobs/$ju.out")" = "$u
 e2e_check "user job owned by $user" grep -q "^$user(" <<<"$(e2e_field "$ju" UserId)"
 
 if [ "$mode" = accelpack ]; then
-  mapfile -t every < <(scontrol show job -o | sed -n 's/^JobId=\([0-9]*\) .*/\1/p')
+  # (the deadline job never ran)
+  mapfile -t every < <(scontrol show job -o | grep -v ' JobState=DEADLINE ' | sed -n 's/^JobId=\([0-9]*\) .*/\1/p')
   e2e_check "all ${#every[@]} jobs were started by sched/accelpack on the nodes they ran on" \
     e2e_check_started_by_plugin "${every[@]}"
 fi

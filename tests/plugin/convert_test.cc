@@ -427,6 +427,32 @@ TEST_F(PlanFromProtoTest, AReservationMustBeForAWaitingJobOnKnownNodes) {
   EXPECT_NE(Convert().status().message().find("not a job left pending"), std::string::npos);
 }
 
+// apply shows each planned start under slurmctld's locks: one per job, or a reply
+// repeating one job's would hold them for as long as it is long.
+TEST_F(PlanFromProtoTest, OneReservationPerJob) {
+  Start(1, {"a", "b"});
+  response_.mutable_plan()->add_pending()->set_job_id(2);
+  response_.mutable_plan()->add_reservations()->set_job_id(2);
+  ASSERT_TRUE(Convert().ok());
+  response_.mutable_plan()->add_reservations()->set_job_id(2);
+  EXPECT_NE(
+      Convert().status().message().find("reservations[1] (job 2): not a job left pending, once"),
+      std::string::npos)
+      << Convert().status();
+}
+
+// The bridge keeps the answered reasons to merge the next reason delta onto: a reason
+// for a job the snapshot does not hold would stay there, one more with each answer.
+TEST_F(PlanFromProtoTest, AReasonForAJobNotPendingIsGarbage) {
+  Start(1, {"a", "b"});
+  response_.mutable_plan()->add_pending()->set_job_id(2);
+  ASSERT_TRUE(Convert().ok());
+  response_.mutable_plan()->add_pending()->set_job_id(77);
+  EXPECT_NE(Convert().status().message().find("reasons[1]: job 77 is not pending in the snapshot"),
+            std::string::npos)
+      << Convert().status();
+}
+
 TEST_F(PlanFromProtoTest, SameJobTwiceIsGarbage) {
   Start(2, {"a"});
   Start(2, {"b"});
