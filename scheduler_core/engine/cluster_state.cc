@@ -22,6 +22,7 @@ uint64_t NewStamps(size_t count) {
 ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog& catalog)
     : snapshot_(&snapshot), catalog_(&catalog) {
   auto layout = std::make_shared<Layout>();
+  layout->serial = NewStamps(1);
   const size_t nodes = snapshot.nodes.size();
   cpus_free_.reserve(nodes);
   memory_free_.reserve(nodes);

@@ -115,6 +115,10 @@ class ClusterState {
   // on node n (Slurm's node owner: no other user's job may join); none: nullopt.
   std::optional<uint32_t> exclusive_owner(int n) const;
   bool has_exclusive_owners() const { return layout_->any_owner; }
+  // Unique to this state's making from its snapshot, shared by its copies: a cache
+  // of what depends on the snapshot's nodes and pools keyed on it cannot be taken for
+  // another snapshot's, even one at the same address.
+  uint64_t layout_serial() const { return layout_->serial; }
   // Every job the snapshot runs on node n is user_id's (true where none runs).
   // Use on a node nothing else was placed on since (version 0).
   bool runs_only_jobs_of(int n, uint32_t user_id) const;
@@ -133,6 +137,7 @@ class ClusterState {
     std::vector<size_t> pool_offset;  // per pool: index of its first device in used_
     std::vector<int> pool_size;
     std::vector<int> devices_total;  // per node
+    uint64_t serial = 0;             // see layout_serial()
     // Per node, only when some job asks for --exclusive=user (else empty): the one
     // user (uid) whose jobs run there, and whether one of them is --exclusive=user;
     // kSeveral: several users, or use that no running job of the snapshot explains.

@@ -531,23 +531,23 @@ class ShapeBook {
   // `by_user`: nodes are exclusive to their users (the exclusive filter reads the user).
   static void CoarseShapeKey(const model::PendingJob& job, bool by_user, std::string* key) {
     key->clear();
-    // Each part followed by its separator.
-    auto text = [key](std::string_view part, char end) {
-      key->append(part);
-      key->push_back(end);
-    };
-    auto number = [key](int value, char end) {
-      char digits[16];
+    // Each part followed by its separator; names (opaque bytes: they may hold any
+    // separator) and lists length-prefixed, so that no two requests join alike.
+    auto number = [key](int64_t value, char end) {
+      char digits[24];
       const auto written = std::to_chars(digits, digits + sizeof(digits), value);
       key->append(digits, written.ptr);
       key->push_back(end);
     };
-    auto list = [key](const std::vector<std::string>& names, char separator, char end) {
-      for (size_t i = 0; i < names.size(); ++i) {
-        if (i > 0) key->push_back(separator);
-        key->append(names[i]);
-      }
+    auto text = [key, number](std::string_view part, char end) {
+      number(static_cast<int64_t>(part.size()), '#');
+      key->append(part);
       key->push_back(end);
+    };
+    auto list = [number, text](const std::vector<std::string>& names, char separator, char end) {
+      number(static_cast<int64_t>(names.size()), '*');
+      for (const std::string& name : names) text(name, separator);
+      number(0, end);
     };
     const auto& acc = job.accelerators;
     list(job.partitions, ',', '|');
@@ -804,15 +804,28 @@ const Candidate& Evaluator::BestOf(const Job& job, size_t slot) {
 // What a held node has left over at its reserved start, beyond what the reserved
 // job takes there: work that outlasts the start may use that much.
 struct Spare {
-  int devices = 0;  // whole devices
+  int devices = 0;  // whole devices: of `pool`, or of every pool when it is -1
   int cpus = 0;
   int64_t memory_mib = 0;
+  // The pool the reserved job takes devices from; -1: devices summed over all pools.
+  int pool = -1;
+  // The reserved job needs particular devices of `pool` (HCCS rings, Box16 halves,
+  // 910C modules, probed groups), not any: none of that pool is spare, because which
+  // ones a later job takes is chosen without knowing them.
+  bool by_identity = false;
 
   // A share or shards count as a whole device: where they land is not known here.
-  bool Covers(const Job& job) const {
-    const int wanted = job->accelerators.WantsDevices() ? job->accelerators.count_per_node : 0;
-    return !job->exclusive && !job->exclusive_user && wanted <= devices &&
-           job->cpus_per_node <= cpus && job->memory_per_node_mib <= memory_mib;
+  bool Covers(const Job& job, const model::Node& node) const {
+    if (job->exclusive || job->exclusive_user || job->cpus_per_node > cpus ||
+        job->memory_per_node_mib > memory_mib) {
+      return false;
+    }
+    const model::AcceleratorRequest& request = job->accelerators;
+    if (!request.WantsDevices()) return true;
+    if (pool < 0) return request.count_per_node <= devices;
+    // Devices of other pools are not the reserved job's.
+    if (!request.Allows(node.accelerators[static_cast<size_t>(pool)])) return true;
+    return !by_identity && request.count_per_node <= devices;
   }
 };
 
@@ -910,7 +923,7 @@ struct Holds {
     const auto node = static_cast<size_t>(n);
     const int64_t start = (harvesting ? firm_start : reserved_start)[node];
     if (start == kNoReservation || (in_part && HeldByWindow(node))) return {};
-    if (exclude_held || (end > start && !spare[node].Covers(job)))
+    if (exclude_held || (end > start && !spare[node].Covers(job, snapshot->nodes[node])))
       return HeldByWindow(node) ? kReasonAdvancedReservation : kReasonHeld;
     return {};
   }
@@ -925,12 +938,20 @@ struct Holds {
       return;
     const bool part_devices = part != nullptr && part->reserved.devices > 0;
     const bool part_cpus = part != nullptr && part->reserved.cpus > 0;
-    (part_devices ? part->members : spare[n]).devices -=
-        holding.pool >= 0 ? static_cast<int>(holding.devices.size()) : 0;
+    Spare& devices_from = part_devices ? part->members : spare[n];
+    if (holding.pool >= 0 && (devices_from.pool < 0 || devices_from.pool == holding.pool))
+      devices_from.devices -= static_cast<int>(holding.devices.size());
     (part_cpus ? part->members : spare[n]).cpus -= holding.cpus;
     spare[n].memory_mib -= holding.memory_mib;
   }
 };
+
+// Sums of counts from the snapshot (each bounded, their number not): clamped, not
+// wrapped, so that a hostile list reserves everything rather than nothing.
+int SaturatingAdd(int a, int b) {
+  return static_cast<int>(std::clamp<int64_t>(int64_t{a} + b, std::numeric_limits<int>::min(),
+                                              std::numeric_limits<int>::max()));
+}
 
 // What node n has free now, in Spare's terms.
 Spare FreeOn(const ClusterState& state, int n) {
@@ -967,8 +988,8 @@ Holds MakeHolds(const model::Snapshot& snapshot, const ClusterState& state) {
       if (window == partial_by_name.end()) continue;
       for (const model::NodeAllocation& alloc : job.allocations) {
         Spare& used = used_in_part[part_key(window->second, state.FindNode(alloc.node))];
-        used.devices += alloc.device_count;
-        used.cpus += alloc.cpus;
+        used.devices = SaturatingAdd(used.devices, alloc.device_count);
+        used.cpus = SaturatingAdd(used.cpus, alloc.cpus);
       }
     }
     holds.held_by_window.assign(snapshot.nodes.size(), 0);
@@ -993,8 +1014,10 @@ Holds MakeHolds(const model::Snapshot& snapshot, const ClusterState& state) {
           if (on.reserved.devices > 0) on.members.devices -= used->second.devices;
           if (on.reserved.cpus > 0) on.members.cpus -= used->second.cpus;
         }
-        unused_parts[node].devices += std::max(on.members.devices, 0);
-        unused_parts[node].cpus += std::max(on.members.cpus, 0);
+        unused_parts[node].devices =
+            SaturatingAdd(unused_parts[node].devices, std::max(on.members.devices, 0));
+        unused_parts[node].cpus =
+            SaturatingAdd(unused_parts[node].cpus, std::max(on.members.cpus, 0));
         holds.reserved_start[node] = std::min(holds.reserved_start[node], window.start);
         holds.firm_start[node] = std::min(holds.firm_start[node], window.start);
         holds.held_by_window[node] = 1;
@@ -1499,6 +1522,25 @@ struct Ending {
   std::vector<Holding> holdings;
 };
 
+// What node `holding.node` has left once the reserved job's `holding` is taken
+// (`state` is the look-ahead's at its planned start).
+Spare SpareAfter(const ClusterState& state, const Holding& holding) {
+  const int n = holding.node;
+  Spare left{0, state.cpus_free(n), state.memory_free(n), holding.pool, false};
+  if (holding.pool < 0) {
+    for (int pool = 0; pool < static_cast<int>(state.node(n).accelerators.size()); ++pool)
+      left.devices += state.free_devices(n, pool);
+    return left;
+  }
+  left.devices = state.free_devices(n, holding.pool);
+  const model::AcceleratorPool& pool =
+      state.node(n).accelerators[static_cast<size_t>(holding.pool)];
+  const model::TopologyRule& rule = state.catalog().kind(pool.kind_index).rule;
+  left.by_identity = rule.group_size < rule.devices_per_node || rule.module_size > 1 ||
+                     !pool.device_groups.empty();
+  return left;
+}
+
 // When could `job` start if running work ended at its time limits? Releases jobs
 // in end order on a copy of the state and re-checks only the nodes each release
 // touches; nodes held by earlier reservations are off limits. `spare` gets, per
@@ -1533,20 +1575,17 @@ std::optional<Reservation> PlanReservation(const Job& job, const FineStatic& sha
       }
     }
     if (!touched) continue;
+    // Advanced reservations as they will be then: a maintenance window opening
+    // before the job would end keeps it off, a member's window may have opened.
+    off_limits.now = at;
     std::string_view gang_reason;
     if (auto start = Place(job, evaluator, future, &off_limits, &gang_reason)) {
       Reservation reservation{job->id, at, {}};
       spare->clear();
       for (const Holding& holding : HoldingsOfStart(job, *start, future)) {
         future.Take(holding);
-        int devices = 0;
-        for (int pool = 0; pool < static_cast<int>(future.node(holding.node).accelerators.size());
-             ++pool) {
-          devices += future.free_devices(holding.node, pool);
-        }
         reservation.nodes.push_back(holding.node);
-        spare->push_back(
-            {devices, future.cpus_free(holding.node), future.memory_free(holding.node)});
+        spare->push_back(SpareAfter(future, holding));
       }
       return reservation;
     }
@@ -1611,7 +1650,11 @@ class Reclaimer {
                                                           model::kMilliPerDevice;
       }
       const int64_t ran = std::max<int64_t>(0, snapshot.now - job.start_time);
-      entry.lost_device_s = ran * devices_milli / model::kMilliPerDevice;
+      // Saturated: a job's allocations are many only in a hostile snapshot.
+      entry.lost_device_s =
+          devices_milli > 0 && ran > std::numeric_limits<int64_t>::max() / devices_milli
+              ? std::numeric_limits<int64_t>::max() / model::kMilliPerDevice
+              : ran * devices_milli / model::kMilliPerDevice;
       any_draining_ = any_draining_ || job.draining;
       entries_.push_back(std::move(entry));
     }

@@ -131,6 +131,8 @@ void DropRepeatedNames(std::vector<std::string>& names) {
   names = std::move(distinct);
 }
 
+constexpr size_t kMaxDeviceIndex = 1024;
+
 absl::Status CheckNodeNames(const std::vector<std::string>& names, const FieldPath& parent,
                             std::string_view name, IsNodeName is_node) {
   for (size_t i = 0; i < names.size(); ++i) {
@@ -201,12 +203,13 @@ absl::Status ValidatePendingRecord(const PendingJob& job, const FieldPath& field
         CheckListLength(job.feature_any.size(), field.Child("feature_any"), kMaxNamesPerList)}) {
     if (!status.ok()) return status;
   }
-  for (size_t i = 0; i < job.feature_any.size(); ++i) {
-    if (auto status = CheckListLength(job.feature_any[i].size(), field.Child("feature_any", i),
-                                      kMaxNamesPerList);
-        !status.ok()) {
-      return status;
-    }
+  // The feature filter reads every name of every clause on every node: the names
+  // are bounded in all, not only per clause.
+  size_t feature_any_names = 0;
+  for (const std::vector<std::string>& clause : job.feature_any) feature_any_names += clause.size();
+  if (feature_any_names > kMaxNamesPerList) {
+    return Invalid(field.Child("feature_any"),
+                   Cat(feature_any_names, " names in all, more than ", kMaxNamesPerList));
   }
   const AcceleratorRequest& acc = job.accelerators;
   if (acc.count_per_node < 0 || acc.count_per_node > 64) {
@@ -263,6 +266,18 @@ absl::Status ValidateRunningRecord(const RunningJob& job, const FieldPath& field
         alloc.fraction_milli < 0 || alloc.fraction_milli >= kMilliPerDevice) {
       return Invalid(at, "negative or out-of-range amount");
     }
+    // An allocation is on one pool, of at most 4 x a kind's devices per node
+    // (ValidatePool): an index far beyond names no device.
+    if (alloc.device_indices.size() > kMaxDeviceIndex) {
+      return Invalid(at.Child("device_indices"),
+                     Cat(alloc.device_indices.size(), " devices, more than ", kMaxDeviceIndex));
+    }
+    for (int device : alloc.device_indices) {
+      if (device < 0 || device >= static_cast<int>(kMaxDeviceIndex)) {
+        return Invalid(at.Child("device_indices"),
+                       Cat(device, " outside 0..", kMaxDeviceIndex - 1));
+      }
+    }
     if (!alloc.device_shards.empty()) {
       if (alloc.device_shards.size() != alloc.device_indices.size()) {
         return Invalid(at.Child("device_shards"), Cat(alloc.device_shards.size(), " entries for ",
@@ -283,7 +298,30 @@ absl::Status ValidateReservationRecord(const AdvancedReservation& reservation,
     return Invalid(
         field, Cat("window ", reservation.start, "..", reservation.end, " is empty or negative"));
   }
-  return CheckNodeNames(reservation.nodes, field, "nodes", nodes);
+  if (absl::Status status = CheckNodeNames(reservation.nodes, field, "nodes", nodes);
+      !status.ok()) {
+    return status;
+  }
+  // Counted once per node: the holds sum what each entry reserves.
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(reservation.nodes.size());
+  for (size_t i = 0; i < reservation.nodes.size(); ++i) {
+    if (!seen.insert(reservation.nodes[i]).second) {
+      return Invalid(field.Child("nodes", i), Cat("node \"", reservation.nodes[i], "\" twice"));
+    }
+  }
+  for (const std::vector<int>* counts :
+       {&reservation.reserved_cpus, &reservation.reserved_devices}) {
+    for (size_t i = 0; i < counts->size(); ++i) {
+      if ((*counts)[i] < 0) {
+        return Invalid(
+            field.Child(counts == &reservation.reserved_cpus ? "reserved_cpus" : "reserved_devices",
+                        i),
+            "negative");
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateSnapshotTime(int64_t now) { return CheckTime(now, FieldPath("now_unix")); }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -362,11 +363,13 @@ class KindPressure final : public engine::Scorer {
   double Score(const engine::Job& job, const engine::Candidate& candidate,
                const engine::ClusterState& state) const override {
     if (candidate.pool < 0) return 100;
+    std::shared_ptr<const PerPool> held;
     const PerPool* pressure = nullptr;
-    if (!shapes_.empty()) {
-      pressure = &PressureOf(state);
-    } else if (const QueuePressure* queue = FromQueue<QueuePressure>(this, job)) {
-      pressure = &queue->pressure;
+    if (const CyclePressure* cycle = FromQueue<CyclePressure>(this, job)) {
+      pressure = &cycle->pressure;
+    } else if (!shapes_.empty()) {
+      held = PressureOutsideCycle(state);
+      pressure = held.get();
     } else {
       return 100;
     }
@@ -374,32 +377,31 @@ class KindPressure final : public engine::Scorer {
         (*pressure)[static_cast<size_t>(candidate.node)][static_cast<size_t>(candidate.pool)];
     return 100.0 * std::clamp(1.0 - p, 0.0, 1.0);
   }
-  // Without a table of its own: the pressure of the cycle's pending queue.
+  // Once per cycle: the pressure of the table, or without one of the cycle's
+  // pending queue, on this cycle's snapshot.
   std::unique_ptr<const engine::ScorerCycleData> PreScore(
       const model::Snapshot& snapshot) const override {
-    if (!shapes_.empty()) return nullptr;
-    auto queue = std::make_unique<QueuePressure>();
-    queue->pressure = Compute(QueueShapes(snapshot), snapshot);
-    return queue;
+    auto cycle = std::make_unique<CyclePressure>();
+    cycle->pressure = Compute(shapes_.empty() ? QueueShapes(snapshot) : shapes_, snapshot);
+    return cycle;
   }
 
  private:
   using PerPool = std::vector<std::vector<double>>;  // [node][pool]
   using Class = std::string;                         // the pool's GRES type
-  struct QueuePressure final : engine::ScorerCycleData {
+  struct CyclePressure final : engine::ScorerCycleData {
     PerPool pressure;
   };
 
-  // Computed once per snapshot (pools never change within one); one entry, so a
-  // daemon's new snapshot each cycle replaces it. A new snapshot at the same
-  // address with as many nodes reuses it: pools rarely change, and a stale value
-  // only shifts a preference.
-  const PerPool& PressureOf(const engine::ClusterState& state) const {
+  // Outside a cycle (the static protocol places one task at a time on one state):
+  // computed once per state made from a snapshot (ClusterState::layout_serial), held
+  // by a shared pointer, so that a caller on another thread replacing it does not
+  // free what this one reads.
+  std::shared_ptr<const PerPool> PressureOutsideCycle(const engine::ClusterState& state) const {
     const std::lock_guard<std::mutex> lock(mutex_);
-    const model::Snapshot* snapshot = &state.snapshot();
-    if (snapshot != cached_for_ || cached_.size() != snapshot->nodes.size()) {
-      cached_ = Compute(shapes_, *snapshot);
-      cached_for_ = snapshot;
+    if (cached_ == nullptr || cached_for_ != state.layout_serial()) {
+      cached_ = std::make_shared<const PerPool>(Compute(shapes_, state.snapshot()));
+      cached_for_ = state.layout_serial();
     }
     return cached_;
   }
@@ -443,8 +445,8 @@ class KindPressure final : public engine::Scorer {
 
   ShapeTable shapes_;
   mutable std::mutex mutex_;
-  mutable const model::Snapshot* cached_for_ = nullptr;
-  mutable PerPool cached_;
+  mutable uint64_t cached_for_ = 0;
+  mutable std::shared_ptr<const PerPool> cached_;
 };
 
 }  // namespace

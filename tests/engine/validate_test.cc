@@ -173,7 +173,7 @@ TEST(Validate, OverlongListsAreRefused) {
   EXPECT_THAT(ErrorOf(snapshot), HasSubstr("pending_jobs[0].reservations: 1025 entries"));
   snapshot = Good();
   snapshot.pending[0].feature_any.assign(2, std::vector<std::string>(2000, "f"));
-  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("pending_jobs[0].feature_any[0]: 2000 entries"));
+  EXPECT_THAT(ErrorOf(snapshot), HasSubstr("pending_jobs[0].feature_any: 4000 names in all"));
   snapshot = Good();
   snapshot.pending[0].feature_any.assign(model::kMaxNamesPerList + 1, {"f"});
   EXPECT_THAT(ErrorOf(snapshot), HasSubstr("pending_jobs[0].feature_any: 1025 entries"));

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// What a reservation (a blocked job's planned start) leaves to later work, and how its
+// look-ahead reads Slurm's advanced reservations: work that outlasts a planned start
+// may use only what the reserved job does not need there, in the pool it takes
+// devices from and, where devices are not interchangeable, none of them.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "engine_test_util.h"
+
+namespace accelpack::testing {
+namespace {
+
+bool TakesAnyOf(const std::vector<int>& devices, const std::vector<int>& of) {
+  return std::any_of(devices.begin(), devices.end(),
+                     [&](int d) { return std::find(of.begin(), of.end(), d) != of.end(); });
+}
+
+// The next cycle's snapshot: `started` runs on node 0's last pool from `now` on.
+model::Snapshot WithStarted(model::Snapshot snapshot, const engine::JobStart& start, int64_t now,
+                            int64_t limit) {
+  snapshot.now = now;
+  auto& pool = snapshot.nodes[0].accelerators.back();
+  for (int d : start.placements[0].devices) pool.used_milli[static_cast<size_t>(d)] = 1000;
+  pool.allocated += static_cast<int>(start.placements[0].devices.size());
+  snapshot.running.push_back(Running(start.job_id, snapshot.nodes[0].name, pool.gres_name,
+                                     pool.gres_type, start.placements[0].devices, now, limit));
+  snapshot.pending.erase(std::remove_if(snapshot.pending.begin(), snapshot.pending.end(),
+                                        [&](const auto& j) { return j.id == start.job_id; }),
+                         snapshot.pending.end());
+  return snapshot;
+}
+
+// Ascend 910: HCCS rings 0-3 and 4-7. Devices 0,1 free at t=100, 4,5 busy for long,
+// 2,3,6,7 free now. Job 1 (4 NPUs) is planned for t=100 on ring 0-3; by count two
+// devices are spare there, but job 2 (2 NPUs, past t=100) on 2,3 would break the
+// ring: it must not run on the node's ring job 1 needs (its start stays at t=100).
+TEST(Holds, ALaterJobKeepsOffTheDevicesOfARingTheReservedJobNeeds) {
+  model::Snapshot snapshot;
+  snapshot.now = 10;
+  snapshot.nodes = {NodeBuilder("n").Ascend910(8).Busy({0, 1, 4, 5}).Build()};
+  snapshot.running = {Running(100, "n", "npu", "910", {0, 1}, 0, 100),
+                      Running(101, "n", "npu", "910", {4, 5}, 0, 100000)};
+  snapshot.pending = {JobBuilder(1).Npus(4, "910").Priority(100).Build(),
+                      JobBuilder(2).Npus(2, "910").Priority(10).TimeLimit(3600).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.reservations.size(), 1u);
+  EXPECT_EQ(outcome.plan.reservations[0].planned_start, 100);
+  if (const engine::JobStart* start = outcome.Start(2)) {
+    EXPECT_FALSE(TakesAnyOf(start->placements[0].devices, {0, 1, 2, 3}));
+    Outcome next = RunEngine(WithStarted(snapshot, *start, 20, 3600));
+    ASSERT_EQ(next.plan.reservations.size(), 1u);
+    EXPECT_EQ(next.plan.reservations[0].planned_start, 100) << "job 2 delayed job 1";
+  }
+}
+
+// The same on an H100 (NVSwitch: any devices do): job 1 (3 GPUs) planned for t=100,
+// when 0,1,6,7 are free, leaves one device spare; job 2 (1 GPU, past t=100) takes it
+// now and job 1 still starts at t=100.
+TEST(Holds, InterchangeableDevicesLeaveTheirSpareToLaterWork) {
+  model::Snapshot snapshot;
+  snapshot.now = 10;
+  snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3, 4, 5}).Build()};
+  snapshot.running = {Running(100, "n", "gpu", "h100", {0, 1}, 0, 100),
+                      Running(101, "n", "gpu", "h100", {2, 3, 4, 5}, 0, 100000)};
+  snapshot.pending = {JobBuilder(1).Gpus(3).Priority(100).Build(),
+                      JobBuilder(2).Gpus(1).Priority(10).TimeLimit(3600).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.reservations.size(), 1u);
+  EXPECT_EQ(outcome.plan.reservations[0].planned_start, 100);
+  const engine::JobStart* start = outcome.Start(2);
+  ASSERT_NE(start, nullptr) << "the one spare device was not offered";
+  Outcome next = RunEngine(WithStarted(snapshot, *start, 20, 3600));
+  ASSERT_EQ(next.plan.reservations.size(), 1u);
+  EXPECT_EQ(next.plan.reservations[0].planned_start, 100);
+}
+
+// Spare devices are the reserved job's pool's: job 1 takes all six H100s free at
+// t=100, so an H100 job that outlasts it may not take 6,7 now (8 free H200s do not
+// make them spare), while an H200 job may run beside it.
+TEST(Holds, SpareDevicesAreCountedInTheReservedJobsPool) {
+  model::Snapshot snapshot;
+  snapshot.now = 10;
+  snapshot.nodes = {NodeBuilder("n").Hopper(8, "h200").Hopper(8).Busy({0, 1, 2, 3, 4, 5}).Build()};
+  snapshot.running = {Running(100, "n", "gpu", "h100", {0, 1, 2, 3}, 0, 100),
+                      Running(101, "n", "gpu", "h100", {4, 5}, 0, 100000)};
+  snapshot.pending = {JobBuilder(1).Gpus(6, "h100").Priority(100).Build(),
+                      JobBuilder(2).Gpus(2, "h100").Priority(10).TimeLimit(3600).Build(),
+                      JobBuilder(3).Gpus(2, "h200").Priority(5).TimeLimit(3600).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.reservations.size(), 1u);
+  EXPECT_EQ(outcome.plan.reservations[0].job_id, 1u);
+  EXPECT_EQ(outcome.plan.reservations[0].planned_start, 100);
+  EXPECT_EQ(outcome.Start(2), nullptr) << "job 2 took H100s job 1 needs at t=100";
+  EXPECT_NE(outcome.Start(3), nullptr);
+}
+
+// The look-ahead asks Slurm's advanced reservations about the planned start, not
+// about now: the node frees at t=1600, inside a maintenance window [1000, 5000), so
+// job 1 has no start there before 5000.
+TEST(Holds, ALookAheadStartKeepsOutOfAnAdvancedReservationOpenThen) {
+  model::Snapshot snapshot;
+  snapshot.now = 0;
+  snapshot.nodes = {NodeBuilder("n").Hopper(8).Busy({0, 1, 2, 3, 4, 5, 6, 7}).Build()};
+  snapshot.running = {Running(100, "n", "gpu", "h100", {0, 1, 2, 3, 4, 5, 6, 7}, 0, 1600)};
+  model::AdvancedReservation maintenance;
+  maintenance.name = "maint";
+  maintenance.start = 1000;
+  maintenance.end = 5000;
+  maintenance.nodes = {"n"};
+  snapshot.reservations = {maintenance};
+  snapshot.pending = {JobBuilder(1).Gpus(8).TimeLimit(500).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  for (const auto& reservation : outcome.plan.reservations) {
+    EXPECT_FALSE(reservation.planned_start > 500 && reservation.planned_start < 5000)
+        << "planned at " << reservation.planned_start << ", inside maint";
+  }
+}
+
+}  // namespace
+}  // namespace accelpack::testing
