@@ -40,11 +40,13 @@ struct JobNameSets {
   NameSet partitions;
   NameSet features;
   NameSet excluded_nodes;
+  NameSet reservations;
 
   explicit JobNameSets(const model::PendingJob& job)
       : partitions(job.partitions.begin(), job.partitions.end()),
         features(job.features.begin(), job.features.end()),
-        excluded_nodes(job.excluded_nodes.begin(), job.excluded_nodes.end()) {}
+        excluded_nodes(job.excluded_nodes.begin(), job.excluded_nodes.end()),
+        reservations(job.reservations.begin(), job.reservations.end()) {}
 };
 
 class Scorer;

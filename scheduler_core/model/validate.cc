@@ -155,6 +155,8 @@ absl::Status ValidateNodeRecord(Node& node, const FieldPath& field, const Catalo
   }
   DropRepeatedNames(node.partitions);
   DropRepeatedNames(node.features);
+  std::sort(node.features.begin(), node.features.end());
+  node.features_sorted = true;
   if (node.cpus_total < 0) return Invalid(field.Child("cpus_total"), "negative");
   if (node.cpus_allocated < 0 || node.cpus_allocated > node.cpus_total) {
     return Invalid(field.Child("cpus_allocated"),

@@ -150,18 +150,18 @@ std::unique_ptr<engine::Filter> MakeFeatureFilter() {
 }
 
 std::unique_ptr<engine::Filter> MakeReservationFilter() {
-  return Make(
-      "reservation", FilterStage::kStatic, "outside the job's reservation",
-      Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
-        if (!job->reservation_only) return true;
-        const std::string& name = state.node(n).name;
-        for (const auto& reservation : state.snapshot().reservations) {
-          if (Contains(job->reservations, reservation.name) && Contains(reservation.nodes, name)) {
-            return true;
-          }
-        }
-        return false;
-      });
+  return Make("reservation", FilterStage::kStatic, "outside the job's reservation",
+              Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
+                if (!job->reservation_only) return true;
+                const std::string& name = state.node(n).name;
+                const bool sets = UseSets(job, job->reservations.size());
+                for (const auto& reservation : state.snapshot().reservations) {
+                  const bool member = sets ? job.names->reservations.contains(reservation.name)
+                                           : Contains(job->reservations, reservation.name);
+                  if (member && Contains(reservation.nodes, name)) return true;
+                }
+                return false;
+              });
 }
 
 std::unique_ptr<engine::Filter> MakeExcludedNodesFilter() {

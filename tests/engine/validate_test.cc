@@ -35,6 +35,20 @@ TEST(Validate, AcceptsAGoodSnapshotAndResolvesKinds) {
   EXPECT_EQ(snapshot.nodes[0].accelerators[0].used_milli.size(), 8u);
 }
 
+// Features are looked up by halving on every node: validation leaves them in order,
+// each once, and the look-up answers as a scan of the list as given would.
+TEST(Validate, NodeFeaturesAreKeptInOrderForLookUp) {
+  model::Snapshot snapshot = Good();
+  snapshot.nodes[0].features = {"zeta", "hopper", "alpha", "hopper", "nvlink"};
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, model::Catalog::BuiltIn()).ok());
+  const model::Node& node = snapshot.nodes[0];
+  EXPECT_TRUE(node.features_sorted);
+  EXPECT_EQ(node.features, (std::vector<std::string>{"alpha", "hopper", "nvlink", "zeta"}));
+  EXPECT_TRUE(node.HasFeatures({"zeta", "alpha"}));
+  EXPECT_TRUE(node.HasFeatures({}));
+  EXPECT_FALSE(node.HasFeatures({"hopper", "beta"}));
+}
+
 TEST(Validate, UnknownKind) {
   auto snapshot = Good();
   snapshot.nodes[1].accelerators[0].kind = "tpu-v9";
