@@ -257,7 +257,17 @@ void ClusterState::CountHosted(std::vector<std::pair<int, int>>& hosted, const H
   if (it->second <= 0) hosted.erase(it);
 }
 
-std::vector<Holding> ClusterState::Resolve(const model::RunningJob& job) const {
+std::vector<std::vector<Holding>> ClusterState::ResolveAll() const {
+  std::vector<bool> guessed;
+  std::vector<std::vector<Holding>> all;
+  all.reserve(snapshot_->running.size());
+  for (const model::RunningJob& job : snapshot_->running)
+    all.push_back(ResolveGuessing(job, guessed));
+  return all;
+}
+
+std::vector<Holding> ClusterState::ResolveGuessing(const model::RunningJob& job,
+                                                   std::vector<bool>& guessed) const {
   std::vector<Holding> holdings;
   for (const model::NodeAllocation& alloc : job.allocations) {
     Holding holding{FindNode(alloc.node), -1,         alloc.device_indices,
@@ -267,10 +277,18 @@ std::vector<Holding> ClusterState::Resolve(const model::RunningJob& job) const {
     holding.pool = FindPool(holding.node, alloc.gres_name, alloc.gres_type);
     if (holding.pool >= 0 && holding.devices.empty() && alloc.device_count > 0) {
       std::span<const int> used = used_milli(holding.node, holding.pool);
+      const size_t offset =
+          layout_->pool_offset[layout_->pool_begin[static_cast<size_t>(holding.node)] +
+                               static_cast<size_t>(holding.pool)];
+      if (guessed.empty()) guessed.assign(used_.size(), false);
       const int share = alloc.fraction_milli > 0 ? alloc.fraction_milli : model::kMilliPerDevice;
       for (int d = static_cast<int>(used.size()) - 1;
            d >= 0 && static_cast<int>(holding.devices.size()) < alloc.device_count; --d) {
-        if (used[static_cast<size_t>(d)] >= share) holding.devices.push_back(d);
+        const size_t at = offset + static_cast<size_t>(d);
+        if (used[static_cast<size_t>(d)] < share || guessed[at]) continue;
+        // A share's device may host several shares: only whole devices are taken.
+        if (alloc.fraction_milli == 0) guessed[at] = true;
+        holding.devices.push_back(d);
       }
     }
     holdings.push_back(std::move(holding));

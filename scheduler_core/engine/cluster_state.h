@@ -104,9 +104,11 @@ class ClusterState {
   // Takes everything a planned start holds (the same CPUs and memory on each node).
   void Apply(const JobStart& start, int cpus_per_node, int64_t memory_per_node);
 
-  // What a running job of the snapshot holds, by index. Without device indices,
-  // the highest-indexed busy devices stand in for the ones it holds.
-  std::vector<Holding> Resolve(const model::RunningJob& job) const;
+  // What each running job of the snapshot holds, by index, in the snapshot's order.
+  // Without device indices, the highest-indexed busy devices that no earlier job's
+  // stand-ins took stand in for the ones it holds: two such jobs on one node do not
+  // both give back the same devices.
+  std::vector<std::vector<Holding>> ResolveAll() const;
   static std::vector<Holding> HoldingsOf(const JobStart& start, int cpus_per_node,
                                          int64_t memory_per_node);
 
@@ -147,6 +149,10 @@ class ClusterState {
     bool any_owner = false;
   };
   void FindUsers(Layout& layout) const;
+  // One job of ResolveAll: stand-ins not among `guessed` (per device of the cluster,
+  // as used_), which gets them.
+  std::vector<Holding> ResolveGuessing(const model::RunningJob& job,
+                                       std::vector<bool>& guessed) const;
   void Adjust(const Holding& holding, int sign, bool count_hosted);
   std::span<const int> ShardSpan(const std::vector<int>& flat, int n, int pool) const;
 

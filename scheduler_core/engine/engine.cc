@@ -1631,18 +1631,21 @@ std::string DescribePreemption(const Preemption& preemption, const ClusterState&
 // Each victim chosen (or awaited) serves one job per cycle.
 class Reclaimer {
  public:
-  Reclaimer(const model::Snapshot& snapshot, const ClusterState& state,
-            const PreemptionRules& rules)
+  // `resolved`: what each running job of the snapshot holds (ResolveAll, made before
+  // the cycle's starts, whose devices a stand-in guess must not take).
+  Reclaimer(const model::Snapshot& snapshot, const std::vector<std::vector<Holding>>& resolved,
+            const ClusterState& state, const PreemptionRules& rules)
       : victims_on_(static_cast<size_t>(state.node_count())),
         memo_(static_cast<size_t>(state.node_count())) {
-    for (const model::RunningJob& job : snapshot.running) {
+    for (size_t r = 0; r < snapshot.running.size(); ++r) {
+      const model::RunningJob& job = snapshot.running[r];
       if (!job.draining) {
         if (!job.requeueable || !rules.IsPreemptible(job)) continue;
         const int64_t exempt_until = std::max(job.preempt_exempt_until,
                                               model::AddTimes(job.start_time, rules.min_runtime_s));
         if (exempt_until > snapshot.now) continue;
       }
-      Entry entry{job.id, job.start_time, 0, state.Resolve(job), job.draining};
+      Entry entry{job.id, job.start_time, 0, resolved[r], job.draining};
       int64_t devices_milli = 0;
       for (const Holding& holding : entry.holdings) {
         devices_milli += holding.fraction_milli > 0 ? holding.fraction_milli
@@ -2371,10 +2374,12 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
   // cycle join it as they start. Unlimited jobs never give anything back.
   std::vector<Ending> ends;
   ends.reserve(snapshot.running.size());
-  for (const auto& running : snapshot.running) {
+  // What each running job holds, read before this cycle's starts change the state.
+  const std::vector<std::vector<Holding>> resolved = state.ResolveAll();
+  for (size_t r = 0; r < snapshot.running.size(); ++r) {
+    const model::RunningJob& running = snapshot.running[r];
     if (running.time_limit_s > 0) {
-      ends.push_back(
-          {model::AddTimes(running.start_time, running.time_limit_s), state.Resolve(running)});
+      ends.push_back({model::AddTimes(running.start_time, running.time_limit_s), resolved[r]});
     }
   }
   size_t ends_sorted = 0;  // how many of `ends` are in order
@@ -2468,7 +2473,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
     const bool reclaim_tried = reclaim_possible && failure.code != PendingCode::kNeverFits;
     if (reclaim_tried) {
       ++reclaims;  // tries, not only successes: each costs a pass over the nodes
-      if (!reclaimer) reclaimer.emplace(snapshot, state, preemption);
+      if (!reclaimer) reclaimer.emplace(snapshot, resolved, state, preemption);
       if (auto room = reclaimer->empty()
                           ? std::nullopt
                           : reclaimer->Plan(job, statics, book, state, pipeline, holds, &meter)) {

@@ -166,6 +166,7 @@ std::string EarliestStart(const Job& job, const ClusterState& state, const Pipel
   std::stable_sort(ending.begin(), ending.end(), [](const auto* a, const auto* b) {
     return a->start_time + a->time_limit_s < b->start_time + b->time_limit_s;
   });
+  const std::vector<std::vector<Holding>> resolved = state.ResolveAll();
   ClusterState future = state;
   // One cache for the whole walk: a release re-evaluates only the nodes it touched.
   PlacementCache cache(future, pipeline, job.cycle);
@@ -173,7 +174,8 @@ std::string EarliestStart(const Job& job, const ClusterState& state, const Pipel
     const int64_t at = ending[i]->start_time + ending[i]->time_limit_s;
     std::vector<const model::RunningJob*> now_ending;
     for (; i < ending.size() && ending[i]->start_time + ending[i]->time_limit_s == at; ++i) {
-      for (const Holding& holding : future.Resolve(*ending[i])) future.Give(holding);
+      const auto r = static_cast<size_t>(ending[i] - snapshot.running.data());
+      for (const Holding& holding : resolved[r]) future.Give(holding);
       now_ending.push_back(ending[i]);
     }
     auto start = FindPlacement(job, future, pipeline, nullptr, &cache);

@@ -118,5 +118,25 @@ TEST(Holds, ALookAheadStartKeepsOutOfAnAdvancedReservationOpenThen) {
   }
 }
 
+// Count-only GRES (no device files) gives running jobs no device indices: busy
+// devices stand in, and two jobs on one node must not stand in with the same ones.
+// Three 2-device jobs hold 0-5 until t=100, 200 and ever; a 6-device job's room is
+// there once the first two have ended (a look-ahead that gave back the same two
+// devices twice found none).
+TEST(Holds, JobsWithoutDeviceIndicesGiveBackDevicesOfTheirOwn) {
+  model::Snapshot snapshot;
+  snapshot.now = 10;
+  snapshot.nodes = {NodeBuilder("n").Ascend910B(8).Busy({0, 1, 2, 3, 4, 5}).Build()};
+  for (auto [id, limit] : {std::pair{100u, 100}, {101u, 200}, {102u, 0}}) {
+    model::RunningJob job = Running(id, "n", "npu", "910b", {}, 0, limit);
+    job.allocations[0].device_count = 2;
+    snapshot.running.push_back(job);
+  }
+  snapshot.pending = {JobBuilder(1).Npus(6).Build()};
+  Outcome outcome = RunEngine(snapshot);
+  ASSERT_EQ(outcome.plan.reservations.size(), 1u);
+  EXPECT_EQ(outcome.plan.reservations[0].planned_start, 200);
+}
+
 }  // namespace
 }  // namespace accelpack::testing
