@@ -21,7 +21,7 @@ std::string StatusTable(const v1::GetStatusResponse& status) {
     out += "no scheduling cycle yet (is the Slurm plugin connected?)\n";
     return out;
   }
-  out += fmt::format("last cycle: {} us engine time, {} cycles so far, {} rejected snapshots\n",
+  out += fmt::format("last cycle: {} us in the core, {} cycles so far, {} rejected snapshots\n",
                      status.last_cycle_latency_us(), status.cycles_total(),
                      status.rejected_snapshots_total());
   out += fmt::format("nodes: {}   pending jobs: {}   running jobs: {}   started last cycle: {}\n\n",

@@ -259,6 +259,9 @@ absl::Status ValidateSnapshot(Snapshot& snapshot, const Catalog& catalog);
 // a no-op: it may be run again, e.g. once nodes came or went.
 using IsNodeName = absl::FunctionRef<bool(std::string_view)>;
 absl::Status ValidateSnapshotTime(int64_t now);
+// At most kMaxReservations: every reservation-only job's filter reads them all, on
+// every node (a delta that adds some is checked against it too).
+absl::Status ValidateReservationCount(size_t count);
 absl::Status ValidateNodeRecord(Node& node, const FieldPath& field, const Catalog& catalog);
 absl::Status ValidatePendingRecord(const PendingJob& job, const FieldPath& field, size_t node_count,
                                    IsNodeName is_node);

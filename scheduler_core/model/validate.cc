@@ -328,6 +328,10 @@ absl::Status ValidateReservationRecord(const AdvancedReservation& reservation,
 
 absl::Status ValidateSnapshotTime(int64_t now) { return CheckTime(now, FieldPath("now_unix")); }
 
+absl::Status ValidateReservationCount(size_t count) {
+  return CheckListLength(count, FieldPath("reservations"), kMaxReservations);
+}
+
 absl::Status ValidateSnapshot(Snapshot& snapshot, const Catalog& catalog) {
   if (absl::Status status = ValidateSnapshotTime(snapshot.now); !status.ok()) return status;
   std::unordered_set<std::string_view> node_names;
@@ -360,10 +364,7 @@ absl::Status ValidateSnapshot(Snapshot& snapshot, const Catalog& catalog) {
       return Invalid(field.Child("job_id"), Cat("duplicate job id ", snapshot.running[j].id));
     }
   }
-  // Every reservation-only job's filter reads them all, on every node.
-  if (auto status = CheckListLength(snapshot.reservations.size(), FieldPath("reservations"),
-                                    kMaxReservations);
-      !status.ok()) {
+  if (auto status = ValidateReservationCount(snapshot.reservations.size()); !status.ok()) {
     return status;
   }
   std::unordered_set<std::string_view> reservation_names;

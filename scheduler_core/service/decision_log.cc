@@ -71,21 +71,38 @@ void DecisionLog::Rotate() {
   WritePending();
   if (audit_fd_ >= 0) ::close(audit_fd_);
   audit_fd_ = -1;
-  std::error_code error;
   const std::string& path = options_.audit_path;
-  for (int i = options_.audit_files - 1; i >= 1; --i) {
+  // The file is begun again only once its lines are elsewhere (or none are kept): a
+  // rename that fails (a directory accelpackd may not write, PATH.1 a directory)
+  // leaves it growing, with a warning at each rotation, rather than emptied.
+  // A shift that fails stops the rotation there: going on would rename a file over
+  // the one that could not move.
+  bool moved = options_.audit_files < 1;
+  std::error_code error;
+  for (int i = options_.audit_files - 1; i >= 1 && !error; --i) {
     const std::string from = Cat(path, ".", i);
     if (std::filesystem::exists(from, error))
       std::filesystem::rename(from, Cat(path, ".", i + 1), error);
   }
-  if (options_.audit_files >= 1) std::filesystem::rename(path, Cat(path, ".1"), error);
-  if (error) spdlog::warn("decision log {}: rotation: {}", path, error.message());
-  if (auto fd = OpenAuditFile(path, /*truncate=*/true); fd.ok()) {
+  if (options_.audit_files >= 1 && !error) {
+    std::filesystem::rename(path, Cat(path, ".1"), error);
+    moved = !error;
+  }
+  if (error) {
+    spdlog::warn("decision log {}: rotation: {}; the file goes on growing", path, error.message());
+  }
+  Reopen(/*truncate=*/moved);
+  audit_bytes_ = 0;
+}
+
+void DecisionLog::Reopen(bool truncate) {
+  last_reopen_ = std::chrono::steady_clock::now();
+  if (auto fd = OpenAuditFile(options_.audit_path, truncate); fd.ok()) {
     audit_fd_ = *fd;
   } else {
-    spdlog::error("decision log: cannot reopen after rotation: {}", MessageOf(fd.status()));
+    spdlog::error("decision log: cannot reopen (tried again every {} s): {}", kReopenEvery.count(),
+                  MessageOf(fd.status()));
   }
-  audit_bytes_ = 0;
 }
 
 void DecisionLog::WritePending() {
@@ -103,6 +120,10 @@ void DecisionLog::WritePending() {
 }
 
 void DecisionLog::Append(DecisionEntry entry) {
+  if (audit_fd_ < 0 && !options_.audit_path.empty() &&
+      std::chrono::steady_clock::now() - last_reopen_ >= kReopenEvery) {
+    Reopen(/*truncate=*/false);
+  }
   if (audit_fd_ >= 0) {
     const std::string line = nlohmann::json{{"time", entry.cycle_unix},
                                             {"cycle", entry.cycle},

@@ -6,6 +6,7 @@
 // Thread-safety: all methods may be called concurrently.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -59,7 +60,9 @@ class DecisionLog {
  private:
   void Append(DecisionEntry entry);  // mu_ held
   void Rotate();                     // mu_ held
-  void WritePending();               // mu_ held
+  // Opens the audit file again (after a rotation, or a failed open some time ago).
+  void Reopen(bool truncate);  // mu_ held
+  void WritePending();         // mu_ held
 
   DecisionLogOptions options_;
   mutable std::mutex mu_;
@@ -67,6 +70,8 @@ class DecisionLog {
   int audit_fd_ = -1;          // the checked audit file; -1: none
   std::string audit_pending_;  // lines of this cycle, written at its end
   uint64_t audit_bytes_ = 0;
+  static constexpr std::chrono::seconds kReopenEvery{10};
+  std::chrono::steady_clock::time_point last_reopen_{};
   // Last cycle's line per pending job and planned start per reserved job.
   std::unordered_map<uint32_t, std::string> reasons_;
   std::unordered_map<uint32_t, std::pair<int64_t, std::string>> reservations_;

@@ -7,14 +7,18 @@
 #include <cmath>
 #include <limits>
 
+#include "accelpack/v1/wire_text.h"
 #include "common/strings.h"
 
 namespace accelpack::service {
 
 namespace {
 
-// Label values escape backslash, quote and newline (exposition format).
-std::string Escape(std::string_view value) {
+// Label values are UTF-8 (a node name that is not is shown escaped: one such name
+// must not make Prometheus drop the whole scrape), with backslash, quote and newline
+// escaped (exposition format).
+std::string Escape(std::string_view raw) {
+  const std::string value = wire::Utf8Shown(raw);
   std::string out;
   for (char c : value) {
     if (c == '\\' || c == '"') out += '\\';

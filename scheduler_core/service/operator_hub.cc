@@ -55,8 +55,19 @@ OperatorHub::~OperatorHub() {
 void OperatorHub::OnCycle(CycleRecord record) {
   cycle_seconds_.Observe(static_cast<double>(record.cycle_us) / 1e6);
   engine_seconds_.Observe(static_cast<double>(record.engine_us) / 1e6);
+  // Counted here, not by the worker: the cycles it falls behind on and drops had
+  // starts too. Per kind index first, so the named map is touched once per kind.
+  std::map<int, uint64_t> starts_by_kind_index;
+  if (record.plan != nullptr) {
+    for (const engine::JobStart& start : record.plan->starts) ++starts_by_kind_index[start.kind];
+  }
   {
     std::lock_guard lock(mu_);
+    for (const auto& [kind, count] : starts_by_kind_index) {
+      const bool named = kind >= 0 && record.policy != nullptr;
+      starts_by_kind_[named ? record.policy->catalog.kind(kind).name : "none"] += count;
+      starts_total_ += count;
+    }
     record.cycle = ++cycles_;
     auto shared = std::make_shared<const CycleRecord>(std::move(record));
     if (engine_us_ring_.size() < kLatencyWindow) {
@@ -190,10 +201,6 @@ void OperatorHub::Derive(const CycleRecord& record) {
   text.Sample("accelpack_policy_info", {{"policy", record.policy->pipeline->name}}, 1);
 
   std::lock_guard lock(mu_);
-  for (const engine::JobStart& start : plan.starts) {
-    ++starts_by_kind_[start.kind >= 0 ? catalog.kind(start.kind).name : "none"];
-    ++starts_total_;
-  }
   derived_metrics_ = text.text();
 }
 

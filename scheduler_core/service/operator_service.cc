@@ -4,6 +4,7 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "accelpack/v1/wire_text.h"
 #include "common/strings.h"
 #include "engine/engine.h"
 #include "engine/explain.h"
@@ -14,6 +15,9 @@
 namespace accelpack::service {
 
 namespace {
+
+// Texts built from Slurm's names (an explanation, a decision's detail) may be long.
+constexpr size_t kMaxTextBytes = 64 * 1024;
 
 constexpr uint32_t kDefaultMaxAgeS = 60;
 
@@ -99,24 +103,24 @@ grpc::Status OperationsService::Explain(grpc::ServerContext*, const v1::ExplainR
   for (const auto& job : snapshot.pending) {
     if (job.id == explanation->job_id) {
       response->set_slurm_priority(job.priority);
-      response->set_request(engine::DescribeRequest(job));
+      response->set_request(wire::Utf8Shown(engine::DescribeRequest(job), kMaxTextBytes));
     }
   }
   response->set_job_class(std::string(policy::ClassName(explanation->job_class)));
   response->set_code(explanation->started ? v1::PENDING_REASON_UNSPECIFIED
                                           : PendingCodeToProto(explanation->code));
-  response->set_reason(explanation->reason);
+  response->set_reason(wire::Utf8Shown(explanation->reason, kMaxTextBytes));
   response->set_nodes_total(static_cast<uint32_t>(explanation->nodes_total));
   for (const auto& rejection : explanation->rejections) {
     auto* out = response->add_rejections();
-    out->set_reason(rejection.reason);
+    out->set_reason(wire::Utf8Shown(rejection.reason, kMaxTextBytes));
     out->set_nodes(static_cast<uint32_t>(rejection.nodes));
     out->set_never(rejection.never);
   }
   for (const auto& candidate : explanation->candidates) {
     auto* out = response->add_candidates();
     const model::Node& node = snapshot.nodes[static_cast<size_t>(candidate.node)];
-    out->set_node(node.name);
+    out->set_node(wire::Utf8Shown(node.name));
     if (candidate.pool >= 0) {
       out->set_kind(
           policy.catalog.kind(node.accelerators[static_cast<size_t>(candidate.pool)].kind_index)
@@ -137,9 +141,9 @@ grpc::Status OperationsService::Explain(grpc::ServerContext*, const v1::ExplainR
     reservation->set_job_id(explanation->reservation->job_id);
     reservation->set_planned_start_unix(explanation->reservation->planned_start);
     for (int n : explanation->reservation->nodes)
-      reservation->add_nodes(snapshot.nodes[static_cast<size_t>(n)].name);
+      reservation->add_nodes(wire::Utf8Shown(snapshot.nodes[static_cast<size_t>(n)].name));
   }
-  response->set_what_must_change(explanation->what_must_change);
+  response->set_what_must_change(wire::Utf8Shown(explanation->what_must_change, kMaxTextBytes));
   return grpc::Status::OK;
 }
 
@@ -160,12 +164,12 @@ grpc::Status OperationsService::ListNodes(grpc::ServerContext*, const v1::ListNo
     }
     v1::NodeView view;
     for (const engine::PoolUsage& pool : usage.pools) {
-      const model::AcceleratorPool& wire = node.accelerators[static_cast<size_t>(pool.pool)];
-      const std::string& kind = catalog.kind(wire.kind_index).name;
+      const model::AcceleratorPool& record = node.accelerators[static_cast<size_t>(pool.pool)];
+      const std::string& kind = catalog.kind(record.kind_index).name;
       if (!request->kind().empty() && kind != request->kind()) continue;
       auto* out = view.add_pools();
       out->set_kind(kind);
-      out->set_gres(Cat(wire.gres_name, ":", wire.gres_type));
+      out->set_gres(wire::Utf8Shown(Cat(record.gres_name, ":", record.gres_type)));
       out->set_devices(static_cast<uint32_t>(pool.devices));
       out->set_used(static_cast<uint32_t>(pool.used));
       out->set_free(static_cast<uint32_t>(pool.free));
@@ -174,13 +178,13 @@ grpc::Status OperationsService::ListNodes(grpc::ServerContext*, const v1::ListNo
       out->set_fragmentation(shapes.empty() || !node.Usable()
                                  ? 0.0
                                  : policy::PoolFragmentation(shapes, usage.cpus_free,
-                                                             pool.used_milli, wire.gres_type) /
+                                                             pool.used_milli, record.gres_type) /
                                        model::kMilliPerDevice);
     }
     if (!request->kind().empty() && view.pools_size() == 0) continue;
-    view.set_name(node.name);
+    view.set_name(wire::Utf8Shown(node.name));
     view.set_state(std::string(StateName(node.state)));
-    for (const auto& p : node.partitions) view.add_partitions(p);
+    for (const auto& p : node.partitions) view.add_partitions(wire::Utf8Shown(p));
     view.set_cpus_total(static_cast<uint32_t>(node.cpus_total));
     view.set_cpus_free(static_cast<uint32_t>(std::max(usage.cpus_free, 0)));
     view.set_memory_total_mib(static_cast<uint64_t>(node.memory_total_mib));
@@ -201,8 +205,8 @@ grpc::Status OperationsService::ListDecisions(grpc::ServerContext*,
     out->set_cycle_unix(entry.cycle_unix);
     out->set_cycle(entry.cycle);
     out->set_job_id(entry.job_id);
-    out->set_what(entry.what);
-    out->set_detail(entry.detail);
+    out->set_what(wire::Utf8Shown(entry.what, kMaxTextBytes));
+    out->set_detail(wire::Utf8Shown(entry.detail, kMaxTextBytes));
   }
   response->set_kept(static_cast<uint32_t>(hub_->decisions().capacity()));
   response->set_audit_log(hub_->decisions().audit_path());

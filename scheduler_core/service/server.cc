@@ -7,6 +7,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <mutex>
@@ -90,44 +91,11 @@ class PeerBook {
   std::unordered_map<std::string, std::string> names_;  // bounded by open fd numbers
 };
 
-// The denied callers' server: every call of every service (Placement, Operations,
-// health, names no service has) answers PERMISSION_DENIED and is logged, with the
-// caller's uid. A caller looping on refused calls gets at most kLinesPerWindow lines
-// per kWindow; the next line says how many were left out.
-class RefuseEveryCall final : public grpc::CallbackGenericService {
+// Log lines about refusals, at most kLinesPerWindow per kWindow: a caller looping on
+// refused connections or calls cannot fill the disk; the next line says how many were
+// left out.
+class RefusalLog {
  public:
-  RefuseEveryCall(const PeerBook* peers, std::string socket_path)
-      : peers_(peers), socket_path_(std::move(socket_path)) {}
-
-  grpc::ServerGenericBidiReactor* CreateReactor(
-      grpc::GenericCallbackServerContext* context) override {
-    // The method name is the caller's bytes: escaped and bounded.
-    const std::string method = wire::Printable(context->method(), wire::kMaxLabelBytes);
-    if (const std::optional<uint64_t> left_out = Admit()) {
-      spdlog::warn(
-          "refused {} from {} on {}: not root, accelpackd's user, SlurmUser or in the "
-          "operators' group{}",
-          method, peers_->Describe(*context), socket_path_,
-          *left_out > 0 ? Cat(" (", *left_out, " refused calls not logged before this one)")
-                        : std::string());
-    }
-    class Refusal final : public grpc::ServerGenericBidiReactor {
-     public:
-      explicit Refusal(const std::string& method) {
-        Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                            Cat(method,
-                                ": this connection's user may call nothing here (see "
-                                "accelpackd --slurm-user, --operator-group)")));
-      }
-      void OnDone() override { delete this; }
-    };
-    return new Refusal(method);
-  }
-
- private:
-  static constexpr int kLinesPerWindow = 20;
-  static constexpr std::chrono::seconds kWindow{10};
-
   // Whether to log this refusal; if so, how many were not logged since the last line.
   std::optional<uint64_t> Admit() {
     std::lock_guard lock(mu_);
@@ -143,26 +111,86 @@ class RefuseEveryCall final : public grpc::CallbackGenericService {
     ++lines_;
     return std::exchange(left_out_, 0);
   }
+  static std::string LeftOut(uint64_t left_out) {
+    return left_out > 0 ? Cat(" (", left_out, " refusals not logged before this one)")
+                        : std::string();
+  }
 
-  const PeerBook* peers_;
-  std::string socket_path_;
+ private:
+  static constexpr int kLinesPerWindow = 20;
+  static constexpr std::chrono::seconds kWindow{10};
   std::mutex mu_;
   std::chrono::steady_clock::time_point window_start_;  // guarded by mu_
   int lines_ = 0;                                       // guarded by mu_
   uint64_t left_out_ = 0;                               // guarded by mu_
 };
 
+// The denied callers' server: every call of every service (Placement, Operations,
+// health, names no service has) answers PERMISSION_DENIED and is logged, with the
+// caller's uid, through the refusal log.
+class RefuseEveryCall final : public grpc::CallbackGenericService {
+ public:
+  RefuseEveryCall(const PeerBook* peers, std::string socket_path, RefusalLog* log)
+      : peers_(peers), socket_path_(std::move(socket_path)), log_(log) {}
+
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override {
+    // The method name is the caller's bytes: escaped and bounded.
+    const std::string method = wire::Printable(context->method(), wire::kMaxLabelBytes);
+    if (const std::optional<uint64_t> left_out = log_->Admit()) {
+      spdlog::warn(
+          "refused {} from {} on {}: not root, accelpackd's user, SlurmUser or in the "
+          "operators' group{}",
+          method, peers_->Describe(*context), socket_path_, RefusalLog::LeftOut(*left_out));
+    }
+    class Refusal final : public grpc::ServerGenericBidiReactor {
+     public:
+      explicit Refusal(const std::string& method) {
+        Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                            Cat(method,
+                                ": this connection's user may call nothing here (see "
+                                "accelpackd --slurm-user, --operator-group)")));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(method);
+  }
+
+ private:
+  const PeerBook* peers_;
+  std::string socket_path_;
+  RefusalLog* log_;
+};
+
+// Connections that can only be refused hold a file descriptor each: dropped after a
+// second without a call, and after ten seconds in any case, so a caller holding many
+// open cannot use up accelpackd's descriptors (and lock out slurmctld's reconnect).
 std::unique_ptr<grpc::Server> StartRefusingServer(RefuseEveryCall* refusals) {
   grpc::EnableDefaultHealthCheckService(false);  // health calls are refused too
   grpc::ServerBuilder builder;
   builder.RegisterCallbackGenericService(refusals);
+  builder.SetMaxReceiveMessageSize(64 * 1024);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 1000);
   return builder.BuildAndStart();
 }
+
+// What one door takes. Only schedulers send snapshots (10k nodes x 100k jobs fit in
+// 256 MiB); a reader's largest request is a policy to compare (1 MiB), and gRPC parses
+// a request before any role check, so a reader's limit is what bounds its memory.
+// Readers' idle connections are dropped after a minute (the CLI reconnects).
+struct DoorLimits {
+  int max_receive_bytes = 256 * 1024 * 1024;
+  int max_idle_ms = 0;  // 0: kept
+};
+constexpr DoorLimits kSchedulerDoor{};
+constexpr DoorLimits kReaderDoor{4 * 1024 * 1024, 60 * 1000};
 
 // `schedulers`: the server may receive Schedule calls that count (not the readers'
 // or the denied callers'): garbage sent there is a refused snapshot.
 std::unique_ptr<grpc::Server> StartServer(PlacementService* service, grpc::Service* operations,
-                                          bool health, bool schedulers,
+                                          bool health, bool schedulers, const DoorLimits& limits,
                                           const std::string& tcp_address = "",
                                           std::shared_ptr<grpc::ServerCredentials> tls = nullptr,
                                           int* tcp_port = nullptr) {
@@ -171,7 +199,10 @@ std::unique_ptr<grpc::Server> StartServer(PlacementService* service, grpc::Servi
   grpc::ServerBuilder builder;
   builder.RegisterService(service);
   if (operations != nullptr) builder.RegisterService(operations);
-  builder.SetMaxReceiveMessageSize(256 * 1024 * 1024);  // 10k nodes x 100k jobs fit
+  builder.SetMaxReceiveMessageSize(limits.max_receive_bytes);
+  if (limits.max_idle_ms > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, limits.max_idle_ms);
+  }
   if (schedulers) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counters;
     counters.push_back(PlacementService::CountUnparsableRequests(service));
@@ -207,6 +238,12 @@ absl::Status RunServer(const ServerOptions& options) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   KeepCycleMemoryMapped();
+  // Every connection holds a descriptor: as many as the hard limit allows, so that
+  // clients holding connections open run out later than the systemd default of 1024.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0) spdlog::warn("cannot raise RLIMIT_NOFILE");
+  }
   policy::PolicyConfig config = policy::DefaultPolicy();
   if (!options.policy_path.empty()) {
     auto loaded = policy::LoadPolicyFile(options.policy_path);
@@ -251,7 +288,8 @@ absl::Status RunServer(const ServerOptions& options) {
       shared, [](const grpc::ServerContext&) { return Role::kScheduler; }, describe);
   PlacementService reader_door(
       shared, [](const grpc::ServerContext&) { return Role::kReader; }, describe);
-  RefuseEveryCall refusals(&peers, options.socket_path);
+  RefusalLog refusal_log;
+  RefuseEveryCall refusals(&peers, options.socket_path, &refusal_log);
   std::unique_ptr<grpc::Server> servers[3];
   std::unique_ptr<UnixListener> listener;
   if (!options.socket_path.empty()) {
@@ -260,25 +298,29 @@ absl::Status RunServer(const ServerOptions& options) {
     if (!opened.ok()) return opened.status();
     listener = std::move(*opened);
     servers[static_cast<int>(Role::kScheduler)] =
-        StartServer(&scheduler_door, &operations, true, true);
-    servers[static_cast<int>(Role::kReader)] = StartServer(&reader_door, &operations, true, false);
+        StartServer(&scheduler_door, &operations, true, true, kSchedulerDoor);
+    servers[static_cast<int>(Role::kReader)] =
+        StartServer(&reader_door, &operations, true, false, kReaderDoor);
     servers[static_cast<int>(Role::kDenied)] = StartRefusingServer(&refusals);
     for (const auto& server : servers) {
       if (server == nullptr) return absl::InternalError("cannot start the gRPC server");
     }
-    listener->Start([&servers, &rules, &options, &peers](int fd, const PeerIdentity& peer) {
-      const Role role = rules->RoleOf(peer);
-      peers.Remember(fd, peer, role);
-      if (role == Role::kDenied) {
-        spdlog::warn(
-            "refused connection on {} from {}: not root, accelpackd's user, SlurmUser or "
-            "in the operators' group; each of its calls gets PERMISSION_DENIED",
-            options.socket_path, peer.ToString());
-      } else {
-        spdlog::debug("connection fd:{} from {}: {}", fd, peer.ToString(), RoleName(role));
-      }
-      grpc::AddInsecureChannelFromFd(servers[static_cast<int>(role)].get(), fd);
-    });
+    listener->Start(
+        [&servers, &rules, &options, &peers, &refusal_log](int fd, const PeerIdentity& peer) {
+          const Role role = rules->RoleOf(peer);
+          peers.Remember(fd, peer, role);
+          if (role == Role::kDenied) {
+            if (const std::optional<uint64_t> left_out = refusal_log.Admit()) {
+              spdlog::warn(
+                  "refused connection on {} from {}: not root, accelpackd's user, SlurmUser or "
+                  "in the operators' group; each of its calls gets PERMISSION_DENIED{}",
+                  options.socket_path, peer.ToString(), RefusalLog::LeftOut(*left_out));
+            }
+          } else {
+            spdlog::debug("connection fd:{} from {}: {}", fd, peer.ToString(), RoleName(role));
+          }
+          grpc::AddInsecureChannelFromFd(servers[static_cast<int>(role)].get(), fd);
+        });
     spdlog::info("listening on unix:{} (mode {:04o}); {}", options.socket_path, options.socket_mode,
                  rules->ToString());
   }
@@ -289,8 +331,9 @@ absl::Status RunServer(const ServerOptions& options) {
   std::unique_ptr<grpc::Server> tcp_server;
   if (!options.tcp_listen.empty()) {
     int tcp_port = 0;
-    tcp_server =
-        StartServer(&tls_door, &operations, true, true, options.tcp_listen, tls, &tcp_port);
+    // One door for every certificate: the role is known only once a call is parsed.
+    tcp_server = StartServer(&tls_door, &operations, true, true, kSchedulerDoor, options.tcp_listen,
+                             tls, &tcp_port);
     if (tcp_server == nullptr || tcp_port == 0) {
       return absl::UnavailableError(Cat("--listen ", options.tcp_listen, ": cannot listen"));
     }

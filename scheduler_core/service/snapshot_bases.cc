@@ -257,6 +257,7 @@ absl::Status PrepareModel(SnapshotBase& base,
             Cat(field.Child("job_id").ToString(), ": duplicate job id ", job.id));
       }
     }
+    if (status.ok()) status = model::ValidateReservationCount(snapshot.reservations.size());
     for (int r : changed.reservations) {
       if (!status.ok()) break;
       status = model::ValidateReservationRecord(snapshot.reservations[static_cast<size_t>(r)],

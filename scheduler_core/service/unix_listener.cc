@@ -121,7 +121,12 @@ absl::StatusOr<unsigned> ParseSocketMode(std::string_view text) {
 }
 
 UnixListener::UnixListener(std::string path, int fd, dev_t device, ino_t inode, int wake_fd)
-    : path_(std::move(path)), fd_(fd), device_(device), inode_(inode), wake_fd_(wake_fd) {}
+    : path_(std::move(path)),
+      fd_(fd),
+      device_(device),
+      inode_(inode),
+      wake_fd_(wake_fd),
+      reserve_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
 
 absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Open(const UnixSocketOptions& options) {
   const std::string& path = options.path;
@@ -188,10 +193,7 @@ void UnixListener::AcceptLoop(const HandOver& hand_over) {
     // Non-blocking, as gRPC's transport expects of the fds it is given.
     const int connection = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (connection < 0) {
-      if (errno == EMFILE || errno == ENFILE) {
-        spdlog::warn("{}: accept: {}", path_, std::strerror(errno));
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
+      if (errno == EMFILE || errno == ENFILE) ShedOneConnection();
       continue;
     }
     auto peer = PeerOf(connection);
@@ -204,6 +206,23 @@ void UnixListener::AcceptLoop(const HandOver& hand_over) {
   }
 }
 
+// Out of descriptors: the pending connection would wake poll() forever. Give back the
+// descriptor kept for this, accept it and close it at once (its client sees the
+// connection end and retries), then keep one again; a line at most every 10 s.
+void UnixListener::ShedOneConnection() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_shed_line_ >= std::chrono::seconds(10)) {
+    spdlog::warn("{}: out of file descriptors ({}); closing new connections until some end", path_,
+                 std::strerror(errno));
+    last_shed_line_ = now;
+  }
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  const int connection = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (connection >= 0) ::close(connection);
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (connection < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
 UnixListener::~UnixListener() {
   if (thread_.joinable()) {
     const uint64_t one = 1;
@@ -211,6 +230,7 @@ UnixListener::~UnixListener() {
     thread_.join();
   }
   ::close(wake_fd_);
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
   ::close(fd_);
   // Remove the path only while it still names the socket this daemon made: a
   // successor's socket, or a file someone put there since, stays.

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -52,12 +53,15 @@ class UnixListener {
  private:
   UnixListener(std::string path, int fd, dev_t device, ino_t inode, int wake_fd);
   void AcceptLoop(const HandOver& hand_over);
+  void ShedOneConnection();
 
   std::string path_;
   int fd_;
-  dev_t device_;  // the socket file Open created: removed at the end only if
-  ino_t inode_;   // the path still names it
-  int wake_fd_;   // eventfd: wakes the accept loop to stop
+  dev_t device_;    // the socket file Open created: removed at the end only if
+  ino_t inode_;     // the path still names it
+  int wake_fd_;     // eventfd: wakes the accept loop to stop
+  int reserve_fd_;  // kept open to be given back when descriptors run out
+  std::chrono::steady_clock::time_point last_shed_line_{};
   std::thread thread_;
 };
 

@@ -24,8 +24,11 @@
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "cluster_builder.h"
 #include "common/strings.h"
+#include "engine/engine.h"
+#include "policy/policy.h"
 #include "raw_call.h"
 #include "service/decision_log.h"
+#include "service/operator_hub.h"
 #include "service/proto_convert.h"
 
 namespace accelpack::testing {
@@ -246,6 +249,33 @@ TEST_F(Daemon, Latin1NamesAreScheduledAndNodeNamesEchoedExactly) {
   EXPECT_EQ(Status().rejected_snapshots_total(), 0u);
 }
 
+// The operator views are proto3 strings, which must be UTF-8: a Latin-1 node name
+// made the whole answer unparsable (`accelpack nodes` said the daemon was too old).
+// It is shown escaped, two such names still apart.
+TEST_F(Daemon, Latin1NodeNamesReachTheOperatorViewsEscaped) {
+  model::Snapshot snapshot = Sample();
+  snapshot.nodes[0].name = "h100-\xe9";
+  snapshot.nodes[1].name = "910b-\x91";
+  v1::ScheduleResponse response;
+  ASSERT_TRUE(Schedule(snapshot, &response).ok());
+  auto operations = v1::Operations::NewStub(channel_);
+  v1::ListNodesResponse nodes;
+  grpc::Status status;
+  // The hub takes the cycle after the answer.
+  for (int i = 0; i < 100; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    nodes.Clear();
+    status = operations->ListNodes(&context, v1::ListNodesRequest{}, &nodes);
+    if (status.ok() && nodes.nodes_size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  ASSERT_EQ(nodes.nodes_size(), 2);
+  EXPECT_EQ(nodes.nodes(0).name(), "910b-\\x91");
+  EXPECT_EQ(nodes.nodes(1).name(), "h100-\\xe9");
+}
+
 // The decision log writes JSON lines; nlohmann's dump throws on bytes that are not
 // UTF-8, and it ran on the operator hub's thread without a catch: a Latin-1 node
 // name in a start ended accelpackd. Now such bytes are written as U+FFFD.
@@ -307,6 +337,20 @@ TEST_F(Daemon, DiffPolicyRefusesMoreTextThanAPolicyFileHolds) {
   EXPECT_TRUE(diff("name: other\n").ok());
 }
 
+// `cycles` cycles of three jobs' reasons each: three lines a cycle.
+void RecordReasons(service::DecisionLog& log, int cycles) {
+  model::Snapshot snapshot;
+  const model::Catalog catalog = model::Catalog::BuiltIn();
+  for (int cycle = 1; cycle <= cycles; ++cycle) {
+    snapshot.now = 1000 + cycle;
+    engine::Plan plan;
+    for (uint32_t job = 1; job <= 3; ++job) {
+      plan.pending.push_back({job, engine::PendingCode::kResources, Cat("waits, cycle ", cycle)});
+    }
+    log.Record(static_cast<uint64_t>(cycle), snapshot, catalog, plan);
+  }
+}
+
 // The audit file rotates into numbered files, and every line lands in one of them
 // whole (written through the descriptor that was checked, reopened the same way).
 TEST(DecisionLogFile, RotatesKeepingEveryLineWhole) {
@@ -317,16 +361,7 @@ TEST(DecisionLogFile, RotatesKeepingEveryLineWhole) {
   service::DecisionLog log(
       {.history = 100, .audit_path = path, .audit_max_bytes = 400, .audit_files = 2});
   ASSERT_TRUE(log.Open().ok());
-  model::Snapshot snapshot;
-  const model::Catalog catalog = model::Catalog::BuiltIn();
-  for (int cycle = 1; cycle <= 6; ++cycle) {
-    snapshot.now = 1000 + cycle;
-    engine::Plan plan;
-    for (uint32_t job = 1; job <= 3; ++job) {
-      plan.pending.push_back({job, engine::PendingCode::kResources, Cat("waits, cycle ", cycle)});
-    }
-    log.Record(static_cast<uint64_t>(cycle), snapshot, catalog, plan);
-  }
+  RecordReasons(log, 6);
   int lines = 0;
   for (const std::string& file : {path, path + ".1", path + ".2"}) {
     ASSERT_TRUE(std::filesystem::exists(file)) << file;
@@ -342,6 +377,54 @@ TEST(DecisionLogFile, RotatesKeepingEveryLineWhole) {
   EXPECT_GT(lines, 6);
   EXPECT_LE(lines, 18);
   std::filesystem::remove_all(dir);
+}
+
+// A rotation whose rename fails (here PATH.1 is a directory; in practice a directory
+// accelpackd's user may not write) went on to truncate the live file: every line
+// written since the last rotation was lost. Now the file keeps growing instead.
+TEST(DecisionLogFile, ARotationThatCannotMoveTheFileKeepsItsLines) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("decision-rename-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string path = (dir / "d.jsonl").string();
+  std::filesystem::create_directories(path + ".1/in-the-way");
+  service::DecisionLog log(
+      {.history = 10, .audit_path = path, .audit_max_bytes = 400, .audit_files = 1});
+  ASSERT_TRUE(log.Open().ok());
+  RecordReasons(log, 10);
+  int lines = 0;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, 30);
+  std::filesystem::remove_all(dir);
+}
+
+// Starts are counted as each cycle is handed over, not by the hub's worker: a worker
+// behind drops the oldest queued cycles, and their starts went uncounted (50 cycles
+// handed over at once counted about a twelfth of their starts).
+TEST(OperatorHubCounts, EveryPlannedStartOfEveryCycle) {
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(built.ok());
+  auto policy = std::make_shared<const policy::BuiltPolicy>(std::move(*built));
+  auto snapshot = std::make_shared<model::Snapshot>(testing::SyntheticCluster(512, 1000, 0.3, 5));
+  ASSERT_TRUE(model::ValidateSnapshot(*snapshot, policy->catalog).ok());
+  auto plan = std::make_shared<const engine::Plan>(
+      engine::Schedule(*snapshot, policy->catalog, *policy->pipeline));
+  ASSERT_GT(plan->starts.size(), 0u);
+  service::OperatorHub hub;
+  constexpr uint64_t kCycles = 50;
+  for (uint64_t i = 0; i < kCycles; ++i) {
+    service::CycleRecord record;
+    record.snapshot = snapshot;
+    record.policy = policy;
+    record.plan = plan;
+    record.received = std::chrono::steady_clock::now();
+    hub.OnCycle(std::move(record));
+  }
+  v1::GetStatsResponse stats;
+  hub.Stats(&stats);
+  EXPECT_EQ(stats.cycles_total(), kCycles);
+  EXPECT_EQ(stats.starts_total(), kCycles * plan->starts.size());
 }
 
 // A FIFO at --decision-log blocked accelpackd's start in the open (with its signals

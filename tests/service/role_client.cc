@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -82,6 +83,13 @@ int main(int argc, char** argv) {
   node->set_state(accelpack::v1::NODE_STATE_IDLE);
   node->set_cpus_total(8);
   node->set_memory_total_mib(1024);
+  // ROLE_CLIENT_PAD_MIB=N: the snapshot padded to N MiB with empty pending jobs (what
+  // a reader could send to make accelpackd parse a large request).
+  if (const char* pad = std::getenv("ROLE_CLIENT_PAD_MIB")) {
+    const size_t jobs = (std::strtoul(pad, nullptr, 10) << 20) / 6;  // ~6 bytes each
+    for (size_t j = 0; j < jobs; ++j)
+      snapshot->add_pending_jobs()->set_job_id(static_cast<uint32_t>(1000000 + j));
+  }
   grpc::ClientContext schedule_context;
   schedule_context.set_deadline(deadline());
   accelpack::v1::ScheduleResponse schedule_response;

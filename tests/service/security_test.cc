@@ -409,6 +409,20 @@ TEST_F(OtherUsers, ScheduleOnlyFromSlurmUserOrRootStatusAlsoFromOperators) {
   EXPECT_EQ(accepted, 2u);
 }
 
+// gRPC parses a request before the role check: a reader's door takes at most 4 MiB
+// (a policy to compare is at most 1 MiB), so a reader cannot make accelpackd parse a
+// snapshot-sized request (an 8 MiB one raised its peak memory by over a GB).
+TEST_F(OtherUsers, AReadersRequestIsBoundedBeforeItIsParsed) {
+  StartDaemon({"--socket", socket_.string(), "--socket-mode", "0666", "--slurm-user", slurm_,
+               "--operator-group", group_});
+  const std::string target = "unix:" + socket_.string();
+  ::setenv("ROLE_CLIENT_PAD_MIB", "8", 1);
+  // RESOURCE_EXHAUSTED is 8: refused unread, not parsed and then denied (7).
+  EXPECT_EQ(RunClient({target}, As(operator_)), "GetStatus=0 Schedule=8");
+  ::unsetenv("ROLE_CLIENT_PAD_MIB");
+  EXPECT_EQ(RunClient({target}, As(operator_)), "GetStatus=0 Schedule=7");
+}
+
 TEST_F(OtherUsers, SocketModeStillKeepsOthersOut) {
   StartDaemon({"--socket", socket_.string(), "--socket-group", group_});
   const std::string target = "unix:" + socket_.string();

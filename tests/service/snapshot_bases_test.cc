@@ -282,6 +282,26 @@ class ModelBase : public ::testing::Test {
   SnapshotBase base_;
 };
 
+// Checked record by record, a delta could add reservations past the count a whole
+// snapshot is refused for (every reservation-only job's filter reads them all).
+TEST_F(ModelBase, ADeltaCannotGrowPastWhatAWholeSnapshotMayHold) {
+  v1::ClusterSnapshot changes;
+  changes.set_now_unix(base_.snapshot.now_unix() + 1);
+  for (size_t r = 0; r <= model::kMaxReservations; ++r) {
+    v1::AdvancedReservation* window = changes.add_reservations();
+    window->set_name(Cat("r", r));
+    window->set_start_unix(2000);
+    window->set_end_unix(3000);
+    window->add_nodes(base_.snapshot.nodes(0).name());
+  }
+  ASSERT_TRUE(ApplyDelta(changes, {}, base_).ok());
+  const absl::Status by_delta = PrepareModel(base_, policy_, nullptr);
+  EXPECT_NE(by_delta.message().find("reservations: 10001 entries, more than 10000"),
+            std::string::npos)
+      << by_delta;
+  EXPECT_FALSE(ModelOf(base_.snapshot, *policy_, nullptr).ok());
+}
+
 TEST_F(ModelBase, RecordByRecordEqualsTheWholeConvertedAfresh) {
   uint32_t next_id = 50000;
   for (int round = 0; round < 12; ++round) {

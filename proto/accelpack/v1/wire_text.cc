@@ -134,6 +134,10 @@ std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
   return text.substr(0, end);
 }
 
+std::string Utf8Shown(std::string_view text, size_t max_bytes) {
+  return IsPrintable(text) ? std::string(text) : Printable(text, max_bytes);
+}
+
 std::string Printable(std::string_view bytes, size_t max_bytes) {
   if (bytes.size() <= max_bytes && IsPlainAscii(bytes)) return std::string(bytes);
   size_t escaped_size = 0;  // counted only up to the bound: the input may be huge

@@ -34,6 +34,12 @@ bool IsPrintable(std::string_view text);
 // input's length. The result is never longer than `max_bytes`.
 std::string Printable(std::string_view bytes, size_t max_bytes = kMaxLogTextBytes);
 
+// For text sent where valid UTF-8 is required (proto3 strings of the operator views,
+// Prometheus label values) that may hold Slurm's bytes (names in no declared
+// encoding): the text itself when IsPrintable, else Printable's escapes (\xNN, so
+// two names stay apart), at most `max_bytes`.
+std::string Utf8Shown(std::string_view text, size_t max_bytes = 4 * kMaxNameBytes);
+
 // For one line shown to users (a reason in squeue, a policy name): ANSI/VT escape
 // sequences removed, other control characters become a space, invalid UTF-8
 // becomes U+FFFD, and the result is cut at a character boundary to `max_bytes`.
