@@ -190,6 +190,13 @@ extern void snapshot_pending(snapshot_t *snap, const char *accel_gres,
 			/* Same job, another partition: lower or equal
 			 * priority in queue order, keep the first. */
 			job = &snap->pending[found];
+#if COMPAT_HAS_QOS_LIST
+			/* Only partitions of the QOS it is planned under: a
+			 * record under another QOS may be one its QOS may not
+			 * use (AllowQos), refused at every start. */
+			if (qos_ptr && (qos_ptr != job_ptr->qos_ptr))
+				continue;
+#endif
 			if ((job->partition_cnt < part_cap[found]) &&
 			    !_has_partition(job, part_ptr->name))
 				parts[found][job->partition_cnt++] =

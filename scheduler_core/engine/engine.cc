@@ -1576,8 +1576,9 @@ std::optional<Reservation> PlanReservation(const Job& job, const FineStatic& sha
     }
     if (!touched) continue;
     // Advanced reservations as they will be then: a maintenance window opening
-    // before the job would end keeps it off, a member's window may have opened.
-    off_limits.now = at;
+    // before the job would end keeps it off. Not before now: a job past its time
+    // limit (OverTimeLimit, KillWait) "ends" in the past, and a start there runs now.
+    off_limits.now = std::max(at, holds.now);
     std::string_view gang_reason;
     if (auto start = Place(job, evaluator, future, &off_limits, &gang_reason)) {
       Reservation reservation{job->id, at, {}};

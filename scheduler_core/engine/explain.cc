@@ -166,7 +166,10 @@ std::string EarliestStart(const Job& job, const ClusterState& state, const Pipel
   std::stable_sort(ending.begin(), ending.end(), [](const auto* a, const auto* b) {
     return a->start_time + a->time_limit_s < b->start_time + b->time_limit_s;
   });
-  const std::vector<std::vector<Holding>> resolved = state.ResolveAll();
+  // What running jobs hold, read from the snapshot as it came: `state` may hold the
+  // cycle's starts already, whose devices a stand-in guess must not take.
+  const std::vector<std::vector<Holding>> resolved =
+      ClusterState(snapshot, state.catalog()).ResolveAll();
   ClusterState future = state;
   // One cache for the whole walk: a release re-evaluates only the nodes it touched.
   PlacementCache cache(future, pipeline, job.cycle);

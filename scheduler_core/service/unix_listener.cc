@@ -196,6 +196,8 @@ void UnixListener::AcceptLoop(const HandOver& hand_over) {
       if (errno == EMFILE || errno == ENFILE) ShedOneConnection();
       continue;
     }
+    // The kept descriptor went to another thread when last given back: keep one again.
+    if (reserve_fd_ < 0) reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     auto peer = PeerOf(connection);
     if (!peer.ok()) {
       spdlog::warn("{}: connection closed: {}", path_, MessageOf(peer.status()));

@@ -36,8 +36,8 @@ std::string Printable(std::string_view bytes, size_t max_bytes = kMaxLogTextByte
 
 // For text sent where valid UTF-8 is required (proto3 strings of the operator views,
 // Prometheus label values) that may hold Slurm's bytes (names in no declared
-// encoding): the text itself when IsPrintable, else Printable's escapes (\xNN, so
-// two names stay apart), at most `max_bytes`.
+// encoding): the text itself when IsPrintable, else Printable's escapes (\xNN), at
+// most `max_bytes`.
 std::string Utf8Shown(std::string_view text, size_t max_bytes = 4 * kMaxNameBytes);
 
 // For one line shown to users (a reason in squeue, a policy name): ANSI/VT escape
