@@ -1536,8 +1536,7 @@ Spare SpareAfter(const ClusterState& state, const Holding& holding) {
   const model::AcceleratorPool& pool =
       state.node(n).accelerators[static_cast<size_t>(holding.pool)];
   const model::TopologyRule& rule = state.catalog().kind(pool.kind_index).rule;
-  left.by_identity = rule.group_size < rule.devices_per_node || rule.module_size > 1 ||
-                     !pool.device_groups.empty();
+  left.by_identity = rule.ShapesDevices() || !pool.device_groups.empty();
   return left;
 }
 

@@ -149,7 +149,7 @@ bool HasShapeRule(const Job& job, const std::vector<int>& eligible, const Cluste
     for (size_t p = 0; p < pools.size(); ++p) {
       if (!job->accelerators.Allows(pools[p])) continue;
       const auto& rule = state.catalog().kind(pools[p].kind_index).rule;
-      if (rule.module_size > 1 || rule.group_size < rule.devices_per_node) return true;
+      if (rule.ShapesDevices()) return true;
     }
   }
   return false;

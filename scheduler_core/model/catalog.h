@@ -38,6 +38,8 @@ struct TopologyRule {
   bool gang_within_superpod = false;
 
   bool IsLegalCount(int count) const;
+  // Which devices a request gets is decided by groups or modules, not any will do.
+  bool ShapesDevices() const { return module_size > 1 || group_size < devices_per_node; }
   // The module a device belongs to: modules are dies module_size at a time by
   // device index, whatever groups a probe reports.
   int ModuleOf(int device) const { return device / module_size; }
