@@ -228,9 +228,11 @@ struct FineVerdict;
 struct CoarseStatic {
   explicit CoarseStatic(const model::PendingJob& request) : names(request) {}
   JobNameSets names;
-  std::vector<int> nodes;      // in name order
-  std::vector<int> rejection;  // per entry of `nodes`: static filter index or kPassed
-  std::vector<std::string_view> rejection_reason;
+  std::vector<int> nodes;  // in name order
+  // Per entry of `nodes`: its entry of `verdicts`, the first static filter to reject
+  // it (or kPassed) and why. Thousands of shapes x nodes are held: 4 bytes, not 20.
+  std::vector<uint32_t> verdict_of;
+  std::vector<std::pair<int, std::string_view>> verdicts;  // few: filters' reasons are phrases
   ReasonTally rejected;               // nodes rejected for sure, before any CPU/memory filter
   std::vector<int32_t> slot_of_node;  // per node: its entry in `nodes`, or -1
   // Per node class present in `nodes` (ShapeBook's), its first node: the one asked
@@ -372,27 +374,41 @@ class ShapeBook {
  public:
   // `cycle`: the PreScore results every job evaluated through this book sees (null:
   // none), so that the scores cached beside it all come from one cycle's.
+  // `max_bytes`: what the verdicts may hold (0: unbounded); past it, only shapes
+  // already known are answered.
   ShapeBook(const ClusterState& state, const Pipeline& pipeline, Meter* meter,
-            const CycleState* cycle)
+            const CycleState* cycle, uint64_t max_bytes = 0)
       : state_(state),
         cycle_(cycle),
         static_filters_(pipeline, FilterStage::kStatic),
         node_class_(NodeClasses(static_filters_, state, &class_count_)),
-        meter_(meter) {}
+        meter_(meter),
+        max_bytes_(max_bytes) {}
 
   // The fine shape of `job`; sets job.names for the filters, job.cycle for the scorers.
-  const FineStatic& For(Job& job) {
+  // Null when the shape is new and the book is full (never when unbounded).
+  const FineStatic* For(Job& job) {
     job.cycle = cycle_;
     CoarseShapeKey(*job, state_.has_exclusive_owners(), &key_);
     auto coarse_it = coarse_.find(std::string_view(key_));
-    if (coarse_it == coarse_.end()) coarse_it = coarse_.emplace(key_, MakeCoarse(job)).first;
+    if (coarse_it == coarse_.end()) {
+      if (full()) return nullptr;
+      coarse_it = coarse_.emplace(key_, MakeCoarse(job)).first;
+    }
     CoarseStatic& coarse = *coarse_it->second;
     job.names = &coarse.names;
-    auto [fine_it, fine_new] =
-        fine_.try_emplace(FineKey{&coarse, job->cpus_per_node, job->memory_per_node_mib});
-    if (fine_new) fine_it->second = MakeFine(job, coarse);
-    return *fine_it->second;
+    const FineKey fine_key{&coarse, job->cpus_per_node, job->memory_per_node_mib};
+    auto fine_it = fine_.find(fine_key);
+    if (fine_it == fine_.end()) {
+      if (full()) return nullptr;
+      fine_it = fine_.emplace(fine_key, MakeFine(job, coarse)).first;
+    }
+    return fine_it->second.get();
   }
+  // Whether new shapes are refused: a snapshot of thousands of distinct shapes
+  // (each -x list or feature set makes one) would hold tens of bytes per node each.
+  bool full() const { return max_bytes_ > 0 && bytes_ >= max_bytes_; }
+  uint64_t max_bytes() const { return max_bytes_; }
 
  private:
   // Static filters that read CPUs or memory may say which nodes they cannot tell
@@ -440,15 +456,31 @@ class ShapeBook {
         continue;
       }
       coarse->nodes.push_back(n);
-      coarse->rejection.push_back(rejection);
-      coarse->rejection_reason.push_back(reason);
+      coarse->verdict_of.push_back(VerdictId(*coarse, rejection, reason));
     }
     if (meter_ != nullptr) meter_->Spend(static_cast<uint64_t>(state_.node_count()));
     coarse->slot_of_node.assign(static_cast<size_t>(state_.node_count()), -1);
     for (size_t slot = 0; slot < coarse->nodes.size(); ++slot) {
       coarse->slot_of_node[static_cast<size_t>(coarse->nodes[slot])] = static_cast<int32_t>(slot);
     }
+    bytes_ += sizeof(CoarseStatic) + coarse->nodes.size() * kCoarseBytesPerNode +
+              coarse->verdicts.size() * sizeof(coarse->verdicts[0]) +
+              coarse->slot_of_node.size() * sizeof(int32_t);
     return coarse;
+  }
+
+  // The entry of coarse.verdicts for a verdict, added when the latest few differ (a
+  // bounded search: a filter whose reasons were not a few phrases costs entries, not time).
+  static uint32_t VerdictId(CoarseStatic& coarse, int rejection, std::string_view reason) {
+    constexpr size_t kSearched = 16;
+    auto& verdicts = coarse.verdicts;
+    for (size_t i = verdicts.size(); i > 0 && verdicts.size() - i < kSearched; --i) {
+      if (verdicts[i - 1].first == rejection && verdicts[i - 1].second == reason) {
+        return static_cast<uint32_t>(i - 1);
+      }
+    }
+    verdicts.emplace_back(rejection, reason);
+    return static_cast<uint32_t>(verdicts.size() - 1);
   }
 
   // The static verdict on the coarse node at `slot`: the first filter in pipeline
@@ -458,8 +490,7 @@ class ShapeBook {
       const Job& job, const CoarseStatic& coarse, size_t slot,
       const std::vector<std::pair<int, std::string_view>>& by_class) const {
     const int n = coarse.nodes[slot];
-    const int coarse_rejection = coarse.rejection[slot];
-    const std::string_view coarse_reason = coarse.rejection_reason[slot];
+    const auto& [coarse_rejection, coarse_reason] = coarse.verdicts[coarse.verdict_of[slot]];
     if (!static_filters_.any_reads) return coarse_reason;
     if (by_class.empty()) {
       return FineRejection(static_filters_, job, n, state_, coarse_rejection, coarse_reason);
@@ -475,6 +506,7 @@ class ShapeBook {
   }
 
   std::unique_ptr<FineStatic> MakeFine(const Job& job, CoarseStatic& coarse) {
+    bytes_ += sizeof(FineStatic) + sizeof(FineKey);
     auto fine = std::make_unique<FineStatic>();
     fine->coarse = &coarse;
     // With node classes, the readers are asked once per class present in the coarse
@@ -520,6 +552,8 @@ class ShapeBook {
       }
     }
     if (meter_ != nullptr) meter_->Spend(coarse.nodes.size());
+    bytes_ += sizeof(FineVerdict) + eligibility.nodes.size() * 2 * sizeof(int) +
+              verdict->slot_of_coarse.size() * sizeof(int32_t);
     fine->verdict = std::move(verdict);
     if (shared != nullptr) *shared = fine->verdict;
     return fine;
@@ -574,12 +608,16 @@ class ShapeBook {
   }
 
   static constexpr int kUnasked = -2;
+  // Per node listed in a coarse shape: its entries of `nodes` and `verdict_of`.
+  static constexpr size_t kCoarseBytesPerNode = sizeof(int) + sizeof(uint32_t);
   const ClusterState& state_;
   const CycleState* cycle_;
   StageFilters static_filters_;
   int class_count_ = 0;
   std::vector<int32_t> node_class_;  // per node, when every static reader has keys
   Meter* meter_;
+  uint64_t max_bytes_;
+  uint64_t bytes_ = 0;
   // Looked up by a view of key_, without a copy.
   struct KeyHash {
     using is_transparent = void;
@@ -634,7 +672,8 @@ class ShapeCache {
   size_t coarse_scorers() const { return coarse_scorers_; }
 
   // The fine shape of `job`; sets job.names for the filters.
-  FineShape& For(Job& job) { return For(book_.For(job)); }
+  // The fine shape of `job` (through a book without a bound); sets job.names.
+  FineShape& For(Job& job) { return For(*book_.For(job)); }
   // The fine shape of a job whose names are set (by ShapeBook::For).
   FineShape& For(const FineStatic& statics) {
     auto [coarse_it, coarse_new] = coarse_.try_emplace(statics.coarse);
@@ -2393,7 +2432,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
 
   Meter meter(&budget);
   Holds holds = MakeHolds(snapshot, state);
-  ShapeBook book(state, pipeline, &meter, &cycle);
+  ShapeBook book(state, pipeline, &meter, &cycle, budget.max_shape_bytes);
   ShapeCache shapes(state, pipeline, book, &meter);
   ShapeCache horizon_shapes(horizon, pipeline, book, &meter);
   auto may_fit_later = [&](const Job& job_copy, const FineStatic& statics) {
@@ -2436,7 +2475,15 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
           {job->id, PendingCode::kCycleLimit, Cat(kPhraseNotEvaluated, meter.why())});
       continue;
     }
-    const FineStatic& statics = book.For(job);
+    const FineStatic* known = book.For(job);
+    if (known == nullptr) {
+      plan.shape_table_full = true;
+      plan.pending.push_back({job->id, PendingCode::kCycleLimit,
+                              Cat(kPhraseNotEvaluated, "the cycle's table of job shapes is full (",
+                                  book.max_bytes() >> 20, " MiB)")});
+      continue;
+    }
+    const FineStatic& statics = *known;
     FineShape& shape = shapes.For(statics);
     Evaluator evaluator(shapes, shape);
 

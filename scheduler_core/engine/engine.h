@@ -24,9 +24,14 @@ namespace accelpack::engine {
 // client has gone (deadline passed) stop the cycle. Jobs not evaluated get the
 // reason kCycleLimit "not evaluated: ...". The default: unbounded, never cancelled
 // (the simulator and tests run so).
+//
+// Memory is bounded always: the static verdicts of distinct job shapes (tens of bytes
+// per node and shape) stop at `max_shape_bytes`; later jobs of shapes already seen
+// are still planned, others wait as kCycleLimit "not evaluated: ... shapes is full".
 struct WorkBudget {
-  uint64_t max_node_evaluations = 0;  // 0: unbounded
-  std::function<bool()> cancelled;    // empty: never
+  uint64_t max_node_evaluations = 0;               // 0: unbounded
+  std::function<bool()> cancelled;                 // empty: never
+  uint64_t max_shape_bytes = uint64_t{128} << 20;  // 0: unbounded
 };
 
 // One scheduling cycle over a snapshot that passed model::ValidateSnapshot.

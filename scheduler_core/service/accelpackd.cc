@@ -44,16 +44,23 @@ int main(int argc, char** argv) {
                  "rotate the decision log beyond this many MiB")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
-  app.add_option("--max-node-evaluations", options.max_node_evaluations,
+  app.add_option("--max-node-evaluations", options.cycle_budget.max_node_evaluations,
                  "work budget of one cycle in node evaluations; past it, jobs not reached wait "
                  "as \"not evaluated\" (0: unbounded)")
       ->capture_default_str();
+  uint64_t max_shape_memory_mib = options.cycle_budget.max_shape_bytes >> 20;
+  app.add_option("--max-shape-memory-mib", max_shape_memory_mib,
+                 "memory one cycle may hold for where each distinct job shape may run; past "
+                 "it, jobs of new shapes wait as \"not evaluated\" (0: unbounded)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
   app.set_version_flag("--version", ACCELPACK_VERSION);
   CLI11_PARSE(app, argc, argv);
   options.decision_log_max_bytes = decision_log_max_mb << 20;
+  options.cycle_budget.max_shape_bytes = max_shape_memory_mib << 20;
 
   const auto parsed_mode = accelpack::service::ParseSocketMode(mode);
   if (!parsed_mode.ok()) {

@@ -248,8 +248,7 @@ grpc::Status OperationsService::DiffPolicy(grpc::ServerContext* context,
     }
   }
   // Bounded and cancellable as accelpackd's own cycles: a caller that gave up stops it.
-  engine::WorkBudget budget;
-  budget.max_node_evaluations = max_node_evaluations_;
+  engine::WorkBudget budget = cycle_budget_;
   budget.cancelled = [context] { return context->IsCancelled(); };
   const engine::Plan plan_a =
       engine::Schedule(snapshot_a, running->catalog, *running->pipeline, budget);

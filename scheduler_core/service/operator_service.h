@@ -6,6 +6,7 @@
 #pragma once
 
 #include "accelpack/v1/placement.grpc.pb.h"
+#include "engine/engine.h"
 #include "service/operator_hub.h"
 #include "service/policy_store.h"
 
@@ -13,10 +14,10 @@ namespace accelpack::service {
 
 class OperationsService final : public ::accelpack::v1::Operations::Service {
  public:
-  // `max_node_evaluations` bounds each cycle a diff runs, as accelpackd's own.
+  // `cycle_budget` bounds each cycle a diff runs, as accelpackd's own.
   OperationsService(const OperatorHub* hub, const PolicyStore* policies,
-                    uint64_t max_node_evaluations = 0)
-      : hub_(hub), policies_(policies), max_node_evaluations_(max_node_evaluations) {}
+                    engine::WorkBudget cycle_budget = {})
+      : hub_(hub), policies_(policies), cycle_budget_(std::move(cycle_budget)) {}
 
   grpc::Status Explain(grpc::ServerContext*, const v1::ExplainRequest* request,
                        v1::ExplainResponse* response) override;
@@ -38,7 +39,7 @@ class OperationsService final : public ::accelpack::v1::Operations::Service {
 
   const OperatorHub* hub_;
   const PolicyStore* policies_;
-  uint64_t max_node_evaluations_ = 0;
+  engine::WorkBudget cycle_budget_;
 };
 
 }  // namespace accelpack::service

@@ -80,7 +80,7 @@ PlacementService::PlacementService(const PlacementService& shared, RoleOf role_o
       bases_(shared.bases_),
       role_of_(std::move(role_of)),
       describe_(std::move(describe)),
-      max_node_evaluations_(shared.max_node_evaluations_) {}
+      cycle_budget_(shared.cycle_budget_) {}
 
 grpc::Status PlacementService::Allow(const grpc::ServerContext& context, Role needed,
                                      std::string_view call) const {
@@ -210,15 +210,20 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
   const auto engine_started = std::chrono::steady_clock::now();
   // A cycle whose caller has given up (deadline passed, plugin gone) stops early;
   // one over the configured work stops too, the same way for the same snapshot.
-  engine::WorkBudget budget;
-  budget.max_node_evaluations = max_node_evaluations_;
+  engine::WorkBudget budget = cycle_budget_;
   budget.cancelled = [context] { return context->IsCancelled(); };
   engine::Plan plan = engine::Schedule(*snapshot, policy->catalog, *policy->pipeline, budget);
   if (plan.work_budget_ran_out) {
     spdlog::warn(
         "cycle stopped by --max-node-evaluations {}: jobs after that point wait "
         "(\"not evaluated\") until a cycle reaches them",
-        max_node_evaluations_);
+        budget.max_node_evaluations);
+  }
+  if (plan.shape_table_full) {
+    spdlog::warn(
+        "cycle's job shapes reached --max-shape-memory-mib {}: jobs of shapes not seen "
+        "before that point wait (\"not evaluated\") until a cycle reaches them",
+        budget.max_shape_bytes >> 20);
   }
   if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gave up");
   const auto engine_us = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -17,6 +17,7 @@
 #include <mutex>
 
 #include "accelpack/v1/placement.grpc.pb.h"
+#include "engine/engine.h"
 #include "service/access.h"
 #include "service/operator_hub.h"
 #include "service/policy_store.h"
@@ -42,11 +43,9 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
   // whoever decided they are denied logged them once.
   PlacementService(const PlacementService& shared, RoleOf role_of, Describe describe = {});
 
-  // Node evaluations a cycle may spend (engine::WorkBudget; 0: unbounded). Set
-  // before other doors are made from this one: they copy it.
-  void SetMaxNodeEvaluations(uint64_t max_node_evaluations) {
-    max_node_evaluations_ = max_node_evaluations;
-  }
+  // What a cycle may spend (its `cancelled` is each call's own). Set before other
+  // doors are made from this one: they copy it.
+  void SetCycleBudget(const engine::WorkBudget& budget) { cycle_budget_ = budget; }
 
   grpc::Status Schedule(grpc::ServerContext* context, const v1::ScheduleRequest* request,
                         v1::ScheduleResponse* response) override;
@@ -77,7 +76,7 @@ class PlacementService final : public ::accelpack::v1::Placement::Service {
   std::shared_ptr<SnapshotBases> bases_;  // delta snapshots' bases, a cache
   RoleOf role_of_;                        // empty: everyone is a scheduler
   Describe describe_;
-  uint64_t max_node_evaluations_ = 0;
+  engine::WorkBudget cycle_budget_;
 };
 
 }  // namespace accelpack::service

@@ -274,12 +274,12 @@ absl::Status RunServer(const ServerOptions& options) {
       {.audit_path = options.decision_log, .audit_max_bytes = options.decision_log_max_bytes});
   if (absl::Status opened = hub.Open(); !opened.ok()) return opened;
   // Read-only: served to schedulers and readers, never to denied callers.
-  OperationsService operations(&hub, &policies, options.max_node_evaluations);
+  OperationsService operations(&hub, &policies, options.cycle_budget);
 
   // One door per role, all onto the same policies, hub and last-cycle record: a
   // connection's role is fixed when it is accepted, by which server gets it.
   PlacementService shared(&policies, &topology, &hub);
-  shared.SetMaxNodeEvaluations(options.max_node_evaluations);  // before the doors copy it
+  shared.SetCycleBudget(options.cycle_budget);  // before the doors copy it
   PeerBook peers;
   const auto describe = [&peers](const grpc::ServerContext& context) {
     return peers.Describe(context);

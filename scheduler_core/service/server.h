@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/engine.h"
 
 namespace accelpack::service {
 
@@ -28,10 +29,12 @@ struct ServerOptions {
   std::string metrics_listen;  // "127.0.0.1:9464": serve Prometheus /metrics; empty: off
   std::string decision_log;    // JSON-lines audit file of decisions; empty: none
   uint64_t decision_log_max_bytes = 64 << 20;
-  // Node evaluations one cycle may spend (0: unbounded). Past it the cycle answers
-  // with what it planned so far; the jobs it did not reach wait with reason "not
-  // evaluated: the cycle's work budget ran out". Deterministic for a given budget.
-  uint64_t max_node_evaluations = 0;
+  // What one cycle may spend (no `cancelled`: each call adds its own). Node
+  // evaluations (0: unbounded): past them the cycle answers with what it planned so
+  // far, the jobs it did not reach waiting with reason "not evaluated: the cycle's work
+  // budget ran out". Memory for job shapes: past it, jobs of new shapes wait the same
+  // way. Deterministic for a given budget.
+  engine::WorkBudget cycle_budget;
 };
 
 // Every cycle builds and drops the same ~100 MB (snapshot, plan, messages) on a

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include "engine_test_util.h"
 #include "policy/baselines.h"
@@ -1122,6 +1123,50 @@ TEST(WorkBudget, ACancelledCallerStopsTheCycle) {
   EXPECT_TRUE(plan.starts.empty());
   ASSERT_EQ(plan.pending.size(), snapshot.pending.size());
   EXPECT_EQ(plan.pending[0].message, "not evaluated: the caller cancelled the cycle");
+}
+
+// Memory for job shapes is bounded: past it, jobs of new shapes wait with a reason,
+// jobs of shapes seen before are still planned, the same way every time.
+TEST(WorkBudget, PastTheShapeMemoryOnlyNewShapesWait) {
+  model::Snapshot snapshot;
+  for (int n = 0; n < 2000; ++n)
+    snapshot.nodes.push_back(NodeBuilder(Cat("n", n)).Hopper(8).Build());
+  for (int j = 0; j < 100; ++j) {
+    // Jobs 0, 2, 4, ... each exclude another node (a shape of their own); the odd
+    // ones repeat job 0's shape.
+    const int excluded = j % 2 == 0 ? j : 0;
+    snapshot.pending.push_back(
+        JobBuilder(static_cast<uint32_t>(j + 1)).Gpus(1).Excluded({Cat("n", excluded)}).Build());
+  }
+  auto built = policy::BuildPolicy(policy::DefaultPolicy());
+  ASSERT_TRUE(model::ValidateSnapshot(snapshot, built->catalog).ok());
+  engine::WorkBudget budget;
+  budget.max_shape_bytes = 1 << 20;  // ~20 shapes of 2,000 nodes
+  const engine::Plan first = engine::Schedule(snapshot, built->catalog, *built->pipeline, budget);
+  const engine::Plan second = engine::Schedule(snapshot, built->catalog, *built->pipeline, budget);
+  EXPECT_TRUE(first.shape_table_full);
+  std::set<uint64_t> started;
+  for (const auto& start : first.starts) started.insert(start.job_id);
+  for (uint64_t j = 1; j < 100; j += 2) EXPECT_TRUE(started.count(j + 1)) << "job " << j + 1;
+  size_t waiting = 0;
+  for (const auto& reason : first.pending) {
+    EXPECT_EQ(reason.code, PendingCode::kCycleLimit);
+    EXPECT_EQ(reason.message, "not evaluated: the cycle's table of job shapes is full (1 MiB)");
+    EXPECT_EQ(reason.job_id % 2, 1u) << "job " << reason.job_id << " of a known shape waits";
+    ++waiting;
+  }
+  EXPECT_GT(waiting, 10u);
+  EXPECT_LT(waiting, 45u) << "the first new shapes fit";
+  EXPECT_EQ(first.starts.size() + first.pending.size(), snapshot.pending.size());
+  ASSERT_EQ(first.starts.size(), second.starts.size());
+  for (size_t i = 0; i < first.starts.size(); ++i) {
+    EXPECT_EQ(first.starts[i].job_id, second.starts[i].job_id);
+  }
+  budget.max_shape_bytes = 0;  // unbounded: every job starts
+  const engine::Plan unbounded =
+      engine::Schedule(snapshot, built->catalog, *built->pipeline, budget);
+  EXPECT_FALSE(unbounded.shape_table_full);
+  EXPECT_EQ(unbounded.starts.size(), snapshot.pending.size());
 }
 
 // Issue 12, finding 2: long name lists (partitions, features, -x nodes) cost hash

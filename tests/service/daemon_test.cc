@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -584,6 +585,47 @@ TEST_F(BudgetedDaemon, ACycleOverBudgetStopsWithReasonsTheSameWayEveryTime) {
   EXPECT_THAT(text, HasSubstr("cycle stopped by --max-node-evaluations 600"));
 }
 
+class ShapeBoundedDaemon : public Daemon {
+ protected:
+  ShapeBoundedDaemon() { extra_args_ = {"--max-shape-memory-mib", "1"}; }
+};
+
+// The shape memory bound: jobs of shapes the cycle has seen are planned past it, jobs
+// of new shapes wait with a reason, and the daemon says which option stopped them.
+TEST_F(ShapeBoundedDaemon, JobsOfNewShapesPastTheShapeMemoryWaitWithAReason) {
+  // 2k nodes: ~80 KiB per shape, a dozen shapes to the MiB.
+  model::Snapshot snapshot = SyntheticCluster(2048, 200, 0.0, 5);
+  for (size_t j = 0; j < snapshot.pending.size(); ++j) {
+    model::PendingJob& job = snapshot.pending[j];
+    job.accelerators.count_per_node = 1;
+    job.num_nodes = 1;
+    // The odd jobs repeat the first job's shape; the even ones each make a new one.
+    job.excluded_nodes = {snapshot.nodes[j % 2 == 0 ? j : 0].name};
+    job.cpus_per_node = snapshot.pending[0].cpus_per_node;
+    job.memory_per_node_mib = snapshot.pending[0].memory_per_node_mib;
+  }
+  v1::ScheduleResponse response;
+  ASSERT_TRUE(Schedule(snapshot, &response).ok());
+  std::set<uint64_t> started;
+  for (const auto& start : response.plan().starts()) started.insert(start.job_id());
+  int waiting = 0;
+  for (const auto& reason : response.plan().pending()) {
+    EXPECT_EQ(reason.message(), "not evaluated: the cycle's table of job shapes is full (1 MiB)");
+    EXPECT_EQ(reason.code(), v1::PENDING_REASON_CYCLE_LIMIT);
+    const size_t j = static_cast<size_t>(
+        std::find_if(snapshot.pending.begin(), snapshot.pending.end(),
+                     [&](const auto& job) { return job.id == reason.job_id(); }) -
+        snapshot.pending.begin());
+    EXPECT_EQ(j % 2, 0u) << "job " << reason.job_id() << " of a known shape waits";
+    ++waiting;
+  }
+  EXPECT_GT(waiting, 50);
+  EXPECT_GT(started.size(), 100u) << "every job of the first shape starts";
+  std::ifstream log(dir_ / "daemon.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("cycle's job shapes reached --max-shape-memory-mib 1"));
+}
+
 // Without the option every job is evaluated (the same snapshot as above).
 TEST_F(Daemon, WithoutABudgetEveryJobIsEvaluated) {
   v1::ScheduleResponse response;
@@ -752,6 +794,21 @@ void ManyMemoryShapes(model::Snapshot& s) {
   }
 }
 
+// Every job a shape of its own (each excludes another node), each allowed on every
+// node: 4k nodes x 6k shapes held ~40 bytes per node and shape, 900 MiB, until the
+// shape memory was bounded.
+void ManyDistinctShapes(model::Snapshot& s) {
+  s = SyntheticCluster(4096, 6000, 0.5, 12);
+  for (size_t j = 0; j < s.pending.size(); ++j) {
+    model::PendingJob& job = s.pending[j];
+    job.accelerators = {};
+    job.partitions = {"inference"};
+    job.num_nodes = 1;
+    job.cpus_per_node = 1;
+    job.excluded_nodes = {s.nodes[j % s.nodes.size()].name};
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Finding2, HostileRequestMemory,
     ::testing::Values(
@@ -770,7 +827,8 @@ INSTANTIATE_TEST_SUITE_P(
         HostileRequest{"excluded_nodes_1MB",
                        [](model::Snapshot& s) { s.pending[0].excluded_nodes = Names("n", 100000); },
                        grpc::StatusCode::INVALID_ARGUMENT},
-        HostileRequest{"jobs_100k_every_memory_different", ManyMemoryShapes, grpc::StatusCode::OK}),
+        HostileRequest{"jobs_100k_every_memory_different", ManyMemoryShapes, grpc::StatusCode::OK},
+        HostileRequest{"shapes_6k_on_4k_nodes", ManyDistinctShapes, grpc::StatusCode::OK}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST_F(Daemon, StopsCleanlyOnSigterm) {
