@@ -61,8 +61,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
-Role RoleOfCertificate(const grpc::ServerContext& context, const std::vector<std::string>& names) {
-  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+// The role a client certificate gives: scheduler for the common names given
+// (--tls-scheduler-name), reader for any other the CA verified.
+Role RoleOfCertificate(const grpc::AuthContext* auth, const std::vector<std::string>& names) {
   if (auth == nullptr || !auth->IsPeerAuthenticated()) return Role::kDenied;
   for (const grpc::string_ref& name : auth->FindPropertyValues("x509_common_name")) {
     for (const std::string& allowed : names) {
@@ -70,6 +71,15 @@ Role RoleOfCertificate(const grpc::ServerContext& context, const std::vector<std
     }
   }
   return Role::kReader;
+}
+
+// The common name(s) of a verified certificate, for log lines.
+std::string CommonNames(const grpc::AuthContext& auth) {
+  std::vector<std::string> names;
+  for (const grpc::string_ref& name : auth.FindPropertyValues("x509_common_name")) {
+    names.push_back(wire::Printable(std::string_view(name.data(), name.size())));
+  }
+  return names.empty() ? std::string("(none)") : Join(names, ", ");
 }
 
 // Who is behind each accepted connection, by gRPC's peer name ("fd:12"), for log
@@ -123,6 +133,42 @@ class RefusalLog {
   std::chrono::steady_clock::time_point window_start_;  // guarded by mu_
   int lines_ = 0;                                       // guarded by mu_
   uint64_t left_out_ = 0;                               // guarded by mu_
+};
+
+// Over TCP one server takes every certificate, so gRPC would read a reader's
+// Schedule request up to the schedulers' 256 MiB and parse it (an 8 MiB snapshot of
+// empty jobs parses into 1.3 GB) before the service's role check. The credentials'
+// metadata processor sees a call's headers and certificate before its message is
+// read: a Schedule from a certificate that is not a scheduler's ends there.
+class ScheduleNeedsSchedulerCertificate final : public grpc::AuthMetadataProcessor {
+ public:
+  ScheduleNeedsSchedulerCertificate(std::vector<std::string> names, RefusalLog* log)
+      : names_(std::move(names)), log_(log) {}
+  bool IsBlocking() const override { return false; }  // a look-up: run it inline
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* auth, OutputMetadata*,
+                       OutputMetadata*) override {
+    const auto path = metadata.find(":path");
+    if (path == metadata.end() ||
+        std::string_view(path->second.data(), path->second.size()) != kSchedulePath) {
+      return grpc::Status::OK;  // every other call is open to readers
+    }
+    const Role role = RoleOfCertificate(auth, names_);
+    if (role == Role::kScheduler) return grpc::Status::OK;
+    if (const std::optional<uint64_t> left_out = log_->Admit(); left_out && auth != nullptr) {
+      spdlog::warn(
+          "refused Schedule from certificate {} ({}), before reading it: Schedule needs "
+          "the scheduler role (--tls-scheduler-name){}",
+          CommonNames(*auth), RoleName(role), RefusalLog::LeftOut(*left_out));
+    }
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        Cat("Schedule needs the scheduler role; this certificate is ",
+                            RoleName(role), " (see accelpackd --tls-scheduler-name)"));
+  }
+
+ private:
+  static constexpr std::string_view kSchedulePath = "/accelpack.v1.Placement/Schedule";
+  std::vector<std::string> names_;
+  RefusalLog* log_;
 };
 
 // The denied callers' server: every call of every service (Placement, Operations,
@@ -326,12 +372,14 @@ absl::Status RunServer(const ServerOptions& options) {
   }
   PlacementService tls_door(
       shared, [names = options.tls_scheduler_names](const grpc::ServerContext& context) {
-        return RoleOfCertificate(context, names);
+        return RoleOfCertificate(context.auth_context().get(), names);
       });
   std::unique_ptr<grpc::Server> tcp_server;
   if (!options.tcp_listen.empty()) {
     int tcp_port = 0;
-    // One door for every certificate: the role is known only once a call is parsed.
+    // One door for every certificate: a reader's Schedule ends at its headers.
+    tls->SetAuthMetadataProcessor(std::make_shared<ScheduleNeedsSchedulerCertificate>(
+        options.tls_scheduler_names, &refusal_log));
     tcp_server = StartServer(&tls_door, &operations, true, true, kSchedulerDoor, options.tcp_listen,
                              tls, &tcp_port);
     if (tcp_server == nullptr || tcp_port == 0) {

@@ -27,6 +27,7 @@
 #include "common/strings.h"
 #include "engine/engine.h"
 #include "policy/policy.h"
+#include "process_memory.h"
 #include "raw_call.h"
 #include "service/decision_log.h"
 #include "service/operator_hub.h"
@@ -37,20 +38,6 @@ namespace {
 
 namespace v1 = ::accelpack::v1;
 
-// AddressSanitizer keeps freed memory in quarantine and slows every instruction a few
-// times, so a daemon built with it says nothing about peak memory or CPU after
-// cancellation: those bounds are asserted in the normal build only.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kUnderAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kUnderAddressSanitizer = true;
-#else
-constexpr bool kUnderAddressSanitizer = false;
-#endif
-#else
-constexpr bool kUnderAddressSanitizer = false;
-#endif
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -723,16 +710,6 @@ TEST_F(Daemon, CycleOfACallerThatGaveUpStopsAndTheNextCallIsAnsweredPromptly) {
   EXPECT_LT(waited_s, 2.0);
   // The abandoned cycles do not count; the timed ones and the last one do.
   EXPECT_EQ(Status().cycles_total(), timed_cycles + 1);
-}
-
-// Peak resident memory of a process (VmHWM), in KiB.
-int64_t PeakRssKib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return -1;
 }
 
 struct HostileRequest {

@@ -27,6 +27,7 @@
 #include <sstream>
 #include <thread>
 
+#include "process_memory.h"
 #include "service/unix_listener.h"
 
 namespace accelpack::testing {
@@ -140,6 +141,21 @@ class SocketTest : public ::testing::Test {
         << "accelpackd did not start:\n"
         << ReadAll(log_);
   }
+  // A test CA in `ca` and accelpackd on a TCP port with its server certificate: the
+  // client target ("127.0.0.1:PORT"), empty if it did not start.
+  std::string StartTlsDaemon(const fs::path& ca) {
+    if (std::system((std::string(MAKE_TEST_CA) + " " + ca.string() + " >/dev/null").c_str()) != 0)
+      return {};
+    StartDaemon({"--socket", "", "--listen", "0.0.0.0:0", "--tls-cert", File(ca, "server.pem"),
+                 "--tls-key", File(ca, "server.key"), "--tls-client-ca", File(ca, "ca.pem")});
+    std::smatch port;
+    const std::string log = ReadAll(log_);
+    if (!std::regex_search(log, port, std::regex("listening on 0\\.0\\.0\\.0:0 port (\\d+)")))
+      return {};
+    return "127.0.0.1:" + port[1].str();
+  }
+  static std::string File(const fs::path& dir, const char* name) { return (dir / name).string(); }
+
   // Runs accelpackd expecting it to refuse to start; returns its output.
   std::string DaemonRefuses(std::vector<std::string> extra) {
     std::vector<std::string> argv = {DaemonPath()};
@@ -446,32 +462,24 @@ TEST_F(SocketTest, TcpWithoutTlsIsRefused) {
 TEST_F(SocketTest, TlsClientCertificatesDecideTheRole) {
   const fs::path ca = dir_ / "ca";
   const fs::path other = dir_ / "other-ca";
-  ASSERT_EQ(std::system((std::string(MAKE_TEST_CA) + " " + ca.string() + " >/dev/null").c_str()),
-            0);
   ASSERT_EQ(std::system((std::string(MAKE_TEST_CA) + " " + other.string() +
                          " localhost slurmctld >/dev/null")
                             .c_str()),
             0);
-  const auto file = [](const fs::path& dir, const char* name) { return (dir / name).string(); };
-  StartDaemon({"--socket", "", "--listen", "0.0.0.0:0", "--tls-cert", file(ca, "server.pem"),
-               "--tls-key", file(ca, "server.key"), "--tls-client-ca", file(ca, "ca.pem")});
-  std::smatch port;
-  const std::string log = ReadAll(log_);
-  ASSERT_TRUE(std::regex_search(log, port, std::regex("listening on 0\\.0\\.0\\.0:0 port (\\d+)")))
-      << log;
-  const std::string target = "127.0.0.1:" + port[1].str();
+  const std::string target = StartTlsDaemon(ca);
+  ASSERT_FALSE(target.empty()) << ReadAll(log_);
 
   EXPECT_EQ(
-      RunClient({target, file(ca, "ca.pem"), file(ca, "slurmctld.pem"), file(ca, "slurmctld.key")}),
+      RunClient({target, File(ca, "ca.pem"), File(ca, "slurmctld.pem"), File(ca, "slurmctld.key")}),
       "GetStatus=0 Schedule=0");
   EXPECT_EQ(
-      RunClient({target, file(ca, "ca.pem"), file(ca, "operator.pem"), file(ca, "operator.key")}),
+      RunClient({target, File(ca, "ca.pem"), File(ca, "operator.pem"), File(ca, "operator.key")}),
       "GetStatus=0 Schedule=7");
   ExpectOtherCalls(true, 12);
   // No client certificate, or one from another CA: the handshake fails (UNAVAILABLE).
-  EXPECT_EQ(RunClient({target, file(ca, "ca.pem")}), "GetStatus=14 Schedule=14");
-  EXPECT_EQ(RunClient({target, file(ca, "ca.pem"), file(other, "slurmctld.pem"),
-                       file(other, "slurmctld.key")}),
+  EXPECT_EQ(RunClient({target, File(ca, "ca.pem")}), "GetStatus=14 Schedule=14");
+  EXPECT_EQ(RunClient({target, File(ca, "ca.pem"), File(other, "slurmctld.pem"),
+                       File(other, "slurmctld.key")}),
             "GetStatus=14 Schedule=14");
 
   // 0.0.0.0:0 used to open two ports (a SO_REUSEPORT clone) and report one.
@@ -494,6 +502,35 @@ TEST_F(SocketTest, TlsClientCertificatesDecideTheRole) {
     }
   }
   EXPECT_EQ(listening, 1u) << "TCP ports the daemon listens on";
+}
+
+// Over TCP one door serves every certificate, with the schedulers' 256 MiB limit: a
+// reader's Schedule ends at its headers, before gRPC reads and parses the snapshot
+// (8 MiB of empty jobs parsed into 1.3 GB).
+TEST_F(SocketTest, TlsReadersScheduleEndsBeforeItIsRead) {
+  if (kUnderAddressSanitizer) GTEST_SKIP() << "peak memory is measured in the normal build";
+  const fs::path ca = dir_ / "ca";
+  const std::string target = StartTlsDaemon(ca);
+  ASSERT_FALSE(target.empty()) << ReadAll(log_);
+  const std::vector<std::string> reader = {target, File(ca, "ca.pem"), File(ca, "operator.pem"),
+                                           File(ca, "operator.key")};
+  EXPECT_EQ(RunClient(reader), "GetStatus=0 Schedule=7");  // the daemon's footprint, warm
+  const int64_t before_kib = PeakRssKib(daemon_);
+  ::setenv("ROLE_CLIENT_PAD_MIB", "8", 1);
+  EXPECT_EQ(RunClient(reader), "GetStatus=0 Schedule=7");
+  ::unsetenv("ROLE_CLIENT_PAD_MIB");
+  const int64_t grown_kib = PeakRssKib(daemon_) - before_kib;
+  EXPECT_LT(grown_kib, 48 * 1024) << "the reader's 8 MiB Schedule raised the peak by " << grown_kib
+                                  << " KiB";
+  EXPECT_THAT(ReadAll(log_),
+              HasSubstr("refused Schedule from certificate operator (reader), before reading it"));
+  // The scheduler's certificate is read and parsed: its padded snapshot (jobs without
+  // a shape) is refused by validation, INVALID_ARGUMENT (3), not before.
+  ::setenv("ROLE_CLIENT_PAD_MIB", "8", 1);
+  EXPECT_EQ(
+      RunClient({target, File(ca, "ca.pem"), File(ca, "slurmctld.pem"), File(ca, "slurmctld.key")}),
+      "GetStatus=0 Schedule=3");
+  ::unsetenv("ROLE_CLIENT_PAD_MIB");
 }
 
 }  // namespace
