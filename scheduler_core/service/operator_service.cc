@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "service/operator_service.h"
 
+#include <absl/cleanup/cleanup.h>
+
 #include <cmath>
 #include <unordered_set>
 
@@ -234,6 +236,14 @@ grpc::Status OperationsService::DiffPolicy(grpc::ServerContext* context,
   }
   std::shared_ptr<const CycleRecord> cycle;
   if (auto status = Fresh(request->max_age_s(), &cycle); !status.ok()) return status;
+  // Each diff copies the snapshot twice and runs two cycles beside accelpackd's own:
+  // any reader may ask, so one runs at a time and the others are told to retry.
+  if (diffs_running_.fetch_add(1) >= kMaxDiffsAtOnce) {
+    diffs_running_.fetch_sub(1);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "another policy diff is running; try again when it has finished");
+  }
+  const absl::Cleanup finished = [this] { diffs_running_.fetch_sub(1); };
   // The running policy is the one in force now, run afresh on the same snapshot.
   const auto running = policies_->Current();
   model::Snapshot snapshot_a = *cycle->snapshot;

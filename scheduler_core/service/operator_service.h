@@ -5,6 +5,8 @@
 // Thread-safety: gRPC may call every method concurrently.
 #pragma once
 
+#include <atomic>
+
 #include "accelpack/v1/placement.grpc.pb.h"
 #include "engine/engine.h"
 #include "service/operator_hub.h"
@@ -40,6 +42,8 @@ class OperationsService final : public ::accelpack::v1::Operations::Service {
   const OperatorHub* hub_;
   const PolicyStore* policies_;
   engine::WorkBudget cycle_budget_;
+  static constexpr int kMaxDiffsAtOnce = 1;
+  std::atomic<int> diffs_running_{0};
 };
 
 }  // namespace accelpack::service

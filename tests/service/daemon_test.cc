@@ -325,6 +325,40 @@ TEST_F(Daemon, DiffPolicyRefusesMoreTextThanAPolicyFileHolds) {
   EXPECT_TRUE(diff("name: other\n").ok());
 }
 
+// Any reader may ask for a diff, and each runs two cycles on copies of the last
+// snapshot: one runs at a time, the others are told to retry.
+TEST_F(Daemon, PolicyDiffsRunOneAtATime) {
+  v1::ScheduleResponse scheduled;
+  ASSERT_TRUE(Schedule(SyntheticCluster(2048, 20000, 0.5, 7), &scheduled).ok());
+  std::vector<grpc::Status> statuses(4);
+  std::vector<std::thread> callers;
+  for (grpc::Status& status : statuses) {
+    callers.emplace_back([this, &status] {
+      auto ops = v1::Operations::NewStub(
+          grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(50));
+      v1::DiffPolicyRequest request;
+      request.set_policy_yaml("name: other\n");
+      v1::DiffPolicyResponse response;
+      status = ops->DiffPolicy(&context, request, &response);
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  int ok = 0;
+  int busy = 0;
+  for (const grpc::Status& status : statuses) {
+    if (status.ok()) ++ok;
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      EXPECT_THAT(status.error_message(), HasSubstr("another policy diff is running"));
+      ++busy;
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(busy, 1) << "four diffs of a 2,048-node snapshot ran at once";
+  EXPECT_EQ(ok + busy, 4);
+}
+
 // `cycles` cycles of three jobs' reasons each: three lines a cycle.
 void RecordReasons(service::DecisionLog& log, int cycles) {
   model::Snapshot snapshot;
