@@ -511,11 +511,6 @@ static bool _preempt_victim(job_record_t *victim, job_record_t *preemptor)
 		(IS_JOB_RUNNING(victim) && victim->preempt_time);
 }
 
-static int _same_job(void *x, void *key)
-{
-	return x == key;
-}
-
 /*
  * With a PreemptType, Slurm's own rules say whom a job may preempt (its QOS's
  * Preempt list, the partitions' PriorityTier, ...): the core's choice stays
@@ -539,7 +534,7 @@ static char *_slurm_rules_refusal(job_record_t *preemptor,
 		job_record_t *victim = find_job_record(pre->victims[v]);
 
 		if (!candidates || !victim ||
-		    !list_find_first(candidates, _same_job, victim))
+		    !list_find_first(candidates, compat_same_ptr, victim))
 			why = xstrdup_printf("victim JobId=%u is not a job Slurm's preemption rules let it preempt (partition %s)",
 					     pre->victims[v], part_ptr->name);
 	}

@@ -259,6 +259,15 @@ static inline int compat_job_requeue(job_record_t *job_ptr)
 }
 
 /*
+ * list_find_first() matcher: the element is key itself (Slurm's own,
+ * slurm_find_ptr_in_list(), is 23.02 and later).
+ */
+static inline int compat_same_ptr(void *x, void *key)
+{
+	return x == key;
+}
+
+/*
  * Topology labels by node index, from the topology plugin slurmctld runs:
  * leaf switch (topology/tree) and block (topology/block, e.g. an NVL72
  * rack or SuperPoD). Either array is NULL when that kind is not configured;

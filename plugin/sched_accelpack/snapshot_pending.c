@@ -66,11 +66,6 @@ static bool _has_partition(const ap_pending_job_t *job, const char *name)
 }
 
 #if COMPAT_HAS_QOS_LIST
-static int _same_qos(void *x, void *key)
-{
-	return x == key;
-}
-
 /*
  * Building the queue left the job under the last QOS of its list; its first
  * record (queue order: the highest priority) is the QOS it is planned and
@@ -81,7 +76,7 @@ static int _same_qos(void *x, void *key)
 static void _use_record_qos(job_record_t *job_ptr, slurmdb_qos_rec_t *qos_ptr)
 {
 	if (!qos_ptr || !job_ptr->qos_list || (job_ptr->qos_ptr == qos_ptr) ||
-	    !list_find_first(job_ptr->qos_list, _same_qos, qos_ptr))
+	    !list_find_first(job_ptr->qos_list, compat_same_ptr, qos_ptr))
 		return;
 	job_ptr->qos_ptr = qos_ptr;
 #if COMPAT_QOS_ID_FOLLOWS
