@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
                  "group whose members may read status (default: --socket-group)");
   app.add_option("--listen", options.tcp_listen,
                  "also serve on TCP host:port, TLS with client certificates only");
+  app.add_option("--listen-readers", options.tcp_readers_listen,
+                 "serve readers' certificates on their own TCP host:port (no Schedule, small "
+                 "requests); --listen then serves scheduler certificates only");
   app.add_option("--tls-cert", options.tls_cert, "PEM certificate (chain) for --listen");
   app.add_option("--tls-key", options.tls_key, "PEM private key for --listen");
   app.add_option("--tls-client-ca", options.tls_client_ca,

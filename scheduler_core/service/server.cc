@@ -40,12 +40,14 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view op
 }
 
 // TCP is served only with TLS and a verified client certificate: the certificate's
-// common name decides the role, as the peer's uid does on the Unix socket.
+// common name decides the role, as the peer's uid does on the Unix socket. One
+// credentials object per port (`option` and `address` name it in errors): each
+// carries its port's gate.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
-    const ServerOptions& options) {
+    const ServerOptions& options, std::string_view option, const std::string& address) {
   if (options.tls_cert.empty() || options.tls_key.empty() || options.tls_client_ca.empty()) {
     return absl::InvalidArgumentError(
-        Cat("--listen ", options.tcp_listen,
+        Cat(option, " ", address,
             ": TCP is served only with TLS and client certificates; give --tls-cert, --tls-key "
             "and --tls-client-ca (contrib/make-test-ca.sh makes a test CA)"));
   }
@@ -135,38 +137,53 @@ class RefusalLog {
   uint64_t left_out_ = 0;                               // guarded by mu_
 };
 
-// Over TCP one server takes every certificate, so gRPC would read a reader's
-// Schedule request up to the schedulers' 256 MiB and parse it (an 8 MiB snapshot of
-// empty jobs parses into 1.3 GB) before the service's role check. The credentials'
-// metadata processor sees a call's headers and certificate before its message is
-// read: a Schedule from a certificate that is not a scheduler's ends there.
-class ScheduleNeedsSchedulerCertificate final : public grpc::AuthMetadataProcessor {
+// What a TLS port lets a certificate call, decided on the call's headers before gRPC
+// reads its message (a port's message limit is per server, not per caller, and gRPC
+// parses a request before the service's own role check: an 8 MiB snapshot of empty
+// jobs parses into 1.3 GB). The credentials' metadata processor sees the path and the
+// certificate first.
+//   kShared (--listen alone): Schedule needs a scheduler's certificate, every other
+//     call is open to readers, up to the schedulers' message limit;
+//   kSchedulers (--listen beside --listen-readers): every call needs a scheduler's;
+//   kReaders (--listen-readers): no Schedule at all, everything else (4 MiB).
+class TlsPortGate final : public grpc::AuthMetadataProcessor {
  public:
-  ScheduleNeedsSchedulerCertificate(std::vector<std::string> names, RefusalLog* log)
-      : names_(std::move(names)), log_(log) {}
+  enum class Port { kShared, kSchedulers, kReaders };
+  TlsPortGate(Port port, std::vector<std::string> names, RefusalLog* log)
+      : port_(port), names_(std::move(names)), log_(log) {}
   bool IsBlocking() const override { return false; }  // a look-up: run it inline
   grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* auth, OutputMetadata*,
                        OutputMetadata*) override {
     const auto path = metadata.find(":path");
-    if (path == metadata.end() ||
-        std::string_view(path->second.data(), path->second.size()) != kSchedulePath) {
-      return grpc::Status::OK;  // every other call is open to readers
-    }
+    const std::string_view method =
+        path == metadata.end() ? std::string_view()
+                               : std::string_view(path->second.data(), path->second.size());
+    const bool schedule = method == kSchedulePath;
     const Role role = RoleOfCertificate(auth, names_);
-    if (role == Role::kScheduler) return grpc::Status::OK;
+    std::string_view why;
+    if (port_ == Port::kReaders && schedule) {
+      why = "Schedule is not served on --listen-readers; schedulers use --listen";
+    } else if (port_ == Port::kSchedulers && role != Role::kScheduler) {
+      why =
+          "--listen serves scheduler certificates only (--tls-scheduler-name); readers use "
+          "--listen-readers";
+    } else if (port_ == Port::kShared && schedule && role != Role::kScheduler) {
+      why = "Schedule needs the scheduler role (--tls-scheduler-name)";
+    } else {
+      return grpc::Status::OK;
+    }
     if (const std::optional<uint64_t> left_out = log_->Admit(); left_out && auth != nullptr) {
-      spdlog::warn(
-          "refused Schedule from certificate {} ({}), before reading it: Schedule needs "
-          "the scheduler role (--tls-scheduler-name){}",
-          CommonNames(*auth), RoleName(role), RefusalLog::LeftOut(*left_out));
+      spdlog::warn("refused {} from certificate {} ({}), before reading it: {}{}",
+                   wire::Printable(method, wire::kMaxLabelBytes), CommonNames(*auth),
+                   RoleName(role), why, RefusalLog::LeftOut(*left_out));
     }
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        Cat("Schedule needs the scheduler role; this certificate is ",
-                            RoleName(role), " (see accelpackd --tls-scheduler-name)"));
+                        Cat(why, "; this certificate is ", RoleName(role)));
   }
 
  private:
   static constexpr std::string_view kSchedulePath = "/accelpack.v1.Placement/Schedule";
+  Port port_;
   std::vector<std::string> names_;
   RefusalLog* log_;
 };
@@ -305,16 +322,24 @@ absl::Status RunServer(const ServerOptions& options) {
     spdlog::info("topology reports for {} nodes from {}", topology.node_count(),
                  options.topology_path);
   }
-  if (options.socket_path.empty() && options.tcp_listen.empty()) {
-    return absl::InvalidArgumentError("nothing to listen on: give --socket and/or --listen");
+  if (options.socket_path.empty() && options.tcp_listen.empty() &&
+      options.tcp_readers_listen.empty()) {
+    return absl::InvalidArgumentError(
+        "nothing to listen on: give --socket, --listen and/or --listen-readers");
   }
   auto rules = MakeAccessRules(options.slurm_user, options.operator_group, options.socket_group);
   if (!rules.ok()) return rules.status();
   std::shared_ptr<grpc::ServerCredentials> tls;
   if (!options.tcp_listen.empty()) {
-    auto credentials = TlsCredentials(options);
+    auto credentials = TlsCredentials(options, "--listen", options.tcp_listen);
     if (!credentials.ok()) return credentials.status();
     tls = *credentials;
+  }
+  std::shared_ptr<grpc::ServerCredentials> tls_readers;
+  if (!options.tcp_readers_listen.empty()) {
+    auto credentials = TlsCredentials(options, "--listen-readers", options.tcp_readers_listen);
+    if (!credentials.ok()) return credentials.status();
+    tls_readers = *credentials;
   }
   OperatorHub hub(
       {.audit_path = options.decision_log, .audit_max_bytes = options.decision_log_max_bytes});
@@ -377,8 +402,9 @@ absl::Status RunServer(const ServerOptions& options) {
   std::unique_ptr<grpc::Server> tcp_server;
   if (!options.tcp_listen.empty()) {
     int tcp_port = 0;
-    // One door for every certificate: a reader's Schedule ends at its headers.
-    tls->SetAuthMetadataProcessor(std::make_shared<ScheduleNeedsSchedulerCertificate>(
+    tls->SetAuthMetadataProcessor(std::make_shared<TlsPortGate>(
+        options.tcp_readers_listen.empty() ? TlsPortGate::Port::kShared
+                                           : TlsPortGate::Port::kSchedulers,
         options.tls_scheduler_names, &refusal_log));
     tcp_server = StartServer(&tls_door, &operations, true, true, kSchedulerDoor, options.tcp_listen,
                              tls, &tcp_port);
@@ -386,9 +412,32 @@ absl::Status RunServer(const ServerOptions& options) {
       return absl::UnavailableError(Cat("--listen ", options.tcp_listen, ": cannot listen"));
     }
     spdlog::info(
-        "listening on {} port {} (TLS, client certificates required; Schedule from "
-        "common names {})",
-        options.tcp_listen, tcp_port, Join(options.tls_scheduler_names, ", "));
+        "listening on {} port {} (TLS, client certificates required; {} from common "
+        "names {})",
+        options.tcp_listen, tcp_port,
+        options.tcp_readers_listen.empty() ? "Schedule" : "every call",
+        Join(options.tls_scheduler_names, ", "));
+  }
+  // Readers' own port, with the Unix socket's reader limits.
+  PlacementService tls_reader_door(
+      shared, [names = options.tls_scheduler_names](const grpc::ServerContext& context) {
+        return std::min(RoleOfCertificate(context.auth_context().get(), names), Role::kReader);
+      });
+  std::unique_ptr<grpc::Server> tcp_reader_server;
+  if (!options.tcp_readers_listen.empty()) {
+    int tcp_port = 0;
+    tls_readers->SetAuthMetadataProcessor(std::make_shared<TlsPortGate>(
+        TlsPortGate::Port::kReaders, options.tls_scheduler_names, &refusal_log));
+    tcp_reader_server = StartServer(&tls_reader_door, &operations, true, false, kReaderDoor,
+                                    options.tcp_readers_listen, tls_readers, &tcp_port);
+    if (tcp_reader_server == nullptr || tcp_port == 0) {
+      return absl::UnavailableError(
+          Cat("--listen-readers ", options.tcp_readers_listen, ": cannot listen"));
+    }
+    spdlog::info(
+        "listening for readers on {} port {} (TLS, client certificates required; no Schedule, "
+        "requests up to {} MiB)",
+        options.tcp_readers_listen, tcp_port, kReaderDoor.max_receive_bytes >> 20);
   }
   spdlog::info("policy \"{}\" in force", wire::Printable(policies.CurrentName()));
   MetricsServer metrics;
@@ -397,8 +446,8 @@ absl::Status RunServer(const ServerOptions& options) {
         metrics.Start(options.metrics_listen, [&hub] { return hub.RenderMetrics(); });
     if (!serving.ok()) {
       listener.reset();
-      for (auto* server :
-           {servers[0].get(), servers[1].get(), servers[2].get(), tcp_server.get()}) {
+      for (auto* server : {servers[0].get(), servers[1].get(), servers[2].get(), tcp_server.get(),
+                           tcp_reader_server.get()}) {
         if (server != nullptr) server->Shutdown();
       }
       return serving;
@@ -431,10 +480,12 @@ absl::Status RunServer(const ServerOptions& options) {
   metrics.Stop();
   listener.reset();  // no new connections; removes the socket if it is still ours
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
-  for (auto* server : {servers[0].get(), servers[1].get(), servers[2].get(), tcp_server.get()}) {
+  for (auto* server : {servers[0].get(), servers[1].get(), servers[2].get(), tcp_server.get(),
+                       tcp_reader_server.get()}) {
     if (server != nullptr) server->Shutdown(deadline);
   }
-  for (auto* server : {servers[0].get(), servers[1].get(), servers[2].get(), tcp_server.get()}) {
+  for (auto* server : {servers[0].get(), servers[1].get(), servers[2].get(), tcp_server.get(),
+                       tcp_reader_server.get()}) {
     if (server != nullptr) server->Wait();
   }
   spdlog::info("stopped");

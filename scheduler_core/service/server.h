@@ -18,9 +18,12 @@ struct ServerOptions {
   std::string slurm_user;      // may Schedule besides root; empty: "slurm" if it exists
   std::string operator_group;  // may read (GetStatus); empty: socket_group
   std::string tcp_listen;      // "host:port"; empty: none. Needs the three TLS files
-  std::string tls_cert;        // PEM: this server's certificate chain
-  std::string tls_key;         // PEM: its private key
-  std::string tls_client_ca;   // PEM: CA(s) that client certificates must chain to
+  // "host:port" for readers' certificates only (no Schedule, the readers' 4 MiB); with
+  // it, tcp_listen serves scheduler certificates only. Empty: readers share tcp_listen.
+  std::string tcp_readers_listen;
+  std::string tls_cert;       // PEM: this server's certificate chain
+  std::string tls_key;        // PEM: its private key
+  std::string tls_client_ca;  // PEM: CA(s) that client certificates must chain to
   // Client certificate common names that may Schedule over TCP; other verified
   // clients may only read.
   std::vector<std::string> tls_scheduler_names = {"slurmctld"};

@@ -110,8 +110,12 @@ int main(int argc, char** argv) {
           [&](auto* c, const auto& q, auto* r) { return ops.ListNodes(c, q, r); }),
       Code<v1::ListDecisionsRequest, v1::ListDecisionsResponse>(
           [&](auto* c, const auto& q, auto* r) { return ops.ListDecisions(c, q, r); }),
-      Code<v1::DiffPolicyRequest, v1::DiffPolicyResponse>(
-          [&](auto* c, const auto& q, auto* r) { return ops.DiffPolicy(c, q, r); }),
+      Code<v1::DiffPolicyRequest, v1::DiffPolicyResponse>([&](auto* c, auto q, auto* r) {
+        // Padded as the snapshot (ROLE_CLIENT_PAD_MIB): a reader's large request.
+        if (const char* pad = std::getenv("ROLE_CLIENT_PAD_MIB"))
+          q.set_policy_yaml(std::string(std::strtoul(pad, nullptr, 10) << 20, '#'));
+        return ops.DiffPolicy(c, q, r);
+      }),
       Code<v1::GetStatsRequest, v1::GetStatsResponse>(
           [&](auto* c, const auto& q, auto* r) { return ops.GetStats(c, q, r); }),
       Code<v1::GetPolicyRequest, v1::GetPolicyResponse>(

@@ -143,11 +143,16 @@ class SocketTest : public ::testing::Test {
   }
   // A test CA in `ca` and accelpackd on a TCP port with its server certificate: the
   // client target ("127.0.0.1:PORT"), empty if it did not start.
-  std::string StartTlsDaemon(const fs::path& ca) {
+  std::string StartTlsDaemon(const fs::path& ca, const std::vector<std::string>& extra = {}) {
     if (std::system((std::string(MAKE_TEST_CA) + " " + ca.string() + " >/dev/null").c_str()) != 0)
       return {};
-    StartDaemon({"--socket", "", "--listen", "0.0.0.0:0", "--tls-cert", File(ca, "server.pem"),
-                 "--tls-key", File(ca, "server.key"), "--tls-client-ca", File(ca, "ca.pem")});
+    std::vector<std::string> args = {"--socket",        "",
+                                     "--listen",        "0.0.0.0:0",
+                                     "--tls-cert",      File(ca, "server.pem"),
+                                     "--tls-key",       File(ca, "server.key"),
+                                     "--tls-client-ca", File(ca, "ca.pem")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    StartDaemon(args);
     std::smatch port;
     const std::string log = ReadAll(log_);
     if (!std::regex_search(log, port, std::regex("listening on 0\\.0\\.0\\.0:0 port (\\d+)")))
@@ -457,6 +462,8 @@ TEST_F(OtherUsers, SocketModeStillKeepsOthersOut) {
 TEST_F(SocketTest, TcpWithoutTlsIsRefused) {
   EXPECT_THAT(DaemonRefuses({"--socket", "", "--listen", "127.0.0.1:0"}),
               HasSubstr("TCP is served only with TLS and client certificates"));
+  EXPECT_THAT(DaemonRefuses({"--socket", "", "--listen-readers", "127.0.0.1:0"}),
+              HasSubstr("--listen-readers 127.0.0.1:0: TCP is served only with TLS"));
 }
 
 TEST_F(SocketTest, TlsClientCertificatesDecideTheRole) {
@@ -523,7 +530,8 @@ TEST_F(SocketTest, TlsReadersScheduleEndsBeforeItIsRead) {
   EXPECT_LT(grown_kib, 48 * 1024) << "the reader's 8 MiB Schedule raised the peak by " << grown_kib
                                   << " KiB";
   EXPECT_THAT(ReadAll(log_),
-              HasSubstr("refused Schedule from certificate operator (reader), before reading it"));
+              HasSubstr("refused /accelpack.v1.Placement/Schedule from certificate operator "
+                        "(reader), before reading it"));
   // The scheduler's certificate is read and parsed: its padded snapshot (jobs without
   // a shape) is refused by validation, INVALID_ARGUMENT (3), not before.
   ::setenv("ROLE_CLIENT_PAD_MIB", "8", 1);
@@ -531,6 +539,43 @@ TEST_F(SocketTest, TlsReadersScheduleEndsBeforeItIsRead) {
       RunClient({target, File(ca, "ca.pem"), File(ca, "slurmctld.pem"), File(ca, "slurmctld.key")}),
       "GetStatus=0 Schedule=3");
   ::unsetenv("ROLE_CLIENT_PAD_MIB");
+}
+
+// --listen-readers: readers' certificates get a port of their own with the Unix
+// socket's reader limits, and --listen then serves scheduler certificates only, so no
+// certificate but a scheduler's reaches the schedulers' 256 MiB door.
+TEST_F(SocketTest, TlsReadersPortKeepsReadersOffTheSchedulersDoor) {
+  const fs::path ca = dir_ / "ca";
+  const std::string target = StartTlsDaemon(ca, {"--listen-readers", "127.0.0.1:0"});
+  ASSERT_FALSE(target.empty()) << ReadAll(log_);
+  std::smatch port;
+  const std::string log = ReadAll(log_);
+  ASSERT_TRUE(std::regex_search(
+      log, port, std::regex("listening for readers on 127\\.0\\.0\\.1:0 port (\\d+)")))
+      << log;
+  const std::string readers = "127.0.0.1:" + port[1].str();
+  const auto as = [&](const std::string& at, const char* who) {
+    return std::vector<std::string>{at, File(ca, "ca.pem"),
+                                    File(ca, (std::string(who) + ".pem").c_str()),
+                                    File(ca, (std::string(who) + ".key").c_str())};
+  };
+  // The schedulers' port: the scheduler's certificate everything, a reader's nothing
+  // (PERMISSION_DENIED at its headers, every call, unknown names too).
+  EXPECT_EQ(RunClient(as(target, "slurmctld")), "GetStatus=0 Schedule=0");
+  ExpectOtherCalls(true, 12);
+  EXPECT_EQ(RunClient(as(target, "operator")), "GetStatus=7 Schedule=7");
+  ExpectOtherCalls(false, 7);
+  // The readers' port: reads for every certificate, Schedule for none.
+  EXPECT_EQ(RunClient(as(readers, "operator")), "GetStatus=0 Schedule=7");
+  ExpectOtherCalls(true, 12);
+  EXPECT_EQ(RunClient(as(readers, "slurmctld")), "GetStatus=0 Schedule=7");
+  // Its requests are bounded as the Unix socket's readers' are: an 8 MiB policy to
+  // compare is refused unread (RESOURCE_EXHAUSTED, 8), not parsed (INVALID_ARGUMENT).
+  ::setenv("ROLE_CLIENT_PAD_MIB", "8", 1);
+  EXPECT_EQ(RunClient(as(readers, "operator")), "GetStatus=0 Schedule=7");
+  ::unsetenv("ROLE_CLIENT_PAD_MIB");
+  EXPECT_EQ(OtherCalls()["DiffPolicy"], 8) << other_calls_;
+  EXPECT_THAT(ReadAll(log_), HasSubstr("readers use --listen-readers"));
 }
 
 }  // namespace
