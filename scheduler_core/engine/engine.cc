@@ -186,11 +186,13 @@ struct NodeEval {
   bool fits() const { return best >= 0; }
 };
 
-// What a cycle may spend: node evaluations, and the caller's cancellation.
+// What a cycle may spend: node evaluations, memory for job shapes, and the caller's
+// cancellation.
 class Meter {
  public:
   explicit Meter(const WorkBudget* budget) : budget_(budget) {}
   void Spend(uint64_t units) { spent_ += units; }
+  void HoldShapeBytes(uint64_t bytes) { shape_bytes_ += bytes; }
   // Whether to stop before the next job. Polls the caller every few thousand units.
   bool Exhausted() {
     if (budget_ == nullptr || stopped_) return stopped_;
@@ -198,6 +200,15 @@ class Meter {
       stopped_ = true;
       over_budget_ = true;
       why_ = "the cycle's work budget ran out";
+    } else if (budget_->max_shape_bytes > 0 && shape_bytes_ >= budget_->max_shape_bytes) {
+      // The whole cycle stops, as for the work budget: jobs of shapes already seen
+      // going on would take what a higher job of a new shape waits for, every cycle.
+      stopped_ = true;
+      shape_table_full_ = true;
+      const uint64_t bound = budget_->max_shape_bytes;
+      why_ = bound >= (uint64_t{1} << 20)
+                 ? Cat("the cycle's table of job shapes is full (", bound >> 20, " MiB)")
+                 : Cat("the cycle's table of job shapes is full (", bound, " bytes)");
     } else if (budget_->cancelled && spent_ >= next_poll_) {
       next_poll_ = spent_ + kPollEvery;
       if (budget_->cancelled()) {
@@ -209,6 +220,7 @@ class Meter {
   }
   std::string_view why() const { return why_; }
   bool over_budget() const { return over_budget_; }
+  bool shape_table_full() const { return shape_table_full_; }
 
  private:
   static constexpr uint64_t kPollEvery = 1 << 14;
@@ -217,7 +229,9 @@ class Meter {
   uint64_t next_poll_ = 0;
   bool stopped_ = false;
   bool over_budget_ = false;
-  std::string_view why_;
+  bool shape_table_full_ = false;
+  uint64_t shape_bytes_ = 0;
+  std::string why_;
 };
 
 struct FineVerdict;
@@ -374,41 +388,32 @@ class ShapeBook {
  public:
   // `cycle`: the PreScore results every job evaluated through this book sees (null:
   // none), so that the scores cached beside it all come from one cycle's.
-  // `max_bytes`: what the verdicts may hold (0: unbounded); past it, only shapes
-  // already known are answered.
+  // What the verdicts hold is counted on `meter` (a snapshot of thousands of distinct
+  // shapes, each -x list or feature set one, holds tens of bytes per node each).
   ShapeBook(const ClusterState& state, const Pipeline& pipeline, Meter* meter,
-            const CycleState* cycle, uint64_t max_bytes = 0)
+            const CycleState* cycle)
       : state_(state),
         cycle_(cycle),
         static_filters_(pipeline, FilterStage::kStatic),
         node_class_(NodeClasses(static_filters_, state, &class_count_)),
-        meter_(meter),
-        max_bytes_(max_bytes) {}
+        meter_(meter) {}
 
   // The fine shape of `job`; sets job.names for the filters, job.cycle for the scorers.
-  // Null when the shape is new and the book is full (never when unbounded).
-  const FineStatic* For(Job& job) {
+  const FineStatic& For(Job& job) {
     job.cycle = cycle_;
     CoarseShapeKey(*job, state_.has_exclusive_owners(), &key_);
     auto coarse_it = coarse_.find(std::string_view(key_));
     if (coarse_it == coarse_.end()) {
-      if (full()) return nullptr;
+      Hold(key_.capacity() + kMapEntryBytes);
       coarse_it = coarse_.emplace(key_, MakeCoarse(job)).first;
     }
     CoarseStatic& coarse = *coarse_it->second;
     job.names = &coarse.names;
-    const FineKey fine_key{&coarse, job->cpus_per_node, job->memory_per_node_mib};
-    auto fine_it = fine_.find(fine_key);
-    if (fine_it == fine_.end()) {
-      if (full()) return nullptr;
-      fine_it = fine_.emplace(fine_key, MakeFine(job, coarse)).first;
-    }
-    return fine_it->second.get();
+    auto [fine_it, fine_new] =
+        fine_.try_emplace(FineKey{&coarse, job->cpus_per_node, job->memory_per_node_mib});
+    if (fine_new) fine_it->second = MakeFine(job, coarse);
+    return *fine_it->second;
   }
-  // Whether new shapes are refused: a snapshot of thousands of distinct shapes
-  // (each -x list or feature set makes one) would hold tens of bytes per node each.
-  bool full() const { return max_bytes_ > 0 && bytes_ >= max_bytes_; }
-  uint64_t max_bytes() const { return max_bytes_; }
 
  private:
   // Static filters that read CPUs or memory may say which nodes they cannot tell
@@ -463,9 +468,10 @@ class ShapeBook {
     for (size_t slot = 0; slot < coarse->nodes.size(); ++slot) {
       coarse->slot_of_node[static_cast<size_t>(coarse->nodes[slot])] = static_cast<int32_t>(slot);
     }
-    bytes_ += sizeof(CoarseStatic) + coarse->nodes.size() * kCoarseBytesPerNode +
-              coarse->verdicts.size() * sizeof(coarse->verdicts[0]) +
-              coarse->slot_of_node.size() * sizeof(int32_t);
+    Hold(sizeof(CoarseStatic) + coarse->nodes.capacity() * sizeof(coarse->nodes[0]) +
+         coarse->verdict_of.capacity() * sizeof(coarse->verdict_of[0]) +
+         coarse->verdicts.capacity() * sizeof(coarse->verdicts[0]) +
+         coarse->slot_of_node.capacity() * sizeof(coarse->slot_of_node[0]));
     return coarse;
   }
 
@@ -506,7 +512,7 @@ class ShapeBook {
   }
 
   std::unique_ptr<FineStatic> MakeFine(const Job& job, CoarseStatic& coarse) {
-    bytes_ += sizeof(FineStatic) + sizeof(FineKey);
+    Hold(sizeof(FineStatic) + sizeof(FineKey) + kMapEntryBytes);
     auto fine = std::make_unique<FineStatic>();
     fine->coarse = &coarse;
     // With node classes, the readers are asked once per class present in the coarse
@@ -529,7 +535,11 @@ class ShapeBook {
         reader = FirstRejection(static_filters_, /*readers=*/true, job, n, state_, &reason);
       }
       if (meter_ != nullptr) meter_->Spend(static_cast<uint64_t>(class_count_));
+      const size_t verdicts_before = coarse.fine_verdicts.size();
       shared = &coarse.fine_verdicts[by_class];
+      if (coarse.fine_verdicts.size() != verdicts_before) {
+        Hold(by_class.capacity() * sizeof(by_class[0]) + kMapEntryBytes);  // the new key
+      }
       if (*shared != nullptr) {
         fine->verdict = *shared;
         return fine;
@@ -552,8 +562,9 @@ class ShapeBook {
       }
     }
     if (meter_ != nullptr) meter_->Spend(coarse.nodes.size());
-    bytes_ += sizeof(FineVerdict) + eligibility.nodes.size() * 2 * sizeof(int) +
-              verdict->slot_of_coarse.size() * sizeof(int32_t);
+    Hold(sizeof(FineVerdict) + eligibility.nodes.capacity() * sizeof(eligibility.nodes[0]) +
+         eligibility.coarse_slot.capacity() * sizeof(eligibility.coarse_slot[0]) +
+         verdict->slot_of_coarse.capacity() * sizeof(verdict->slot_of_coarse[0]));
     fine->verdict = std::move(verdict);
     if (shared != nullptr) *shared = fine->verdict;
     return fine;
@@ -608,16 +619,17 @@ class ShapeBook {
   }
 
   static constexpr int kUnasked = -2;
-  // Per node listed in a coarse shape: its entries of `nodes` and `verdict_of`.
-  static constexpr size_t kCoarseBytesPerNode = sizeof(int) + sizeof(uint32_t);
+  // A hash or tree map's own cost per entry, beyond key and value (node, pointers).
+  static constexpr size_t kMapEntryBytes = 64;
+  void Hold(size_t bytes) {
+    if (meter_ != nullptr) meter_->HoldShapeBytes(bytes);
+  }
   const ClusterState& state_;
   const CycleState* cycle_;
   StageFilters static_filters_;
   int class_count_ = 0;
   std::vector<int32_t> node_class_;  // per node, when every static reader has keys
   Meter* meter_;
-  uint64_t max_bytes_;
-  uint64_t bytes_ = 0;
   // Looked up by a view of key_, without a copy.
   struct KeyHash {
     using is_transparent = void;
@@ -673,7 +685,7 @@ class ShapeCache {
 
   // The fine shape of `job`; sets job.names for the filters.
   // The fine shape of `job` (through a book without a bound); sets job.names.
-  FineShape& For(Job& job) { return For(*book_.For(job)); }
+  FineShape& For(Job& job) { return For(book_.For(job)); }
   // The fine shape of a job whose names are set (by ShapeBook::For).
   FineShape& For(const FineStatic& statics) {
     auto [coarse_it, coarse_new] = coarse_.try_emplace(statics.coarse);
@@ -2432,7 +2444,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
 
   Meter meter(&budget);
   Holds holds = MakeHolds(snapshot, state);
-  ShapeBook book(state, pipeline, &meter, &cycle, budget.max_shape_bytes);
+  ShapeBook book(state, pipeline, &meter, &cycle);
   ShapeCache shapes(state, pipeline, book, &meter);
   ShapeCache horizon_shapes(horizon, pipeline, book, &meter);
   auto may_fit_later = [&](const Job& job_copy, const FineStatic& statics) {
@@ -2475,15 +2487,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
           {job->id, PendingCode::kCycleLimit, Cat(kPhraseNotEvaluated, meter.why())});
       continue;
     }
-    const FineStatic* known = book.For(job);
-    if (known == nullptr) {
-      plan.shape_table_full = true;
-      plan.pending.push_back({job->id, PendingCode::kCycleLimit,
-                              Cat(kPhraseNotEvaluated, "the cycle's table of job shapes is full (",
-                                  book.max_bytes() >> 20, " MiB)")});
-      continue;
-    }
-    const FineStatic& statics = *known;
+    const FineStatic& statics = book.For(job);
     FineShape& shape = shapes.For(statics);
     Evaluator evaluator(shapes, shape);
 
@@ -2576,6 +2580,7 @@ Plan Schedule(const model::Snapshot& snapshot, const model::Catalog& catalog,
         Failed{job.time_limit_s, holds_mattered, reclaim_tried, std::move(failure)};
   }
   plan.work_budget_ran_out = meter.over_budget();
+  plan.shape_table_full = meter.shape_table_full();
   plan.usage = UsageByKind(state, snapshot, catalog, plan);
   return plan;
 }

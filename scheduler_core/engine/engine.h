@@ -21,13 +21,13 @@ namespace accelpack::engine {
 // What a cycle may spend, without a clock in the engine. Work is counted in node
 // evaluations, so a cycle with a given budget makes the same plan every time;
 // `cancelled` is polled every few thousand evaluations and lets a caller whose
-// client has gone (deadline passed) stop the cycle. Jobs not evaluated get the
-// reason kCycleLimit "not evaluated: ...". The default: unbounded, never cancelled
-// (the simulator and tests run so).
-//
-// Memory is bounded always: the static verdicts of distinct job shapes (tens of bytes
-// per node and shape) stop at `max_shape_bytes`; later jobs of shapes already seen
-// are still planned, others wait as kCycleLimit "not evaluated: ... shapes is full".
+// client has gone (deadline passed) stop the cycle. Memory is bounded too: the
+// static verdicts of distinct job shapes (where each shape may run, tens of bytes per
+// node and shape) stop the cycle once they hold `max_shape_bytes`. Jobs not evaluated
+// get the reason kCycleLimit "not evaluated: ..." (Slurm's bf_max_job_test: every job
+// after that point waits, so none of them takes what a job before it waits for). The
+// default: no work budget, never cancelled, shapes up to 128 MiB (the simulator, the
+// plugin's built-in fallback and the tests run so).
 struct WorkBudget {
   uint64_t max_node_evaluations = 0;               // 0: unbounded
   std::function<bool()> cancelled;                 // empty: never

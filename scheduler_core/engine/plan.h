@@ -72,8 +72,8 @@ struct Plan {
   // The cycle stopped at WorkBudget::max_node_evaluations (not by cancellation):
   // some jobs are pending as kCycleLimit "not evaluated".
   bool work_budget_ran_out = false;
-  // Some job's shape was new once WorkBudget::max_shape_bytes were held: it is
-  // pending as kCycleLimit "not evaluated" (jobs of known shapes were planned).
+  // The cycle stopped at WorkBudget::max_shape_bytes: some jobs are pending as
+  // kCycleLimit "not evaluated".
   bool shape_table_full = false;
 };
 

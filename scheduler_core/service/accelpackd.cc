@@ -24,10 +24,11 @@ int main(int argc, char** argv) {
   app.add_option("--operator-group", options.operator_group,
                  "group whose members may read status (default: --socket-group)");
   app.add_option("--listen", options.tcp_listen,
-                 "also serve on TCP host:port, TLS with client certificates only");
+                 "also serve schedulers (slurmctld) on TCP host:port, TLS with client "
+                 "certificates of --tls-scheduler-name only");
   app.add_option("--listen-readers", options.tcp_readers_listen,
-                 "serve readers' certificates on their own TCP host:port (no Schedule, small "
-                 "requests); --listen then serves scheduler certificates only");
+                 "serve readers' certificates (the CLI) on TCP host:port: no Schedule, small "
+                 "requests; TLS as --listen");
   app.add_option("--tls-cert", options.tls_cert, "PEM certificate (chain) for --listen");
   app.add_option("--tls-key", options.tls_key, "PEM private key for --listen");
   app.add_option("--tls-client-ca", options.tls_client_ca,
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
   uint64_t max_shape_memory_mib = options.cycle_budget.max_shape_bytes >> 20;
   app.add_option("--max-shape-memory-mib", max_shape_memory_mib,
                  "memory one cycle may hold for where each distinct job shape may run; past "
-                 "it, jobs of new shapes wait as \"not evaluated\" (0: unbounded)")
+                 "it, jobs not reached wait as \"not evaluated\" (0: unbounded)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")

@@ -218,6 +218,15 @@ grpc::Status OperationsService::ListDecisions(grpc::ServerContext*,
 grpc::Status OperationsService::DiffPolicy(grpc::ServerContext* context,
                                            const v1::DiffPolicyRequest* request,
                                            v1::DiffPolicyResponse* response) {
+  // Each diff parses a policy, copies the snapshot twice and runs two cycles beside
+  // accelpackd's own, and any reader may ask: one runs at a time, the others are
+  // told to retry.
+  if (diffs_running_.fetch_add(1) >= kMaxDiffsAtOnce) {
+    diffs_running_.fetch_sub(1);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "another policy diff is running; try again when it has finished");
+  }
+  const absl::Cleanup finished = [this] { diffs_running_.fetch_sub(1); };
   // What a policy file may hold: the reader role must not make the daemon parse more.
   if (request->policy_yaml().size() > policy::kMaxPolicyBytes) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -236,14 +245,6 @@ grpc::Status OperationsService::DiffPolicy(grpc::ServerContext* context,
   }
   std::shared_ptr<const CycleRecord> cycle;
   if (auto status = Fresh(request->max_age_s(), &cycle); !status.ok()) return status;
-  // Each diff copies the snapshot twice and runs two cycles beside accelpackd's own:
-  // any reader may ask, so one runs at a time and the others are told to retry.
-  if (diffs_running_.fetch_add(1) >= kMaxDiffsAtOnce) {
-    diffs_running_.fetch_sub(1);
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        "another policy diff is running; try again when it has finished");
-  }
-  const absl::Cleanup finished = [this] { diffs_running_.fetch_sub(1); };
   // The running policy is the one in force now, run afresh on the same snapshot.
   const auto running = policies_->Current();
   model::Snapshot snapshot_a = *cycle->snapshot;

@@ -221,8 +221,8 @@ grpc::Status PlacementService::Schedule(grpc::ServerContext* context,
   }
   if (plan.shape_table_full) {
     spdlog::warn(
-        "cycle's job shapes reached --max-shape-memory-mib {}: jobs of shapes not seen "
-        "before that point wait (\"not evaluated\") until a cycle reaches them",
+        "cycle stopped by --max-shape-memory-mib {}: its distinct job shapes filled the "
+        "table; jobs after that point wait (\"not evaluated\") until a cycle reaches them",
         budget.max_shape_bytes >> 20);
   }
   if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gave up");

@@ -138,17 +138,16 @@ class RefusalLog {
 };
 
 // What a TLS port lets a certificate call, decided on the call's headers before gRPC
-// reads its message (a port's message limit is per server, not per caller, and gRPC
-// parses a request before the service's own role check: an 8 MiB snapshot of empty
-// jobs parses into 1.3 GB). The credentials' metadata processor sees the path and the
-// certificate first.
-//   kShared (--listen alone): Schedule needs a scheduler's certificate, every other
-//     call is open to readers, up to the schedulers' message limit;
-//   kSchedulers (--listen beside --listen-readers): every call needs a scheduler's;
-//   kReaders (--listen-readers): no Schedule at all, everything else (4 MiB).
+// reads its message: a port's message limit is per server, not per caller, and gRPC
+// parses a request before the service's own role check (an 8 MiB snapshot of empty
+// jobs parses into 1.3 GB; 8 MiB of empty unknown groups in a GetStatus into 210 MB).
+// The credentials' metadata processor sees the path and the certificate first.
+//   kSchedulers (--listen, the schedulers' 256 MiB): scheduler certificates only;
+//   kReaders (--listen-readers, 4 MiB as the Unix socket's readers): every verified
+//     certificate, every call but Schedule.
 class TlsPortGate final : public grpc::AuthMetadataProcessor {
  public:
-  enum class Port { kShared, kSchedulers, kReaders };
+  enum class Port { kSchedulers, kReaders };
   TlsPortGate(Port port, std::vector<std::string> names, RefusalLog* log)
       : port_(port), names_(std::move(names)), log_(log) {}
   bool IsBlocking() const override { return false; }  // a look-up: run it inline
@@ -158,17 +157,14 @@ class TlsPortGate final : public grpc::AuthMetadataProcessor {
     const std::string_view method =
         path == metadata.end() ? std::string_view()
                                : std::string_view(path->second.data(), path->second.size());
-    const bool schedule = method == kSchedulePath;
     const Role role = RoleOfCertificate(auth, names_);
     std::string_view why;
-    if (port_ == Port::kReaders && schedule) {
+    if (port_ == Port::kReaders && method == kSchedulePath) {
       why = "Schedule is not served on --listen-readers; schedulers use --listen";
     } else if (port_ == Port::kSchedulers && role != Role::kScheduler) {
       why =
           "--listen serves scheduler certificates only (--tls-scheduler-name); readers use "
           "--listen-readers";
-    } else if (port_ == Port::kShared && schedule && role != Role::kScheduler) {
-      why = "Schedule needs the scheduler role (--tls-scheduler-name)";
     } else {
       return grpc::Status::OK;
     }
@@ -403,20 +399,16 @@ absl::Status RunServer(const ServerOptions& options) {
   if (!options.tcp_listen.empty()) {
     int tcp_port = 0;
     tls->SetAuthMetadataProcessor(std::make_shared<TlsPortGate>(
-        options.tcp_readers_listen.empty() ? TlsPortGate::Port::kShared
-                                           : TlsPortGate::Port::kSchedulers,
-        options.tls_scheduler_names, &refusal_log));
+        TlsPortGate::Port::kSchedulers, options.tls_scheduler_names, &refusal_log));
     tcp_server = StartServer(&tls_door, &operations, true, true, kSchedulerDoor, options.tcp_listen,
                              tls, &tcp_port);
     if (tcp_server == nullptr || tcp_port == 0) {
       return absl::UnavailableError(Cat("--listen ", options.tcp_listen, ": cannot listen"));
     }
     spdlog::info(
-        "listening on {} port {} (TLS, client certificates required; {} from common "
-        "names {})",
-        options.tcp_listen, tcp_port,
-        options.tcp_readers_listen.empty() ? "Schedule" : "every call",
-        Join(options.tls_scheduler_names, ", "));
+        "listening on {} port {} (TLS, client certificates required; scheduler certificates "
+        "only: common names {})",
+        options.tcp_listen, tcp_port, Join(options.tls_scheduler_names, ", "));
   }
   // Readers' own port, with the Unix socket's reader limits.
   PlacementService tls_reader_door(

@@ -17,15 +17,17 @@ struct ServerOptions {
   std::string socket_group;    // group owning the socket; empty: keep accelpackd's
   std::string slurm_user;      // may Schedule besides root; empty: "slurm" if it exists
   std::string operator_group;  // may read (GetStatus); empty: socket_group
-  std::string tcp_listen;      // "host:port"; empty: none. Needs the three TLS files
-  // "host:port" for readers' certificates only (no Schedule, the readers' 4 MiB); with
-  // it, tcp_listen serves scheduler certificates only. Empty: readers share tcp_listen.
+  // "host:port" for scheduler certificates (tls_scheduler_names); empty: none. Needs
+  // the three TLS files.
+  std::string tcp_listen;
+  // "host:port" for every verified certificate, every call but Schedule, requests up
+  // to the readers' 4 MiB (the CLI over TCP); empty: none.
   std::string tcp_readers_listen;
   std::string tls_cert;       // PEM: this server's certificate chain
   std::string tls_key;        // PEM: its private key
   std::string tls_client_ca;  // PEM: CA(s) that client certificates must chain to
-  // Client certificate common names that may Schedule over TCP; other verified
-  // clients may only read.
+  // Client certificate common names tcp_listen serves (schedulers); other verified
+  // clients are readers, served on tcp_readers_listen only.
   std::vector<std::string> tls_scheduler_names = {"slurmctld"};
   std::string policy_path;     // empty: the built-in default policy
   std::string topology_path;   // accelpack-probe report(s): a file or a directory of *.json

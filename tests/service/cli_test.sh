@@ -37,11 +37,13 @@ if out=$("$cli" --address 127.0.0.1:1 status 2>&1); then echo "FAIL: --address w
 grep -q "needs --tls-ca" <<<"$out" || { echo "FAIL: unclear TLS error: $out"; exit 1; }
 if [ -n "$make_ca" ]; then
   "$make_ca" "$dir/ca" >/dev/null
-  "$daemon" --socket "" --listen 127.0.0.1:0 --tls-cert "$dir/ca/server.pem" \
-    --tls-key "$dir/ca/server.key" --tls-client-ca "$dir/ca/ca.pem" 2>"$dir/tls.log" & pids+=($!)
+  # Readers (the CLI) on their own port; --listen serves scheduler certificates only.
+  "$daemon" --socket "" --listen 127.0.0.1:0 --listen-readers 127.0.0.1:0 \
+    --tls-cert "$dir/ca/server.pem" --tls-key "$dir/ca/server.key" \
+    --tls-client-ca "$dir/ca/ca.pem" 2>"$dir/tls.log" & pids+=($!)
   port=
   for _ in $(seq 300); do
-    port=$(sed -n 's/.*listening on 127.0.0.1:0 port \([0-9]*\).*/\1/p' "$dir/tls.log")
+    port=$(sed -n 's/.*listening for readers on 127.0.0.1:0 port \([0-9]*\).*/\1/p' "$dir/tls.log")
     [ -n "$port" ] && break; sleep 0.1
   done
   [ -n "$port" ] || { echo "FAIL: no TLS port: $(cat "$dir/tls.log")"; exit 1; }
