@@ -360,11 +360,6 @@ static void _take_records(rec_array_t *recs, list_t *tmp)
 	}
 }
 
-static int _ptr_equal(void *x, void *key)
-{
-	return x == key;
-}
-
 /* A record made before a yield: drop it unless its job, partition and
  * reservation are still the ones it points to and the job may still run. */
 static int _record_stale(void *x, void *arg)
@@ -377,10 +372,10 @@ static int _record_stale(void *x, void *arg)
 	    !job_ptr->priority)
 		return 1;
 	if (!rec->part_ptr ||
-	    !list_find_first(part_list, _ptr_equal, rec->part_ptr))
+	    !list_find_first(part_list, compat_same_ptr, rec->part_ptr))
 		return 1;
 	if (rec->resv_ptr &&
-	    !list_find_first(resv_list, _ptr_equal, rec->resv_ptr))
+	    !list_find_first(resv_list, compat_same_ptr, rec->resv_ptr))
 		return 1;
 	return 0;
 }
