@@ -85,6 +85,16 @@ ClusterState::ClusterState(const model::Snapshot& snapshot, const model::Catalog
   }
   layout_ = layout;
   FindUsers(*layout);
+  if (!snapshot.reservations.empty()) {
+    layout->reservations_on.resize(nodes);
+    for (size_t r = 0; r < snapshot.reservations.size(); ++r) {
+      for (const std::string& name : snapshot.reservations[r].nodes) {
+        const int n = FindNode(name);
+        if (n >= 0)
+          layout->reservations_on[static_cast<size_t>(n)].push_back(static_cast<int32_t>(r));
+      }
+    }
+  }
 }
 
 void ClusterState::FindUsers(Layout& layout) const {

@@ -127,6 +127,13 @@ class ClusterState {
 
   // Node index by name, or -1.
   int FindNode(std::string_view name) const;
+  // Indices into snapshot().reservations of the advanced reservations that list node
+  // n, in snapshot order (a reservation-only job asks per node: scanning every
+  // reservation's node list for each node was quadratic in the cluster).
+  std::span<const int32_t> reservations_on(int n) const {
+    if (layout_->reservations_on.empty()) return {};
+    return layout_->reservations_on[static_cast<size_t>(n)];
+  }
   // Pool index on node n for a GRES (name, type), or -1.
   int FindPool(int n, std::string_view gres_name, std::string_view gres_type) const;
 
@@ -138,8 +145,9 @@ class ClusterState {
     std::vector<size_t> pool_begin;   // per node: index of its first pool in pool_offset
     std::vector<size_t> pool_offset;  // per pool: index of its first device in used_
     std::vector<int> pool_size;
-    std::vector<int> devices_total;  // per node
-    uint64_t serial = 0;             // see layout_serial()
+    std::vector<int> devices_total;                     // per node
+    uint64_t serial = 0;                                // see layout_serial()
+    std::vector<std::vector<int32_t>> reservations_on;  // per node; empty: no reservations
     // Per node, only when some job asks for --exclusive=user (else empty): the one
     // user (uid) whose jobs run there, and whether one of them is --exclusive=user;
     // kSeveral: several users, or use that no running job of the snapshot explains.

@@ -153,12 +153,14 @@ std::unique_ptr<engine::Filter> MakeReservationFilter() {
   return Make("reservation", FilterStage::kStatic, "outside the job's reservation",
               Reads::kNeitherCpusNorMemory, [](const Job& job, int n, const ClusterState& state) {
                 if (!job->reservation_only) return true;
-                const std::string& name = state.node(n).name;
                 const bool sets = UseSets(job, job->reservations.size());
-                for (const auto& reservation : state.snapshot().reservations) {
-                  const bool member = sets ? job.names->reservations.contains(reservation.name)
-                                           : Contains(job->reservations, reservation.name);
-                  if (member && Contains(reservation.nodes, name)) return true;
+                for (const int32_t r : state.reservations_on(n)) {
+                  const std::string& reservation =
+                      state.snapshot().reservations[static_cast<size_t>(r)].name;
+                  if (sets ? job.names->reservations.contains(reservation)
+                           : Contains(job->reservations, reservation)) {
+                    return true;
+                  }
                 }
                 return false;
               });

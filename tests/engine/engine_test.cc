@@ -249,6 +249,36 @@ TEST(Engine, AJobInAReservationStartsInsideItWhileItIsActive) {
   EXPECT_EQ(RunEngine(snapshot).Started().at(1), (std::vector<std::string>{"b"}));
 }
 
+// Overlapping reservations over a larger cluster: a reservation-only job may run on
+// the nodes of the reservations it names, found per node (not by scanning every
+// reservation's node list for every node), and nowhere else.
+TEST(Engine, AReservationOnlyJobRunsOnlyOnTheNodesOfItsReservations) {
+  model::Snapshot snapshot;
+  snapshot.now = 5000;
+  for (int n = 0; n < 300; ++n) {
+    snapshot.nodes.push_back(NodeBuilder(Cat("n", 1000 + n)).Hopper(8).Build());
+  }
+  // "even" and "odd" cover alternate nodes; "tail" the last 10, which the job's
+  // reservations do not list; "pair" two nodes also in "even".
+  std::vector<std::string> even, odd, tail;
+  for (int n = 0; n < 290; ++n) (n % 2 == 0 ? even : odd).push_back(Cat("n", 1000 + n));
+  for (int n = 290; n < 300; ++n) tail.push_back(Cat("n", 1000 + n));
+  snapshot.reservations = {{"odd", 1000, 9000, odd},
+                           {"tail", 1000, 9000, tail},
+                           {"even", 1000, 9000, even},
+                           {"pair", 1000, 9000, {"n1004", "n1006"}}};
+  for (uint32_t j = 1; j <= 200; ++j) {
+    snapshot.pending.push_back(JobBuilder(j).Gpus(8).InReservations({"pair", "even"}).Build());
+  }
+  const Outcome outcome = RunEngine(snapshot);
+  std::set<std::string> used;
+  for (const auto& [job, nodes] : outcome.Started()) used.insert(nodes.begin(), nodes.end());
+  EXPECT_EQ(used, std::set<std::string>(even.begin(), even.end()));
+  EXPECT_EQ(outcome.Started().size(), even.size());
+  ASSERT_NE(outcome.Pending(200), nullptr);
+  EXPECT_THAT(outcome.Pending(200)->message, HasSubstr("outside the job's reservation"));
+}
+
 // A partial reservation (CoreCnt, TRES=gres/gpu:2): "debug" holds 2 GPUs and 8 CPUs
 // of a from 4000 to 9000; now = 5000.
 model::Snapshot WithDebugPartOfA() {
