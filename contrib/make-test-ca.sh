@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes a throw-away CA and certificates for accelpackd's TLS listener (--listen),
-# for tests and trials only: the keys are unencrypted and the CA signs anything.
+# Makes a throw-away CA and certificates for accelpackd's TLS listeners (--listen,
+# --listen-readers), for tests and trials only: the keys are unencrypted and the CA
+# signs anything.
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 #   contrib/make-test-ca.sh DIR [SERVER_NAME] [CLIENT_CN...]

@@ -468,6 +468,8 @@ class ShapeBook {
     for (size_t slot = 0; slot < coarse->nodes.size(); ++slot) {
       coarse->slot_of_node[static_cast<size_t>(coarse->nodes[slot])] = static_cast<int32_t>(slot);
     }
+    Hold(NameSetBytes(coarse->names.partitions) + NameSetBytes(coarse->names.features) +
+         NameSetBytes(coarse->names.excluded_nodes) + NameSetBytes(coarse->names.reservations));
     Hold(sizeof(CoarseStatic) + coarse->nodes.capacity() * sizeof(coarse->nodes[0]) +
          coarse->verdict_of.capacity() * sizeof(coarse->verdict_of[0]) +
          coarse->verdicts.capacity() * sizeof(coarse->verdicts[0]) +
@@ -528,6 +530,7 @@ class ShapeBook {
           class_seen = 1;
         }
         coarse.classes_listed = true;
+        Hold(coarse.first_of_class.capacity() * sizeof(coarse.first_of_class[0]));
       }
       by_class.assign(static_cast<size_t>(class_count_), {kUnasked, {}});
       for (int n : coarse.first_of_class) {
@@ -621,6 +624,12 @@ class ShapeBook {
   static constexpr int kUnasked = -2;
   // A hash or tree map's own cost per entry, beyond key and value (node, pointers).
   static constexpr size_t kMapEntryBytes = 64;
+  // A shape's copy of its job's names (a distinct -x list of 4,000 names each).
+  static size_t NameSetBytes(const NameSet& names) {
+    size_t bytes = names.bucket_count() * sizeof(void*);
+    for (const std::string& name : names) bytes += kMapEntryBytes + name.capacity();
+    return bytes;
+  }
   void Hold(size_t bytes) {
     if (meter_ != nullptr) meter_->HoldShapeBytes(bytes);
   }
@@ -684,7 +693,6 @@ class ShapeCache {
   size_t coarse_scorers() const { return coarse_scorers_; }
 
   // The fine shape of `job`; sets job.names for the filters.
-  // The fine shape of `job` (through a book without a bound); sets job.names.
   FineShape& For(Job& job) { return For(book_.For(job)); }
   // The fine shape of a job whose names are set (by ShapeBook::For).
   FineShape& For(const FineStatic& statics) {

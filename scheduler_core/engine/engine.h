@@ -26,8 +26,9 @@ namespace accelpack::engine {
 // node and shape) stop the cycle once they hold `max_shape_bytes`. Jobs not evaluated
 // get the reason kCycleLimit "not evaluated: ..." (Slurm's bf_max_job_test: every job
 // after that point waits, so none of them takes what a job before it waits for). The
-// default: no work budget, never cancelled, shapes up to 128 MiB (the simulator, the
-// plugin's built-in fallback and the tests run so).
+// default: no work budget, never cancelled, shapes up to 128 MiB (the dynamic
+// simulator, the plugin's built-in fallback and the tests run so; the static protocol
+// places through a PlacementCache, without a cycle or its bounds).
 struct WorkBudget {
   uint64_t max_node_evaluations = 0;               // 0: unbounded
   std::function<bool()> cancelled;                 // empty: never

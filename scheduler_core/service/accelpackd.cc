@@ -29,8 +29,9 @@ int main(int argc, char** argv) {
   app.add_option("--listen-readers", options.tcp_readers_listen,
                  "serve readers' certificates (the CLI) on TCP host:port: no Schedule, small "
                  "requests; TLS as --listen");
-  app.add_option("--tls-cert", options.tls_cert, "PEM certificate (chain) for --listen");
-  app.add_option("--tls-key", options.tls_key, "PEM private key for --listen");
+  app.add_option("--tls-cert", options.tls_cert,
+                 "PEM certificate (chain) for --listen and --listen-readers");
+  app.add_option("--tls-key", options.tls_key, "PEM private key for --listen and --listen-readers");
   app.add_option("--tls-client-ca", options.tls_client_ca,
                  "PEM CA that client certificates must chain to");
   app.add_option("--tls-scheduler-name", options.tls_scheduler_names,

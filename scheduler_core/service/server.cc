@@ -245,6 +245,9 @@ struct DoorLimits {
 };
 constexpr DoorLimits kSchedulerDoor{};
 constexpr DoorLimits kReaderDoor{4 * 1024 * 1024, 60 * 1000};
+// Over TCP any certificate the CA verified may connect before the gate refuses its
+// calls: idle connections are dropped after a minute there too (gRPC reconnects).
+constexpr DoorLimits kTcpSchedulerDoor{kSchedulerDoor.max_receive_bytes, 60 * 1000};
 
 // `schedulers`: the server may receive Schedule calls that count (not the readers'
 // or the denied callers'): garbage sent there is a refused snapshot.
@@ -400,8 +403,8 @@ absl::Status RunServer(const ServerOptions& options) {
     int tcp_port = 0;
     tls->SetAuthMetadataProcessor(std::make_shared<TlsPortGate>(
         TlsPortGate::Port::kSchedulers, options.tls_scheduler_names, &refusal_log));
-    tcp_server = StartServer(&tls_door, &operations, true, true, kSchedulerDoor, options.tcp_listen,
-                             tls, &tcp_port);
+    tcp_server = StartServer(&tls_door, &operations, true, true, kTcpSchedulerDoor,
+                             options.tcp_listen, tls, &tcp_port);
     if (tcp_server == nullptr || tcp_port == 0) {
       return absl::UnavailableError(Cat("--listen ", options.tcp_listen, ": cannot listen"));
     }

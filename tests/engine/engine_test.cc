@@ -255,26 +255,29 @@ TEST(Engine, AJobInAReservationStartsInsideItWhileItIsActive) {
 TEST(Engine, AReservationOnlyJobRunsOnlyOnTheNodesOfItsReservations) {
   model::Snapshot snapshot;
   snapshot.now = 5000;
+  // Nodes in no name order (index and name rank differ).
   for (int n = 0; n < 300; ++n) {
-    snapshot.nodes.push_back(NodeBuilder(Cat("n", 1000 + n)).Hopper(8).Build());
+    snapshot.nodes.push_back(NodeBuilder(Cat("n", 1000 + (n * 7) % 300)).Hopper(8).Build());
   }
-  // "even" and "odd" cover alternate nodes; "tail" the last 10, which the job's
-  // reservations do not list; "pair" two nodes also in "even".
+  // "even" and "odd" cover alternate nodes, "tail" the last 10; "pair", listed first
+  // and over already, two nodes also in "even". The job names "even" only: on those
+  // two nodes a reservation other than its own comes first.
   std::vector<std::string> even, odd, tail;
   for (int n = 0; n < 290; ++n) (n % 2 == 0 ? even : odd).push_back(Cat("n", 1000 + n));
   for (int n = 290; n < 300; ++n) tail.push_back(Cat("n", 1000 + n));
-  snapshot.reservations = {{"odd", 1000, 9000, odd},
+  snapshot.reservations = {{"pair", 1000, 2000, {"n1004", "n1006"}},
+                           {"odd", 1000, 9000, odd},
                            {"tail", 1000, 9000, tail},
-                           {"even", 1000, 9000, even},
-                           {"pair", 1000, 9000, {"n1004", "n1006"}}};
+                           {"even", 1000, 9000, even}};
   for (uint32_t j = 1; j <= 200; ++j) {
-    snapshot.pending.push_back(JobBuilder(j).Gpus(8).InReservations({"pair", "even"}).Build());
+    snapshot.pending.push_back(JobBuilder(j).Gpus(8).InReservations({"even"}).Build());
   }
   const Outcome outcome = RunEngine(snapshot);
   std::set<std::string> used;
   for (const auto& [job, nodes] : outcome.Started()) used.insert(nodes.begin(), nodes.end());
-  EXPECT_EQ(used, std::set<std::string>(even.begin(), even.end()));
-  EXPECT_EQ(outcome.Started().size(), even.size());
+  const std::set<std::string> expected(even.begin(), even.end());
+  EXPECT_EQ(used, expected);
+  EXPECT_EQ(outcome.Started().size(), expected.size());
   ASSERT_NE(outcome.Pending(200), nullptr);
   EXPECT_THAT(outcome.Pending(200)->message, HasSubstr("outside the job's reservation"));
 }
