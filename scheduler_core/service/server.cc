@@ -398,14 +398,29 @@ absl::Status RunServer(const ServerOptions& options) {
       shared, [names = options.tls_scheduler_names](const grpc::ServerContext& context) {
         return RoleOfCertificate(context.auth_context().get(), names);
       });
+  // Readers' own port, with the Unix socket's reader limits.
+  PlacementService tls_reader_door(
+      shared, [names = options.tls_scheduler_names](const grpc::ServerContext& context) {
+        return std::min(RoleOfCertificate(context.auth_context().get(), names), Role::kReader);
+      });
+  // One TLS port: its gate on the credentials, its door and limits. Null: it cannot listen.
+  auto start_tls_port = [&](const std::string& address,
+                            const std::shared_ptr<grpc::ServerCredentials>& credentials,
+                            TlsPortGate::Port gate, PlacementService* door, bool schedulers,
+                            const DoorLimits& limits, int* port) {
+    credentials->SetAuthMetadataProcessor(
+        std::make_shared<TlsPortGate>(gate, options.tls_scheduler_names, &refusal_log));
+    std::unique_ptr<grpc::Server> server =
+        StartServer(door, &operations, true, schedulers, limits, address, credentials, port);
+    if (*port == 0) server.reset();
+    return server;
+  };
   std::unique_ptr<grpc::Server> tcp_server;
   if (!options.tcp_listen.empty()) {
     int tcp_port = 0;
-    tls->SetAuthMetadataProcessor(std::make_shared<TlsPortGate>(
-        TlsPortGate::Port::kSchedulers, options.tls_scheduler_names, &refusal_log));
-    tcp_server = StartServer(&tls_door, &operations, true, true, kTcpSchedulerDoor,
-                             options.tcp_listen, tls, &tcp_port);
-    if (tcp_server == nullptr || tcp_port == 0) {
+    tcp_server = start_tls_port(options.tcp_listen, tls, TlsPortGate::Port::kSchedulers, &tls_door,
+                                true, kTcpSchedulerDoor, &tcp_port);
+    if (tcp_server == nullptr) {
       return absl::UnavailableError(Cat("--listen ", options.tcp_listen, ": cannot listen"));
     }
     spdlog::info(
@@ -413,19 +428,13 @@ absl::Status RunServer(const ServerOptions& options) {
         "only: common names {})",
         options.tcp_listen, tcp_port, Join(options.tls_scheduler_names, ", "));
   }
-  // Readers' own port, with the Unix socket's reader limits.
-  PlacementService tls_reader_door(
-      shared, [names = options.tls_scheduler_names](const grpc::ServerContext& context) {
-        return std::min(RoleOfCertificate(context.auth_context().get(), names), Role::kReader);
-      });
   std::unique_ptr<grpc::Server> tcp_reader_server;
   if (!options.tcp_readers_listen.empty()) {
     int tcp_port = 0;
-    tls_readers->SetAuthMetadataProcessor(std::make_shared<TlsPortGate>(
-        TlsPortGate::Port::kReaders, options.tls_scheduler_names, &refusal_log));
-    tcp_reader_server = StartServer(&tls_reader_door, &operations, true, false, kReaderDoor,
-                                    options.tcp_readers_listen, tls_readers, &tcp_port);
-    if (tcp_reader_server == nullptr || tcp_port == 0) {
+    tcp_reader_server =
+        start_tls_port(options.tcp_readers_listen, tls_readers, TlsPortGate::Port::kReaders,
+                       &tls_reader_door, false, kReaderDoor, &tcp_port);
+    if (tcp_reader_server == nullptr) {
       return absl::UnavailableError(
           Cat("--listen-readers ", options.tcp_readers_listen, ": cannot listen"));
     }

@@ -330,19 +330,20 @@ TEST_F(Daemon, DiffPolicyRefusesMoreTextThanAPolicyFileHolds) {
 TEST_F(Daemon, PolicyDiffsRunOneAtATime) {
   v1::ScheduleResponse scheduled;
   ASSERT_TRUE(Schedule(SyntheticCluster(2048, 20000, 0.5, 7), &scheduled).ok());
+  const auto diff = [this] {
+    auto ops = v1::Operations::NewStub(
+        grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(50));
+    v1::DiffPolicyRequest request;
+    request.set_policy_yaml("name: other\n");
+    v1::DiffPolicyResponse response;
+    return ops->DiffPolicy(&context, request, &response);
+  };
   std::vector<grpc::Status> statuses(4);
   std::vector<std::thread> callers;
   for (grpc::Status& status : statuses) {
-    callers.emplace_back([this, &status] {
-      auto ops = v1::Operations::NewStub(
-          grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(50));
-      v1::DiffPolicyRequest request;
-      request.set_policy_yaml("name: other\n");
-      v1::DiffPolicyResponse response;
-      status = ops->DiffPolicy(&context, request, &response);
-    });
+    callers.emplace_back([&diff, &status] { status = diff(); });
   }
   for (std::thread& caller : callers) caller.join();
   int ok = 0;
@@ -358,14 +359,7 @@ TEST_F(Daemon, PolicyDiffsRunOneAtATime) {
   EXPECT_GE(busy, 1) << "four diffs of a 2,048-node snapshot ran at once";
   EXPECT_EQ(ok + busy, 4);
   // Each diff let the next one in when it finished.
-  auto ops = v1::Operations::NewStub(
-      grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(50));
-  v1::DiffPolicyRequest request;
-  request.set_policy_yaml("name: other\n");
-  v1::DiffPolicyResponse response;
-  EXPECT_TRUE(ops->DiffPolicy(&context, request, &response).ok());
+  EXPECT_TRUE(diff().ok());
 }
 
 // `cycles` cycles of three jobs' reasons each: three lines a cycle.
